@@ -1,0 +1,484 @@
+/*
+ * cosnet.h -- the one public header of libcosnet.
+ *
+ * libcosnet trains and runs small convolutional networks that map an image to
+ * a vector and classify it by cosine similarity to fixed label vectors.
+ *
+ * Conventions that hold for every function below unless its comment says
+ * otherwise:
+ *   - A fallible call returns a cosnet_status; COSNET_OK (0) is success.
+ *     On failure, cosnet_last_error() on the same thread returns a message
+ *     naming the file, offset or value at fault, and every output pointer is
+ *     left untouched (a handle output stays as the caller set it).
+ *   - Handles are opaque. Each *_create / *_open / *_load has a *_free;
+ *     *_free(NULL) is a no-op. A handle returned through an output pointer
+ *     belongs to the caller, who frees it.
+ *   - Pointers passed in are borrowed for the duration of the call only,
+ *     unless stated otherwise. Passing NULL where a pointer is required
+ *     returns COSNET_ERROR_INVALID_ARGUMENT.
+ *   - Distinct handles may be used from distinct threads at once. A model or
+ *     label set may be read (predict, evaluate, save) by many threads at once
+ *     while nothing modifies it.
+ *
+ * The header is C99-clean and may be included from C++.
+ */
+#ifndef COSNET_H
+#define COSNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#if defined(COSNET_BUILDING_LIBRARY)
+#define COSNET_API __declspec(dllexport)
+#else
+#define COSNET_API
+#endif
+#elif defined(__GNUC__) || defined(__clang__)
+#define COSNET_API __attribute__((visibility("default")))
+#else
+#define COSNET_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define COSNET_VERSION_MAJOR 0
+#define COSNET_VERSION_MINOR 1
+#define COSNET_VERSION_PATCH 0
+#define COSNET_VERSION_STRING "0.1.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, for compile-time comparisons. */
+#define COSNET_VERSION_NUMBER                                                  \
+    (COSNET_VERSION_MAJOR * 10000 + COSNET_VERSION_MINOR * 100 +               \
+     COSNET_VERSION_PATCH)
+
+/* The version of the library actually loaded, as "MAJOR.MINOR.PATCH".
+ * Static storage; never NULL. */
+COSNET_API const char *cosnet_version(void);
+
+/* COSNET_VERSION_NUMBER of the library actually loaded. */
+COSNET_API unsigned cosnet_version_number(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and error messages                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Values are part of the ABI: new codes are only ever appended. */
+typedef enum cosnet_status {
+    COSNET_OK = 0,
+    COSNET_ERROR_INVALID_ARGUMENT = 1, /* NULL, zero or out-of-range argument */
+    COSNET_ERROR_OUT_OF_MEMORY = 2,
+    COSNET_ERROR_IO = 3,           /* a file could not be opened/read/written */
+    COSNET_ERROR_BAD_MAGIC = 4,    /* a file is not of the expected kind */
+    COSNET_ERROR_BAD_FORMAT = 5,   /* well-typed file with invalid content */
+    COSNET_ERROR_TRUNCATED = 6,    /* a file ends before its header says */
+    COSNET_ERROR_MISMATCH = 7,     /* sizes/counts that must agree do not */
+    COSNET_ERROR_OUT_OF_RANGE = 8, /* a value outside its allowed range */
+    COSNET_ERROR_OVERFLOW = 9,     /* declared sizes overflow size_t */
+    COSNET_ERROR_CORRUPT = 10,     /* corrupt gzip stream or CRC mismatch */
+    COSNET_ERROR_VERSION = 11,     /* a file version this library can't read */
+    COSNET_ERROR_NOT_ENOUGH_DATA = 12, /* fewer items than requested */
+    COSNET_ERROR_NOT_FINITE = 13,      /* NaN or infinity in data or training */
+    COSNET_ERROR_GAVE_UP = 14,         /* a bounded search found no answer */
+    COSNET_ERROR_UNSUPPORTED = 15,     /* e.g. a forced ISA the CPU lacks */
+    COSNET_ERROR_CANCELLED = 16,       /* a progress callback asked to stop */
+    COSNET_ERROR_THREAD = 17           /* a thread could not be started */
+} cosnet_status;
+
+/* A short, static, English description of a status ("truncated file").
+ * Unknown values give "unknown status". Never NULL. */
+COSNET_API const char *cosnet_strerror(cosnet_status status);
+
+/* The detailed message of the most recent failed call on this thread, e.g.
+ * "train-images-idx3-ubyte: truncated at byte 16: header declares 60000
+ * images of 28x28 (47040016 bytes) but the file has 1000". Empty string if no
+ * call on this thread has failed. The string is thread-local and valid until
+ * the next libcosnet call on the same thread. Never NULL. */
+COSNET_API const char *cosnet_last_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Instruction-set variant                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Reports which kernel variant this process uses: "scalar", "avx2" (AVX2 with
+ * FMA) or "avx512" (AVX-512F). The variant is chosen once per process from
+ * the CPU's features, or forced by the environment variable COSNET_ISA set to
+ * one of those names before the first libcosnet call that computes.
+ *
+ * name: receives a static string; may be NULL if only the status is wanted.
+ * Returns COSNET_OK, or COSNET_ERROR_UNSUPPORTED when COSNET_ISA names an
+ * unknown variant or one this CPU or build lacks; every computing call
+ * (model create/predict/train, evaluate) then fails with the same status. */
+COSNET_API cosnet_status cosnet_isa(const char **name);
+
+/* ------------------------------------------------------------------------ */
+/* Dataset: images and labels from IDX files                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cosnet_dataset cosnet_dataset;
+
+/* Opens an IDX3 images file (magic 0x00000803, unsigned bytes, N x rows x
+ * columns) and an IDX1 labels file (magic 0x00000801, N unsigned bytes).
+ * Each file may be raw or gzip-compressed; the form is recognised by content.
+ * Everything is read into memory and validated: magic numbers, dimension
+ * counts, image and label counts that agree, every label < class_count,
+ * sizes that overflow, truncated or trailing data, corrupt gzip.
+ *
+ * images_path, labels_path: file names, borrowed.
+ * class_count: labels must lie in [0, class_count); 1..256 (10 for MNIST).
+ * out: receives the new dataset; the caller frees it with
+ *      cosnet_dataset_free.
+ * Returns COSNET_OK, INVALID_ARGUMENT, IO, BAD_MAGIC, BAD_FORMAT, TRUNCATED,
+ * MISMATCH, OUT_OF_RANGE, OVERFLOW, CORRUPT or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_dataset_open(const char *images_path,
+                                             const char *labels_path,
+                                             unsigned class_count,
+                                             cosnet_dataset **out);
+
+/* Frees a dataset. NULL is a no-op. */
+COSNET_API void cosnet_dataset_free(cosnet_dataset *dataset);
+
+/* Number of images; 0 for NULL. */
+COSNET_API size_t cosnet_dataset_count(const cosnet_dataset *dataset);
+/* Image height and width in pixels; 0 for NULL. */
+COSNET_API size_t cosnet_dataset_rows(const cosnet_dataset *dataset);
+COSNET_API size_t cosnet_dataset_columns(const cosnet_dataset *dataset);
+/* The class_count given at open; 0 for NULL. */
+COSNET_API unsigned cosnet_dataset_class_count(const cosnet_dataset *dataset);
+
+/* The rows x columns pixels (row-major, 0..255) of image `index`, owned by
+ * the dataset and valid until it is freed. NULL if dataset is NULL or index
+ * is out of range. */
+COSNET_API const uint8_t *cosnet_dataset_image(const cosnet_dataset *dataset,
+                                               size_t index);
+
+/* The label of image `index`, or -1 if dataset is NULL or index is out of
+ * range. */
+COSNET_API int cosnet_dataset_label(const cosnet_dataset *dataset,
+                                    size_t index);
+
+/* Converts images [first, first + count) to float32 pixel / 255 in [0, 1].
+ * out: caller-owned, count * rows * columns floats, image after image.
+ * Returns COSNET_OK, INVALID_ARGUMENT (NULL, or range past the end). */
+COSNET_API cosnet_status cosnet_dataset_to_float(const cosnet_dataset *dataset,
+                                                 size_t first, size_t count,
+                                                 float *out);
+
+/* Converts the images at the given indices to float32 in [0, 1].
+ * indices: count indices, borrowed. out: count * rows * columns floats.
+ * Returns COSNET_OK, INVALID_ARGUMENT (NULL, or an index out of range). */
+COSNET_API cosnet_status
+cosnet_dataset_gather_float(const cosnet_dataset *dataset,
+                            const size_t *indices, size_t count, float *out);
+
+/* Number of images whose label is `label`; 0 for NULL or unknown labels. */
+COSNET_API size_t cosnet_dataset_class_size(const cosnet_dataset *dataset,
+                                            unsigned label);
+
+/* A per-class subset: the indices of all images labelled `label`, in file
+ * order, shuffled (Fisher-Yates) by the library's generator seeded with
+ * `seed`; the first `count` are written to indices_out (caller-owned, count
+ * entries). Same seed and data -> same indices, on every platform.
+ * Returns COSNET_OK, INVALID_ARGUMENT (NULL, count 0, label >= class_count)
+ * or NOT_ENOUGH_DATA (fewer than count images carry the label). */
+COSNET_API cosnet_status
+cosnet_dataset_class_subset(const cosnet_dataset *dataset, unsigned label,
+                            size_t count, uint64_t seed, size_t *indices_out);
+
+/* ------------------------------------------------------------------------ */
+/* Label sets: the target vectors, one per class                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cosnet_labels cosnet_labels;
+
+/* The article's default label-set parameters. */
+#define COSNET_LABELS_DEFAULT_COUNT 10
+#define COSNET_LABELS_DEFAULT_DIMS 25
+#define COSNET_LABELS_DEFAULT_THRESHOLD 0.5
+
+/* Generates `count` vectors of dimension `dims` by the article's rejection
+ * sampling: draw g ~ N(0, I), take v = |g| / ||g|| (positive, unit norm),
+ * accept v only if cos(v, l) <= threshold for every accepted l.
+ * seed: the generator's seed; same seed -> identical vectors.
+ * max_draws: upper bound on candidate draws (0 means 1,000,000).
+ * out: receives the new label set, freed with cosnet_labels_free.
+ * Returns COSNET_OK, INVALID_ARGUMENT (NULL out, count or dims 0, threshold
+ * not finite), GAVE_UP (max_draws used before count vectors were accepted;
+ * the message says how many were found) or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_labels_generate(size_t count, size_t dims,
+                                                double threshold, uint64_t seed,
+                                                uint64_t max_draws,
+                                                cosnet_labels **out);
+
+/* The article's fixed 10 x 25 table (its label_vectors()), as printed there
+ * with 4 decimals (so each row has norm 1 only to about 1e-4).
+ * Returns COSNET_OK, INVALID_ARGUMENT or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_labels_builtin(cosnet_labels **out);
+
+/* A label set from caller values: count rows of dims floats, row-major,
+ * copied. Rejects NaN/infinity (NOT_FINITE) and all-zero rows (BAD_FORMAT). */
+COSNET_API cosnet_status cosnet_labels_create(size_t count, size_t dims,
+                                              const float *values,
+                                              cosnet_labels **out);
+
+/* Frees a label set. NULL is a no-op. */
+COSNET_API void cosnet_labels_free(cosnet_labels *labels);
+
+/* Number of vectors and their dimension; 0 for NULL. */
+COSNET_API size_t cosnet_labels_count(const cosnet_labels *labels);
+COSNET_API size_t cosnet_labels_dims(const cosnet_labels *labels);
+
+/* Vector `index` (dims floats), owned by the label set; NULL if out of
+ * range. */
+COSNET_API const float *cosnet_labels_vector(const cosnet_labels *labels,
+                                             size_t index);
+
+/* The count x count matrix of pairwise cosine similarities (row-major) into
+ * caller-owned `matrix`. Returns COSNET_OK or INVALID_ARGUMENT. */
+COSNET_API cosnet_status cosnet_labels_similarity(const cosnet_labels *labels,
+                                                  double *matrix);
+
+/* Writes the set as text: one vector a line, values separated by spaces,
+ * printed so that loading gives back the same floats; lines starting with
+ * '#' are comments. The file is written to a temporary name and renamed
+ * into place. Returns COSNET_OK, INVALID_ARGUMENT or IO. */
+COSNET_API cosnet_status cosnet_labels_save(const cosnet_labels *labels,
+                                            const char *path);
+
+/* Reads a set written by cosnet_labels_save or by hand (blank lines and '#'
+ * comments ignored). Rejects ragged rows (MISMATCH), non-numbers
+ * (BAD_FORMAT), NaN/infinity (NOT_FINITE), all-zero rows (BAD_FORMAT), an
+ * empty file (BAD_FORMAT); the message names the line. Returns those, IO,
+ * INVALID_ARGUMENT or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_labels_load(const char *path,
+                                            cosnet_labels **out);
+
+/* ------------------------------------------------------------------------ */
+/* Models                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cosnet_model cosnet_model;
+
+/* Network architectures. Values are part of the ABI and of the model file. */
+typedef enum cosnet_architecture {
+    /* The article's network: 1x28x28 input; conv3x3(16, pad 1), ReLU,
+     * maxpool2; conv3x3(8, pad 2), ReLU, maxpool2; conv3x3(1, pad 2), ReLU,
+     * maxpool2; flatten to 25 outputs. 1,393 parameters. */
+    COSNET_ARCHITECTURE_SEED = 1
+} cosnet_architecture;
+
+/* Creates a model with Glorot-uniform weights and zero biases drawn from the
+ * library's generator seeded with `seed` (same seed -> identical weights).
+ * Returns COSNET_OK, INVALID_ARGUMENT (unknown architecture, NULL out),
+ * UNSUPPORTED (see cosnet_isa) or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_model_create(cosnet_architecture architecture,
+                                             uint64_t seed, cosnet_model **out);
+
+/* Frees a model. NULL is a no-op. */
+COSNET_API void cosnet_model_free(cosnet_model *model);
+
+/* A deep copy of `model` into *out. Returns COSNET_OK, INVALID_ARGUMENT or
+ * OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_model_copy(const cosnet_model *model,
+                                           cosnet_model **out);
+
+/* Shape queries; 0 for NULL. */
+COSNET_API cosnet_architecture
+cosnet_model_architecture(const cosnet_model *model);
+COSNET_API size_t cosnet_model_input_rows(const cosnet_model *model);
+COSNET_API size_t cosnet_model_input_columns(const cosnet_model *model);
+COSNET_API size_t cosnet_model_output_dims(const cosnet_model *model);
+COSNET_API size_t cosnet_model_parameter_count(const cosnet_model *model);
+
+/* Copies all parameters out / in, in the order of the layers, each layer's
+ * weights (OIHW) followed by its biases. count must equal
+ * cosnet_model_parameter_count. set rejects NaN/infinity (NOT_FINITE).
+ * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH (wrong count), NOT_FINITE. */
+COSNET_API cosnet_status cosnet_model_get_parameters(const cosnet_model *model,
+                                                     float *out, size_t count);
+COSNET_API cosnet_status cosnet_model_set_parameters(cosnet_model *model,
+                                                     const float *values,
+                                                     size_t count);
+
+/* Runs the network on `count` images. images: count * rows * columns floats
+ * (normally in [0, 1]), borrowed. outputs: caller-owned, count *
+ * output_dims floats. Does not modify the model: many threads may predict
+ * with one model at once. Returns COSNET_OK, INVALID_ARGUMENT, UNSUPPORTED
+ * or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_model_predict(const cosnet_model *model,
+                                              const float *images, size_t count,
+                                              float *outputs);
+
+/* As cosnet_model_predict, for images [first, first + count) of a dataset
+ * (converted to [0, 1] on the fly). The dataset's image size must equal the
+ * model's input size (MISMATCH otherwise). */
+COSNET_API cosnet_status cosnet_model_predict_dataset(
+    const cosnet_model *model, const cosnet_dataset *dataset, size_t first,
+    size_t count, float *outputs);
+
+/* Saves the model: a little-endian file with a magic, a format version, the
+ * architecture, the output dimension, the parameters and a CRC-32. Written
+ * to a temporary name in the same folder, then renamed into place, so a
+ * reader never sees a partial file. Returns COSNET_OK, INVALID_ARGUMENT, IO.
+ */
+COSNET_API cosnet_status cosnet_model_save(const cosnet_model *model,
+                                           const char *path);
+
+/* Loads a model saved by cosnet_model_save. Rejects a bad magic (BAD_MAGIC),
+ * an unknown format version (VERSION), an unknown architecture or wrong
+ * output dimension (BAD_FORMAT), a wrong size (TRUNCATED or MISMATCH), a
+ * CRC mismatch (CORRUPT) and NaN/infinite parameters (NOT_FINITE). Also IO,
+ * INVALID_ARGUMENT, UNSUPPORTED, OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_model_load(const char *path,
+                                           cosnet_model **out);
+
+/* ------------------------------------------------------------------------ */
+/* Optimiser: AdamW                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cosnet_optimizer cosnet_optimizer;
+
+/* Settable hyper-parameters. Values are part of the ABI. */
+typedef enum cosnet_optimizer_option {
+    COSNET_OPTIMIZER_LEARNING_RATE = 0, /* default 0.01 */
+    COSNET_OPTIMIZER_WEIGHT_DECAY = 1,  /* default 0.01 */
+    COSNET_OPTIMIZER_BETA1 = 2,         /* default 0.9 */
+    COSNET_OPTIMIZER_BETA2 = 3,         /* default 0.999 */
+    COSNET_OPTIMIZER_EPSILON = 4        /* default 1e-8 */
+} cosnet_optimizer_option;
+
+/* Creates an AdamW optimiser with the article's defaults, its moment
+ * buffers sized for `model` (zeroed) and its step counter at 0. The model is
+ * only read; the optimiser keeps no pointer to it. It may then be used with
+ * any model of the same parameter count. Returns COSNET_OK,
+ * INVALID_ARGUMENT or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_optimizer_create(const cosnet_model *model,
+                                                 cosnet_optimizer **out);
+
+/* Frees an optimiser. NULL is a no-op. */
+COSNET_API void cosnet_optimizer_free(cosnet_optimizer *optimizer);
+
+/* Sets / reads one hyper-parameter. Learning rate and weight decay must be
+ * finite and >= 0; betas in [0, 1); epsilon finite and > 0
+ * (OUT_OF_RANGE otherwise). Returns COSNET_OK, INVALID_ARGUMENT (NULL,
+ * unknown option) or OUT_OF_RANGE. */
+COSNET_API cosnet_status cosnet_optimizer_set(cosnet_optimizer *optimizer,
+                                              cosnet_optimizer_option option,
+                                              double value);
+COSNET_API cosnet_status cosnet_optimizer_get(const cosnet_optimizer *optimizer,
+                                              cosnet_optimizer_option option,
+                                              double *value);
+
+/* Number of steps taken since creation or the last reset; 0 for NULL. */
+COSNET_API uint64_t cosnet_optimizer_steps(const cosnet_optimizer *optimizer);
+
+/* Zeroes the moments and the step counter; keeps the hyper-parameters. */
+COSNET_API void cosnet_optimizer_reset(cosnet_optimizer *optimizer);
+
+/* ------------------------------------------------------------------------ */
+/* Training                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Trains on one batch: forward, loss L = (1/n) sum_i (1 - cos(f(x_i), t_i)),
+ * backward, one AdamW step.
+ * images: n * rows * columns floats. targets: target vector of image i at
+ * targets + i * target_stride (output_dims floats each); target_stride 0
+ * gives every image the same target. loss: receives L (may be NULL).
+ * If the loss or any gradient is NaN/infinite, returns NOT_FINITE and leaves
+ * the model and optimiser exactly as they were.
+ * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH (optimiser sized for another
+ * parameter count), NOT_FINITE, UNSUPPORTED or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_train_batch(cosnet_model *model,
+                                            cosnet_optimizer *optimizer,
+                                            const float *images, size_t n,
+                                            const float *targets,
+                                            size_t target_stride, float *loss);
+
+/* Progress callback: called after every batch with the 1-based epoch number
+ * given to cosnet_train_epoch, the 0-based batch index in training order,
+ * and that batch's loss. Return 0 to go on, non-zero to cancel. */
+typedef int (*cosnet_progress_callback)(void *user_data, unsigned epoch,
+                                        size_t batch, float loss);
+
+/* One epoch in the article's order: the n images are split into n /
+ * batch_size consecutive slices, trained from the last slice to the first,
+ * no reshuffle. epoch_loss receives sum_b loss_b * batch_size / n (may be
+ * NULL). n must be a non-zero multiple of batch_size.
+ * progress: may be NULL; if it returns non-zero, training stops after that
+ * batch (its step kept) and CANCELLED is returned.
+ * Returns what cosnet_train_batch returns, and CANCELLED. On NOT_FINITE the
+ * model holds the weights from before the failing batch. */
+COSNET_API cosnet_status cosnet_train_epoch(
+    cosnet_model *model, cosnet_optimizer *optimizer, const float *images,
+    size_t n, size_t batch_size, const float *targets, size_t target_stride,
+    unsigned epoch, cosnet_progress_callback progress, void *user_data,
+    float *epoch_loss);
+
+/* ------------------------------------------------------------------------ */
+/* Evaluation rules                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Write f_k for class k's model, v_k for its label vector, y for the true
+ * class of image x. Ties go to the lowest k. */
+typedef enum cosnet_rule {
+    /* The article's test: s_k = cos(f_k(x), v_y). It reads the true label,
+     * so it measures how well each model's output matches the TRUE class's
+     * vector, not classification. */
+    COSNET_RULE_SEED = 0,
+    /* Honest use of the same models: s_k = cos(f_k(x), v_k). */
+    COSNET_RULE_OWN_LABEL = 1,
+    /* The seed rule applied to f_k(x) = v_k, a predictor that never looks
+     * at the image: 100% whenever all off-diagonal cosines are < 1. */
+    COSNET_RULE_IMAGE_BLIND = 2
+} cosnet_rule;
+#define COSNET_RULE_COUNT 3
+
+typedef struct cosnet_evaluation cosnet_evaluation;
+
+/* Scores every image of `dataset` with `model_count` models (model k for
+ * class k) and `labels`, under all three rules; each network runs once per
+ * image. threads: worker threads, 0 = one per online CPU; the counts do not
+ * depend on it. models: array of model_count borrowed handles, which must
+ * all have the same input size as the dataset and output size as the label
+ * dimension; model_count must equal cosnet_labels_count and be >= the
+ * dataset's class_count.
+ * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH, UNSUPPORTED, THREAD or
+ * OUT_OF_MEMORY. *out is freed with cosnet_evaluation_free. */
+COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,
+                                         size_t model_count,
+                                         const cosnet_labels *labels,
+                                         const cosnet_dataset *dataset,
+                                         unsigned threads,
+                                         cosnet_evaluation **out);
+
+/* Frees an evaluation. NULL is a no-op. */
+COSNET_API void cosnet_evaluation_free(cosnet_evaluation *evaluation);
+
+/* Images scored; 0 for NULL. */
+COSNET_API size_t cosnet_evaluation_total(const cosnet_evaluation *evaluation);
+
+/* Images whose prediction equals their label under `rule`; 0 for NULL or an
+ * unknown rule. */
+COSNET_API size_t cosnet_evaluation_correct(const cosnet_evaluation *evaluation,
+                                            cosnet_rule rule);
+
+/* Number of classes (= model_count), the size of the confusion matrix. */
+COSNET_API size_t
+cosnet_evaluation_classes(const cosnet_evaluation *evaluation);
+
+/* Confusion count under `rule`: images of true class `actual` predicted as
+ * `predicted`; 0 for NULL or out-of-range arguments. */
+COSNET_API size_t
+cosnet_evaluation_confusion(const cosnet_evaluation *evaluation,
+                            cosnet_rule rule, size_t actual, size_t predicted);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COSNET_H */

@@ -1,0 +1,13 @@
+/* placeholder until the avx512 kernels are written: delegates to the reference
+ */
+#include "kernels/kernels.h"
+void cosine_similarity_avx512(size_t n, size_t d, const float *a,
+                              const float *b, size_t s, float *c)
+{
+    cosine_similarity_scalar(n, d, a, b, s, c);
+}
+float cosine_loss_avx512(size_t n, size_t d, const float *a, const float *b,
+                         size_t s, float *g)
+{
+    return cosine_loss_scalar(n, d, a, b, s, g);
+}
