@@ -1,1 +1,240 @@
-/* placeholder: being written */
+/* The label-set handle: construction, the article's rejection sampling,
+ * queries and the pairwise similarity matrix. Text files are in
+ * label_text.c, the article's fixed table in builtin_table.c. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/rng.h"
+
+struct cosnet_labels {
+    size_t count;
+    size_t dims;
+    float *values; /* count x dims, row-major */
+};
+
+enum { default_max_draws = 1000000 };
+
+/* The torch form the article uses: dot / sqrt(max(|a|^2 |b|^2, eps^2)),
+ * eps = 1e-6. Computed in double from the floats; every product of two
+ * floats is exact in double, so the result depends only on the summation
+ * order, which is fixed here. Generation and cosnet_labels_similarity both
+ * call this, so a generated set satisfies the threshold exactly as the
+ * similarity matrix reports it. */
+static double row_cosine(const float *a, const float *b, size_t dims)
+{
+    double dot = 0.0, norm_a = 0.0, norm_b = 0.0;
+    for (size_t i = 0; i < dims; i++) {
+        dot += (double)a[i] * b[i];
+        norm_a += (double)a[i] * a[i];
+        norm_b += (double)b[i] * b[i];
+    }
+    return dot / sqrt(fmax(norm_a * norm_b, 1e-12));
+}
+
+/* count * dims floats, or 0 (with the message set) if that overflows. */
+static int checked_value_count(size_t count, size_t dims, const char *caller,
+                               size_t *total)
+{
+    if (count > SIZE_MAX / sizeof(float) / dims) {
+        error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                  "%s: %zu vectors of %zu dimensions overflow the address "
+                  "space",
+                  caller, count, dims);
+        return 0;
+    }
+    *total = count * dims;
+    return 1;
+}
+
+static cosnet_status allocate_labels(size_t count, size_t dims, size_t total,
+                                     cosnet_labels **out)
+{
+    cosnet_labels *labels = malloc(sizeof *labels);
+    if (!labels)
+        return error_out_of_memory("a label set", sizeof *labels);
+    labels->values = malloc(total * sizeof(float));
+    if (!labels->values) {
+        free(labels);
+        return error_out_of_memory("label vectors", total * sizeof(float));
+    }
+    labels->count = count;
+    labels->dims = dims;
+    *out = labels;
+    return COSNET_OK;
+}
+
+/* v = |g| / ||g|| for a fresh g ~ N(0, I); 0 if g happened to be all zero
+ * (possible only in principle, but it has no direction). */
+static int draw_candidate(random_generator *generator, double *normals,
+                          float *candidate, size_t dims)
+{
+    double sum_of_squares = 0.0;
+    for (size_t i = 0; i < dims; i++) {
+        normals[i] = random_normal(generator);
+        sum_of_squares += normals[i] * normals[i];
+    }
+    if (sum_of_squares == 0.0)
+        return 0;
+    double norm = sqrt(sum_of_squares);
+    for (size_t i = 0; i < dims; i++)
+        candidate[i] = (float)(fabs(normals[i]) / norm);
+    return 1;
+}
+
+COSNET_API cosnet_status cosnet_labels_generate(size_t count, size_t dims,
+                                                double threshold, uint64_t seed,
+                                                uint64_t max_draws,
+                                                cosnet_labels **out)
+{
+    if (!out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_labels_generate: out is NULL");
+    if (count == 0 || dims == 0)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_labels_generate: %zu vectors of %zu "
+                         "dimensions requested; both must be at least 1",
+                         count, dims);
+    if (!isfinite(threshold))
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_labels_generate: threshold %g is not finite",
+                         threshold);
+    size_t total;
+    if (!checked_value_count(count, dims, "cosnet_labels_generate", &total))
+        return COSNET_ERROR_INVALID_ARGUMENT;
+    if (max_draws == 0)
+        max_draws = default_max_draws;
+
+    cosnet_labels *labels;
+    cosnet_status status = allocate_labels(count, dims, total, &labels);
+    if (status != COSNET_OK)
+        return status;
+    double *normals = malloc(dims * sizeof *normals);
+    if (!normals) {
+        cosnet_labels_free(labels);
+        return error_out_of_memory("normal deviates", dims * sizeof(double));
+    }
+
+    random_generator generator;
+    random_seed(&generator, seed);
+    size_t accepted = 0;
+    uint64_t draws = 0;
+    while (accepted < count && draws < max_draws) {
+        /* The candidate is drawn straight into the next free row, so an
+         * accepted one needs no copy. */
+        float *candidate = labels->values + accepted * dims;
+        draws++;
+        if (!draw_candidate(&generator, normals, candidate, dims))
+            continue;
+        size_t k = 0;
+        /* Arguments in the order cosnet_labels_similarity uses (earlier
+         * row first), to make the agreement obvious. */
+        while (k < accepted &&
+               row_cosine(labels->values + k * dims, candidate, dims) <=
+                   threshold)
+            k++;
+        if (k == accepted)
+            accepted++;
+    }
+    free(normals);
+    if (accepted < count) {
+        cosnet_labels_free(labels);
+        return error_set(COSNET_ERROR_GAVE_UP,
+                         "found %zu of %zu vectors in %llu draws at "
+                         "threshold %g",
+                         accepted, count, (unsigned long long)draws,
+                         threshold);
+    }
+    *out = labels;
+    return COSNET_OK;
+}
+
+COSNET_API cosnet_status cosnet_labels_create(size_t count, size_t dims,
+                                              const float *values,
+                                              cosnet_labels **out)
+{
+    if (!out || !values)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_labels_create: %s is NULL",
+                         out ? "values" : "out");
+    if (count == 0 || dims == 0)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_labels_create: %zu vectors of %zu "
+                         "dimensions given; both must be at least 1",
+                         count, dims);
+    size_t total;
+    if (!checked_value_count(count, dims, "cosnet_labels_create", &total))
+        return COSNET_ERROR_INVALID_ARGUMENT;
+    for (size_t row = 0; row < count; row++) {
+        const float *vector = values + row * dims;
+        int all_zero = 1;
+        for (size_t i = 0; i < dims; i++) {
+            if (!isfinite(vector[i]))
+                return error_set(COSNET_ERROR_NOT_FINITE,
+                                 "cosnet_labels_create: vector %zu value %zu "
+                                 "is %g",
+                                 row, i, (double)vector[i]);
+            if (vector[i] != 0.0f)
+                all_zero = 0;
+        }
+        /* A zero vector has no direction: every cosine with it is 0. */
+        if (all_zero)
+            return error_set(COSNET_ERROR_BAD_FORMAT,
+                             "cosnet_labels_create: vector %zu is all zero",
+                             row);
+    }
+    cosnet_labels *labels;
+    cosnet_status status = allocate_labels(count, dims, total, &labels);
+    if (status != COSNET_OK)
+        return status;
+    memcpy(labels->values, values, total * sizeof(float));
+    *out = labels;
+    return COSNET_OK;
+}
+
+COSNET_API void cosnet_labels_free(cosnet_labels *labels)
+{
+    if (!labels)
+        return;
+    free(labels->values);
+    free(labels);
+}
+
+COSNET_API size_t cosnet_labels_count(const cosnet_labels *labels)
+{
+    return labels ? labels->count : 0;
+}
+
+COSNET_API size_t cosnet_labels_dims(const cosnet_labels *labels)
+{
+    return labels ? labels->dims : 0;
+}
+
+COSNET_API const float *cosnet_labels_vector(const cosnet_labels *labels,
+                                             size_t index)
+{
+    if (!labels || index >= labels->count)
+        return NULL;
+    return labels->values + index * labels->dims;
+}
+
+COSNET_API cosnet_status cosnet_labels_similarity(const cosnet_labels *labels,
+                                                  double *matrix)
+{
+    if (!labels || !matrix)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_labels_similarity: %s is NULL",
+                         labels ? "matrix" : "labels");
+    size_t count = labels->count, dims = labels->dims;
+    for (size_t i = 0; i < count; i++) {
+        for (size_t j = i; j < count; j++) {
+            double cosine = row_cosine(labels->values + i * dims,
+                                       labels->values + j * dims, dims);
+            matrix[i * count + j] = cosine;
+            matrix[j * count + i] = cosine;
+        }
+    }
+    return COSNET_OK;
+}

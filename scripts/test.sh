@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The whole test suite from nothing: Debian packages, the MNIST data, an
+# optimised build and a sanitizer build (AddressSanitizer +
+# UndefinedBehaviorSanitizer), each running every test; then the install
+# check (pkg-config, an outside program, exported symbols) and valgrind on
+# the examples. Ends with one line "N passed, N failed".
+#
+# Usage: scripts/test.sh [--no-sanitize] [--no-install-check] [--no-valgrind]
+# Environment: COSNET_DATA overrides the MNIST folder (see fetch-mnist.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitize=1 install_check=1 valgrind_check=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-sanitize) sanitize=0 ;;
+    --no-install-check) install_check=0 ;;
+    --no-valgrind) valgrind_check=0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "test.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+scripts/setup-debian.sh
+COSNET_DATA=$(scripts/fetch-mnist.sh --print-dir)
+export COSNET_DATA
+# The integration tests must not skip when this script runs them.
+export COSNET_REQUIRE_DATA=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+
+passed=0 failed=0
+tally() { # tally LOGFILE: add meson test's summary counts
+  local ok fail
+  ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$1" | tail -n1)
+  fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$1" | tail -n1)
+  timeout=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' "$1" | tail -n1)
+  passed=$((passed + ${ok:-0}))
+  failed=$((failed + ${fail:-0} + ${timeout:-0}))
+}
+
+run_suite() { # run_suite BUILDDIR LABEL [meson setup options...]
+  local dir=$1 label=$2; shift 2
+  echo "== $label: configure and build ($dir)"
+  if [ -d "$dir" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+  ninja -C "$dir" >/dev/null
+  echo "== $label: meson test"
+  local log; log=$(mktemp)
+  meson test -C "$dir" --print-errorlogs --num-processes 2 2>&1 | tee "$log" || true
+  tally "$log"
+  rm -f "$log"
+}
+
+run_suite build "optimised build"
+if [ "$sanitize" = 1 ]; then
+  run_suite build-sanitize "ASan+UBSan build" \
+    -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
+fi
+
+check() { # check NAME COMMAND...: one pass/fail line per extra check
+  if "$@"; then passed=$((passed + 1)); echo "check $1: ok"
+  else failed=$((failed + 1)); echo "check $1: FAILED"; fi
+}
+if [ "$install_check" = 1 ]; then
+  check scripts/check-install.sh build
+fi
+if [ "$valgrind_check" = 1 ]; then
+  check scripts/check-valgrind.sh build
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
