@@ -1,1 +1,246 @@
-/* placeholder: being written */
+/* The dataset handle: an images file and a labels file, read whole, checked,
+ * and kept in memory as bytes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "data/idx.h"
+
+enum { MAX_CLASS_COUNT = 256 };
+
+struct cosnet_dataset {
+    idx_contents images; /* pixels: count x rows x columns bytes */
+    idx_contents labels; /* count bytes, each < class_count */
+    size_t count, rows, columns;
+    size_t image_bytes; /* rows * columns */
+    unsigned class_count;
+    size_t class_sizes[MAX_CLASS_COUNT];
+};
+
+COSNET_API cosnet_status cosnet_dataset_open(const char *images_path,
+                                             const char *labels_path,
+                                             unsigned class_count,
+                                             cosnet_dataset **out)
+{
+    if (!images_path || !labels_path || !out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_dataset_open: NULL %s",
+                         !images_path   ? "images_path"
+                         : !labels_path ? "labels_path"
+                                        : "out");
+    if (class_count == 0 || class_count > MAX_CLASS_COUNT)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_dataset_open: class_count %u is not in "
+                         "1..%d",
+                         class_count, MAX_CLASS_COUNT);
+
+    cosnet_dataset *dataset = calloc(1, sizeof *dataset);
+    if (!dataset)
+        return error_out_of_memory("dataset", sizeof *dataset);
+    cosnet_status status = idx_load(images_path, 3, &dataset->images);
+    if (status == COSNET_OK)
+        status = idx_load(labels_path, 1, &dataset->labels);
+    if (status != COSNET_OK) {
+        cosnet_dataset_free(dataset);
+        return status;
+    }
+
+    const idx_layout *images = &dataset->images.layout;
+    const idx_layout *labels = &dataset->labels.layout;
+    if (images->dimensions[0] != labels->dimensions[0]) {
+        status = error_set(COSNET_ERROR_MISMATCH,
+                           "%s has %zu images but %s has %zu labels",
+                           images_path, images->dimensions[0], labels_path,
+                           labels->dimensions[0]);
+        cosnet_dataset_free(dataset);
+        return status;
+    }
+    dataset->count = images->dimensions[0];
+    dataset->rows = images->dimensions[1];
+    dataset->columns = images->dimensions[2];
+    dataset->image_bytes = dataset->rows * dataset->columns;
+    dataset->class_count = class_count;
+
+    const uint8_t *label_bytes = dataset->labels.data;
+    for (size_t i = 0; i < dataset->count; i++) {
+        unsigned label = label_bytes[i];
+        if (label >= class_count) {
+            status = error_set(COSNET_ERROR_OUT_OF_RANGE,
+                               "%s: label %u at index %zu (byte offset %zu) "
+                               "is not below class_count %u",
+                               labels_path, label, i, labels->header_bytes + i,
+                               class_count);
+            cosnet_dataset_free(dataset);
+            return status;
+        }
+        dataset->class_sizes[label]++;
+    }
+    *out = dataset;
+    return COSNET_OK;
+}
+
+COSNET_API void cosnet_dataset_free(cosnet_dataset *dataset)
+{
+    if (!dataset)
+        return;
+    idx_release(&dataset->images);
+    idx_release(&dataset->labels);
+    free(dataset);
+}
+
+COSNET_API size_t cosnet_dataset_count(const cosnet_dataset *dataset)
+{
+    return dataset ? dataset->count : 0;
+}
+
+COSNET_API size_t cosnet_dataset_rows(const cosnet_dataset *dataset)
+{
+    return dataset ? dataset->rows : 0;
+}
+
+COSNET_API size_t cosnet_dataset_columns(const cosnet_dataset *dataset)
+{
+    return dataset ? dataset->columns : 0;
+}
+
+COSNET_API unsigned cosnet_dataset_class_count(const cosnet_dataset *dataset)
+{
+    return dataset ? dataset->class_count : 0;
+}
+
+COSNET_API const uint8_t *cosnet_dataset_image(const cosnet_dataset *dataset,
+                                               size_t index)
+{
+    if (!dataset || index >= dataset->count)
+        return NULL;
+    return dataset->images.data + index * dataset->image_bytes;
+}
+
+COSNET_API int cosnet_dataset_label(const cosnet_dataset *dataset, size_t index)
+{
+    if (!dataset || index >= dataset->count)
+        return -1;
+    return dataset->labels.data[index];
+}
+
+/* pixel / 255 for every byte value, computed by division so that each entry
+ * is the correctly rounded quotient (51 gives exactly 0.2f). */
+static void fill_pixel_table(float table[256])
+{
+    for (int value = 0; value < 256; value++)
+        table[value] = (float)value / 255.0f;
+}
+
+static void convert_image(const float table[256], const uint8_t *pixels,
+                          size_t size, float *out)
+{
+    for (size_t i = 0; i < size; i++)
+        out[i] = table[pixels[i]];
+}
+
+COSNET_API cosnet_status cosnet_dataset_to_float(const cosnet_dataset *dataset,
+                                                 size_t first, size_t count,
+                                                 float *out)
+{
+    if (!dataset || !out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_dataset_to_float: NULL %s",
+                         !dataset ? "dataset" : "out");
+    if (first > dataset->count || count > dataset->count - first)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_dataset_to_float: images [%zu, %zu + %zu) "
+                         "run past the end of the dataset (%zu images)",
+                         first, first, count, dataset->count);
+    float table[256];
+    fill_pixel_table(table);
+    /* count * image_bytes <= the pixel buffer's size, so it cannot
+     * overflow. */
+    convert_image(table, dataset->images.data + first * dataset->image_bytes,
+                  count * dataset->image_bytes, out);
+    return COSNET_OK;
+}
+
+COSNET_API cosnet_status
+cosnet_dataset_gather_float(const cosnet_dataset *dataset,
+                            const size_t *indices, size_t count, float *out)
+{
+    if (!dataset || !indices || !out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_dataset_gather_float: NULL %s",
+                         !dataset   ? "dataset"
+                         : !indices ? "indices"
+                                    : "out");
+    /* Check every index before writing anything, so a failure leaves out
+     * untouched. */
+    for (size_t i = 0; i < count; i++)
+        if (indices[i] >= dataset->count)
+            return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                             "cosnet_dataset_gather_float: indices[%zu] = "
+                             "%zu is out of range (%zu images)",
+                             i, indices[i], dataset->count);
+    float table[256];
+    fill_pixel_table(table);
+    for (size_t i = 0; i < count; i++)
+        convert_image(table,
+                      dataset->images.data + indices[i] * dataset->image_bytes,
+                      dataset->image_bytes, out + i * dataset->image_bytes);
+    return COSNET_OK;
+}
+
+COSNET_API size_t cosnet_dataset_class_size(const cosnet_dataset *dataset,
+                                            unsigned label)
+{
+    if (!dataset || label >= dataset->class_count)
+        return 0;
+    return dataset->class_sizes[label];
+}
+
+COSNET_API cosnet_status
+cosnet_dataset_class_subset(const cosnet_dataset *dataset, unsigned label,
+                            size_t count, uint64_t seed, size_t *indices_out)
+{
+    if (!dataset || !indices_out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_dataset_class_subset: NULL %s",
+                         !dataset ? "dataset" : "indices_out");
+    if (count == 0)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_dataset_class_subset: count is 0");
+    if (label >= dataset->class_count)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_dataset_class_subset: label %u is not below "
+                         "class_count %u",
+                         label, dataset->class_count);
+    size_t available = dataset->class_sizes[label];
+    if (available < count)
+        return error_set(COSNET_ERROR_NOT_ENOUGH_DATA,
+                         "cosnet_dataset_class_subset: %zu images requested "
+                         "with label %u but the dataset has only %zu",
+                         count, label, available);
+
+    size_t *members = malloc(available * sizeof *members);
+    if (!members)
+        return error_out_of_memory("class subset indices",
+                                   available * sizeof *members);
+    size_t found = 0;
+    for (size_t i = 0; i < dataset->count; i++)
+        if (dataset->labels.data[i] == label)
+            members[found++] = i;
+
+    /* The whole class is shuffled (not just the first `count` draws), so a
+     * smaller subset is always a prefix of a larger one with the same
+     * seed. */
+    random_generator generator;
+    random_seed(&generator, seed);
+    for (size_t i = available - 1; i > 0; i--) {
+        size_t j = (size_t)random_below(&generator, (uint64_t)i + 1);
+        size_t swap = members[i];
+        members[i] = members[j];
+        members[j] = swap;
+    }
+    memcpy(indices_out, members, count * sizeof *members);
+    free(members);
+    return COSNET_OK;
+}
