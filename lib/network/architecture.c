@@ -4,7 +4,7 @@
 #include "network/architecture.h"
 
 /* Parameters of one 3x3 stage: weights then biases. */
-#define STAGE_PARAMETERS(cin, cout) ((size_t)(cout) * (cin) * 9 + (cout))
+#define STAGE_PARAMETERS(cin, cout) ((size_t)(cout) * (cin)*9 + (cout))
 
 /* The article's network (SPEC section 2): 1x28x28 -> 16x28x28 -> pool
  * 16x14x14 -> 8x16x16 -> pool 8x8x8 -> 1x10x10 -> pool 1x5x5 = 25. */

@@ -18,10 +18,10 @@
 #define ARCHITECTURE_MAX_CONV_STAGES 4
 
 typedef struct conv_stage {
-    conv_shape shape;      /* input channels/size, output channels, pad */
-    size_t weight_offset;  /* first weight (OIHW) in the parameter vector */
-    size_t bias_offset;    /* first bias, right after the weights */
-    int pooled_height;     /* after the 2x2 pool */
+    conv_shape shape;     /* input channels/size, output channels, pad */
+    size_t weight_offset; /* first weight (OIHW) in the parameter vector */
+    size_t bias_offset;   /* first bias, right after the weights */
+    int pooled_height;    /* after the 2x2 pool */
     int pooled_width;
 } conv_stage;
 

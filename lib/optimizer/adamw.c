@@ -1,1 +1,175 @@
-/* placeholder: being written */
+/* AdamW with Optax/Axon semantics (SPEC section 2): bias-corrected moments,
+ * decoupled weight decay applied to every parameter, biases included. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "common/error.h"
+#include "network/model_internal.h"
+#include "optimizer/adamw_internal.h"
+
+#define DEFAULT_LEARNING_RATE 0.01
+#define DEFAULT_WEIGHT_DECAY 0.01
+#define DEFAULT_BETA1 0.9
+#define DEFAULT_BETA2 0.999
+#define DEFAULT_EPSILON 1e-8
+
+COSNET_API cosnet_status cosnet_optimizer_create(const cosnet_model *model,
+                                                 cosnet_optimizer **out)
+{
+    if (!model || !out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_optimizer_create: %s is NULL",
+                         !model ? "model" : "out");
+    const size_t count = model->arch->parameter_count;
+    cosnet_optimizer *optimizer = calloc(1, sizeof *optimizer);
+    if (!optimizer)
+        return error_out_of_memory("optimizer", sizeof *optimizer);
+    optimizer->first_moment = calloc(count, sizeof(float));
+    optimizer->second_moment = calloc(count, sizeof(float));
+    if (!optimizer->first_moment || !optimizer->second_moment) {
+        cosnet_optimizer_free(optimizer);
+        return error_out_of_memory("optimizer moments",
+                                   2 * count * sizeof(float));
+    }
+    optimizer->parameter_count = count;
+    optimizer->learning_rate = DEFAULT_LEARNING_RATE;
+    optimizer->weight_decay = DEFAULT_WEIGHT_DECAY;
+    optimizer->beta1 = DEFAULT_BETA1;
+    optimizer->beta2 = DEFAULT_BETA2;
+    optimizer->epsilon = DEFAULT_EPSILON;
+    *out = optimizer;
+    return COSNET_OK;
+}
+
+COSNET_API void cosnet_optimizer_free(cosnet_optimizer *optimizer)
+{
+    if (!optimizer)
+        return;
+    free(optimizer->first_moment);
+    free(optimizer->second_moment);
+    free(optimizer);
+}
+
+static const char *option_name(cosnet_optimizer_option option)
+{
+    switch (option) {
+    case COSNET_OPTIMIZER_LEARNING_RATE: return "learning rate";
+    case COSNET_OPTIMIZER_WEIGHT_DECAY: return "weight decay";
+    case COSNET_OPTIMIZER_BETA1: return "beta1";
+    case COSNET_OPTIMIZER_BETA2: return "beta2";
+    case COSNET_OPTIMIZER_EPSILON: return "epsilon";
+    }
+    return NULL;
+}
+
+/* The field behind `option`, or NULL for an unknown option. */
+static double *option_field(cosnet_optimizer *optimizer,
+                            cosnet_optimizer_option option)
+{
+    switch (option) {
+    case COSNET_OPTIMIZER_LEARNING_RATE: return &optimizer->learning_rate;
+    case COSNET_OPTIMIZER_WEIGHT_DECAY: return &optimizer->weight_decay;
+    case COSNET_OPTIMIZER_BETA1: return &optimizer->beta1;
+    case COSNET_OPTIMIZER_BETA2: return &optimizer->beta2;
+    case COSNET_OPTIMIZER_EPSILON: return &optimizer->epsilon;
+    }
+    return NULL;
+}
+
+COSNET_API cosnet_status cosnet_optimizer_set(cosnet_optimizer *optimizer,
+                                              cosnet_optimizer_option option,
+                                              double value)
+{
+    if (!optimizer)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_optimizer_set: optimizer is NULL");
+    double *field = option_field(optimizer, option);
+    if (!field)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_optimizer_set: unknown option %d",
+                         (int)option);
+    int valid;
+    const char *rule;
+    switch (option) {
+    case COSNET_OPTIMIZER_BETA1:
+    case COSNET_OPTIMIZER_BETA2:
+        valid = value >= 0.0 && value < 1.0;
+        rule = "in [0, 1)";
+        break;
+    case COSNET_OPTIMIZER_EPSILON:
+        valid = isfinite(value) && value > 0.0;
+        rule = "finite and > 0";
+        break;
+    default:
+        valid = isfinite(value) && value >= 0.0;
+        rule = "finite and >= 0";
+        break;
+    }
+    if (!valid)
+        return error_set(COSNET_ERROR_OUT_OF_RANGE,
+                         "cosnet_optimizer_set: %s %g must be %s",
+                         option_name(option), value, rule);
+    *field = value;
+    return COSNET_OK;
+}
+
+COSNET_API cosnet_status cosnet_optimizer_get(const cosnet_optimizer *optimizer,
+                                              cosnet_optimizer_option option,
+                                              double *value)
+{
+    if (!optimizer || !value)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_optimizer_get: %s is NULL",
+                         !optimizer ? "optimizer" : "value");
+    const double *field = option_field((cosnet_optimizer *)optimizer, option);
+    if (!field)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_optimizer_get: unknown option %d",
+                         (int)option);
+    *value = *field;
+    return COSNET_OK;
+}
+
+COSNET_API uint64_t cosnet_optimizer_steps(const cosnet_optimizer *optimizer)
+{
+    return optimizer ? optimizer->steps : 0;
+}
+
+COSNET_API void cosnet_optimizer_reset(cosnet_optimizer *optimizer)
+{
+    if (!optimizer)
+        return;
+    for (size_t i = 0; i < optimizer->parameter_count; i++) {
+        optimizer->first_moment[i] = 0.0f;
+        optimizer->second_moment[i] = 0.0f;
+    }
+    optimizer->steps = 0;
+}
+
+void adamw_step(cosnet_optimizer *optimizer, float *parameters,
+                const float *gradient)
+{
+    const double beta1 = optimizer->beta1, beta2 = optimizer->beta2;
+    const double learning_rate = optimizer->learning_rate;
+    const double weight_decay = optimizer->weight_decay;
+    const double epsilon = optimizer->epsilon;
+    const double t = (double)(optimizer->steps + 1);
+    /* Bias corrections in double: 1 - 0.999^t loses most of its digits in
+     * float for small t. */
+    const double correction1 = 1.0 - pow(beta1, t);
+    const double correction2 = 1.0 - pow(beta2, t);
+    float *m = optimizer->first_moment, *v = optimizer->second_moment;
+    for (size_t i = 0; i < optimizer->parameter_count; i++) {
+        const double g = gradient[i], w = parameters[i];
+        const double first = beta1 * m[i] + (1.0 - beta1) * g;
+        const double second = beta2 * v[i] + (1.0 - beta2) * g * g;
+        const double first_hat = first / correction1;
+        const double second_hat = second / correction2;
+        const double update =
+            first_hat / (sqrt(second_hat) + epsilon) + weight_decay * w;
+        m[i] = (float)first;
+        v[i] = (float)second;
+        parameters[i] = (float)(w - learning_rate * update);
+    }
+    optimizer->steps++;
+}

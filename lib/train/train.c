@@ -1,1 +1,231 @@
-/* placeholder: being written */
+/* Training: one batch (forward, cosine loss, backward, AdamW step) and one
+ * epoch in the article's order. A NaN or infinity anywhere leaves the model
+ * and the optimiser exactly as they were. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "kernels/kernels.h"
+#include "network/model_internal.h"
+#include "network/passes.h"
+#include "optimizer/adamw_internal.h"
+
+/* Everything one training call needs besides the model and optimiser, made
+ * once per call so that an epoch's batches share it (its size does not
+ * depend on the batch size). */
+typedef struct training_context {
+    const kernel_table *kernels;
+    training_workspace *workspace;
+    float *gradient;      /* parameter_count floats */
+    float *saved_weights; /* the model, before the step */
+    float *saved_first;   /* the optimiser's m, before the step */
+    float *saved_second;  /* the optimiser's v, before the step */
+} training_context;
+
+static void context_free(training_context *context)
+{
+    training_workspace_free(context->workspace);
+    free(context->gradient);
+}
+
+static cosnet_status context_create(const cosnet_model *model,
+                                    training_context *context)
+{
+    memset(context, 0, sizeof *context);
+    cosnet_status status = kernels_active(&context->kernels);
+    if (status != COSNET_OK)
+        return status;
+    status = training_workspace_create(model->arch, &context->workspace);
+    if (status != COSNET_OK)
+        return status;
+    const size_t count = model->arch->parameter_count;
+    context->gradient = malloc(4 * count * sizeof(float));
+    if (!context->gradient) {
+        context_free(context);
+        return error_out_of_memory("training gradient and snapshots",
+                                   4 * count * sizeof(float));
+    }
+    context->saved_weights = context->gradient + count;
+    context->saved_first = context->gradient + 2 * count;
+    context->saved_second = context->gradient + 3 * count;
+    return COSNET_OK;
+}
+
+static cosnet_status check_arguments(const char *function,
+                                     const cosnet_model *model,
+                                     const cosnet_optimizer *optimizer,
+                                     const float *images, size_t n,
+                                     const float *targets)
+{
+    if (!model || !optimizer || !images || !targets)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT, "%s: %s is NULL",
+                         function,
+                         !model       ? "model"
+                         : !optimizer ? "optimizer"
+                         : !images    ? "images"
+                                      : "targets");
+    if (n == 0)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT, "%s: no images (n = 0)",
+                         function);
+    if (optimizer->parameter_count != model->arch->parameter_count)
+        return error_set(COSNET_ERROR_MISMATCH,
+                         "%s: the optimiser is sized for %zu parameters, the "
+                         "%s model has %zu",
+                         function, optimizer->parameter_count,
+                         model->arch->name, model->arch->parameter_count);
+    return COSNET_OK;
+}
+
+/* Images and targets are checked up front: a NaN pixel can be flushed to 0
+ * by the ReLU and leave a finite loss, yet it poisons the gradient. */
+static cosnet_status check_finite_inputs(const cosnet_model *model,
+                                         const float *images, size_t n,
+                                         const float *targets,
+                                         size_t target_stride,
+                                         size_t first_image)
+{
+    const architecture_description *arch = model->arch;
+    const size_t image_size =
+        (size_t)arch->input_channels * arch->input_rows * arch->input_columns;
+    size_t bad = first_non_finite(images, n * image_size);
+    if (bad < n * image_size)
+        return error_set(COSNET_ERROR_NOT_FINITE,
+                         "training: image %zu, value %zu is %g",
+                         first_image + bad / image_size, bad % image_size,
+                         (double)images[bad]);
+    const size_t rows = target_stride == 0 ? 1 : n;
+    for (size_t i = 0; i < rows; i++) {
+        const float *target = targets + i * target_stride;
+        size_t at = first_non_finite(target, arch->output_dims);
+        if (at < arch->output_dims)
+            return error_set(COSNET_ERROR_NOT_FINITE,
+                             "training: target of image %zu, value %zu is %g",
+                             first_image + i, at, (double)target[at]);
+    }
+    return COSNET_OK;
+}
+
+/* One batch of n <= the workspace's capacity. first_image only numbers the
+ * images in messages. */
+static cosnet_status train_one(training_context *context, cosnet_model *model,
+                               cosnet_optimizer *optimizer, const float *images,
+                               size_t n, const float *targets,
+                               size_t target_stride, size_t first_image,
+                               float *loss_out)
+{
+    cosnet_status status = check_finite_inputs(model, images, n, targets,
+                                               target_stride, first_image);
+    if (status != COSNET_OK)
+        return status;
+    const size_t count = model->arch->parameter_count;
+    float loss = network_loss_gradient(context->kernels, context->workspace,
+                                       model->parameters, images, n, targets,
+                                       target_stride, context->gradient, NULL);
+    if (!isfinite(loss))
+        return error_set(COSNET_ERROR_NOT_FINITE,
+                         "training: the loss of images [%zu, %zu) is %g",
+                         first_image, first_image + n, (double)loss);
+    size_t bad = first_non_finite(context->gradient, count);
+    if (bad < count)
+        return error_set(COSNET_ERROR_NOT_FINITE,
+                         "training: the gradient of parameter %zu is %g on "
+                         "images [%zu, %zu)",
+                         bad, (double)context->gradient[bad], first_image,
+                         first_image + n);
+
+    /* A finite gradient can still overflow a weight (huge learning rate):
+     * keep copies to undo the step. */
+    memcpy(context->saved_weights, model->parameters, count * sizeof(float));
+    memcpy(context->saved_first, optimizer->first_moment,
+           count * sizeof(float));
+    memcpy(context->saved_second, optimizer->second_moment,
+           count * sizeof(float));
+    adamw_step(optimizer, model->parameters, context->gradient);
+    bad = first_non_finite(model->parameters, count);
+    if (bad < count) {
+        float value = model->parameters[bad];
+        memcpy(model->parameters, context->saved_weights,
+               count * sizeof(float));
+        memcpy(optimizer->first_moment, context->saved_first,
+               count * sizeof(float));
+        memcpy(optimizer->second_moment, context->saved_second,
+               count * sizeof(float));
+        optimizer->steps--;
+        return error_set(COSNET_ERROR_NOT_FINITE,
+                         "training: the AdamW step made parameter %zu %g on "
+                         "images [%zu, %zu); step undone",
+                         bad, (double)value, first_image, first_image + n);
+    }
+    if (loss_out)
+        *loss_out = loss;
+    return COSNET_OK;
+}
+
+COSNET_API cosnet_status cosnet_train_batch(cosnet_model *model,
+                                            cosnet_optimizer *optimizer,
+                                            const float *images, size_t n,
+                                            const float *targets,
+                                            size_t target_stride, float *loss)
+{
+    cosnet_status status = check_arguments("cosnet_train_batch", model,
+                                           optimizer, images, n, targets);
+    if (status != COSNET_OK)
+        return status;
+    training_context context;
+    status = context_create(model, &context);
+    if (status != COSNET_OK)
+        return status;
+    status = train_one(&context, model, optimizer, images, n, targets,
+                       target_stride, 0, loss);
+    context_free(&context);
+    return status;
+}
+
+COSNET_API cosnet_status cosnet_train_epoch(
+    cosnet_model *model, cosnet_optimizer *optimizer, const float *images,
+    size_t n, size_t batch_size, const float *targets, size_t target_stride,
+    unsigned epoch, cosnet_progress_callback progress, void *user_data,
+    float *epoch_loss)
+{
+    cosnet_status status = check_arguments("cosnet_train_epoch", model,
+                                           optimizer, images, n, targets);
+    if (status != COSNET_OK)
+        return status;
+    if (batch_size == 0 || n % batch_size != 0)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_train_epoch: n = %zu is not a multiple of "
+                         "batch_size = %zu",
+                         n, batch_size);
+    training_context context;
+    status = context_create(model, &context);
+    if (status != COSNET_OK)
+        return status;
+    const architecture_description *arch = model->arch;
+    const size_t image_size =
+        (size_t)arch->input_channels * arch->input_rows * arch->input_columns;
+    const size_t batches = n / batch_size;
+    double loss_sum = 0.0;
+    for (size_t batch = 0; batch < batches; batch++) {
+        /* The article's order: the last slice first. */
+        const size_t first = (batches - 1 - batch) * batch_size;
+        float loss = 0.0f;
+        status = train_one(
+            &context, model, optimizer, images + first * image_size, batch_size,
+            targets + first * target_stride, target_stride, first, &loss);
+        if (status != COSNET_OK)
+            break;
+        loss_sum += loss;
+        if (progress && progress(user_data, epoch, batch, loss) != 0) {
+            status = error_set(COSNET_ERROR_CANCELLED,
+                               "cosnet_train_epoch: cancelled by the progress "
+                               "callback after batch %zu of %zu (epoch %u)",
+                               batch + 1, batches, epoch);
+            break;
+        }
+    }
+    context_free(&context);
+    if (status == COSNET_OK && epoch_loss)
+        *epoch_loss = (float)(loss_sum * (double)batch_size / (double)n);
+    return status;
+}

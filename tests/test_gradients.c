@@ -1,0 +1,841 @@
+/* Finite-difference checks of the analytic gradients, in double.
+ *
+ * A straightforward double-precision forward of the whole seed network is
+ * written here, independently of the library (implicit zero padding by
+ * bounds checks, no padded buffers, no kernel table). Central differences
+ * of it, h = 1e-3, are compared with the library's float gradients for
+ * every kernel variant this CPU runs (which includes the scalar table and
+ * the active one), on a random subset of each stage's weights and all of
+ * its biases. The kernels' own backward functions are checked the same way
+ * one by one: conv backward-input and backward-weights, pool backward with
+ * and without the ReLU mask, and the cosine loss, clamped branch included.
+ *
+ * Kinks. ReLU and max-pool make the loss piecewise smooth; a difference
+ * across a kink measures nothing. Two stated rules keep away from them:
+ *  1. Base point: each image is redrawn until every pool window of every
+ *     stage is at least TAU = 1e-5 from a kink in double: its largest
+ *     pre-activation z1 satisfies z1 < -TAU (dead window), or z1 > TAU and
+ *     z1 - z2 > TAU (z2 the runner-up). Float rounding of the library's
+ *     pre-activations is below 1e-6 here, so the library takes the same
+ *     branches as the reference.
+ *  2. Differences: the step is the largest of h = 1e-3, 1e-4, 1e-5 for
+ *     which the activation pattern (each window's argmax and whether it
+ *     passes the ReLU) at w + h and at w - h equals the one at w; if none
+ *     does, the coordinate is skipped. (A first-stage weight moves 2,352
+ *     pre-activations per image at once, so h = 1e-3 often crosses some
+ *     kink.) At least 70% of the sampled coordinates of every stage must
+ *     survive, so the check cannot become vacuous. Within one pattern the
+ *     network is affine in any single parameter and the cosine loss is
+ *     smooth, so the difference is accurate to O(h^2); in double, rounding
+ *     adds about 1e-16 / h <= 1e-11.
+ *
+ * Tolerance: |analytic - fd| <= 1e-2 * max(|fd|, FLOOR), where FLOOR =
+ * 1e-3 * (largest |fd| of the same check). The floor (an absolute error of
+ * 1e-5 of the check's scale) is float precision: float sums of up to ~1e4
+ * terms carry a relative error of about sqrt(1e4) * 2^-24 ~ 6e-6 of the
+ * magnitudes summed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cosnet.h"
+#include "common/rng.h"
+#include "kernels/kernels.h"
+#include "network/architecture.h"
+#include "network/passes.h"
+
+#define PARAMETERS 1393
+#define IMAGE 784
+#define OUTPUTS 25
+#define STEP 1e-3
+#define TAU 1e-5
+#define RELATIVE_TOLERANCE 1e-2
+#define FLOOR_FRACTION 1e-3
+
+/* ---- The reference network, in double ----------------------------------- */
+
+typedef struct reference_stage {
+    int in_channels, out_channels, height, width, pad;
+    size_t weights, biases; /* offsets in the parameter vector */
+} reference_stage;
+
+/* Written out by hand from SPEC section 2, not read from the library. */
+static const reference_stage stages[3] = {
+    {1, 16, 28, 28, 1, 0, 144},
+    {16, 8, 14, 14, 2, 160, 1312},
+    {8, 1, 8, 8, 2, 1320, 1392},
+};
+/* Pool windows per image: 16x14x14 + 8x8x8 + 1x5x5. */
+#define WINDOWS (16 * 14 * 14 + 8 * 8 * 8 + 1 * 5 * 5)
+
+/* Pre-activations of one stage: out[co][oh][ow] = b + sum w * in, with the
+ * input read as zero outside its borders. */
+static void reference_conv(const reference_stage *s, const double *p,
+                           const double *in, double *out)
+{
+    const int ho = s->height + 2 * s->pad - 2, wo = s->width + 2 * s->pad - 2;
+    for (int co = 0; co < s->out_channels; co++)
+        for (int oh = 0; oh < ho; oh++)
+            for (int ow = 0; ow < wo; ow++) {
+                double sum = p[s->biases + co];
+                for (int ci = 0; ci < s->in_channels; ci++)
+                    for (int kh = 0; kh < 3; kh++)
+                        for (int kw = 0; kw < 3; kw++) {
+                            int ih = oh + kh - s->pad, iw = ow + kw - s->pad;
+                            if (ih < 0 || ih >= s->height || iw < 0 ||
+                                iw >= s->width)
+                                continue;
+                            sum += p[s->weights +
+                                     ((size_t)(co * s->in_channels + ci) * 3 +
+                                      kh) *
+                                         3 +
+                                     kw] *
+                                   in[((size_t)ci * s->height + ih) * s->width +
+                                      iw];
+                        }
+                out[((size_t)co * ho + oh) * wo + ow] = sum;
+            }
+}
+
+/* ReLU then 2x2 max-pool of `planes` planes of height x width (even).
+ * pattern (optional): per window, argmax (first maximum of the ReLU values)
+ * + 4 if the window passes the ReLU. margin (optional): lowered to the
+ * window's distance from a kink (rule 1 in the header comment). */
+static void reference_relu_pool(int planes, int height, int width,
+                                const double *z, double *out,
+                                unsigned char *pattern, double *margin)
+{
+    const int ho = height / 2, wo = width / 2;
+    for (int p = 0; p < planes; p++)
+        for (int r = 0; r < ho; r++)
+            for (int c = 0; c < wo; c++) {
+                const double *top =
+                    z + ((size_t)p * height + 2 * r) * width + 2 * c;
+                double window[4] = {top[0], top[1], top[width], top[width + 1]};
+                double relu[4];
+                int best = 0;
+                for (int k = 0; k < 4; k++)
+                    relu[k] = window[k] > 0 ? window[k] : 0;
+                for (int k = 1; k < 4; k++)
+                    if (relu[k] > relu[best])
+                        best = k;
+                size_t o = ((size_t)p * ho + r) * wo + c;
+                out[o] = relu[best];
+                if (pattern)
+                    pattern[o] =
+                        (unsigned char)(best + (relu[best] > 0 ? 4 : 0));
+                if (margin) {
+                    double z1 = -INFINITY, z2 = -INFINITY;
+                    for (int k = 0; k < 4; k++) {
+                        if (window[k] > z1) {
+                            z2 = z1;
+                            z1 = window[k];
+                        } else if (window[k] > z2) {
+                            z2 = window[k];
+                        }
+                    }
+                    double distance = z1 <= 0 ? -z1 : fmin(z1, z1 - z2);
+                    *margin = fmin(*margin, distance);
+                }
+            }
+}
+
+/* The network on one image: outputs (25), pattern (WINDOWS, optional),
+ * margin (optional). */
+static void reference_forward(const double *p, const float *image,
+                              double *outputs, unsigned char *pattern,
+                              double *margin)
+{
+    double z[16 * 28 * 28], in[16 * 14 * 14], out[16 * 14 * 14];
+    for (int i = 0; i < IMAGE; i++)
+        in[i] = image[i];
+    for (int s = 0; s < 3; s++) {
+        const reference_stage *stage = &stages[s];
+        const int ho = stage->height + 2 * stage->pad - 2;
+        const int wo = stage->width + 2 * stage->pad - 2;
+        const size_t pooled = (size_t)stage->out_channels * (ho / 2) * (wo / 2);
+        reference_conv(stage, p, in, z);
+        reference_relu_pool(stage->out_channels, ho, wo, z,
+                            s == 2 ? outputs : out, pattern, margin);
+        if (pattern)
+            pattern += pooled;
+        /* Stage s's pooled planes are stage s+1's input. */
+        if (s < 2)
+            memcpy(in, out, sizeof(double) * pooled);
+    }
+}
+
+/* torch-style cosine: a.b / sqrt(max(|a|^2 |b|^2, eps^2)). */
+static double reference_cosine(const double *a, const float *b, size_t dims)
+{
+    double dot = 0, aa = 0, bb = 0;
+    for (size_t d = 0; d < dims; d++) {
+        dot += a[d] * b[d];
+        aa += a[d] * a[d];
+        bb += (double)b[d] * b[d];
+    }
+    const double eps = 1e-6;
+    return dot / sqrt(fmax(aa * bb, eps * eps));
+}
+
+/* L = (1/n) sum_i (1 - cos(f(x_i), t_i)); patterns: n x WINDOWS. */
+static double reference_loss(const double *p, const float *images, size_t n,
+                             const float *targets, size_t stride,
+                             unsigned char *patterns)
+{
+    double loss = 0, outputs[OUTPUTS];
+    for (size_t i = 0; i < n; i++) {
+        reference_forward(p, images + i * IMAGE, outputs,
+                          patterns ? patterns + i * WINDOWS : NULL, NULL);
+        loss += 1 - reference_cosine(outputs, targets + i * stride, OUTPUTS);
+    }
+    return loss / (double)n;
+}
+
+/* ---- Comparison --------------------------------------------------------- */
+
+typedef struct comparison {
+    const char *what;
+    double largest; /* largest |fd| seen, for the floor */
+    size_t count;
+    double worst_relative;
+    double worst_absolute;
+} comparison;
+
+/* Checks analytic against fd under the stated tolerance; floor_scale is
+ * the largest |fd| of the whole check. */
+static void compare(comparison *c, const char *variant, size_t index,
+                    double analytic, double fd, double floor_scale)
+{
+    double floor = FLOOR_FRACTION * floor_scale;
+    double denominator = fmax(fabs(fd), floor);
+    double error = fabs(analytic - fd);
+    double relative = denominator > 0 ? error / denominator : error;
+    c->count++;
+    if (relative > c->worst_relative)
+        c->worst_relative = relative;
+    if (error > c->worst_absolute)
+        c->worst_absolute = error;
+    if (relative > RELATIVE_TOLERANCE)
+        fail_msg("%s [%s] coordinate %zu: analytic %.9g, finite difference "
+                 "%.9g (relative error %.3g > %.3g, floor %.3g)",
+                 c->what, variant, index, analytic, fd, relative,
+                 RELATIVE_TOLERANCE, floor);
+}
+
+static void report(const comparison *c, const char *variant)
+{
+    print_message("  %-34s %-7s %5zu checked, worst relative %.2e, worst "
+                  "absolute %.2e (scale %.2e)\n",
+                  c->what, variant, c->count, c->worst_relative,
+                  c->worst_absolute, c->largest);
+}
+
+/* Every variant this build and CPU run; the active one must be among them. */
+static size_t available_variants(const kernel_table **tables)
+{
+    size_t count = 0;
+    for (int i = 0; kernel_variant_names[i]; i++) {
+        const kernel_table *table = kernels_by_name(kernel_variant_names[i]);
+        if (table)
+            tables[count++] = table;
+    }
+    const kernel_table *active = NULL;
+    assert_int_equal(kernels_active(&active), COSNET_OK);
+    int found = 0;
+    for (size_t i = 0; i < count; i++)
+        found |= tables[i] == active;
+    assert_true(found);
+    assert_ptr_equal(tables[0], &kernel_table_scalar);
+    return count;
+}
+
+static double uniform(random_generator *g, double low, double high)
+{
+    return low + (high - low) * random_uniform(g);
+}
+
+/* ---- Whole network ------------------------------------------------------ */
+
+enum { BATCH = 3, SAMPLED_WEIGHTS = 24 };
+
+/* Draws images (redrawn until rule 1 holds), parameters and targets. */
+static void network_setup(float *parameters, double *reference_parameters,
+                          float *images, float *targets, size_t *redraws)
+{
+    cosnet_model *model = NULL;
+    assert_int_equal(
+        cosnet_model_create(COSNET_ARCHITECTURE_SEED, 2024, &model), COSNET_OK);
+    assert_int_equal(cosnet_model_get_parameters(model, parameters, PARAMETERS),
+                     COSNET_OK);
+    cosnet_model_free(model);
+    random_generator g;
+    random_seed(&g, 99);
+    /* Non-zero biases, so that their gradients are not a special case. */
+    for (int s = 0; s < 3; s++)
+        for (int b = 0; b < stages[s].out_channels; b++)
+            parameters[stages[s].biases + b] = (float)uniform(&g, -0.05, 0.1);
+    for (size_t i = 0; i < PARAMETERS; i++)
+        reference_parameters[i] = parameters[i];
+    for (size_t i = 0; i < BATCH; i++) {
+        /* Positive unit targets, as label vectors are. */
+        double norm = 0;
+        for (int d = 0; d < OUTPUTS; d++) {
+            targets[i * OUTPUTS + d] = (float)uniform(&g, 0.01, 1);
+            norm += (double)targets[i * OUTPUTS + d] * targets[i * OUTPUTS + d];
+        }
+        for (int d = 0; d < OUTPUTS; d++)
+            targets[i * OUTPUTS + d] =
+                (float)(targets[i * OUTPUTS + d] / sqrt(norm));
+    }
+    *redraws = 0;
+    for (size_t i = 0; i < BATCH; i++) {
+        for (;;) {
+            for (int k = 0; k < IMAGE; k++)
+                images[i * IMAGE + k] = (float)random_uniform(&g);
+            double outputs[OUTPUTS], margin = INFINITY;
+            reference_forward(reference_parameters, images + i * IMAGE, outputs,
+                              NULL, &margin);
+            if (margin > TAU)
+                break;
+            ++*redraws;
+            assert_true(*redraws < 200);
+        }
+    }
+}
+
+static void test_network_gradient(void **state)
+{
+    (void)state;
+    static float parameters[PARAMETERS], images[BATCH * IMAGE],
+        targets[BATCH * OUTPUTS];
+    static double p[PARAMETERS];
+    size_t redraws;
+    network_setup(parameters, p, images, targets, &redraws);
+    print_message("  base point: %zu image(s) redrawn by the kink rule\n",
+                  redraws);
+
+    static unsigned char base[BATCH * WINDOWS], plus[BATCH * WINDOWS],
+        minus[BATCH * WINDOWS];
+    const double loss =
+        reference_loss(p, images, BATCH, targets, OUTPUTS, base);
+
+    /* Sampled coordinates: SAMPLED_WEIGHTS distinct weights and every bias
+     * of each stage. */
+    random_generator g;
+    random_seed(&g, 7);
+    size_t coordinates[3][SAMPLED_WEIGHTS + 16];
+    size_t counts[3];
+    for (int s = 0; s < 3; s++) {
+        const size_t weights = stages[s].biases - stages[s].weights;
+        size_t n = 0;
+        while (n < SAMPLED_WEIGHTS) {
+            size_t c = stages[s].weights + random_below(&g, weights);
+            int seen = 0;
+            for (size_t k = 0; k < n; k++)
+                seen |= coordinates[s][k] == c;
+            if (!seen)
+                coordinates[s][n++] = c;
+        }
+        for (int b = 0; b < stages[s].out_channels; b++)
+            coordinates[s][n++] = stages[s].biases + b;
+        counts[s] = n;
+    }
+
+    /* Finite differences, once (they do not depend on the variant), with
+     * the largest step of STEPS that crosses no kink (rule 2). */
+    static const double steps[3] = {STEP, STEP / 10, STEP / 100};
+    double fd[3][SAMPLED_WEIGHTS + 16];
+    int usable[3][SAMPLED_WEIGHTS + 16];
+    double scale[3] = {0, 0, 0};
+    for (int s = 0; s < 3; s++) {
+        size_t kept = 0, by_step[3] = {0, 0, 0};
+        for (size_t k = 0; k < counts[s]; k++) {
+            size_t c = coordinates[s][k];
+            const double saved = p[c];
+            usable[s][k] = 0;
+            for (int t = 0; t < 3 && !usable[s][k]; t++) {
+                p[c] = saved + steps[t];
+                double up =
+                    reference_loss(p, images, BATCH, targets, OUTPUTS, plus);
+                p[c] = saved - steps[t];
+                double down =
+                    reference_loss(p, images, BATCH, targets, OUTPUTS, minus);
+                p[c] = saved;
+                if (memcmp(plus, base, sizeof base) != 0 ||
+                    memcmp(minus, base, sizeof base) != 0)
+                    continue;
+                usable[s][k] = 1;
+                fd[s][k] = (up - down) / (2 * steps[t]);
+                by_step[t]++;
+                kept++;
+                scale[s] = fmax(scale[s], fabs(fd[s][k]));
+            }
+        }
+        print_message("  stage %d: %zu of %zu coordinates kink-free (h = %g: "
+                      "%zu, %g: %zu, %g: %zu)\n",
+                      s + 1, kept, counts[s], steps[0], by_step[0], steps[1],
+                      by_step[1], steps[2], by_step[2]);
+        assert_true(kept * 10 >= counts[s] * 7);
+        assert_true(scale[s] > 0);
+    }
+
+    const kernel_table *tables[8];
+    size_t variants = available_variants(tables);
+    const architecture_description *arch =
+        architecture_find(COSNET_ARCHITECTURE_SEED);
+    training_workspace *workspace = NULL;
+    assert_int_equal(training_workspace_create(arch, &workspace), COSNET_OK);
+    forward_workspace *forward = NULL;
+    assert_int_equal(forward_workspace_create(arch, &forward), COSNET_OK);
+    for (size_t v = 0; v < variants; v++) {
+        static float gradient[PARAMETERS];
+        float outputs[BATCH * OUTPUTS];
+        float library_loss =
+            network_loss_gradient(tables[v], workspace, parameters, images,
+                                  BATCH, targets, OUTPUTS, gradient, outputs);
+        /* Loss and outputs against the reference. */
+        assert_true(fabs(library_loss - loss) <= 1e-5 * fabs(loss) + 1e-6);
+        float predicted[BATCH * OUTPUTS];
+        network_forward(tables[v], forward, parameters, images, BATCH,
+                        predicted);
+        /* Training and prediction run the same forward: same bits. */
+        assert_memory_equal(predicted, outputs, sizeof predicted);
+        double worst_output = 0;
+        for (size_t i = 0; i < BATCH; i++) {
+            double reference[OUTPUTS];
+            reference_forward(p, images + i * IMAGE, reference, NULL, NULL);
+            for (int d = 0; d < OUTPUTS; d++) {
+                double error = fabs(outputs[i * OUTPUTS + d] - reference[d]);
+                worst_output = fmax(worst_output, error);
+                assert_true(error <= 1e-5 * fabs(reference[d]) + 1e-6);
+            }
+        }
+        print_message("  %-7s loss %.9f (reference %.9f), worst output "
+                      "error %.2e\n",
+                      tables[v]->name, library_loss, loss, worst_output);
+        for (int s = 0; s < 3; s++) {
+            char what[64];
+            snprintf(what, sizeof what, "network, stage %d", s + 1);
+            comparison c = {what, scale[s], 0, 0, 0};
+            for (size_t k = 0; k < counts[s]; k++)
+                if (usable[s][k])
+                    compare(&c, tables[v]->name, coordinates[s][k],
+                            gradient[coordinates[s][k]], fd[s][k], scale[s]);
+            report(&c, tables[v]->name);
+        }
+    }
+    forward_workspace_free(forward);
+    training_workspace_free(workspace);
+}
+
+/* Batches longer than a chunk, and a shared target (stride 0): the summed
+ * gradient equals the mean of single-image gradients. */
+static void test_network_gradient_chunks(void **state)
+{
+    (void)state;
+    enum { N = 2 * NETWORK_TRAIN_CHUNK + 1 };
+    static float parameters[PARAMETERS], images[N * IMAGE], single[PARAMETERS],
+        whole[PARAMETERS];
+    static double summed[PARAMETERS];
+    cosnet_model *model = NULL;
+    assert_int_equal(cosnet_model_create(COSNET_ARCHITECTURE_SEED, 5, &model),
+                     COSNET_OK);
+    assert_int_equal(cosnet_model_get_parameters(model, parameters, PARAMETERS),
+                     COSNET_OK);
+    cosnet_model_free(model);
+    random_generator g;
+    random_seed(&g, 6);
+    for (size_t i = 0; i < N * IMAGE; i++)
+        images[i] = (float)random_uniform(&g);
+    float target[OUTPUTS];
+    for (int d = 0; d < OUTPUTS; d++)
+        target[d] = 0.2f;
+    const kernel_table *tables[8];
+    size_t variants = available_variants(tables);
+    const architecture_description *arch =
+        architecture_find(COSNET_ARCHITECTURE_SEED);
+    training_workspace *workspace = NULL;
+    assert_int_equal(training_workspace_create(arch, &workspace), COSNET_OK);
+    for (size_t v = 0; v < variants; v++) {
+        float loss = network_loss_gradient(tables[v], workspace, parameters,
+                                           images, N, target, 0, whole, NULL);
+        memset(summed, 0, sizeof summed);
+        double loss_sum = 0;
+        for (size_t i = 0; i < N; i++) {
+            loss_sum += network_loss_gradient(tables[v], workspace, parameters,
+                                              images + i * IMAGE, 1, target, 0,
+                                              single, NULL);
+            for (size_t k = 0; k < PARAMETERS; k++)
+                summed[k] += single[k] / (double)N;
+        }
+        assert_true(fabs(loss - loss_sum / N) <= 1e-6);
+        double largest = 0;
+        for (size_t k = 0; k < PARAMETERS; k++)
+            largest = fmax(largest, fabs(summed[k]));
+        comparison c = {"network, batch = mean of singles", largest, 0, 0, 0};
+        for (size_t k = 0; k < PARAMETERS; k++)
+            compare(&c, tables[v]->name, k, whole[k], summed[k], largest);
+        report(&c, tables[v]->name);
+    }
+    training_workspace_free(workspace);
+}
+
+/* ---- Single kernels ----------------------------------------------------- */
+
+/* Random padded input (zero borders) of `count` images for stage s. */
+static float *random_padded(const conv_shape *shape, size_t count,
+                            random_generator *g)
+{
+    const int hp = conv_padded_height(shape), wp = conv_padded_width(shape);
+    const size_t size = count * (size_t)shape->in_channels * hp * wp;
+    float *padded = calloc(size, sizeof(float));
+    assert_non_null(padded);
+    for (size_t i = 0; i < count * (size_t)shape->in_channels; i++)
+        for (int r = 0; r < shape->in_height; r++)
+            for (int c = 0; c < shape->in_width; c++)
+                padded[(i * hp + r + shape->pad) * wp + c + shape->pad] =
+                    (float)uniform(g, -1, 1);
+    return padded;
+}
+
+/* L = sum(dy * conv(x)) in double, for the per-kernel checks (no ReLU:
+ * the convolution alone is linear in x, w and b). */
+static double conv_objective(const conv_shape *shape, size_t count,
+                             const double *x_padded, const double *w,
+                             const double *b, const float *dy)
+{
+    const int hp = conv_padded_height(shape), wp = conv_padded_width(shape);
+    const int ho = conv_out_height(shape), wo = conv_out_width(shape);
+    const int cin = shape->in_channels, cout = shape->out_channels;
+    double total = 0;
+    for (size_t i = 0; i < count; i++)
+        for (int co = 0; co < cout; co++)
+            for (int oh = 0; oh < ho; oh++)
+                for (int ow = 0; ow < wo; ow++) {
+                    double sum = b[co];
+                    for (int ci = 0; ci < cin; ci++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 3; kw++)
+                                sum +=
+                                    w[((co * cin + ci) * 3 + kh) * 3 + kw] *
+                                    x_padded[((i * cin + ci) * hp + oh + kh) *
+                                                 wp +
+                                             ow + kw];
+                    total += sum * dy[((i * cout + co) * ho + oh) * wo + ow];
+                }
+    return total;
+}
+
+static void test_conv_backward(void **state)
+{
+    (void)state;
+    enum { COUNT = 2, SAMPLES = 40 };
+    const kernel_table *tables[8];
+    size_t variants = available_variants(tables);
+    for (int s = 0; s < 3; s++) {
+        const conv_shape shape = {stages[s].in_channels, stages[s].out_channels,
+                                  stages[s].height, stages[s].width,
+                                  stages[s].pad};
+        random_generator g;
+        random_seed(&g, 100 + s);
+        const int hp = conv_padded_height(&shape),
+                  wp = conv_padded_width(&shape);
+        const int ho = conv_out_height(&shape), wo = conv_out_width(&shape);
+        const size_t padded_size = COUNT * (size_t)shape.in_channels * hp * wp;
+        const size_t input_size = COUNT * (size_t)shape.in_channels *
+                                  shape.in_height * shape.in_width;
+        const size_t output_size = COUNT * (size_t)shape.out_channels * ho * wo;
+        const size_t weight_count =
+            (size_t)shape.out_channels * shape.in_channels * 9;
+        float *x = random_padded(&shape, COUNT, &g);
+        float *dy = malloc(sizeof(float) * output_size);
+        float *w = malloc(sizeof(float) * weight_count);
+        float *b = malloc(sizeof(float) * shape.out_channels);
+        double *xd = malloc(sizeof(double) * padded_size);
+        double *wd = malloc(sizeof(double) * weight_count);
+        double *bd = malloc(sizeof(double) * shape.out_channels);
+        float *dx = malloc(sizeof(float) * input_size);
+        float *dw = malloc(sizeof(float) * weight_count);
+        float *db = malloc(sizeof(float) * shape.out_channels);
+        assert_true(dy && w && b && xd && wd && bd && dx && dw && db);
+        for (size_t i = 0; i < output_size; i++)
+            dy[i] = (float)uniform(&g, -1, 1);
+        for (size_t i = 0; i < weight_count; i++)
+            wd[i] = w[i] = (float)uniform(&g, -0.5, 0.5);
+        for (int i = 0; i < shape.out_channels; i++)
+            bd[i] = b[i] = (float)uniform(&g, -0.5, 0.5);
+        for (size_t i = 0; i < padded_size; i++)
+            xd[i] = x[i];
+
+        /* Differences of the linear objective (exact up to rounding). */
+        size_t input_index[SAMPLES], padded_index[SAMPLES];
+        double input_fd[SAMPLES], input_scale = 0;
+        for (int k = 0; k < SAMPLES; k++) {
+            size_t flat = random_below(&g, input_size);
+            size_t plane = flat / ((size_t)shape.in_height * shape.in_width);
+            size_t r = flat / shape.in_width % shape.in_height;
+            size_t c = flat % shape.in_width;
+            input_index[k] = flat;
+            padded_index[k] = (plane * hp + r + shape.pad) * wp + c + shape.pad;
+            double saved = xd[padded_index[k]];
+            xd[padded_index[k]] = saved + STEP;
+            double up = conv_objective(&shape, COUNT, xd, wd, bd, dy);
+            xd[padded_index[k]] = saved - STEP;
+            double down = conv_objective(&shape, COUNT, xd, wd, bd, dy);
+            xd[padded_index[k]] = saved;
+            input_fd[k] = (up - down) / (2 * STEP);
+            input_scale = fmax(input_scale, fabs(input_fd[k]));
+        }
+        size_t weight_index[SAMPLES];
+        double weight_fd[SAMPLES], weight_scale = 0;
+        for (int k = 0; k < SAMPLES; k++) {
+            size_t i = random_below(&g, weight_count);
+            weight_index[k] = i;
+            double saved = wd[i];
+            wd[i] = saved + STEP;
+            double up = conv_objective(&shape, COUNT, xd, wd, bd, dy);
+            wd[i] = saved - STEP;
+            double down = conv_objective(&shape, COUNT, xd, wd, bd, dy);
+            wd[i] = saved;
+            weight_fd[k] = (up - down) / (2 * STEP);
+            weight_scale = fmax(weight_scale, fabs(weight_fd[k]));
+        }
+        double bias_fd[16], bias_scale = 0;
+        for (int co = 0; co < shape.out_channels; co++) {
+            double saved = bd[co];
+            bd[co] = saved + STEP;
+            double up = conv_objective(&shape, COUNT, xd, wd, bd, dy);
+            bd[co] = saved - STEP;
+            double down = conv_objective(&shape, COUNT, xd, wd, bd, dy);
+            bd[co] = saved;
+            bias_fd[co] = (up - down) / (2 * STEP);
+            bias_scale = fmax(bias_scale, fabs(bias_fd[co]));
+        }
+
+        for (size_t v = 0; v < variants; v++) {
+            char what[64];
+            tables[v]->conv3x3_backward_input(&shape, COUNT, w, dy, dx);
+            snprintf(what, sizeof what, "conv %d backward-input", s + 1);
+            comparison c = {what, input_scale, 0, 0, 0};
+            for (int k = 0; k < SAMPLES; k++)
+                compare(&c, tables[v]->name, input_index[k], dx[input_index[k]],
+                        input_fd[k], input_scale);
+            report(&c, tables[v]->name);
+
+            tables[v]->conv3x3_backward_weights(&shape, COUNT, x, dy, dw, db);
+            snprintf(what, sizeof what, "conv %d backward-weights", s + 1);
+            comparison cw = {what, weight_scale, 0, 0, 0};
+            for (int k = 0; k < SAMPLES; k++)
+                compare(&cw, tables[v]->name, weight_index[k],
+                        dw[weight_index[k]], weight_fd[k], weight_scale);
+            report(&cw, tables[v]->name);
+            snprintf(what, sizeof what, "conv %d backward-bias", s + 1);
+            comparison cb = {what, bias_scale, 0, 0, 0};
+            for (int co = 0; co < shape.out_channels; co++)
+                compare(&cb, tables[v]->name, (size_t)co, db[co], bias_fd[co],
+                        bias_scale);
+            report(&cb, tables[v]->name);
+        }
+        free(x);
+        free(dy);
+        free(w);
+        free(b);
+        free(xd);
+        free(wd);
+        free(bd);
+        free(dx);
+        free(dw);
+        free(db);
+    }
+}
+
+/* L = sum(g * pool(relu?(x))) in double; first maximum wins. */
+static double pool_objective(int planes, int height, int width, const double *x,
+                             const double *g, int relu)
+{
+    const int ho = height / 2, wo = width / 2;
+    double total = 0;
+    for (int p = 0; p < planes; p++)
+        for (int r = 0; r < ho; r++)
+            for (int c = 0; c < wo; c++) {
+                double best = -INFINITY;
+                for (int k = 0; k < 4; k++) {
+                    double value =
+                        x[((size_t)p * height + 2 * r + k / 2) * width + 2 * c +
+                          k % 2];
+                    if (relu && value < 0)
+                        value = 0;
+                    if (value > best)
+                        best = value;
+                }
+                total += best * g[((size_t)p * ho + r) * wo + c];
+            }
+    return total;
+}
+
+static void test_pool_backward(void **state)
+{
+    (void)state;
+    /* Odd sizes too: the last row/column is dropped and gets no gradient. */
+    const int sizes[2][2] = {{6, 8}, {5, 7}};
+    enum { PLANES = 3 };
+    const kernel_table *tables[8];
+    size_t variants = available_variants(tables);
+    for (int z = 0; z < 2; z++)
+        for (int relu = 0; relu <= 1; relu++) {
+            const int h = sizes[z][0], w = sizes[z][1];
+            const int ho = h / 2, wo = w / 2;
+            const size_t n = (size_t)PLANES * h * w,
+                         m = (size_t)PLANES * ho * wo;
+            float x[PLANES * 6 * 8], g[PLANES * 3 * 4], pooled[PLANES * 3 * 4],
+                dx[PLANES * 6 * 8];
+            double xd[PLANES * 6 * 8], gd[PLANES * 3 * 4], fd[PLANES * 6 * 8];
+            uint8_t argmax[PLANES * 3 * 4];
+            /* Distinct values 0.01 apart (a shuffled grid, half of them
+             * negative, none within 0.005 of 0), so h = 1e-3 never
+             * reorders a window nor crosses the ReLU's kink. */
+            random_generator r;
+            random_seed(&r, 300 + 2 * z + relu);
+            for (size_t i = 0; i < n; i++)
+                x[i] = (float)(0.01 * ((double)i - (double)n / 2 + 0.5));
+            for (size_t i = n - 1; i > 0; i--) {
+                size_t j = random_below(&r, i + 1);
+                float t = x[i];
+                x[i] = x[j];
+                x[j] = t;
+            }
+            for (size_t i = 0; i < n; i++)
+                xd[i] = x[i];
+            for (size_t i = 0; i < m; i++)
+                gd[i] = g[i] = (float)uniform(&r, -1, 1);
+            double scale = 0;
+            for (size_t i = 0; i < n; i++) {
+                double saved = xd[i];
+                xd[i] = saved + STEP;
+                double up = pool_objective(PLANES, h, w, xd, gd, relu);
+                xd[i] = saved - STEP;
+                double down = pool_objective(PLANES, h, w, xd, gd, relu);
+                xd[i] = saved;
+                fd[i] = (up - down) / (2 * STEP);
+                scale = fmax(scale, fabs(fd[i]));
+            }
+            for (size_t v = 0; v < variants; v++) {
+                /* The forward pools the ReLU'd input, as the network does. */
+                float input[PLANES * 6 * 8];
+                for (size_t i = 0; i < n; i++)
+                    input[i] = relu && x[i] < 0 ? 0.0f : x[i];
+                tables[v]->maxpool2x2_forward(PLANES, h, w, input, pooled,
+                                              (size_t)ho * wo, (size_t)wo,
+                                              argmax);
+                tables[v]->maxpool2x2_backward(PLANES, h, w, g, argmax,
+                                               relu ? pooled : NULL, dx);
+                char what[64];
+                snprintf(what, sizeof what, "pool %dx%d backward%s", h, w,
+                         relu ? " + ReLU mask" : "");
+                comparison c = {what, scale, 0, 0, 0};
+                for (size_t i = 0; i < n; i++)
+                    compare(&c, tables[v]->name, i, dx[i], fd[i], scale);
+                report(&c, tables[v]->name);
+            }
+        }
+}
+
+/* The loss (1/count) sum (1 - cos(a_i, b_i)) in double. */
+static double cosine_objective(size_t count, const double *a, const float *b,
+                               size_t stride)
+{
+    double loss = 0;
+    for (size_t i = 0; i < count; i++)
+        loss += 1 - reference_cosine(a + i * OUTPUTS, b + i * stride, OUTPUTS);
+    return loss / (double)count;
+}
+
+static void check_cosine(const kernel_table *const *tables, size_t variants,
+                         const char *what, const float *a, const float *b,
+                         size_t stride, double step)
+{
+    enum { COUNT = 3 };
+    double ad[COUNT * OUTPUTS], fd[COUNT * OUTPUTS], scale = 0;
+    for (size_t i = 0; i < COUNT * OUTPUTS; i++)
+        ad[i] = a[i];
+    const double loss = cosine_objective(COUNT, ad, b, stride);
+    for (size_t i = 0; i < COUNT * OUTPUTS; i++) {
+        double saved = ad[i];
+        ad[i] = saved + step;
+        double up = cosine_objective(COUNT, ad, b, stride);
+        ad[i] = saved - step;
+        double down = cosine_objective(COUNT, ad, b, stride);
+        ad[i] = saved;
+        fd[i] = (up - down) / (2 * step);
+        scale = fmax(scale, fabs(fd[i]));
+    }
+    for (size_t v = 0; v < variants; v++) {
+        float grad[COUNT * OUTPUTS], cosines[COUNT];
+        float library_loss =
+            tables[v]->cosine_loss(COUNT, OUTPUTS, a, b, stride, grad);
+        assert_true(fabs(library_loss - loss) <= 1e-6 * fabs(loss) + 1e-6);
+        /* Without a gradient buffer the loss is the same. */
+        assert_true(
+            fabs(tables[v]->cosine_loss(COUNT, OUTPUTS, a, b, stride, NULL) -
+                 library_loss) <= 1e-6 * fabs(library_loss) + 1e-7);
+        tables[v]->cosine_similarity(COUNT, OUTPUTS, a, b, stride, cosines);
+        for (size_t i = 0; i < COUNT; i++)
+            assert_true(fabs(cosines[i] - reference_cosine(ad + i * OUTPUTS,
+                                                           b + i * stride,
+                                                           OUTPUTS)) <= 1e-5);
+        comparison c = {what, scale, 0, 0, 0};
+        for (size_t i = 0; i < COUNT * OUTPUTS; i++)
+            compare(&c, tables[v]->name, i, grad[i], fd[i], scale);
+        report(&c, tables[v]->name);
+    }
+}
+
+static void test_cosine_loss_gradient(void **state)
+{
+    (void)state;
+    enum { COUNT = 3 };
+    const kernel_table *tables[8];
+    size_t variants = available_variants(tables);
+    random_generator g;
+    random_seed(&g, 400);
+    float a[COUNT * OUTPUTS], b[COUNT * OUTPUTS], tiny[COUNT * OUTPUTS];
+    for (size_t i = 0; i < COUNT * OUTPUTS; i++) {
+        a[i] = (float)uniform(&g, -0.2, 1);
+        b[i] = (float)uniform(&g, 0, 1);
+        /* |tiny|^2 |b|^2 < eps^2 = 1e-12 (|tiny| < 2e-7, |b| < 5): the
+         * clamped branch, where dcos/da = b / eps. */
+        tiny[i] = (float)uniform(&g, -3e-8, 3e-8);
+    }
+    check_cosine(tables, variants, "cosine loss, per-row targets", a, b,
+                 OUTPUTS, STEP);
+    check_cosine(tables, variants, "cosine loss, shared target", a, b, 0, STEP);
+    /* A step of 1e-9 keeps every perturbed row clamped (|a| < 2e-7). */
+    check_cosine(tables, variants, "cosine loss, clamped branch", tiny, b,
+                 OUTPUTS, 1e-9);
+    /* The clamped gradient is exactly -(1/count) b / eps. */
+    float grad[COUNT * OUTPUTS];
+    tables[0]->cosine_loss(COUNT, OUTPUTS, tiny, b, OUTPUTS, grad);
+    for (size_t i = 0; i < COUNT * OUTPUTS; i++)
+        assert_true(fabs(grad[i] - (-b[i] / 1e-6 / COUNT)) <=
+                    1e-5 * fabs(b[i] / 1e-6 / COUNT));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_network_gradient),
+        cmocka_unit_test(test_network_gradient_chunks),
+        cmocka_unit_test(test_conv_backward),
+        cmocka_unit_test(test_pool_backward),
+        cmocka_unit_test(test_cosine_loss_gradient),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
