@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/rng.h"
+#include "labels/label_set.h"
 
 struct cosnet_labels {
     size_t count;
@@ -15,23 +16,31 @@ struct cosnet_labels {
     float *values; /* count x dims, row-major */
 };
 
-enum { default_max_draws = 1000000 };
+enum { default_max_draws = 100000000 };
 
-/* The torch form the article uses: dot / sqrt(max(|a|^2 |b|^2, eps^2)),
- * eps = 1e-6. Computed in double from the floats; every product of two
- * floats is exact in double, so the result depends only on the summation
- * order, which is fixed here. Generation and cosnet_labels_similarity both
- * call this, so a generated set satisfies the threshold exactly as the
- * similarity matrix reports it. */
-static double row_cosine(const float *a, const float *b, size_t dims)
+/* The cosine in the torch form the article uses:
+ * dot / sqrt(max(|a|^2 |b|^2, eps^2)), eps = 1e-6, in double from floats.
+ * Every product of two floats is exact in double, so the sums depend only on
+ * their order, fixed here. Generation and cosnet_labels_similarity both go
+ * through these three functions, so a generated set satisfies the threshold
+ * exactly as the similarity matrix reports it. */
+static double dot_product(const float *a, const float *b, size_t dims)
 {
-    double dot = 0.0, norm_a = 0.0, norm_b = 0.0;
-    for (size_t i = 0; i < dims; i++) {
-        dot += (double)a[i] * b[i];
-        norm_a += (double)a[i] * a[i];
-        norm_b += (double)b[i] * b[i];
-    }
-    return dot / sqrt(fmax(norm_a * norm_b, 1e-12));
+    double sum = 0.0;
+    for (size_t i = 0; i < dims; i++)
+        sum += (double)a[i] * b[i];
+    return sum;
+}
+
+static double squared_norm(const float *a, size_t dims)
+{
+    return dot_product(a, a, dims);
+}
+
+static double cosine_from_parts(double dot, double squared_norm_a,
+                                double squared_norm_b)
+{
+    return dot / sqrt(fmax(squared_norm_a * squared_norm_b, 1e-12));
 }
 
 /* count * dims floats, or 0 (with the message set) if that overflows. */
@@ -84,10 +93,10 @@ static int draw_candidate(random_generator *generator, double *normals,
     return 1;
 }
 
-COSNET_API cosnet_status cosnet_labels_generate(size_t count, size_t dims,
-                                                double threshold, uint64_t seed,
-                                                uint64_t max_draws,
-                                                cosnet_labels **out)
+cosnet_status labels_generate_counting(size_t count, size_t dims,
+                                       double threshold, uint64_t seed,
+                                       uint64_t max_draws, cosnet_labels **out,
+                                       uint64_t *draws_made)
 {
     if (!out)
         return error_set(COSNET_ERROR_INVALID_ARGUMENT,
@@ -107,15 +116,22 @@ COSNET_API cosnet_status cosnet_labels_generate(size_t count, size_t dims,
     if (max_draws == 0)
         max_draws = default_max_draws;
 
-    cosnet_labels *labels;
+    cosnet_labels *labels = NULL;
     cosnet_status status = allocate_labels(count, dims, total, &labels);
     if (status != COSNET_OK)
         return status;
-    double *normals = malloc(dims * sizeof *normals);
+    /* Scratch: the candidate's normal deviates, then the squared norms of
+     * the accepted rows (each computed once, not once per comparison). */
+    size_t scratch_count = dims + count;
+    double *normals = scratch_count < SIZE_MAX / sizeof *normals
+                          ? malloc(scratch_count * sizeof *normals)
+                          : NULL;
     if (!normals) {
         cosnet_labels_free(labels);
-        return error_out_of_memory("normal deviates", dims * sizeof(double));
+        return error_out_of_memory("label generation scratch",
+                                   scratch_count * sizeof(double));
     }
+    double *accepted_squared_norms = normals + dims;
 
     random_generator generator;
     random_seed(&generator, seed);
@@ -128,27 +144,39 @@ COSNET_API cosnet_status cosnet_labels_generate(size_t count, size_t dims,
         draws++;
         if (!draw_candidate(&generator, normals, candidate, dims))
             continue;
+        double candidate_squared_norm = squared_norm(candidate, dims);
         size_t k = 0;
-        /* Arguments in the order cosnet_labels_similarity uses (earlier
-         * row first), to make the agreement obvious. */
+        /* Earlier row first, as cosnet_labels_similarity computes it. */
         while (k < accepted &&
-               row_cosine(labels->values + k * dims, candidate, dims) <=
-                   threshold)
+               cosine_from_parts(
+                   dot_product(labels->values + k * dims, candidate, dims),
+                   accepted_squared_norms[k],
+                   candidate_squared_norm) <= threshold)
             k++;
         if (k == accepted)
-            accepted++;
+            accepted_squared_norms[accepted++] = candidate_squared_norm;
     }
     free(normals);
+    if (draws_made)
+        *draws_made = draws;
     if (accepted < count) {
         cosnet_labels_free(labels);
         return error_set(COSNET_ERROR_GAVE_UP,
                          "found %zu of %zu vectors in %llu draws at "
                          "threshold %g",
-                         accepted, count, (unsigned long long)draws,
-                         threshold);
+                         accepted, count, (unsigned long long)draws, threshold);
     }
     *out = labels;
     return COSNET_OK;
+}
+
+COSNET_API cosnet_status cosnet_labels_generate(size_t count, size_t dims,
+                                                double threshold, uint64_t seed,
+                                                uint64_t max_draws,
+                                                cosnet_labels **out)
+{
+    return labels_generate_counting(count, dims, threshold, seed, max_draws,
+                                    out, NULL);
 }
 
 COSNET_API cosnet_status cosnet_labels_create(size_t count, size_t dims,
@@ -185,7 +213,7 @@ COSNET_API cosnet_status cosnet_labels_create(size_t count, size_t dims,
                              "cosnet_labels_create: vector %zu is all zero",
                              row);
     }
-    cosnet_labels *labels;
+    cosnet_labels *labels = NULL;
     cosnet_status status = allocate_labels(count, dims, total, &labels);
     if (status != COSNET_OK)
         return status;
@@ -230,8 +258,11 @@ COSNET_API cosnet_status cosnet_labels_similarity(const cosnet_labels *labels,
     size_t count = labels->count, dims = labels->dims;
     for (size_t i = 0; i < count; i++) {
         for (size_t j = i; j < count; j++) {
-            double cosine = row_cosine(labels->values + i * dims,
-                                       labels->values + j * dims, dims);
+            const float *a = labels->values + i * dims;
+            const float *b = labels->values + j * dims;
+            double cosine =
+                cosine_from_parts(dot_product(a, b, dims),
+                                  squared_norm(a, dims), squared_norm(b, dims));
             matrix[i * count + j] = cosine;
             matrix[j * count + i] = cosine;
         }

@@ -1,0 +1,195 @@
+/* bench_labels: how long the article's rejection sampling takes to find a
+ * label set (10 vectors of 25 dimensions, pairwise cosine <= 0.5), over many
+ * seeds, and how many candidate draws it needs. Single-threaded; times are
+ * per set, wall-clock and CPU.
+ *
+ * usage: bench_labels [--seeds N] [--first-seed S] [--max-draws M]
+ *                     [--count C] [--dims D] [--threshold T]
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cosnet.h"
+#include "labels/label_set.h"
+
+/* The library's default bound on draws (max_draws 0). */
+enum { library_default_max_draws = 1000000 };
+
+typedef struct settings {
+    uint64_t seeds, first_seed, max_draws;
+    uint64_t count, dims;
+    double threshold;
+} settings;
+
+/* Wall-clock time, and this thread's CPU time: on a busy machine the
+ * second is the steadier measure of the work itself. */
+static double now_seconds(clockid_t clock)
+{
+    struct timespec time;
+    clock_gettime(clock, &time);
+    return (double)time.tv_sec + (double)time.tv_nsec * 1e-9;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted values, p in (0, 1]. */
+static double percentile(const double *sorted, size_t n, double p)
+{
+    size_t rank = (size_t)ceil(p * (double)n);
+    return sorted[rank ? rank - 1 : 0];
+}
+
+static int parse_unsigned(const char *text, uint64_t *value)
+{
+    char *end;
+    errno = 0;
+    unsigned long long parsed = strtoull(text, &end, 10);
+    if (errno || end == text || *end != '\0' || text[0] == '-')
+        return 0;
+    *value = parsed;
+    return 1;
+}
+
+static int parse_settings(int argc, char **argv, settings *s)
+{
+    for (int i = 1; i < argc; i += 2) {
+        const char *option = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        int ok = value != NULL;
+        if (ok && strcmp(option, "--seeds") == 0)
+            ok = parse_unsigned(value, &s->seeds) && s->seeds > 0;
+        else if (ok && strcmp(option, "--first-seed") == 0)
+            ok = parse_unsigned(value, &s->first_seed);
+        else if (ok && strcmp(option, "--max-draws") == 0)
+            ok = parse_unsigned(value, &s->max_draws);
+        else if (ok && strcmp(option, "--count") == 0)
+            ok = parse_unsigned(value, &s->count);
+        else if (ok && strcmp(option, "--dims") == 0)
+            ok = parse_unsigned(value, &s->dims);
+        else if (ok && strcmp(option, "--threshold") == 0) {
+            char *end;
+            s->threshold = strtod(value, &end);
+            ok = end != value && *end == '\0' && isfinite(s->threshold);
+        } else
+            ok = 0;
+        if (!ok) {
+            fprintf(stderr,
+                    "usage: bench_labels [--seeds N] [--first-seed S] "
+                    "[--max-draws M] [--count C] [--dims D] [--threshold T]\n"
+                    "bad or incomplete option: %s\n",
+                    option);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    /* Defaults: the article's parameters; a draw bound high enough that
+     * every seed succeeds, so the distribution is not cut off. */
+    settings s = {.seeds = 1000,
+                  .first_seed = 0,
+                  .max_draws = 200000000,
+                  .count = COSNET_LABELS_DEFAULT_COUNT,
+                  .dims = COSNET_LABELS_DEFAULT_DIMS,
+                  .threshold = COSNET_LABELS_DEFAULT_THRESHOLD};
+    if (!parse_settings(argc, argv, &s))
+        return 2;
+
+    printf("command:");
+    for (int i = 0; i < argc; i++)
+        printf(" %s", argv[i]);
+    printf("\nlibcosnet %s: generating %" PRIu64 " x %" PRIu64
+           " label sets at threshold %g, seeds %" PRIu64 "..%" PRIu64
+           ", at most %" PRIu64 " draws each\n",
+           cosnet_version(), s.count, s.dims, s.threshold, s.first_seed,
+           s.first_seed + s.seeds - 1, s.max_draws);
+    fflush(stdout);
+
+    double *milliseconds = malloc(s.seeds * sizeof *milliseconds);
+    double *cpu_milliseconds = malloc(s.seeds * sizeof *cpu_milliseconds);
+    double *draws = malloc(s.seeds * sizeof *draws);
+    if (!milliseconds || !cpu_milliseconds || !draws) {
+        fprintf(stderr, "bench_labels: out of memory\n");
+        return 1;
+    }
+    size_t succeeded = 0, over_default = 0, gave_up = 0;
+    double total_seconds = 0, total_cpu_seconds = 0, total_draws = 0;
+    for (uint64_t i = 0; i < s.seeds; i++) {
+        cosnet_labels *labels = NULL;
+        uint64_t used = 0;
+        double start = now_seconds(CLOCK_MONOTONIC);
+        double cpu_start = now_seconds(CLOCK_THREAD_CPUTIME_ID);
+        cosnet_status status = labels_generate_counting(
+            s.count, s.dims, s.threshold, s.first_seed + i, s.max_draws,
+            &labels, &used);
+        double seconds = now_seconds(CLOCK_MONOTONIC) - start;
+        double cpu_seconds = now_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
+        cosnet_labels_free(labels);
+        total_seconds += seconds;
+        total_cpu_seconds += cpu_seconds;
+        total_draws += (double)used;
+        if (used > library_default_max_draws)
+            over_default++;
+        if (status == COSNET_OK) {
+            milliseconds[succeeded] = seconds * 1e3;
+            cpu_milliseconds[succeeded] = cpu_seconds * 1e3;
+            draws[succeeded] = (double)used;
+            succeeded++;
+        } else if (status == COSNET_ERROR_GAVE_UP) {
+            gave_up++;
+        } else {
+            fprintf(stderr, "bench_labels: %s\n", cosnet_last_error());
+            return 1;
+        }
+    }
+
+    printf("succeeded %zu of %" PRIu64 " seeds; gave up on %zu\n", succeeded,
+           s.seeds, gave_up);
+    if (succeeded > 0) {
+        qsort(milliseconds, succeeded, sizeof *milliseconds, compare_doubles);
+        qsort(cpu_milliseconds, succeeded, sizeof *cpu_milliseconds,
+              compare_doubles);
+        qsort(draws, succeeded, sizeof *draws, compare_doubles);
+        printf("wall time per set (ms): median %.1f  p10 %.1f  p90 %.1f  "
+               "max %.1f\n",
+               percentile(milliseconds, succeeded, 0.5),
+               percentile(milliseconds, succeeded, 0.1),
+               percentile(milliseconds, succeeded, 0.9),
+               milliseconds[succeeded - 1]);
+        printf("CPU time per set (ms):  median %.1f  p10 %.1f  p90 %.1f  "
+               "max %.1f\n",
+               percentile(cpu_milliseconds, succeeded, 0.5),
+               percentile(cpu_milliseconds, succeeded, 0.1),
+               percentile(cpu_milliseconds, succeeded, 0.9),
+               cpu_milliseconds[succeeded - 1]);
+        printf("draws per set:          median %.0f  p10 %.0f  p90 %.0f  "
+               "max %.0f\n",
+               percentile(draws, succeeded, 0.5),
+               percentile(draws, succeeded, 0.1),
+               percentile(draws, succeeded, 0.9), draws[succeeded - 1]);
+    }
+    printf("cost per draw: %.0f ns wall, %.0f ns CPU (all seeds: %.1f s "
+           "wall, %.1f s CPU)\n",
+           total_seconds / total_draws * 1e9,
+           total_cpu_seconds / total_draws * 1e9, total_seconds,
+           total_cpu_seconds);
+    printf("seeds needing more than the default %d draws (GAVE_UP with "
+           "max_draws 0): %zu of %" PRIu64 " (%.1f%%)\n",
+           library_default_max_draws, over_default, s.seeds,
+           100.0 * (double)over_default / (double)s.seeds);
+    free(milliseconds);
+    free(cpu_milliseconds);
+    free(draws);
+    return 0;
+}

@@ -1,0 +1,17 @@
+/* Internal: label-set generation that also reports its draw count, for the
+ * benchmark (the public cosnet_labels_generate is this with draws NULL). */
+#ifndef COSNET_LABELS_LABEL_SET_H
+#define COSNET_LABELS_LABEL_SET_H
+
+#include <stdint.h>
+
+#include "cosnet.h"
+
+/* As cosnet_labels_generate; draws (may be NULL) receives the number of
+ * candidate draws made, on success and on GAVE_UP alike. */
+cosnet_status labels_generate_counting(size_t count, size_t dims,
+                                       double threshold, uint64_t seed,
+                                       uint64_t max_draws, cosnet_labels **out,
+                                       uint64_t *draws);
+
+#endif

@@ -1,0 +1,790 @@
+/* Unit tests of the label-set handle: generation by the article's rejection
+ * sampling, the article's fixed table, the similarity matrix, text files. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cosnet.h"
+#include "common/rng.h"
+
+/* A handle value no call may write on failure. */
+#define UNTOUCHED ((cosnet_labels *)(uintptr_t)0x1)
+
+/* A seed for which the article's parameters (10 x 25 at 0.5) succeed within
+ * 1,000,000 draws (the default allows 100,000,000); many seeds need more
+ * (see bench_labels), and a quick seed keeps the test fast. */
+enum { article_seed = 4 };
+
+/* The article's label_vectors(), copied here independently of the library's
+ * table, digit 0 to digit 9. */
+static const float article_table[10][25] = {
+    {0.0788f, 0.1254f, 0.0268f, 0.2183f, 0.3003f, 0.3279f, 0.0510f,
+     0.0439f, 0.3552f, 0.0749f, 0.0862f, 0.3351f, 0.0506f, 0.1168f,
+     0.1643f, 0.1960f, 0.2681f, 0.2267f, 0.1867f, 0.3841f, 0.0528f,
+     0.1355f, 0.0233f, 0.0842f, 0.2447f},
+    {0.0751f, 0.1258f, 0.2656f, 0.0132f, 0.0048f, 0.0459f, 0.0123f,
+     0.0921f, 0.0722f, 0.4720f, 0.0563f, 0.0858f, 0.1946f, 0.0289f,
+     0.0549f, 0.0889f, 0.0180f, 0.0328f, 0.2810f, 0.0050f, 0.2128f,
+     0.0508f, 0.6535f, 0.0418f, 0.2278f},
+    {0.2016f, 0.2286f, 0.0246f, 0.0350f, 0.0284f, 0.0113f, 0.5795f,
+     0.0695f, 0.0989f, 0.0515f, 0.5213f, 0.0253f, 0.2721f, 0.0178f,
+     0.0095f, 0.0061f, 0.0243f, 0.0309f, 0.1076f, 0.0285f, 0.2499f,
+     0.1712f, 0.0729f, 0.3033f, 0.0366f},
+    {0.0282f, 0.1384f, 0.0564f, 0.0931f, 0.0529f, 0.0337f, 0.1164f,
+     0.1348f, 0.0838f, 0.0159f, 0.3105f, 0.0114f, 0.1378f, 0.0378f,
+     0.0598f, 0.7858f, 0.0471f, 0.1663f, 0.0565f, 0.0347f, 0.0680f,
+     0.2686f, 0.0610f, 0.2588f, 0.0746f},
+    {0.0368f, 0.1348f, 0.6532f, 0.1854f, 0.0323f, 0.1109f, 0.1187f,
+     0.0222f, 0.0124f, 0.1473f, 0.2992f, 0.0402f, 0.0864f, 0.2666f,
+     0.0860f, 0.0477f, 0.2516f, 0.2643f, 0.0793f, 0.1082f, 0.3297f,
+     0.0828f, 0.0344f, 0.0016f, 0.1499f},
+    {0.4528f, 0.1523f, 0.0251f, 0.0511f, 0.1991f, 0.0561f, 0.1557f,
+     0.6983f, 0.0731f, 0.1860f, 0.0884f, 0.0276f, 0.1971f, 0.1252f,
+     0.1858f, 0.0104f, 0.0453f, 0.1107f, 0.0252f, 0.0585f, 0.0470f,
+     0.1628f, 0.1336f, 0.0263f, 0.1031f},
+    {0.1442f, 0.0414f, 0.0260f, 0.1051f, 0.1011f, 0.0484f, 0.0940f,
+     0.0715f, 0.0459f, 0.5043f, 0.0312f, 0.0336f, 0.1456f, 0.5837f,
+     0.2772f, 0.0289f, 0.4086f, 0.0950f, 0.1037f, 0.0274f, 0.0142f,
+     0.0024f, 0.0353f, 0.2247f, 0.0419f},
+    {0.0253f, 0.0100f, 0.0521f, 0.1290f, 0.1214f, 0.1809f, 0.0092f,
+     0.0036f, 0.0223f, 0.0029f, 0.0192f, 0.0209f, 0.5189f, 0.1902f,
+     0.2108f, 0.0400f, 0.0302f, 0.1245f, 0.4193f, 0.0728f, 0.0449f,
+     0.5350f, 0.2411f, 0.1886f, 0.0111f},
+    {0.1489f, 0.7321f, 0.0011f, 0.0065f, 0.0215f, 0.0462f, 0.1617f,
+     0.0958f, 0.1073f, 0.0546f, 0.0956f, 0.0459f, 0.0222f, 0.1168f,
+     0.2183f, 0.0008f, 0.0317f, 0.0330f, 0.0749f, 0.3990f, 0.0605f,
+     0.1267f, 0.3394f, 0.1195f, 0.0142f},
+    {0.5247f, 0.0227f, 0.2495f, 0.0037f, 0.1025f, 0.2442f, 0.0776f,
+     0.0051f, 0.0561f, 0.0639f, 0.0168f, 0.1553f, 0.1897f, 0.0241f,
+     0.0676f, 0.1564f, 0.0050f, 0.0364f, 0.0179f, 0.0769f, 0.0420f,
+     0.0796f, 0.2302f, 0.5864f, 0.2758f},
+};
+
+/* The folder every test's files live in, made by the group setup. */
+static char work_folder[] = "/tmp/cosnet-test-labels-XXXXXX";
+
+static void join_path(char *path, size_t size, const char *name)
+{
+    int written = snprintf(path, size, "%s/%s", work_folder, name);
+    assert_true(written > 0 && (size_t)written < size);
+}
+
+static void write_file(const char *path, const void *bytes, size_t size)
+{
+    FILE *file = fopen(path, "wb");
+    assert_non_null(file);
+    assert_int_equal(fwrite(bytes, 1, size, file), size);
+    assert_int_equal(fclose(file), 0);
+}
+
+/* Number of entries in the work folder besides . and .. */
+static int folder_entries(void)
+{
+    DIR *folder = opendir(work_folder);
+    assert_non_null(folder);
+    int entries = 0;
+    struct dirent *entry;
+    while ((entry = readdir(folder)) != NULL)
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, ".."))
+            entries++;
+    closedir(folder);
+    return entries;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    return mkdtemp(work_folder) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    /* Tests remove their own files, so the folder must be empty now. */
+    return rmdir(work_folder);
+}
+
+/* The test's own cosine, written independently of the library's. */
+static double reference_cosine(const float *a, const float *b, size_t dims)
+{
+    double dot = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < dims; i++) {
+        dot += (double)a[i] * (double)b[i];
+        aa += (double)a[i] * (double)a[i];
+        bb += (double)b[i] * (double)b[i];
+    }
+    double product = aa * bb;
+    return dot / sqrt(product > 1e-12 ? product : 1e-12);
+}
+
+static void assert_message_contains(const char *needle)
+{
+    const char *message = cosnet_last_error();
+    if (!strstr(message, needle))
+        fail_msg("message \"%s\" lacks \"%s\"", message, needle);
+}
+
+/* --- generation -------------------------------------------------------- */
+
+static void check_generated_properties(const cosnet_labels *labels,
+                                       size_t count, size_t dims,
+                                       double threshold)
+{
+    assert_int_equal(cosnet_labels_count(labels), count);
+    assert_int_equal(cosnet_labels_dims(labels), dims);
+    for (size_t k = 0; k < count; k++) {
+        const float *v = cosnet_labels_vector(labels, k);
+        assert_non_null(v);
+        double norm = 0;
+        for (size_t i = 0; i < dims; i++) {
+            if (!(v[i] >= 0.0f))
+                fail_msg("vector %zu value %zu is %g", k, i, (double)v[i]);
+            norm += (double)v[i] * v[i];
+        }
+        norm = sqrt(norm);
+        if (fabs(norm - 1.0) >= 1e-6)
+            fail_msg("vector %zu has norm %.9f", k, norm);
+    }
+    double *matrix = malloc(count * count * sizeof *matrix);
+    assert_non_null(matrix);
+    assert_int_equal(cosnet_labels_similarity(labels, matrix), COSNET_OK);
+    for (size_t i = 0; i < count; i++) {
+        for (size_t j = 0; j < count; j++) {
+            double cosine = matrix[i * count + j];
+            if (i != j && !(cosine <= threshold))
+                fail_msg("cos(v%zu, v%zu) = %.17g > %g", i, j, cosine,
+                         threshold);
+            double expected =
+                reference_cosine(cosnet_labels_vector(labels, i),
+                                 cosnet_labels_vector(labels, j), dims);
+            assert_true(fabs(cosine - expected) < 1e-12);
+        }
+    }
+    free(matrix);
+}
+
+static void test_generate_article_parameters(void **state)
+{
+    (void)state;
+    cosnet_labels *labels = NULL, *again = NULL;
+    assert_int_equal(
+        cosnet_labels_generate(10, 25, 0.5, article_seed, 0, &labels),
+        COSNET_OK);
+    check_generated_properties(labels, 10, 25, 0.5);
+    /* Same seed, bit-identical vectors. */
+    assert_int_equal(
+        cosnet_labels_generate(10, 25, 0.5, article_seed, 0, &again),
+        COSNET_OK);
+    assert_memory_equal(cosnet_labels_vector(labels, 0),
+                        cosnet_labels_vector(again, 0),
+                        10 * 25 * sizeof(float));
+    cosnet_labels_free(labels);
+    cosnet_labels_free(again);
+}
+
+static void test_generate_other_shapes(void **state)
+{
+    (void)state;
+    const struct {
+        size_t count, dims;
+        double threshold;
+    } shapes[] = {{1, 1, 0.5}, {3, 2, 0.9}, {5, 25, 0.5}, {4, 100, 0.7}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        cosnet_labels *labels = NULL;
+        assert_int_equal(cosnet_labels_generate(shapes[s].count, shapes[s].dims,
+                                                shapes[s].threshold, 9, 0,
+                                                &labels),
+                         COSNET_OK);
+        check_generated_properties(labels, shapes[s].count, shapes[s].dims,
+                                   shapes[s].threshold);
+        cosnet_labels_free(labels);
+    }
+}
+
+static void test_generate_seeds_differ(void **state)
+{
+    (void)state;
+    cosnet_labels *a = NULL, *b = NULL;
+    assert_int_equal(cosnet_labels_generate(5, 25, 0.5, 1, 0, &a), COSNET_OK);
+    assert_int_equal(cosnet_labels_generate(5, 25, 0.5, 2, 0, &b), COSNET_OK);
+    for (size_t k = 0; k < 5; k++)
+        assert_memory_not_equal(cosnet_labels_vector(a, k),
+                                cosnet_labels_vector(b, k), 25 * sizeof(float));
+    cosnet_labels_free(a);
+    cosnet_labels_free(b);
+}
+
+/* The article's method, written out again from the library's generator:
+ * v = |g| / ||g||, first accepted unconditionally, each later candidate
+ * accepted if its cosine with every accepted vector is <= threshold. */
+static void reference_generate(size_t count, size_t dims, double threshold,
+                               uint64_t seed, float *out, uint64_t *draws)
+{
+    random_generator generator;
+    random_seed(&generator, seed);
+    double g[64];
+    float candidate[64];
+    assert_true(dims <= 64);
+    size_t accepted = 0;
+    *draws = 0;
+    while (accepted < count) {
+        double sum = 0;
+        for (size_t i = 0; i < dims; i++) {
+            g[i] = random_normal(&generator);
+            sum += g[i] * g[i];
+        }
+        ++*draws;
+        for (size_t i = 0; i < dims; i++)
+            candidate[i] = (float)(fabs(g[i]) / sqrt(sum));
+        int ok = 1;
+        for (size_t k = 0; k < accepted; k++)
+            if (reference_cosine(out + k * dims, candidate, dims) > threshold)
+                ok = 0;
+        if (ok)
+            memcpy(out + accepted++ * dims, candidate, dims * sizeof(float));
+    }
+}
+
+static void test_generate_matches_reference(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 0; seed < 5; seed++) {
+        float expected[5 * 25];
+        uint64_t draws;
+        reference_generate(5, 25, 0.5, seed, expected, &draws);
+        assert_true(draws > 5); /* some candidates were rejected */
+        cosnet_labels *labels = NULL;
+        assert_int_equal(cosnet_labels_generate(5, 25, 0.5, seed, 0, &labels),
+                         COSNET_OK);
+        assert_memory_equal(cosnet_labels_vector(labels, 0), expected,
+                            sizeof expected);
+        cosnet_labels_free(labels);
+
+        /* max_draws counts every candidate, the first included: exactly
+         * `draws` suffice, one fewer does not. */
+        labels = NULL;
+        assert_int_equal(
+            cosnet_labels_generate(5, 25, 0.5, seed, draws, &labels),
+            COSNET_OK);
+        assert_memory_equal(cosnet_labels_vector(labels, 0), expected,
+                            sizeof expected);
+        cosnet_labels_free(labels);
+        labels = UNTOUCHED;
+        assert_int_equal(
+            cosnet_labels_generate(5, 25, 0.5, seed, draws - 1, &labels),
+            COSNET_ERROR_GAVE_UP);
+        assert_ptr_equal(labels, UNTOUCHED);
+        char expected_message[128];
+        snprintf(expected_message, sizeof expected_message,
+                 "found 4 of 5 vectors in %llu draws at threshold 0.5",
+                 (unsigned long long)(draws - 1));
+        assert_string_equal(cosnet_last_error(), expected_message);
+    }
+}
+
+static void test_generate_gives_up(void **state)
+{
+    (void)state;
+    /* Two positive 2-d unit vectors are nearly orthogonal only if they sit
+     * near the two axes, and three never are: at most 2 of 10 are found. */
+    cosnet_labels *labels = UNTOUCHED;
+    assert_int_equal(cosnet_labels_generate(10, 2, 0.01, 3, 1000, &labels),
+                     COSNET_ERROR_GAVE_UP);
+    assert_ptr_equal(labels, UNTOUCHED);
+    unsigned found = 99;
+    assert_int_equal(sscanf(cosnet_last_error(), "found %u of", &found), 1);
+    assert_true(found == 1 || found == 2);
+    char expected[128];
+    snprintf(expected, sizeof expected,
+             "found %u of 10 vectors in 1000 draws at threshold 0.01", found);
+    assert_string_equal(cosnet_last_error(), expected);
+
+    /* The first draw is accepted unconditionally and counts as a draw. */
+    assert_int_equal(cosnet_labels_generate(2, 25, 0.5, 3, 1, &labels),
+                     COSNET_ERROR_GAVE_UP);
+    assert_string_equal(cosnet_last_error(),
+                        "found 1 of 2 vectors in 1 draws at threshold 0.5");
+    assert_int_equal(cosnet_labels_generate(1, 25, 0.5, 3, 1, &labels),
+                     COSNET_OK);
+    cosnet_labels_free(labels);
+
+    /* Positive vectors have cosine >= 0, so a negative threshold admits
+     * only the first. */
+    labels = UNTOUCHED;
+    assert_int_equal(cosnet_labels_generate(3, 25, -0.25, 3, 50, &labels),
+                     COSNET_ERROR_GAVE_UP);
+    assert_string_equal(cosnet_last_error(),
+                        "found 1 of 3 vectors in 50 draws at threshold -0.25");
+    assert_ptr_equal(labels, UNTOUCHED);
+
+    /* A threshold of 1 admits every candidate. */
+    labels = NULL;
+    assert_int_equal(cosnet_labels_generate(10, 25, 1.0, 3, 10, &labels),
+                     COSNET_OK);
+    cosnet_labels_free(labels);
+}
+
+static void test_generate_rejects_arguments(void **state)
+{
+    (void)state;
+    cosnet_labels *labels = UNTOUCHED;
+    assert_int_equal(cosnet_labels_generate(10, 25, 0.5, 0, 0, NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("out is NULL");
+    assert_int_equal(cosnet_labels_generate(0, 25, 0.5, 0, 0, &labels),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("0 vectors of 25 dimensions");
+    assert_int_equal(cosnet_labels_generate(10, 0, 0.5, 0, 0, &labels),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("10 vectors of 0 dimensions");
+    assert_int_equal(cosnet_labels_generate(10, 25, NAN, 0, 0, &labels),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("threshold nan is not finite");
+    assert_int_equal(cosnet_labels_generate(10, 25, INFINITY, 0, 0, &labels),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("threshold inf is not finite");
+    assert_int_equal(
+        cosnet_labels_generate(SIZE_MAX / 2, 4, 0.5, 0, 0, &labels),
+        COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("overflow");
+    assert_ptr_equal(labels, UNTOUCHED);
+}
+
+/* --- the article's table ------------------------------------------------ */
+
+static void test_builtin_is_the_article_table(void **state)
+{
+    (void)state;
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_builtin(&labels), COSNET_OK);
+    assert_int_equal(cosnet_labels_count(labels), 10);
+    assert_int_equal(cosnet_labels_dims(labels), 25);
+    for (size_t k = 0; k < 10; k++) {
+        const float *v = cosnet_labels_vector(labels, k);
+        double norm = 0;
+        for (size_t i = 0; i < 25; i++) {
+            if (v[i] != article_table[k][i])
+                fail_msg("digit %zu value %zu: %.9g, article %.9g", k, i,
+                         (double)v[i], (double)article_table[k][i]);
+            norm += (double)v[i] * v[i];
+        }
+        /* Printed with 4 decimals, so unit norm only to about 1e-4. */
+        assert_true(fabs(sqrt(norm) - 1.0) < 1e-4);
+    }
+    /* The article's claim: every pair of its vectors has cosine <= 0.5.
+     * It holds, though barely (the largest is about 0.4995). */
+    double matrix[100];
+    assert_int_equal(cosnet_labels_similarity(labels, matrix), COSNET_OK);
+    double largest = -1;
+    for (size_t i = 0; i < 10; i++) {
+        for (size_t j = 0; j < 10; j++) {
+            if (i == j)
+                continue;
+            assert_true(matrix[i * 10 + j] <= 0.5);
+            assert_true(fabs(matrix[i * 10 + j] -
+                             reference_cosine(article_table[i],
+                                              article_table[j], 25)) < 1e-12);
+            if (matrix[i * 10 + j] > largest)
+                largest = matrix[i * 10 + j];
+        }
+    }
+    assert_true(largest > 0.499 && largest < 0.5);
+    cosnet_labels_free(labels);
+
+    assert_int_equal(cosnet_labels_builtin(NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("out is NULL");
+}
+
+/* --- create, queries, similarity ---------------------------------------- */
+
+static void test_create_and_queries(void **state)
+{
+    (void)state;
+    float values[6] = {1, 2, 3, -4, 5, 0};
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_create(2, 3, values, &labels), COSNET_OK);
+    values[0] = 42; /* the set holds a copy */
+    assert_int_equal(cosnet_labels_count(labels), 2);
+    assert_int_equal(cosnet_labels_dims(labels), 3);
+    const float *second = cosnet_labels_vector(labels, 1);
+    assert_non_null(second);
+    assert_true(second[0] == -4 && second[1] == 5 && second[2] == 0);
+    assert_true(cosnet_labels_vector(labels, 0)[0] == 1);
+    assert_null(cosnet_labels_vector(labels, 2));
+    assert_null(cosnet_labels_vector(NULL, 0));
+    assert_int_equal(cosnet_labels_count(NULL), 0);
+    assert_int_equal(cosnet_labels_dims(NULL), 0);
+
+    /* cos((1,2,3), (-4,5,0)) = 6 / (sqrt(14) sqrt(41)) */
+    double matrix[4];
+    assert_int_equal(cosnet_labels_similarity(labels, matrix), COSNET_OK);
+    double expected = 6.0 / (sqrt(14.0) * sqrt(41.0));
+    assert_true(fabs(matrix[1] - expected) < 1e-15);
+    assert_true(matrix[1] == matrix[2]);
+    assert_true(fabs(matrix[0] - 1) < 1e-15 && fabs(matrix[3] - 1) < 1e-15);
+    cosnet_labels_free(labels);
+
+    /* Tiny norms: the torch form clamps |a|^2 |b|^2 at eps^2 = 1e-12, so
+     * cos((1e-7, 0), (1, 0)) is 1e-7 / 1e-6 = 0.1, not 1. */
+    const float tiny[4] = {1e-7f, 0, 1, 0};
+    labels = NULL;
+    assert_int_equal(cosnet_labels_create(2, 2, tiny, &labels), COSNET_OK);
+    assert_int_equal(cosnet_labels_similarity(labels, matrix), COSNET_OK);
+    assert_true(fabs(matrix[1] - (double)1e-7f / 1e-6) < 1e-15);
+    assert_true(fabs(matrix[0] - (double)1e-7f * 1e-7f / 1e-6) < 1e-20);
+    assert_true(matrix[3] == 1.0);
+    assert_int_equal(cosnet_labels_similarity(labels, NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("matrix is NULL");
+    assert_int_equal(cosnet_labels_similarity(NULL, matrix),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("labels is NULL");
+    cosnet_labels_free(labels);
+    cosnet_labels_free(NULL);
+}
+
+static void test_similarity_symmetric_unit_diagonal(void **state)
+{
+    (void)state;
+    cosnet_labels *sets[2] = {NULL, NULL};
+    assert_int_equal(cosnet_labels_builtin(&sets[0]), COSNET_OK);
+    assert_int_equal(cosnet_labels_generate(8, 25, 0.6, 5, 0, &sets[1]),
+                     COSNET_OK);
+    for (int s = 0; s < 2; s++) {
+        size_t count = cosnet_labels_count(sets[s]);
+        double matrix[100];
+        assert_int_equal(cosnet_labels_similarity(sets[s], matrix), COSNET_OK);
+        for (size_t i = 0; i < count; i++) {
+            assert_true(fabs(matrix[i * count + i] - 1.0) < 1e-12);
+            for (size_t j = 0; j < count; j++)
+                assert_true(matrix[i * count + j] == matrix[j * count + i]);
+        }
+        cosnet_labels_free(sets[s]);
+    }
+}
+
+static void test_create_rejects(void **state)
+{
+    (void)state;
+    cosnet_labels *labels = UNTOUCHED;
+    float with_nan[4] = {1, 2, NAN, 4};
+    assert_int_equal(cosnet_labels_create(2, 2, with_nan, &labels),
+                     COSNET_ERROR_NOT_FINITE);
+    assert_message_contains("vector 1 value 0 is nan");
+    float with_inf[4] = {1, -INFINITY, 3, 4};
+    assert_int_equal(cosnet_labels_create(2, 2, with_inf, &labels),
+                     COSNET_ERROR_NOT_FINITE);
+    assert_message_contains("vector 0 value 1 is -inf");
+    float zero_row[6] = {1, 2, 3, 0, -0.0f, 0};
+    assert_int_equal(cosnet_labels_create(2, 3, zero_row, &labels),
+                     COSNET_ERROR_BAD_FORMAT);
+    assert_message_contains("vector 1 is all zero");
+    assert_int_equal(cosnet_labels_create(2, 3, NULL, &labels),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("values is NULL");
+    assert_int_equal(cosnet_labels_create(2, 3, zero_row, NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("out is NULL");
+    assert_int_equal(cosnet_labels_create(0, 3, zero_row, &labels),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(cosnet_labels_create(2, 0, zero_row, &labels),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(cosnet_labels_create(SIZE_MAX / 3, 3, zero_row, &labels),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("overflow");
+    assert_ptr_equal(labels, UNTOUCHED);
+}
+
+/* --- text files --------------------------------------------------------- */
+
+static void check_round_trip(const cosnet_labels *labels, const char *name)
+{
+    char path[512];
+    join_path(path, sizeof path, name);
+    assert_int_equal(cosnet_labels_save(labels, path), COSNET_OK);
+    assert_int_equal(folder_entries(), 1); /* no temporary file left */
+
+    FILE *file = fopen(path, "r");
+    assert_non_null(file);
+    char first_line[128];
+    assert_non_null(fgets(first_line, sizeof first_line, file));
+    fclose(file);
+    char expected[128];
+    snprintf(expected, sizeof expected,
+             "# cosnet label set: %zu vectors of %zu dimensions\n",
+             cosnet_labels_count(labels), cosnet_labels_dims(labels));
+    assert_string_equal(first_line, expected);
+
+    cosnet_labels *loaded = NULL;
+    assert_int_equal(cosnet_labels_load(path, &loaded), COSNET_OK);
+    assert_int_equal(cosnet_labels_count(loaded), cosnet_labels_count(labels));
+    assert_int_equal(cosnet_labels_dims(loaded), cosnet_labels_dims(labels));
+    assert_memory_equal(cosnet_labels_vector(loaded, 0),
+                        cosnet_labels_vector(labels, 0),
+                        cosnet_labels_count(labels) *
+                            cosnet_labels_dims(labels) * sizeof(float));
+    cosnet_labels_free(loaded);
+    assert_int_equal(unlink(path), 0);
+}
+
+static void test_save_load_round_trip(void **state)
+{
+    (void)state;
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_builtin(&labels), COSNET_OK);
+    check_round_trip(labels, "builtin.txt");
+    cosnet_labels_free(labels);
+
+    labels = NULL;
+    assert_int_equal(cosnet_labels_generate(6, 25, 0.5, 11, 0, &labels),
+                     COSNET_OK);
+    check_round_trip(labels, "generated.txt");
+    cosnet_labels_free(labels);
+
+    /* Values that stress the printing: subnormals, extremes, negatives. */
+    const float awkward[8] = {0x1p-149f, -FLT_MAX, FLT_MIN,     0.1f,
+                              -0.0f,     1.0f / 3, 16777217.0f, 1e-7f};
+    labels = NULL;
+    assert_int_equal(cosnet_labels_create(2, 4, awkward, &labels), COSNET_OK);
+    check_round_trip(labels, "awkward.txt");
+
+    /* Saving over an existing file replaces it. */
+    char path[512];
+    join_path(path, sizeof path, "replaced.txt");
+    write_file(path, "junk that is not a label set\n", 29);
+    assert_int_equal(cosnet_labels_save(labels, path), COSNET_OK);
+    cosnet_labels *loaded = NULL;
+    assert_int_equal(cosnet_labels_load(path, &loaded), COSNET_OK);
+    assert_memory_equal(cosnet_labels_vector(loaded, 0), awkward,
+                        sizeof awkward);
+    cosnet_labels_free(loaded);
+    cosnet_labels_free(labels);
+    assert_int_equal(unlink(path), 0);
+}
+
+static void test_load_accepts_comments_blanks_and_spacing(void **state)
+{
+    (void)state;
+    char path[512];
+    join_path(path, sizeof path, "hand.txt");
+    const char text[] = "# written by hand\n"
+                        "\n"
+                        "   \t\n"
+                        "  1\t2.5   -3e-1\r\n"
+                        "   # an indented comment\n"
+                        "0x1p-2 +4 5"; /* no final newline */
+    write_file(path, text, sizeof text - 1);
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_load(path, &labels), COSNET_OK);
+    assert_int_equal(cosnet_labels_count(labels), 2);
+    assert_int_equal(cosnet_labels_dims(labels), 3);
+    const float expected[6] = {1, 2.5f, -3e-1f, 0.25f, 4, 5};
+    assert_memory_equal(cosnet_labels_vector(labels, 0), expected,
+                        sizeof expected);
+    cosnet_labels_free(labels);
+    assert_int_equal(unlink(path), 0);
+}
+
+/* Loads `text` from a file and expects `status` and a message containing
+ * the file's name with `fragment` after it. */
+static void expect_load_failure(const char *text, size_t size,
+                                cosnet_status status, const char *fragment)
+{
+    char path[512];
+    join_path(path, sizeof path, "bad.txt");
+    write_file(path, text, size);
+    cosnet_labels *labels = UNTOUCHED;
+    cosnet_status got = cosnet_labels_load(path, &labels);
+    if (got != status)
+        fail_msg("status %d (%s), expected %d for \"%s\"", got,
+                 cosnet_last_error(), status, text);
+    assert_ptr_equal(labels, UNTOUCHED);
+    char expected[1024];
+    snprintf(expected, sizeof expected, "%s%s", path, fragment);
+    assert_message_contains(expected);
+    assert_int_equal(unlink(path), 0);
+}
+
+#define EXPECT_LOAD_FAILURE(text, status, fragment)                            \
+    expect_load_failure(text, sizeof text - 1, status, fragment)
+
+static void test_load_rejects_bad_files(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILURE("# ok\n0.1 0.2 0.3\n0.1 abc 0.3\n",
+                        COSNET_ERROR_BAD_FORMAT, ":3: 'abc' is not a number");
+    EXPECT_LOAD_FAILURE("0.1 0.2x 0.3\n", COSNET_ERROR_BAD_FORMAT,
+                        ":1: '0.2x' is not a number");
+    EXPECT_LOAD_FAILURE("0.1, 0.2\n", COSNET_ERROR_BAD_FORMAT,
+                        ":1: '0.1,' is not a number");
+    EXPECT_LOAD_FAILURE("0.1 0.2 # trailing comment\n", COSNET_ERROR_BAD_FORMAT,
+                        ":1: '#' is not a number");
+    EXPECT_LOAD_FAILURE("1 2 3\n\n4 5\n", COSNET_ERROR_MISMATCH,
+                        ":3: 2 values, but the first vector (line 1) has 3");
+    EXPECT_LOAD_FAILURE("1 2 3\n# comment\n4\n", COSNET_ERROR_MISMATCH,
+                        ":3: 1 value, but the first vector (line 1) has 3");
+    EXPECT_LOAD_FAILURE("1 2 3\n4 5 6 7\n", COSNET_ERROR_MISMATCH,
+                        ":2: 4 values, but the first vector (line 1) has 3");
+    EXPECT_LOAD_FAILURE("1 nan 3\n", COSNET_ERROR_NOT_FINITE,
+                        ":1: value 2 'nan' is not finite");
+    EXPECT_LOAD_FAILURE("1 2 3\n1 2 -inf\n", COSNET_ERROR_NOT_FINITE,
+                        ":2: value 3 '-inf' is not finite");
+    EXPECT_LOAD_FAILURE("1 2 1e39\n", COSNET_ERROR_NOT_FINITE,
+                        ":1: value 3 '1e39' is not finite");
+    EXPECT_LOAD_FAILURE("1 2 3\n0 -0 0.0\n", COSNET_ERROR_BAD_FORMAT,
+                        ":2: the vector is all zero");
+    EXPECT_LOAD_FAILURE("", COSNET_ERROR_BAD_FORMAT, ": no vectors");
+    EXPECT_LOAD_FAILURE("# only\n\n  \n# comments\n", COSNET_ERROR_BAD_FORMAT,
+                        ": no vectors");
+    EXPECT_LOAD_FAILURE("1 2\0 3\n", COSNET_ERROR_BAD_FORMAT,
+                        ":1: contains a NUL byte");
+}
+
+static void test_load_overlong_lines(void **state)
+{
+    (void)state;
+    /* One vector of 200,000 values on one line: valid, just long. */
+    enum { wide = 200000 };
+    char *text = malloc(wide * 2 + 1);
+    assert_non_null(text);
+    for (size_t i = 0; i < wide; i++) {
+        text[2 * i] = (char)('1' + i % 9);
+        text[2 * i + 1] = i + 1 < wide ? ' ' : '\n';
+    }
+    char path[512];
+    join_path(path, sizeof path, "wide.txt");
+    write_file(path, text, wide * 2);
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_load(path, &labels), COSNET_OK);
+    assert_int_equal(cosnet_labels_count(labels), 1);
+    assert_int_equal(cosnet_labels_dims(labels), wide);
+    assert_true(cosnet_labels_vector(labels, 0)[wide - 1] ==
+                1 + (wide - 1) % 9);
+    cosnet_labels_free(labels);
+    assert_int_equal(unlink(path), 0);
+
+    /* A single 400,000-character token: rejected, quoted shortened. */
+    memset(text, 'x', wide * 2);
+    text[wide * 2] = '\0';
+    expect_load_failure(text, wide * 2, COSNET_ERROR_BAD_FORMAT,
+                        ":1: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' "
+                        "is not a number");
+    free(text);
+}
+
+static void test_load_io_and_arguments(void **state)
+{
+    (void)state;
+    char path[512];
+    join_path(path, sizeof path, "does-not-exist.txt");
+    cosnet_labels *labels = UNTOUCHED;
+    assert_int_equal(cosnet_labels_load(path, &labels), COSNET_ERROR_IO);
+    char expected[600];
+    snprintf(expected, sizeof expected, "%s: cannot open: %s", path,
+             strerror(ENOENT));
+    assert_string_equal(cosnet_last_error(), expected);
+    /* A folder opens but cannot be read as a file. */
+    assert_int_equal(cosnet_labels_load(work_folder, &labels), COSNET_ERROR_IO);
+    assert_message_contains(work_folder);
+    assert_int_equal(cosnet_labels_load(NULL, &labels),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("path is NULL");
+    assert_int_equal(cosnet_labels_load(path, NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("out is NULL");
+    assert_ptr_equal(labels, UNTOUCHED);
+}
+
+static void test_save_failures(void **state)
+{
+    (void)state;
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_builtin(&labels), COSNET_OK);
+    char path[512];
+    join_path(path, sizeof path, "no-such-folder/labels.txt");
+    assert_int_equal(cosnet_labels_save(labels, path), COSNET_ERROR_IO);
+    assert_message_contains("cannot create temporary file");
+    assert_message_contains(path);
+
+    /* The target is a folder: the rename fails and the temporary file is
+     * removed. */
+    join_path(path, sizeof path, "a-folder");
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(cosnet_labels_save(labels, path), COSNET_ERROR_IO);
+    assert_message_contains("cannot rename temporary file");
+    assert_int_equal(folder_entries(), 1);
+    assert_int_equal(rmdir(path), 0);
+
+    assert_int_equal(cosnet_labels_save(NULL, path),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("labels is NULL");
+    assert_int_equal(cosnet_labels_save(labels, NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("path is NULL");
+    cosnet_labels_free(labels);
+}
+
+static void test_save_write_error(void **state)
+{
+    (void)state;
+    /* A file-size limit below the file's size makes the write fail (EFBIG,
+     * with SIGXFSZ ignored): the temporary file must go and nothing may
+     * appear under the target name. */
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_builtin(&labels), COSNET_OK);
+    char path[512];
+    join_path(path, sizeof path, "too-big.txt");
+    struct rlimit saved;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    struct rlimit small = saved;
+    small.rlim_cur = 100;
+    void (*previous)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    cosnet_status status = cosnet_labels_save(labels, path);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, previous);
+    assert_int_equal(status, COSNET_ERROR_IO);
+    assert_message_contains("cannot write temporary file");
+    assert_message_contains(strerror(EFBIG));
+    assert_int_equal(folder_entries(), 0);
+    cosnet_labels_free(labels);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generate_article_parameters),
+        cmocka_unit_test(test_generate_other_shapes),
+        cmocka_unit_test(test_generate_seeds_differ),
+        cmocka_unit_test(test_generate_matches_reference),
+        cmocka_unit_test(test_generate_gives_up),
+        cmocka_unit_test(test_generate_rejects_arguments),
+        cmocka_unit_test(test_builtin_is_the_article_table),
+        cmocka_unit_test(test_create_and_queries),
+        cmocka_unit_test(test_similarity_symmetric_unit_diagonal),
+        cmocka_unit_test(test_create_rejects),
+        cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test(test_load_accepts_comments_blanks_and_spacing),
+        cmocka_unit_test(test_load_rejects_bad_files),
+        cmocka_unit_test(test_load_overlong_lines),
+        cmocka_unit_test(test_load_io_and_arguments),
+        cmocka_unit_test(test_save_failures),
+        cmocka_unit_test(test_save_write_error),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
