@@ -1,0 +1,668 @@
+/* Kernel benchmark: the machine's fp32 FMA peak per variant, measured in
+ * this run, then every kernel variant on the seed network's shapes, as
+ * GFLOP/s and as a fraction of that variant's single-core peak.
+ *
+ *   bench_kernels [--reps N] [--batch N] [--train-batch N] [--variant NAME]
+ *                 [--only TEXT] [--min-time SECONDS]
+ *
+ * --batch (default 256) is the prediction batch (forward passes), and
+ * --train-batch (default 20) the training batch (gradients); --only keeps
+ * the kernel lines whose label contains TEXT.
+ *
+ * Each figure is the median of --reps repetitions (default 15); a repetition
+ * runs the kernel often enough to last --min-time (default 0.02 s). Times
+ * are the running thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so that time
+ * the thread spends descheduled by other processes on a shared machine does
+ * not count; the all-core peak is also given in wall-clock time.
+ * Flop counts, 2 per multiply-add: convolution forward and weight gradient
+ * do out_channels x in_channels x 9 x out_height x out_width multiply-adds
+ * per image (SPEC: 415,008 per image forward); the input gradient
+ * out_channels x in_channels x 9 x in_height x in_width.
+ * Max-pool does no flops; it is reported in GB/s of its reads and writes.
+ * Cosine counts 6 flops per element for similarity (three dot products) and
+ * 10 for loss with gradient. */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/rng.h"
+#include "fma_peak.h"
+#include "kernels/kernels.h"
+
+typedef struct options {
+    int repetitions;
+    size_t batch, train_batch;
+    const char *variant, *only;
+    double min_time;
+} options;
+
+/* Whether a kernel line is selected by --only (a substring). */
+static int selected(const options *o, const char *label)
+{
+    return !o->only || strstr(label, o->only) != NULL;
+}
+
+static double clock_seconds(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double now_seconds(void)
+{
+    return clock_seconds(CLOCK_MONOTONIC);
+}
+
+static double cpu_seconds(void)
+{
+    return clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *values, int n)
+{
+    qsort(values, (size_t)n, sizeof(double), compare_doubles);
+    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+/* ---- FMA peak ---------------------------------------------------------- */
+
+typedef double (*peak_function)(uint64_t rounds, float *sink);
+
+typedef struct peak_thread {
+    peak_function run;
+    uint64_t rounds;
+    pthread_barrier_t *barrier;
+    double flops, cpu_time;
+    float sink;
+} peak_thread;
+
+static void *peak_thread_main(void *argument)
+{
+    peak_thread *t = argument;
+    pthread_barrier_wait(t->barrier);
+    const double start = cpu_seconds();
+    t->flops = t->run(t->rounds, &t->sink);
+    t->cpu_time = cpu_seconds() - start;
+    pthread_barrier_wait(t->barrier);
+    return NULL;
+}
+
+/* GFLOP/s of `threads` threads each running `rounds` rounds: the sum of
+ * each thread's flops over its own CPU time (returned), and all flops over
+ * the wall time from the first barrier to the second (in *wall_gflops),
+ * which covers the slowest thread and any time-sharing. */
+static double peak_gflops(peak_function run, uint64_t rounds, int threads,
+                          double *wall_gflops)
+{
+    peak_thread state[64];
+    pthread_t ids[64];
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, (unsigned)threads + 1);
+    for (int t = 0; t < threads; t++) {
+        state[t] = (peak_thread){run, rounds, &barrier, 0.0, 0.0, 0.0f};
+        pthread_create(&ids[t], NULL, peak_thread_main, &state[t]);
+    }
+    pthread_barrier_wait(&barrier);
+    const double start = now_seconds();
+    pthread_barrier_wait(&barrier);
+    const double elapsed = now_seconds() - start;
+    double flops = 0.0, rate = 0.0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(ids[t], NULL);
+        flops += state[t].flops;
+        rate += state[t].flops / state[t].cpu_time;
+        if (!(state[t].sink > 0.0f))
+            fprintf(stderr, "peak: unexpected chain value %g\n", state[t].sink);
+    }
+    pthread_barrier_destroy(&barrier);
+    *wall_gflops = flops / elapsed * 1e-9;
+    return rate * 1e-9;
+}
+
+static double measure_peak(peak_function run, int threads, const options *o,
+                           double *wall_gflops)
+{
+    /* Calibrate single-threaded to about min_time x 4 per repetition. */
+    uint64_t rounds = 1000;
+    float sink;
+    for (;;) {
+        const double start = cpu_seconds();
+        run(rounds, &sink);
+        const double elapsed = cpu_seconds() - start;
+        if (elapsed > o->min_time * 4 || rounds > (1ull << 40))
+            break;
+        rounds *= 2;
+    }
+    double samples[64], walls[64];
+    for (int r = 0; r < o->repetitions; r++)
+        samples[r] = peak_gflops(run, rounds, threads, &walls[r]);
+    *wall_gflops = median(walls, o->repetitions);
+    return median(samples, o->repetitions);
+}
+
+static peak_function peak_of(const char *variant)
+{
+    if (strcmp(variant, "scalar") == 0)
+        return fma_peak_scalar_run;
+#if defined(__x86_64__)
+    if (strcmp(variant, "avx2") == 0)
+        return fma_peak_avx2_run;
+    if (strcmp(variant, "avx512") == 0)
+        return fma_peak_avx512_run;
+#endif
+    return NULL;
+}
+
+/* ---- timing kernels ---------------------------------------------------- */
+
+typedef void (*bench_body)(void *context);
+
+/* Median seconds per call of body(context); *best gets the fastest
+ * repetition (on a shared machine, the least disturbed one). */
+static double time_call(bench_body body, void *context, const options *o,
+                        double *best)
+{
+    body(context); /* warm caches and the scratch paths */
+    int calls = 1;
+    for (;;) {
+        const double start = cpu_seconds();
+        for (int c = 0; c < calls; c++)
+            body(context);
+        if (cpu_seconds() - start >= o->min_time || calls >= (1 << 24))
+            break;
+        calls *= 2;
+    }
+    double samples[64];
+    for (int r = 0; r < o->repetitions; r++) {
+        const double start = cpu_seconds();
+        for (int c = 0; c < calls; c++)
+            body(context);
+        samples[r] = (cpu_seconds() - start) / calls;
+    }
+    const double middle = median(samples, o->repetitions);
+    *best = samples[0]; /* sorted by median() */
+    return middle;
+}
+
+static float *random_floats(random_generator *rng, size_t n)
+{
+    float *x = malloc(sizeof(float) * (n ? n : 1));
+    if (!x) {
+        fprintf(stderr, "bench_kernels: out of memory (%zu floats)\n", n);
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(2.0 * random_uniform(rng) - 1.0);
+    return x;
+}
+
+typedef struct conv_context {
+    const kernel_table *table;
+    conv_shape shape;
+    size_t count;
+    float *input, *weights, *bias, *output, *dy, *dx, *dw, *db;
+} conv_context;
+
+static void run_conv_forward(void *p)
+{
+    conv_context *c = p;
+    c->table->conv3x3_forward(&c->shape, c->count, c->input, c->weights,
+                              c->bias, 1, c->output);
+}
+static void run_conv_backward_input(void *p)
+{
+    conv_context *c = p;
+    c->table->conv3x3_backward_input(&c->shape, c->count, c->weights, c->dy,
+                                     c->dx);
+}
+static void run_conv_backward_weights(void *p)
+{
+    conv_context *c = p;
+    c->table->conv3x3_backward_weights(&c->shape, c->count, c->input, c->dy,
+                                       c->dw, c->db);
+}
+
+static conv_context conv_setup(const kernel_table *table,
+                               const conv_shape *shape, size_t count,
+                               random_generator *rng)
+{
+    conv_context c = {table, *shape, count, NULL, NULL, NULL,
+                      NULL,  NULL,   NULL,  NULL, NULL};
+    const size_t in_plane =
+        (size_t)conv_padded_height(shape) * conv_padded_width(shape);
+    const size_t out_plane =
+        (size_t)conv_out_height(shape) * conv_out_width(shape);
+    const size_t weights = (size_t)shape->out_channels * shape->in_channels * 9;
+    c.input = random_floats(rng, count * shape->in_channels * in_plane);
+    c.weights = random_floats(rng, weights);
+    c.bias = random_floats(rng, (size_t)shape->out_channels);
+    c.output = random_floats(rng, count * shape->out_channels * out_plane);
+    c.dy = random_floats(rng, count * shape->out_channels * out_plane);
+    c.dx = random_floats(rng, count * shape->in_channels *
+                                  (size_t)shape->in_height * shape->in_width);
+    c.dw = random_floats(rng, weights);
+    c.db = random_floats(rng, (size_t)shape->out_channels);
+    return c;
+}
+
+static void conv_teardown(conv_context *c)
+{
+    free(c->input);
+    free(c->weights);
+    free(c->bias);
+    free(c->output);
+    free(c->dy);
+    free(c->dx);
+    free(c->dw);
+    free(c->db);
+}
+
+static double conv_macs(const conv_shape *s)
+{
+    return (double)s->out_channels * s->in_channels * 9.0 * conv_out_height(s) *
+           conv_out_width(s);
+}
+
+typedef struct pool_context {
+    const kernel_table *table;
+    size_t planes;
+    int size;
+    float *input, *output, *dy, *relu, *dx;
+    uint8_t *argmax;
+} pool_context;
+
+static void run_pool_forward(void *p)
+{
+    pool_context *c = p;
+    const int half = c->size / 2;
+    c->table->maxpool2x2_forward(c->planes, c->size, c->size, c->input,
+                                 c->output, (size_t)half * half, (size_t)half,
+                                 c->argmax);
+}
+static void run_pool_backward(void *p)
+{
+    pool_context *c = p;
+    c->table->maxpool2x2_backward(c->planes, c->size, c->size, c->dy, c->argmax,
+                                  c->relu, c->dx);
+}
+
+typedef struct cosine_context {
+    const kernel_table *table;
+    size_t count, dims;
+    float *a, *b, *grad, *cos;
+    float sink;
+} cosine_context;
+
+static void run_cosine_similarity(void *p)
+{
+    cosine_context *c = p;
+    c->table->cosine_similarity(c->count, c->dims, c->a, c->b, 0, c->cos);
+}
+static void run_cosine_loss(void *p)
+{
+    cosine_context *c = p;
+    c->sink += c->table->cosine_loss(c->count, c->dims, c->a, c->b, 0, c->grad);
+}
+
+static const conv_shape seed_shapes[3] = {
+    {.in_channels = 1,
+     .out_channels = 16,
+     .in_height = 28,
+     .in_width = 28,
+     .pad = 1},
+    {.in_channels = 16,
+     .out_channels = 8,
+     .in_height = 14,
+     .in_width = 14,
+     .pad = 2},
+    {.in_channels = 8,
+     .out_channels = 1,
+     .in_height = 8,
+     .in_width = 8,
+     .pad = 2},
+};
+
+/* Times body(context) if `label` is selected and prints one line: GFLOP/s
+ * and % of `peak` when flops > 0, else GB/s of `bytes`. */
+static void measure(const options *o, const char *variant, const char *label,
+                    size_t count, bench_body body, void *context, double flops,
+                    double bytes, double peak)
+{
+    if (!selected(o, label))
+        return;
+    double best;
+    const double seconds = time_call(body, context, o, &best);
+    if (flops > 0.0) {
+        const double gflops = flops / seconds * 1e-9;
+        printf("%-7s %-36s %5zu %10.2f %8.2f %6.1f%% %6.1f%%\n", variant, label,
+               count, seconds * 1e6, gflops, 100.0 * gflops / peak,
+               100.0 * flops / best * 1e-9 / peak);
+    } else {
+        printf("%-7s %-36s %5zu %10.2f %8s %7s %7s  %.2f GB/s\n", variant,
+               label, count, seconds * 1e6, "-", "-", "-",
+               bytes / seconds * 1e-9);
+    }
+}
+
+/* The seed network through the kernels alone: forward (conv, ReLU, pooling
+ * straight into the next layer's padded buffer, cosine) and a training step
+ * (forward, cosine loss, then every gradient the network needs). It is the
+ * most the network code can reach, before its own glue. */
+typedef struct network_context {
+    const kernel_table *table;
+    size_t count;
+    float *x1, *y1, *x2, *y2, *x3, *y3, *pooled, *label, *cos;
+    float *w1, *b1, *w2, *b2, *w3, *b3;
+    float *d_pooled, *d_y3, *d_x3, *d_y2, *d_x2, *d_y1;
+    float *dw1, *db1, *dw2, *db2, *dw3, *db3;
+    uint8_t *a1, *a2, *a3;
+    float sink;
+} network_context;
+
+static void run_network_forward(void *p)
+{
+    network_context *c = p;
+    const kernel_table *t = c->table;
+    t->conv3x3_forward(&seed_shapes[0], c->count, c->x1, c->w1, c->b1, 1,
+                       c->y1);
+    /* Pool into the interior of conv2's 18 x 18 padded input. */
+    t->maxpool2x2_forward(16 * c->count, 28, 28, c->y1, c->x2 + 2 * 18 + 2,
+                          18 * 18, 18, c->a1);
+    t->conv3x3_forward(&seed_shapes[1], c->count, c->x2, c->w2, c->b2, 1,
+                       c->y2);
+    t->maxpool2x2_forward(8 * c->count, 16, 16, c->y2, c->x3 + 2 * 12 + 2,
+                          12 * 12, 12, c->a2);
+    t->conv3x3_forward(&seed_shapes[2], c->count, c->x3, c->w3, c->b3, 1,
+                       c->y3);
+    t->maxpool2x2_forward(c->count, 10, 10, c->y3, c->pooled, 25, 5, c->a3);
+}
+
+static void run_network_predict(void *p)
+{
+    network_context *c = p;
+    run_network_forward(c);
+    c->table->cosine_similarity(c->count, 25, c->pooled, c->label, 0, c->cos);
+}
+
+static void run_network_train(void *p)
+{
+    network_context *c = p;
+    const kernel_table *t = c->table;
+    run_network_forward(c);
+    c->sink +=
+        t->cosine_loss(c->count, 25, c->pooled, c->label, 0, c->d_pooled);
+    t->maxpool2x2_backward(c->count, 10, 10, c->d_pooled, c->a3, c->pooled,
+                           c->d_y3);
+    t->conv3x3_backward_weights(&seed_shapes[2], c->count, c->x3, c->d_y3,
+                                c->dw3, c->db3);
+    t->conv3x3_backward_input(&seed_shapes[2], c->count, c->w3, c->d_y3,
+                              c->d_x3);
+    /* (The network masks d_x3 by ReLU through the pooled values.) */
+    t->maxpool2x2_backward(8 * c->count, 16, 16, c->d_x3, c->a2, NULL, c->d_y2);
+    t->conv3x3_backward_weights(&seed_shapes[1], c->count, c->x2, c->d_y2,
+                                c->dw2, c->db2);
+    t->conv3x3_backward_input(&seed_shapes[1], c->count, c->w2, c->d_y2,
+                              c->d_x2);
+    t->maxpool2x2_backward(16 * c->count, 28, 28, c->d_x2, c->a1, NULL,
+                           c->d_y1);
+    t->conv3x3_backward_weights(&seed_shapes[0], c->count, c->x1, c->d_y1,
+                                c->dw1, c->db1);
+}
+
+/* Multiply-adds of one image: forward 415,008 (SPEC); a training step adds
+ * the weight gradients of all three layers (as many again) and the input
+ * gradients of conv3 and conv2 (out x in x 9 x input height x width). */
+#define SEED_FORWARD_MACS 415008.0
+#define SEED_TRAIN_MACS                                                        \
+    (2.0 * SEED_FORWARD_MACS + 1.0 * 8 * 9 * 8 * 8 + 8.0 * 16 * 9 * 14 * 14)
+
+static void network_bench(const kernel_table *table, size_t count, double peak,
+                          random_generator *rng, const options *o)
+{
+    network_context c = {.table = table, .count = count};
+    float **buffers[] = {
+        &c.x1,    &c.y1,       &c.x2,   &c.y2,   &c.x3,   &c.y3,   &c.pooled,
+        &c.label, &c.cos,      &c.w1,   &c.b1,   &c.w2,   &c.b2,   &c.w3,
+        &c.b3,    &c.d_pooled, &c.d_y3, &c.d_x3, &c.d_y2, &c.d_x2, &c.d_y1,
+        &c.dw1,   &c.db1,      &c.dw2,  &c.db2,  &c.dw3,  &c.db3};
+    const size_t sizes[] = {30 * 30 * count,
+                            16 * 28 * 28 * count,
+                            16 * 18 * 18 * count,
+                            8 * 16 * 16 * count,
+                            8 * 12 * 12 * count,
+                            10 * 10 * count,
+                            25 * count,
+                            25,
+                            count,
+                            16 * 9,
+                            16,
+                            8 * 16 * 9,
+                            8,
+                            8 * 9,
+                            1,
+                            25 * count,
+                            10 * 10 * count,
+                            8 * 8 * 8 * count,
+                            8 * 16 * 16 * count,
+                            16 * 14 * 14 * count,
+                            16 * 28 * 28 * count,
+                            16 * 9,
+                            16,
+                            8 * 16 * 9,
+                            8,
+                            8 * 9,
+                            1};
+    const size_t n = sizeof sizes / sizeof sizes[0];
+    for (size_t k = 0; k < n; k++)
+        *buffers[k] = random_floats(rng, sizes[k]);
+    /* The pads of the padded buffers are zeros, as the network keeps them. */
+    memset(c.x2, 0, sizeof(float) * sizes[2]);
+    memset(c.x3, 0, sizeof(float) * sizes[4]);
+    c.a1 = calloc(count * 16 * 14 * 14, 1);
+    c.a2 = calloc(count * 8 * 8 * 8, 1);
+    c.a3 = calloc(count * 25, 1);
+    if (!c.a1 || !c.a2 || !c.a3) {
+        fprintf(stderr, "bench_kernels: out of memory\n");
+        exit(1);
+    }
+    measure(o, table->name, "seed predict (kernels only)", count,
+            run_network_predict, &c, 2.0 * SEED_FORWARD_MACS * (double)count,
+            0.0, peak);
+    measure(o, table->name, "seed train step (kernels only)", count,
+            run_network_train, &c, 2.0 * SEED_TRAIN_MACS * (double)count, 0.0,
+            peak);
+    for (size_t k = 0; k < n; k++)
+        free(*buffers[k]);
+    free(c.a1);
+    free(c.a2);
+    free(c.a3);
+}
+
+static void variant_bench(const kernel_table *table, double peak,
+                          const options *o)
+{
+    random_generator rng;
+    random_seed(&rng, 7);
+    static const char *layer_names[3] = {"conv1 1->16 28x28 pad1",
+                                         "conv2 16->8 14x14 pad2",
+                                         "conv3 8->1 8x8 pad2"};
+    const char *name = table->name;
+    char label[64];
+    for (int layer = 0; layer < 3; layer++) {
+        const conv_shape *s = &seed_shapes[layer];
+        const double flops = 2.0 * conv_macs(s);
+        /* The input gradient computes out x in x 9 terms per input pixel. */
+        const double input_flops = 2.0 * s->out_channels * s->in_channels *
+                                   9.0 * s->in_height * s->in_width;
+        conv_context c = conv_setup(table, s, o->batch, &rng);
+        snprintf(label, sizeof label, "%s forward", layer_names[layer]);
+        measure(o, name, label, c.count, run_conv_forward, &c,
+                flops * (double)c.count, 0.0, peak);
+        c.count = o->train_batch;
+        snprintf(label, sizeof label, "%s forward", layer_names[layer]);
+        if (o->train_batch != o->batch)
+            measure(o, name, label, c.count, run_conv_forward, &c,
+                    flops * (double)c.count, 0.0, peak);
+        snprintf(label, sizeof label, "%s d-input", layer_names[layer]);
+        measure(o, name, label, c.count, run_conv_backward_input, &c,
+                input_flops * (double)c.count, 0.0, peak);
+        snprintf(label, sizeof label, "%s d-weights", layer_names[layer]);
+        measure(o, name, label, c.count, run_conv_backward_weights, &c,
+                flops * (double)c.count, 0.0, peak);
+        conv_teardown(&c);
+    }
+    static const int pool_planes[3] = {16, 8, 1}, pool_sizes[3] = {28, 16, 10};
+    for (int k = 0; k < 3; k++) {
+        pool_context c = {table,         (size_t)pool_planes[k] * o->batch,
+                          pool_sizes[k], NULL,
+                          NULL,          NULL,
+                          NULL,          NULL,
+                          NULL};
+        const size_t in = c.planes * c.size * c.size, out = in / 4;
+        c.input = random_floats(&rng, in);
+        c.output = random_floats(&rng, out);
+        c.dy = random_floats(&rng, out);
+        c.relu = random_floats(&rng, out);
+        c.dx = random_floats(&rng, in);
+        c.argmax = calloc(out, 1);
+        if (!c.argmax)
+            exit(1);
+        run_pool_forward(&c);
+        snprintf(label, sizeof label, "pool %dx%dx%d forward", pool_planes[k],
+                 pool_sizes[k], pool_sizes[k]);
+        measure(o, name, label, o->batch, run_pool_forward, &c, 0.0,
+                4.0 * (double)(in + out) + (double)out, peak);
+        snprintf(label, sizeof label, "pool %dx%dx%d backward", pool_planes[k],
+                 pool_sizes[k], pool_sizes[k]);
+        measure(o, name, label, o->batch, run_pool_backward, &c, 0.0,
+                4.0 * (double)(in + 2 * out) + (double)out, peak);
+        free(c.input);
+        free(c.output);
+        free(c.dy);
+        free(c.relu);
+        free(c.dx);
+        free(c.argmax);
+    }
+    const size_t cosine_counts[2] = {o->train_batch, o->batch};
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && o->batch == o->train_batch)
+            break;
+        cosine_context c = {table, cosine_counts[k], 25, NULL, NULL, NULL, NULL,
+                            0.0f};
+        c.a = random_floats(&rng, c.count * 25);
+        c.b = random_floats(&rng, 25);
+        c.grad = random_floats(&rng, c.count * 25);
+        c.cos = random_floats(&rng, c.count);
+        measure(o, name, "cosine similarity d=25", c.count,
+                run_cosine_similarity, &c, 6.0 * 25 * (double)c.count, 0.0,
+                peak);
+        measure(o, name, "cosine loss+gradient d=25", c.count, run_cosine_loss,
+                &c, 10.0 * 25 * (double)c.count, 0.0, peak);
+        free(c.a);
+        free(c.b);
+        free(c.grad);
+        free(c.cos);
+    }
+    network_bench(table, o->batch, peak, &rng, o);
+    if (o->train_batch != o->batch)
+        network_bench(table, o->train_batch, peak, &rng, o);
+    network_bench(table, 1, peak, &rng, o);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_kernels [--reps N] [--batch N] "
+                    "[--train-batch N] [--variant NAME] [--only TEXT] "
+                    "[--min-time S]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    options o = {15, 256, 20, NULL, NULL, 0.02};
+    /* Options come in (name, value) pairs. */
+    for (int i = 1; i < argc; i += 2) {
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!value)
+            usage();
+        if (strcmp(argv[i], "--reps") == 0)
+            o.repetitions = atoi(value);
+        else if (strcmp(argv[i], "--batch") == 0)
+            o.batch = (size_t)atol(value);
+        else if (strcmp(argv[i], "--train-batch") == 0)
+            o.train_batch = (size_t)atol(value);
+        else if (strcmp(argv[i], "--variant") == 0)
+            o.variant = value;
+        else if (strcmp(argv[i], "--only") == 0)
+            o.only = value;
+        else if (strcmp(argv[i], "--min-time") == 0)
+            o.min_time = atof(value);
+        else
+            usage();
+    }
+    if (o.repetitions < 1 || o.repetitions > 64 || o.batch < 1 ||
+        o.train_batch < 1 || !(o.min_time > 0.0))
+        usage();
+
+    printf("command:");
+    for (int i = 0; i < argc; i++)
+        printf(" %s", argv[i]);
+    printf("\n");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    if (cores > 64)
+        cores = 64;
+    printf("online CPUs: %ld; medians of %d repetitions of >= %.3f s\n\n",
+           cores, o.repetitions, o.min_time);
+
+    const char *names[8];
+    double peaks[8];
+    int variants = 0;
+    printf("fp32 FMA peak, measured now (16 independent chains; 2 flops per "
+           "lane per multiply-add):\n");
+    printf("%-7s %17s %18s %18s\n", "variant", "1 thread (CPU t)",
+           "all cores (CPU t)", "all cores (wall)");
+    for (int i = 0; kernel_variant_names[i]; i++) {
+        const char *name = kernel_variant_names[i];
+        if (!kernels_by_name(name) || !peak_of(name))
+            continue;
+        if (o.variant && strcmp(o.variant, name) != 0)
+            continue;
+        double wall_one, wall_all;
+        const double one = measure_peak(peak_of(name), 1, &o, &wall_one);
+        const double all =
+            measure_peak(peak_of(name), (int)cores, &o, &wall_all);
+        printf("%-7s %17.2f %18.2f %18.2f  GFLOP/s, %ld threads\n", name, one,
+               all, wall_all, cores);
+        names[variants] = name;
+        peaks[variants++] = one;
+    }
+    if (variants == 0) {
+        fprintf(stderr, "bench_kernels: no such variant on this CPU\n");
+        return 1;
+    }
+    printf(
+        "\nkernels, single thread; us/call, GFLOP/s and %% of that variant's "
+        "1-thread peak\nfrom the median repetition, 'best' from the "
+        "fastest:\n");
+    printf("%-7s %-36s %5s %10s %8s %7s %7s\n", "variant", "kernel", "batch",
+           "us/call", "GFLOP/s", "% peak", "best");
+    for (int v = 0; v < variants; v++) {
+        variant_bench(kernels_by_name(names[v]), peaks[v], &o);
+        printf("\n");
+    }
+    return 0;
+}

@@ -1,0 +1,18 @@
+/* The machine's fp32 multiply-add peak, measured per instruction set.
+ *
+ * Each fma_peak_<isa>_run() executes `rounds` rounds of independent
+ * multiply-adds (enough independent chains to hide the FMA latency behind its
+ * throughput) and returns the number of floating-point operations done, two
+ * per lane per multiply-add. Each lives in its own file compiled with that
+ * ISA's flags; call only the ones the CPU runs. `sink` receives a value that
+ * depends on every chain so the compiler cannot drop the work. */
+#ifndef COSNET_BENCH_FMA_PEAK_H
+#define COSNET_BENCH_FMA_PEAK_H
+
+#include <stdint.h>
+
+double fma_peak_scalar_run(uint64_t rounds, float *sink);
+double fma_peak_avx2_run(uint64_t rounds, float *sink);
+double fma_peak_avx512_run(uint64_t rounds, float *sink);
+
+#endif

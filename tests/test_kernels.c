@@ -1,0 +1,980 @@
+/* Every kernel variant this CPU runs, held to the scalar reference.
+ *
+ * Tolerance. A float32 sum of K products, in ANY order and with or without
+ * fused multiply-adds, is within gamma_K * sum|terms| of the exact value,
+ * gamma_K = K u / (1 - K u), u = 2^-24 (Higham, Accuracy and Stability of
+ * Numerical Algorithms, 2nd ed., eq. 3.5). Reference and variant each obey
+ * that bound, so they may differ by 2 gamma_K sum|terms|, with sum|terms|
+ * computed here in double; ReLU is 1-Lipschitz and keeps the bound. The
+ * bound is a worst case and grows with K, so on its own it could hide a
+ * single missing term in a long sum: every convolution is therefore also
+ * run on small integers, where every partial sum is exact in float32 and
+ * the variant must equal the reference bit for bit. Max-pool involves no
+ * arithmetic and must match exactly, argmax included. The cosine bounds
+ * below follow the same first-order analysis (see cosine_tolerance).
+ *
+ * Buffers the kernels read or write end exactly at an inaccessible page, so
+ * any read or write past their end faults even where a sanitizer cannot
+ * see it (masked vector loads). */
+/* MAP_ANONYMOUS is not in POSIX 2008; glibc shows it under _DEFAULT_SOURCE. */
+#define _DEFAULT_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/rng.h"
+#include "kernels/kernels.h"
+
+#define UNIT_ROUNDOFF (1.0 / 16777216.0) /* 2^-24, float32 */
+#define SENTINEL 12345.5f
+
+static double gamma_of(double terms)
+{
+    return terms * UNIT_ROUNDOFF / (1.0 - terms * UNIT_ROUNDOFF);
+}
+
+/* ---- buffers that end at a guard page ---------------------------------- */
+
+typedef struct guarded {
+    void *mapping;
+    size_t mapping_bytes;
+    void *data;
+} guarded;
+
+static void *guarded_alloc(guarded *g, size_t bytes)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t body = (bytes + page - 1) / page * page;
+    g->mapping_bytes = body + page;
+    g->mapping = mmap(NULL, g->mapping_bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(g->mapping != MAP_FAILED);
+    assert_int_equal(mprotect((char *)g->mapping + body, page, PROT_NONE), 0);
+    g->data = (char *)g->mapping + body - bytes;
+    return g->data;
+}
+
+static float *guarded_floats(guarded *g, size_t count)
+{
+    return guarded_alloc(g, count * sizeof(float));
+}
+
+static void guarded_free(guarded *g)
+{
+    munmap(g->mapping, g->mapping_bytes);
+}
+
+/* ---- data -------------------------------------------------------------- */
+
+static void fill_uniform(random_generator *rng, float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(2.0 * random_uniform(rng) - 1.0);
+}
+
+/* Integers in [-limit, limit]: products and sums stay exact in float32. */
+static void fill_integers(random_generator *rng, float *x, size_t n, int limit)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((int)random_below(rng, 2 * (uint64_t)limit + 1) - limit);
+}
+
+static void fill_value(float *x, size_t n, float value)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = value;
+}
+
+static int random_int(random_generator *rng, int low, int high)
+{
+    return low + (int)random_below(rng, (uint64_t)(high - low + 1));
+}
+
+static void check_close(const char *variant, const char *what, size_t index,
+                        float got, float want, double tolerance)
+{
+    const double error = fabs((double)got - (double)want);
+    if (!(error <= tolerance)) {
+        print_error("%s %s[%zu]: got %.9g, reference %.9g, |diff| %.3g > "
+                    "tolerance %.3g\n",
+                    variant, what, index, got, want, error, tolerance);
+        fail();
+    }
+}
+
+static void check_equal(const char *variant, const char *what, size_t index,
+                        float got, float want)
+{
+    if (memcmp(&got, &want, sizeof got) != 0) {
+        print_error("%s %s[%zu]: got %.9g, reference %.9g (exact expected)\n",
+                    variant, what, index, got, want);
+        fail();
+    }
+}
+
+/* The variants to test: every one this build knows and this CPU runs. */
+static int variant_count(const kernel_table **tables)
+{
+    int n = 0;
+    for (int i = 0; kernel_variant_names[i]; i++) {
+        const kernel_table *t = kernels_by_name(kernel_variant_names[i]);
+        if (t)
+            tables[n++] = t;
+    }
+    return n;
+}
+
+#define FOR_EACH_VARIANT(table)                                                \
+    const kernel_table *variant_tables[8];                                     \
+    const int variant_total = variant_count(variant_tables);                   \
+    for (int variant_index = 0; variant_index < variant_total &&               \
+                                ((table) = variant_tables[variant_index], 1);  \
+         variant_index++)
+
+/* ---- convolution shapes ------------------------------------------------ */
+
+typedef struct conv_case {
+    conv_shape shape;
+    size_t count;
+} conv_case;
+
+/* The seed network's three layers (SPEC section 2). */
+static const conv_shape seed_shapes[3] = {
+    {.in_channels = 1,
+     .out_channels = 16,
+     .in_height = 28,
+     .in_width = 28,
+     .pad = 1},
+    {.in_channels = 16,
+     .out_channels = 8,
+     .in_height = 14,
+     .in_width = 14,
+     .pad = 2},
+    {.in_channels = 8,
+     .out_channels = 1,
+     .in_height = 8,
+     .in_width = 8,
+     .pad = 2},
+};
+
+/* Channels 1..20, sizes 1..33 (at least one output pixel), pad 0..2,
+ * count 1..5. */
+static conv_case random_conv_case(random_generator *rng)
+{
+    conv_case c;
+    c.shape.in_channels = random_int(rng, 1, 20);
+    c.shape.out_channels = random_int(rng, 1, 20);
+    c.shape.pad = random_int(rng, 0, 2);
+    const int smallest = c.shape.pad >= 1 ? 1 : 3;
+    c.shape.in_height = random_int(rng, smallest, 33);
+    c.shape.in_width = random_int(rng, smallest, 33);
+    c.count = (size_t)random_int(rng, 1, 5);
+    return c;
+}
+
+typedef struct conv_sizes {
+    int hp, wp, ho, wo, cin, cout;
+    size_t input, output, weights;
+} conv_sizes;
+
+static conv_sizes sizes_of(const conv_case *c)
+{
+    conv_sizes z;
+    z.hp = conv_padded_height(&c->shape);
+    z.wp = conv_padded_width(&c->shape);
+    z.ho = conv_out_height(&c->shape);
+    z.wo = conv_out_width(&c->shape);
+    z.cin = c->shape.in_channels;
+    z.cout = c->shape.out_channels;
+    z.input = c->count * z.cin * z.hp * z.wp;
+    z.output = c->count * z.cout * z.ho * z.wo;
+    z.weights = (size_t)z.cout * z.cin * 9;
+    return z;
+}
+
+enum { VALUES_UNIFORM, VALUES_INTEGER };
+
+static void fill_values(random_generator *rng, float *x, size_t n, int kind)
+{
+    if (kind == VALUES_INTEGER)
+        fill_integers(rng, x, n, 3);
+    else
+        fill_uniform(rng, x, n);
+}
+
+/* ---- convolution forward ----------------------------------------------- */
+
+static void check_conv_forward(const kernel_table *table, const conv_case *c,
+                               int relu, int kind, random_generator *rng)
+{
+    const conv_sizes z = sizes_of(c);
+    guarded gi, gw, gb, go;
+    float *input = guarded_floats(&gi, z.input);
+    float *weights = guarded_floats(&gw, z.weights);
+    float *bias = guarded_floats(&gb, (size_t)z.cout);
+    float *output = guarded_floats(&go, z.output);
+    float *reference = malloc(sizeof(float) * z.output);
+    assert_non_null(reference);
+    /* The pad is filled too: the contract is a sum over input_padded, and
+     * a kernel must not assume what the pad holds. */
+    fill_values(rng, input, z.input, kind);
+    fill_values(rng, weights, z.weights, kind);
+    fill_values(rng, bias, (size_t)z.cout, kind);
+    fill_value(output, z.output, SENTINEL);
+
+    kernel_table_scalar.conv3x3_forward(&c->shape, c->count, input, weights,
+                                        bias, relu, reference);
+    table->conv3x3_forward(&c->shape, c->count, input, weights, bias, relu,
+                           output);
+
+    const double terms = z.cin * 9.0 + 1.0;
+    size_t index = 0;
+    for (size_t i = 0; i < c->count; i++)
+        for (int co = 0; co < z.cout; co++)
+            for (int oh = 0; oh < z.ho; oh++)
+                for (int ow = 0; ow < z.wo; ow++, index++) {
+                    if (kind == VALUES_INTEGER) {
+                        check_equal(table->name, "conv forward", index,
+                                    output[index], reference[index]);
+                        continue;
+                    }
+                    double magnitude = fabs(bias[co]);
+                    for (int ci = 0; ci < z.cin; ci++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 3; kw++)
+                                magnitude += fabs(
+                                    (double)
+                                        weights[((co * z.cin + ci) * 3 + kh) *
+                                                    3 +
+                                                kw] *
+                                    input[((i * z.cin + ci) * z.hp + oh + kh) *
+                                              z.wp +
+                                          ow + kw]);
+                    check_close(table->name, "conv forward", index,
+                                output[index], reference[index],
+                                2.0 * gamma_of(terms) * magnitude);
+                    if (relu)
+                        assert_true(output[index] >= 0.0f);
+                }
+    free(reference);
+    guarded_free(&gi);
+    guarded_free(&gw);
+    guarded_free(&gb);
+    guarded_free(&go);
+}
+
+static void test_conv_forward_seed_shapes(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 101);
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        for (int layer = 0; layer < 3; layer++)
+            for (int kind = VALUES_UNIFORM; kind <= VALUES_INTEGER; kind++) {
+                const size_t counts[] = {1, 3, 20};
+                for (int k = 0; k < 3; k++) {
+                    conv_case c = {seed_shapes[layer], counts[k]};
+                    check_conv_forward(table, &c, k != 1, kind, &rng);
+                }
+            }
+    }
+}
+
+static void test_conv_forward_random_shapes(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 102);
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        for (int trial = 0; trial < 80; trial++) {
+            conv_case c = random_conv_case(&rng);
+            check_conv_forward(table, &c, trial % 2, trial % 3 == 0, &rng);
+        }
+    }
+}
+
+/* ---- convolution input gradient --------------------------------------- */
+
+static void check_conv_backward_input(const kernel_table *table,
+                                      const conv_case *c, int kind,
+                                      random_generator *rng)
+{
+    const conv_sizes z = sizes_of(c);
+    const int h = c->shape.in_height, w = c->shape.in_width, pad = c->shape.pad;
+    const size_t dx_count = c->count * z.cin * h * w;
+    guarded gw, gdy, gdx;
+    float *weights = guarded_floats(&gw, z.weights);
+    float *dy = guarded_floats(&gdy, z.output);
+    float *dx = guarded_floats(&gdx, dx_count);
+    float *reference = malloc(sizeof(float) * dx_count);
+    assert_non_null(reference);
+    fill_values(rng, weights, z.weights, kind);
+    fill_values(rng, dy, z.output, kind);
+    fill_value(dx, dx_count, SENTINEL);
+
+    kernel_table_scalar.conv3x3_backward_input(&c->shape, c->count, weights, dy,
+                                               reference);
+    table->conv3x3_backward_input(&c->shape, c->count, weights, dy, dx);
+
+    const double terms = z.cout * 9.0;
+    size_t index = 0;
+    for (size_t i = 0; i < c->count; i++)
+        for (int ci = 0; ci < z.cin; ci++)
+            for (int ih = 0; ih < h; ih++)
+                for (int iw = 0; iw < w; iw++, index++) {
+                    if (kind == VALUES_INTEGER) {
+                        check_equal(table->name, "conv input gradient", index,
+                                    dx[index], reference[index]);
+                        continue;
+                    }
+                    double magnitude = 0.0;
+                    for (int co = 0; co < z.cout; co++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 3; kw++) {
+                                const int oh = ih + pad - kh,
+                                          ow = iw + pad - kw;
+                                if (oh < 0 || oh >= z.ho || ow < 0 ||
+                                    ow >= z.wo)
+                                    continue;
+                                magnitude += fabs(
+                                    (double)
+                                        weights[((co * z.cin + ci) * 3 + kh) *
+                                                    3 +
+                                                kw] *
+                                    dy[((i * z.cout + co) * z.ho + oh) * z.wo +
+                                       ow]);
+                            }
+                    check_close(table->name, "conv input gradient", index,
+                                dx[index], reference[index],
+                                2.0 * gamma_of(terms) * magnitude);
+                }
+    free(reference);
+    guarded_free(&gw);
+    guarded_free(&gdy);
+    guarded_free(&gdx);
+}
+
+static void test_conv_backward_input_seed_shapes(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 201);
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        for (int layer = 0; layer < 3; layer++)
+            for (int kind = VALUES_UNIFORM; kind <= VALUES_INTEGER; kind++) {
+                conv_case c = {seed_shapes[layer], 20};
+                check_conv_backward_input(table, &c, kind, &rng);
+                c.count = 1;
+                check_conv_backward_input(table, &c, kind, &rng);
+            }
+    }
+}
+
+static void test_conv_backward_input_random_shapes(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 202);
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        for (int trial = 0; trial < 80; trial++) {
+            conv_case c = random_conv_case(&rng);
+            check_conv_backward_input(table, &c, trial % 3 == 0, &rng);
+        }
+    }
+}
+
+/* ---- convolution weight gradients -------------------------------------- */
+
+static void check_conv_backward_weights(const kernel_table *table,
+                                        const conv_case *c, int kind,
+                                        random_generator *rng)
+{
+    const conv_sizes z = sizes_of(c);
+    guarded gi, gdy, gdw, gdb;
+    float *input = guarded_floats(&gi, z.input);
+    float *dy = guarded_floats(&gdy, z.output);
+    float *dw = guarded_floats(&gdw, z.weights);
+    float *db = guarded_floats(&gdb, (size_t)z.cout);
+    float *reference_dw = malloc(sizeof(float) * z.weights);
+    float *reference_db = malloc(sizeof(float) * (size_t)z.cout);
+    assert_non_null(reference_dw);
+    assert_non_null(reference_db);
+    fill_values(rng, input, z.input, kind);
+    fill_values(rng, dy, z.output, kind);
+    fill_value(dw, z.weights, SENTINEL);
+    fill_value(db, (size_t)z.cout, SENTINEL);
+
+    kernel_table_scalar.conv3x3_backward_weights(&c->shape, c->count, input, dy,
+                                                 reference_dw, reference_db);
+    table->conv3x3_backward_weights(&c->shape, c->count, input, dy, dw, db);
+
+    const double terms = (double)c->count * z.ho * z.wo;
+    for (int co = 0; co < z.cout; co++) {
+        double bias_magnitude = 0.0;
+        for (size_t i = 0; i < c->count; i++)
+            for (int p = 0; p < z.ho * z.wo; p++)
+                bias_magnitude += fabs(dy[(i * z.cout + co) * z.ho * z.wo + p]);
+        if (kind == VALUES_INTEGER)
+            check_equal(table->name, "conv bias gradient", (size_t)co, db[co],
+                        reference_db[co]);
+        else
+            check_close(table->name, "conv bias gradient", (size_t)co, db[co],
+                        reference_db[co],
+                        2.0 * gamma_of(terms) * bias_magnitude);
+        for (int ci = 0; ci < z.cin; ci++)
+            for (int k = 0; k < 9; k++) {
+                const size_t index = ((size_t)co * z.cin + ci) * 9 + k;
+                if (kind == VALUES_INTEGER) {
+                    check_equal(table->name, "conv weight gradient", index,
+                                dw[index], reference_dw[index]);
+                    continue;
+                }
+                const int kh = k / 3, kw = k % 3;
+                double magnitude = 0.0;
+                for (size_t i = 0; i < c->count; i++)
+                    for (int oh = 0; oh < z.ho; oh++)
+                        for (int ow = 0; ow < z.wo; ow++)
+                            magnitude += fabs(
+                                (double)
+                                    dy[((i * z.cout + co) * z.ho + oh) * z.wo +
+                                       ow] *
+                                input[((i * z.cin + ci) * z.hp + oh + kh) *
+                                          z.wp +
+                                      ow + kw]);
+                check_close(table->name, "conv weight gradient", index,
+                            dw[index], reference_dw[index],
+                            2.0 * gamma_of(terms) * magnitude);
+            }
+    }
+    free(reference_dw);
+    free(reference_db);
+    guarded_free(&gi);
+    guarded_free(&gdy);
+    guarded_free(&gdw);
+    guarded_free(&gdb);
+}
+
+static void test_conv_backward_weights_seed_shapes(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 301);
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        for (int layer = 0; layer < 3; layer++)
+            for (int kind = VALUES_UNIFORM; kind <= VALUES_INTEGER; kind++) {
+                conv_case c = {seed_shapes[layer], 20};
+                check_conv_backward_weights(table, &c, kind, &rng);
+                c.count = 1;
+                check_conv_backward_weights(table, &c, kind, &rng);
+            }
+    }
+}
+
+static void test_conv_backward_weights_random_shapes(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 302);
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        for (int trial = 0; trial < 80; trial++) {
+            conv_case c = random_conv_case(&rng);
+            check_conv_backward_weights(table, &c, trial % 3 == 0, &rng);
+        }
+    }
+}
+
+/* An empty batch: gradients are zero sums, and nothing else is written. */
+static void test_conv_empty_batch(void **state)
+{
+    (void)state;
+    const conv_shape shape = seed_shapes[1];
+    float weights[8 * 16 * 9], bias[8], dw[8 * 16 * 9], db[8];
+    float untouched[4] = {SENTINEL, SENTINEL, SENTINEL, SENTINEL};
+    for (size_t k = 0; k < 8 * 16 * 9; k++)
+        weights[k] = 1.0f;
+    for (int k = 0; k < 8; k++)
+        bias[k] = 1.0f;
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        fill_value(dw, 8 * 16 * 9, SENTINEL);
+        fill_value(db, 8, SENTINEL);
+        table->conv3x3_backward_weights(&shape, 0, untouched, untouched, dw,
+                                        db);
+        for (size_t k = 0; k < 8 * 16 * 9; k++)
+            check_equal(table->name, "empty-batch weight gradient", k, dw[k],
+                        0.0f);
+        for (size_t k = 0; k < 8; k++)
+            check_equal(table->name, "empty-batch bias gradient", k, db[k],
+                        0.0f);
+        table->conv3x3_forward(&shape, 0, untouched, weights, bias, 1,
+                               untouched);
+        table->conv3x3_backward_input(&shape, 0, weights, untouched, untouched);
+        for (size_t k = 0; k < 4; k++)
+            check_equal(table->name, "empty-batch output", k, untouched[k],
+                        SENTINEL);
+    }
+}
+
+/* ---- max-pool ---------------------------------------------------------- */
+
+typedef struct pool_case {
+    size_t planes;
+    int height, width;
+    size_t plane_stride, row_stride; /* of the output */
+} pool_case;
+
+enum { POOL_UNIFORM, POOL_TIES, POOL_NAN };
+
+/* POOL_TIES draws from a few values (signed zeros included) so that equal
+ * maxima are common and the first-in-window-order rule is exercised;
+ * POOL_NAN adds NaNs, where the reference's strict comparisons decide. */
+static void fill_pool_input(random_generator *rng, float *x, size_t n, int kind)
+{
+    static const float few[] = {-1.0f, -0.5f, -0.0f, 0.0f, 0.5f, 1.0f};
+    for (size_t i = 0; i < n; i++) {
+        if (kind == POOL_UNIFORM)
+            x[i] = (float)(2.0 * random_uniform(rng) - 1.0);
+        else
+            x[i] = few[random_below(rng, 6)];
+        if (kind == POOL_NAN && random_below(rng, 5) == 0)
+            x[i] = NAN;
+    }
+}
+
+static void check_pool_forward(const kernel_table *table, const pool_case *c,
+                               int kind, random_generator *rng)
+{
+    const int ho = c->height / 2, wo = c->width / 2;
+    const size_t in_count = c->planes * c->height * c->width;
+    const size_t out_count = c->planes * c->plane_stride;
+    const size_t arg_count = c->planes * ho * wo;
+    guarded gi, go, ga;
+    float *input = guarded_floats(&gi, in_count);
+    float *output = guarded_floats(&go, out_count);
+    uint8_t *argmax = guarded_alloc(&ga, arg_count);
+    float *reference = malloc(sizeof(float) * out_count);
+    uint8_t *reference_argmax = malloc(arg_count);
+    assert_non_null(reference);
+    assert_non_null(reference_argmax);
+    fill_pool_input(rng, input, in_count, kind);
+    fill_value(output, out_count, SENTINEL);
+    fill_value(reference, out_count, SENTINEL);
+    memset(argmax, 0xEE, arg_count);
+
+    kernel_table_scalar.maxpool2x2_forward(c->planes, c->height, c->width,
+                                           input, reference, c->plane_stride,
+                                           c->row_stride, reference_argmax);
+    table->maxpool2x2_forward(c->planes, c->height, c->width, input, output,
+                              c->plane_stride, c->row_stride, argmax);
+
+    /* Bitwise over the whole strided buffer: values where the reference
+     * wrote, the untouched sentinel in every gap. */
+    for (size_t k = 0; k < out_count; k++)
+        check_equal(table->name, "pool output", k, output[k], reference[k]);
+    for (size_t k = 0; k < arg_count; k++)
+        if (argmax[k] != reference_argmax[k]) {
+            print_error("%s pool argmax[%zu]: got %d, reference %d\n",
+                        table->name, k, argmax[k], reference_argmax[k]);
+            fail();
+        }
+    free(reference);
+    free(reference_argmax);
+    guarded_free(&gi);
+    guarded_free(&go);
+    guarded_free(&ga);
+}
+
+static pool_case dense_pool(size_t planes, int height, int width)
+{
+    pool_case c = {planes, height, width, 0, (size_t)(width / 2)};
+    c.plane_stride = (size_t)(height / 2) * c.row_stride;
+    return c;
+}
+
+/* Planes 1..20, sizes 2..33; half the cases write into a larger buffer
+ * with row and plane gaps, as when pooling into a padded buffer. */
+static pool_case random_pool_case(random_generator *rng, int strided)
+{
+    pool_case c = dense_pool((size_t)random_int(rng, 1, 20),
+                             random_int(rng, 2, 33), random_int(rng, 2, 33));
+    if (strided) {
+        c.row_stride += (size_t)random_int(rng, 1, 4);
+        c.plane_stride = (size_t)(c.height / 2) * c.row_stride +
+                         (size_t)random_int(rng, 0, 9);
+    }
+    return c;
+}
+
+static void test_pool_forward_seed_shapes(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 401);
+    const pool_case cases[] = {
+        dense_pool(16 * 20, 28, 28),
+        dense_pool(8 * 20, 16, 16),
+        dense_pool(1 * 20, 10, 10),
+        /* Straight into the next layer's padded input (pad 2, 18 x 18). */
+        {16, 28, 28, 18 * 18, 18},
+        {8, 16, 16, 12 * 12, 12}};
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+            for (int kind = POOL_UNIFORM; kind <= POOL_NAN; kind++)
+                check_pool_forward(table, &cases[k], kind, &rng);
+    }
+}
+
+static void test_pool_forward_random_shapes(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 402);
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        for (int trial = 0; trial < 150; trial++) {
+            pool_case c = random_pool_case(&rng, trial % 2);
+            check_pool_forward(table, &c, trial % 3, &rng);
+        }
+    }
+}
+
+static void check_pool_backward(const kernel_table *table, const pool_case *c,
+                                int with_relu, random_generator *rng)
+{
+    const int ho = c->height / 2, wo = c->width / 2;
+    const size_t in_count = c->planes * c->height * c->width;
+    const size_t out_count = c->planes * ho * wo;
+    guarded gdy, ga, gr, gdx;
+    float *dy = guarded_floats(&gdy, out_count);
+    uint8_t *argmax = guarded_alloc(&ga, out_count);
+    float *relu_output = guarded_floats(&gr, out_count);
+    float *dx = guarded_floats(&gdx, in_count);
+    float *reference = malloc(sizeof(float) * in_count);
+    assert_non_null(reference);
+    static const float pooled[] = {-1.0f, -0.0f, 0.0f, 0.25f, 1.0f};
+    fill_uniform(rng, dy, out_count);
+    for (size_t k = 0; k < out_count; k++) {
+        argmax[k] = (uint8_t)random_below(rng, 4);
+        relu_output[k] = pooled[random_below(rng, 5)];
+    }
+    fill_value(dx, in_count, SENTINEL);
+    const float *relu = with_relu ? relu_output : NULL;
+
+    kernel_table_scalar.maxpool2x2_backward(c->planes, c->height, c->width, dy,
+                                            argmax, relu, reference);
+    table->maxpool2x2_backward(c->planes, c->height, c->width, dy, argmax, relu,
+                               dx);
+    /* Every input position is overwritten: the gradient or +0. */
+    for (size_t k = 0; k < in_count; k++)
+        check_equal(table->name, "pool input gradient", k, dx[k], reference[k]);
+    free(reference);
+    guarded_free(&gdy);
+    guarded_free(&ga);
+    guarded_free(&gr);
+    guarded_free(&gdx);
+}
+
+static void test_pool_backward(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 403);
+    const pool_case seeds[] = {dense_pool(16 * 20, 28, 28),
+                               dense_pool(8 * 20, 16, 16),
+                               dense_pool(1 * 20, 10, 10)};
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        for (size_t k = 0; k < 3; k++)
+            for (int relu = 0; relu <= 1; relu++)
+                check_pool_backward(table, &seeds[k], relu, &rng);
+        for (int trial = 0; trial < 150; trial++) {
+            pool_case c = random_pool_case(&rng, 0);
+            check_pool_backward(table, &c, trial % 2, &rng);
+        }
+    }
+}
+
+/* ---- cosine ------------------------------------------------------------ */
+
+/* Exact (double) quantities of one row pair and the first-order error bound
+ * of one float32 evaluation of cos. With S = sum|a_i b_i|: dot carries at
+ * most gamma_d S, |a|^2 and |b|^2 (non-negative terms) a relative gamma_d
+ * each, the product, square root and division a few more roundings; so
+ * |cos~ - cos| <= (gamma_d S + |a.b| (gamma_d + 4u)) / den, den =
+ * sqrt(max(|a|^2 |b|^2, eps^2)); the clamp (a max) keeps the bound. */
+typedef struct cosine_row {
+    double dot, aa, bb, abs_dot, den, cos, cos_error;
+    int clamped;
+} cosine_row;
+
+static cosine_row cosine_exact(size_t dims, const float *a, const float *b)
+{
+    cosine_row r = {0};
+    for (size_t d = 0; d < dims; d++) {
+        r.dot += (double)a[d] * b[d];
+        r.abs_dot += fabs((double)a[d] * b[d]);
+        r.aa += (double)a[d] * a[d];
+        r.bb += (double)b[d] * b[d];
+    }
+    const double floor = (double)COSINE_EPSILON * COSINE_EPSILON;
+    r.clamped = !(r.aa * r.bb > floor);
+    r.den = sqrt(r.clamped ? floor : r.aa * r.bb);
+    r.cos = r.dot / r.den;
+    const double g = gamma_of((double)dims);
+    r.cos_error =
+        (g * r.abs_dot + fabs(r.dot) * (g + 4.0 * UNIT_ROUNDOFF)) / r.den;
+    return r;
+}
+
+/* Rows: uniform; scaled by 1e-9 (clamped: |a|^2|b|^2 << eps^2); all-zero
+ * (clamped, cos 0). Rows too close to the clamp threshold, where the
+ * gradient is discontinuous, are redrawn. */
+static void fill_cosine_rows(random_generator *rng, size_t count, size_t dims,
+                             float *a)
+{
+    for (size_t i = 0; i < count; i++) {
+        float *row = a + i * dims;
+        const uint64_t kind = random_below(rng, 5);
+        fill_uniform(rng, row, dims);
+        if (kind == 3)
+            for (size_t d = 0; d < dims; d++)
+                row[d] *= 1e-9f;
+        if (kind == 4)
+            fill_value(row, dims, 0.0f);
+    }
+}
+
+typedef struct cosine_case {
+    size_t count, dims, b_stride;
+} cosine_case;
+
+static void check_cosine(const kernel_table *table, const cosine_case *c,
+                         random_generator *rng)
+{
+    const size_t b_rows = c->b_stride ? c->count : 1;
+    guarded ga, gb, gc, gg;
+    float *a = guarded_floats(&ga, c->count * c->dims);
+    float *b = guarded_floats(&gb, b_rows * c->dims);
+    float *cosines = guarded_floats(&gc, c->count);
+    float *grad = guarded_floats(&gg, c->count * c->dims);
+    float *reference_cos = malloc(sizeof(float) * c->count);
+    float *reference_grad = malloc(sizeof(float) * c->count * c->dims);
+    assert_non_null(reference_cos);
+    assert_non_null(reference_grad);
+    cosine_row *rows = malloc(sizeof(cosine_row) * c->count);
+    assert_non_null(rows);
+    /* b rows are never zero here: a zero label vector is not a use case,
+     * and the a side already covers the clamp. */
+    for (;;) {
+        fill_cosine_rows(rng, c->count, c->dims, a);
+        fill_uniform(rng, b, b_rows * c->dims);
+        int near_threshold = 0;
+        for (size_t i = 0; i < c->count; i++) {
+            rows[i] =
+                cosine_exact(c->dims, a + i * c->dims, b + i * c->b_stride);
+            const double ratio = rows[i].aa * rows[i].bb /
+                                 ((double)COSINE_EPSILON * COSINE_EPSILON);
+            if (ratio > 0.0 && fabs(ratio - 1.0) < 1e-3)
+                near_threshold = 1;
+        }
+        if (!near_threshold)
+            break;
+    }
+    fill_value(cosines, c->count, SENTINEL);
+    fill_value(grad, c->count * c->dims, SENTINEL);
+
+    kernel_table_scalar.cosine_similarity(c->count, c->dims, a, b, c->b_stride,
+                                          reference_cos);
+    table->cosine_similarity(c->count, c->dims, a, b, c->b_stride, cosines);
+    for (size_t i = 0; i < c->count; i++)
+        check_close(table->name, "cosine", i, cosines[i], reference_cos[i],
+                    2.0 * rows[i].cos_error);
+
+    const float reference_loss = kernel_table_scalar.cosine_loss(
+        c->count, c->dims, a, b, c->b_stride, reference_grad);
+    const float loss =
+        table->cosine_loss(c->count, c->dims, a, b, c->b_stride, grad);
+    const float loss_only =
+        table->cosine_loss(c->count, c->dims, a, b, c->b_stride, NULL);
+    check_equal(table->name, "loss without gradient", 0, loss_only, loss);
+
+    /* The loss: (1/n) sum (1 - cos_i) summed in float32 in some order:
+     * the cos errors, gamma_n of the summed magnitudes, the final scaling. */
+    const double scale = 1.0 / (double)c->count;
+    double loss_error = 0.0, loss_magnitude = 0.0;
+    for (size_t i = 0; i < c->count; i++) {
+        loss_error += 2.0 * rows[i].cos_error;
+        loss_magnitude += fabs(1.0 - rows[i].cos);
+    }
+    loss_error = scale * (loss_error + 2.0 * gamma_of((double)c->count + 1.0) *
+                                           loss_magnitude) +
+                 2.0 * UNIT_ROUNDOFF * scale * loss_magnitude;
+    check_close(table->name, "cosine loss", 0, loss, reference_loss,
+                loss_error);
+
+    /* The gradient, per element: -(1/n) (b_d / den - [cos / |a|^2] a_d).
+     * The first term carries den's relative error (gamma_d + few u), the
+     * second the error of cos plus the relative errors of |a|^2 and the
+     * products; both implementations do, hence the factor 2. */
+    const double g = gamma_of((double)c->dims), u = UNIT_ROUNDOFF;
+    for (size_t i = 0; i < c->count; i++) {
+        const cosine_row *r = &rows[i];
+        const float *x = a + i * c->dims, *y = b + i * c->b_stride;
+        for (size_t d = 0; d < c->dims; d++) {
+            const size_t index = i * c->dims + d;
+            double bound = fabs((double)y[d]) / r->den * (g + 6.0 * u);
+            if (!r->clamped)
+                bound += fabs((double)x[d]) / r->aa *
+                         (r->cos_error + fabs(r->cos) * (g + 6.0 * u));
+            check_close(table->name, "cosine gradient", index, grad[index],
+                        reference_grad[index], 2.0 * scale * bound);
+        }
+    }
+    free(rows);
+    free(reference_cos);
+    free(reference_grad);
+    guarded_free(&ga);
+    guarded_free(&gb);
+    guarded_free(&gc);
+    guarded_free(&gg);
+}
+
+static void test_cosine_seed_shape(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 501);
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        for (int trial = 0; trial < 10; trial++) {
+            cosine_case shared = {20, 25, 0}, paired = {20, 25, 25};
+            check_cosine(table, &shared, &rng);
+            check_cosine(table, &paired, &rng);
+        }
+    }
+}
+
+static void test_cosine_random_shapes(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 502);
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        for (int trial = 0; trial < 200; trial++) {
+            cosine_case c;
+            c.count = (size_t)random_int(&rng, 1, 9);
+            c.dims = (size_t)random_int(&rng, 1, 70);
+            c.b_stride = trial % 2 ? c.dims : 0;
+            check_cosine(table, &c, &rng);
+        }
+    }
+}
+
+/* A zero row: clamped, cos = 0, loss 1, gradient -b/eps/n exactly as the
+ * reference computes it. A hand-checked value, not only a comparison. */
+static void test_cosine_zero_row_value(void **state)
+{
+    (void)state;
+    float a[25] = {0}, b[25], grad[25], cos_value = -1.0f;
+    for (int d = 0; d < 25; d++)
+        b[d] = d == 3 ? 1.0f : 0.0f;
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        table->cosine_similarity(1, 25, a, b, 0, &cos_value);
+        assert_true(cos_value == 0.0f);
+        const float loss = table->cosine_loss(1, 25, a, b, 25, grad);
+        assert_true(loss == 1.0f);
+        const float inverse_eps = 1.0f / sqrtf(COSINE_EPSILON * COSINE_EPSILON);
+        for (int d = 0; d < 25; d++)
+            assert_true(grad[d] == (d == 3 ? -inverse_eps : 0.0f));
+    }
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static void test_variant_lookup(void **state)
+{
+    (void)state;
+    assert_null(kernels_by_name("nonsense"));
+    assert_null(kernels_by_name(""));
+    assert_null(kernels_by_name(NULL));
+    const kernel_table *scalar = kernels_by_name("scalar");
+    assert_ptr_equal(scalar, &kernel_table_scalar);
+    assert_string_equal(scalar->name, "scalar");
+
+    const kernel_table *active = NULL;
+    assert_int_equal(kernels_active(&active), COSNET_OK);
+    assert_non_null(active);
+    int known = 0;
+    for (int i = 0; kernel_variant_names[i]; i++)
+        if (strcmp(active->name, kernel_variant_names[i]) == 0)
+            known = 1;
+    assert_true(known);
+    assert_ptr_equal(kernels_by_name(active->name), active);
+
+    /* Each table names itself, and every entry is filled. */
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        assert_ptr_equal(kernels_by_name(table->name), table);
+        assert_non_null(table->conv3x3_forward);
+        assert_non_null(table->conv3x3_backward_input);
+        assert_non_null(table->conv3x3_backward_weights);
+        assert_non_null(table->maxpool2x2_forward);
+        assert_non_null(table->maxpool2x2_backward);
+        assert_non_null(table->cosine_similarity);
+        assert_non_null(table->cosine_loss);
+        print_message("variant under test: %s\n", table->name);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_variant_lookup),
+        cmocka_unit_test(test_conv_forward_seed_shapes),
+        cmocka_unit_test(test_conv_forward_random_shapes),
+        cmocka_unit_test(test_conv_backward_input_seed_shapes),
+        cmocka_unit_test(test_conv_backward_input_random_shapes),
+        cmocka_unit_test(test_conv_backward_weights_seed_shapes),
+        cmocka_unit_test(test_conv_backward_weights_random_shapes),
+        cmocka_unit_test(test_conv_empty_batch),
+        cmocka_unit_test(test_pool_forward_seed_shapes),
+        cmocka_unit_test(test_pool_forward_random_shapes),
+        cmocka_unit_test(test_pool_backward),
+        cmocka_unit_test(test_cosine_seed_shape),
+        cmocka_unit_test(test_cosine_random_shapes),
+        cmocka_unit_test(test_cosine_zero_row_value),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
