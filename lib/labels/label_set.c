@@ -16,8 +16,6 @@ struct cosnet_labels {
     float *values; /* count x dims, row-major */
 };
 
-enum { default_max_draws = 100000000 };
-
 /* The cosine in the torch form the article uses:
  * dot / sqrt(max(|a|^2 |b|^2, eps^2)), eps = 1e-6, in double from floats.
  * Every product of two floats is exact in double, so the sums depend only on
@@ -114,7 +112,7 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
     if (!checked_value_count(count, dims, "cosnet_labels_generate", &total))
         return COSNET_ERROR_INVALID_ARGUMENT;
     if (max_draws == 0)
-        max_draws = default_max_draws;
+        max_draws = LABELS_DEFAULT_MAX_DRAWS;
 
     cosnet_labels *labels = NULL;
     cosnet_status status = allocate_labels(count, dims, total, &labels);

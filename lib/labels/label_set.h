@@ -7,6 +7,9 @@
 
 #include "cosnet.h"
 
+/* The bound on candidate draws that max_draws 0 stands for. */
+#define LABELS_DEFAULT_MAX_DRAWS 100000000u
+
 /* As cosnet_labels_generate; draws (may be NULL) receives the number of
  * candidate draws made, on success and on GAVE_UP alike. */
 cosnet_status labels_generate_counting(size_t count, size_t dims,
