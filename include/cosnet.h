@@ -106,9 +106,10 @@ COSNET_API const char *cosnet_last_error(void);
 /* ------------------------------------------------------------------------ */
 
 /* Reports which kernel variant this process uses: "scalar", "avx2" (AVX2 with
- * FMA) or "avx512" (AVX-512F). The variant is chosen once per process from
- * the CPU's features, or forced by the environment variable COSNET_ISA set to
- * one of those names before the first libcosnet call that computes.
+ * FMA), "avx512" (AVX-512F) or "neon" (AArch64 Advanced SIMD). The variant is
+ * chosen once per process from the CPU's features, or forced by the
+ * environment variable COSNET_ISA set to one of those names before the first
+ * libcosnet call that computes.
  *
  * name: receives a static string; may be NULL if only the status is wanted.
  * Returns COSNET_OK, or COSNET_ERROR_UNSUPPORTED when COSNET_ISA names an

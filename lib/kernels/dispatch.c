@@ -22,10 +22,16 @@ const kernel_table kernel_table_scalar = COSNET_KERNEL_TABLE(scalar);
 const kernel_table kernel_table_avx2 = COSNET_KERNEL_TABLE(avx2);
 const kernel_table kernel_table_avx512 = COSNET_KERNEL_TABLE(avx512);
 #endif
+#if defined(COSNET_HAVE_ARM_KERNELS)
+const kernel_table kernel_table_neon = COSNET_KERNEL_TABLE(neon);
+#endif
 
 const char *const kernel_variant_names[] = {"scalar",
 #if defined(COSNET_HAVE_X86_KERNELS)
                                             "avx2", "avx512",
+#endif
+#if defined(COSNET_HAVE_ARM_KERNELS)
+                                            "neon",
 #endif
                                             NULL};
 
@@ -44,6 +50,11 @@ static int cpu_runs(const char *name)
                __builtin_cpu_supports("avx512dq") &&
                __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
+#if defined(COSNET_HAVE_ARM_KERNELS)
+    /* Advanced SIMD is part of the AArch64 baseline. */
+    if (strcmp(name, "neon") == 0)
+        return 1;
+#endif
     return 0;
 }
 
@@ -56,6 +67,10 @@ static const kernel_table *table_named(const char *name)
         return &kernel_table_avx2;
     if (strcmp(name, "avx512") == 0)
         return &kernel_table_avx512;
+#endif
+#if defined(COSNET_HAVE_ARM_KERNELS)
+    if (strcmp(name, "neon") == 0)
+        return &kernel_table_neon;
 #endif
     return NULL;
 }
@@ -80,6 +95,9 @@ static void select_table(void)
                      "COSNET_ISA=%s: unknown variant (known: scalar"
 #if defined(COSNET_HAVE_X86_KERNELS)
                      ", avx2, avx512"
+#endif
+#if defined(COSNET_HAVE_ARM_KERNELS)
+                     ", neon"
 #endif
                      ")",
                      forced);

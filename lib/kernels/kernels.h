@@ -1,7 +1,8 @@
 /* Internal: the compute kernels and the table that dispatches them.
  *
  * Every operation has a plain-C reference (`*_scalar.c`) and SIMD variants
- * (`*_avx2.c`, `*_avx512.c`), each compiled with its own flags. dispatch.c
+ * (`*_avx2.c`, `*_avx512.c` on x86-64, `*_neon.c` on AArch64), each compiled
+ * with its own flags. dispatch.c
  * probes the CPU once and picks a table; tests hold every table the CPU can
  * run to the scalar one.
  *
@@ -110,7 +111,7 @@ typedef float (*cosine_loss_kernel)(size_t count, size_t dims, const float *a,
 #define COSINE_EPSILON 1e-6f
 
 typedef struct kernel_table {
-    const char *name; /* "scalar", "avx2", "avx512" */
+    const char *name; /* "scalar", "avx2", "avx512", "neon" */
     conv3x3_forward_kernel conv3x3_forward;
     conv3x3_backward_input_kernel conv3x3_backward_input;
     conv3x3_backward_weights_kernel conv3x3_backward_weights;
@@ -142,11 +143,13 @@ typedef struct kernel_table {
 COSNET_DECLARE_KERNELS(scalar)
 COSNET_DECLARE_KERNELS(avx2)
 COSNET_DECLARE_KERNELS(avx512)
+COSNET_DECLARE_KERNELS(neon)
 
-/* The tables (the SIMD ones exist only in x86-64 builds). */
+/* The tables (each SIMD one exists only in builds for its architecture). */
 extern const kernel_table kernel_table_scalar;
 extern const kernel_table kernel_table_avx2;
 extern const kernel_table kernel_table_avx512;
+extern const kernel_table kernel_table_neon;
 
 /* The table this process uses: chosen once (thread-safe) from the CPU and
  * COSNET_ISA. Returns COSNET_OK, or COSNET_ERROR_UNSUPPORTED with the
