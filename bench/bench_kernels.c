@@ -33,6 +33,7 @@
 #include "common/rng.h"
 #include "fma_peak.h"
 #include "kernels/kernels.h"
+#include "network/architecture.h"
 
 typedef struct options {
     int repetitions;
@@ -316,23 +317,14 @@ static void run_cosine_loss(void *p)
     c->sink += c->table->cosine_loss(c->count, c->dims, c->a, c->b, 0, c->grad);
 }
 
-static const conv_shape seed_shapes[3] = {
-    {.in_channels = 1,
-     .out_channels = 16,
-     .in_height = 28,
-     .in_width = 28,
-     .pad = 1},
-    {.in_channels = 16,
-     .out_channels = 8,
-     .in_height = 14,
-     .in_width = 14,
-     .pad = 2},
-    {.in_channels = 8,
-     .out_channels = 1,
-     .in_height = 8,
-     .in_width = 8,
-     .pad = 2},
-};
+/* Layer `layer` of the seed network, from the description the network
+ * itself runs. */
+static const conv_shape *seed_shape(int layer)
+{
+    return &architecture_find(COSNET_ARCHITECTURE_SEED)
+                ->conv_stages[layer]
+                .shape;
+}
 
 /* Times body(context) if `label` is selected and prints one line: GFLOP/s
  * and % of `peak` when flops > 0, else GB/s of `bytes`. */
@@ -375,17 +367,14 @@ static void run_network_forward(void *p)
 {
     network_context *c = p;
     const kernel_table *t = c->table;
-    t->conv3x3_forward(&seed_shapes[0], c->count, c->x1, c->w1, c->b1, 1,
-                       c->y1);
+    t->conv3x3_forward(seed_shape(0), c->count, c->x1, c->w1, c->b1, 1, c->y1);
     /* Pool into the interior of conv2's 18 x 18 padded input. */
     t->maxpool2x2_forward(16 * c->count, 28, 28, c->y1, c->x2 + 2 * 18 + 2,
                           18 * 18, 18, c->a1);
-    t->conv3x3_forward(&seed_shapes[1], c->count, c->x2, c->w2, c->b2, 1,
-                       c->y2);
+    t->conv3x3_forward(seed_shape(1), c->count, c->x2, c->w2, c->b2, 1, c->y2);
     t->maxpool2x2_forward(8 * c->count, 16, 16, c->y2, c->x3 + 2 * 12 + 2,
                           12 * 12, 12, c->a2);
-    t->conv3x3_forward(&seed_shapes[2], c->count, c->x3, c->w3, c->b3, 1,
-                       c->y3);
+    t->conv3x3_forward(seed_shape(2), c->count, c->x3, c->w3, c->b3, 1, c->y3);
     t->maxpool2x2_forward(c->count, 10, 10, c->y3, c->pooled, 25, 5, c->a3);
 }
 
@@ -405,20 +394,18 @@ static void run_network_train(void *p)
         t->cosine_loss(c->count, 25, c->pooled, c->label, 0, c->d_pooled);
     t->maxpool2x2_backward(c->count, 10, 10, c->d_pooled, c->a3, c->pooled,
                            c->d_y3);
-    t->conv3x3_backward_weights(&seed_shapes[2], c->count, c->x3, c->d_y3,
-                                c->dw3, c->db3);
-    t->conv3x3_backward_input(&seed_shapes[2], c->count, c->w3, c->d_y3,
-                              c->d_x3);
+    t->conv3x3_backward_weights(seed_shape(2), c->count, c->x3, c->d_y3, c->dw3,
+                                c->db3);
+    t->conv3x3_backward_input(seed_shape(2), c->count, c->w3, c->d_y3, c->d_x3);
     /* (The network masks d_x3 by ReLU through the pooled values.) */
     t->maxpool2x2_backward(8 * c->count, 16, 16, c->d_x3, c->a2, NULL, c->d_y2);
-    t->conv3x3_backward_weights(&seed_shapes[1], c->count, c->x2, c->d_y2,
-                                c->dw2, c->db2);
-    t->conv3x3_backward_input(&seed_shapes[1], c->count, c->w2, c->d_y2,
-                              c->d_x2);
+    t->conv3x3_backward_weights(seed_shape(1), c->count, c->x2, c->d_y2, c->dw2,
+                                c->db2);
+    t->conv3x3_backward_input(seed_shape(1), c->count, c->w2, c->d_y2, c->d_x2);
     t->maxpool2x2_backward(16 * c->count, 28, 28, c->d_x2, c->a1, NULL,
                            c->d_y1);
-    t->conv3x3_backward_weights(&seed_shapes[0], c->count, c->x1, c->d_y1,
-                                c->dw1, c->db1);
+    t->conv3x3_backward_weights(seed_shape(0), c->count, c->x1, c->d_y1, c->dw1,
+                                c->db1);
 }
 
 /* Multiply-adds of one image: forward 415,008 (SPEC); a training step adds
@@ -501,7 +488,7 @@ static void variant_bench(const kernel_table *table, double peak,
     const char *name = table->name;
     char label[64];
     for (int layer = 0; layer < 3; layer++) {
-        const conv_shape *s = &seed_shapes[layer];
+        const conv_shape *s = seed_shape(layer);
         const double flops = 2.0 * conv_macs(s);
         /* The input gradient computes out x in x 9 terms per input pixel. */
         const double input_flops = 2.0 * s->out_channels * s->in_channels *
