@@ -102,6 +102,33 @@ COSNET_API const char *cosnet_strerror(cosnet_status status);
 COSNET_API const char *cosnet_last_error(void);
 
 /* ------------------------------------------------------------------------ */
+/* Memory                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The allocator every libcosnet allocation goes through. allocate returns
+ * `size` bytes aligned for any object (as malloc does) or NULL; release
+ * frees a block allocate returned (never called with NULL). Both receive
+ * the user_data given here. */
+typedef void *(*cosnet_allocate_function)(void *user_data, size_t size);
+typedef void (*cosnet_release_function)(void *user_data, void *memory);
+
+/* Replaces the allocator (process-wide): call it before any other
+ * libcosnet call, or when every handle and buffer the library returned has
+ * been freed. Passing NULL for both functions restores malloc and free.
+ * A failed allocation makes the call that needed it return
+ * COSNET_ERROR_OUT_OF_MEMORY, with nothing leaked and no handle changed.
+ * Not thread-safe: no other libcosnet call may run during it.
+ * Returns COSNET_OK, or INVALID_ARGUMENT (only one function given, or
+ * blocks of the current allocator still in use). */
+COSNET_API cosnet_status cosnet_set_allocator(cosnet_allocate_function allocate,
+                                              cosnet_release_function release,
+                                              void *user_data);
+
+/* Frees a buffer the library returned for the caller to own (e.g. the
+ * bytes of cosnet_model_save_memory). NULL is a no-op. */
+COSNET_API void cosnet_free(void *memory);
+
+/* ------------------------------------------------------------------------ */
 /* Instruction-set variant                                                  */
 /* ------------------------------------------------------------------------ */
 

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "cosnet.h"
+#include "common/memory.h"
 #include "common/rng.h"
 #include "data/idx.h"
 
@@ -687,7 +688,7 @@ static void test_size_limit(void **state)
     assert_int_equal(idx_read_file(path, 376, &bytes, &size, NULL), COSNET_OK);
     assert_int_equal(size, 376);
     assert_memory_equal(bytes, images.bytes, 376);
-    free(bytes);
+    memory_free(bytes);
     bytes = NULL;
     unlink(path);
 
@@ -703,7 +704,7 @@ static void test_size_limit(void **state)
     assert_int_equal(compressed, 1);
     assert_int_equal(size, 376);
     assert_memory_equal(bytes, images.bytes, 376);
-    free(bytes);
+    memory_free(bytes);
     unlink(path);
     buffer_free(&images);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/memory.h"
 #include "common/error.h"
 #include "common/rng.h"
 #include "data/idx.h"
@@ -36,7 +37,7 @@ COSNET_API cosnet_status cosnet_dataset_open(const char *images_path,
                          "1..%d",
                          class_count, MAX_CLASS_COUNT);
 
-    cosnet_dataset *dataset = calloc(1, sizeof *dataset);
+    cosnet_dataset *dataset = memory_allocate_zeroed(1, sizeof *dataset);
     if (!dataset)
         return error_out_of_memory("dataset", sizeof *dataset);
     cosnet_status status = idx_load(images_path, 3, &dataset->images);
@@ -87,7 +88,7 @@ COSNET_API void cosnet_dataset_free(cosnet_dataset *dataset)
         return;
     idx_release(&dataset->images);
     idx_release(&dataset->labels);
-    free(dataset);
+    memory_free(dataset);
 }
 
 COSNET_API size_t cosnet_dataset_count(const cosnet_dataset *dataset)
@@ -220,7 +221,7 @@ cosnet_dataset_class_subset(const cosnet_dataset *dataset, unsigned label,
                          "with label %u but the dataset has only %zu",
                          count, label, available);
 
-    size_t *members = malloc(available * sizeof *members);
+    size_t *members = memory_allocate(available * sizeof *members);
     if (!members)
         return error_out_of_memory("class subset indices",
                                    available * sizeof *members);
@@ -241,6 +242,6 @@ cosnet_dataset_class_subset(const cosnet_dataset *dataset, unsigned label,
         members[j] = swap;
     }
     memcpy(indices_out, members, count * sizeof *members);
-    free(members);
+    memory_free(members);
     return COSNET_OK;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/memory.h"
 #include "common/error.h"
 #include "data/idx.h"
 
@@ -78,7 +79,7 @@ static cosnet_status grow(const char *path, uint8_t **buffer, size_t *capacity,
         return too_large(path, max_bytes, compressed);
     size_t wanted = *capacity < MINIMUM_CAPACITY ? MINIMUM_CAPACITY : *capacity;
     wanted = wanted > ceiling / 2 ? ceiling : wanted * 2;
-    uint8_t *bigger = realloc(*buffer, wanted);
+    uint8_t *bigger = memory_reallocate(*buffer, wanted);
     if (!bigger)
         return error_out_of_memory(path, wanted);
     *buffer = bigger;
@@ -106,7 +107,7 @@ static cosnet_status read_raw(int descriptor, const char *path,
     if (file_size > (uint64_t)max_bytes)
         return too_large(path, max_bytes, 0);
     size_t capacity = first_capacity(file_size, max_bytes);
-    uint8_t *buffer = malloc(capacity);
+    uint8_t *buffer = memory_allocate(capacity);
     if (!buffer)
         return error_out_of_memory(path, capacity);
     memcpy(buffer, prefix, prefix_size);
@@ -130,7 +131,7 @@ static cosnet_status read_raw(int descriptor, const char *path,
     if (status == COSNET_OK && size > max_bytes)
         status = too_large(path, max_bytes, 0);
     if (status != COSNET_OK) {
-        free(buffer);
+        memory_free(buffer);
         return status;
     }
     *bytes_out = buffer;
@@ -226,7 +227,7 @@ static cosnet_status read_gzip(int descriptor, const char *path,
     memset(&reader, 0, sizeof reader);
     reader.descriptor = descriptor;
     reader.path = path;
-    reader.input = malloc(GZIP_CHUNK_BYTES);
+    reader.input = memory_allocate(GZIP_CHUNK_BYTES);
     if (!reader.input)
         return error_out_of_memory(path, GZIP_CHUNK_BYTES);
     memcpy(reader.input, prefix, prefix_size);
@@ -237,7 +238,7 @@ static cosnet_status read_gzip(int descriptor, const char *path,
     /* 16 + MAX_WBITS: expect and check the gzip header and CRC trailer. */
     int code = inflateInit2(&reader.stream, 16 + MAX_WBITS);
     if (code != Z_OK) {
-        free(reader.input);
+        memory_free(reader.input);
         return code == Z_MEM_ERROR
                    ? error_out_of_memory("zlib inflate state", 0)
                    : error_set(COSNET_ERROR_CORRUPT,
@@ -246,7 +247,7 @@ static cosnet_status read_gzip(int descriptor, const char *path,
 
     size_t capacity =
         first_capacity(gzip_size_hint(descriptor, file_size), max_bytes);
-    uint8_t *buffer = malloc(capacity);
+    uint8_t *buffer = memory_allocate(capacity);
     size_t size = 0;
     cosnet_status status =
         buffer ? COSNET_OK : error_out_of_memory(path, capacity);
@@ -293,11 +294,11 @@ static cosnet_status read_gzip(int descriptor, const char *path,
         }
     }
     inflateEnd(&reader.stream);
-    free(reader.input);
+    memory_free(reader.input);
     if (status == COSNET_OK && size > max_bytes)
         status = too_large(path, max_bytes, 1);
     if (status != COSNET_OK) {
-        free(buffer);
+        memory_free(buffer);
         return status;
     }
     *bytes_out = buffer;
@@ -494,7 +495,7 @@ cosnet_status idx_load(const char *path, unsigned expected_dimensions,
     status = idx_parse(path, bytes, size, was_compressed, expected_dimensions,
                        &layout);
     if (status != COSNET_OK) {
-        free(bytes);
+        memory_free(bytes);
         return status;
     }
     out->storage = bytes;
@@ -507,7 +508,7 @@ void idx_release(idx_contents *contents)
 {
     if (!contents)
         return;
-    free(contents->storage);
+    memory_free(contents->storage);
     contents->storage = NULL;
     contents->data = NULL;
 }

@@ -19,7 +19,7 @@
  * buffer grows as data actually arrives, so nothing declared by the file
  * decides how much is allocated.
  * max_bytes: decompressed size limit (OVERFLOW beyond it).
- * bytes_out: receives a malloc'd buffer (freed with free); size_out its
+ * bytes_out: receives a buffer from memory_allocate (freed with memory_free); size_out its
  * size; was_compressed (may be NULL) whether the file was gzip.
  * Returns COSNET_OK, IO, CORRUPT, TRUNCATED (gzip stream cut short),
  * OVERFLOW or OUT_OF_MEMORY. */

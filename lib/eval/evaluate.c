@@ -9,6 +9,7 @@
 #include <math.h>
 #include <unistd.h>
 
+#include "common/memory.h"
 #include "common/error.h"
 
 /* Images per cosnet_model_predict_dataset call. Thread ranges are cut at
@@ -91,11 +92,11 @@ static void *evaluation_worker_run(void *argument)
     if (worker->count == 0)
         return NULL;
     size_t output_floats = classes * chunk * dims;
-    outputs = malloc(output_floats * sizeof *outputs);
-    scores = malloc(2 * classes * sizeof *scores);
+    outputs = memory_allocate(output_floats * sizeof *outputs);
+    scores = memory_allocate(2 * classes * sizeof *scores);
     if (!outputs || !scores) {
-        free(outputs);
-        free(scores);
+        memory_free(outputs);
+        memory_free(scores);
         worker_fail(worker,
                     error_out_of_memory("evaluation outputs",
                                         output_floats * sizeof *outputs));
@@ -148,8 +149,8 @@ static void *evaluation_worker_run(void *argument)
         }
     }
 done:
-    free(outputs);
-    free(scores);
+    memory_free(outputs);
+    memory_free(scores);
     return NULL;
 }
 
@@ -218,7 +219,7 @@ static cosnet_status run_workers(evaluation_worker *workers, size_t threads)
         evaluation_worker_run(&workers[0]);
         return COSNET_OK;
     }
-    pthread_t *handles = malloc(threads * sizeof *handles);
+    pthread_t *handles = memory_allocate(threads * sizeof *handles);
     if (!handles)
         return error_out_of_memory("evaluation threads",
                                    threads * sizeof *handles);
@@ -232,7 +233,7 @@ static cosnet_status run_workers(evaluation_worker *workers, size_t threads)
     }
     for (size_t t = 0; t < started; t++)
         pthread_join(handles[t], NULL);
-    free(handles);
+    memory_free(handles);
     if (started < threads)
         return error_set(COSNET_ERROR_THREAD,
                          "cosnet_evaluate: could not start thread %zu of %zu "
@@ -274,15 +275,18 @@ COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,
     if (thread_count == 0)
         thread_count = 1;
 
-    cosnet_evaluation *evaluation = calloc(1, sizeof *evaluation);
-    size_t *audit_prediction = malloc(classes * sizeof *audit_prediction);
-    float *audit_scores = malloc(classes * sizeof *audit_scores);
-    evaluation_worker *workers = calloc(thread_count, sizeof *workers);
-    size_t *worker_matrices =
-        calloc(thread_count * matrix_entries, sizeof *worker_matrices);
+    cosnet_evaluation *evaluation =
+        memory_allocate_zeroed(1, sizeof *evaluation);
+    size_t *audit_prediction =
+        memory_allocate(classes * sizeof *audit_prediction);
+    float *audit_scores = memory_allocate(classes * sizeof *audit_scores);
+    evaluation_worker *workers =
+        memory_allocate_zeroed(thread_count, sizeof *workers);
+    size_t *worker_matrices = memory_allocate_zeroed(
+        thread_count * matrix_entries, sizeof *worker_matrices);
     if (evaluation)
-        evaluation->confusion =
-            calloc(matrix_entries, sizeof *evaluation->confusion);
+        evaluation->confusion = memory_allocate_zeroed(
+            matrix_entries, sizeof *evaluation->confusion);
     if (!evaluation || !evaluation->confusion || !audit_prediction ||
         !audit_scores || !workers || !worker_matrices) {
         status = error_out_of_memory("evaluation counts", (thread_count + 1) *
@@ -334,18 +338,18 @@ COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,
         for (size_t e = 0; e < matrix_entries; e++)
             evaluation->confusion[e] += workers[t].confusion[e];
     }
-    free(audit_prediction);
-    free(audit_scores);
-    free(workers);
-    free(worker_matrices);
+    memory_free(audit_prediction);
+    memory_free(audit_scores);
+    memory_free(workers);
+    memory_free(worker_matrices);
     *out = evaluation;
     return COSNET_OK;
 
 fail:
-    free(audit_prediction);
-    free(audit_scores);
-    free(workers);
-    free(worker_matrices);
+    memory_free(audit_prediction);
+    memory_free(audit_scores);
+    memory_free(workers);
+    memory_free(worker_matrices);
     cosnet_evaluation_free(evaluation);
     return status;
 }
@@ -354,8 +358,8 @@ COSNET_API void cosnet_evaluation_free(cosnet_evaluation *evaluation)
 {
     if (!evaluation)
         return;
-    free(evaluation->confusion);
-    free(evaluation);
+    memory_free(evaluation->confusion);
+    memory_free(evaluation);
 }
 
 COSNET_API size_t cosnet_evaluation_total(const cosnet_evaluation *evaluation)

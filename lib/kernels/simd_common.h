@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 
+#include "common/memory.h"
 #include "kernels/kernels.h"
 
 #define SIMD_INLINE static inline __attribute__((always_inline))
@@ -86,13 +87,13 @@ static inline float *scratch_acquire(float *stack_area, size_t stack_floats,
         return stack_area;
     /* Rounded up to whole cache lines, as aligned_alloc requires. */
     size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-    return aligned_alloc(64, bytes);
+    return memory_allocate_aligned(64, bytes);
 }
 
 static inline void scratch_release(float *buffer, float *stack_area)
 {
     if (buffer != stack_area)
-        free(buffer);
+        memory_free(buffer);
 }
 
 #if defined(__AVX2__)

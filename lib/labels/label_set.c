@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/memory.h"
 #include "common/error.h"
 #include "common/rng.h"
 #include "labels/label_set.h"
@@ -59,12 +60,12 @@ static int checked_value_count(size_t count, size_t dims, const char *caller,
 static cosnet_status allocate_labels(size_t count, size_t dims, size_t total,
                                      cosnet_labels **out)
 {
-    cosnet_labels *labels = malloc(sizeof *labels);
+    cosnet_labels *labels = memory_allocate(sizeof *labels);
     if (!labels)
         return error_out_of_memory("a label set", sizeof *labels);
-    labels->values = malloc(total * sizeof(float));
+    labels->values = memory_allocate(total * sizeof(float));
     if (!labels->values) {
-        free(labels);
+        memory_free(labels);
         return error_out_of_memory("label vectors", total * sizeof(float));
     }
     labels->count = count;
@@ -122,7 +123,7 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
      * the accepted rows (each computed once, not once per comparison). */
     size_t scratch_count = dims + count;
     double *normals = scratch_count < SIZE_MAX / sizeof *normals
-                          ? malloc(scratch_count * sizeof *normals)
+                          ? memory_allocate(scratch_count * sizeof *normals)
                           : NULL;
     if (!normals) {
         cosnet_labels_free(labels);
@@ -154,7 +155,7 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
         if (k == accepted)
             accepted_squared_norms[accepted++] = candidate_squared_norm;
     }
-    free(normals);
+    memory_free(normals);
     if (draws_made)
         *draws_made = draws;
     if (accepted < count) {
@@ -224,8 +225,8 @@ COSNET_API void cosnet_labels_free(cosnet_labels *labels)
 {
     if (!labels)
         return;
-    free(labels->values);
-    free(labels);
+    memory_free(labels->values);
+    memory_free(labels);
 }
 
 COSNET_API size_t cosnet_labels_count(const cosnet_labels *labels)

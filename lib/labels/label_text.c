@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/memory.h"
 #include "common/error.h"
 
 /* Longest piece of an offending token quoted in a message. */
@@ -58,7 +59,7 @@ COSNET_API cosnet_status cosnet_labels_save(const cosnet_labels *labels,
                          path, strerror(errno));
 
     size_t temporary_size = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *temporary = malloc(temporary_size);
+    char *temporary = memory_allocate(temporary_size);
     if (!temporary) {
         freelocale(c_locale);
         return error_set(COSNET_ERROR_IO,
@@ -74,7 +75,7 @@ COSNET_API cosnet_status cosnet_labels_save(const cosnet_labels *labels,
         status = error_set(COSNET_ERROR_IO,
                            "%s: cannot create temporary file %s: %s", path,
                            temporary, strerror(errno));
-        free(temporary);
+        memory_free(temporary);
         freelocale(c_locale);
         return status;
     }
@@ -114,7 +115,7 @@ COSNET_API cosnet_status cosnet_labels_save(const cosnet_labels *labels,
             error_set(COSNET_ERROR_IO, "%s: cannot %s temporary file %s: %s",
                       path, failed_step, temporary, strerror(saved_errno));
     }
-    free(temporary);
+    memory_free(temporary);
     freelocale(c_locale);
     return status;
 }
@@ -135,7 +136,8 @@ static int buffer_append(value_buffer *buffer, float value)
                 return 0;
             capacity *= 2;
         }
-        float *grown = realloc(buffer->values, capacity * sizeof(float));
+        float *grown =
+            memory_reallocate(buffer->values, capacity * sizeof(float));
         if (!grown)
             return 0;
         buffer->values = grown;
@@ -249,7 +251,7 @@ static cosnet_status read_vectors(FILE *file, text_reader *reader)
         if (status != COSNET_OK)
             break;
     }
-    free(line);
+    free(line); /* getline allocates with malloc */
     if (status == COSNET_OK && reader->count == 0)
         status = error_set(COSNET_ERROR_BAD_FORMAT,
                            "%s: no vectors (the file is empty or holds only "
@@ -286,6 +288,6 @@ COSNET_API cosnet_status cosnet_labels_load(const char *path,
     if (status == COSNET_OK)
         status = cosnet_labels_create(reader.count, reader.dims,
                                       reader.buffer.values, out);
-    free(reader.buffer.values);
+    memory_free(reader.buffer.values);
     return status;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/memory.h"
 #include "common/error.h"
 #include "common/rng.h"
 #include "kernels/kernels.h"
@@ -21,13 +22,14 @@ size_t first_non_finite(const float *values, size_t count)
 cosnet_status model_allocate(const architecture_description *arch,
                              cosnet_model **out)
 {
-    cosnet_model *model = malloc(sizeof *model);
+    cosnet_model *model = memory_allocate(sizeof *model);
     if (!model)
         return error_out_of_memory("model", sizeof *model);
     model->arch = arch;
-    model->parameters = calloc(arch->parameter_count, sizeof(float));
+    model->parameters =
+        memory_allocate_zeroed(arch->parameter_count, sizeof(float));
     if (!model->parameters) {
-        free(model);
+        memory_free(model);
         return error_out_of_memory("model parameters",
                                    arch->parameter_count * sizeof(float));
     }
@@ -87,8 +89,8 @@ COSNET_API void cosnet_model_free(cosnet_model *model)
 {
     if (!model)
         return;
-    free(model->parameters);
-    free(model);
+    memory_free(model->parameters);
+    memory_free(model);
 }
 
 COSNET_API cosnet_status cosnet_model_copy(const cosnet_model *model,
@@ -235,7 +237,8 @@ COSNET_API cosnet_status cosnet_model_predict_dataset(
     /* Converted a chunk at a time, so the floats are still in cache when
      * the first stage reads them. */
     const size_t image_size = rows * columns;
-    float *staging = malloc(sizeof(float) * NETWORK_PREDICT_CHUNK * image_size);
+    float *staging =
+        memory_allocate(sizeof(float) * NETWORK_PREDICT_CHUNK * image_size);
     if (!staging) {
         forward_workspace_free(workspace);
         return error_out_of_memory("prediction staging",
@@ -252,7 +255,7 @@ COSNET_API cosnet_status cosnet_model_predict_dataset(
         network_forward(kernels, workspace, model->parameters, staging, chunk,
                         outputs + done * arch->output_dims);
     }
-    free(staging);
+    memory_free(staging);
     forward_workspace_free(workspace);
     return status;
 }

@@ -19,6 +19,7 @@
 
 #include <zlib.h>
 
+#include "common/memory.h"
 #include "common/error.h"
 #include "kernels/kernels.h"
 #include "network/model_internal.h"
@@ -100,7 +101,7 @@ COSNET_API cosnet_status cosnet_model_save(const cosnet_model *model,
     const architecture_description *arch = model->arch;
     const size_t count = arch->parameter_count;
     const size_t size = MODEL_HEADER_SIZE + 4 * count + MODEL_CRC_SIZE;
-    unsigned char *bytes = malloc(size);
+    unsigned char *bytes = memory_allocate(size);
     if (!bytes)
         return error_out_of_memory("model file image", size);
     memcpy(bytes, MODEL_MAGIC, MODEL_MAGIC_SIZE);
@@ -115,9 +116,9 @@ COSNET_API cosnet_status cosnet_model_save(const cosnet_model *model,
 
     const char suffix[] = ".tmp.XXXXXX";
     size_t path_length = strlen(path);
-    char *temp_path = malloc(path_length + sizeof suffix);
+    char *temp_path = memory_allocate(path_length + sizeof suffix);
     if (!temp_path) {
-        free(bytes);
+        memory_free(bytes);
         return error_out_of_memory("temporary file name",
                                    path_length + sizeof suffix);
     }
@@ -130,8 +131,8 @@ COSNET_API cosnet_status cosnet_model_save(const cosnet_model *model,
         status = error_set(COSNET_ERROR_IO,
                            "%s: cannot create a temporary file %s: %s", path,
                            temp_path, strerror(errno));
-        free(temp_path);
-        free(bytes);
+        memory_free(temp_path);
+        memory_free(bytes);
         return status;
     }
     FILE *file = fdopen(descriptor, "wb");
@@ -151,8 +152,8 @@ COSNET_API cosnet_status cosnet_model_save(const cosnet_model *model,
                       path, temp_path, strerror(errno));
     if (status != COSNET_OK)
         remove(temp_path);
-    free(temp_path);
-    free(bytes);
+    memory_free(temp_path);
+    memory_free(bytes);
     return status;
 }
 
@@ -240,7 +241,7 @@ static cosnet_status load_from(FILE *file, const char *path, cosnet_model **out)
 
     const size_t count = arch->parameter_count;
     const size_t size = MODEL_HEADER_SIZE + 4 * count + MODEL_CRC_SIZE;
-    unsigned char *bytes = malloc(size);
+    unsigned char *bytes = memory_allocate(size);
     if (!bytes)
         return error_out_of_memory("model file image", size);
     memcpy(bytes, header, MODEL_HEADER_SIZE);
@@ -284,7 +285,7 @@ static cosnet_status load_from(FILE *file, const char *path, cosnet_model **out)
             model->parameters[i] = value;
         }
     }
-    free(bytes);
+    memory_free(bytes);
     if (status != COSNET_OK) {
         cosnet_model_free(model);
         return status;

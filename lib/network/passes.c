@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/memory.h"
 #include "common/error.h"
 #include "network/passes.h"
 
@@ -47,7 +48,7 @@ static cosnet_status allocate_blocks(const block_plan *plan, const char *what,
         return error_set(COSNET_ERROR_OUT_OF_MEMORY,
                          "%s: the buffer sizes overflow size_t", what);
     size_t bytes = plan->total ? plan->total : BLOCK_ALIGNMENT;
-    *memory = aligned_alloc(BLOCK_ALIGNMENT, bytes);
+    *memory = memory_allocate_aligned(BLOCK_ALIGNMENT, bytes);
     if (!*memory)
         return error_out_of_memory(what, bytes);
     /* Zero everything once: this is what makes the padded borders zero. */
@@ -139,7 +140,7 @@ cosnet_status forward_workspace_create(const architecture_description *arch,
     cosnet_status status = check_runnable(arch);
     if (status != COSNET_OK)
         return status;
-    forward_workspace *workspace = calloc(1, sizeof *workspace);
+    forward_workspace *workspace = memory_allocate_zeroed(1, sizeof *workspace);
     if (!workspace)
         return error_out_of_memory("prediction workspace", sizeof *workspace);
     workspace->arch = arch;
@@ -162,7 +163,7 @@ cosnet_status forward_workspace_create(const architecture_description *arch,
         plan_block(&plan, NETWORK_PREDICT_CHUNK * largest_pooled, 1);
     status = allocate_blocks(&plan, "prediction workspace", &workspace->memory);
     if (status != COSNET_OK) {
-        free(workspace);
+        memory_free(workspace);
         return status;
     }
     for (int s = 0; s < arch->conv_stage_count; s++)
@@ -177,8 +178,8 @@ void forward_workspace_free(forward_workspace *workspace)
 {
     if (!workspace)
         return;
-    free(workspace->memory);
-    free(workspace);
+    memory_free(workspace->memory);
+    memory_free(workspace);
 }
 
 /* One chunk of count <= NETWORK_PREDICT_CHUNK images. */
@@ -260,7 +261,8 @@ cosnet_status training_workspace_create(const architecture_description *arch,
     cosnet_status status = check_runnable(arch);
     if (status != COSNET_OK)
         return status;
-    training_workspace *workspace = calloc(1, sizeof *workspace);
+    training_workspace *workspace =
+        memory_allocate_zeroed(1, sizeof *workspace);
     if (!workspace)
         return error_out_of_memory("training workspace", sizeof *workspace);
     workspace->arch = arch;
@@ -293,7 +295,7 @@ cosnet_status training_workspace_create(const architecture_description *arch,
         plan_block(&plan, arch->parameter_count, sizeof(float));
     status = allocate_blocks(&plan, "training workspace", &workspace->memory);
     if (status != COSNET_OK) {
-        free(workspace);
+        memory_free(workspace);
         return status;
     }
     unsigned char *memory = workspace->memory;
@@ -314,8 +316,8 @@ void training_workspace_free(training_workspace *workspace)
 {
     if (!workspace)
         return;
-    free(workspace->memory);
-    free(workspace);
+    memory_free(workspace->memory);
+    memory_free(workspace);
 }
 
 /* Forward on count <= NETWORK_TRAIN_CHUNK images, keeping each stage's

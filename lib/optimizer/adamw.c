@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "common/memory.h"
 #include "common/error.h"
 #include "network/model_internal.h"
 #include "optimizer/adamw_internal.h"
@@ -21,11 +22,11 @@ COSNET_API cosnet_status cosnet_optimizer_create(const cosnet_model *model,
                          "cosnet_optimizer_create: %s is NULL",
                          !model ? "model" : "out");
     const size_t count = model->arch->parameter_count;
-    cosnet_optimizer *optimizer = calloc(1, sizeof *optimizer);
+    cosnet_optimizer *optimizer = memory_allocate_zeroed(1, sizeof *optimizer);
     if (!optimizer)
         return error_out_of_memory("optimizer", sizeof *optimizer);
-    optimizer->first_moment = calloc(count, sizeof(float));
-    optimizer->second_moment = calloc(count, sizeof(float));
+    optimizer->first_moment = memory_allocate_zeroed(count, sizeof(float));
+    optimizer->second_moment = memory_allocate_zeroed(count, sizeof(float));
     if (!optimizer->first_moment || !optimizer->second_moment) {
         cosnet_optimizer_free(optimizer);
         return error_out_of_memory("optimizer moments",
@@ -45,9 +46,9 @@ COSNET_API void cosnet_optimizer_free(cosnet_optimizer *optimizer)
 {
     if (!optimizer)
         return;
-    free(optimizer->first_moment);
-    free(optimizer->second_moment);
-    free(optimizer);
+    memory_free(optimizer->first_moment);
+    memory_free(optimizer->second_moment);
+    memory_free(optimizer);
 }
 
 static const char *option_name(cosnet_optimizer_option option)

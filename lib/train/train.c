@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/memory.h"
 #include "common/error.h"
 #include "kernels/kernels.h"
 #include "network/model_internal.h"
@@ -26,7 +27,7 @@ typedef struct training_context {
 static void context_free(training_context *context)
 {
     training_workspace_free(context->workspace);
-    free(context->gradient);
+    memory_free(context->gradient);
 }
 
 static cosnet_status context_create(const cosnet_model *model,
@@ -40,7 +41,7 @@ static cosnet_status context_create(const cosnet_model *model,
     if (status != COSNET_OK)
         return status;
     const size_t count = model->arch->parameter_count;
-    context->gradient = malloc(4 * count * sizeof(float));
+    context->gradient = memory_allocate(4 * count * sizeof(float));
     if (!context->gradient) {
         context_free(context);
         return error_out_of_memory("training gradient and snapshots",
