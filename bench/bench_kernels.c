@@ -32,6 +32,7 @@
 
 #include "common/rng.h"
 #include "fma_peak.h"
+#include "kernels/conv_driver.h"
 #include "kernels/kernels.h"
 #include "network/architecture.h"
 
@@ -219,20 +220,20 @@ typedef struct conv_context {
 static void run_conv_forward(void *p)
 {
     conv_context *c = p;
-    c->table->conv3x3_forward(&c->shape, c->count, c->input, c->weights,
-                              c->bias, 1, c->output);
+    conv3x3_forward_unpacked(c->table->conv3x3, &c->shape, c->count, c->input,
+                             c->weights, c->bias, 1, c->output);
 }
 static void run_conv_backward_input(void *p)
 {
     conv_context *c = p;
-    c->table->conv3x3_backward_input(&c->shape, c->count, c->weights, c->dy,
-                                     c->dx);
+    conv3x3_backward_input_unpacked(c->table->conv3x3, &c->shape, c->count,
+                                    c->weights, c->dy, c->dx);
 }
 static void run_conv_backward_weights(void *p)
 {
     conv_context *c = p;
-    c->table->conv3x3_backward_weights(&c->shape, c->count, c->input, c->dy,
-                                       c->dw, c->db);
+    conv3x3_backward_weights_unpacked(c->table->conv3x3, &c->shape, c->count,
+                                      c->input, c->dy, c->dw, c->db);
 }
 
 static conv_context conv_setup(const kernel_table *table,
@@ -321,9 +322,14 @@ static void run_cosine_loss(void *p)
  * itself runs. */
 static const conv_shape *seed_shape(int layer)
 {
-    return &architecture_find(COSNET_ARCHITECTURE_SEED)
-                ->conv_stages[layer]
-                .shape;
+    static conv_shape shapes[3];
+    architecture_description seed;
+    if (architecture_find(COSNET_ARCHITECTURE_SEED, &seed) != COSNET_OK)
+        abort();
+    for (int l = 0, conv = 0; l < seed.layer_count; l++)
+        if (seed.layers[l].kind == LAYER_CONV3X3)
+            shapes[conv++] = seed.layers[l].shape;
+    return &shapes[layer];
 }
 
 /* Times body(context) if `label` is selected and prints one line: GFLOP/s
@@ -367,14 +373,17 @@ static void run_network_forward(void *p)
 {
     network_context *c = p;
     const kernel_table *t = c->table;
-    t->conv3x3_forward(seed_shape(0), c->count, c->x1, c->w1, c->b1, 1, c->y1);
+    conv3x3_forward_unpacked(t->conv3x3, seed_shape(0), c->count, c->x1, c->w1,
+                             c->b1, 1, c->y1);
     /* Pool into the interior of conv2's 18 x 18 padded input. */
     t->maxpool2x2_forward(16 * c->count, 28, 28, c->y1, c->x2 + 2 * 18 + 2,
                           18 * 18, 18, c->a1);
-    t->conv3x3_forward(seed_shape(1), c->count, c->x2, c->w2, c->b2, 1, c->y2);
+    conv3x3_forward_unpacked(t->conv3x3, seed_shape(1), c->count, c->x2, c->w2,
+                             c->b2, 1, c->y2);
     t->maxpool2x2_forward(8 * c->count, 16, 16, c->y2, c->x3 + 2 * 12 + 2,
                           12 * 12, 12, c->a2);
-    t->conv3x3_forward(seed_shape(2), c->count, c->x3, c->w3, c->b3, 1, c->y3);
+    conv3x3_forward_unpacked(t->conv3x3, seed_shape(2), c->count, c->x3, c->w3,
+                             c->b3, 1, c->y3);
     t->maxpool2x2_forward(c->count, 10, 10, c->y3, c->pooled, 25, 5, c->a3);
 }
 
@@ -394,18 +403,20 @@ static void run_network_train(void *p)
         t->cosine_loss(c->count, 25, c->pooled, c->label, 0, c->d_pooled);
     t->maxpool2x2_backward(c->count, 10, 10, c->d_pooled, c->a3, c->pooled,
                            c->d_y3);
-    t->conv3x3_backward_weights(seed_shape(2), c->count, c->x3, c->d_y3, c->dw3,
-                                c->db3);
-    t->conv3x3_backward_input(seed_shape(2), c->count, c->w3, c->d_y3, c->d_x3);
+    conv3x3_backward_weights_unpacked(t->conv3x3, seed_shape(2), c->count,
+                                      c->x3, c->d_y3, c->dw3, c->db3);
+    conv3x3_backward_input_unpacked(t->conv3x3, seed_shape(2), c->count, c->w3,
+                                    c->d_y3, c->d_x3);
     /* (The network masks d_x3 by ReLU through the pooled values.) */
     t->maxpool2x2_backward(8 * c->count, 16, 16, c->d_x3, c->a2, NULL, c->d_y2);
-    t->conv3x3_backward_weights(seed_shape(1), c->count, c->x2, c->d_y2, c->dw2,
-                                c->db2);
-    t->conv3x3_backward_input(seed_shape(1), c->count, c->w2, c->d_y2, c->d_x2);
+    conv3x3_backward_weights_unpacked(t->conv3x3, seed_shape(1), c->count,
+                                      c->x2, c->d_y2, c->dw2, c->db2);
+    conv3x3_backward_input_unpacked(t->conv3x3, seed_shape(1), c->count, c->w2,
+                                    c->d_y2, c->d_x2);
     t->maxpool2x2_backward(16 * c->count, 28, 28, c->d_x2, c->a1, NULL,
                            c->d_y1);
-    t->conv3x3_backward_weights(seed_shape(0), c->count, c->x1, c->d_y1, c->dw1,
-                                c->db1);
+    conv3x3_backward_weights_unpacked(t->conv3x3, seed_shape(0), c->count,
+                                      c->x1, c->d_y1, c->dw1, c->db1);
 }
 
 /* Multiply-adds of one image: forward 415,008 (SPEC); a training step adds

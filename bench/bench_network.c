@@ -30,6 +30,7 @@
 
 #include "common/rng.h"
 #include "fma_peak.h"
+#include "kernels/conv_driver.h"
 #include "kernels/kernels.h"
 #include "network/architecture.h"
 #include "network/passes.h"
@@ -144,7 +145,7 @@ static double measure_peak(peak_function run)
 
 typedef struct forward_context {
     const kernel_table *kernels;
-    forward_workspace *workspace;
+    network_workspace *workspace;
     const float *parameters, *images;
     size_t count;
     float *outputs;
@@ -153,13 +154,13 @@ typedef struct forward_context {
 static void run_forward(void *p)
 {
     forward_context *c = p;
-    network_forward(c->kernels, c->workspace, c->parameters, c->images,
-                    c->count, c->outputs);
+    network_forward(c->workspace, c->parameters, c->images, c->count,
+                    c->outputs);
 }
 
 typedef struct training_context {
     const kernel_table *kernels;
-    training_workspace *workspace;
+    network_workspace *workspace;
     cosnet_optimizer *optimizer;
     float *parameters, *gradient;
     const float *images, *target;
@@ -174,9 +175,9 @@ static void run_training(void *p)
     const size_t batches = c->count / c->batch;
     for (size_t b = 0; b < batches; b++) {
         const size_t first = (batches - 1 - b) * c->batch;
-        c->loss_sum += network_loss_gradient(
-            c->kernels, c->workspace, c->parameters, c->images + first * 784,
-            c->batch, c->target, 0, c->gradient, NULL);
+        c->loss_sum += network_loss_gradient(c->workspace, c->parameters,
+                                             c->images + first * 784, c->batch,
+                                             c->target, 0, c->gradient, NULL);
         adamw_step(c->optimizer, c->parameters, c->gradient);
     }
 }
@@ -223,16 +224,18 @@ static void bench_variant(const kernel_table *kernels, const options *o,
     const double peak = measure_peak(peak_of(kernels->name));
     printf("%-7s single-core fp32 FMA peak %.1f GFLOP/s\n", kernels->name,
            peak);
-    const architecture_description *arch =
-        architecture_find(COSNET_ARCHITECTURE_SEED);
+    architecture_description seed;
+    if (architecture_find(COSNET_ARCHITECTURE_SEED, &seed) != COSNET_OK)
+        die(cosnet_last_error());
+    const architecture_description *arch = &seed;
 
     forward_context f = {kernels, NULL, parameters, images, o->images, NULL};
     f.outputs = checked_malloc(sizeof(float) * o->images * 25);
-    if (forward_workspace_create(arch, &f.workspace) != COSNET_OK)
+    if (network_workspace_create(arch, kernels, 0, &f.workspace) != COSNET_OK)
         die(cosnet_last_error());
     print_row(kernels->name, "forward", o->images, "images/s",
               time_body(run_forward, &f, o->repetitions), FORWARD_MACS, peak);
-    forward_workspace_free(f.workspace);
+    network_workspace_free(f.workspace);
     free(f.outputs);
 
     training_context t = {.kernels = kernels,
@@ -246,13 +249,13 @@ static void bench_variant(const kernel_table *kernels, const options *o,
     cosnet_model *model = NULL;
     if (cosnet_model_create(COSNET_ARCHITECTURE_SEED, 1, &model) != COSNET_OK ||
         cosnet_optimizer_create(model, &t.optimizer) != COSNET_OK ||
-        training_workspace_create(arch, &t.workspace) != COSNET_OK)
+        network_workspace_create(arch, kernels, 1, &t.workspace) != COSNET_OK)
         die(cosnet_last_error());
     char label[64];
     snprintf(label, sizeof label, "training, batch %zu", o->batch);
     print_row(kernels->name, label, o->train_images, "image-steps/s",
               time_body(run_training, &t, o->repetitions), TRAINING_MACS, peak);
-    training_workspace_free(t.workspace);
+    network_workspace_free(t.workspace);
     cosnet_optimizer_free(t.optimizer);
     cosnet_model_free(model);
     free(t.parameters);
@@ -339,11 +342,12 @@ int main(int argc, char **argv)
         die(cosnet_last_error());
     cosnet_model_free(model);
 
+    architecture_description seed;
+    if (architecture_find(COSNET_ARCHITECTURE_SEED, &seed) != COSNET_OK)
+        die(cosnet_last_error());
     printf("seed network, one core; forward %zu images, training %zu images "
-           "in batches of %zu; active variant %s; chunks: predict %d, "
-           "train %d images\n",
-           o.images, o.train_images, o.batch, active, NETWORK_PREDICT_CHUNK,
-           NETWORK_TRAIN_CHUNK);
+           "in batches of %zu; active variant %s; chunks of %zu images\n",
+           o.images, o.train_images, o.batch, active, seed.chunk);
     printf("%-7s %-26s %10s %10s %10s %-12s %7s %7s\n", "variant", "work",
            "cpu", "wall", "rate", "", "GFLOP/s", "peak");
     int ran = 0;

@@ -327,7 +327,9 @@ COSNET_API size_t cosnet_model_output_dims(const cosnet_model *model);
 COSNET_API size_t cosnet_model_parameter_count(const cosnet_model *model);
 
 /* Copies all parameters out / in, in the order of the layers, each layer's
- * weights (OIHW) followed by its biases. count must equal
+ * weights followed by its biases: a convolution's weights are OIHW
+ * (out_channels x in_channels x 3 x 3), a dense layer's row-major
+ * out_features x in_features (inputs flattened channel, row, column). count must equal
  * cosnet_model_parameter_count. set rejects NaN/infinity (NOT_FINITE).
  * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH (wrong count), NOT_FINITE. */
 COSNET_API cosnet_status cosnet_model_get_parameters(const cosnet_model *model,
@@ -339,8 +341,9 @@ COSNET_API cosnet_status cosnet_model_set_parameters(cosnet_model *model,
 /* Runs the network on `count` images. images: count * rows * columns floats
  * (normally in [0, 1]), borrowed. outputs: caller-owned, count *
  * output_dims floats. Does not modify the model: many threads may predict
- * with one model at once. Returns COSNET_OK, INVALID_ARGUMENT, UNSUPPORTED
- * or OUT_OF_MEMORY. */
+ * with one model at once. Returns COSNET_OK, INVALID_ARGUMENT, UNSUPPORTED,
+ * OUT_OF_MEMORY, or NOT_FINITE when an output is NaN or infinite (the
+ * outputs are written, but are not a result). */
 COSNET_API cosnet_status cosnet_model_predict(const cosnet_model *model,
                                               const float *images, size_t count,
                                               float *outputs);
@@ -352,21 +355,37 @@ COSNET_API cosnet_status cosnet_model_predict_dataset(
     const cosnet_model *model, const cosnet_dataset *dataset, size_t first,
     size_t count, float *outputs);
 
-/* Saves the model: a little-endian file with a magic, a format version, the
- * architecture, the output dimension, the parameters and a CRC-32. Written
- * to a temporary name in the same folder, then renamed into place, so a
- * reader never sees a partial file. Returns COSNET_OK, INVALID_ARGUMENT, IO.
- */
+/* Saves the model: a little-endian file with a magic, a format version
+ * (2), the architecture, its layer list, the output dimension, the
+ * parameters and a CRC-32 (docs/guide.md gives the layout). Written to a
+ * temporary name in the same folder, fsynced and renamed into place, so a
+ * reader never sees a partial file. Returns COSNET_OK, INVALID_ARGUMENT,
+ * IO or OUT_OF_MEMORY. */
 COSNET_API cosnet_status cosnet_model_save(const cosnet_model *model,
                                            const char *path);
 
-/* Loads a model saved by cosnet_model_save. Rejects a bad magic (BAD_MAGIC),
- * an unknown format version (VERSION), an unknown architecture or wrong
- * output dimension (BAD_FORMAT), a wrong size (TRUNCATED or MISMATCH), a
- * CRC mismatch (CORRUPT) and NaN/infinite parameters (NOT_FINITE). Also IO,
- * INVALID_ARGUMENT, UNSUPPORTED, OUT_OF_MEMORY. */
+/* The bytes cosnet_model_save would write, in memory (to embed a model in
+ * a binary or a database). data_out receives a buffer the caller frees with
+ * cosnet_free; size_out its size. Returns COSNET_OK, INVALID_ARGUMENT or
+ * OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_model_save_memory(const cosnet_model *model,
+                                                  void **data_out,
+                                                  size_t *size_out);
+
+/* Loads a model saved by cosnet_model_save (format version 2, or version 1
+ * of libcosnet 0.1). Rejects a bad magic (BAD_MAGIC), an unknown format
+ * version (VERSION), an unknown architecture, an invalid layer list or a
+ * wrong output dimension (BAD_FORMAT), a wrong size (TRUNCATED or
+ * MISMATCH), a CRC mismatch (CORRUPT) and NaN/infinite parameters
+ * (NOT_FINITE). Also IO, INVALID_ARGUMENT, UNSUPPORTED, OUT_OF_MEMORY. */
 COSNET_API cosnet_status cosnet_model_load(const char *path,
                                            cosnet_model **out);
+
+/* As cosnet_model_load, from `size` bytes at `data` (borrowed; messages
+ * name "<memory>"). Same statuses, except IO. */
+COSNET_API cosnet_status cosnet_model_load_memory(const void *data,
+                                                  size_t size,
+                                                  cosnet_model **out);
 
 /* ------------------------------------------------------------------------ */
 /* Optimiser: AdamW                                                         */

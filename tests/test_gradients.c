@@ -47,6 +47,7 @@
 
 #include "cosnet.h"
 #include "common/rng.h"
+#include "kernels/conv_driver.h"
 #include "kernels/kernels.h"
 #include "network/architecture.h"
 #include "network/passes.h"
@@ -253,7 +254,7 @@ static size_t available_variants(const kernel_table **tables)
     for (size_t i = 0; i < count; i++)
         found |= tables[i] == active;
     assert_true(found);
-    assert_ptr_equal(tables[0], &kernel_table_scalar);
+    assert_string_equal(tables[0]->name, "scalar");
     return count;
 }
 
@@ -389,23 +390,25 @@ static void test_network_gradient(void **state)
 
     const kernel_table *tables[8];
     size_t variants = available_variants(tables);
-    const architecture_description *arch =
-        architecture_find(COSNET_ARCHITECTURE_SEED);
-    training_workspace *workspace = NULL;
-    assert_int_equal(training_workspace_create(arch, &workspace), COSNET_OK);
-    forward_workspace *forward = NULL;
-    assert_int_equal(forward_workspace_create(arch, &forward), COSNET_OK);
+    architecture_description arch;
+    assert_int_equal(architecture_find(COSNET_ARCHITECTURE_SEED, &arch),
+                     COSNET_OK);
     for (size_t v = 0; v < variants; v++) {
+        network_workspace *workspace = NULL, *forward = NULL;
+        assert_int_equal(
+            network_workspace_create(&arch, tables[v], 1, &workspace),
+            COSNET_OK);
+        assert_int_equal(
+            network_workspace_create(&arch, tables[v], 0, &forward), COSNET_OK);
         static float gradient[PARAMETERS];
         float outputs[BATCH * OUTPUTS];
         float library_loss =
-            network_loss_gradient(tables[v], workspace, parameters, images,
-                                  BATCH, targets, OUTPUTS, gradient, outputs);
+            network_loss_gradient(workspace, parameters, images, BATCH, targets,
+                                  OUTPUTS, gradient, outputs);
         /* Loss and outputs against the reference. */
         assert_true(fabs(library_loss - loss) <= 1e-5 * fabs(loss) + 1e-6);
         float predicted[BATCH * OUTPUTS];
-        network_forward(tables[v], forward, parameters, images, BATCH,
-                        predicted);
+        network_forward(forward, parameters, images, BATCH, predicted);
         /* Training and prediction run the same forward: same bits. */
         assert_memory_equal(predicted, outputs, sizeof predicted);
         double worst_output = 0;
@@ -431,9 +434,9 @@ static void test_network_gradient(void **state)
                             gradient[coordinates[s][k]], fd[s][k], scale[s]);
             report(&c, tables[v]->name);
         }
+        network_workspace_free(forward);
+        network_workspace_free(workspace);
     }
-    forward_workspace_free(forward);
-    training_workspace_free(workspace);
 }
 
 /* Batches longer than a chunk, and a shared target (stride 0): the summed
@@ -441,7 +444,11 @@ static void test_network_gradient(void **state)
 static void test_network_gradient_chunks(void **state)
 {
     (void)state;
-    enum { N = 2 * NETWORK_TRAIN_CHUNK + 1 };
+    architecture_description arch;
+    assert_int_equal(architecture_find(COSNET_ARCHITECTURE_SEED, &arch),
+                     COSNET_OK);
+    enum { N = 2 * 4 + 1 };
+    assert_int_equal(arch.chunk, 4); /* N spans three chunks */
     static float parameters[PARAMETERS], images[N * IMAGE], single[PARAMETERS],
         whole[PARAMETERS];
     static double summed[PARAMETERS];
@@ -460,19 +467,19 @@ static void test_network_gradient_chunks(void **state)
         target[d] = 0.2f;
     const kernel_table *tables[8];
     size_t variants = available_variants(tables);
-    const architecture_description *arch =
-        architecture_find(COSNET_ARCHITECTURE_SEED);
-    training_workspace *workspace = NULL;
-    assert_int_equal(training_workspace_create(arch, &workspace), COSNET_OK);
     for (size_t v = 0; v < variants; v++) {
-        float loss = network_loss_gradient(tables[v], workspace, parameters,
-                                           images, N, target, 0, whole, NULL);
+        network_workspace *workspace = NULL;
+        assert_int_equal(
+            network_workspace_create(&arch, tables[v], 1, &workspace),
+            COSNET_OK);
+        float loss = network_loss_gradient(workspace, parameters, images, N,
+                                           target, 0, whole, NULL);
         memset(summed, 0, sizeof summed);
         double loss_sum = 0;
         for (size_t i = 0; i < N; i++) {
-            loss_sum += network_loss_gradient(tables[v], workspace, parameters,
-                                              images + i * IMAGE, 1, target, 0,
-                                              single, NULL);
+            loss_sum +=
+                network_loss_gradient(workspace, parameters, images + i * IMAGE,
+                                      1, target, 0, single, NULL);
             for (size_t k = 0; k < PARAMETERS; k++)
                 summed[k] += single[k] / (double)N;
         }
@@ -484,8 +491,8 @@ static void test_network_gradient_chunks(void **state)
         for (size_t k = 0; k < PARAMETERS; k++)
             compare(&c, tables[v]->name, k, whole[k], summed[k], largest);
         report(&c, tables[v]->name);
+        network_workspace_free(workspace);
     }
-    training_workspace_free(workspace);
 }
 
 /* ---- Single kernels ----------------------------------------------------- */
@@ -622,7 +629,8 @@ static void test_conv_backward(void **state)
 
         for (size_t v = 0; v < variants; v++) {
             char what[64];
-            tables[v]->conv3x3_backward_input(&shape, COUNT, w, dy, dx);
+            conv3x3_backward_input_unpacked(tables[v]->conv3x3, &shape, COUNT, w,
+                                            dy, dx);
             snprintf(what, sizeof what, "conv %d backward-input", s + 1);
             comparison c = {what, input_scale, 0, 0, 0};
             for (int k = 0; k < SAMPLES; k++)
@@ -630,7 +638,8 @@ static void test_conv_backward(void **state)
                         input_fd[k], input_scale);
             report(&c, tables[v]->name);
 
-            tables[v]->conv3x3_backward_weights(&shape, COUNT, x, dy, dw, db);
+            conv3x3_backward_weights_unpacked(tables[v]->conv3x3, &shape, COUNT,
+                                              x, dy, dw, db);
             snprintf(what, sizeof what, "conv %d backward-weights", s + 1);
             comparison cw = {what, weight_scale, 0, 0, 0};
             for (int k = 0; k < SAMPLES; k++)

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "common/rng.h"
+#include "kernels/conv_driver.h"
 #include "kernels/kernels.h"
 #include "network/architecture.h"
 
@@ -152,9 +153,13 @@ typedef struct conv_case {
  * itself runs (SPEC section 2), so the kernels are held to the real shapes. */
 static conv_shape seed_shape(int layer)
 {
-    return architecture_find(COSNET_ARCHITECTURE_SEED)
-        ->conv_stages[layer]
-        .shape;
+    architecture_description seed;
+    if (architecture_find(COSNET_ARCHITECTURE_SEED, &seed) != COSNET_OK)
+        abort();
+    for (int l = 0; l < seed.layer_count; l++)
+        if (seed.layers[l].kind == LAYER_CONV3X3 && layer-- == 0)
+            return seed.layers[l].shape;
+    abort();
 }
 
 /* Channels 1..20, sizes 1..33 (at least one output pixel), pad 0..2,
@@ -222,10 +227,10 @@ static void check_conv_forward(const kernel_table *table, const conv_case *c,
     fill_values(rng, bias, (size_t)z.cout, kind);
     fill_value(output, z.output, SENTINEL);
 
-    kernel_table_scalar.conv3x3_forward(&c->shape, c->count, input, weights,
-                                        bias, relu, reference);
-    table->conv3x3_forward(&c->shape, c->count, input, weights, bias, relu,
-                           output);
+    conv3x3_forward_unpacked(NULL, &c->shape, c->count, input, weights, bias,
+                             relu, reference);
+    conv3x3_forward_unpacked(table->conv3x3, &c->shape, c->count, input,
+                             weights, bias, relu, output);
 
     const double terms = z.cin * 9.0 + 1.0;
     size_t index = 0;
@@ -316,9 +321,10 @@ static void check_conv_backward_input(const kernel_table *table,
     fill_values(rng, dy, z.output, kind);
     fill_value(dx, dx_count, SENTINEL);
 
-    kernel_table_scalar.conv3x3_backward_input(&c->shape, c->count, weights, dy,
-                                               reference);
-    table->conv3x3_backward_input(&c->shape, c->count, weights, dy, dx);
+    conv3x3_backward_input_unpacked(NULL, &c->shape, c->count, weights, dy,
+                                    reference);
+    conv3x3_backward_input_unpacked(table->conv3x3, &c->shape, c->count,
+                                    weights, dy, dx);
 
     const double terms = z.cout * 9.0;
     size_t index = 0;
@@ -412,9 +418,10 @@ static void check_conv_backward_weights(const kernel_table *table,
     fill_value(dw, z.weights, SENTINEL);
     fill_value(db, (size_t)z.cout, SENTINEL);
 
-    kernel_table_scalar.conv3x3_backward_weights(&c->shape, c->count, input, dy,
-                                                 reference_dw, reference_db);
-    table->conv3x3_backward_weights(&c->shape, c->count, input, dy, dw, db);
+    conv3x3_backward_weights_unpacked(NULL, &c->shape, c->count, input, dy,
+                                      reference_dw, reference_db);
+    conv3x3_backward_weights_unpacked(table->conv3x3, &c->shape, c->count,
+                                      input, dy, dw, db);
 
     const double terms = (double)c->count * z.ho * z.wo;
     for (int co = 0; co < z.cout; co++) {
@@ -511,17 +518,18 @@ static void test_conv_empty_batch(void **state)
     {
         fill_value(dw, 8 * 16 * 9, SENTINEL);
         fill_value(db, 8, SENTINEL);
-        table->conv3x3_backward_weights(&shape, 0, untouched, untouched, dw,
-                                        db);
+        conv3x3_backward_weights_unpacked(table->conv3x3, &shape, 0, untouched,
+                                          untouched, dw, db);
         for (size_t k = 0; k < 8 * 16 * 9; k++)
             check_equal(table->name, "empty-batch weight gradient", k, dw[k],
                         0.0f);
         for (size_t k = 0; k < 8; k++)
             check_equal(table->name, "empty-batch bias gradient", k, db[k],
                         0.0f);
-        table->conv3x3_forward(&shape, 0, untouched, weights, bias, 1,
-                               untouched);
-        table->conv3x3_backward_input(&shape, 0, weights, untouched, untouched);
+        conv3x3_forward_unpacked(table->conv3x3, &shape, 0, untouched, weights,
+                                 bias, 1, untouched);
+        conv3x3_backward_input_unpacked(table->conv3x3, &shape, 0, weights,
+                                        untouched, untouched);
         for (size_t k = 0; k < 4; k++)
             check_equal(table->name, "empty-batch output", k, untouched[k],
                         SENTINEL);
@@ -574,9 +582,9 @@ static void check_pool_forward(const kernel_table *table, const pool_case *c,
     fill_value(reference, out_count, SENTINEL);
     memset(argmax, 0xEE, arg_count);
 
-    kernel_table_scalar.maxpool2x2_forward(c->planes, c->height, c->width,
-                                           input, reference, c->plane_stride,
-                                           c->row_stride, reference_argmax);
+    kernels_by_name("scalar")->maxpool2x2_forward(
+        c->planes, c->height, c->width, input, reference, c->plane_stride,
+        c->row_stride, reference_argmax);
     table->maxpool2x2_forward(c->planes, c->height, c->width, input, output,
                               c->plane_stride, c->row_stride, argmax);
 
@@ -676,8 +684,8 @@ static void check_pool_backward(const kernel_table *table, const pool_case *c,
     fill_value(dx, in_count, SENTINEL);
     const float *relu = with_relu ? relu_output : NULL;
 
-    kernel_table_scalar.maxpool2x2_backward(c->planes, c->height, c->width, dy,
-                                            argmax, relu, reference);
+    kernels_by_name("scalar")->maxpool2x2_backward(
+        c->planes, c->height, c->width, dy, argmax, relu, reference);
     table->maxpool2x2_backward(c->planes, c->height, c->width, dy, argmax, relu,
                                dx);
     /* Every input position is overwritten: the gradient or +0. */
@@ -800,14 +808,14 @@ static void check_cosine(const kernel_table *table, const cosine_case *c,
     fill_value(cosines, c->count, SENTINEL);
     fill_value(grad, c->count * c->dims, SENTINEL);
 
-    kernel_table_scalar.cosine_similarity(c->count, c->dims, a, b, c->b_stride,
-                                          reference_cos);
+    kernels_by_name("scalar")->cosine_similarity(c->count, c->dims, a, b,
+                                                 c->b_stride, reference_cos);
     table->cosine_similarity(c->count, c->dims, a, b, c->b_stride, cosines);
     for (size_t i = 0; i < c->count; i++)
         check_close(table->name, "cosine", i, cosines[i], reference_cos[i],
                     2.0 * rows[i].cos_error);
 
-    const float reference_loss = kernel_table_scalar.cosine_loss(
+    const float reference_loss = kernels_by_name("scalar")->cosine_loss(
         c->count, c->dims, a, b, c->b_stride, reference_grad);
     const float loss =
         table->cosine_loss(c->count, c->dims, a, b, c->b_stride, grad);
@@ -920,7 +928,7 @@ static void test_variant_lookup(void **state)
     assert_null(kernels_by_name(""));
     assert_null(kernels_by_name(NULL));
     const kernel_table *scalar = kernels_by_name("scalar");
-    assert_ptr_equal(scalar, &kernel_table_scalar);
+    assert_null(scalar->conv3x3); /* the reference: no microkernels */
     assert_string_equal(scalar->name, "scalar");
 
     const kernel_table *active = NULL;
@@ -938,9 +946,6 @@ static void test_variant_lookup(void **state)
     FOR_EACH_VARIANT(table)
     {
         assert_ptr_equal(kernels_by_name(table->name), table);
-        assert_non_null(table->conv3x3_forward);
-        assert_non_null(table->conv3x3_backward_input);
-        assert_non_null(table->conv3x3_backward_weights);
         assert_non_null(table->maxpool2x2_forward);
         assert_non_null(table->maxpool2x2_backward);
         assert_non_null(table->cosine_similarity);

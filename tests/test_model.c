@@ -25,7 +25,11 @@
 #define PARAMETERS 1393
 #define IMAGE 784
 #define OUTPUTS 25
-#define FILE_SIZE (24 + 4 * PARAMETERS + 4)
+/* Format version 2: 40 fixed bytes, 10 layers of 12, the parameters, the
+ * CRC. Version 1 (libcosnet 0.1): 24 bytes, the parameters, the CRC. */
+#define HEADER (40 + 12 * 10)
+#define FILE_SIZE (HEADER + 4 * PARAMETERS + 4)
+#define V1_FILE_SIZE (24 + 4 * PARAMETERS + 4)
 
 /* ---- Helpers ------------------------------------------------------------ */
 
@@ -167,42 +171,132 @@ static void test_shapes(void **state)
                      COSNET_ERROR_INVALID_ARGUMENT);
 }
 
-/* The table chains stage to stage and its offsets tile the vector. */
-static void test_architecture_table(void **state)
+/* The seed network's layer list, through the validator, gives SPEC
+ * section 2's numbers: shapes chain layer to layer, offsets tile the
+ * parameter vector, 1,393 parameters, 415,008 multiply-adds. */
+static void test_architecture_seed_numbers(void **state)
 {
     (void)state;
-    const architecture_description *arch =
-        architecture_find(COSNET_ARCHITECTURE_SEED);
-    assert_non_null(arch);
-    assert_null(architecture_find((cosnet_architecture)0));
-    assert_int_equal(arch->conv_stage_count, 3);
+    architecture_description arch;
+    assert_int_equal(architecture_find(COSNET_ARCHITECTURE_SEED, &arch),
+                     COSNET_OK);
+    assert_int_equal(architecture_find((cosnet_architecture)0, &arch),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(architecture_find(COSNET_ARCHITECTURE_SEED, &arch),
+                     COSNET_OK);
+    assert_int_equal(arch.spec_count, 10);
+    assert_int_equal(arch.layer_count, 6); /* ReLU, flatten folded */
     const size_t weights[3] = {0, 160, 1320}, biases[3] = {144, 1312, 1392};
     const int outs[3] = {16, 8, 1}, pads[3] = {1, 2, 2};
+    const int sides[4] = {28, 14, 8, 5};
     size_t next = 0;
     for (int s = 0; s < 3; s++) {
-        const conv_stage *stage = &arch->conv_stages[s];
-        assert_int_equal(stage->weight_offset, weights[s]);
-        assert_int_equal(stage->bias_offset, biases[s]);
-        assert_int_equal(stage->shape.out_channels, outs[s]);
-        assert_int_equal(stage->shape.pad, pads[s]);
-        assert_int_equal(stage->weight_offset, next);
-        next = stage->bias_offset + (size_t)stage->shape.out_channels;
-        assert_int_equal(stage->pooled_height,
-                         conv_out_height(&stage->shape) / 2);
-        assert_int_equal(stage->pooled_width,
-                         conv_out_width(&stage->shape) / 2);
-        if (s < 2) {
-            const conv_stage *after = &arch->conv_stages[s + 1];
-            assert_int_equal(after->shape.in_channels,
-                             stage->shape.out_channels);
-            assert_int_equal(after->shape.in_height, stage->pooled_height);
-            assert_int_equal(after->shape.in_width, stage->pooled_width);
-        }
+        const network_layer *conv = &arch.layers[2 * s];
+        const network_layer *pool = &arch.layers[2 * s + 1];
+        assert_int_equal(conv->kind, LAYER_CONV3X3);
+        assert_int_equal(pool->kind, LAYER_MAXPOOL2X2);
+        assert_true(conv->relu);
+        assert_int_equal(conv->weight_offset, weights[s]);
+        assert_int_equal(conv->bias_offset, biases[s]);
+        assert_int_equal(conv->weight_offset, next);
+        next = conv->bias_offset + (size_t)conv->out_channels;
+        assert_int_equal(conv->shape.out_channels, outs[s]);
+        assert_int_equal(conv->shape.pad, pads[s]);
+        assert_int_equal(conv->in_height, sides[s]);
+        assert_int_equal(pool->in_height, conv->out_height);
+        assert_int_equal(pool->out_height, sides[s + 1]);
+        assert_int_equal(pool->out_width, sides[s + 1]);
+        if (s < 2)
+            assert_int_equal(arch.layers[2 * s + 2].in_channels, outs[s]);
     }
     assert_int_equal(next, PARAMETERS);
-    assert_int_equal(architecture_flattened_size(arch), OUTPUTS);
-    assert_int_equal(arch->output_dims, OUTPUTS);
-    assert_int_equal(arch->dense_outputs, 0);
+    assert_int_equal(arch.parameter_count, 1393);
+    assert_int_equal(arch.multiply_adds, 415008);
+    assert_int_equal(arch.output_dims, OUTPUTS);
+    assert_int_equal(arch.chunk, 4);
+}
+
+/* A dense head: offsets follow the list, flatten order, Glorot fans. */
+static void test_architecture_dense_head(void **state)
+{
+    (void)state;
+    const layer_spec layers[] = {
+        {LAYER_CONV3X3, 4, 1}, {LAYER_RELU, 0, 0},  {LAYER_MAXPOOL2X2, 0, 0},
+        {LAYER_FLATTEN, 0, 0}, {LAYER_DENSE, 7, 0}, {LAYER_RELU, 0, 0},
+        {LAYER_DENSE, 3, 0},
+    };
+    architecture_description arch;
+    assert_int_equal(architecture_build((cosnet_architecture)0, "test", 1, 6, 6,
+                                        layers, 7, &arch),
+                     COSNET_OK);
+    assert_int_equal(arch.layer_count, 4);
+    assert_int_equal(arch.layers[2].kind, LAYER_DENSE);
+    assert_int_equal(arch.layers[2].in_size, 4 * 3 * 3);
+    assert_true(arch.layers[2].relu);
+    assert_false(arch.layers[3].relu);
+    assert_int_equal(arch.layers[2].weight_offset, 4 * 9 + 4);
+    assert_int_equal(arch.layers[3].weight_offset, 40 + 7 * 36 + 7);
+    assert_int_equal(arch.parameter_count, 40 + 7 * 36 + 7 + 3 * 7 + 3);
+    assert_int_equal(arch.multiply_adds, 4 * 9 * 36 + 7 * 36 + 3 * 7);
+    assert_int_equal(arch.output_dims, 3);
+}
+
+/* The validator refuses impossible lists, naming the layer and rule. */
+static void test_architecture_refusals(void **state)
+{
+    (void)state;
+    typedef struct refusal {
+        layer_spec layers[4];
+        size_t count;
+        int side;
+        const char *message;
+    } refusal;
+    const refusal cases[] = {
+        {{{LAYER_RELU, 0, 0}}, 1, 8, "layer 0 (relu): must follow"},
+        {{{LAYER_CONV3X3, 0, 1}}, 1, 8, "output channels outside"},
+        {{{LAYER_CONV3X3, 2, 3}}, 1, 8, "pad outside 0..2"},
+        {{{LAYER_CONV3X3, 2, 0}}, 1, 2, "smaller than the 3x3 kernel"},
+        {{{LAYER_MAXPOOL2X2, 0, 0}}, 1, 1, "smaller than 2x2"},
+        {{{LAYER_FLATTEN, 0, 0}, {LAYER_CONV3X3, 2, 1}},
+         2,
+         8,
+         "layer 1 (conv3x3): needs a spatial input"},
+        {{{LAYER_FLATTEN, 0, 0}, {LAYER_FLATTEN, 0, 0}}, 2, 8, "already flat"},
+        {{{LAYER_DENSE, 2, 0}, {LAYER_RELU, 0, 0}, {LAYER_RELU, 0, 0}},
+         3,
+         8,
+         "layer 2 (relu)"},
+        {{{LAYER_MAXPOOL2X2, 0, 0}, {LAYER_RELU, 0, 0}},
+         2,
+         8,
+         "layer 1 (relu): must follow"},
+        {{{(layer_kind)9, 0, 0}}, 1, 8, "unknown kind 9"},
+        {{{LAYER_FLATTEN, 0, 0}}, 1, 8, "no conv3x3, maxpool2x2 or dense"},
+        {{{LAYER_DENSE, 1u << 25, 0}}, 1, 8, "output features outside"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        architecture_description arch;
+        assert_int_equal(architecture_build((cosnet_architecture)0, "bad", 1,
+                                            cases[c].side, cases[c].side,
+                                            cases[c].layers, cases[c].count,
+                                            &arch),
+                         COSNET_ERROR_BAD_FORMAT);
+        if (!strstr(cosnet_last_error(), cases[c].message))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", c, cosnet_last_error(),
+                     cases[c].message);
+    }
+    architecture_description arch;
+    const layer_spec one[] = {{LAYER_DENSE, 2, 0}};
+    assert_int_equal(architecture_build((cosnet_architecture)0, "bad", 0, 8, 8,
+                                        one, 1, &arch),
+                     COSNET_ERROR_BAD_FORMAT);
+    assert_int_equal(architecture_build((cosnet_architecture)0, "bad", 1, 8, 8,
+                                        one, 0, &arch),
+                     COSNET_ERROR_BAD_FORMAT);
+    assert_int_equal(architecture_build((cosnet_architecture)0, "bad", 1, 8, 8,
+                                        one, ARCHITECTURE_MAX_LAYERS + 1,
+                                        &arch),
+                     COSNET_ERROR_BAD_FORMAT);
 }
 
 /* ---- Initialisation ----------------------------------------------------- */
@@ -558,15 +652,44 @@ static void test_save_load(void **state)
     unsigned char *bytes = read_bytes(path, &size);
     assert_int_equal(size, FILE_SIZE);
     assert_memory_equal(bytes, "COSNETMD", 8);
-    assert_int_equal(get_u32(bytes + 8), 1);
+    assert_int_equal(get_u32(bytes + 8), 2);
     assert_int_equal(get_u32(bytes + 12), COSNET_ARCHITECTURE_SEED);
     assert_int_equal(get_u32(bytes + 16), OUTPUTS);
     assert_int_equal(get_u32(bytes + 20), PARAMETERS);
+    assert_int_equal(get_u32(bytes + 24), 1);  /* input channels */
+    assert_int_equal(get_u32(bytes + 28), 28); /* rows */
+    assert_int_equal(get_u32(bytes + 32), 28); /* columns */
+    assert_int_equal(get_u32(bytes + 36), 10); /* layers */
+    /* The first layer: conv3x3 (1), 16 channels, pad 1; the second ReLU. */
+    assert_int_equal(get_u32(bytes + 40), 1);
+    assert_int_equal(get_u32(bytes + 44), 16);
+    assert_int_equal(get_u32(bytes + 48), 1);
+    assert_int_equal(get_u32(bytes + 52), 2);
     float parameters[PARAMETERS];
     get_parameters(model, parameters);
     uint32_t bits;
     memcpy(&bits, &parameters[5], 4);
-    assert_int_equal(get_u32(bytes + 24 + 4 * 5), bits);
+    assert_int_equal(get_u32(bytes + HEADER + 4 * 5), bits);
+
+    /* The memory form holds the same bytes and loads the same model. */
+    void *memory = NULL;
+    size_t memory_size = 0;
+    assert_int_equal(cosnet_model_save_memory(model, &memory, &memory_size),
+                     COSNET_OK);
+    assert_int_equal(memory_size, FILE_SIZE);
+    assert_memory_equal(memory, bytes, FILE_SIZE);
+    cosnet_model *from_memory = NULL;
+    assert_int_equal(
+        cosnet_model_load_memory(memory, memory_size, &from_memory), COSNET_OK);
+    float again[PARAMETERS];
+    get_parameters(from_memory, again);
+    assert_memory_equal(again, parameters, sizeof again);
+    cosnet_model_free(from_memory);
+    cosnet_free(memory);
+    assert_int_equal(cosnet_model_save_memory(model, NULL, &memory_size),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(cosnet_model_load_memory(NULL, 5, &from_memory),
+                     COSNET_ERROR_INVALID_ARGUMENT);
     assert_int_equal(
         get_u32(bytes + FILE_SIZE - 4),
         (uint32_t)crc32(crc32(0L, Z_NULL, 0), bytes, FILE_SIZE - 4));
@@ -689,7 +812,9 @@ static void test_load_rejects(void **state)
 
     /* Truncated: inside the parameters, inside the header, empty. */
     expect_rejected(path, good, FILE_SIZE - 1, COSNET_ERROR_TRUNCATED,
-                    "truncated at byte 5599");
+                    "truncated at byte 5735");
+    expect_rejected(path, good, 100, COSNET_ERROR_TRUNCATED,
+                    "truncated at byte 100: the header declares 10 layers");
     expect_rejected(path, good, 12, COSNET_ERROR_TRUNCATED,
                     "truncated at byte 12");
     expect_rejected(path, good, 0, COSNET_ERROR_TRUNCATED,
@@ -699,27 +824,45 @@ static void test_load_rejects(void **state)
     memcpy(bad, good, FILE_SIZE);
     bad[FILE_SIZE] = 0;
     expect_rejected(path, bad, FILE_SIZE + 1, COSNET_ERROR_MISMATCH,
-                    "5601 bytes");
+                    "5737 bytes");
+
+    /* The layer list: a count out of range, a layer the validator refuses,
+     * layers that are not the recorded built-in architecture's. */
+    memcpy(bad, good, FILE_SIZE);
+    put_u32(bad + 36, 0);
+    fix_crc(bad, FILE_SIZE);
+    expect_rejected(path, bad, FILE_SIZE, COSNET_ERROR_BAD_FORMAT,
+                    "0 layers at byte 36");
+    memcpy(bad, good, FILE_SIZE);
+    put_u32(bad + 48, 3); /* pad 3 */
+    fix_crc(bad, FILE_SIZE);
+    expect_rejected(path, bad, FILE_SIZE, COSNET_ERROR_BAD_FORMAT,
+                    "layer 0 (conv3x3): pad outside 0..2");
+    memcpy(bad, good, FILE_SIZE);
+    put_u32(bad + 48, 2); /* pad 2: a valid list, but not the seed's */
+    fix_crc(bad, FILE_SIZE);
+    expect_rejected(path, bad, FILE_SIZE, COSNET_ERROR_BAD_FORMAT,
+                    "do not match architecture 1");
 
     /* One flipped bit in a parameter: the CRC catches it. */
     memcpy(bad, good, FILE_SIZE);
-    bad[24 + 4 * 700 + 2] ^= 0x10;
+    bad[HEADER + 4 * 700 + 2] ^= 0x10;
     expect_rejected(path, bad, FILE_SIZE, COSNET_ERROR_CORRUPT,
                     "CRC-32 mismatch");
     /* A flip that would make a NaN still reports CORRUPT: CRC first. */
     memcpy(bad, good, FILE_SIZE);
-    put_u32(bad + 24 + 4 * 9, 0x7fc00000u);
+    put_u32(bad + HEADER + 4 * 9, 0x7fc00000u);
     expect_rejected(path, bad, FILE_SIZE, COSNET_ERROR_CORRUPT,
                     "CRC-32 mismatch");
 
     /* NaN and infinity with a valid CRC. */
     memcpy(bad, good, FILE_SIZE);
-    put_u32(bad + 24 + 4 * 9, 0x7fc00000u);
+    put_u32(bad + HEADER + 4 * 9, 0x7fc00000u);
     fix_crc(bad, FILE_SIZE);
     expect_rejected(path, bad, FILE_SIZE, COSNET_ERROR_NOT_FINITE,
-                    "parameter 9 (byte 60) is nan");
+                    "parameter 9 (byte 196) is nan");
     memcpy(bad, good, FILE_SIZE);
-    put_u32(bad + 24 + 4 * 1392, 0xff800000u);
+    put_u32(bad + HEADER + 4 * 1392, 0xff800000u);
     fix_crc(bad, FILE_SIZE);
     expect_rejected(path, bad, FILE_SIZE, COSNET_ERROR_NOT_FINITE,
                     "parameter 1392");
@@ -736,6 +879,45 @@ static void test_load_rejects(void **state)
 
     free(good);
     free(bad);
+    cosnet_model_free(model);
+    remove_folder(folder);
+}
+
+/* A file in format version 1 (libcosnet 0.1) still loads: same header
+ * fields, no layer list, the parameters at byte 24. */
+static void test_load_version_1(void **state)
+{
+    (void)state;
+    char *folder = make_folder();
+    char path[256];
+    snprintf(path, sizeof path, "%s/v1.cosnet", folder);
+    cosnet_model *model = new_model(71);
+    float parameters[PARAMETERS];
+    get_parameters(model, parameters);
+    unsigned char v1[V1_FILE_SIZE];
+    memcpy(v1, "COSNETMD", 8);
+    put_u32(v1 + 8, 1);
+    put_u32(v1 + 12, COSNET_ARCHITECTURE_SEED);
+    put_u32(v1 + 16, OUTPUTS);
+    put_u32(v1 + 20, PARAMETERS);
+    for (int i = 0; i < PARAMETERS; i++) {
+        uint32_t bits;
+        memcpy(&bits, &parameters[i], 4);
+        put_u32(v1 + 24 + 4 * i, bits);
+    }
+    fix_crc(v1, V1_FILE_SIZE);
+    write_bytes(path, v1, V1_FILE_SIZE);
+    cosnet_model *loaded = NULL;
+    assert_int_equal(cosnet_model_load(path, &loaded), COSNET_OK);
+    float back[PARAMETERS];
+    get_parameters(loaded, back);
+    assert_memory_equal(back, parameters, sizeof back);
+    cosnet_model_free(loaded);
+    /* Version 1 knows only built-in architectures. */
+    put_u32(v1 + 12, 0);
+    fix_crc(v1, V1_FILE_SIZE);
+    expect_rejected(path, v1, V1_FILE_SIZE, COSNET_ERROR_BAD_FORMAT,
+                    "unknown architecture 0");
     cosnet_model_free(model);
     remove_folder(folder);
 }
@@ -774,7 +956,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),
-        cmocka_unit_test(test_architecture_table),
+        cmocka_unit_test(test_architecture_seed_numbers),
+        cmocka_unit_test(test_architecture_dense_head),
+        cmocka_unit_test(test_architecture_refusals),
         cmocka_unit_test(test_glorot_bounds),
         cmocka_unit_test(test_seeds),
         cmocka_unit_test(test_parameters),
@@ -784,6 +968,7 @@ int main(void)
         cmocka_unit_test(test_predict_dataset),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_load_rejects),
+        cmocka_unit_test(test_load_version_1),
         cmocka_unit_test(test_save_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,10 @@
 #define COSNET_PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 #else
 #define COSNET_PRINTF_LIKE(f, a)
+/* strerror for `number`, thread-safe: the text lives in a thread-local
+ * buffer valid until the next call on the same thread. */
+const char *error_text(int number);
+
 #endif
 
 /* Formats the thread's last-error message and returns `status`, so that a
@@ -17,5 +21,9 @@ cosnet_status error_set(cosnet_status status, const char *format, ...)
 
 /* Shorthand for the allocation-failure message. */
 cosnet_status error_out_of_memory(const char *what, size_t bytes);
+
+/* strerror for `number`, thread-safe: the text lives in a thread-local
+ * buffer valid until the next call on the same thread. */
+const char *error_text(int number);
 
 #endif

@@ -1,6 +1,7 @@
 /* Status names and the per-thread detailed error message. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/error.h"
 
@@ -50,4 +51,13 @@ cosnet_status error_out_of_memory(const char *what, size_t bytes)
 {
     return error_set(COSNET_ERROR_OUT_OF_MEMORY,
                      "out of memory allocating %zu bytes for %s", bytes, what);
+}
+
+const char *error_text(int number)
+{
+    static _Thread_local char text[256];
+    /* strerror_r (the POSIX one) because strerror is not thread-safe. */
+    if (strerror_r(number, text, sizeof text) != 0)
+        snprintf(text, sizeof text, "error %d", number);
+    return text;
 }

@@ -19,8 +19,8 @@
  * buffer grows as data actually arrives, so nothing declared by the file
  * decides how much is allocated.
  * max_bytes: decompressed size limit (OVERFLOW beyond it).
- * bytes_out: receives a buffer from memory_allocate (freed with memory_free); size_out its
- * size; was_compressed (may be NULL) whether the file was gzip.
+ * bytes_out: receives a buffer from memory_allocate (freed with memory_free);
+ * size_out its size; was_compressed (may be NULL) whether the file was gzip.
  * Returns COSNET_OK, IO, CORRUPT, TRUNCATED (gzip stream cut short),
  * OVERFLOW or OUT_OF_MEMORY. */
 cosnet_status idx_read_file(const char *path, size_t max_bytes,

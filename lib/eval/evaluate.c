@@ -1,7 +1,10 @@
 /* Evaluation of a set of per-class models under the three rules of SPEC
  * section 3: the article's seed rule, the honest own-label rule and the
  * image-blind audit, all computed from one forward pass per model and image.
- */
+ *
+ * Each worker thread owns its workspaces; it converts a chunk of pixels
+ * once, runs the chunk through every model with the internal passes while
+ * the pixels are in cache, and scores with the kernel table's cosine. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +12,14 @@
 #include <math.h>
 #include <unistd.h>
 
-#include "common/memory.h"
 #include "common/error.h"
+#include "common/memory.h"
+#include "common/numeric.h"
+#include "kernels/kernels.h"
+#include "network/model_internal.h"
+#include "network/passes.h"
 
-/* Images per cosnet_model_predict_dataset call. Thread ranges are cut at
+/* Images converted and scored together. Thread ranges are cut at
  * multiples of it, so every image is always predicted in the same chunk
  * whatever the thread count: the counts cannot depend on it even if a
  * kernel's rounding depended on the batch. */
@@ -20,6 +27,10 @@ enum { EVALUATION_CHUNK = 256 };
 
 /* More threads than this only cost memory; counts never depend on it. */
 enum { EVALUATION_MAX_THREADS = 256 };
+
+/* Label sets for evaluation hold at most this many classes (the dataset's
+ * own bound). */
+enum { EVALUATION_MAX_CLASSES = 256 };
 
 struct cosnet_evaluation {
     size_t total;
@@ -29,22 +40,9 @@ struct cosnet_evaluation {
     size_t *confusion;
 };
 
-/* The torch-compatible cosine in float, as the training loss computes it. */
-static float cosine_float(const float *a, const float *b, size_t dims)
-{
-    float dot = 0.0f, aa = 0.0f, bb = 0.0f;
-    for (size_t d = 0; d < dims; d++) {
-        dot += a[d] * b[d];
-        aa += a[d] * a[d];
-        bb += b[d] * b[d];
-    }
-    const float floor = 1e-6f * 1e-6f;
-    float product = aa * bb;
-    return dot / sqrtf(product > floor ? product : floor);
-}
-
 /* Shared, read-only description of one evaluation. */
 typedef struct evaluation_job {
+    const kernel_table *kernels;
     const cosnet_model *const *models;
     size_t model_count;
     const cosnet_labels *labels;
@@ -72,13 +70,64 @@ static void worker_fail(evaluation_worker *worker, cosnet_status status)
              cosnet_last_error());
 }
 
-static size_t argmax_lowest(const float *scores, size_t count)
+/* Two models share a workspace when their layer lists are the same. */
+static int same_network(const cosnet_model *a, const cosnet_model *b)
 {
-    size_t best = 0;
-    for (size_t k = 1; k < count; k++)
-        if (scores[k] > scores[best])
-            best = k; /* strict: ties stay at the lowest index */
-    return best;
+    const architecture_description *x = &a->arch, *y = &b->arch;
+    return x->input_channels == y->input_channels &&
+           x->input_rows == y->input_rows &&
+           x->input_columns == y->input_columns &&
+           x->spec_count == y->spec_count &&
+           memcmp(x->specs, y->specs, sizeof(layer_spec) * x->spec_count) == 0;
+}
+
+typedef struct worker_buffers {
+    network_workspace **workspaces; /* one per model, shared when equal */
+    float *pixels;                  /* chunk x image size */
+    float *outputs;                 /* models x chunk x dims */
+    float *true_vectors;            /* chunk x dims: v_y of each image */
+    float *scores;                  /* 2 x models x chunk: seed, own-label */
+} worker_buffers;
+
+static void buffers_free(worker_buffers *b, size_t models)
+{
+    if (b->workspaces)
+        for (size_t k = 0; k < models; k++)
+            if (k == 0 || b->workspaces[k] != b->workspaces[k - 1])
+                network_workspace_free(b->workspaces[k]);
+    memory_free(b->workspaces);
+    memory_free(b->pixels);
+    memory_free(b->outputs);
+    memory_free(b->true_vectors);
+    memory_free(b->scores);
+}
+
+static cosnet_status buffers_create(const evaluation_job *job, size_t chunk,
+                                    worker_buffers *b)
+{
+    const size_t classes = job->model_count, dims = job->dims;
+    const size_t image = architecture_input_size(&job->models[0]->arch);
+    memset(b, 0, sizeof *b);
+    b->workspaces = memory_allocate_zeroed(classes, sizeof *b->workspaces);
+    b->pixels = memory_allocate(chunk * image * sizeof(float));
+    b->outputs = memory_allocate(classes * chunk * dims * sizeof(float));
+    b->true_vectors = memory_allocate(chunk * dims * sizeof(float));
+    b->scores = memory_allocate(2 * classes * chunk * sizeof(float));
+    if (!b->workspaces || !b->pixels || !b->outputs || !b->true_vectors ||
+        !b->scores)
+        return error_out_of_memory("evaluation buffers",
+                                   classes * chunk * dims * sizeof(float));
+    for (size_t k = 0; k < classes; k++) {
+        if (k > 0 && same_network(job->models[k], job->models[k - 1])) {
+            b->workspaces[k] = b->workspaces[k - 1];
+            continue;
+        }
+        cosnet_status status = network_workspace_create(
+            &job->models[k]->arch, job->kernels, 0, &b->workspaces[k]);
+        if (status != COSNET_OK)
+            return status;
+    }
+    return COSNET_OK;
 }
 
 static void *evaluation_worker_run(void *argument)
@@ -86,39 +135,27 @@ static void *evaluation_worker_run(void *argument)
     evaluation_worker *worker = argument;
     const evaluation_job *job = worker->job;
     const size_t classes = job->model_count, dims = job->dims;
-    size_t chunk =
-        worker->count < EVALUATION_CHUNK ? worker->count : EVALUATION_CHUNK;
-    float *outputs = NULL, *scores = NULL;
+    const kernel_table *kernels = job->kernels;
     if (worker->count == 0)
         return NULL;
-    size_t output_floats = classes * chunk * dims;
-    outputs = memory_allocate(output_floats * sizeof *outputs);
-    scores = memory_allocate(2 * classes * sizeof *scores);
-    if (!outputs || !scores) {
-        memory_free(outputs);
-        memory_free(scores);
-        worker_fail(worker,
-                    error_out_of_memory("evaluation outputs",
-                                        output_floats * sizeof *outputs));
+    size_t chunk =
+        worker->count < EVALUATION_CHUNK ? worker->count : EVALUATION_CHUNK;
+    worker_buffers b;
+    cosnet_status status = buffers_create(job, chunk, &b);
+    if (status != COSNET_OK) {
+        worker_fail(worker, status);
+        buffers_free(&b, classes);
         return NULL;
     }
-    float *seed_scores = scores, *own_scores = scores + classes;
+    float *seed_scores = b.scores, *own_scores = b.scores + classes * chunk;
     size_t *seed_matrix = worker->confusion;
     size_t *own_matrix = worker->confusion + classes * classes;
     size_t *audit_matrix = worker->confusion + 2 * classes * classes;
+    float image_seed[EVALUATION_MAX_CLASSES], image_own[EVALUATION_MAX_CLASSES];
 
     for (size_t done = 0; done < worker->count; done += chunk) {
         size_t n = worker->count - done < chunk ? worker->count - done : chunk;
         size_t first = worker->first + done;
-        for (size_t k = 0; k < classes; k++) {
-            cosnet_status status = cosnet_model_predict_dataset(
-                job->models[k], job->dataset, first, n,
-                outputs + k * chunk * dims);
-            if (status != COSNET_OK) {
-                worker_fail(worker, status);
-                goto done;
-            }
-        }
         for (size_t i = 0; i < n; i++) {
             int label = cosnet_dataset_label(job->dataset, first + i);
             if (label < 0 || (size_t)label >= classes) {
@@ -129,16 +166,30 @@ static void *evaluation_worker_run(void *argument)
                                       first + i, label, classes));
                 goto done;
             }
-            size_t y = (size_t)label;
-            const float *true_vector = cosnet_labels_vector(job->labels, y);
+            memcpy(b.true_vectors + i * dims,
+                   cosnet_labels_vector(job->labels, (size_t)label),
+                   dims * sizeof(float));
+        }
+        /* Pixels converted once, then every model while they are cached. */
+        model_convert_images(kernels, job->dataset, first, n, b.pixels);
+        for (size_t k = 0; k < classes; k++) {
+            float *out = b.outputs + k * chunk * dims;
+            network_forward(b.workspaces[k], job->models[k]->parameters,
+                            b.pixels, n, out);
+            kernels->cosine_similarity(n, dims, out, b.true_vectors, dims,
+                                       seed_scores + k * chunk);
+            kernels->cosine_similarity(n, dims, out,
+                                       cosnet_labels_vector(job->labels, k), 0,
+                                       own_scores + k * chunk);
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t y = (size_t)cosnet_dataset_label(job->dataset, first + i);
             for (size_t k = 0; k < classes; k++) {
-                const float *output = outputs + (k * chunk + i) * dims;
-                seed_scores[k] = cosine_float(output, true_vector, dims);
-                own_scores[k] = cosine_float(
-                    output, cosnet_labels_vector(job->labels, k), dims);
+                image_seed[k] = seed_scores[k * chunk + i];
+                image_own[k] = own_scores[k * chunk + i];
             }
-            size_t seed = argmax_lowest(seed_scores, classes);
-            size_t own = argmax_lowest(own_scores, classes);
+            size_t seed = argmax_lowest(image_seed, classes);
+            size_t own = argmax_lowest(image_own, classes);
             size_t audit = job->audit_prediction[y];
             worker->correct[COSNET_RULE_SEED] += seed == y;
             worker->correct[COSNET_RULE_OWN_LABEL] += own == y;
@@ -149,8 +200,7 @@ static void *evaluation_worker_run(void *argument)
         }
     }
 done:
-    memory_free(outputs);
-    memory_free(scores);
+    buffers_free(&b, classes);
     return NULL;
 }
 
@@ -202,14 +252,10 @@ static cosnet_status validate(const cosnet_model *const *models,
                              "images but the dataset's are %zux%zu",
                              k, model_rows, model_columns, rows, columns);
     }
-    /* Every computing call fails the same way when the kernel variant is
-     * unusable, even on an empty dataset. */
-    cosnet_status status = cosnet_isa(NULL);
-    if (status != COSNET_OK) {
-        char message[512];
-        snprintf(message, sizeof message, "%s", cosnet_last_error());
-        return error_set(status, "cosnet_evaluate: %s", message);
-    }
+    if (model_count > EVALUATION_MAX_CLASSES)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_evaluate: %zu models, at most %d", model_count,
+                         EVALUATION_MAX_CLASSES);
     return COSNET_OK;
 }
 
@@ -250,6 +296,12 @@ COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,
                                          cosnet_evaluation **out)
 {
     cosnet_status status = validate(models, model_count, labels, dataset, out);
+    if (status != COSNET_OK)
+        return status;
+    /* Every computing call fails the same way when the kernel variant is
+     * unusable, even on an empty dataset. */
+    const kernel_table *kernels = NULL;
+    status = kernels_active(&kernels);
     if (status != COSNET_OK)
         return status;
 
@@ -299,13 +351,13 @@ COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,
     for (size_t y = 0; y < classes; y++) {
         const float *true_vector = cosnet_labels_vector(labels, y);
         for (size_t k = 0; k < classes; k++)
-            audit_scores[k] = cosine_float(cosnet_labels_vector(labels, k),
-                                           true_vector, dims);
+            kernels->cosine_similarity(1, dims, cosnet_labels_vector(labels, k),
+                                       true_vector, 0, &audit_scores[k]);
         audit_prediction[y] = argmax_lowest(audit_scores, classes);
     }
 
-    evaluation_job job = {models, model_count, labels,
-                          dims,   dataset,     audit_prediction};
+    evaluation_job job = {kernels, models,  model_count,     labels,
+                          dims,    dataset, audit_prediction};
     for (size_t t = 0; t < thread_count; t++) {
         size_t first_chunk = t * chunks / thread_count;
         size_t end_chunk = (t + 1) * chunks / thread_count;

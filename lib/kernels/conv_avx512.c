@@ -1,13 +1,13 @@
-/* AVX-512 3x3 convolution: forward, input gradient, weight gradients.
+/* AVX-512 microkernels of the 3x3 convolution (the driver that plans,
+ * packs and chunks is conv_driver.c).
  *
- * Forward is a direct convolution vectorised along the output row: one zmm
- * holds 16 neighbouring output pixels, and a tile keeps several output
- * channels x rows x 16-column vectors of accumulators in registers while it
- * walks every input channel. Each input vector (loaded unaligned at column
- * offsets kw = 0, 1, 2) feeds every output channel and up to three output
- * rows of the tile; each weight is broadcast from a repacked [ci][kh][kw][co]
- * stream. Row tails are handled with masked loads and stores, so no read
- * goes past a row's last needed column (nor past the buffer).
+ * Forward: one zmm holds 16 neighbouring output pixels, and a strip keeps
+ * several output channels x rows x 16-column vectors of accumulators in
+ * registers while it walks every input channel. Each input vector (loaded
+ * unaligned at column offsets kw = 0, 1, 2) feeds every output channel and up
+ * to three output rows of the tile; each weight is broadcast from a repacked
+ * [ci][kh][kw][co] stream. Row tails are handled with masked loads and stores,
+ * so no read goes past a row's last needed column (nor past the buffer).
  *
  * The input gradient is the forward convolution of the output gradient,
  * zero-padded by 2 - pad, with the kernel rotated by 180 degrees and its
@@ -23,7 +23,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "kernels/conv_driver.h"
 #include "kernels/simd_common.h"
 
 #define LANES 16
@@ -32,11 +32,6 @@
 #define MAX_VECTORS 2
 /* Output channels per forward tile; the remainder uses 4, 2 or 1. */
 #define FORWARD_BLOCK 8
-/* Stack scratch: enough for the seed network's packed weights and padded
- * gradients; larger shapes use the heap. */
-#define STACK_FLOATS 4096
-/* Calls touching less than this are left to the hardware prefetchers. */
-#define PREFETCH_MIN_BYTES (1024 * 1024)
 
 /* GCC otherwise hoists every broadcast weight of a tile into a register
  * and spills; a memory barrier makes it re-read them from L1 where they are
@@ -57,36 +52,6 @@ static inline __mmask16 lanes_mask(int lanes)
                           : (__mmask16)((1u << (unsigned)lanes) - 1u);
 }
 
-typedef struct forward_geometry {
-    int in_channels;
-    int in_width;    /* padded */
-    size_t in_plane; /* padded height x padded width */
-    int out_height, out_width;
-    size_t out_plane;
-} forward_geometry;
-
-/* Software prefetch of the next image while this one is computed: a large
- * batch does not fit in L2, and the hardware prefetchers do not follow the
- * tiles' many short strided streams. Each tile call issues its share. */
-typedef struct prefetch_stream {
-    const char *next, *end;
-    const char *next_out, *end_out;
-    int lines_per_step;
-} prefetch_stream;
-
-SIMD_INLINE void prefetch_step(prefetch_stream *ps)
-{
-    for (int k = 0; k < ps->lines_per_step; k++) {
-        if (ps->next < ps->end) {
-            _mm_prefetch(ps->next, _MM_HINT_T0);
-            ps->next += 64;
-        } else if (ps->next_out < ps->end_out) {
-            _mm_prefetch(ps->next_out, _MM_HINT_T0);
-            ps->next_out += 64;
-        }
-    }
-}
-
 /* A strip of tiles: nco output channels x nr rows x nv vectors each, down
  * all output rows of one column segment. `in` and `out` point at the
  * segment's first column (input row 0, output row 0). The last vector of
@@ -96,11 +61,12 @@ SIMD_INLINE void prefetch_step(prefetch_stream *ps)
  * caller guarantees out_height >= nr. Only the first valid_co channels are
  * stored (the others have zero weights). */
 SIMD_INLINE void forward_strip(const int nco, const int nr, const int nv,
-                               const forward_geometry *g, const float *in,
+                               const conv_forward_geometry *g, const float *in,
                                const float *weights, const float *bias,
-                               int relu, __mmask16 last, float *out,
-                               int valid_co, prefetch_stream *ps)
+                               int relu, int last_lanes, float *out,
+                               int valid_co, conv_prefetch_stream *ps)
 {
+    const __mmask16 last = lanes_mask(last_lanes);
     __m512 start[8];
     UNROLL_FULL
     for (int co = 0; co < nco; co++)
@@ -177,27 +143,21 @@ SIMD_INLINE void forward_strip(const int nco, const int nr, const int nv,
                 }
             }
         }
-        prefetch_step(ps);
+        conv_prefetch_step(ps);
     }
 }
 
 /* Each strip shape is its own out-of-line function: the compiler allocates
  * its accumulators to registers in isolation, and the driver picks one per
  * block and column segment. */
-typedef void (*forward_strip_function)(const forward_geometry *g,
-                                       const float *in, const float *weights,
-                                       const float *bias, int relu,
-                                       __mmask16 last, float *out, int valid_co,
-                                       prefetch_stream *ps);
-
 #define DEFINE_FORWARD_STRIP(nco, nr, nv)                                      \
     __attribute__((noinline)) static void forward_strip_##nco##_##nr##_##nv(   \
-        const forward_geometry *g, const float *in, const float *weights,      \
-        const float *bias, int relu, __mmask16 last, float *out, int valid_co, \
-        prefetch_stream *ps)                                                   \
+        const conv_forward_geometry *g, const float *in, const float *weights, \
+        const float *bias, int relu, int last_lanes, float *out, int valid_co, \
+        conv_prefetch_stream *ps)                                              \
     {                                                                          \
-        forward_strip(nco, nr, nv, g, in, weights, bias, relu, last, out,      \
-                      valid_co, ps);                                           \
+        forward_strip(nco, nr, nv, g, in, weights, bias, relu, last_lanes,     \
+                      out, valid_co, ps);                                      \
     }
 
 DEFINE_FORWARD_STRIP(8, 2, 1)
@@ -216,203 +176,13 @@ DEFINE_FORWARD_STRIP(1, 1, 1)
 DEFINE_FORWARD_STRIP(1, 6, 2)
 DEFINE_FORWARD_STRIP(1, 1, 2)
 
-/* Per block width: strips for one-vector and two-vector segments, with
- * their rows per group, and one-row strips for images shorter than that. */
-typedef struct forward_plan {
-    int rows1, rows2;
-    forward_strip_function one, one_row_one, two, one_row_two;
-} forward_plan;
-
-static const forward_plan forward_plans[4] = {
-    {10, 6, forward_strip_1_10_1, forward_strip_1_1_1, forward_strip_1_6_2,
-     forward_strip_1_1_2},
-    {6, 4, forward_strip_2_6_1, forward_strip_2_1_1, forward_strip_2_4_2,
-     forward_strip_2_1_2},
-    {4, 2, forward_strip_4_4_1, forward_strip_4_1_1, forward_strip_4_2_2,
-     forward_strip_4_1_2},
-    {2, 1, forward_strip_8_2_1, forward_strip_8_1_1, forward_strip_8_1_2,
-     forward_strip_8_1_2},
-};
-
-static const forward_plan *plan_for_width(int width)
-{
-    return &forward_plans[width == 8 ? 3 : width == 4 ? 2 : width == 2 ? 1 : 0];
-}
-
-/* One image: every block of output channels, every column segment.
- * `packed` is laid out by conv_pack_weights with FORWARD_BLOCK. */
-static void forward_image(const forward_geometry *g, int out_channels,
-                          const float *in, const float *packed,
-                          const float *bias, int relu, float *out,
-                          prefetch_stream *ps)
-{
-    const int ho = g->out_height, wo = g->out_width;
-    for (int co = 0; co < out_channels;) {
-        const int width = conv_block_width(out_channels - co, FORWARD_BLOCK);
-        const int valid = out_channels - co < width ? out_channels - co : width;
-        const forward_plan *plan = plan_for_width(width);
-        const float *b = bias ? bias + co : NULL;
-        float *o = out + (size_t)co * g->out_plane;
-        for (int ow = 0; ow < wo;) {
-            const int remaining = wo - ow;
-            const int two = remaining > LANES;
-            const __mmask16 last =
-                lanes_mask(two ? remaining - LANES : remaining);
-            forward_strip_function strip = two ? plan->two : plan->one;
-            if (ho < (two ? plan->rows2 : plan->rows1))
-                strip = two ? plan->one_row_two : plan->one_row_one;
-            strip(g, in + ow, packed, b, relu, last, o + ow, valid, ps);
-            ow += two ? 2 * LANES : LANES;
-        }
-        packed += (size_t)width * g->in_channels * 9;
-        co += valid;
-    }
-}
-
-/* Row groups forward_image runs per image (prefetch_step calls). */
-static int forward_steps(const forward_geometry *g, int out_channels)
-{
-    int steps = 0;
-    for (int co = 0; co < out_channels;) {
-        const int width = conv_block_width(out_channels - co, FORWARD_BLOCK);
-        const forward_plan *plan = plan_for_width(width);
-        for (int ow = 0; ow < g->out_width;) {
-            const int two = g->out_width - ow > LANES;
-            int rows = two ? plan->rows2 : plan->rows1;
-            if (g->out_height < rows)
-                rows = 1;
-            steps += (g->out_height + rows - 1) / rows;
-            ow += two ? 2 * LANES : LANES;
-        }
-        co += width;
-    }
-    return steps;
-}
-
-/* Runs forward_image over `count` images, prefetching each next one. */
-static void forward_images(const forward_geometry *g, int out_channels,
-                           size_t count, const float *in, size_t in_image,
-                           const float *packed, const float *bias, int relu,
-                           float *out)
-{
-    const size_t out_image = (size_t)out_channels * g->out_plane;
-    const size_t lines = (in_image + out_image) * sizeof(float) / 64 + 2;
-    const int steps = forward_steps(g, out_channels);
-    prefetch_stream ps = {NULL, NULL, NULL, NULL,
-                          (int)((lines + (size_t)steps - 1) / (size_t)steps)};
-    /* A batch that stays in L2 needs no help. */
-    if (count * (in_image + out_image) * sizeof(float) < PREFETCH_MIN_BYTES)
-        ps.lines_per_step = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (i + 1 < count) {
-            ps.next = (const char *)(in + (i + 1) * in_image);
-            ps.end = (const char *)(in + (i + 2) * in_image);
-            ps.next_out = (const char *)(out + (i + 1) * out_image);
-            ps.end_out = (const char *)(out + (i + 2) * out_image);
-        } else {
-            ps.next = ps.end = ps.next_out = ps.end_out = NULL;
-        }
-        forward_image(g, out_channels, in + i * in_image, packed, bias, relu,
-                      out + i * out_image, &ps);
-    }
-}
-
-void conv3x3_forward_avx512(const conv_shape *shape, size_t count,
-                            const float *input_padded, const float *weights,
-                            const float *bias, int relu, float *output)
-{
-    const int cin = shape->in_channels, cout = shape->out_channels;
-    _Alignas(64) float stack_area[STACK_FLOATS];
-    float *packed = scratch_acquire(
-        stack_area, STACK_FLOATS, conv_packed_floats(cout, cin, FORWARD_BLOCK));
-    if (!packed) {
-        conv3x3_forward_scalar(shape, count, input_padded, weights, bias, relu,
-                               output);
-        return;
-    }
-    conv_pack_weights(cout, cin, weights, 0, FORWARD_BLOCK, packed);
-    forward_geometry g = {
-        .in_channels = cin,
-        .in_width = conv_padded_width(shape),
-        .in_plane =
-            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
-        .out_height = conv_out_height(shape),
-        .out_width = conv_out_width(shape),
-        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
-    };
-    forward_images(&g, cout, count, input_padded, cin * g.in_plane, packed,
-                   bias, relu, output);
-    scratch_release(packed, stack_area);
-}
-
-void conv3x3_backward_input_avx512(const conv_shape *shape, size_t count,
-                                   const float *weights,
-                                   const float *output_grad, float *input_grad)
-{
-    const int cin = shape->in_channels, cout = shape->out_channels;
-    const int ho = conv_out_height(shape), wo = conv_out_width(shape);
-    const int extra = 2 - shape->pad; /* zeros around the output gradient */
-    const int hp = ho + 2 * extra, wp = wo + 2 * extra;
-    const size_t packed_floats = conv_packed_floats(cin, cout, FORWARD_BLOCK);
-    const size_t padded_floats = extra > 0 ? (size_t)cout * hp * wp : 0;
-    _Alignas(64) float stack_area[STACK_FLOATS];
-    float *scratch = scratch_acquire(stack_area, STACK_FLOATS,
-                                     packed_floats + padded_floats);
-    if (!scratch) {
-        conv3x3_backward_input_scalar(shape, count, weights, output_grad,
-                                      input_grad);
-        return;
-    }
-    float *packed = scratch, *padded = scratch + packed_floats;
-    conv_pack_weights(cin, cout, weights, 1, FORWARD_BLOCK, packed);
-    if (extra > 0)
-        memset(padded, 0, sizeof(float) * padded_floats);
-    forward_geometry g = {
-        .in_channels = cout,
-        .in_width = wp,
-        .in_plane = (size_t)hp * wp,
-        .out_height = shape->in_height,
-        .out_width = shape->in_width,
-        .out_plane = (size_t)shape->in_height * shape->in_width,
-    };
-    const size_t dy_image = (size_t)cout * ho * wo;
-    if (extra == 0) {
-        /* pad 2: the output gradient is already the padded input. */
-        forward_images(&g, cin, count, output_grad, dy_image, packed, NULL, 0,
-                       input_grad);
-    } else {
-        for (size_t i = 0; i < count; i++) {
-            /* Only the interior changes from image to image. */
-            const float *dy = output_grad + i * dy_image;
-            for (int co = 0; co < cout; co++)
-                for (int oh = 0; oh < ho; oh++)
-                    memcpy(padded + ((size_t)co * hp + oh + extra) * wp + extra,
-                           dy + ((size_t)co * ho + oh) * wo,
-                           sizeof(float) * wo);
-            forward_images(&g, cin, 1, padded, g.in_plane * cout, packed, NULL,
-                           0, input_grad + i * cin * g.out_plane);
-        }
-    }
-    scratch_release(scratch, stack_area);
-}
-
-typedef struct weight_geometry {
-    size_t count;
-    int in_width;    /* padded */
-    size_t in_plane; /* padded */
-    size_t in_image; /* floats per input image */
-    int out_height, out_width;
-    size_t out_plane;
-    size_t out_image; /* floats per output-gradient image */
-} weight_geometry;
-
 /* Sums, over the images of a chunk, dy[co] x input[ci] shifted by (kh, kw)
  * for nco output channels, one input channel and all 9 offsets: 9 * nco
  * vector accumulators, added into the vector partial sums `partial` (laid
  * out [co][ci][9], `co_stride` vectors apart from one output channel to the
  * next), or stored there for the first chunk. `dy` points at the block's
  * first channel of the chunk's first image, `in` at its channel ci. */
-SIMD_INLINE void weight_tile(const int nco, const weight_geometry *g,
+SIMD_INLINE void weight_tile(const int nco, const conv_weight_geometry *g,
                              const float *in, const float *dy, __m512 *partial,
                              size_t co_stride, int first)
 {
@@ -501,7 +271,8 @@ SIMD_INLINE void weight_stream_row(const int nco, __m512 *acc,
  * register sets rotate through a 3-row unrolled loop). Needs
  * out_height >= 2. Misaligned 512-bit loads are costly (about 1.6 cycles
  * each on Zen 4), and this does a third of weight_tile's. */
-SIMD_INLINE void weight_stream_tile(const int nco, const weight_geometry *g,
+SIMD_INLINE void weight_stream_tile(const int nco,
+                                    const conv_weight_geometry *g,
                                     const float *in, const float *dy,
                                     __m512 *partial, size_t co_stride,
                                     int first)
@@ -580,10 +351,11 @@ SIMD_INLINE void weight_stream_tile(const int nco, const weight_geometry *g,
 
 #define DEFINE_WEIGHT_TILE(nco)                                                \
     __attribute__((noinline)) static void weight_tile_##nco(                   \
-        const weight_geometry *g, const float *in, const float *dy,            \
-        __m512 *partial, size_t co_stride, int first)                          \
+        const conv_weight_geometry *g, const float *in, const float *dy,       \
+        float *partial, size_t co_stride, int first)                           \
     {                                                                          \
-        weight_tile(nco, g, in, dy, partial, co_stride, first);                \
+        weight_tile(nco, g, in, dy, (__m512 *)(void *)partial, co_stride,      \
+                    first);                                                    \
     }
 
 DEFINE_WEIGHT_TILE(3)
@@ -592,104 +364,65 @@ DEFINE_WEIGHT_TILE(1)
 
 #define DEFINE_WEIGHT_STREAM_TILE(nco)                                         \
     __attribute__((noinline)) static void weight_stream_tile_##nco(            \
-        const weight_geometry *g, const float *in, const float *dy,            \
-        __m512 *partial, size_t co_stride, int first)                          \
+        const conv_weight_geometry *g, const float *in, const float *dy,       \
+        float *partial, size_t co_stride, int first)                           \
     {                                                                          \
-        weight_stream_tile(nco, g, in, dy, partial, co_stride, first);         \
+        weight_stream_tile(nco, g, in, dy, (__m512 *)(void *)partial,          \
+                           co_stride, first);                                  \
     }
 
 DEFINE_WEIGHT_STREAM_TILE(2)
 DEFINE_WEIGHT_STREAM_TILE(1)
 
-/* Images per chunk: their output gradients and inputs fit in about half of
- * a 512 KB L2, so every pass over a chunk hits the cache. The vector
- * partial sums carry the batch total from chunk to chunk. */
-#define WEIGHT_CHUNK_BYTES (256 * 1024)
-
-void conv3x3_backward_weights_avx512(const conv_shape *shape, size_t count,
-                                     const float *input_padded,
-                                     const float *output_grad,
-                                     float *weight_grad, float *bias_grad)
+static void reduce_partials(size_t count, const float *partial, float *out)
 {
-    if (count == 0) {
-        /* An empty batch: zero sums, as the reference gives. */
-        memset(weight_grad, 0,
-               sizeof(float) * (size_t)shape->out_channels *
-                   shape->in_channels * 9);
-        memset(bias_grad, 0, sizeof(float) * (size_t)shape->out_channels);
-        return;
-    }
-    const int cin = shape->in_channels, cout = shape->out_channels;
-    const int hp = conv_padded_height(shape), wp = conv_padded_width(shape);
-    const int ho = conv_out_height(shape), wo = conv_out_width(shape);
-    weight_geometry g = {
-        .count = count,
-        .in_width = wp,
-        .in_plane = (size_t)hp * wp,
-        .in_image = (size_t)cin * hp * wp,
-        .out_height = ho,
-        .out_width = wo,
-        .out_plane = (size_t)ho * wo,
-        .out_image = (size_t)cout * ho * wo,
-    };
-    const size_t weights = (size_t)cout * cin * 9;
-    _Alignas(64) float stack_area[STACK_FLOATS];
-    float *scratch = scratch_acquire(stack_area, STACK_FLOATS, weights * LANES);
-    if (!scratch) {
-        conv3x3_backward_weights_scalar(shape, count, input_padded, output_grad,
-                                        weight_grad, bias_grad);
-        return;
-    }
-    __m512 *partial = (__m512 *)(void *)scratch;
-    const size_t image_bytes = sizeof(float) * (g.in_image + g.out_image);
-    size_t chunk = WEIGHT_CHUNK_BYTES / (image_bytes ? image_bytes : 1);
-    if (chunk < 1)
-        chunk = 1;
-    const size_t co_stride = (size_t)cin * 9;
-    for (size_t i0 = 0; i0 < count; i0 += chunk) {
-        g.count = count - i0 < chunk ? count - i0 : chunk;
-        const float *in_chunk = input_padded + i0 * g.in_image;
-        const float *dy_chunk = output_grad + i0 * g.out_image;
-        for (int co = 0; co < cout;) {
-            const int left = cout - co;
-            const int stream = ho >= 2;
-            const int nco =
-                stream ? (left >= 2 ? 2 : 1) : (left >= 3 ? 3 : left);
-            for (int ci = 0; ci < cin; ci++) {
-                const float *in = in_chunk + (size_t)ci * g.in_plane;
-                const float *dy = dy_chunk + (size_t)co * g.out_plane;
-                __m512 *p = partial + ((size_t)co * cin + ci) * 9;
-                if (stream && nco == 2)
-                    weight_stream_tile_2(&g, in, dy, p, co_stride, i0 == 0);
-                else if (stream)
-                    weight_stream_tile_1(&g, in, dy, p, co_stride, i0 == 0);
-                else if (nco == 3)
-                    weight_tile_3(&g, in, dy, p, co_stride, i0 == 0);
-                else if (nco == 2)
-                    weight_tile_2(&g, in, dy, p, co_stride, i0 == 0);
-                else
-                    weight_tile_1(&g, in, dy, p, co_stride, i0 == 0);
-            }
-            co += nco;
+    for (size_t k = 0; k < count; k++)
+        out[k] = _mm512_reduce_add_ps(_mm512_load_ps(partial + k * LANES));
+}
+
+static float sum_planes(size_t count, size_t stride, size_t plane,
+                        const float *data)
+{
+    __m512 acc = _mm512_setzero_ps();
+    for (size_t i = 0; i < count; i++) {
+        const float *at = data + i * stride;
+        for (size_t p = 0; p < plane; p += LANES) {
+            const size_t left = plane - p;
+            acc = _mm512_add_ps(
+                acc, _mm512_maskz_loadu_ps(
+                         lanes_mask(left > LANES ? LANES : (int)left), at + p));
         }
     }
-    for (size_t k = 0; k < weights; k++)
-        weight_grad[k] = _mm512_reduce_add_ps(partial[k]);
-    scratch_release(scratch, stack_area);
-    /* Bias gradient: plain sums of each output-gradient plane. */
-    for (int co = 0; co < cout; co++) {
-        __m512 acc = _mm512_setzero_ps();
-        for (size_t i = 0; i < count; i++) {
-            const float *plane =
-                output_grad + i * g.out_image + (size_t)co * g.out_plane;
-            for (size_t p = 0; p < g.out_plane; p += LANES) {
-                const size_t left = g.out_plane - p;
-                acc = _mm512_add_ps(
-                    acc, _mm512_maskz_loadu_ps(
-                             lanes_mask(left > LANES ? LANES : (int)left),
-                             plane + p));
-            }
-        }
-        bias_grad[co] = _mm512_reduce_add_ps(acc);
-    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* Measured on Zen 4 (bench/bench_kernels): rows per strip chosen so that
+ * the accumulators fill most of the 32 registers; weight chunks of 256 KB
+ * keep a chunk's inputs and gradients in about half of a 512 KB L2. */
+static const conv3x3_microkernels microkernels_avx512 = {
+    .lanes = LANES,
+    .forward_block = FORWARD_BLOCK,
+    .plans =
+        {
+            {10, 6, forward_strip_1_10_1, forward_strip_1_1_1,
+             forward_strip_1_6_2, forward_strip_1_1_2},
+            {6, 4, forward_strip_2_6_1, forward_strip_2_1_1,
+             forward_strip_2_4_2, forward_strip_2_1_2},
+            {4, 2, forward_strip_4_4_1, forward_strip_4_1_1,
+             forward_strip_4_2_2, forward_strip_4_1_2},
+            {2, 1, forward_strip_8_2_1, forward_strip_8_1_1,
+             forward_strip_8_1_2, forward_strip_8_1_2},
+        },
+    .prefetch_min_bytes = 1024 * 1024,
+    .weight_tiles = {NULL, weight_tile_1, weight_tile_2, weight_tile_3},
+    .weight_stream_tiles = {NULL, weight_stream_tile_1, weight_stream_tile_2,
+                            NULL},
+    .weight_chunk_bytes = 256 * 1024,
+    .reduce_partials = reduce_partials,
+    .sum_planes = sum_planes,
+};
+
+void conv_provide_avx512(kernel_table *table)
+{
+    table->conv3x3 = &microkernels_avx512;
 }

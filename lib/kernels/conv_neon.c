@@ -1,6 +1,6 @@
-/* NEON (AArch64 Advanced SIMD) 3x3 convolution: forward, input gradient,
- * weight gradients. NEON is baseline on AArch64, so this file needs no
- * extra compiler flags.
+/* NEON (AArch64 Advanced SIMD) microkernels of the 3x3 convolution (the
+ * driver that plans, packs and chunks is conv_driver.c). NEON is baseline on
+ * AArch64, so this file needs no extra compiler flags.
  *
  * Forward tiles hold up to 16 of the 32 q registers as accumulators: a
  * block of output channels x a few output rows x one or two 4-pixel
@@ -18,7 +18,7 @@
 #include <arm_neon.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "kernels/conv_driver.h"
 #include "kernels/simd_common.h"
 
 #define LANES 4
@@ -26,9 +26,6 @@
 #define FORWARD_BLOCK 8
 #define MAX_ACCUMULATORS 16
 #define MAX_VECTORS 2
-/* Stack scratch: enough for the seed network's packed weights and padded
- * gradients; larger shapes use the heap. */
-#define STACK_FLOATS 4096
 
 /* The first `lanes` (1..4) floats at p, zeros in the other lanes; reads
  * nothing past p[lanes - 1]. */
@@ -87,14 +84,6 @@ static inline float32x4_t relu_vector(float32x4_t v)
     return vreinterpretq_f32_u32(vandq_u32(positive, vreinterpretq_u32_f32(v)));
 }
 
-typedef struct forward_geometry {
-    int in_channels;
-    int in_width;    /* padded */
-    size_t in_plane; /* padded height x padded width */
-    int out_height, out_width;
-    size_t out_plane;
-} forward_geometry;
-
 /* A strip of tiles: nco output channels x nr rows x nv vectors, down all
  * output rows of one column segment. `in` and `out` point at the segment's
  * first column (input row 0, output row 0); the last vector of each row
@@ -104,7 +93,7 @@ typedef struct forward_geometry {
  * Only the first valid_co channels are stored (the others have zero
  * weights). bias may be NULL (input gradient). */
 SIMD_INLINE void forward_strip(const int nco, const int nr, const int nv,
-                               const forward_geometry *g, const float *in,
+                               const conv_forward_geometry *g, const float *in,
                                const float *weights, const float *bias,
                                int relu, int last_lanes, float *out,
                                int valid_co)
@@ -213,17 +202,13 @@ SIMD_INLINE void forward_strip(const int nco, const int nr, const int nv,
 
 /* Each strip shape is its own out-of-line function, so the compiler
  * allocates its accumulators to registers in isolation. */
-typedef void (*forward_strip_function)(const forward_geometry *g,
-                                       const float *in, const float *weights,
-                                       const float *bias, int relu,
-                                       int last_lanes, float *out,
-                                       int valid_co);
-
 #define DEFINE_FORWARD_STRIP(nco, nr, nv)                                      \
     __attribute__((noinline)) static void forward_strip_##nco##_##nr##_##nv(   \
-        const forward_geometry *g, const float *in, const float *weights,      \
-        const float *bias, int relu, int last_lanes, float *out, int valid_co) \
+        const conv_forward_geometry *g, const float *in, const float *weights, \
+        const float *bias, int relu, int last_lanes, float *out, int valid_co, \
+        conv_prefetch_stream *ps)                                              \
     {                                                                          \
+        (void)ps; /* the driver asks for no prefetch: see below */             \
         forward_strip(nco, nr, nv, g, in, weights, bias, relu, last_lanes,     \
                       out, valid_co);                                          \
     }
@@ -243,153 +228,6 @@ DEFINE_FORWARD_STRIP(1, 8, 1)
 DEFINE_FORWARD_STRIP(1, 1, 1)
 DEFINE_FORWARD_STRIP(1, 4, 2)
 DEFINE_FORWARD_STRIP(1, 1, 2)
-
-/* Per block width: the strips for one-vector and two-vector segments with
- * their rows per group, and one-row strips for shorter images. */
-typedef struct forward_plan {
-    int rows_one, rows_two;
-    forward_strip_function one, one_row_one, two, one_row_two;
-} forward_plan;
-
-static const forward_plan forward_plans[4] = {
-    {8, 4, forward_strip_1_8_1, forward_strip_1_1_1, forward_strip_1_4_2,
-     forward_strip_1_1_2},
-    {4, 2, forward_strip_2_4_1, forward_strip_2_1_1, forward_strip_2_2_2,
-     forward_strip_2_1_2},
-    {4, 2, forward_strip_4_4_1, forward_strip_4_1_1, forward_strip_4_2_2,
-     forward_strip_4_1_2},
-    {2, 1, forward_strip_8_2_1, forward_strip_8_1_1, forward_strip_8_1_2,
-     forward_strip_8_1_2},
-};
-
-static const forward_plan *plan_for_width(int width)
-{
-    return &forward_plans[width == 8 ? 3 : width == 4 ? 2 : width - 1];
-}
-
-/* One image: every block of output channels, every column segment of one
- * or two vectors. `packed` is laid out by conv_pack_weights with
- * FORWARD_BLOCK. */
-static void forward_image(const forward_geometry *g, int out_channels,
-                          const float *in, const float *packed,
-                          const float *bias, int relu, float *out)
-{
-    const int ho = g->out_height, wo = g->out_width;
-    for (int co = 0; co < out_channels;) {
-        const int width = conv_block_width(out_channels - co, FORWARD_BLOCK);
-        const int valid = out_channels - co < width ? out_channels - co : width;
-        const forward_plan *plan = plan_for_width(width);
-        const float *b = bias ? bias + co : NULL;
-        float *o = out + (size_t)co * g->out_plane;
-        for (int ow = 0; ow < wo;) {
-            const int remaining = wo - ow;
-            const int two = remaining > LANES;
-            int last_lanes = two ? remaining - LANES : remaining;
-            if (last_lanes > LANES)
-                last_lanes = LANES;
-            forward_strip_function strip = two ? plan->two : plan->one;
-            if (ho < (two ? plan->rows_two : plan->rows_one))
-                strip = two ? plan->one_row_two : plan->one_row_one;
-            strip(g, in + ow, packed, b, relu, last_lanes, o + ow, valid);
-            ow += two ? 2 * LANES : LANES;
-        }
-        packed += (size_t)width * g->in_channels * 9;
-        co += valid;
-    }
-}
-
-void conv3x3_forward_neon(const conv_shape *shape, size_t count,
-                          const float *input_padded, const float *weights,
-                          const float *bias, int relu, float *output)
-{
-    const int cin = shape->in_channels, cout = shape->out_channels;
-    float stack_area[STACK_FLOATS];
-    float *packed = scratch_acquire(
-        stack_area, STACK_FLOATS, conv_packed_floats(cout, cin, FORWARD_BLOCK));
-    if (!packed) {
-        conv3x3_forward_scalar(shape, count, input_padded, weights, bias, relu,
-                               output);
-        return;
-    }
-    conv_pack_weights(cout, cin, weights, 0, FORWARD_BLOCK, packed);
-    const forward_geometry g = {
-        .in_channels = cin,
-        .in_width = conv_padded_width(shape),
-        .in_plane =
-            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
-        .out_height = conv_out_height(shape),
-        .out_width = conv_out_width(shape),
-        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
-    };
-    const size_t in_image = (size_t)cin * g.in_plane;
-    const size_t out_image = (size_t)cout * g.out_plane;
-    for (size_t i = 0; i < count; i++)
-        forward_image(&g, cout, input_padded + i * in_image, packed, bias, relu,
-                      output + i * out_image);
-    scratch_release(packed, stack_area);
-}
-
-void conv3x3_backward_input_neon(const conv_shape *shape, size_t count,
-                                 const float *weights, const float *output_grad,
-                                 float *input_grad)
-{
-    const int cin = shape->in_channels, cout = shape->out_channels;
-    const int ho = conv_out_height(shape), wo = conv_out_width(shape);
-    /* The gradient convolution needs pad 2 around the output gradient; the
-     * forward pad already accounts for `pad` of it. */
-    const int extra = 2 - shape->pad;
-    const int hp = ho + 2 * extra, wp = wo + 2 * extra;
-    const size_t packed_floats = conv_packed_floats(cin, cout, FORWARD_BLOCK);
-    const size_t padded_floats = extra > 0 ? (size_t)cout * hp * wp : 0;
-    float stack_area[STACK_FLOATS];
-    float *scratch = scratch_acquire(stack_area, STACK_FLOATS,
-                                     packed_floats + padded_floats);
-    if (!scratch) {
-        conv3x3_backward_input_scalar(shape, count, weights, output_grad,
-                                      input_grad);
-        return;
-    }
-    float *packed = scratch, *padded = scratch + packed_floats;
-    conv_pack_weights(cin, cout, weights, 1, FORWARD_BLOCK, packed);
-    const forward_geometry g = {
-        .in_channels = cout,
-        .in_width = wp,
-        .in_plane = (size_t)hp * wp,
-        .out_height = shape->in_height,
-        .out_width = shape->in_width,
-        .out_plane = (size_t)shape->in_height * shape->in_width,
-    };
-    const size_t dy_image = (size_t)cout * ho * wo;
-    const size_t dx_image = (size_t)cin * g.out_plane;
-    if (extra > 0)
-        memset(padded, 0, sizeof(float) * padded_floats);
-    for (size_t i = 0; i < count; i++) {
-        const float *dy = output_grad + i * dy_image;
-        const float *source = dy;
-        if (extra > 0) {
-            /* Only the interior changes from image to image. */
-            for (int co = 0; co < cout; co++)
-                for (int oh = 0; oh < ho; oh++)
-                    memcpy(padded + ((size_t)co * hp + oh + extra) * wp + extra,
-                           dy + ((size_t)co * ho + oh) * wo,
-                           sizeof(float) * wo);
-            source = padded;
-        }
-        forward_image(&g, cin, source, packed, NULL, 0,
-                      input_grad + i * dx_image);
-    }
-    scratch_release(scratch, stack_area);
-}
-
-typedef struct weight_geometry {
-    size_t count;
-    int in_width;    /* padded */
-    size_t in_plane; /* padded */
-    size_t in_image; /* floats per input image */
-    int out_height, out_width;
-    size_t out_plane;
-    size_t out_image; /* floats per output-gradient image */
-} weight_geometry;
 
 /* One vector of `lanes` output pixels at (oh, ow): the gradient vectors of
  * nco channels times the 9 shifted input vectors. Lanes past `lanes` load
@@ -416,12 +254,14 @@ SIMD_INLINE void weight_step(const int nco, float32x4_t *acc, const float *x_at,
     }
 }
 
-/* Weight-gradient sums over the batch for nco (1 or 2) output channels and
- * one input channel, all 9 offsets: sums[co * sums_stride + k]. `in`
- * points at channel ci of image 0, `dy` at the block's first channel. */
-SIMD_INLINE void weight_tile(const int nco, const weight_geometry *g,
-                             const float *in, const float *dy, float *sums,
-                             size_t sums_stride)
+/* Weight-gradient sums over the chunk for nco (1 or 2) output channels
+ * and one input channel, all 9 offsets, into the vector partial sums
+ * partial + (co * co_stride + k) * LANES (stored when `first`, else added).
+ * `in` points at channel ci of image 0, `dy` at the block's first
+ * channel. */
+SIMD_INLINE void weight_tile(const int nco, const conv_weight_geometry *g,
+                             const float *in, const float *dy, float *partial,
+                             size_t co_stride, int first)
 {
     float32x4_t acc[18];
     UNROLL_FULL
@@ -446,71 +286,75 @@ SIMD_INLINE void weight_tile(const int nco, const weight_geometry *g,
     UNROLL_FULL
     for (int co = 0; co < nco; co++) {
         UNROLL_FULL
-        for (int k = 0; k < 9; k++)
-            sums[co * sums_stride + k] = vaddvq_f32(acc[co * 9 + k]);
+        for (int k = 0; k < 9; k++) {
+            float *p = partial + (co * co_stride + k) * LANES;
+            vst1q_f32(p, first ? acc[co * 9 + k]
+                               : vaddq_f32(vld1q_f32(p), acc[co * 9 + k]));
+        }
     }
 }
 
 __attribute__((noinline)) static void
-weight_tile_2(const weight_geometry *g, const float *in, const float *dy,
-              float *sums, size_t sums_stride)
+weight_tile_2(const conv_weight_geometry *g, const float *in, const float *dy,
+              float *partial, size_t co_stride, int first)
 {
-    weight_tile(2, g, in, dy, sums, sums_stride);
+    weight_tile(2, g, in, dy, partial, co_stride, first);
 }
 
 __attribute__((noinline)) static void
-weight_tile_1(const weight_geometry *g, const float *in, const float *dy,
-              float *sums, size_t sums_stride)
+weight_tile_1(const conv_weight_geometry *g, const float *in, const float *dy,
+              float *partial, size_t co_stride, int first)
 {
-    weight_tile(1, g, in, dy, sums, sums_stride);
+    weight_tile(1, g, in, dy, partial, co_stride, first);
 }
 
-void conv3x3_backward_weights_neon(const conv_shape *shape, size_t count,
-                                   const float *input_padded,
-                                   const float *output_grad, float *weight_grad,
-                                   float *bias_grad)
+static void reduce_partials(size_t count, const float *partial, float *out)
 {
-    const int cin = shape->in_channels, cout = shape->out_channels;
-    const int hp = conv_padded_height(shape), wp = conv_padded_width(shape);
-    const int ho = conv_out_height(shape), wo = conv_out_width(shape);
-    const weight_geometry g = {
-        .count = count,
-        .in_width = wp,
-        .in_plane = (size_t)hp * wp,
-        .in_image = (size_t)cin * hp * wp,
-        .out_height = ho,
-        .out_width = wo,
-        .out_plane = (size_t)ho * wo,
-        .out_image = (size_t)cout * ho * wo,
-    };
-    /* An empty batch leaves every accumulator at zero: zero sums, as the
-     * reference gives. */
-    for (int co = 0; co < cout;) {
-        const int nco = cout - co >= 2 ? 2 : 1;
-        const float *dy = output_grad + (size_t)co * g.out_plane;
-        for (int ci = 0; ci < cin; ci++) {
-            const float *in = input_padded + (size_t)ci * g.in_plane;
-            float *dw = weight_grad + ((size_t)co * cin + ci) * 9;
-            if (nco == 2)
-                weight_tile_2(&g, in, dy, dw, (size_t)cin * 9);
-            else
-                weight_tile_1(&g, in, dy, dw, (size_t)cin * 9);
-        }
-        co += nco;
+    for (size_t k = 0; k < count; k++)
+        out[k] = vaddvq_f32(vld1q_f32(partial + k * LANES));
+}
+
+static float sum_planes(size_t count, size_t stride, size_t plane,
+                        const float *data)
+{
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (size_t i = 0; i < count; i++) {
+        const float *at = data + i * stride;
+        size_t p = 0;
+        for (; p + LANES <= plane; p += LANES)
+            acc = vaddq_f32(acc, vld1q_f32(at + p));
+        if (p < plane)
+            acc = vaddq_f32(acc, load_lanes(at + p, (int)(plane - p)));
     }
-    /* Bias gradient: plain sums of each output-gradient plane. */
-    for (int co = 0; co < cout; co++) {
-        float32x4_t acc = vdupq_n_f32(0.0f);
-        for (size_t i = 0; i < count; i++) {
-            const float *plane =
-                output_grad + i * g.out_image + (size_t)co * g.out_plane;
-            size_t p = 0;
-            for (; p + LANES <= g.out_plane; p += LANES)
-                acc = vaddq_f32(acc, vld1q_f32(plane + p));
-            if (p < g.out_plane)
-                acc = vaddq_f32(acc,
-                                load_lanes(plane + p, (int)(g.out_plane - p)));
-        }
-        bias_grad[co] = vaddvq_f32(acc);
-    }
+    return vaddvq_f32(acc);
+}
+
+/* Up to 16 of the 32 q registers as forward accumulators. No software
+ * prefetch (prefetch_min_bytes is the largest size): the cores this was
+ * measured on under qemu tell nothing about it, so none is claimed. */
+static const conv3x3_microkernels microkernels_neon = {
+    .lanes = LANES,
+    .forward_block = FORWARD_BLOCK,
+    .plans =
+        {
+            {8, 4, forward_strip_1_8_1, forward_strip_1_1_1,
+             forward_strip_1_4_2, forward_strip_1_1_2},
+            {4, 2, forward_strip_2_4_1, forward_strip_2_1_1,
+             forward_strip_2_2_2, forward_strip_2_1_2},
+            {4, 2, forward_strip_4_4_1, forward_strip_4_1_1,
+             forward_strip_4_2_2, forward_strip_4_1_2},
+            {2, 1, forward_strip_8_2_1, forward_strip_8_1_1,
+             forward_strip_8_1_2, forward_strip_8_1_2},
+        },
+    .prefetch_min_bytes = (size_t)-1,
+    .weight_tiles = {NULL, weight_tile_1, weight_tile_2, NULL},
+    .weight_stream_tiles = {NULL, NULL, NULL, NULL},
+    .weight_chunk_bytes = 256 * 1024,
+    .reduce_partials = reduce_partials,
+    .sum_planes = sum_planes,
+};
+
+void conv_provide_neon(kernel_table *table)
+{
+    table->conv3x3 = &microkernels_neon;
 }

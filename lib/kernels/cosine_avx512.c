@@ -60,8 +60,9 @@ static inline void row_sums(size_t dims, const float *x, const float *y,
     reduce3(d, a, b, dot, xx, yy);
 }
 
-void cosine_similarity_avx512(size_t count, size_t dims, const float *a,
-                              const float *b, size_t b_stride, float *cos_out)
+static void cosine_similarity_avx512(size_t count, size_t dims, const float *a,
+                                     const float *b, size_t b_stride,
+                                     float *cos_out)
 {
     const float floor = COSINE_EPSILON * COSINE_EPSILON;
     for (size_t i = 0; i < count; i++) {
@@ -72,8 +73,8 @@ void cosine_similarity_avx512(size_t count, size_t dims, const float *a,
     }
 }
 
-float cosine_loss_avx512(size_t count, size_t dims, const float *a,
-                         const float *b, size_t b_stride, float *grad_a)
+static float cosine_loss_avx512(size_t count, size_t dims, const float *a,
+                                const float *b, size_t b_stride, float *grad_a)
 {
     const float floor = COSINE_EPSILON * COSINE_EPSILON;
     const float scale = 1.0f / (float)count;
@@ -104,4 +105,10 @@ float cosine_loss_avx512(size_t count, size_t dims, const float *a,
         }
     }
     return loss * scale;
+}
+
+void cosine_provide_avx512(kernel_table *table)
+{
+    table->cosine_similarity = cosine_similarity_avx512;
+    table->cosine_loss = cosine_loss_avx512;
 }

@@ -44,8 +44,9 @@ static inline row_sums sums_of(size_t dims, const float *x, const float *y)
     return s;
 }
 
-void cosine_similarity_neon(size_t count, size_t dims, const float *a,
-                            const float *b, size_t b_stride, float *cos_out)
+static void cosine_similarity_neon(size_t count, size_t dims, const float *a,
+                                   const float *b, size_t b_stride,
+                                   float *cos_out)
 {
     const float floor = COSINE_EPSILON * COSINE_EPSILON;
     for (size_t i = 0; i < count; i++) {
@@ -55,8 +56,8 @@ void cosine_similarity_neon(size_t count, size_t dims, const float *a,
     }
 }
 
-float cosine_loss_neon(size_t count, size_t dims, const float *a,
-                       const float *b, size_t b_stride, float *grad_a)
+static float cosine_loss_neon(size_t count, size_t dims, const float *a,
+                              const float *b, size_t b_stride, float *grad_a)
 {
     const float floor = COSINE_EPSILON * COSINE_EPSILON;
     const float scale = 1.0f / (float)count;
@@ -86,4 +87,10 @@ float cosine_loss_neon(size_t count, size_t dims, const float *a,
             g[d] = y_factor * y[d] + x_factor * x[d];
     }
     return loss * scale;
+}
+
+void cosine_provide_neon(kernel_table *table)
+{
+    table->cosine_similarity = cosine_similarity_neon;
+    table->cosine_loss = cosine_loss_neon;
 }

@@ -1,6 +1,8 @@
-/* Chooses the kernel table once per process: the best variant the CPU runs,
- * or the one COSNET_ISA forces. The only mutable global state of the
- * library, written once under pthread_once. */
+/* Fills the per-op kernel configuration once per process: every variant the
+ * CPU runs gets a table that starts from the plain-C references and takes
+ * each op its ISA provides; the best one (or the one COSNET_ISA forces)
+ * becomes active. The only mutable global state of the library besides the
+ * allocator hook, written once under pthread_once. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,23 +10,6 @@
 
 #include "common/error.h"
 #include "kernels/kernels.h"
-
-#define COSNET_KERNEL_TABLE(isa)                                               \
-    {                                                                          \
-#isa, conv3x3_forward_##isa, conv3x3_backward_input_##isa,             \
-            conv3x3_backward_weights_##isa, maxpool2x2_forward_##isa,          \
-            maxpool2x2_backward_##isa, cosine_similarity_##isa,                \
-            cosine_loss_##isa,                                                 \
-    }
-
-const kernel_table kernel_table_scalar = COSNET_KERNEL_TABLE(scalar);
-#if defined(COSNET_HAVE_X86_KERNELS)
-const kernel_table kernel_table_avx2 = COSNET_KERNEL_TABLE(avx2);
-const kernel_table kernel_table_avx512 = COSNET_KERNEL_TABLE(avx512);
-#endif
-#if defined(COSNET_HAVE_ARM_KERNELS)
-const kernel_table kernel_table_neon = COSNET_KERNEL_TABLE(neon);
-#endif
 
 const char *const kernel_variant_names[] = {"scalar",
 #if defined(COSNET_HAVE_X86_KERNELS)
@@ -34,6 +19,26 @@ const char *const kernel_variant_names[] = {"scalar",
                                             "neon",
 #endif
                                             NULL};
+
+/* Per variant: the providers of the ops its ISA has, in addition to the
+ * references. A new op's ISA version is one more entry here. */
+typedef struct variant {
+    const char *name;
+    kernel_provider providers[8];
+} variant;
+
+static const variant variants[] = {
+    {"scalar", {NULL}},
+#if defined(COSNET_HAVE_X86_KERNELS)
+    {"avx2", {conv_provide_avx2, pool_provide_avx2, cosine_provide_avx2}},
+    {"avx512",
+     {conv_provide_avx512, pool_provide_avx512, cosine_provide_avx512}},
+#endif
+#if defined(COSNET_HAVE_ARM_KERNELS)
+    {"neon", {conv_provide_neon, pool_provide_neon, cosine_provide_neon}},
+#endif
+};
+#define VARIANT_COUNT (sizeof variants / sizeof variants[0])
 
 static int cpu_runs(const char *name)
 {
@@ -58,39 +63,37 @@ static int cpu_runs(const char *name)
     return 0;
 }
 
-static const kernel_table *table_named(const char *name)
-{
-    if (strcmp(name, "scalar") == 0)
-        return &kernel_table_scalar;
-#if defined(COSNET_HAVE_X86_KERNELS)
-    if (strcmp(name, "avx2") == 0)
-        return &kernel_table_avx2;
-    if (strcmp(name, "avx512") == 0)
-        return &kernel_table_avx512;
-#endif
-#if defined(COSNET_HAVE_ARM_KERNELS)
-    if (strcmp(name, "neon") == 0)
-        return &kernel_table_neon;
-#endif
-    return NULL;
-}
-
-const kernel_table *kernels_by_name(const char *name)
-{
-    if (!name || !table_named(name) || !cpu_runs(name))
-        return NULL;
-    return table_named(name);
-}
-
-static pthread_once_t selection_once = PTHREAD_ONCE_INIT;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static kernel_table tables[VARIANT_COUNT];
+static int table_ready[VARIANT_COUNT];
 static const kernel_table *selected_table;
 static char selection_error[256];
 
-static void select_table(void)
+static int variant_index(const char *name)
 {
+    for (size_t v = 0; v < VARIANT_COUNT; v++)
+        if (strcmp(variants[v].name, name) == 0)
+            return (int)v;
+    return -1;
+}
+
+static void fill_tables(void)
+{
+    for (size_t v = 0; v < VARIANT_COUNT; v++) {
+        if (!cpu_runs(variants[v].name))
+            continue;
+        kernel_table *table = &tables[v];
+        kernels_provide_scalar(table);
+        table->name = variants[v].name;
+        for (const kernel_provider *provide = variants[v].providers; *provide;
+             provide++)
+            (*provide)(table);
+        table_ready[v] = 1;
+    }
     const char *forced = getenv("COSNET_ISA");
     if (forced && *forced) {
-        if (!table_named(forced)) {
+        int v = variant_index(forced);
+        if (v < 0)
             snprintf(selection_error, sizeof selection_error,
                      "COSNET_ISA=%s: unknown variant (known: scalar"
 #if defined(COSNET_HAVE_X86_KERNELS)
@@ -101,28 +104,34 @@ static void select_table(void)
 #endif
                      ")",
                      forced);
-        } else if (!cpu_runs(forced)) {
+        else if (!table_ready[v])
             snprintf(selection_error, sizeof selection_error,
                      "COSNET_ISA=%s: this CPU lacks the instructions it needs",
                      forced);
-        } else {
-            selected_table = table_named(forced);
-        }
+        else
+            selected_table = &tables[v];
         return;
     }
-    /* Names run from worst to best: the last one the CPU runs wins. */
-    for (int i = 0; kernel_variant_names[i]; i++)
-        if (cpu_runs(kernel_variant_names[i]))
-            selected_table = table_named(kernel_variant_names[i]);
+    /* Variants run from worst to best: the last one the CPU runs wins. */
+    for (size_t v = 0; v < VARIANT_COUNT; v++)
+        if (table_ready[v])
+            selected_table = &tables[v];
 }
 
 cosnet_status kernels_active(const kernel_table **table)
 {
-    pthread_once(&selection_once, select_table);
+    pthread_once(&tables_once, fill_tables);
     if (!selected_table)
         return error_set(COSNET_ERROR_UNSUPPORTED, "%s", selection_error);
     *table = selected_table;
     return COSNET_OK;
+}
+
+const kernel_table *kernels_by_name(const char *name)
+{
+    pthread_once(&tables_once, fill_tables);
+    int v = name ? variant_index(name) : -1;
+    return v >= 0 && table_ready[v] ? &tables[v] : NULL;
 }
 
 COSNET_API cosnet_status cosnet_isa(const char **name)

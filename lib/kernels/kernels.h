@@ -110,57 +110,209 @@ typedef float (*cosine_loss_kernel)(size_t count, size_t dims, const float *a,
 
 #define COSINE_EPSILON 1e-6f
 
+/* ---- Dense layers ------------------------------------------------------
+ * output[i][o] = bias[o] + sum_j weights[o][j] * input[i][j], then
+ * max(0, .) if relu (NaN -> 0). input: count x in_features; weights
+ * row-major out_features x in_features; bias may be NULL (zero). */
+typedef void (*dense_forward_kernel)(size_t count, size_t in_features,
+                                     size_t out_features, const float *input,
+                                     const float *weights, const float *bias,
+                                     int relu, float *output);
+/* input_grad[i][j] = sum_o output_grad[i][o] * weights[o][j] (overwritten) */
+typedef void (*dense_backward_input_kernel)(size_t count, size_t in_features,
+                                            size_t out_features,
+                                            const float *weights,
+                                            const float *output_grad,
+                                            float *input_grad);
+/* weight_grad[o][j] = sum_i output_grad[i][o] * input[i][j]; bias_grad[o] =
+ * sum_i output_grad[i][o] (overwritten; bias_grad may be NULL). */
+typedef void (*dense_backward_weights_kernel)(
+    size_t count, size_t in_features, size_t out_features, const float *input,
+    const float *output_grad, float *weight_grad, float *bias_grad);
+/* grad[k] = activation[k] > 0 ? grad[k] : 0, for n values. */
+typedef void (*relu_backward_kernel)(size_t n, const float *activation,
+                                     float *grad);
+
+/* out[k] = pixels[k] / 255 for n pixels. */
+typedef void (*pixels_to_float_kernel)(size_t n, const uint8_t *pixels,
+                                       float *out);
+
+/* ---- Convolution microkernels for the shared driver (conv_driver.c) ----
+ * An ISA supplies the innermost loops; the ISA-neutral driver does the
+ * planning, weight packing, padding, chunking and prefetch set-up. Tile
+ * sizes are data in this structure, not code in the driver. */
+
+/* What a forward strip needs to know about one image's planes. */
+typedef struct conv_forward_geometry {
+    int in_channels;
+    int in_width;    /* padded */
+    size_t in_plane; /* padded height x padded width */
+    int out_height, out_width;
+    size_t out_plane;
+} conv_forward_geometry;
+
+/* Software prefetch of the next image while this one is computed (the
+ * hardware prefetchers do not follow the tiles' many short strided
+ * streams). The driver sets it up; each strip issues its share. */
+typedef struct conv_prefetch_stream {
+    const char *next, *end;
+    const char *next_out, *end_out;
+    int lines_per_step;
+} conv_prefetch_stream;
+
+static inline void conv_prefetch_step(conv_prefetch_stream *stream)
+{
+    for (int k = 0; k < stream->lines_per_step; k++) {
+        if (stream->next < stream->end) {
+            __builtin_prefetch(stream->next, 0, 3);
+            stream->next += 64;
+        } else if (stream->next_out < stream->end_out) {
+            __builtin_prefetch(stream->next_out, 0, 3);
+            stream->next_out += 64;
+        }
+    }
+}
+
+/* A strip of tiles: a block of output channels x a group of rows x one or
+ * two vectors per row, down every output row of one column segment. `in`
+ * and `out` point at the segment's first column; the last vector of each
+ * row holds `last_lanes` valid lanes. Only the first valid_co channels are
+ * stored. `packed`: the block's weights laid out [ci][kh][kw][co]. */
+typedef void (*conv_forward_strip)(const conv_forward_geometry *g,
+                                   const float *in, const float *packed,
+                                   const float *bias, int relu, int last_lanes,
+                                   float *out, int valid_co,
+                                   conv_prefetch_stream *stream);
+
+/* The strips for one block width: for one-vector and two-vector column
+ * segments, with their rows per group, and one-row variants for images
+ * shorter than a group. */
+typedef struct conv_forward_plan {
+    int rows_one, rows_two;
+    conv_forward_strip one, one_row_one, two, one_row_two;
+} conv_forward_plan;
+
+typedef struct conv_weight_geometry {
+    size_t count;    /* images in this chunk */
+    int in_width;    /* padded */
+    size_t in_plane; /* padded */
+    size_t in_image; /* floats per input image */
+    int out_height, out_width;
+    size_t out_plane;
+    size_t out_image; /* floats per output-gradient image */
+} conv_weight_geometry;
+
+/* Weight-gradient sums for nco output channels and one input channel, all
+ * 9 offsets, over the chunk's images, into vector partial sums (`lanes`
+ * floats each): partial + (co * co_stride + k) * lanes, stored when `first`,
+ * added otherwise. `in` points at channel ci of the chunk's first image,
+ * `dy` at the block's first output channel. */
+typedef void (*conv_weight_tile)(const conv_weight_geometry *g, const float *in,
+                                 const float *dy, float *partial,
+                                 size_t co_stride, int first);
+
+/* out[k] = the sum of the `lanes` floats of partial vector k. */
+typedef void (*conv_reduce_partials)(size_t count, const float *partial,
+                                     float *out);
+
+/* The sum of `plane` floats at data + i * stride, over `count` images. */
+typedef float (*conv_sum_planes)(size_t count, size_t stride, size_t plane,
+                                 const float *data);
+
+#define CONV_MAX_BLOCK_WIDTHS 4 /* blocks of 1, 2, 4, 8 channels */
+#define CONV_MAX_WEIGHT_TILE 3  /* output channels per weight tile */
+
+typedef struct conv3x3_microkernels {
+    int lanes;         /* floats per vector */
+    int forward_block; /* output channels per full forward block (<= 8) */
+    /* plans[log2(width)] for block widths 1, 2, 4 .. forward_block */
+    conv_forward_plan plans[CONV_MAX_BLOCK_WIDTHS];
+    /* A batch whose input and output are smaller than this stays in L2:
+     * no software prefetch (0: always prefetch). */
+    size_t prefetch_min_bytes;
+    /* weight_tiles[nco] for nco = 1 .. CONV_MAX_WEIGHT_TILE (NULL where an
+     * ISA has none), and the streaming tiles that load every vector once
+     * for all three kernel rows (need out_height >= 2). */
+    conv_weight_tile weight_tiles[CONV_MAX_WEIGHT_TILE + 1];
+    conv_weight_tile weight_stream_tiles[CONV_MAX_WEIGHT_TILE + 1];
+    /* Images per weight-gradient chunk: inputs and gradients of that many
+     * bytes stay in L2 while every tile passes over them. */
+    size_t weight_chunk_bytes;
+    conv_reduce_partials reduce_partials;
+    conv_sum_planes sum_planes;
+} conv3x3_microkernels;
+
+/* ---- The per-op configuration ------------------------------------------
+ * One entry per operation, filled once: first with the plain-C reference
+ * of every op, then each ISA the CPU runs overwrites the entries it has
+ * (kernels_provide_<isa> in the ISA's files). A new op therefore lands with
+ * its reference alone, and an ISA adds its version when it has one. */
 typedef struct kernel_table {
     const char *name; /* "scalar", "avx2", "avx512", "neon" */
-    conv3x3_forward_kernel conv3x3_forward;
-    conv3x3_backward_input_kernel conv3x3_backward_input;
-    conv3x3_backward_weights_kernel conv3x3_backward_weights;
+    /* Convolution: the ISA's microkernels for the shared driver
+     * (conv_driver.h, whose entry points run the conv3x3_*_kernel ops
+     * above), or NULL for the reference. */
+    const conv3x3_microkernels *conv3x3;
     maxpool2x2_forward_kernel maxpool2x2_forward;
     maxpool2x2_backward_kernel maxpool2x2_backward;
     cosine_similarity_kernel cosine_similarity;
     cosine_loss_kernel cosine_loss;
+    dense_forward_kernel dense_forward;
+    dense_backward_input_kernel dense_backward_input;
+    dense_backward_weights_kernel dense_backward_weights;
+    relu_backward_kernel relu_backward;
+    pixels_to_float_kernel pixels_to_float;
 } kernel_table;
 
-/* Each variant `isa` defines these functions in <op>_<isa>.c; dispatch.c
- * gathers them into kernel_table_<isa>. */
-#define COSNET_DECLARE_KERNELS(isa)                                            \
-    void conv3x3_forward_##isa(const conv_shape *, size_t, const float *,      \
-                               const float *, const float *, int, float *);    \
-    void conv3x3_backward_input_##isa(const conv_shape *, size_t,              \
-                                      const float *, const float *, float *);  \
-    void conv3x3_backward_weights_##isa(const conv_shape *, size_t,            \
-                                        const float *, const float *, float *, \
-                                        float *);                              \
-    void maxpool2x2_forward_##isa(size_t, int, int, const float *, float *,    \
-                                  size_t, size_t, uint8_t *);                  \
-    void maxpool2x2_backward_##isa(size_t, int, int, const float *,            \
-                                   const uint8_t *, const float *, float *);   \
-    void cosine_similarity_##isa(size_t, size_t, const float *, const float *, \
-                                 size_t, float *);                             \
-    float cosine_loss_##isa(size_t, size_t, const float *, const float *,      \
-                            size_t, float *);
+/* The plain-C references (every op has one). */
+void conv3x3_forward_scalar(const conv_shape *, size_t, const float *,
+                            const float *, const float *, int, float *);
+void conv3x3_backward_input_scalar(const conv_shape *, size_t, const float *,
+                                   const float *, float *);
+void conv3x3_backward_weights_scalar(const conv_shape *, size_t, const float *,
+                                     const float *, float *, float *);
+void maxpool2x2_forward_scalar(size_t, int, int, const float *, float *, size_t,
+                               size_t, uint8_t *);
+void maxpool2x2_backward_scalar(size_t, int, int, const float *,
+                                const uint8_t *, const float *, float *);
+void cosine_similarity_scalar(size_t, size_t, const float *, const float *,
+                              size_t, float *);
+float cosine_loss_scalar(size_t, size_t, const float *, const float *, size_t,
+                         float *);
+void dense_forward_scalar(size_t, size_t, size_t, const float *, const float *,
+                          const float *, int, float *);
+void dense_backward_input_scalar(size_t, size_t, size_t, const float *,
+                                 const float *, float *);
+void dense_backward_weights_scalar(size_t, size_t, size_t, const float *,
+                                   const float *, float *, float *);
+void relu_backward_scalar(size_t, const float *, float *);
+void pixels_to_float_scalar(size_t, const uint8_t *, float *);
 
-COSNET_DECLARE_KERNELS(scalar)
-COSNET_DECLARE_KERNELS(avx2)
-COSNET_DECLARE_KERNELS(avx512)
-COSNET_DECLARE_KERNELS(neon)
-
-/* The tables (each SIMD one exists only in builds for its architecture). */
-extern const kernel_table kernel_table_scalar;
-extern const kernel_table kernel_table_avx2;
-extern const kernel_table kernel_table_avx512;
-extern const kernel_table kernel_table_neon;
+/* Each ISA's provider overwrites the entries it implements. */
+typedef void (*kernel_provider)(kernel_table *table);
+void kernels_provide_scalar(kernel_table *table);
+void conv_provide_avx2(kernel_table *table);
+void pool_provide_avx2(kernel_table *table);
+void cosine_provide_avx2(kernel_table *table);
+void conv_provide_avx512(kernel_table *table);
+void pool_provide_avx512(kernel_table *table);
+void cosine_provide_avx512(kernel_table *table);
+void conv_provide_neon(kernel_table *table);
+void pool_provide_neon(kernel_table *table);
+void cosine_provide_neon(kernel_table *table);
 
 /* The table this process uses: chosen once (thread-safe) from the CPU and
  * COSNET_ISA. Returns COSNET_OK, or COSNET_ERROR_UNSUPPORTED with the
- * message set when COSNET_ISA asks for something unavailable. */
+ * message set when COSNET_ISA asks for something unavailable. Every
+ * computing entry point of the library calls this first: it is the one
+ * place the dispatch guard lives. */
 cosnet_status kernels_active(const kernel_table **table);
 
 /* The table named `name` if this build has it and this CPU can run it, else
  * NULL. For tests and benchmarks that compare variants. */
 const kernel_table *kernels_by_name(const char *name);
 
-/* Names of all variants this build knows, NULL-terminated. */
+/* Names of all variants this build knows, NULL-terminated, worst first. */
 extern const char *const kernel_variant_names[];
 
 #endif

@@ -42,10 +42,10 @@ static inline __m128i low_bytes(__m256i v)
                               _mm256_extracti128_si256(packed, 1));
 }
 
-void maxpool2x2_forward_avx2(size_t planes, int height, int width,
-                             const float *input, float *output,
-                             size_t output_plane_stride,
-                             size_t output_row_stride, uint8_t *argmax)
+static void maxpool2x2_forward_avx2(size_t planes, int height, int width,
+                                    const float *input, float *output,
+                                    size_t output_plane_stride,
+                                    size_t output_row_stride, uint8_t *argmax)
 {
     const int ho = height / 2, wo = width / 2;
     const __m256 one = _mm256_castsi256_ps(_mm256_set1_epi32(1)),
@@ -118,9 +118,11 @@ void maxpool2x2_forward_avx2(size_t planes, int height, int width,
     }
 }
 
-void maxpool2x2_backward_avx2(size_t planes, int height, int width,
-                              const float *output_grad, const uint8_t *argmax,
-                              const float *relu_output, float *input_grad)
+static void maxpool2x2_backward_avx2(size_t planes, int height, int width,
+                                     const float *output_grad,
+                                     const uint8_t *argmax,
+                                     const float *relu_output,
+                                     float *input_grad)
 {
     const int ho = height / 2, wo = width / 2;
     const __m256i zero_i = _mm256_setzero_si256(), one_i = _mm256_set1_epi32(1),
@@ -214,4 +216,10 @@ void maxpool2x2_backward_avx2(size_t planes, int height, int width,
         if (height % 2)
             memset(dx + (size_t)(height - 1) * width, 0, sizeof(float) * width);
     }
+}
+
+void pool_provide_avx2(kernel_table *table)
+{
+    table->maxpool2x2_forward = maxpool2x2_forward_avx2;
+    table->maxpool2x2_backward = maxpool2x2_backward_avx2;
 }

@@ -27,10 +27,10 @@ static inline __mmask16 lanes_mask(int lanes)
                           : (__mmask16)((1u << (unsigned)lanes) - 1u);
 }
 
-void maxpool2x2_forward_avx512(size_t planes, int height, int width,
-                               const float *input, float *output,
-                               size_t output_plane_stride,
-                               size_t output_row_stride, uint8_t *argmax)
+static void maxpool2x2_forward_avx512(size_t planes, int height, int width,
+                                      const float *input, float *output,
+                                      size_t output_plane_stride,
+                                      size_t output_row_stride, uint8_t *argmax)
 {
     const int ho = height / 2, wo = width / 2;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
@@ -88,9 +88,11 @@ void maxpool2x2_forward_avx512(size_t planes, int height, int width,
     }
 }
 
-void maxpool2x2_backward_avx512(size_t planes, int height, int width,
-                                const float *output_grad, const uint8_t *argmax,
-                                const float *relu_output, float *input_grad)
+static void maxpool2x2_backward_avx512(size_t planes, int height, int width,
+                                       const float *output_grad,
+                                       const uint8_t *argmax,
+                                       const float *relu_output,
+                                       float *input_grad)
 {
     const int ho = height / 2, wo = width / 2;
     /* Lanes 0-7 of the first pair interleaved, then lanes 8-15. */
@@ -156,4 +158,10 @@ void maxpool2x2_backward_avx512(size_t planes, int height, int width,
         if (height % 2)
             memset(dx + (size_t)(height - 1) * width, 0, sizeof(float) * width);
     }
+}
+
+void pool_provide_avx512(kernel_table *table)
+{
+    table->maxpool2x2_forward = maxpool2x2_forward_avx512;
+    table->maxpool2x2_backward = maxpool2x2_backward_avx512;
 }

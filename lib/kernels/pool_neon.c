@@ -25,10 +25,10 @@ static inline int window_best(const float *top, int width, float *value)
     return best;
 }
 
-void maxpool2x2_forward_neon(size_t planes, int height, int width,
-                             const float *input, float *output,
-                             size_t output_plane_stride,
-                             size_t output_row_stride, uint8_t *argmax)
+static void maxpool2x2_forward_neon(size_t planes, int height, int width,
+                                    const float *input, float *output,
+                                    size_t output_plane_stride,
+                                    size_t output_row_stride, uint8_t *argmax)
 {
     const int ho = height / 2, wo = width / 2;
     const uint32x4_t one = vdupq_n_u32(1), two = vdupq_n_u32(2),
@@ -74,9 +74,11 @@ void maxpool2x2_forward_neon(size_t planes, int height, int width,
     }
 }
 
-void maxpool2x2_backward_neon(size_t planes, int height, int width,
-                              const float *output_grad, const uint8_t *argmax,
-                              const float *relu_output, float *input_grad)
+static void maxpool2x2_backward_neon(size_t planes, int height, int width,
+                                     const float *output_grad,
+                                     const uint8_t *argmax,
+                                     const float *relu_output,
+                                     float *input_grad)
 {
     const int ho = height / 2, wo = width / 2;
     const float32x4_t zero = vdupq_n_f32(0.0f);
@@ -127,4 +129,10 @@ void maxpool2x2_backward_neon(size_t planes, int height, int width,
             memset(dx + (size_t)(height - 1) * width, 0,
                    sizeof(float) * (size_t)width);
     }
+}
+
+void pool_provide_neon(kernel_table *table)
+{
+    table->maxpool2x2_forward = maxpool2x2_forward_neon;
+    table->maxpool2x2_backward = maxpool2x2_backward_neon;
 }

@@ -1,11 +1,11 @@
-/* Internal: the data that describes each network architecture.
+/* Internal: networks described as a list of layers.
  *
- * A network is a list of convolution stages followed by an optional dense
- * head. Every stage is: zero-pad, 3x3 stride-1 convolution, + bias, ReLU,
- * 2x2 stride-2 max-pool. The last stage's pooled planes are flattened
- * (channel, row, column) into the output, or into the dense head's input.
- * The passes and the model code read only this description, so a wider
- * variant is a new table entry, not new code. */
+ * A description is what a caller (or the model file) writes: the input
+ * shape and a list of layers (3x3 convolution, ReLU, 2x2 max-pool, flatten,
+ * dense). architecture_build validates it and derives everything else:
+ * each compute layer's shapes, its parameters' offsets, the activation and
+ * workspace sizes, the parameter count, the multiply-adds and the images
+ * per chunk. Nothing is hand-computed per network. */
 #ifndef COSNET_NETWORK_ARCHITECTURE_H
 #define COSNET_NETWORK_ARCHITECTURE_H
 
@@ -14,36 +14,77 @@
 #include "cosnet.h"
 #include "kernels/kernels.h"
 
-/* Room for the deepest architecture in the table. */
-#define ARCHITECTURE_MAX_CONV_STAGES 4
+typedef enum layer_kind {
+    LAYER_CONV3X3 = 1,    /* 3x3, stride 1, + bias; `size` output channels */
+    LAYER_RELU = 2,       /* max(0, x), fused into the conv/dense before it */
+    LAYER_MAXPOOL2X2 = 3, /* 2x2, stride 2 (odd last row/column dropped) */
+    LAYER_FLATTEN = 4,    /* channels x rows x columns -> features */
+    LAYER_DENSE = 5       /* + bias; `size` output features */
+} layer_kind;
 
-typedef struct conv_stage {
-    conv_shape shape;     /* input channels/size, output channels, pad */
-    size_t weight_offset; /* first weight (OIHW) in the parameter vector */
-    size_t bias_offset;   /* first bias, right after the weights */
-    int pooled_height;    /* after the 2x2 pool */
-    int pooled_width;
-} conv_stage;
+/* One layer as written in a description (and, as three u32, in a model
+ * file). size: output channels (conv) or features (dense), else 0; pad:
+ * zeros on every side (conv, 0..2), else 0. */
+typedef struct layer_spec {
+    layer_kind kind;
+    unsigned size;
+    unsigned pad;
+} layer_spec;
+
+#define ARCHITECTURE_MAX_LAYERS 32
+/* Bounds that keep every size far from overflow and workspaces sane. */
+#define ARCHITECTURE_MAX_SIDE 4096
+#define ARCHITECTURE_MAX_CHANNELS 4096
+#define ARCHITECTURE_MAX_FEATURES (1u << 24)
+#define ARCHITECTURE_MAX_PARAMETERS ((size_t)1 << 28)
+
+/* A compute layer (ReLU and flatten fold into their neighbours). Shapes
+ * are channels x height x width; a dense layer's are features x 1 x 1. */
+typedef struct network_layer {
+    layer_kind kind; /* LAYER_CONV3X3, LAYER_MAXPOOL2X2 or LAYER_DENSE */
+    int in_channels, in_height, in_width;
+    int out_channels, out_height, out_width;
+    int relu;                          /* conv/dense: a ReLU follows (fused) */
+    conv_shape shape;                  /* conv only */
+    size_t weight_offset, bias_offset; /* in the parameter vector */
+    size_t weight_count;               /* biases: out_channels */
+    size_t in_size, out_size;          /* floats per image */
+} network_layer;
 
 typedef struct architecture_description {
-    cosnet_architecture id;
-    const char *name;
+    cosnet_architecture id; /* a built-in one, or 0 for a custom list */
+    const char *name;       /* static: "seed", "custom", ... */
     int input_channels, input_rows, input_columns;
-    int conv_stage_count;
-    conv_stage conv_stages[ARCHITECTURE_MAX_CONV_STAGES];
-    /* Dense head (flatten -> dense_outputs, weights row-major out x in, then
-     * biases). 0 = no head: the flattened last stage is the output. No
-     * architecture in the table has one yet; the passes reject it. */
-    size_t dense_outputs;
+    size_t spec_count;
+    layer_spec specs[ARCHITECTURE_MAX_LAYERS];
+    int layer_count;
+    network_layer layers[ARCHITECTURE_MAX_LAYERS];
     size_t output_dims;
     size_t parameter_count;
+    size_t multiply_adds; /* per image, forward */
+    size_t chunk;         /* images the passes push through together */
 } architecture_description;
 
-/* The description of `id`, or NULL if this library does not know it. */
-const architecture_description *architecture_find(cosnet_architecture id);
+/* Validates a layer list and fills *out. Rules: input sides 1..4096 and
+ * 1..4096 channels; a conv needs a spatial input, 1..4096 output channels,
+ * pad 0..2 and an output of at least 1x1; a pool needs a spatial input of at
+ * least 2x2; ReLU only right after a conv or dense layer; flatten once,
+ * before any dense layer (a dense layer on a spatial input flattens
+ * implicitly); the network ends with a flattened output of at least one
+ * value; at most 2^28 parameters. Returns COSNET_OK or BAD_FORMAT with a
+ * message naming the layer and the rule. */
+cosnet_status architecture_build(cosnet_architecture id, const char *name,
+                                 int input_channels, int input_rows,
+                                 int input_columns, const layer_spec *specs,
+                                 size_t spec_count,
+                                 architecture_description *out);
 
-/* Number of values the last conv stage produces per image (its pooled
- * planes, flattened). */
-size_t architecture_flattened_size(const architecture_description *arch);
+/* Fills *out with built-in architecture `id`; INVALID_ARGUMENT if this
+ * library does not know it. */
+cosnet_status architecture_find(cosnet_architecture id,
+                                architecture_description *out);
+
+/* Floats of one image's input. */
+size_t architecture_input_size(const architecture_description *arch);
 
 #endif

@@ -1,34 +1,50 @@
-/* Model files. Layout, all little-endian, written byte by byte so the file
- * is the same on every host:
+/* Model files and buffers. Layout, all little-endian, written byte by byte
+ * so the bytes are the same on every host.
+ *
+ * Format version 2 (written):
  *   offset  0  8 bytes  magic "COSNETMD"
- *           8  u32      format version (1)
- *          12  u32      architecture (cosnet_architecture)
+ *           8  u32      format version (2)
+ *          12  u32      architecture (cosnet_architecture; 0 = custom)
  *          16  u32      output dimension
  *          20  u32      parameter count P
- *          24  P x f32  parameters, in cosnet_model_get_parameters order
- *   24 + 4P    u32      CRC-32 (zlib) of every byte before it
- */
+ *          24  u32 x 3  input channels, rows, columns
+ *          36  u32      layer count L (1..32)
+ *          40  L x 3 u32  each layer: kind, size, pad (architecture.h)
+ *   40 + 12L   P x f32  parameters, in cosnet_model_get_parameters order
+ *   then       u32      CRC-32 (zlib) of every byte before it
+ *
+ * Format version 1 (read): the same first 24 bytes, the parameters at byte
+ * 24 and the CRC; only built-in architectures.
+ *
+ * The path functions read or write the whole file and call the memory
+ * functions, so both validate the same way. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <zlib.h>
 
-#include "common/memory.h"
 #include "common/error.h"
+#include "common/file_writer.h"
+#include "common/memory.h"
 #include "kernels/kernels.h"
 #include "network/model_internal.h"
 
 #define MODEL_MAGIC "COSNETMD"
 #define MODEL_MAGIC_SIZE 8
-#define MODEL_FORMAT_VERSION 1u
-#define MODEL_HEADER_SIZE 24
+#define MODEL_FORMAT_VERSION 2u
+#define MODEL_V1_HEADER_SIZE 24
+#define MODEL_V2_FIXED_SIZE 40
+#define MODEL_LAYER_SIZE 12
 #define MODEL_CRC_SIZE 4
+/* The largest file a valid model can have: the biggest header and 2^28
+ * parameters. Files are read whole, up to this. */
+#define MODEL_MAX_FILE_SIZE                                                    \
+    (MODEL_V2_FIXED_SIZE + MODEL_LAYER_SIZE * ARCHITECTURE_MAX_LAYERS +        \
+     4 * ARCHITECTURE_MAX_PARAMETERS + MODEL_CRC_SIZE)
 
 static void put_u32(unsigned char *at, uint32_t value)
 {
@@ -42,21 +58,6 @@ static uint32_t get_u32(const unsigned char *at)
 {
     return (uint32_t)at[0] | (uint32_t)at[1] << 8 | (uint32_t)at[2] << 16 |
            (uint32_t)at[3] << 24;
-}
-
-static void put_f32(unsigned char *at, float value)
-{
-    uint32_t bits;
-    memcpy(&bits, &value, sizeof bits);
-    put_u32(at, bits);
-}
-
-static float get_f32(const unsigned char *at)
-{
-    uint32_t bits = get_u32(at);
-    float value;
-    memcpy(&value, &bits, sizeof value);
-    return value;
 }
 
 static uint32_t crc_of(const unsigned char *bytes, size_t size)
@@ -74,20 +75,52 @@ static uint32_t crc_of(const unsigned char *bytes, size_t size)
 
 /* ---- Saving ------------------------------------------------------------- */
 
-static cosnet_status write_all(FILE *file, const unsigned char *bytes,
-                               size_t size, const char *temp_path)
+static size_t header_size(const architecture_description *arch)
 {
-    if (fwrite(bytes, 1, size, file) != size)
-        return error_set(COSNET_ERROR_IO, "%s: write failed: %s", temp_path,
-                         strerror(errno));
-    if (fflush(file) != 0)
-        return error_set(COSNET_ERROR_IO, "%s: flush failed: %s", temp_path,
-                         strerror(errno));
-    /* On disk before the rename, so a crash never leaves a partial file
-     * under the final name. */
-    if (fsync(fileno(file)) != 0)
-        return error_set(COSNET_ERROR_IO, "%s: fsync failed: %s", temp_path,
-                         strerror(errno));
+    return MODEL_V2_FIXED_SIZE + MODEL_LAYER_SIZE * arch->spec_count;
+}
+
+COSNET_API cosnet_status cosnet_model_save_memory(const cosnet_model *model,
+                                                  void **data_out,
+                                                  size_t *size_out)
+{
+    if (!model || !data_out || !size_out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_model_save_memory: %s is NULL",
+                         !model      ? "model"
+                         : !data_out ? "data_out"
+                                     : "size_out");
+    const architecture_description *arch = &model->arch;
+    const size_t count = arch->parameter_count;
+    const size_t header = header_size(arch);
+    const size_t size = header + 4 * count + MODEL_CRC_SIZE;
+    unsigned char *bytes = memory_allocate(size);
+    if (!bytes)
+        return error_out_of_memory("model bytes", size);
+    memcpy(bytes, MODEL_MAGIC, MODEL_MAGIC_SIZE);
+    put_u32(bytes + 8, MODEL_FORMAT_VERSION);
+    put_u32(bytes + 12, (uint32_t)arch->id);
+    put_u32(bytes + 16, (uint32_t)arch->output_dims);
+    put_u32(bytes + 20, (uint32_t)count);
+    put_u32(bytes + 24, (uint32_t)arch->input_channels);
+    put_u32(bytes + 28, (uint32_t)arch->input_rows);
+    put_u32(bytes + 32, (uint32_t)arch->input_columns);
+    put_u32(bytes + 36, (uint32_t)arch->spec_count);
+    for (size_t l = 0; l < arch->spec_count; l++) {
+        unsigned char *at = bytes + MODEL_V2_FIXED_SIZE + MODEL_LAYER_SIZE * l;
+        put_u32(at, (uint32_t)arch->specs[l].kind);
+        put_u32(at + 4, arch->specs[l].size);
+        put_u32(at + 8, arch->specs[l].pad);
+    }
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &model->parameters[i], sizeof bits);
+        put_u32(bytes + header + 4 * i, bits);
+    }
+    put_u32(bytes + size - MODEL_CRC_SIZE,
+            crc_of(bytes, size - MODEL_CRC_SIZE));
+    *data_out = bytes;
+    *size_out = size;
     return COSNET_OK;
 }
 
@@ -98,199 +131,246 @@ COSNET_API cosnet_status cosnet_model_save(const cosnet_model *model,
         return error_set(COSNET_ERROR_INVALID_ARGUMENT,
                          "cosnet_model_save: %s is NULL",
                          !model ? "model" : "path");
-    const architecture_description *arch = model->arch;
-    const size_t count = arch->parameter_count;
-    const size_t size = MODEL_HEADER_SIZE + 4 * count + MODEL_CRC_SIZE;
-    unsigned char *bytes = memory_allocate(size);
-    if (!bytes)
-        return error_out_of_memory("model file image", size);
-    memcpy(bytes, MODEL_MAGIC, MODEL_MAGIC_SIZE);
-    put_u32(bytes + 8, MODEL_FORMAT_VERSION);
-    put_u32(bytes + 12, (uint32_t)arch->id);
-    put_u32(bytes + 16, (uint32_t)arch->output_dims);
-    put_u32(bytes + 20, (uint32_t)count);
-    for (size_t i = 0; i < count; i++)
-        put_f32(bytes + MODEL_HEADER_SIZE + 4 * i, model->parameters[i]);
-    put_u32(bytes + size - MODEL_CRC_SIZE,
-            crc_of(bytes, size - MODEL_CRC_SIZE));
-
-    const char suffix[] = ".tmp.XXXXXX";
-    size_t path_length = strlen(path);
-    char *temp_path = memory_allocate(path_length + sizeof suffix);
-    if (!temp_path) {
-        memory_free(bytes);
-        return error_out_of_memory("temporary file name",
-                                   path_length + sizeof suffix);
-    }
-    memcpy(temp_path, path, path_length);
-    memcpy(temp_path + path_length, suffix, sizeof suffix);
-
-    cosnet_status status = COSNET_OK;
-    int descriptor = mkstemp(temp_path);
-    if (descriptor < 0) {
-        status = error_set(COSNET_ERROR_IO,
-                           "%s: cannot create a temporary file %s: %s", path,
-                           temp_path, strerror(errno));
-        memory_free(temp_path);
-        memory_free(bytes);
-        return status;
-    }
-    FILE *file = fdopen(descriptor, "wb");
-    if (!file) {
-        status = error_set(COSNET_ERROR_IO, "%s: fdopen failed: %s", temp_path,
-                           strerror(errno));
-        close(descriptor);
-    } else {
-        status = write_all(file, bytes, size, temp_path);
-        if (fclose(file) != 0 && status == COSNET_OK)
-            status = error_set(COSNET_ERROR_IO, "%s: close failed: %s",
-                               temp_path, strerror(errno));
-    }
-    if (status == COSNET_OK && rename(temp_path, path) != 0)
-        status =
-            error_set(COSNET_ERROR_IO, "%s: cannot rename %s into place: %s",
-                      path, temp_path, strerror(errno));
+    void *bytes = NULL;
+    size_t size = 0;
+    cosnet_status status = cosnet_model_save_memory(model, &bytes, &size);
     if (status != COSNET_OK)
-        remove(temp_path);
-    memory_free(temp_path);
+        return status;
+    status = file_write_atomic(path, bytes, size);
     memory_free(bytes);
     return status;
 }
 
 /* ---- Loading ------------------------------------------------------------ */
 
-/* Validates the header against the architecture table. */
-static cosnet_status check_header(const unsigned char *header, const char *path,
-                                  const architecture_description **arch_out)
+/* The architecture a header describes: a built-in one (version 1) or the
+ * recorded layer list (version 2), checked against the recorded output
+ * dimension and parameter count. *header_out: the header's size. */
+static cosnet_status read_header(const unsigned char *bytes, size_t size,
+                                 const char *name,
+                                 architecture_description *arch,
+                                 size_t *header_out)
 {
-    uint32_t version = get_u32(header + 8);
-    if (version != MODEL_FORMAT_VERSION)
+    uint32_t version = get_u32(bytes + 8);
+    uint32_t id = get_u32(bytes + 12);
+    size_t header = MODEL_V1_HEADER_SIZE;
+    cosnet_status status;
+    if (version == 1) {
+        status = architecture_find((cosnet_architecture)id, arch);
+        if (status != COSNET_OK)
+            return error_set(COSNET_ERROR_BAD_FORMAT,
+                             "%s: unknown architecture %u at byte 12 (known: "
+                             "%d = seed)",
+                             name, (unsigned)id, (int)COSNET_ARCHITECTURE_SEED);
+    } else if (version == 2) {
+        if (size < MODEL_V2_FIXED_SIZE)
+            return error_set(COSNET_ERROR_TRUNCATED,
+                             "%s: truncated at byte %zu: a version-2 header "
+                             "has at least %d bytes",
+                             name, size, MODEL_V2_FIXED_SIZE);
+        uint32_t layers = get_u32(bytes + 36);
+        if (layers < 1 || layers > ARCHITECTURE_MAX_LAYERS)
+            return error_set(COSNET_ERROR_BAD_FORMAT,
+                             "%s: %u layers at byte 36 (1..%d allowed)", name,
+                             (unsigned)layers, ARCHITECTURE_MAX_LAYERS);
+        header = MODEL_V2_FIXED_SIZE + MODEL_LAYER_SIZE * (size_t)layers;
+        if (size < header)
+            return error_set(COSNET_ERROR_TRUNCATED,
+                             "%s: truncated at byte %zu: the header declares "
+                             "%u layers (%zu bytes)",
+                             name, size, (unsigned)layers, header);
+        layer_spec specs[ARCHITECTURE_MAX_LAYERS];
+        for (uint32_t l = 0; l < layers; l++) {
+            const unsigned char *at =
+                bytes + MODEL_V2_FIXED_SIZE + MODEL_LAYER_SIZE * l;
+            specs[l] = (layer_spec){(layer_kind)get_u32(at), get_u32(at + 4),
+                                    get_u32(at + 8)};
+        }
+        uint32_t channels = get_u32(bytes + 24), rows = get_u32(bytes + 28);
+        uint32_t columns = get_u32(bytes + 32);
+        if (channels > ARCHITECTURE_MAX_CHANNELS ||
+            rows > ARCHITECTURE_MAX_SIDE || columns > ARCHITECTURE_MAX_SIDE)
+            return error_set(COSNET_ERROR_BAD_FORMAT,
+                             "%s: input %ux%ux%u at byte 24 is too large", name,
+                             (unsigned)channels, (unsigned)rows,
+                             (unsigned)columns);
+        architecture_description built_in;
+        int known = id != 0 && architecture_find((cosnet_architecture)id,
+                                                 &built_in) == COSNET_OK;
+        status = architecture_build(
+            known ? (cosnet_architecture)id : (cosnet_architecture)0,
+            known ? built_in.name : "custom", (int)channels, (int)rows,
+            (int)columns, specs, layers, arch);
+        if (status != COSNET_OK) {
+            char message[512];
+            snprintf(message, sizeof message, "%s", cosnet_last_error());
+            return error_set(status, "%s: %s", name, message);
+        }
+        if (id != 0 && !known)
+            return error_set(COSNET_ERROR_BAD_FORMAT,
+                             "%s: unknown architecture %u at byte 12", name,
+                             (unsigned)id);
+        if (known && (built_in.spec_count != arch->spec_count ||
+                      memcmp(built_in.specs, arch->specs,
+                             sizeof(layer_spec) * arch->spec_count) != 0))
+            return error_set(COSNET_ERROR_BAD_FORMAT,
+                             "%s: the layers do not match architecture %u "
+                             "(%s)",
+                             name, (unsigned)id, built_in.name);
+    } else {
         return error_set(COSNET_ERROR_VERSION,
                          "%s: model format version %u at byte 8, this library "
-                         "reads version %u",
-                         path, (unsigned)version, MODEL_FORMAT_VERSION);
-    uint32_t id = get_u32(header + 12);
-    const architecture_description *arch =
-        architecture_find((cosnet_architecture)id);
-    if (!arch)
-        return error_set(COSNET_ERROR_BAD_FORMAT,
-                         "%s: unknown architecture %u at byte 12 (known: %d "
-                         "= seed)",
-                         path, (unsigned)id, (int)COSNET_ARCHITECTURE_SEED);
-    uint32_t dims = get_u32(header + 16);
+                         "reads versions 1 and 2",
+                         name, (unsigned)version);
+    }
+    uint32_t dims = get_u32(bytes + 16);
     if (dims != arch->output_dims)
         return error_set(COSNET_ERROR_BAD_FORMAT,
                          "%s: output dimension %u at byte 16, the %s "
                          "architecture has %zu",
-                         path, (unsigned)dims, arch->name, arch->output_dims);
-    uint32_t count = get_u32(header + 20);
+                         name, (unsigned)dims, arch->name, arch->output_dims);
+    uint32_t count = get_u32(bytes + 20);
     if (count != arch->parameter_count)
         return error_set(COSNET_ERROR_MISMATCH,
                          "%s: parameter count %u at byte 20, the %s "
                          "architecture has %zu",
-                         path, (unsigned)count, arch->name,
+                         name, (unsigned)count, arch->name,
                          arch->parameter_count);
-    *arch_out = arch;
+    *header_out = header;
     return COSNET_OK;
 }
 
-/* Reads exactly `size` bytes at the current position, or reports how many
- * the file had. */
-static cosnet_status read_exactly(FILE *file, unsigned char *bytes, size_t size,
-                                  size_t offset, const char *path,
-                                  size_t expected_total)
+static cosnet_status load_bytes(const unsigned char *bytes, size_t size,
+                                const char *name, cosnet_model **out)
 {
-    size_t got = fread(bytes, 1, size, file);
-    if (got == size)
-        return COSNET_OK;
-    if (ferror(file))
-        return error_set(COSNET_ERROR_IO, "%s: read failed at byte %zu: %s",
-                         path, offset + got, strerror(errno));
-    return error_set(COSNET_ERROR_TRUNCATED,
-                     "%s: truncated at byte %zu: a model file of this kind "
-                     "has %zu bytes",
-                     path, offset + got, expected_total);
-}
-
-static cosnet_status load_from(FILE *file, const char *path, cosnet_model **out)
-{
-    unsigned char header[MODEL_HEADER_SIZE];
-    size_t got = fread(header, 1, sizeof header, file);
-    if (ferror(file))
-        return error_set(COSNET_ERROR_IO, "%s: read failed: %s", path,
-                         strerror(errno));
     /* Whatever magic bytes there are must match before anything else. */
-    size_t magic_bytes = got < MODEL_MAGIC_SIZE ? got : MODEL_MAGIC_SIZE;
-    if (memcmp(header, MODEL_MAGIC, magic_bytes) != 0) {
+    size_t magic_bytes = size < MODEL_MAGIC_SIZE ? size : MODEL_MAGIC_SIZE;
+    if (memcmp(bytes, MODEL_MAGIC, magic_bytes) != 0) {
         char found[2 * MODEL_MAGIC_SIZE + 1] = "";
         for (size_t i = 0; i < magic_bytes; i++)
-            snprintf(found + 2 * i, 3, "%02x", header[i]);
+            snprintf(found + 2 * i, 3, "%02x", bytes[i]);
         return error_set(COSNET_ERROR_BAD_MAGIC,
                          "%s: not a libcosnet model: magic bytes %s%s, "
                          "expected \"" MODEL_MAGIC "\" (434f534e45544d44)",
-                         path, found, got < MODEL_MAGIC_SIZE ? "..." : "");
+                         name, found, size < MODEL_MAGIC_SIZE ? "..." : "");
     }
-    if (got < sizeof header)
+    if (size < MODEL_V1_HEADER_SIZE)
         return error_set(COSNET_ERROR_TRUNCATED,
-                         "%s: truncated at byte %zu: the header has %d bytes",
-                         path, got, MODEL_HEADER_SIZE);
-    const architecture_description *arch = NULL;
-    cosnet_status status = check_header(header, path, &arch);
+                         "%s: truncated at byte %zu: the header has at least "
+                         "%d bytes",
+                         name, size, MODEL_V1_HEADER_SIZE);
+    architecture_description arch;
+    size_t header = 0;
+    cosnet_status status = read_header(bytes, size, name, &arch, &header);
     if (status != COSNET_OK)
         return status;
-
-    const size_t count = arch->parameter_count;
-    const size_t size = MODEL_HEADER_SIZE + 4 * count + MODEL_CRC_SIZE;
-    unsigned char *bytes = memory_allocate(size);
-    if (!bytes)
-        return error_out_of_memory("model file image", size);
-    memcpy(bytes, header, MODEL_HEADER_SIZE);
-    status =
-        read_exactly(file, bytes + MODEL_HEADER_SIZE, size - MODEL_HEADER_SIZE,
-                     MODEL_HEADER_SIZE, path, size);
-    if (status == COSNET_OK && fgetc(file) != EOF) {
-        struct stat info;
-        if (fstat(fileno(file), &info) == 0)
-            status = error_set(COSNET_ERROR_MISMATCH,
-                               "%s: trailing data: the file has %lld bytes, "
-                               "a %s model file has %zu",
-                               path, (long long)info.st_size, arch->name, size);
-        else
-            status = error_set(COSNET_ERROR_MISMATCH,
-                               "%s: trailing data after byte %zu", path, size);
-    }
-    if (status == COSNET_OK) {
-        uint32_t stored = get_u32(bytes + size - MODEL_CRC_SIZE);
-        uint32_t computed = crc_of(bytes, size - MODEL_CRC_SIZE);
-        if (stored != computed)
-            status = error_set(COSNET_ERROR_CORRUPT,
-                               "%s: CRC-32 mismatch: stored 0x%08x at byte "
-                               "%zu, computed 0x%08x",
-                               path, (unsigned)stored, size - MODEL_CRC_SIZE,
-                               (unsigned)computed);
+    const size_t count = arch.parameter_count;
+    const size_t expected = header + 4 * count + MODEL_CRC_SIZE;
+    if (size < expected)
+        return error_set(COSNET_ERROR_TRUNCATED,
+                         "%s: truncated at byte %zu: a model file of this "
+                         "kind has %zu bytes",
+                         name, size, expected);
+    if (size > expected)
+        return error_set(COSNET_ERROR_MISMATCH,
+                         "%s: trailing data: %zu bytes, a %s model file has "
+                         "%zu",
+                         name, size, arch.name, expected);
+    uint32_t stored = get_u32(bytes + expected - MODEL_CRC_SIZE);
+    uint32_t computed = crc_of(bytes, expected - MODEL_CRC_SIZE);
+    if (stored != computed)
+        return error_set(COSNET_ERROR_CORRUPT,
+                         "%s: CRC-32 mismatch: stored 0x%08x at byte %zu, "
+                         "computed 0x%08x",
+                         name, (unsigned)stored, expected - MODEL_CRC_SIZE,
+                         (unsigned)computed);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits = get_u32(bytes + header + 4 * i);
+        float value;
+        memcpy(&value, &bits, sizeof value);
+        if (!isfinite(value))
+            return error_set(COSNET_ERROR_NOT_FINITE,
+                             "%s: parameter %zu (byte %zu) is %g", name, i,
+                             header + 4 * i, (double)value);
     }
     cosnet_model *model = NULL;
-    if (status == COSNET_OK)
-        status = model_allocate(arch, &model);
-    if (status == COSNET_OK) {
-        for (size_t i = 0; i < count; i++) {
-            float value = get_f32(bytes + MODEL_HEADER_SIZE + 4 * i);
-            if (!isfinite(value)) {
-                status =
-                    error_set(COSNET_ERROR_NOT_FINITE,
-                              "%s: parameter %zu (byte %zu) is %g", path, i,
-                              (size_t)MODEL_HEADER_SIZE + 4 * i, (double)value);
-                break;
-            }
-            model->parameters[i] = value;
-        }
-    }
-    memory_free(bytes);
-    if (status != COSNET_OK) {
-        cosnet_model_free(model);
+    status = model_allocate(&arch, &model);
+    if (status != COSNET_OK)
         return status;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits = get_u32(bytes + header + 4 * i);
+        memcpy(&model->parameters[i], &bits, sizeof bits);
     }
     *out = model;
+    return COSNET_OK;
+}
+
+COSNET_API cosnet_status cosnet_model_load_memory(const void *data, size_t size,
+                                                  cosnet_model **out)
+{
+    if (!data || !out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_model_load_memory: %s is NULL",
+                         !data ? "data" : "out");
+    const kernel_table *kernels = NULL;
+    cosnet_status status = kernels_active(&kernels);
+    if (status != COSNET_OK)
+        return status;
+    return load_bytes(data, size, "<memory>", out);
+}
+
+/* Reads a whole file of at most `limit` bytes (thread-safe messages). */
+static cosnet_status read_whole_file(const char *path, size_t limit,
+                                     unsigned char **bytes_out,
+                                     size_t *size_out)
+{
+    FILE *file = fopen(path, "rb");
+    if (!file)
+        return error_set(COSNET_ERROR_IO, "%s: cannot open: %s", path,
+                         error_text(errno));
+    size_t capacity = 4096, size = 0;
+    struct stat info;
+    if (fstat(fileno(file), &info) == 0 && S_ISREG(info.st_mode) &&
+        info.st_size >= 0 && (uint64_t)info.st_size < (uint64_t)limit)
+        capacity = (size_t)info.st_size + 1;
+    unsigned char *bytes = memory_allocate(capacity);
+    cosnet_status status = COSNET_OK;
+    if (!bytes)
+        status = error_out_of_memory(path, capacity);
+    while (status == COSNET_OK) {
+        if (size == capacity) {
+            if (capacity > limit) {
+                status = error_set(COSNET_ERROR_MISMATCH,
+                                   "%s: more than %zu bytes, larger than any "
+                                   "model file",
+                                   path, limit);
+                break;
+            }
+            size_t grown = capacity * 2;
+            unsigned char *bigger = memory_reallocate(bytes, grown);
+            if (!bigger) {
+                status = error_out_of_memory(path, grown);
+                break;
+            }
+            bytes = bigger, capacity = grown;
+        }
+        size_t got = fread(bytes + size, 1, capacity - size, file);
+        size += got;
+        if (got == 0) {
+            if (ferror(file))
+                status = error_set(COSNET_ERROR_IO,
+                                   "%s: read failed at byte %zu: %s", path,
+                                   size, error_text(errno));
+            break;
+        }
+    }
+    fclose(file);
+    if (status != COSNET_OK) {
+        memory_free(bytes);
+        return status;
+    }
+    *bytes_out = bytes;
+    *size_out = size;
     return COSNET_OK;
 }
 
@@ -304,11 +384,12 @@ COSNET_API cosnet_status cosnet_model_load(const char *path, cosnet_model **out)
     cosnet_status status = kernels_active(&kernels);
     if (status != COSNET_OK)
         return status;
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return error_set(COSNET_ERROR_IO, "%s: cannot open: %s", path,
-                         strerror(errno));
-    status = load_from(file, path, out);
-    fclose(file);
+    unsigned char *bytes = NULL;
+    size_t size = 0;
+    status = read_whole_file(path, MODEL_MAX_FILE_SIZE, &bytes, &size);
+    if (status != COSNET_OK)
+        return status;
+    status = load_bytes(bytes, size, path, out);
+    memory_free(bytes);
     return status;
 }

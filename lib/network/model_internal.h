@@ -4,11 +4,12 @@
 #define COSNET_NETWORK_MODEL_INTERNAL_H
 
 #include "cosnet.h"
+#include "kernels/kernels.h"
 #include "network/architecture.h"
 
 struct cosnet_model {
-    const architecture_description *arch; /* static table entry */
-    float *parameters;                    /* arch->parameter_count floats */
+    architecture_description arch; /* validated layer list and sizes */
+    float *parameters;             /* arch.parameter_count floats */
 };
 
 /* A model of `arch` with all parameters zero (the caller fills them).
@@ -16,8 +17,20 @@ struct cosnet_model {
 cosnet_status model_allocate(const architecture_description *arch,
                              cosnet_model **out);
 
-/* The index of the first NaN/infinite value among count, or count if all
- * are finite. */
-size_t first_non_finite(const float *values, size_t count);
+/* Glorot-uniform weights U(-r, r), r = sqrt(6 / (fan_in + fan_out)), drawn
+ * layer by layer in storage order from a generator seeded with `seed`;
+ * biases zero. Conv fans are channels x 9, dense fans are features. */
+void model_initialise_glorot(cosnet_model *model, uint64_t seed);
+
+/* MISMATCH (message prefixed by `function`) unless the dataset's images
+ * have the model's input size. */
+cosnet_status model_check_dataset(const char *function,
+                                  const architecture_description *arch,
+                                  const cosnet_dataset *dataset);
+
+/* Images [first, first + count) of a dataset as floats in [0, 1]. */
+void model_convert_images(const kernel_table *kernels,
+                          const cosnet_dataset *dataset, size_t first,
+                          size_t count, float *out);
 
 #endif

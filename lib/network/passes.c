@@ -1,17 +1,19 @@
-/* Forward and backward passes (see passes.h).
+/* Forward and backward passes over a layer list (see passes.h).
  *
- * Data flow of one stage s for a chunk of images, NCHW throughout:
- *   padded[s] --conv+bias+ReLU--> conv_output --2x2 pool--> interior of
- *   padded[s+1] (or the outputs after the last stage).
- * Each workspace is one allocation carved into 64-byte aligned blocks; the
- * padded buffers are zeroed once when it is made, and later only their
- * interiors are written, so the borders stay zero. */
+ * Data flow for one chunk of images, NCHW throughout: a convolution reads
+ * its own zero-bordered input buffer (the borders are zeroed once when the
+ * workspace is made; only interiors are written later) and writes its
+ * output; a pool that feeds a convolution writes straight into that
+ * convolution's input interior when predicting, and into its own dense
+ * buffer (kept for the backward pass, where its values are the ReLU mask)
+ * when training. A convolution followed by a pool writes into one shared
+ * scratch buffer: nothing reads it after the pool. */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "common/memory.h"
 #include "common/error.h"
+#include "common/memory.h"
+#include "kernels/conv_driver.h"
 #include "network/passes.h"
 
 #define BLOCK_ALIGNMENT 64
@@ -41,52 +43,11 @@ static size_t plan_block(block_plan *plan, size_t count, size_t size)
     return offset;
 }
 
-static cosnet_status allocate_blocks(const block_plan *plan, const char *what,
-                                     unsigned char **memory)
-{
-    if (plan->overflow)
-        return error_set(COSNET_ERROR_OUT_OF_MEMORY,
-                         "%s: the buffer sizes overflow size_t", what);
-    size_t bytes = plan->total ? plan->total : BLOCK_ALIGNMENT;
-    *memory = memory_allocate_aligned(BLOCK_ALIGNMENT, bytes);
-    if (!*memory)
-        return error_out_of_memory(what, bytes);
-    /* Zero everything once: this is what makes the padded borders zero. */
-    memset(*memory, 0, bytes);
-    return COSNET_OK;
-}
-
 /* ---- Shapes ------------------------------------------------------------ */
 
 static size_t padded_plane(const conv_shape *shape)
 {
     return (size_t)conv_padded_height(shape) * conv_padded_width(shape);
-}
-
-/* Floats of one image's padded input to a stage. */
-static size_t padded_image(const conv_stage *stage)
-{
-    return (size_t)stage->shape.in_channels * padded_plane(&stage->shape);
-}
-
-/* Floats of one image's convolution output (before pooling). */
-static size_t conv_output_image(const conv_stage *stage)
-{
-    return (size_t)stage->shape.out_channels * conv_out_height(&stage->shape) *
-           conv_out_width(&stage->shape);
-}
-
-/* Floats of one image's pooled output. */
-static size_t pooled_image(const conv_stage *stage)
-{
-    return (size_t)stage->shape.out_channels * stage->pooled_height *
-           stage->pooled_width;
-}
-
-static size_t input_image(const architecture_description *arch)
-{
-    return (size_t)arch->input_channels * arch->input_rows *
-           arch->input_columns;
 }
 
 /* Where the unpadded plane starts inside a padded plane. */
@@ -95,26 +56,12 @@ static size_t interior_offset(const conv_shape *shape)
     return (size_t)shape->pad * conv_padded_width(shape) + shape->pad;
 }
 
-/* The passes run conv stages only, chained shape to shape. */
-static cosnet_status check_runnable(const architecture_description *arch)
-{
-    if (!arch || arch->conv_stage_count < 1 ||
-        arch->conv_stage_count > ARCHITECTURE_MAX_CONV_STAGES)
-        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
-                         "network passes: no architecture description");
-    if (arch->dense_outputs != 0)
-        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
-                         "architecture %s: dense heads are not implemented",
-                         arch->name);
-    return COSNET_OK;
-}
-
 /* Copies `planes` dense height x width planes into the interiors of the
  * padded planes of `shape` starting at padded. */
-static void copy_into_interior(size_t planes, int height, int width,
-                               const float *dense, const conv_shape *shape,
-                               float *padded)
+static void copy_into_interior(size_t planes, const float *dense,
+                               const conv_shape *shape, float *padded)
 {
+    const int height = shape->in_height, width = shape->in_width;
     const size_t plane = padded_plane(shape);
     const int padded_width = conv_padded_width(shape);
     float *interior = padded + interior_offset(shape);
@@ -124,57 +71,142 @@ static void copy_into_interior(size_t planes, int height, int width,
                    dense + (p * height + r) * width, sizeof(float) * width);
 }
 
-/* ---- Prediction --------------------------------------------------------- */
+static int is_conv(const architecture_description *arch, int l)
+{
+    return l >= 0 && l < arch->layer_count &&
+           arch->layers[l].kind == LAYER_CONV3X3;
+}
 
-struct forward_workspace {
-    const architecture_description *arch;
+static int is_pool(const architecture_description *arch, int l)
+{
+    return l >= 0 && l < arch->layer_count &&
+           arch->layers[l].kind == LAYER_MAXPOOL2X2;
+}
+
+/* ---- The workspace ----------------------------------------------------- */
+
+struct network_workspace {
+    architecture_description arch;
+    const kernel_table *kernels;
+    int training;
     unsigned char *memory;
-    float *padded[ARCHITECTURE_MAX_CONV_STAGES]; /* chunk images each */
-    float *conv_output;                          /* chunk images, largest */
-    uint8_t *argmax;                             /* chunk images, largest */
+    float *padded[ARCHITECTURE_MAX_LAYERS];          /* conv inputs */
+    float *packed_forward[ARCHITECTURE_MAX_LAYERS];  /* conv weights */
+    float *packed_backward[ARCHITECTURE_MAX_LAYERS]; /* training, l > 0 */
+    float *output[ARCHITECTURE_MAX_LAYERS];          /* chunk activations */
+    uint8_t *argmax[ARCHITECTURE_MAX_LAYERS];        /* pools */
+    float *conv_scratch;            /* outputs of convs that a pool follows */
+    float *scratch;                 /* the conv driver's scratch */
+    float *gradient_a, *gradient_b; /* activation gradients (training) */
+    float *chunk_gradient;          /* one chunk's parameter gradient */
 };
 
-cosnet_status forward_workspace_create(const architecture_description *arch,
-                                       forward_workspace **out)
+cosnet_status network_workspace_create(const architecture_description *arch,
+                                       const kernel_table *kernels,
+                                       int training, network_workspace **out)
 {
-    cosnet_status status = check_runnable(arch);
-    if (status != COSNET_OK)
-        return status;
-    forward_workspace *workspace = memory_allocate_zeroed(1, sizeof *workspace);
-    if (!workspace)
-        return error_out_of_memory("prediction workspace", sizeof *workspace);
-    workspace->arch = arch;
+    network_workspace *ws = memory_allocate_zeroed(1, sizeof *ws);
+    if (!ws)
+        return error_out_of_memory("network workspace", sizeof *ws);
+    ws->arch = *arch;
+    ws->kernels = kernels;
+    ws->training = training;
+    arch = &ws->arch;
+    const size_t chunk = arch->chunk;
 
     block_plan plan = {0, 0};
-    size_t padded_at[ARCHITECTURE_MAX_CONV_STAGES];
-    size_t largest_output = 0, largest_pooled = 0;
-    for (int s = 0; s < arch->conv_stage_count; s++) {
-        const conv_stage *stage = &arch->conv_stages[s];
-        padded_at[s] = plan_block(&plan, NETWORK_PREDICT_CHUNK,
-                                  sizeof(float) * padded_image(stage));
-        if (conv_output_image(stage) > largest_output)
-            largest_output = conv_output_image(stage);
-        if (pooled_image(stage) > largest_pooled)
-            largest_pooled = pooled_image(stage);
+    size_t padded_at[ARCHITECTURE_MAX_LAYERS] = {0};
+    size_t forward_at[ARCHITECTURE_MAX_LAYERS] = {0};
+    size_t backward_at[ARCHITECTURE_MAX_LAYERS] = {0};
+    size_t output_at[ARCHITECTURE_MAX_LAYERS] = {0};
+    size_t argmax_at[ARCHITECTURE_MAX_LAYERS] = {0};
+    size_t largest_scratch = 0, largest_conv_output = 0;
+    size_t largest_activation = architecture_input_size(arch);
+    for (int l = 0; l < arch->layer_count; l++) {
+        const network_layer *layer = &arch->layers[l];
+        if (layer->in_size > largest_activation)
+            largest_activation = layer->in_size;
+        if (layer->out_size > largest_activation)
+            largest_activation = layer->out_size;
+        if (layer->kind == LAYER_CONV3X3) {
+            const conv_shape *shape = &layer->shape;
+            padded_at[l] = plan_block(&plan, chunk,
+                                      sizeof(float) * shape->in_channels *
+                                          padded_plane(shape));
+            forward_at[l] =
+                plan_block(&plan, conv3x3_packed_forward_floats(kernels, shape),
+                           sizeof(float));
+            if (training && l > 0)
+                backward_at[l] = plan_block(
+                    &plan, conv3x3_packed_backward_floats(kernels, shape),
+                    sizeof(float));
+            size_t scratch = conv3x3_scratch_floats(kernels, shape);
+            if (scratch > largest_scratch)
+                largest_scratch = scratch;
+            if (is_pool(arch, l + 1)) {
+                if (layer->out_size > largest_conv_output)
+                    largest_conv_output = layer->out_size;
+                continue;
+            }
+        }
+        if (layer->kind == LAYER_MAXPOOL2X2)
+            argmax_at[l] = plan_block(&plan, chunk, layer->out_size);
+        output_at[l] =
+            plan_block(&plan, chunk, sizeof(float) * layer->out_size);
     }
-    size_t output_at = plan_block(&plan, NETWORK_PREDICT_CHUNK,
-                                  sizeof(float) * largest_output);
-    size_t argmax_at =
-        plan_block(&plan, NETWORK_PREDICT_CHUNK * largest_pooled, 1);
-    status = allocate_blocks(&plan, "prediction workspace", &workspace->memory);
-    if (status != COSNET_OK) {
-        memory_free(workspace);
-        return status;
+    size_t conv_scratch_at =
+        plan_block(&plan, chunk, sizeof(float) * largest_conv_output);
+    size_t scratch_at = plan_block(&plan, largest_scratch, sizeof(float));
+    size_t gradient_a_at = 0, gradient_b_at = 0, chunk_gradient_at = 0;
+    if (training) {
+        gradient_a_at =
+            plan_block(&plan, chunk, sizeof(float) * largest_activation);
+        gradient_b_at =
+            plan_block(&plan, chunk, sizeof(float) * largest_activation);
+        chunk_gradient_at =
+            plan_block(&plan, arch->parameter_count, sizeof(float));
     }
-    for (int s = 0; s < arch->conv_stage_count; s++)
-        workspace->padded[s] = (float *)(workspace->memory + padded_at[s]);
-    workspace->conv_output = (float *)(workspace->memory + output_at);
-    workspace->argmax = workspace->memory + argmax_at;
-    *out = workspace;
+    if (plan.overflow) {
+        memory_free(ws);
+        return error_set(COSNET_ERROR_OUT_OF_MEMORY,
+                         "network workspace: the buffer sizes overflow");
+    }
+    size_t bytes = plan.total ? plan.total : BLOCK_ALIGNMENT;
+    ws->memory = memory_allocate_aligned(BLOCK_ALIGNMENT, bytes);
+    if (!ws->memory) {
+        memory_free(ws);
+        return error_out_of_memory("network workspace", bytes);
+    }
+    /* Zero everything once: this is what makes the padded borders zero. */
+    memset(ws->memory, 0, bytes);
+    unsigned char *m = ws->memory;
+    for (int l = 0; l < arch->layer_count; l++) {
+        if (arch->layers[l].kind == LAYER_CONV3X3) {
+            ws->padded[l] = (float *)(m + padded_at[l]);
+            ws->packed_forward[l] = (float *)(m + forward_at[l]);
+            if (training && l > 0)
+                ws->packed_backward[l] = (float *)(m + backward_at[l]);
+            if (is_pool(arch, l + 1)) {
+                ws->output[l] = (float *)(m + conv_scratch_at);
+                continue;
+            }
+        }
+        if (arch->layers[l].kind == LAYER_MAXPOOL2X2)
+            ws->argmax[l] = m + argmax_at[l];
+        ws->output[l] = (float *)(m + output_at[l]);
+    }
+    ws->conv_scratch = (float *)(m + conv_scratch_at);
+    ws->scratch = (float *)(m + scratch_at);
+    if (training) {
+        ws->gradient_a = (float *)(m + gradient_a_at);
+        ws->gradient_b = (float *)(m + gradient_b_at);
+        ws->chunk_gradient = (float *)(m + chunk_gradient_at);
+    }
+    *out = ws;
     return COSNET_OK;
 }
 
-void forward_workspace_free(forward_workspace *workspace)
+void network_workspace_free(network_workspace *workspace)
 {
     if (!workspace)
         return;
@@ -182,245 +214,194 @@ void forward_workspace_free(forward_workspace *workspace)
     memory_free(workspace);
 }
 
-/* One chunk of count <= NETWORK_PREDICT_CHUNK images. */
-static void forward_chunk(const kernel_table *kernels,
-                          forward_workspace *workspace, const float *parameters,
+/* Packs the convolution weights once for the pass. */
+static void pack_weights(network_workspace *ws, const float *parameters)
+{
+    const architecture_description *arch = &ws->arch;
+    for (int l = 0; l < arch->layer_count; l++) {
+        const network_layer *layer = &arch->layers[l];
+        if (layer->kind != LAYER_CONV3X3)
+            continue;
+        conv3x3_pack_forward(ws->kernels, &layer->shape,
+                             parameters + layer->weight_offset,
+                             ws->packed_forward[l]);
+        if (ws->packed_backward[l])
+            conv3x3_pack_backward(ws->kernels, &layer->shape,
+                                  parameters + layer->weight_offset,
+                                  ws->packed_backward[l]);
+    }
+}
+
+/* ---- Forward ------------------------------------------------------------
+ * One chunk of count <= arch->chunk images. The last layer writes into
+ * `outputs` (count x output_dims) when it is not NULL, else into its own
+ * buffer. When training, every activation the backward pass reads is kept
+ * in dense form. */
+static void forward_chunk(network_workspace *ws, const float *parameters,
                           const float *images, size_t count, float *outputs)
 {
-    const architecture_description *arch = workspace->arch;
-    const int last = arch->conv_stage_count - 1;
-    copy_into_interior(count * arch->input_channels, arch->input_rows,
-                       arch->input_columns, images, &arch->conv_stages[0].shape,
-                       workspace->padded[0]);
-    for (int s = 0; s <= last; s++) {
-        const conv_stage *stage = &arch->conv_stages[s];
-        const conv_shape *shape = &stage->shape;
-        kernels->conv3x3_forward(shape, count, workspace->padded[s],
-                                 parameters + stage->weight_offset,
-                                 parameters + stage->bias_offset, 1,
-                                 workspace->conv_output);
-        size_t planes = count * (size_t)shape->out_channels;
-        if (s < last) {
-            /* Pool straight into the next stage's zero-bordered input. */
-            const conv_shape *next = &arch->conv_stages[s + 1].shape;
-            kernels->maxpool2x2_forward(
-                planes, conv_out_height(shape), conv_out_width(shape),
-                workspace->conv_output,
-                workspace->padded[s + 1] + interior_offset(next),
-                padded_plane(next), (size_t)conv_padded_width(next),
-                workspace->argmax);
-        } else {
-            /* Flattened (channel, row, column): the planes are the output. */
-            kernels->maxpool2x2_forward(
-                planes, conv_out_height(shape), conv_out_width(shape),
-                workspace->conv_output, outputs,
-                (size_t)stage->pooled_height * stage->pooled_width,
-                (size_t)stage->pooled_width, workspace->argmax);
+    const architecture_description *arch = &ws->arch;
+    const kernel_table *k = ws->kernels;
+    const int last = arch->layer_count - 1;
+    int interior_written = 0; /* the current conv's input is in place */
+    for (int l = 0; l <= last; l++) {
+        const network_layer *layer = &arch->layers[l];
+        const float *input = l == 0 ? images : ws->output[l - 1];
+        float *output = l == last && outputs ? outputs : ws->output[l];
+        switch (layer->kind) {
+        case LAYER_CONV3X3:
+            if (!interior_written)
+                copy_into_interior(count * (size_t)layer->in_channels, input,
+                                   &layer->shape, ws->padded[l]);
+            conv3x3_forward_packed(
+                k, &layer->shape, count, ws->padded[l], ws->packed_forward[l],
+                parameters + layer->bias_offset, layer->relu, output);
+            interior_written = 0;
+            break;
+        case LAYER_MAXPOOL2X2: {
+            const size_t planes = count * (size_t)layer->in_channels;
+            if (!ws->training && is_conv(arch, l + 1)) {
+                /* Straight into the next convolution's input. */
+                const conv_shape *next = &arch->layers[l + 1].shape;
+                k->maxpool2x2_forward(
+                    planes, layer->in_height, layer->in_width, input,
+                    ws->padded[l + 1] + interior_offset(next),
+                    padded_plane(next), (size_t)conv_padded_width(next),
+                    ws->argmax[l]);
+                interior_written = 1;
+            } else {
+                k->maxpool2x2_forward(
+                    planes, layer->in_height, layer->in_width, input, output,
+                    (size_t)layer->out_height * layer->out_width,
+                    (size_t)layer->out_width, ws->argmax[l]);
+            }
+            break;
+        }
+        case LAYER_DENSE:
+            k->dense_forward(count, layer->in_size, layer->out_size, input,
+                             parameters + layer->weight_offset,
+                             parameters + layer->bias_offset, layer->relu,
+                             output);
+            break;
+        default: break;
         }
     }
 }
 
-void network_forward(const kernel_table *kernels, forward_workspace *workspace,
-                     const float *parameters, const float *images, size_t count,
-                     float *outputs)
+void network_forward(network_workspace *workspace, const float *parameters,
+                     const float *images, size_t count, float *outputs)
 {
-    const size_t in = input_image(workspace->arch);
-    const size_t out = workspace->arch->output_dims;
-    for (size_t first = 0; first < count; first += NETWORK_PREDICT_CHUNK) {
-        size_t chunk = count - first < NETWORK_PREDICT_CHUNK
-                           ? count - first
-                           : NETWORK_PREDICT_CHUNK;
-        forward_chunk(kernels, workspace, parameters, images + first * in,
-                      chunk, outputs + first * out);
+    const architecture_description *arch = &workspace->arch;
+    const size_t in = architecture_input_size(arch);
+    const size_t out = arch->output_dims, chunk = arch->chunk;
+    const int training = workspace->training;
+    workspace->training = 0; /* prediction: no activations kept */
+    pack_weights(workspace, parameters);
+    for (size_t first = 0; first < count; first += chunk) {
+        size_t n = count - first < chunk ? count - first : chunk;
+        forward_chunk(workspace, parameters, images + first * in, n,
+                      outputs + first * out);
+    }
+    workspace->training = training;
+}
+
+/* ---- Backward -----------------------------------------------------------
+ * On the chunk of the last training forward, from dL/doutput in
+ * gradient_a: the chunk's parameter gradient, written (not added) into
+ * `gradient`. A pool after a ReLU routes its gradient through the ReLU's
+ * derivative at once (its kept values are the mask); any other ReLU is
+ * differentiated on its kept output. */
+static void backward_chunk(network_workspace *ws, const float *parameters,
+                           const float *images, size_t count, float *gradient)
+{
+    const architecture_description *arch = &ws->arch;
+    const kernel_table *k = ws->kernels;
+    float *current = ws->gradient_a, *other = ws->gradient_b;
+    int relu_done = 0; /* the pool after this layer applied its ReLU' */
+    for (int l = arch->layer_count - 1; l >= 0; l--) {
+        const network_layer *layer = &arch->layers[l];
+        const float *input = l == 0 ? images : ws->output[l - 1];
+        float *swap = NULL;
+        switch (layer->kind) {
+        case LAYER_DENSE:
+            if (layer->relu)
+                k->relu_backward(count * layer->out_size, ws->output[l],
+                                 current);
+            k->dense_backward_weights(
+                count, layer->in_size, layer->out_size, input, current,
+                gradient + layer->weight_offset, gradient + layer->bias_offset);
+            if (l > 0)
+                k->dense_backward_input(count, layer->in_size, layer->out_size,
+                                        parameters + layer->weight_offset,
+                                        current, other);
+            relu_done = 0;
+            break;
+        case LAYER_MAXPOOL2X2: {
+            const network_layer *before = l > 0 ? &arch->layers[l - 1] : NULL;
+            const int mask = before && before->relu;
+            if (l > 0)
+                k->maxpool2x2_backward(count * (size_t)layer->in_channels,
+                                       layer->in_height, layer->in_width,
+                                       current, ws->argmax[l],
+                                       mask ? ws->output[l] : NULL, other);
+            relu_done = mask;
+            break;
+        }
+        case LAYER_CONV3X3:
+            if (layer->relu && !relu_done)
+                k->relu_backward(count * layer->out_size, ws->output[l],
+                                 current);
+            conv3x3_backward_weights_with(
+                k, &layer->shape, count, ws->padded[l], current,
+                gradient + layer->weight_offset, gradient + layer->bias_offset,
+                ws->scratch);
+            if (l > 0)
+                conv3x3_backward_input_packed(k, &layer->shape, count,
+                                              ws->packed_backward[l], current,
+                                              other, ws->scratch);
+            relu_done = 0;
+            break;
+        default: break;
+        }
+        swap = current, current = other, other = swap;
     }
 }
 
-/* ---- Training -----------------------------------------------------------
- * A batch is processed a chunk at a time, forward then straight backward,
- * so that what the backward pass reads (each stage's padded input, pooled
- * output and argmax) is still in cache, and the memory does not grow with
- * the batch. The loss of image i depends on output i only, so a chunk's
- * loss gradient is exact on its own once scaled from 1/chunk to 1/n. */
-
-struct training_workspace {
-    const architecture_description *arch;
-    unsigned char *memory;
-    /* One chunk, kept from forward for backward: */
-    float *padded[ARCHITECTURE_MAX_CONV_STAGES]; /* each stage's input */
-    float *pooled[ARCHITECTURE_MAX_CONV_STAGES]; /* dense; last = outputs */
-    uint8_t *argmax[ARCHITECTURE_MAX_CONV_STAGES];
-    float *output_grad;    /* dL/doutputs */
-    float *conv_output;    /* forward: conv output; backward: its gradient */
-    float *pooled_grad;    /* gradient w.r.t. a stage's pooled output */
-    float *chunk_gradient; /* one chunk's parameter gradient */
-};
-
-cosnet_status training_workspace_create(const architecture_description *arch,
-                                        training_workspace **out)
-{
-    cosnet_status status = check_runnable(arch);
-    if (status != COSNET_OK)
-        return status;
-    training_workspace *workspace =
-        memory_allocate_zeroed(1, sizeof *workspace);
-    if (!workspace)
-        return error_out_of_memory("training workspace", sizeof *workspace);
-    workspace->arch = arch;
-
-    block_plan plan = {0, 0};
-    size_t padded_at[ARCHITECTURE_MAX_CONV_STAGES];
-    size_t pooled_at[ARCHITECTURE_MAX_CONV_STAGES];
-    size_t argmax_at[ARCHITECTURE_MAX_CONV_STAGES];
-    size_t largest_output = 0, largest_pooled = 0;
-    for (int s = 0; s < arch->conv_stage_count; s++) {
-        const conv_stage *stage = &arch->conv_stages[s];
-        size_t pooled = pooled_image(stage);
-        padded_at[s] = plan_block(&plan, NETWORK_TRAIN_CHUNK,
-                                  sizeof(float) * padded_image(stage));
-        pooled_at[s] =
-            plan_block(&plan, NETWORK_TRAIN_CHUNK, sizeof(float) * pooled);
-        argmax_at[s] = plan_block(&plan, NETWORK_TRAIN_CHUNK, pooled);
-        if (conv_output_image(stage) > largest_output)
-            largest_output = conv_output_image(stage);
-        if (pooled > largest_pooled)
-            largest_pooled = pooled;
-    }
-    size_t output_grad_at = plan_block(&plan, NETWORK_TRAIN_CHUNK,
-                                       sizeof(float) * arch->output_dims);
-    size_t conv_output_at =
-        plan_block(&plan, NETWORK_TRAIN_CHUNK, sizeof(float) * largest_output);
-    size_t pooled_grad_at =
-        plan_block(&plan, NETWORK_TRAIN_CHUNK, sizeof(float) * largest_pooled);
-    size_t chunk_gradient_at =
-        plan_block(&plan, arch->parameter_count, sizeof(float));
-    status = allocate_blocks(&plan, "training workspace", &workspace->memory);
-    if (status != COSNET_OK) {
-        memory_free(workspace);
-        return status;
-    }
-    unsigned char *memory = workspace->memory;
-    for (int s = 0; s < arch->conv_stage_count; s++) {
-        workspace->padded[s] = (float *)(memory + padded_at[s]);
-        workspace->pooled[s] = (float *)(memory + pooled_at[s]);
-        workspace->argmax[s] = memory + argmax_at[s];
-    }
-    workspace->output_grad = (float *)(memory + output_grad_at);
-    workspace->conv_output = (float *)(memory + conv_output_at);
-    workspace->pooled_grad = (float *)(memory + pooled_grad_at);
-    workspace->chunk_gradient = (float *)(memory + chunk_gradient_at);
-    *out = workspace;
-    return COSNET_OK;
-}
-
-void training_workspace_free(training_workspace *workspace)
-{
-    if (!workspace)
-        return;
-    memory_free(workspace->memory);
-    memory_free(workspace);
-}
-
-/* Forward on count <= NETWORK_TRAIN_CHUNK images, keeping each stage's
- * padded input, argmax and dense pooled output. */
-static void training_forward_chunk(const kernel_table *kernels,
-                                   training_workspace *workspace,
-                                   const float *parameters, const float *images,
-                                   size_t count)
-{
-    const architecture_description *arch = workspace->arch;
-    const int last = arch->conv_stage_count - 1;
-    copy_into_interior(count * arch->input_channels, arch->input_rows,
-                       arch->input_columns, images, &arch->conv_stages[0].shape,
-                       workspace->padded[0]);
-    for (int s = 0; s <= last; s++) {
-        const conv_stage *stage = &arch->conv_stages[s];
-        const conv_shape *shape = &stage->shape;
-        const size_t planes = count * (size_t)shape->out_channels;
-        kernels->conv3x3_forward(shape, count, workspace->padded[s],
-                                 parameters + stage->weight_offset,
-                                 parameters + stage->bias_offset, 1,
-                                 workspace->conv_output);
-        /* Dense pooled values: the ReLU mask of the backward pass. */
-        kernels->maxpool2x2_forward(
-            planes, conv_out_height(shape), conv_out_width(shape),
-            workspace->conv_output, workspace->pooled[s],
-            (size_t)stage->pooled_height * stage->pooled_width,
-            (size_t)stage->pooled_width, workspace->argmax[s]);
-        if (s < last)
-            copy_into_interior(planes, stage->pooled_height,
-                               stage->pooled_width, workspace->pooled[s],
-                               &arch->conv_stages[s + 1].shape,
-                               workspace->padded[s + 1]);
-    }
-}
-
-/* Backward on the chunk of the last forward, from output_grad: the chunk's
- * parameter gradient, written (not added) into `gradient`. */
-static void training_backward_chunk(const kernel_table *kernels,
-                                    training_workspace *workspace,
-                                    const float *parameters, size_t count,
-                                    float *gradient)
-{
-    const architecture_description *arch = workspace->arch;
-    const int last = arch->conv_stage_count - 1;
-    for (int s = last; s >= 0; s--) {
-        const conv_stage *stage = &arch->conv_stages[s];
-        const conv_shape *shape = &stage->shape;
-        /* Routes each pooled gradient to its window's maximum, zero where
-         * the pooled value (= ReLU output) is 0: ReLU' fused in. */
-        kernels->maxpool2x2_backward(
-            count * (size_t)shape->out_channels, conv_out_height(shape),
-            conv_out_width(shape),
-            s == last ? workspace->output_grad : workspace->pooled_grad,
-            workspace->argmax[s], workspace->pooled[s], workspace->conv_output);
-        kernels->conv3x3_backward_weights(
-            shape, count, workspace->padded[s], workspace->conv_output,
-            gradient + stage->weight_offset, gradient + stage->bias_offset);
-        /* The first stage's input is the image: no gradient needed. */
-        if (s > 0)
-            kernels->conv3x3_backward_input(
-                shape, count, parameters + stage->weight_offset,
-                workspace->conv_output, workspace->pooled_grad);
-    }
-}
-
-float network_loss_gradient(const kernel_table *kernels,
-                            training_workspace *workspace,
+float network_loss_gradient(network_workspace *workspace,
                             const float *parameters, const float *images,
                             size_t n, const float *targets,
                             size_t target_stride, float *gradient,
                             float *outputs)
 {
-    const architecture_description *arch = workspace->arch;
-    const size_t dims = arch->output_dims;
-    const size_t image_size = input_image(arch);
-    const float *chunk_outputs = workspace->pooled[arch->conv_stage_count - 1];
+    network_workspace *ws = workspace;
+    const architecture_description *arch = &ws->arch;
+    const size_t dims = arch->output_dims, chunk = arch->chunk;
+    const size_t image_size = architecture_input_size(arch);
+    const float *chunk_outputs = ws->output[arch->layer_count - 1];
+    pack_weights(ws, parameters);
     double loss_sum = 0.0;
-    for (size_t first = 0; first < n; first += NETWORK_TRAIN_CHUNK) {
-        size_t count =
-            n - first < NETWORK_TRAIN_CHUNK ? n - first : NETWORK_TRAIN_CHUNK;
-        training_forward_chunk(kernels, workspace, parameters,
-                               images + first * image_size, count);
+    for (size_t first = 0; first < n; first += chunk) {
+        size_t count = n - first < chunk ? n - first : chunk;
+        const float *chunk_images = images + first * image_size;
+        forward_chunk(ws, parameters, chunk_images, count, NULL);
         if (outputs)
             memcpy(outputs + first * dims, chunk_outputs,
                    sizeof(float) * count * dims);
         /* The kernel scales by 1/count; the batch loss wants 1/n. */
-        float chunk_loss = kernels->cosine_loss(
+        float chunk_loss = ws->kernels->cosine_loss(
             count, dims, chunk_outputs, targets + first * target_stride,
-            target_stride, workspace->output_grad);
+            target_stride, ws->gradient_a);
         loss_sum += (double)chunk_loss * (double)count;
         if (count != n) {
             const float rescale = (float)((double)count / (double)n);
             for (size_t k = 0; k < count * dims; k++)
-                workspace->output_grad[k] *= rescale;
+                ws->gradient_a[k] *= rescale;
         }
-        float *target_gradient =
-            first == 0 ? gradient : workspace->chunk_gradient;
-        training_backward_chunk(kernels, workspace, parameters, count,
-                                target_gradient);
+        float *target = first == 0 ? gradient : ws->chunk_gradient;
+        backward_chunk(ws, parameters, chunk_images, count, target);
         if (first != 0)
             for (size_t p = 0; p < arch->parameter_count; p++)
-                gradient[p] += workspace->chunk_gradient[p];
+                gradient[p] += ws->chunk_gradient[p];
     }
     return (float)(loss_sum / (double)n);
 }

@@ -2,6 +2,7 @@
  * decoupled weight decay applied to every parameter, biases included. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/memory.h"
 #include "common/error.h"
@@ -21,7 +22,7 @@ COSNET_API cosnet_status cosnet_optimizer_create(const cosnet_model *model,
         return error_set(COSNET_ERROR_INVALID_ARGUMENT,
                          "cosnet_optimizer_create: %s is NULL",
                          !model ? "model" : "out");
-    const size_t count = model->arch->parameter_count;
+    const size_t count = model->arch.parameter_count;
     cosnet_optimizer *optimizer = memory_allocate_zeroed(1, sizeof *optimizer);
     if (!optimizer)
         return error_out_of_memory("optimizer", sizeof *optimizer);
@@ -173,4 +174,45 @@ void adamw_step(cosnet_optimizer *optimizer, float *parameters,
         parameters[i] = (float)(w - learning_rate * update);
     }
     optimizer->steps++;
+}
+
+cosnet_status adamw_snapshot_create(size_t parameter_count,
+                                    adamw_snapshot *snapshot)
+{
+    snapshot->parameter_count = parameter_count;
+    snapshot->steps = 0;
+    snapshot->memory =
+        memory_allocate_zeroed(3 * parameter_count + 1, sizeof(float));
+    if (!snapshot->memory)
+        return error_out_of_memory("optimiser snapshot",
+                                   3 * parameter_count * sizeof(float));
+    return COSNET_OK;
+}
+
+void adamw_snapshot_free(adamw_snapshot *snapshot)
+{
+    memory_free(snapshot->memory);
+    snapshot->memory = NULL;
+}
+
+void adamw_save(const cosnet_optimizer *optimizer, const float *parameters,
+                adamw_snapshot *snapshot)
+{
+    const size_t n = snapshot->parameter_count;
+    memcpy(snapshot->memory, parameters, n * sizeof(float));
+    memcpy(snapshot->memory + n, optimizer->first_moment, n * sizeof(float));
+    memcpy(snapshot->memory + 2 * n, optimizer->second_moment,
+           n * sizeof(float));
+    snapshot->steps = optimizer->steps;
+}
+
+void adamw_restore(cosnet_optimizer *optimizer, float *parameters,
+                   const adamw_snapshot *snapshot)
+{
+    const size_t n = snapshot->parameter_count;
+    memcpy(parameters, snapshot->memory, n * sizeof(float));
+    memcpy(optimizer->first_moment, snapshot->memory + n, n * sizeof(float));
+    memcpy(optimizer->second_moment, snapshot->memory + 2 * n,
+           n * sizeof(float));
+    optimizer->steps = snapshot->steps;
 }

@@ -21,4 +21,22 @@ struct cosnet_optimizer {
 void adamw_step(cosnet_optimizer *optimizer, float *parameters,
                 const float *gradient);
 
+/* A copy of the optimiser's mutable state (moments and step counter) and
+ * of the parameters it updates, taken before a step so that a step that
+ * makes a parameter non-finite can be undone. */
+typedef struct adamw_snapshot {
+    size_t parameter_count;
+    float *memory; /* parameters, then m, then v */
+    uint64_t steps;
+} adamw_snapshot;
+
+/* Returns COSNET_OK or OUT_OF_MEMORY. */
+cosnet_status adamw_snapshot_create(size_t parameter_count,
+                                    adamw_snapshot *snapshot);
+void adamw_snapshot_free(adamw_snapshot *snapshot);
+void adamw_save(const cosnet_optimizer *optimizer, const float *parameters,
+                adamw_snapshot *snapshot);
+void adamw_restore(cosnet_optimizer *optimizer, float *parameters,
+                   const adamw_snapshot *snapshot);
+
 #endif

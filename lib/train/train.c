@@ -7,6 +7,7 @@
 
 #include "common/memory.h"
 #include "common/error.h"
+#include "common/numeric.h"
 #include "kernels/kernels.h"
 #include "network/model_internal.h"
 #include "network/passes.h"
@@ -16,41 +17,40 @@
  * once per call so that an epoch's batches share it (its size does not
  * depend on the batch size). */
 typedef struct training_context {
-    const kernel_table *kernels;
-    training_workspace *workspace;
-    float *gradient;      /* parameter_count floats */
-    float *saved_weights; /* the model, before the step */
-    float *saved_first;   /* the optimiser's m, before the step */
-    float *saved_second;  /* the optimiser's v, before the step */
+    network_workspace *workspace;
+    float *gradient;            /* parameter_count floats */
+    adamw_snapshot before_step; /* model and optimiser before the step */
 } training_context;
 
 static void context_free(training_context *context)
 {
-    training_workspace_free(context->workspace);
+    network_workspace_free(context->workspace);
     memory_free(context->gradient);
+    adamw_snapshot_free(&context->before_step);
 }
 
 static cosnet_status context_create(const cosnet_model *model,
                                     training_context *context)
 {
     memset(context, 0, sizeof *context);
-    cosnet_status status = kernels_active(&context->kernels);
+    const kernel_table *kernels = NULL;
+    cosnet_status status = kernels_active(&kernels);
     if (status != COSNET_OK)
         return status;
-    status = training_workspace_create(model->arch, &context->workspace);
+    status =
+        network_workspace_create(&model->arch, kernels, 1, &context->workspace);
     if (status != COSNET_OK)
         return status;
-    const size_t count = model->arch->parameter_count;
-    context->gradient = memory_allocate(4 * count * sizeof(float));
+    const size_t count = model->arch.parameter_count;
+    context->gradient = memory_allocate(count * sizeof(float) + 1);
     if (!context->gradient) {
         context_free(context);
-        return error_out_of_memory("training gradient and snapshots",
-                                   4 * count * sizeof(float));
+        return error_out_of_memory("training gradient", count * sizeof(float));
     }
-    context->saved_weights = context->gradient + count;
-    context->saved_first = context->gradient + 2 * count;
-    context->saved_second = context->gradient + 3 * count;
-    return COSNET_OK;
+    status = adamw_snapshot_create(count, &context->before_step);
+    if (status != COSNET_OK)
+        context_free(context);
+    return status;
 }
 
 static cosnet_status check_arguments(const char *function,
@@ -69,12 +69,12 @@ static cosnet_status check_arguments(const char *function,
     if (n == 0)
         return error_set(COSNET_ERROR_INVALID_ARGUMENT, "%s: no images (n = 0)",
                          function);
-    if (optimizer->parameter_count != model->arch->parameter_count)
+    if (optimizer->parameter_count != model->arch.parameter_count)
         return error_set(COSNET_ERROR_MISMATCH,
                          "%s: the optimiser is sized for %zu parameters, the "
                          "%s model has %zu",
-                         function, optimizer->parameter_count,
-                         model->arch->name, model->arch->parameter_count);
+                         function, optimizer->parameter_count, model->arch.name,
+                         model->arch.parameter_count);
     return COSNET_OK;
 }
 
@@ -86,7 +86,7 @@ static cosnet_status check_finite_inputs(const cosnet_model *model,
                                          size_t target_stride,
                                          size_t first_image)
 {
-    const architecture_description *arch = model->arch;
+    const architecture_description *arch = &model->arch;
     const size_t image_size =
         (size_t)arch->input_channels * arch->input_rows * arch->input_columns;
     size_t bad = first_non_finite(images, n * image_size);
@@ -119,10 +119,10 @@ static cosnet_status train_one(training_context *context, cosnet_model *model,
                                                target_stride, first_image);
     if (status != COSNET_OK)
         return status;
-    const size_t count = model->arch->parameter_count;
-    float loss = network_loss_gradient(context->kernels, context->workspace,
-                                       model->parameters, images, n, targets,
-                                       target_stride, context->gradient, NULL);
+    const size_t count = model->arch.parameter_count;
+    float loss =
+        network_loss_gradient(context->workspace, model->parameters, images, n,
+                              targets, target_stride, context->gradient, NULL);
     if (!isfinite(loss))
         return error_set(COSNET_ERROR_NOT_FINITE,
                          "training: the loss of images [%zu, %zu) is %g",
@@ -136,23 +136,13 @@ static cosnet_status train_one(training_context *context, cosnet_model *model,
                          first_image + n);
 
     /* A finite gradient can still overflow a weight (huge learning rate):
-     * keep copies to undo the step. */
-    memcpy(context->saved_weights, model->parameters, count * sizeof(float));
-    memcpy(context->saved_first, optimizer->first_moment,
-           count * sizeof(float));
-    memcpy(context->saved_second, optimizer->second_moment,
-           count * sizeof(float));
+     * keep a snapshot to undo the step. */
+    adamw_save(optimizer, model->parameters, &context->before_step);
     adamw_step(optimizer, model->parameters, context->gradient);
     bad = first_non_finite(model->parameters, count);
     if (bad < count) {
         float value = model->parameters[bad];
-        memcpy(model->parameters, context->saved_weights,
-               count * sizeof(float));
-        memcpy(optimizer->first_moment, context->saved_first,
-               count * sizeof(float));
-        memcpy(optimizer->second_moment, context->saved_second,
-               count * sizeof(float));
-        optimizer->steps--;
+        adamw_restore(optimizer, model->parameters, &context->before_step);
         return error_set(COSNET_ERROR_NOT_FINITE,
                          "training: the AdamW step made parameter %zu %g on "
                          "images [%zu, %zu); step undone",
@@ -202,7 +192,7 @@ COSNET_API cosnet_status cosnet_train_epoch(
     status = context_create(model, &context);
     if (status != COSNET_OK)
         return status;
-    const architecture_description *arch = model->arch;
+    const architecture_description *arch = &model->arch;
     const size_t image_size =
         (size_t)arch->input_channels * arch->input_rows * arch->input_columns;
     const size_t batches = n / batch_size;

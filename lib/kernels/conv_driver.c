@@ -1,0 +1,462 @@
+/* The ISA-neutral 3x3 convolution driver (see conv_driver.h).
+ *
+ * Forward is a direct convolution vectorised along the output row: the
+ * microkernel "strips" keep a block of output channels x a group of rows x
+ * one or two vectors of accumulators in registers while they walk every
+ * input channel. The driver cuts the output channels into blocks (8, then
+ * 4/2/1 for the remainder, extra channels getting zero weights), each row
+ * into one- or two-vector column segments, and picks the strip for each.
+ *
+ * The input gradient is the forward convolution of the output gradient,
+ * zero-padded by 2 - pad, with the kernel rotated by 180 degrees and its
+ * channel axes swapped. Weight gradients are summed by tiles into vector
+ * partial sums, a few L2-sized chunks of images at a time, and reduced
+ * horizontally once. */
+#include <string.h>
+
+#include "common/memory.h"
+#include "kernels/conv_driver.h"
+
+/* ---- Weight packing -----------------------------------------------------
+ * Output channels are processed in blocks of `main_block`; the last,
+ * partial block is rounded up to a power of two (at most main_block) and its
+ * extra channels get zero weights, so one strip per block width covers every
+ * channel count with little wasted work. */
+static int block_width(int remaining, int main_block)
+{
+    if (remaining >= main_block)
+        return main_block;
+    int width = 1;
+    while (width < remaining)
+        width *= 2;
+    return width < main_block ? width : main_block;
+}
+
+static size_t packed_floats(int out_channels, int in_channels, int main_block)
+{
+    size_t total = 0;
+    for (int co = 0; co < out_channels;) {
+        int width = block_width(out_channels - co, main_block);
+        total += (size_t)width * in_channels * 9;
+        co += width < out_channels - co ? width : out_channels - co;
+    }
+    return total;
+}
+
+/* Lays OIHW weights out as [block][ci][kh][kw][co_in_block]. With
+ * `rotate_swap` the packed convolution is the one whose forward pass
+ * computes the input gradient: its output channel o is an input channel of
+ * `weights`, its input channel c an output channel, the kernel rotated by
+ * 180 degrees. out_channels/in_channels describe the packed convolution. */
+static void pack_weights(int out_channels, int in_channels,
+                         const float *weights, int rotate_swap, int main_block,
+                         float *packed)
+{
+    for (int co0 = 0; co0 < out_channels;) {
+        int width = block_width(out_channels - co0, main_block);
+        for (int ci = 0; ci < in_channels; ci++)
+            for (int k = 0; k < 9; k++)
+                for (int b = 0; b < width; b++) {
+                    int co = co0 + b;
+                    float value = 0.0f;
+                    if (co < out_channels)
+                        value =
+                            rotate_swap
+                                ? weights[((size_t)ci * out_channels + co) * 9 +
+                                          (8 - k)]
+                                : weights[((size_t)co * in_channels + ci) * 9 +
+                                          k];
+                    *packed++ = value;
+                }
+        co0 += width < out_channels - co0 ? width : out_channels - co0;
+    }
+}
+
+size_t conv3x3_packed_forward_floats(const kernel_table *table,
+                                     const conv_shape *shape)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk)
+        return (size_t)shape->out_channels * shape->in_channels * 9;
+    return packed_floats(shape->out_channels, shape->in_channels,
+                         mk->forward_block);
+}
+
+size_t conv3x3_packed_backward_floats(const kernel_table *table,
+                                      const conv_shape *shape)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk)
+        return (size_t)shape->out_channels * shape->in_channels * 9;
+    return packed_floats(shape->in_channels, shape->out_channels,
+                         mk->forward_block);
+}
+
+void conv3x3_pack_forward(const kernel_table *table, const conv_shape *shape,
+                          const float *weights, float *packed)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk)
+        memcpy(packed, weights,
+               sizeof(float) * conv3x3_packed_forward_floats(table, shape));
+    else
+        pack_weights(shape->out_channels, shape->in_channels, weights, 0,
+                     mk->forward_block, packed);
+}
+
+void conv3x3_pack_backward(const kernel_table *table, const conv_shape *shape,
+                           const float *weights, float *packed)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk)
+        memcpy(packed, weights,
+               sizeof(float) * conv3x3_packed_backward_floats(table, shape));
+    else
+        pack_weights(shape->in_channels, shape->out_channels, weights, 1,
+                     mk->forward_block, packed);
+}
+
+/* ---- Forward ----------------------------------------------------------- */
+
+static const conv_forward_plan *plan_for_width(const conv3x3_microkernels *mk,
+                                               int width)
+{
+    int index = width >= 8 ? 3 : width >= 4 ? 2 : width >= 2 ? 1 : 0;
+    return &mk->plans[index];
+}
+
+/* One image: every block of output channels, every column segment. */
+static void forward_image(const conv3x3_microkernels *mk,
+                          const conv_forward_geometry *g, int out_channels,
+                          const float *in, const float *packed,
+                          const float *bias, int relu, float *out,
+                          conv_prefetch_stream *stream)
+{
+    const int ho = g->out_height, wo = g->out_width, lanes = mk->lanes;
+    for (int co = 0; co < out_channels;) {
+        const int width = block_width(out_channels - co, mk->forward_block);
+        const int valid = out_channels - co < width ? out_channels - co : width;
+        const conv_forward_plan *plan = plan_for_width(mk, width);
+        const float *b = bias ? bias + co : NULL;
+        float *o = out + (size_t)co * g->out_plane;
+        for (int ow = 0; ow < wo;) {
+            const int remaining = wo - ow;
+            const int two = remaining > lanes;
+            int last_lanes = two ? remaining - lanes : remaining;
+            if (last_lanes > lanes)
+                last_lanes = lanes;
+            conv_forward_strip strip = two ? plan->two : plan->one;
+            if (ho < (two ? plan->rows_two : plan->rows_one))
+                strip = two ? plan->one_row_two : plan->one_row_one;
+            strip(g, in + ow, packed, b, relu, last_lanes, o + ow, valid,
+                  stream);
+            ow += two ? 2 * lanes : lanes;
+        }
+        packed += (size_t)width * g->in_channels * 9;
+        co += valid;
+    }
+}
+
+/* Row groups forward_image runs per image (conv_prefetch_step calls). */
+static int forward_steps(const conv3x3_microkernels *mk,
+                         const conv_forward_geometry *g, int out_channels)
+{
+    int steps = 0;
+    for (int co = 0; co < out_channels;) {
+        const int width = block_width(out_channels - co, mk->forward_block);
+        const conv_forward_plan *plan = plan_for_width(mk, width);
+        for (int ow = 0; ow < g->out_width;) {
+            const int two = g->out_width - ow > mk->lanes;
+            int rows = two ? plan->rows_two : plan->rows_one;
+            if (g->out_height < rows)
+                rows = 1;
+            steps += (g->out_height + rows - 1) / rows;
+            ow += two ? 2 * mk->lanes : mk->lanes;
+        }
+        co += width;
+    }
+    return steps;
+}
+
+/* Runs forward_image over `count` images, prefetching each next one. */
+static void forward_images(const conv3x3_microkernels *mk,
+                           const conv_forward_geometry *g, int out_channels,
+                           size_t count, const float *in, size_t in_image,
+                           const float *packed, const float *bias, int relu,
+                           float *out)
+{
+    const size_t out_image = (size_t)out_channels * g->out_plane;
+    const size_t lines = (in_image + out_image) * sizeof(float) / 64 + 2;
+    const int steps = forward_steps(mk, g, out_channels);
+    conv_prefetch_stream stream = {
+        NULL, NULL, NULL, NULL,
+        (int)((lines + (size_t)steps - 1) / (size_t)steps)};
+    if (count * (in_image + out_image) * sizeof(float) < mk->prefetch_min_bytes)
+        stream.lines_per_step = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (i + 1 < count) {
+            stream.next = (const char *)(in + (i + 1) * in_image);
+            stream.end = (const char *)(in + (i + 2) * in_image);
+            stream.next_out = (const char *)(out + (i + 1) * out_image);
+            stream.end_out = (const char *)(out + (i + 2) * out_image);
+        } else {
+            stream.next = stream.end = stream.next_out = stream.end_out = NULL;
+        }
+        forward_image(mk, g, out_channels, in + i * in_image, packed, bias,
+                      relu, out + i * out_image, &stream);
+    }
+}
+
+void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
+                            size_t count, const float *input_padded,
+                            const float *packed, const float *bias, int relu,
+                            float *output)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk) {
+        conv3x3_forward_scalar(shape, count, input_padded, packed, bias, relu,
+                               output);
+        return;
+    }
+    const conv_forward_geometry g = {
+        .in_channels = shape->in_channels,
+        .in_width = conv_padded_width(shape),
+        .in_plane =
+            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
+        .out_height = conv_out_height(shape),
+        .out_width = conv_out_width(shape),
+        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
+    };
+    forward_images(mk, &g, shape->out_channels, count, input_padded,
+                   (size_t)shape->in_channels * g.in_plane, packed, bias, relu,
+                   output);
+}
+
+/* ---- Input gradient ---------------------------------------------------- */
+
+/* Zeros around the output gradient: the input gradient is a convolution
+ * of it with padding 2 - pad. */
+static int gradient_padding(const conv_shape *shape)
+{
+    return 2 - shape->pad;
+}
+
+static size_t padded_gradient_floats(const conv_shape *shape)
+{
+    const int extra = gradient_padding(shape);
+    if (extra <= 0)
+        return 0;
+    return (size_t)shape->out_channels * (conv_out_height(shape) + 2 * extra) *
+           (conv_out_width(shape) + 2 * extra);
+}
+
+void conv3x3_backward_input_packed(const kernel_table *table,
+                                   const conv_shape *shape, size_t count,
+                                   const float *packed_backward,
+                                   const float *output_grad, float *input_grad,
+                                   float *scratch)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk) {
+        conv3x3_backward_input_scalar(shape, count, packed_backward,
+                                      output_grad, input_grad);
+        return;
+    }
+    const int cin = shape->in_channels, cout = shape->out_channels;
+    const int ho = conv_out_height(shape), wo = conv_out_width(shape);
+    const int extra = gradient_padding(shape);
+    const int hp = ho + 2 * extra, wp = wo + 2 * extra;
+    const conv_forward_geometry g = {
+        .in_channels = cout,
+        .in_width = wp,
+        .in_plane = (size_t)hp * wp,
+        .out_height = shape->in_height,
+        .out_width = shape->in_width,
+        .out_plane = (size_t)shape->in_height * shape->in_width,
+    };
+    const size_t dy_image = (size_t)cout * ho * wo;
+    if (extra == 0) {
+        /* pad 2: the output gradient is already the padded input. */
+        forward_images(mk, &g, cin, count, output_grad, dy_image,
+                       packed_backward, NULL, 0, input_grad);
+        return;
+    }
+    float *padded = scratch;
+    memset(padded, 0, sizeof(float) * padded_gradient_floats(shape));
+    for (size_t i = 0; i < count; i++) {
+        /* Only the interior changes from image to image. */
+        const float *dy = output_grad + i * dy_image;
+        for (int co = 0; co < cout; co++)
+            for (int oh = 0; oh < ho; oh++)
+                memcpy(padded + ((size_t)co * hp + oh + extra) * wp + extra,
+                       dy + ((size_t)co * ho + oh) * wo, sizeof(float) * wo);
+        forward_images(mk, &g, cin, 1, padded, g.in_plane * cout,
+                       packed_backward, NULL, 0,
+                       input_grad + i * cin * g.out_plane);
+    }
+}
+
+/* ---- Weight and bias gradients ----------------------------------------- */
+
+static size_t partial_floats(const conv3x3_microkernels *mk,
+                             const conv_shape *shape)
+{
+    return (size_t)shape->out_channels * shape->in_channels * 9 *
+           (size_t)mk->lanes;
+}
+
+size_t conv3x3_scratch_floats(const kernel_table *table,
+                              const conv_shape *shape)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk)
+        return 0;
+    size_t a = padded_gradient_floats(shape), b = partial_floats(mk, shape);
+    return a > b ? a : b;
+}
+
+/* The widest tile of `tiles` (indexed by output channels) with at most
+ * `most` channels; 0 if none. */
+static int widest_tile(const conv_weight_tile *tiles, int most)
+{
+    if (most > CONV_MAX_WEIGHT_TILE)
+        most = CONV_MAX_WEIGHT_TILE;
+    for (int n = most; n >= 1; n--)
+        if (tiles[n])
+            return n;
+    return 0;
+}
+
+void conv3x3_backward_weights_with(const kernel_table *table,
+                                   const conv_shape *shape, size_t count,
+                                   const float *input_padded,
+                                   const float *output_grad, float *weight_grad,
+                                   float *bias_grad, float *scratch)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    const int cin = shape->in_channels, cout = shape->out_channels;
+    const size_t weights = (size_t)cout * cin * 9;
+    if (!mk || count == 0) {
+        /* An empty batch gives zero sums, as the reference does. */
+        conv3x3_backward_weights_scalar(shape, count, input_padded, output_grad,
+                                        weight_grad, bias_grad);
+        return;
+    }
+    const int hp = conv_padded_height(shape), wp = conv_padded_width(shape);
+    const int ho = conv_out_height(shape), wo = conv_out_width(shape);
+    conv_weight_geometry g = {
+        .count = count,
+        .in_width = wp,
+        .in_plane = (size_t)hp * wp,
+        .in_image = (size_t)cin * hp * wp,
+        .out_height = ho,
+        .out_width = wo,
+        .out_plane = (size_t)ho * wo,
+        .out_image = (size_t)cout * ho * wo,
+    };
+    const int stream = ho >= 2 && mk->weight_stream_tiles[1] != NULL;
+    const conv_weight_tile *tiles =
+        stream ? mk->weight_stream_tiles : mk->weight_tiles;
+    const size_t image_bytes = sizeof(float) * (g.in_image + g.out_image);
+    size_t chunk = mk->weight_chunk_bytes / image_bytes;
+    if (chunk < 1)
+        chunk = 1;
+    const size_t lanes = (size_t)mk->lanes;
+    for (size_t i0 = 0; i0 < count; i0 += chunk) {
+        g.count = count - i0 < chunk ? count - i0 : chunk;
+        const float *in_chunk = input_padded + i0 * g.in_image;
+        const float *dy_chunk = output_grad + i0 * g.out_image;
+        for (int co = 0; co < cout;) {
+            const int nco = widest_tile(tiles, cout - co);
+            for (int ci = 0; ci < cin; ci++)
+                tiles[nco](&g, in_chunk + (size_t)ci * g.in_plane,
+                           dy_chunk + (size_t)co * g.out_plane,
+                           scratch + ((size_t)co * cin + ci) * 9 * lanes,
+                           (size_t)cin * 9, i0 == 0);
+            co += nco;
+        }
+    }
+    mk->reduce_partials(weights, scratch, weight_grad);
+    /* Bias gradient: plain sums of each output-gradient plane. */
+    for (int co = 0; co < cout; co++)
+        bias_grad[co] = mk->sum_planes(count, g.out_image, g.out_plane,
+                                       output_grad + (size_t)co * g.out_plane);
+}
+
+/* ---- Whole-op entry points --------------------------------------------- */
+
+/* A table that holds only the microkernels, for the packed entry points. */
+static kernel_table table_of(const conv3x3_microkernels *microkernels)
+{
+    kernel_table table;
+    memset(&table, 0, sizeof table);
+    table.conv3x3 = microkernels;
+    return table;
+}
+
+void conv3x3_forward_unpacked(const conv3x3_microkernels *microkernels,
+                              const conv_shape *shape, size_t count,
+                              const float *input_padded, const float *weights,
+                              const float *bias, int relu, float *output)
+{
+    const kernel_table table = table_of(microkernels);
+    float *packed = NULL;
+    if (microkernels)
+        packed = memory_allocate_aligned(
+            64, sizeof(float) * conv3x3_packed_forward_floats(&table, shape));
+    if (!packed) {
+        conv3x3_forward_scalar(shape, count, input_padded, weights, bias, relu,
+                               output);
+        return;
+    }
+    conv3x3_pack_forward(&table, shape, weights, packed);
+    conv3x3_forward_packed(&table, shape, count, input_padded, packed, bias,
+                           relu, output);
+    memory_free(packed);
+}
+
+void conv3x3_backward_input_unpacked(const conv3x3_microkernels *microkernels,
+                                     const conv_shape *shape, size_t count,
+                                     const float *weights,
+                                     const float *output_grad,
+                                     float *input_grad)
+{
+    const kernel_table table = table_of(microkernels);
+    const size_t packed_size = conv3x3_packed_backward_floats(&table, shape);
+    const size_t scratch_size = conv3x3_scratch_floats(&table, shape);
+    float *packed = NULL;
+    if (microkernels)
+        packed = memory_allocate_aligned(
+            64, sizeof(float) * (packed_size + scratch_size + 16));
+    if (!packed) {
+        conv3x3_backward_input_scalar(shape, count, weights, output_grad,
+                                      input_grad);
+        return;
+    }
+    float *scratch = packed + (packed_size + 15) / 16 * 16;
+    conv3x3_pack_backward(&table, shape, weights, packed);
+    conv3x3_backward_input_packed(&table, shape, count, packed, output_grad,
+                                  input_grad, scratch);
+    memory_free(packed);
+}
+
+void conv3x3_backward_weights_unpacked(const conv3x3_microkernels *microkernels,
+                                       const conv_shape *shape, size_t count,
+                                       const float *input_padded,
+                                       const float *output_grad,
+                                       float *weight_grad, float *bias_grad)
+{
+    const kernel_table table = table_of(microkernels);
+    float *scratch = NULL;
+    if (microkernels)
+        scratch = memory_allocate_aligned(
+            64, sizeof(float) * (conv3x3_scratch_floats(&table, shape) + 1));
+    if (!scratch) {
+        conv3x3_backward_weights_scalar(shape, count, input_padded, output_grad,
+                                        weight_grad, bias_grad);
+        return;
+    }
+    conv3x3_backward_weights_with(&table, shape, count, input_padded,
+                                  output_grad, weight_grad, bias_grad, scratch);
+    memory_free(scratch);
+}

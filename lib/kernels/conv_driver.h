@@ -1,0 +1,66 @@
+/* Internal: the ISA-neutral 3x3 convolution driver. It plans the work for a
+ * layer shape, packs the weights (once per pass when the caller keeps the
+ * packed copy), pads the output gradient, splits the batch into cache-sized
+ * chunks and sets up prefetching, and calls the active ISA's microkernels
+ * (conv3x3_microkernels in kernels.h) for the arithmetic. With a table that
+ * has no microkernels it runs the plain-C reference. */
+#ifndef COSNET_KERNELS_CONV_DRIVER_H
+#define COSNET_KERNELS_CONV_DRIVER_H
+
+#include <stddef.h>
+
+#include "kernels/kernels.h"
+
+/* Floats of the packed forward weights and of the packed (rotated,
+ * channel-swapped) weights the input gradient uses. */
+size_t conv3x3_packed_forward_floats(const kernel_table *table,
+                                     const conv_shape *shape);
+size_t conv3x3_packed_backward_floats(const kernel_table *table,
+                                      const conv_shape *shape);
+
+/* Packs OIHW weights for conv3x3_forward_packed / _backward_input_packed. */
+void conv3x3_pack_forward(const kernel_table *table, const conv_shape *shape,
+                          const float *weights, float *packed);
+void conv3x3_pack_backward(const kernel_table *table, const conv_shape *shape,
+                           const float *weights, float *packed);
+
+/* Scratch floats (64-byte aligned) the backward entry points need. */
+size_t conv3x3_scratch_floats(const kernel_table *table,
+                              const conv_shape *shape);
+
+/* The ops of kernels.h, on packed weights and caller-provided scratch. */
+void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
+                            size_t count, const float *input_padded,
+                            const float *packed, const float *bias, int relu,
+                            float *output);
+void conv3x3_backward_input_packed(const kernel_table *table,
+                                   const conv_shape *shape, size_t count,
+                                   const float *packed_backward,
+                                   const float *output_grad, float *input_grad,
+                                   float *scratch);
+void conv3x3_backward_weights_with(const kernel_table *table,
+                                   const conv_shape *shape, size_t count,
+                                   const float *input_padded,
+                                   const float *output_grad, float *weight_grad,
+                                   float *bias_grad, float *scratch);
+
+/* Whole-op entry points (OIHW weights, packing and scratch per call), for
+ * tests and benchmarks: `microkernels` is a table's conv3x3 (NULL: the
+ * reference). If scratch cannot be allocated they run the reference, so
+ * they never fail. */
+void conv3x3_forward_unpacked(const conv3x3_microkernels *microkernels,
+                              const conv_shape *shape, size_t count,
+                              const float *input_padded, const float *weights,
+                              const float *bias, int relu, float *output);
+void conv3x3_backward_input_unpacked(const conv3x3_microkernels *microkernels,
+                                     const conv_shape *shape, size_t count,
+                                     const float *weights,
+                                     const float *output_grad,
+                                     float *input_grad);
+void conv3x3_backward_weights_unpacked(const conv3x3_microkernels *microkernels,
+                                       const conv_shape *shape, size_t count,
+                                       const float *input_padded,
+                                       const float *output_grad,
+                                       float *weight_grad, float *bias_grad);
+
+#endif
