@@ -329,9 +329,10 @@ COSNET_API size_t cosnet_model_parameter_count(const cosnet_model *model);
 /* Copies all parameters out / in, in the order of the layers, each layer's
  * weights followed by its biases: a convolution's weights are OIHW
  * (out_channels x in_channels x 3 x 3), a dense layer's row-major
- * out_features x in_features (inputs flattened channel, row, column). count must equal
- * cosnet_model_parameter_count. set rejects NaN/infinity (NOT_FINITE).
- * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH (wrong count), NOT_FINITE. */
+ * out_features x in_features (inputs flattened channel, row, column). count
+ * must equal cosnet_model_parameter_count. set rejects NaN/infinity
+ * (NOT_FINITE). Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH (wrong count),
+ * NOT_FINITE. */
 COSNET_API cosnet_status cosnet_model_get_parameters(const cosnet_model *model,
                                                      float *out, size_t count);
 COSNET_API cosnet_status cosnet_model_set_parameters(cosnet_model *model,
@@ -383,8 +384,7 @@ COSNET_API cosnet_status cosnet_model_load(const char *path,
 
 /* As cosnet_model_load, from `size` bytes at `data` (borrowed; messages
  * name "<memory>"). Same statuses, except IO. */
-COSNET_API cosnet_status cosnet_model_load_memory(const void *data,
-                                                  size_t size,
+COSNET_API cosnet_status cosnet_model_load_memory(const void *data, size_t size,
                                                   cosnet_model **out);
 
 /* ------------------------------------------------------------------------ */

@@ -629,8 +629,8 @@ static void test_conv_backward(void **state)
 
         for (size_t v = 0; v < variants; v++) {
             char what[64];
-            conv3x3_backward_input_unpacked(tables[v]->conv3x3, &shape, COUNT, w,
-                                            dy, dx);
+            conv3x3_backward_input_unpacked(tables[v]->conv3x3, &shape, COUNT,
+                                            w, dy, dx);
             snprintf(what, sizeof what, "conv %d backward-input", s + 1);
             comparison c = {what, input_scale, 0, 0, 0};
             for (int k = 0; k < SAMPLES; k++)
