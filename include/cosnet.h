@@ -300,7 +300,12 @@ typedef enum cosnet_architecture {
     /* The article's network: 1x28x28 input; conv3x3(16, pad 1), ReLU,
      * maxpool2; conv3x3(8, pad 2), ReLU, maxpool2; conv3x3(1, pad 2), ReLU,
      * maxpool2; flatten to 25 outputs. 1,393 parameters. */
-    COSNET_ARCHITECTURE_SEED = 1
+    COSNET_ARCHITECTURE_SEED = 1,
+    /* The honest classifier: 1x28x28 input; conv3x3(32, pad 1), ReLU,
+     * maxpool2; conv3x3(64, pad 1), ReLU, maxpool2; flatten; dense(128),
+     * ReLU; dense(25). 421,817 parameters. One model for all classes,
+     * trained with cosnet_trainer_run, used with cosnet_classify. */
+    COSNET_ARCHITECTURE_CLASSIFIER = 2
 } cosnet_architecture;
 
 /* Creates a model with Glorot-uniform weights and zero biases drawn from the
@@ -309,6 +314,28 @@ typedef enum cosnet_architecture {
  * UNSUPPORTED (see cosnet_isa) or OUT_OF_MEMORY. */
 COSNET_API cosnet_status cosnet_model_create(cosnet_architecture architecture,
                                              uint64_t seed, cosnet_model **out);
+
+/* Creates a model from a layer list written as text, for any input size:
+ *   "conv3x3 32 pad 1, relu, maxpool2x2, flatten, dense 128, relu, dense 25"
+ * Layers (comma-separated): "conv3x3 N [pad P]" (3x3, stride 1, N output
+ * channels, P zeros on every side, 0..2, default 0), "relu" (only right
+ * after a conv3x3 or dense layer), "maxpool2x2" (2x2, stride 2),
+ * "flatten", "dense N" (N outputs; flattens a spatial input). At most 32
+ * layers and 2^28 parameters; the output (flattened) is the label
+ * dimension. Weights Glorot-uniform from `seed`, biases zero.
+ * channels, rows, columns: the input shape (1..4096 each).
+ * Returns COSNET_OK, INVALID_ARGUMENT (NULL), BAD_FORMAT (text that does not
+ * parse or a list the rules refuse; the message names the layer),
+ * UNSUPPORTED or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_model_create_layers(const char *layers,
+                                                    size_t channels,
+                                                    size_t rows, size_t columns,
+                                                    uint64_t seed,
+                                                    cosnet_model **out);
+
+/* The model's layer list in the text form above (ReLU and flatten layers
+ * included, every conv with its pad), owned by the model. "" for NULL. */
+COSNET_API const char *cosnet_model_layers(const cosnet_model *model);
 
 /* Frees a model. NULL is a no-op. */
 COSNET_API void cosnet_model_free(cosnet_model *model);

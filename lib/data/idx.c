@@ -69,14 +69,251 @@ static cosnet_status too_large(const char *path, size_t max_bytes,
                      path, compressed ? "decompresses to" : "holds", max_bytes);
 }
 
-/* Doubles the buffer, up to max_bytes + 1: one byte past the limit is how a
- * too-large file shows itself without reading further. */
-static cosnet_status grow(const char *path, uint8_t **buffer, size_t *capacity,
-                          size_t max_bytes, int compressed)
+/* ---- zlib's own allocations, through the library's allocator ------------ */
+
+static voidpf zlib_allocate(voidpf opaque, uInt items, uInt size)
 {
-    size_t ceiling = max_bytes + 1;
-    if (*capacity >= ceiling)
-        return too_large(path, max_bytes, compressed);
+    (void)opaque;
+    return memory_allocate_zeroed(items, size);
+}
+
+static void zlib_release(voidpf opaque, voidpf memory)
+{
+    (void)opaque;
+    memory_free(memory);
+}
+
+/* ---- a source of file contents: raw bytes or inflated gzip -------------- */
+
+/* An open IDX file, read front to back. Raw or gzip is decided by the
+ * first two bytes (the gzip magic 1f 8b), never by the file name; several
+ * concatenated gzip members read as one stream. */
+typedef struct idx_source {
+    int descriptor;
+    const char *path;
+    int compressed;
+    int regular;        /* a regular file: file_size is a fact */
+    uint64_t file_size; /* 0 unless regular */
+    uint8_t prefix[2];  /* raw: the bytes read to tell the form */
+    size_t prefix_size, prefix_used;
+    size_t produced; /* bytes handed out so far (decompressed) */
+    /* gzip only */
+    z_stream stream;
+    int stream_ready;
+    uint8_t *input;
+    size_t input_capacity;
+    size_t input_read; /* compressed bytes read from the file so far */
+    int end_of_file;
+    int finished; /* the last member ended at end of file */
+} idx_source;
+
+static size_t gzip_consumed(const idx_source *source)
+{
+    return source->input_read - source->stream.avail_in;
+}
+
+/* Refills the input after keeping any unconsumed bytes at its start. */
+static cosnet_status gzip_refill(idx_source *source)
+{
+    size_t kept = source->stream.avail_in;
+    if (kept > 0 && source->stream.next_in != source->input)
+        memmove(source->input, source->stream.next_in, kept);
+    source->stream.next_in = source->input;
+    if (source->end_of_file)
+        return COSNET_OK;
+    size_t got = 0;
+    cosnet_status status =
+        read_fully(source->descriptor, source->path, source->input + kept,
+                   source->input_capacity - kept, &got);
+    if (status != COSNET_OK)
+        return status;
+    if (got < source->input_capacity - kept)
+        source->end_of_file = 1;
+    source->input_read += got;
+    source->stream.avail_in = (uInt)(kept + got);
+    return COSNET_OK;
+}
+
+/* After a member's end: done at end of file, on to the next member if
+ * another gzip header follows, CORRUPT if anything else does. */
+static cosnet_status gzip_after_member(idx_source *source)
+{
+    cosnet_status status = COSNET_OK;
+    if (source->stream.avail_in < 2 && !source->end_of_file)
+        status = gzip_refill(source);
+    if (status != COSNET_OK)
+        return status;
+    if (source->stream.avail_in == 0) {
+        source->finished = 1;
+        return COSNET_OK;
+    }
+    const uint8_t *next = source->stream.next_in;
+    if (source->stream.avail_in >= 2 && next[0] == 0x1f && next[1] == 0x8b) {
+        if (inflateReset(&source->stream) != Z_OK)
+            return error_set(COSNET_ERROR_CORRUPT,
+                             "%s: cannot restart inflate at byte %zu",
+                             source->path, gzip_consumed(source));
+        return COSNET_OK;
+    }
+    return error_set(COSNET_ERROR_CORRUPT,
+                     "%s: corrupt gzip: junk byte 0x%02x at byte %zu, after "
+                     "the end of the compressed stream",
+                     source->path, next[0], gzip_consumed(source));
+}
+
+static cosnet_status source_open(const char *path, idx_source *source)
+{
+    memset(source, 0, sizeof *source);
+    source->path = path;
+    do {
+        source->descriptor = open(path, O_RDONLY);
+    } while (source->descriptor < 0 && errno == EINTR);
+    if (source->descriptor < 0)
+        return io_error(path, "open", errno);
+
+    struct stat info;
+    cosnet_status status = COSNET_OK;
+    if (fstat(source->descriptor, &info) != 0)
+        status = io_error(path, "stat", errno);
+    else if (S_ISDIR(info.st_mode))
+        status = io_error(path, "read", EISDIR);
+    /* A regular file of size 0 may still have contents (/proc): it is read
+     * as a stream, like a pipe. */
+    if (status == COSNET_OK && S_ISREG(info.st_mode) && info.st_size > 0) {
+        source->regular = 1;
+        source->file_size = (uint64_t)info.st_size;
+    }
+    if (status == COSNET_OK)
+        status = read_fully(source->descriptor, path, source->prefix,
+                            sizeof source->prefix, &source->prefix_size);
+    source->compressed = source->prefix_size == 2 &&
+                         source->prefix[0] == 0x1f && source->prefix[1] == 0x8b;
+    if (status == COSNET_OK && source->compressed) {
+        /* No bigger than the file: a small file gets a small buffer. */
+        source->input_capacity = GZIP_CHUNK_BYTES;
+        if (source->regular && source->file_size < GZIP_CHUNK_BYTES)
+            source->input_capacity =
+                source->file_size < 2 ? 2 : (size_t)source->file_size;
+        source->input = memory_allocate(source->input_capacity);
+        if (!source->input)
+            status = error_out_of_memory("gzip input", source->input_capacity);
+    }
+    if (status == COSNET_OK && source->compressed) {
+        memcpy(source->input, source->prefix, 2);
+        source->stream.next_in = source->input;
+        source->stream.avail_in = 2;
+        source->input_read = 2;
+        source->stream.zalloc = zlib_allocate;
+        source->stream.zfree = zlib_release;
+        source->stream.opaque = Z_NULL;
+        /* 16 + MAX_WBITS: expect and check the gzip header and trailer. */
+        int code = inflateInit2(&source->stream, 16 + MAX_WBITS);
+        if (code == Z_OK)
+            source->stream_ready = 1;
+        else
+            status =
+                code == Z_MEM_ERROR
+                    ? error_set(COSNET_ERROR_OUT_OF_MEMORY,
+                                "%s: out of memory for zlib's inflate "
+                                "state",
+                                path)
+                    : error_set(COSNET_ERROR_CORRUPT,
+                                "%s: inflateInit2 failed (%d)", path, code);
+    }
+    if (status != COSNET_OK) {
+        memory_free(source->input);
+        source->input = NULL;
+        close(source->descriptor);
+        source->descriptor = -1;
+    }
+    return status;
+}
+
+static void source_close(idx_source *source)
+{
+    if (source->stream_ready)
+        inflateEnd(&source->stream);
+    source->stream_ready = 0;
+    memory_free(source->input);
+    source->input = NULL;
+    if (source->descriptor >= 0)
+        close(source->descriptor);
+    source->descriptor = -1;
+}
+
+static cosnet_status gzip_read(idx_source *source, uint8_t *out, size_t size,
+                               size_t *got_out)
+{
+    size_t got = 0;
+    cosnet_status status = COSNET_OK;
+    while (status == COSNET_OK && got < size && !source->finished) {
+        if (source->stream.avail_in == 0 && !source->end_of_file) {
+            status = gzip_refill(source);
+            if (status != COSNET_OK)
+                break;
+        }
+        size_t room = size - got;
+        /* avail_out is a uInt; hand over at most 1 GiB at a time. */
+        uInt offered = room > ((size_t)1 << 30) ? (uInt)1 << 30 : (uInt)room;
+        source->stream.next_out = out + got;
+        source->stream.avail_out = offered;
+        int code = inflate(&source->stream, Z_NO_FLUSH);
+        got += offered - source->stream.avail_out;
+        if (code == Z_STREAM_END) {
+            status = gzip_after_member(source);
+        } else if (code == Z_DATA_ERROR || code == Z_NEED_DICT ||
+                   code == Z_STREAM_ERROR) {
+            status = error_set(
+                COSNET_ERROR_CORRUPT, "%s: corrupt gzip data near byte %zu: %s",
+                source->path, gzip_consumed(source),
+                source->stream.msg ? source->stream.msg : "invalid stream");
+        } else if (code == Z_MEM_ERROR) {
+            status = error_out_of_memory("zlib inflate window",
+                                         (size_t)1 << MAX_WBITS);
+        } else if (source->stream.avail_out != 0 &&
+                   source->stream.avail_in == 0 && source->end_of_file) {
+            /* Room to write but nothing left to read: the file stops in the
+             * middle of the stream. */
+            status = error_set(COSNET_ERROR_TRUNCATED,
+                               "%s: truncated gzip stream: the file ends "
+                               "after %zu compressed bytes (%zu decompressed) "
+                               "before the stream does",
+                               source->path, gzip_consumed(source),
+                               source->produced + got);
+        }
+    }
+    source->produced += got;
+    *got_out = got;
+    return status;
+}
+
+/* Reads up to `size` bytes of contents; *got < size only at the end of the
+ * contents (for gzip: every member complete and its CRC checked). A gzip
+ * stream cut short is TRUNCATED, a damaged one CORRUPT. */
+static cosnet_status source_read(idx_source *source, uint8_t *out, size_t size,
+                                 size_t *got)
+{
+    if (source->compressed)
+        return gzip_read(source, out, size, got);
+    size_t from_prefix = source->prefix_size - source->prefix_used;
+    if (from_prefix > size)
+        from_prefix = size;
+    memcpy(out, source->prefix + source->prefix_used, from_prefix);
+    source->prefix_used += from_prefix;
+    size_t more = 0;
+    cosnet_status status = COSNET_OK;
+    if (from_prefix < size)
+        status = read_fully(source->descriptor, source->path, out + from_prefix,
+                            size - from_prefix, &more);
+    source->produced += from_prefix + more;
+    *got = from_prefix + more;
+    return status;
+}
+
+/* Doubles the buffer, up to `ceiling` bytes. */
+static cosnet_status grow(const char *path, uint8_t **buffer, size_t *capacity,
+                          size_t ceiling)
+{
     size_t wanted = *capacity < MINIMUM_CAPACITY ? MINIMUM_CAPACITY : *capacity;
     wanted = wanted > ceiling / 2 ? ceiling : wanted * 2;
     uint8_t *bigger = memory_reallocate(*buffer, wanted);
@@ -87,222 +324,29 @@ static cosnet_status grow(const char *path, uint8_t **buffer, size_t *capacity,
     return COSNET_OK;
 }
 
-/* A first capacity from a size hint, clamped to [MINIMUM_CAPACITY,
- * max_bytes + 1]; + 1 so that reading exactly `hint` bytes reaches end of
- * file without a needless grow. */
-static size_t first_capacity(uint64_t hint, size_t max_bytes)
+/* Reads the rest of the contents into *buffer (holding *size bytes, with
+ * room for *capacity), growing it as data actually arrives up to `ceiling`
+ * bytes; stops at end of contents or when ceiling bytes are held. */
+static cosnet_status read_growing(idx_source *source, uint8_t **buffer,
+                                  size_t *size, size_t *capacity,
+                                  size_t ceiling)
 {
-    if (hint >= (uint64_t)max_bytes)
-        return max_bytes + 1;
-    size_t capacity = (size_t)hint + 1;
-    return capacity < MINIMUM_CAPACITY ? MINIMUM_CAPACITY : capacity;
-}
-
-static cosnet_status read_raw(int descriptor, const char *path,
-                              const uint8_t *prefix, size_t prefix_size,
-                              uint64_t file_size, size_t max_bytes,
-                              uint8_t **bytes_out, size_t *size_out)
-{
-    /* A regular file's size is a fact, not a claim: refuse early. */
-    if (file_size > (uint64_t)max_bytes)
-        return too_large(path, max_bytes, 0);
-    size_t capacity = first_capacity(file_size, max_bytes);
-    uint8_t *buffer = memory_allocate(capacity);
-    if (!buffer)
-        return error_out_of_memory(path, capacity);
-    memcpy(buffer, prefix, prefix_size);
-    size_t size = prefix_size;
-    cosnet_status status = COSNET_OK;
-    for (;;) {
-        if (size == capacity) {
-            status = grow(path, &buffer, &capacity, max_bytes, 0);
+    while (*size < ceiling) {
+        if (*size == *capacity) {
+            cosnet_status status =
+                grow(source->path, buffer, capacity, ceiling);
             if (status != COSNET_OK)
-                break;
+                return status;
         }
         size_t got = 0;
-        status =
-            read_fully(descriptor, path, buffer + size, capacity - size, &got);
+        cosnet_status status =
+            source_read(source, *buffer + *size, *capacity - *size, &got);
+        *size += got;
         if (status != COSNET_OK)
-            break;
-        size += got;
-        if (size < capacity)
-            break; /* end of file */
+            return status;
+        if (*size < *capacity)
+            break; /* end of contents */
     }
-    if (status == COSNET_OK && size > max_bytes)
-        status = too_large(path, max_bytes, 0);
-    if (status != COSNET_OK) {
-        memory_free(buffer);
-        return status;
-    }
-    *bytes_out = buffer;
-    *size_out = size;
-    return COSNET_OK;
-}
-
-/* The gzip trailer's ISIZE (uncompressed size mod 2^32) of the last member,
- * used only as a first guess of the buffer size; 0 if unreadable. */
-static uint64_t gzip_size_hint(int descriptor, uint64_t file_size)
-{
-    uint8_t trailer[4];
-    if (file_size < 18) /* 10-byte header + 8-byte trailer */
-        return 0;
-    if (pread(descriptor, trailer, 4, (off_t)(file_size - 4)) != 4)
-        return 0;
-    uint64_t isize = (uint64_t)trailer[0] | (uint64_t)trailer[1] << 8 |
-                     (uint64_t)trailer[2] << 16 | (uint64_t)trailer[3] << 24;
-    uint64_t bound = file_size * DEFLATE_MAX_RATIO;
-    return isize < bound ? isize : bound;
-}
-
-typedef struct gzip_reader {
-    int descriptor;
-    const char *path;
-    z_stream stream;
-    uint8_t *input;
-    size_t input_read; /* compressed bytes read from the file so far */
-    int end_of_file;
-} gzip_reader;
-
-/* Refills the input after keeping any unconsumed bytes at its start. */
-static cosnet_status gzip_refill(gzip_reader *reader)
-{
-    size_t kept = reader->stream.avail_in;
-    if (kept > 0 && reader->stream.next_in != reader->input)
-        memmove(reader->input, reader->stream.next_in, kept);
-    reader->stream.next_in = reader->input;
-    if (reader->end_of_file)
-        return COSNET_OK;
-    size_t got = 0;
-    cosnet_status status =
-        read_fully(reader->descriptor, reader->path, reader->input + kept,
-                   GZIP_CHUNK_BYTES - kept, &got);
-    if (status != COSNET_OK)
-        return status;
-    if (got < GZIP_CHUNK_BYTES - kept)
-        reader->end_of_file = 1;
-    reader->input_read += got;
-    reader->stream.avail_in = (uInt)(kept + got);
-    return COSNET_OK;
-}
-
-static size_t gzip_consumed(const gzip_reader *reader)
-{
-    return reader->input_read - reader->stream.avail_in;
-}
-
-/* After a member's end: done at end of file, on to the next member if
- * another gzip header follows, CORRUPT if anything else does. *finished is
- * set when the file is done. */
-static cosnet_status gzip_after_member(gzip_reader *reader, int *finished)
-{
-    cosnet_status status = COSNET_OK;
-    if (reader->stream.avail_in < 2 && !reader->end_of_file)
-        status = gzip_refill(reader);
-    if (status != COSNET_OK)
-        return status;
-    if (reader->stream.avail_in == 0) {
-        *finished = 1;
-        return COSNET_OK;
-    }
-    const uint8_t *next = reader->stream.next_in;
-    if (reader->stream.avail_in >= 2 && next[0] == 0x1f && next[1] == 0x8b) {
-        if (inflateReset(&reader->stream) != Z_OK)
-            return error_set(COSNET_ERROR_CORRUPT,
-                             "%s: cannot restart inflate at byte %zu",
-                             reader->path, gzip_consumed(reader));
-        return COSNET_OK;
-    }
-    return error_set(COSNET_ERROR_CORRUPT,
-                     "%s: corrupt gzip: junk byte 0x%02x at byte %zu, after "
-                     "the end of the compressed stream",
-                     reader->path, next[0], gzip_consumed(reader));
-}
-
-static cosnet_status read_gzip(int descriptor, const char *path,
-                               const uint8_t *prefix, size_t prefix_size,
-                               uint64_t file_size, size_t max_bytes,
-                               uint8_t **bytes_out, size_t *size_out)
-{
-    gzip_reader reader;
-    memset(&reader, 0, sizeof reader);
-    reader.descriptor = descriptor;
-    reader.path = path;
-    reader.input = memory_allocate(GZIP_CHUNK_BYTES);
-    if (!reader.input)
-        return error_out_of_memory(path, GZIP_CHUNK_BYTES);
-    memcpy(reader.input, prefix, prefix_size);
-    reader.stream.next_in = reader.input;
-    reader.stream.avail_in = (uInt)prefix_size;
-    reader.input_read = prefix_size;
-
-    /* 16 + MAX_WBITS: expect and check the gzip header and CRC trailer. */
-    int code = inflateInit2(&reader.stream, 16 + MAX_WBITS);
-    if (code != Z_OK) {
-        memory_free(reader.input);
-        return code == Z_MEM_ERROR
-                   ? error_out_of_memory("zlib inflate state", 0)
-                   : error_set(COSNET_ERROR_CORRUPT,
-                               "%s: inflateInit2 failed (%d)", path, code);
-    }
-
-    size_t capacity =
-        first_capacity(gzip_size_hint(descriptor, file_size), max_bytes);
-    uint8_t *buffer = memory_allocate(capacity);
-    size_t size = 0;
-    cosnet_status status =
-        buffer ? COSNET_OK : error_out_of_memory(path, capacity);
-    while (status == COSNET_OK) {
-        if (reader.stream.avail_in == 0 && !reader.end_of_file) {
-            status = gzip_refill(&reader);
-            if (status != COSNET_OK)
-                break;
-        }
-        if (size == capacity) {
-            status = grow(path, &buffer, &capacity, max_bytes, 1);
-            if (status != COSNET_OK)
-                break;
-        }
-        size_t room = capacity - size;
-        /* avail_out is a uInt; hand over at most 1 GiB at a time. */
-        uInt offered = room > ((size_t)1 << 30) ? (uInt)1 << 30 : (uInt)room;
-        reader.stream.next_out = buffer + size;
-        reader.stream.avail_out = offered;
-        code = inflate(&reader.stream, Z_NO_FLUSH);
-        size += offered - reader.stream.avail_out;
-        if (code == Z_STREAM_END) {
-            int finished = 0;
-            status = gzip_after_member(&reader, &finished);
-            if (finished)
-                break;
-        } else if (code == Z_DATA_ERROR || code == Z_NEED_DICT ||
-                   code == Z_STREAM_ERROR) {
-            status = error_set(
-                COSNET_ERROR_CORRUPT, "%s: corrupt gzip data near byte %zu: %s",
-                path, gzip_consumed(&reader),
-                reader.stream.msg ? reader.stream.msg : "invalid stream");
-        } else if (code == Z_MEM_ERROR) {
-            status = error_out_of_memory("zlib inflate", 0);
-        } else if (reader.stream.avail_out != 0 &&
-                   reader.stream.avail_in == 0 && reader.end_of_file) {
-            /* Room to write but nothing left to read: the file stops in the
-             * middle of the stream. */
-            status = error_set(COSNET_ERROR_TRUNCATED,
-                               "%s: truncated gzip stream: the file ends "
-                               "after %zu compressed bytes (%zu decompressed) "
-                               "before the stream does",
-                               path, gzip_consumed(&reader), size);
-        }
-    }
-    inflateEnd(&reader.stream);
-    memory_free(reader.input);
-    if (status == COSNET_OK && size > max_bytes)
-        status = too_large(path, max_bytes, 1);
-    if (status != COSNET_OK) {
-        memory_free(buffer);
-        return status;
-    }
-    *bytes_out = buffer;
-    *size_out = size;
     return COSNET_OK;
 }
 
@@ -313,42 +357,35 @@ cosnet_status idx_read_file(const char *path, size_t max_bytes,
     if (!path || !bytes_out || !size_out)
         return error_set(COSNET_ERROR_INVALID_ARGUMENT,
                          "idx_read_file: NULL argument");
-    int descriptor;
-    do {
-        descriptor = open(path, O_RDONLY);
-    } while (descriptor < 0 && errno == EINTR);
-    if (descriptor < 0)
-        return io_error(path, "open", errno);
-
-    struct stat info;
-    cosnet_status status = COSNET_OK;
-    if (fstat(descriptor, &info) != 0)
-        status = io_error(path, "stat", errno);
-    else if (S_ISDIR(info.st_mode))
-        status = io_error(path, "read", EISDIR);
-    uint64_t file_size =
-        (status == COSNET_OK && S_ISREG(info.st_mode) && info.st_size > 0)
-            ? (uint64_t)info.st_size
-            : 0;
-
-    /* The form is decided by content, never by the file name. */
-    uint8_t prefix[2];
-    size_t prefix_size = 0;
-    if (status == COSNET_OK)
-        status =
-            read_fully(descriptor, path, prefix, sizeof prefix, &prefix_size);
-    int compressed = prefix_size == 2 && prefix[0] == 0x1f && prefix[1] == 0x8b;
-    if (status == COSNET_OK) {
-        status = compressed
-                     ? read_gzip(descriptor, path, prefix, prefix_size,
-                                 file_size, max_bytes, bytes_out, size_out)
-                     : read_raw(descriptor, path, prefix, prefix_size,
-                                file_size, max_bytes, bytes_out, size_out);
+    if (max_bytes == SIZE_MAX)
+        max_bytes--;
+    idx_source source;
+    cosnet_status status = source_open(path, &source);
+    if (status != COSNET_OK)
+        return status;
+    int compressed = source.compressed;
+    /* A regular raw file's size is a fact, not a claim: refuse early. */
+    if (source.regular && !compressed && source.file_size > max_bytes) {
+        source_close(&source);
+        return too_large(path, max_bytes, 0);
     }
-    close(descriptor);
-    if (status == COSNET_OK && was_compressed)
+    uint8_t *buffer = NULL;
+    size_t size = 0, capacity = 0;
+    /* One byte past the limit is how a too-large file shows itself without
+     * reading further. */
+    status = read_growing(&source, &buffer, &size, &capacity, max_bytes + 1);
+    source_close(&source);
+    if (status == COSNET_OK && size > max_bytes)
+        status = too_large(path, max_bytes, compressed);
+    if (status != COSNET_OK) {
+        memory_free(buffer);
+        return status;
+    }
+    *bytes_out = buffer;
+    *size_out = size;
+    if (was_compressed)
         *was_compressed = compressed;
-    return status;
+    return COSNET_OK;
 }
 
 static size_t read_big_endian_32(const uint8_t *bytes)
@@ -372,20 +409,23 @@ static int multiply_fits(size_t a, size_t b, size_t *product)
     return 1;
 }
 
-cosnet_status idx_parse(const char *path, const uint8_t *bytes, size_t size,
-                        int was_compressed, unsigned expected_dimensions,
-                        idx_layout *layout)
+/* "60000 images of 28x28" / "60000 labels", for messages. */
+static const char *describe_declared(const idx_layout *layout, char *text,
+                                     size_t size)
 {
-    if (!path || (!bytes && size > 0) || !layout ||
-        (expected_dimensions != 1 && expected_dimensions != 3))
-        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
-                         "idx_parse: invalid argument");
+    if (layout->dimension_count == 3)
+        snprintf(text, size, "%zu images of %zux%zu", layout->dimensions[0],
+                 layout->dimensions[1], layout->dimensions[2]);
+    else
+        snprintf(text, size, "%zu labels", layout->dimensions[0]);
+    return text;
+}
+
+/* The 4 magic bytes: 00 00 08 D with D = expected_dimensions. */
+static cosnet_status check_magic(const char *path, const uint8_t *bytes,
+                                 unsigned expected_dimensions)
+{
     const char *kind = expected_dimensions == 3 ? "images" : "labels";
-    if (size < 4)
-        return error_set(COSNET_ERROR_TRUNCATED,
-                         "%s: truncated at byte %zu: too short for the 4-byte "
-                         "IDX magic%s",
-                         path, size, size_note(was_compressed));
     if (bytes[0] != 0 || bytes[1] != 0)
         return error_set(COSNET_ERROR_BAD_MAGIC,
                          "%s: not an IDX %s file: magic bytes %02x %02x %02x "
@@ -403,22 +443,41 @@ cosnet_status idx_parse(const char *path, const uint8_t *bytes, size_t size,
                          "%02x), expected %u for %s (magic 00 00 08 %02x)",
                          path, (unsigned)bytes[3], bytes[3],
                          expected_dimensions, kind, expected_dimensions);
+    return COSNET_OK;
+}
 
+static cosnet_status header_truncated(const char *path, size_t size,
+                                      unsigned expected_dimensions,
+                                      int was_compressed)
+{
+    if (size < 4)
+        return error_set(COSNET_ERROR_TRUNCATED,
+                         "%s: truncated at byte %zu: too short for the 4-byte "
+                         "IDX magic%s",
+                         path, size, size_note(was_compressed));
+    return error_set(COSNET_ERROR_TRUNCATED,
+                     "%s: truncated at byte %zu: the IDX %s header needs "
+                     "%zu bytes%s",
+                     path, size, expected_dimensions == 3 ? "images" : "labels",
+                     4 + 4 * (size_t)expected_dimensions,
+                     size_note(was_compressed));
+}
+
+/* The dimensions of a complete header (magic already checked): non-zero,
+ * and a total size that fits size_t. Fills *layout; *total_out receives
+ * header + data bytes. */
+static cosnet_status read_layout(const char *path, const uint8_t *header,
+                                 unsigned expected_dimensions,
+                                 idx_layout *layout, size_t *total_out)
+{
     idx_layout result;
     memset(&result, 0, sizeof result);
     result.dimension_count = expected_dimensions;
     result.header_bytes = 4 + 4 * (size_t)expected_dimensions;
-    if (size < result.header_bytes)
-        return error_set(COSNET_ERROR_TRUNCATED,
-                         "%s: truncated at byte %zu: the IDX %s header needs "
-                         "%zu bytes%s",
-                         path, size, kind, result.header_bytes,
-                         size_note(was_compressed));
     for (unsigned d = 0; d < expected_dimensions; d++)
-        result.dimensions[d] = read_big_endian_32(bytes + 4 + 4 * d);
-
+        result.dimensions[d] = read_big_endian_32(header + 4 + 4 * d);
     size_t count = result.dimensions[0];
-    size_t data_bytes = 0, total_bytes = 0;
+    size_t data_bytes = 0;
     if (expected_dimensions == 3) {
         size_t rows = result.dimensions[1], columns = result.dimensions[2];
         if (count == 0 || rows == 0 || columns == 0)
@@ -434,21 +493,6 @@ cosnet_status idx_parse(const char *path, const uint8_t *bytes, size_t size,
                              "%s: header declares %zu images of %zux%zu, a "
                              "size that overflows size_t",
                              path, count, rows, columns);
-        total_bytes = result.header_bytes + data_bytes;
-        if (size < total_bytes)
-            return error_set(COSNET_ERROR_TRUNCATED,
-                             "%s: truncated at byte %zu: header declares %zu "
-                             "images of %zux%zu (%zu bytes) but the file has "
-                             "%zu%s",
-                             path, size, count, rows, columns, total_bytes,
-                             size, size_note(was_compressed));
-        if (size > total_bytes)
-            return error_set(COSNET_ERROR_BAD_FORMAT,
-                             "%s: %zu trailing bytes: header declares %zu "
-                             "images of %zux%zu (%zu bytes) but the file has "
-                             "%zu%s",
-                             path, size - total_bytes, count, rows, columns,
-                             total_bytes, size, size_note(was_compressed));
     } else {
         if (count == 0)
             return error_set(COSNET_ERROR_BAD_FORMAT,
@@ -459,21 +503,157 @@ cosnet_status idx_parse(const char *path, const uint8_t *bytes, size_t size,
                              "%s: header declares %zu labels, a size that "
                              "overflows size_t",
                              path, count);
-        total_bytes = result.header_bytes + data_bytes;
-        if (size < total_bytes)
-            return error_set(COSNET_ERROR_TRUNCATED,
-                             "%s: truncated at byte %zu: header declares %zu "
-                             "labels (%zu bytes) but the file has %zu%s",
-                             path, size, count, total_bytes, size,
-                             size_note(was_compressed));
-        if (size > total_bytes)
-            return error_set(COSNET_ERROR_BAD_FORMAT,
-                             "%s: %zu trailing bytes: header declares %zu "
-                             "labels (%zu bytes) but the file has %zu%s",
-                             path, size - total_bytes, count, total_bytes, size,
-                             size_note(was_compressed));
     }
     result.element_count = data_bytes;
+    *layout = result;
+    *total_out = result.header_bytes + data_bytes;
+    return COSNET_OK;
+}
+
+/* The contents hold `size` bytes where the header declares `total`. */
+static cosnet_status size_disagrees(const char *path, const idx_layout *layout,
+                                    size_t total, uint64_t size,
+                                    int was_compressed)
+{
+    char declared[96];
+    describe_declared(layout, declared, sizeof declared);
+    if (size < total)
+        return error_set(COSNET_ERROR_TRUNCATED,
+                         "%s: truncated at byte %llu: header declares %s (%zu "
+                         "bytes) but the file has %llu%s",
+                         path, (unsigned long long)size, declared, total,
+                         (unsigned long long)size, size_note(was_compressed));
+    return error_set(COSNET_ERROR_BAD_FORMAT,
+                     "%s: %llu trailing bytes: header declares %s (%zu bytes) "
+                     "but the file has %llu%s",
+                     path, (unsigned long long)(size - total), declared, total,
+                     (unsigned long long)size, size_note(was_compressed));
+}
+
+cosnet_status idx_parse(const char *path, const uint8_t *bytes, size_t size,
+                        int was_compressed, unsigned expected_dimensions,
+                        idx_layout *layout)
+{
+    if (!path || (!bytes && size > 0) || !layout ||
+        (expected_dimensions != 1 && expected_dimensions != 3))
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "idx_parse: invalid argument");
+    if (size < 4)
+        return header_truncated(path, size, expected_dimensions,
+                                was_compressed);
+    cosnet_status status = check_magic(path, bytes, expected_dimensions);
+    if (status != COSNET_OK)
+        return status;
+    if (size < 4 + 4 * (size_t)expected_dimensions)
+        return header_truncated(path, size, expected_dimensions,
+                                was_compressed);
+    idx_layout result;
+    size_t total = 0;
+    status = read_layout(path, bytes, expected_dimensions, &result, &total);
+    if (status != COSNET_OK)
+        return status;
+    if (size != total)
+        return size_disagrees(path, &result, total, size, was_compressed);
+    *layout = result;
+    return COSNET_OK;
+}
+
+/* After the declared contents: counts what is left (reading and
+ * discarding, so a gzip stream is checked to its end and nothing more is
+ * allocated), up to the size limit. */
+static cosnet_status count_rest(idx_source *source, uint64_t *rest)
+{
+    uint8_t scratch[4096];
+    *rest = 0;
+    for (;;) {
+        size_t got = 0;
+        cosnet_status status =
+            source_read(source, scratch, sizeof scratch, &got);
+        *rest += got;
+        if (status != COSNET_OK)
+            return status;
+        if (got < sizeof scratch || *rest > IDX_MAX_FILE_BYTES)
+            return COSNET_OK;
+    }
+}
+
+/* Reads a whole IDX file into a buffer sized from its header: the header
+ * first, checked; then its declared size is checked against the file size
+ * (raw) or what the compressed size can hold (gzip), and only then is that
+ * size allocated (at once for a regular file, as data arrives for a pipe);
+ * finally the contents must end exactly there. */
+static cosnet_status load_declared(idx_source *source,
+                                   unsigned expected_dimensions,
+                                   uint8_t **bytes_out, idx_layout *layout)
+{
+    const char *path = source->path;
+    const int compressed = source->compressed;
+    const size_t header_bytes = 4 + 4 * (size_t)expected_dimensions;
+    uint8_t header[16];
+    size_t got = 0;
+    cosnet_status status = source_read(source, header, 4, &got);
+    if (status != COSNET_OK)
+        return status;
+    if (got < 4)
+        return header_truncated(path, got, expected_dimensions, compressed);
+    status = check_magic(path, header, expected_dimensions);
+    if (status != COSNET_OK)
+        return status;
+    size_t more = 0;
+    status = source_read(source, header + 4, header_bytes - 4, &more);
+    if (status != COSNET_OK)
+        return status;
+    if (more < header_bytes - 4)
+        return header_truncated(path, 4 + more, expected_dimensions,
+                                compressed);
+    idx_layout result;
+    size_t total = 0;
+    status = read_layout(path, header, expected_dimensions, &result, &total);
+    if (status != COSNET_OK)
+        return status;
+
+    char declared[96];
+    describe_declared(&result, declared, sizeof declared);
+    if (source->regular && !compressed && source->file_size != total)
+        return size_disagrees(path, &result, total, source->file_size, 0);
+    if (total > IDX_MAX_FILE_BYTES)
+        return error_set(COSNET_ERROR_OVERFLOW,
+                         "%s: header declares %s (%zu bytes), more than the "
+                         "%zu-byte limit for an IDX file",
+                         path, declared, total, (size_t)IDX_MAX_FILE_BYTES);
+    if (source->regular && compressed &&
+        source->file_size < UINT64_MAX / DEFLATE_MAX_RATIO &&
+        (uint64_t)total > source->file_size * DEFLATE_MAX_RATIO)
+        return error_set(
+            COSNET_ERROR_TRUNCATED,
+            "%s: header declares %s (%zu bytes) but a gzip "
+            "file of %llu bytes decompresses to at most %llu",
+            path, declared, total, (unsigned long long)source->file_size,
+            (unsigned long long)(source->file_size * DEFLATE_MAX_RATIO));
+
+    /* A regular file's size now bounds the declared size: allocate it at
+     * once. A pipe's does not: grow as bytes arrive, never beyond it. */
+    size_t capacity = source->regular ? total : header_bytes;
+    uint8_t *buffer = memory_allocate(capacity);
+    if (!buffer)
+        return error_out_of_memory(path, capacity);
+    memcpy(buffer, header, header_bytes);
+    size_t size = header_bytes;
+    status = read_growing(source, &buffer, &size, &capacity, total);
+    if (status == COSNET_OK && size < total)
+        status = size_disagrees(path, &result, total, size, compressed);
+    if (status == COSNET_OK) {
+        uint64_t rest = 0;
+        status = count_rest(source, &rest);
+        if (status == COSNET_OK && rest > 0)
+            status =
+                size_disagrees(path, &result, total, total + rest, compressed);
+    }
+    if (status != COSNET_OK) {
+        memory_free(buffer);
+        return status;
+    }
+    *bytes_out = buffer;
     *layout = result;
     return COSNET_OK;
 }
@@ -481,23 +661,19 @@ cosnet_status idx_parse(const char *path, const uint8_t *bytes, size_t size,
 cosnet_status idx_load(const char *path, unsigned expected_dimensions,
                        idx_contents *out)
 {
-    if (!path || !out)
+    if (!path || !out || (expected_dimensions != 1 && expected_dimensions != 3))
         return error_set(COSNET_ERROR_INVALID_ARGUMENT,
-                         "idx_load: NULL argument");
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    int was_compressed = 0;
-    cosnet_status status =
-        idx_read_file(path, IDX_MAX_FILE_BYTES, &bytes, &size, &was_compressed);
+                         "idx_load: invalid argument");
+    idx_source source;
+    cosnet_status status = source_open(path, &source);
     if (status != COSNET_OK)
         return status;
+    uint8_t *bytes = NULL;
     idx_layout layout;
-    status = idx_parse(path, bytes, size, was_compressed, expected_dimensions,
-                       &layout);
-    if (status != COSNET_OK) {
-        memory_free(bytes);
+    status = load_declared(&source, expected_dimensions, &bytes, &layout);
+    source_close(&source);
+    if (status != COSNET_OK)
         return status;
-    }
     out->storage = bytes;
     out->data = bytes + layout.header_bytes;
     out->layout = layout;

@@ -17,7 +17,8 @@
  * first bytes are the gzip magic 1f 8b (several concatenated gzip members
  * are read as one stream; anything else after a member is CORRUPT). The
  * buffer grows as data actually arrives, so nothing declared by the file
- * decides how much is allocated.
+ * decides how much is allocated. (The dataset reads through idx_load, which
+ * sizes its buffer from the checked IDX header instead.)
  * max_bytes: decompressed size limit (OVERFLOW beyond it).
  * bytes_out: receives a buffer from memory_allocate (freed with memory_free);
  * size_out its size; was_compressed (may be NULL) whether the file was gzip.
@@ -51,8 +52,17 @@ typedef struct idx_contents {
     idx_layout layout;
 } idx_contents;
 
-/* idx_read_file (limit IDX_MAX_FILE_BYTES) then idx_parse. On failure
- * *out is untouched and nothing is left allocated. */
+/* Loads an IDX file (raw or gzip, told apart by content) with resource
+ * bounds: the header is read and checked first (magic, non-zero
+ * dimensions, a total that fits size_t); the declared total must then
+ * equal a raw file's size (TRUNCATED / BAD_FORMAT otherwise), be at most
+ * IDX_MAX_FILE_BYTES (OVERFLOW), and for gzip at most the compressed
+ * size times 1032, deflate's largest ratio (TRUNCATED). Only then is the
+ * declared total allocated: at once for a regular file, growing as data
+ * arrives for a pipe. The contents must end exactly there: fewer bytes is
+ * TRUNCATED, more is BAD_FORMAT (counted by reading on without storing).
+ * zlib's own state is allocated through memory_* as well.
+ * On failure *out is untouched and nothing is left allocated. */
 cosnet_status idx_load(const char *path, unsigned expected_dimensions,
                        idx_contents *out);
 

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/memory.h"
 #include "common/numeric.h"
+#include "common/thread.h"
 #include "kernels/kernels.h"
 #include "network/model_internal.h"
 #include "network/passes.h"
@@ -270,22 +271,20 @@ static cosnet_status run_workers(evaluation_worker *workers, size_t threads)
         return error_out_of_memory("evaluation threads",
                                    threads * sizeof *handles);
     size_t started = 0;
-    int failure = 0;
+    cosnet_status status = COSNET_OK;
     for (; started < threads; started++) {
-        failure = pthread_create(&handles[started], NULL, evaluation_worker_run,
-                                 &workers[started]);
-        if (failure != 0)
+        char what[64];
+        snprintf(what, sizeof what, "cosnet_evaluate worker %zu of %zu",
+                 started + 1, threads);
+        status = thread_start(&handles[started], evaluation_worker_run,
+                              &workers[started], what);
+        if (status != COSNET_OK)
             break;
     }
     for (size_t t = 0; t < started; t++)
         pthread_join(handles[t], NULL);
     memory_free(handles);
-    if (started < threads)
-        return error_set(COSNET_ERROR_THREAD,
-                         "cosnet_evaluate: could not start thread %zu of %zu "
-                         "(error %d)",
-                         started + 1, threads, failure);
-    return COSNET_OK;
+    return status;
 }
 
 COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,

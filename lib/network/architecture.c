@@ -183,6 +183,16 @@ static const layer_spec seed_layers[] = {
     {LAYER_FLATTEN, 0, 0},
 };
 
+/* The honest classifier (docs/honest-classifier.md says how the widths
+ * were chosen): two 3x3 convolutions with pools, then a dense head whose
+ * output is the label dimension. 28x28 -> 32x14x14 -> 64x7x7 -> 128 -> 25. */
+static const layer_spec classifier_layers[] = {
+    {LAYER_CONV3X3, 32, 1}, {LAYER_RELU, 0, 0},    {LAYER_MAXPOOL2X2, 0, 0},
+    {LAYER_CONV3X3, 64, 1}, {LAYER_RELU, 0, 0},    {LAYER_MAXPOOL2X2, 0, 0},
+    {LAYER_FLATTEN, 0, 0},  {LAYER_DENSE, 128, 0}, {LAYER_RELU, 0, 0},
+    {LAYER_DENSE, 25, 0},
+};
+
 cosnet_status architecture_find(cosnet_architecture id,
                                 architecture_description *out)
 {
@@ -191,6 +201,10 @@ cosnet_status architecture_find(cosnet_architecture id,
         return architecture_build(id, "seed", 1, 28, 28, seed_layers,
                                   sizeof seed_layers / sizeof seed_layers[0],
                                   out);
+    case COSNET_ARCHITECTURE_CLASSIFIER:
+        return architecture_build(
+            id, "classifier", 1, 28, 28, classifier_layers,
+            sizeof classifier_layers / sizeof classifier_layers[0], out);
     }
     return error_set(COSNET_ERROR_INVALID_ARGUMENT, "unknown architecture %d",
                      (int)id);

@@ -9,6 +9,7 @@
 #include "common/numeric.h"
 #include "common/rng.h"
 #include "kernels/kernels.h"
+#include "network/layer_text.h"
 #include "network/model_internal.h"
 #include "network/passes.h"
 
@@ -19,6 +20,8 @@ cosnet_status model_allocate(const architecture_description *arch,
     if (!model)
         return error_out_of_memory("model", sizeof *model);
     model->arch = *arch;
+    layer_text_format(arch->specs, arch->spec_count, model->layers_text,
+                      sizeof model->layers_text);
     model->parameters =
         memory_allocate_zeroed(arch->parameter_count, sizeof(float));
     if (!model->parameters) {
@@ -74,6 +77,52 @@ COSNET_API cosnet_status cosnet_model_create(cosnet_architecture architecture,
     model_initialise_glorot(model, seed);
     *out = model;
     return COSNET_OK;
+}
+
+COSNET_API cosnet_status cosnet_model_create_layers(const char *layers,
+                                                    size_t channels,
+                                                    size_t rows, size_t columns,
+                                                    uint64_t seed,
+                                                    cosnet_model **out)
+{
+    if (!layers || !out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_model_create_layers: %s is NULL",
+                         !layers ? "layers" : "out");
+    if (channels < 1 || channels > ARCHITECTURE_MAX_CHANNELS || rows < 1 ||
+        rows > ARCHITECTURE_MAX_SIDE || columns < 1 ||
+        columns > ARCHITECTURE_MAX_SIDE)
+        return error_set(COSNET_ERROR_BAD_FORMAT,
+                         "cosnet_model_create_layers: input %zux%zux%zu "
+                         "outside 1..%d channels and 1..%d pixels a side",
+                         channels, rows, columns, ARCHITECTURE_MAX_CHANNELS,
+                         ARCHITECTURE_MAX_SIDE);
+    layer_spec specs[ARCHITECTURE_MAX_LAYERS];
+    size_t count = 0;
+    cosnet_status status = layer_text_parse(layers, specs, &count);
+    if (status != COSNET_OK)
+        return status;
+    architecture_description arch;
+    status = architecture_build((cosnet_architecture)0, "custom", (int)channels,
+                                (int)rows, (int)columns, specs, count, &arch);
+    if (status != COSNET_OK)
+        return status;
+    const kernel_table *kernels = NULL;
+    status = kernels_active(&kernels);
+    if (status != COSNET_OK)
+        return status;
+    cosnet_model *model = NULL;
+    status = model_allocate(&arch, &model);
+    if (status != COSNET_OK)
+        return status;
+    model_initialise_glorot(model, seed);
+    *out = model;
+    return COSNET_OK;
+}
+
+COSNET_API const char *cosnet_model_layers(const cosnet_model *model)
+{
+    return model ? model->layers_text : "";
 }
 
 COSNET_API void cosnet_model_free(cosnet_model *model)

@@ -10,6 +10,7 @@
 struct cosnet_model {
     architecture_description arch; /* validated layer list and sizes */
     float *parameters;             /* arch.parameter_count floats */
+    char layers_text[ARCHITECTURE_MAX_LAYERS * 28]; /* layer_text_format */
 };
 
 /* A model of `arch` with all parameters zero (the caller fills them).
