@@ -303,7 +303,7 @@ typedef enum cosnet_architecture {
     COSNET_ARCHITECTURE_SEED = 1,
     /* The honest classifier: 1x28x28 input; conv3x3(32, pad 1), ReLU,
      * maxpool2; conv3x3(64, pad 1), ReLU, maxpool2; flatten; dense(128),
-     * ReLU; dense(25). 421,817 parameters. One model for all classes,
+     * ReLU; dense(25). 423,577 parameters. One model for all classes,
      * trained with cosnet_trainer_run, used with cosnet_classify. */
     COSNET_ARCHITECTURE_CLASSIFIER = 2
 } cosnet_architecture;
@@ -497,6 +497,101 @@ COSNET_API cosnet_status cosnet_train_epoch(
     float *epoch_loss);
 
 /* ------------------------------------------------------------------------ */
+/* Training one classifier on a whole dataset                               */
+/* ------------------------------------------------------------------------ */
+
+/* Trains ONE model for all classes so that f(x) points at the label vector
+ * of x's class (SPEC section 7); it is then used with cosnet_classify and
+ * cosnet_evaluate_classifier. Settings live in the trainer, set by option. */
+typedef struct cosnet_trainer cosnet_trainer;
+
+/* Options. Values are part of the ABI. */
+typedef enum cosnet_trainer_option {
+    COSNET_TRAINER_EPOCHS = 0,        /* 1..100000, default 10 */
+    COSNET_TRAINER_BATCH_SIZE = 1,    /* 1..2^20 images, default 64 */
+    COSNET_TRAINER_LEARNING_RATE = 2, /* peak AdamW rate, default 0.003 */
+    COSNET_TRAINER_WEIGHT_DECAY = 3,  /* AdamW's lambda, default 0.0001 */
+    /* Fraction of all steps over which the rate rises linearly from 0 to
+     * the peak; it then falls along a cosine to 0 at the last step. 0..1,
+     * default 0.1. */
+    COSNET_TRAINER_WARMUP = 4,
+    /* Augmentation: each training image is moved by a random whole number
+     * of pixels in [-N, N] in each direction (zeros come in). 0..16,
+     * default 0 (none). */
+    COSNET_TRAINER_SHIFT = 5,
+    /* Images held out of training (the last ones of a seeded shuffle) and
+     * classified after every epoch. Default 0. */
+    COSNET_TRAINER_VALIDATION = 6,
+    /* Worker threads, 0 = one per online CPU, at most 8 are used (each
+     * batch is cut into 8 fixed pieces). The trained model does not depend
+     * on it, bit for bit. Default 0. */
+    COSNET_TRAINER_THREADS = 7,
+    /* Seed of the shuffles and shifts, 0..2^53. Default 0. */
+    COSNET_TRAINER_SEED = 8
+} cosnet_trainer_option;
+#define COSNET_TRAINER_OPTION_COUNT 9
+
+/* Called after every batch (epoch_finished 0: images_done of images_total
+ * trained in this 1-based epoch, loss = the batch's) and after every epoch
+ * (epoch_finished 1: loss = the epoch's mean; the epoch's results can be
+ * read with cosnet_trainer_epoch_loss / _validation_accuracy). Return 0 to
+ * go on, non-zero to stop (cosnet_trainer_run then returns CANCELLED). */
+typedef int (*cosnet_trainer_progress)(void *user_data, unsigned epoch,
+                                       size_t images_done, size_t images_total,
+                                       float loss, int epoch_finished);
+
+/* A trainer with the defaults above. Returns COSNET_OK, INVALID_ARGUMENT or
+ * OUT_OF_MEMORY; freed with cosnet_trainer_free. */
+COSNET_API cosnet_status cosnet_trainer_create(cosnet_trainer **out);
+
+/* Frees a trainer. NULL is a no-op. */
+COSNET_API void cosnet_trainer_free(cosnet_trainer *trainer);
+
+/* Sets / reads an option. Whole-number options reject fractions. Returns
+ * COSNET_OK, INVALID_ARGUMENT (NULL, unknown option) or OUT_OF_RANGE (the
+ * message gives the range). */
+COSNET_API cosnet_status cosnet_trainer_set(cosnet_trainer *trainer,
+                                            cosnet_trainer_option option,
+                                            double value);
+COSNET_API cosnet_status cosnet_trainer_get(const cosnet_trainer *trainer,
+                                            cosnet_trainer_option option,
+                                            double *value);
+
+/* Sets the progress callback (NULL: none). user_data is passed back.
+ * Returns COSNET_OK or INVALID_ARGUMENT. */
+COSNET_API cosnet_status cosnet_trainer_set_progress(
+    cosnet_trainer *trainer, cosnet_trainer_progress progress, void *user_data);
+
+/* Trains `model` in place on every image of `dataset` but the validation
+ * ones: image x of class y gets target v_y; loss (1/B) sum (1 - cos(f(x),
+ * v_y)); AdamW (betas 0.9/0.999, eps 1e-8) with the scheduled rate. The
+ * model must take the dataset's image size and output the label
+ * dimension; labels needs at least the dataset's class_count vectors.
+ * On failure the model holds the weights after the last completed step (a
+ * step that made a weight non-finite is undone).
+ * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH, NOT_ENOUGH_DATA (no image
+ * left to train on), NOT_FINITE, CANCELLED, UNSUPPORTED, THREAD or
+ * OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
+                                            cosnet_model *model,
+                                            const cosnet_labels *labels,
+                                            const cosnet_dataset *dataset);
+
+/* Epochs the last run finished; 0 for NULL. */
+COSNET_API unsigned cosnet_trainer_epochs_done(const cosnet_trainer *trainer);
+
+/* Mean training loss of finished epoch `epoch` (1-based) of the last run;
+ * NaN if there is no such epoch. */
+COSNET_API float cosnet_trainer_epoch_loss(const cosnet_trainer *trainer,
+                                           unsigned epoch);
+
+/* Fraction of the validation images classified right after epoch `epoch`
+ * (1-based); -1 without validation images or such an epoch. */
+COSNET_API double
+cosnet_trainer_validation_accuracy(const cosnet_trainer *trainer,
+                                   unsigned epoch);
+
+/* ------------------------------------------------------------------------ */
 /* Evaluation rules                                                         */
 /* ------------------------------------------------------------------------ */
 
@@ -532,6 +627,37 @@ COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,
                                          const cosnet_dataset *dataset,
                                          unsigned threads,
                                          cosnet_evaluation **out);
+
+/* Scores every image of `dataset` with ONE model used as a classifier:
+ * predict(x) = argmax_k cos(f(x), v_k) over all vectors of `labels` (ties
+ * to the lowest k). No label is read to predict. The results are reported
+ * under COSNET_RULE_OWN_LABEL (correct count and confusion matrix, whose
+ * rows give the per-class accuracy); the other two rules count nothing.
+ * The counts do not depend on `threads` (0 = one per online CPU).
+ * model: output size = the label dimension, input = the dataset's image
+ * size; labels: at least the dataset's class_count vectors (at most 256).
+ * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH, NOT_FINITE (a network
+ * output overflowed), UNSUPPORTED, THREAD or OUT_OF_MEMORY. *out is freed
+ * with cosnet_evaluation_free. */
+COSNET_API cosnet_status cosnet_evaluate_classifier(
+    const cosnet_model *model, const cosnet_labels *labels,
+    const cosnet_dataset *dataset, unsigned threads, cosnet_evaluation **out);
+
+/* Classifies `count` images (count * rows * columns floats, borrowed) with
+ * one model: classes[i] = argmax_k cos(f(x_i), v_k) (ties to the lowest k),
+ * similarities[i] its cosine, runner_up[i] the second-best class and
+ * runner_up_similarities[i] its cosine (with one label vector, the same
+ * class). classes is required; the other outputs may be NULL. All outputs
+ * are caller-owned arrays of `count`.
+ * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH (model outputs != label
+ * dimension), NOT_FINITE (a network output overflowed), UNSUPPORTED or
+ * OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_classify(const cosnet_model *model,
+                                         const cosnet_labels *labels,
+                                         const float *images, size_t count,
+                                         size_t *classes, float *similarities,
+                                         size_t *runner_up,
+                                         float *runner_up_similarities);
 
 /* Frees an evaluation. NULL is a no-op. */
 COSNET_API void cosnet_evaluation_free(cosnet_evaluation *evaluation);

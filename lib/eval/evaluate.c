@@ -16,6 +16,7 @@
 #include "common/memory.h"
 #include "common/numeric.h"
 #include "common/thread.h"
+#include "eval/classify.h"
 #include "kernels/kernels.h"
 #include "network/model_internal.h"
 #include "network/passes.h"
@@ -46,6 +47,8 @@ typedef struct evaluation_job {
     const kernel_table *kernels;
     const cosnet_model *const *models;
     size_t model_count;
+    size_t classes; /* model_count, or the label count for one model */
+    int single;     /* one model used as a classifier */
     const cosnet_labels *labels;
     size_t dims;
     const cosnet_dataset *dataset;
@@ -205,6 +208,68 @@ done:
     return NULL;
 }
 
+/* One model as a classifier: predict(x) = argmax_k cos(f(x), v_k); the
+ * results go under the own-label rule. */
+static void *classifier_worker_run(void *argument)
+{
+    evaluation_worker *worker = argument;
+    const evaluation_job *job = worker->job;
+    const cosnet_model *model = job->models[0];
+    const size_t classes = job->classes;
+    if (worker->count == 0)
+        return NULL;
+    size_t chunk =
+        worker->count < EVALUATION_CHUNK ? worker->count : EVALUATION_CHUNK;
+    network_workspace *workspace = NULL;
+    classify_scratch scratch = {NULL, NULL, 0};
+    float *pixels = NULL;
+    size_t *predicted = NULL;
+    cosnet_status status =
+        network_workspace_create(&model->arch, job->kernels, 0, &workspace);
+    if (status == COSNET_OK)
+        status = classify_scratch_create(chunk, classes, job->dims, &scratch);
+    if (status == COSNET_OK) {
+        pixels = memory_allocate(chunk * architecture_input_size(&model->arch) *
+                                 sizeof(float));
+        predicted = memory_allocate(chunk * sizeof *predicted);
+        if (!pixels || !predicted)
+            status = error_out_of_memory("evaluation buffers",
+                                         chunk * sizeof(float));
+    }
+    if (status != COSNET_OK) {
+        worker_fail(worker, status);
+        goto done;
+    }
+    size_t *matrix = worker->confusion + classes * classes;
+    for (size_t done = 0; done < worker->count; done += chunk) {
+        size_t n = worker->count - done < chunk ? worker->count - done : chunk;
+        size_t first = worker->first + done;
+        model_convert_images(job->kernels, job->dataset, first, n, pixels);
+        size_t bad = classify_images(workspace, job->kernels, model->parameters,
+                                     job->labels, pixels, n, &scratch,
+                                     predicted, NULL, NULL, NULL);
+        if (bad < n) {
+            worker_fail(worker, error_set(COSNET_ERROR_NOT_FINITE,
+                                          "cosnet_evaluate_classifier: the "
+                                          "network output of image %zu is "
+                                          "not finite",
+                                          first + bad));
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t y = (size_t)cosnet_dataset_label(job->dataset, first + i);
+            worker->correct[COSNET_RULE_OWN_LABEL] += predicted[i] == y;
+            matrix[y * classes + predicted[i]]++;
+        }
+    }
+done:
+    memory_free(pixels);
+    memory_free(predicted);
+    classify_scratch_free(&scratch);
+    network_workspace_free(workspace);
+    return NULL;
+}
+
 static cosnet_status validate(const cosnet_model *const *models,
                               size_t model_count, const cosnet_labels *labels,
                               const cosnet_dataset *dataset,
@@ -262,8 +327,10 @@ static cosnet_status validate(const cosnet_model *const *models,
 
 static cosnet_status run_workers(evaluation_worker *workers, size_t threads)
 {
+    void *(*run)(void *) =
+        workers[0].job->single ? classifier_worker_run : evaluation_worker_run;
     if (threads == 1) {
-        evaluation_worker_run(&workers[0]);
+        run(&workers[0]);
         return COSNET_OK;
     }
     pthread_t *handles = memory_allocate(threads * sizeof *handles);
@@ -276,8 +343,7 @@ static cosnet_status run_workers(evaluation_worker *workers, size_t threads)
         char what[64];
         snprintf(what, sizeof what, "cosnet_evaluate worker %zu of %zu",
                  started + 1, threads);
-        status = thread_start(&handles[started], evaluation_worker_run,
-                              &workers[started], what);
+        status = thread_start(&handles[started], run, &workers[started], what);
         if (status != COSNET_OK)
             break;
     }
@@ -286,6 +352,9 @@ static cosnet_status run_workers(evaluation_worker *workers, size_t threads)
     memory_free(handles);
     return status;
 }
+
+static cosnet_status run_evaluation(evaluation_job *template, unsigned threads,
+                                    cosnet_evaluation **out);
 
 COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,
                                          size_t model_count,
@@ -297,14 +366,33 @@ COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,
     cosnet_status status = validate(models, model_count, labels, dataset, out);
     if (status != COSNET_OK)
         return status;
+    evaluation_job job = {NULL,
+                          models,
+                          model_count,
+                          model_count,
+                          0,
+                          labels,
+                          cosnet_labels_dims(labels),
+                          dataset,
+                          NULL};
+    return run_evaluation(&job, threads, out);
+}
+
+/* Splits the dataset into whole chunks per thread, runs the workers and
+ * adds their counts in thread order. job->kernels and audit_prediction are
+ * filled here. */
+static cosnet_status run_evaluation(evaluation_job *template, unsigned threads,
+                                    cosnet_evaluation **out)
+{
     /* Every computing call fails the same way when the kernel variant is
      * unusable, even on an empty dataset. */
     const kernel_table *kernels = NULL;
-    status = kernels_active(&kernels);
+    cosnet_status status = kernels_active(&kernels);
     if (status != COSNET_OK)
         return status;
-
-    const size_t classes = model_count, dims = cosnet_labels_dims(labels);
+    const cosnet_labels *labels = template->labels;
+    const cosnet_dataset *dataset = template->dataset;
+    const size_t classes = template->classes, dims = template->dims;
     const size_t count = cosnet_dataset_count(dataset);
     const size_t matrix_entries = COSNET_RULE_COUNT * classes * classes;
     if (classes > ((size_t)-1 / sizeof(size_t)) / COSNET_RULE_COUNT / classes)
@@ -355,8 +443,9 @@ COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,
         audit_prediction[y] = argmax_lowest(audit_scores, classes);
     }
 
-    evaluation_job job = {kernels, models,  model_count,     labels,
-                          dims,    dataset, audit_prediction};
+    evaluation_job job = *template;
+    job.kernels = kernels;
+    job.audit_prediction = audit_prediction;
     for (size_t t = 0; t < thread_count; t++) {
         size_t first_chunk = t * chunks / thread_count;
         size_t end_chunk = (t + 1) * chunks / thread_count;
@@ -403,6 +492,44 @@ fail:
     memory_free(worker_matrices);
     cosnet_evaluation_free(evaluation);
     return status;
+}
+
+COSNET_API cosnet_status cosnet_evaluate_classifier(
+    const cosnet_model *model, const cosnet_labels *labels,
+    const cosnet_dataset *dataset, unsigned threads, cosnet_evaluation **out)
+{
+    if (!model || !labels || !dataset || !out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_evaluate_classifier: NULL %s",
+                         !model     ? "model"
+                         : !labels  ? "labels"
+                         : !dataset ? "dataset"
+                                    : "out");
+    const size_t classes = cosnet_labels_count(labels);
+    const size_t dims = cosnet_labels_dims(labels);
+    if (classes > EVALUATION_MAX_CLASSES)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_evaluate_classifier: %zu label vectors, at "
+                         "most %d",
+                         classes, EVALUATION_MAX_CLASSES);
+    if (classes < cosnet_dataset_class_count(dataset))
+        return error_set(COSNET_ERROR_MISMATCH,
+                         "cosnet_evaluate_classifier: %zu label vectors for a "
+                         "dataset of %u classes",
+                         classes, cosnet_dataset_class_count(dataset));
+    if (model->arch.output_dims != dims)
+        return error_set(COSNET_ERROR_MISMATCH,
+                         "cosnet_evaluate_classifier: the model has %zu "
+                         "outputs but the label vectors have %zu dimensions",
+                         model->arch.output_dims, dims);
+    cosnet_status status = model_check_dataset("cosnet_evaluate_classifier",
+                                               &model->arch, dataset);
+    if (status != COSNET_OK)
+        return status;
+    const cosnet_model *const models[1] = {model};
+    evaluation_job job = {NULL,   models, 1,       classes, 1,
+                          labels, dims,   dataset, NULL};
+    return run_evaluation(&job, threads, out);
 }
 
 COSNET_API void cosnet_evaluation_free(cosnet_evaluation *evaluation)

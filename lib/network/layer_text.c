@@ -76,12 +76,12 @@ cosnet_status layer_text_parse(const char *text, layer_spec *specs,
         } else {
             goto bad;
         }
-        count++;
         at = skip_spaces(at);
+        if (*at != '\0' && *at != ',')
+            goto bad;
+        count++;
         if (*at == '\0')
             break;
-        if (*at != ',')
-            goto bad;
         at++;
         continue;
     bad:

@@ -1,0 +1,623 @@
+/* Training one classifier on a whole labelled dataset (cosnet_trainer).
+ *
+ * Each image's target is its class's label vector; the loss is SPEC's
+ * cosine loss; AdamW steps with a learning rate that warms up linearly and
+ * then follows a cosine down to zero. The training images are reshuffled
+ * every epoch by the seeded generator, optionally shifted by a few pixels
+ * (zeros come in at the border), and a validation part is held out once.
+ *
+ * Threads split each batch into TRAINER_PIECES fixed pieces: each piece's
+ * gradient is computed on its own, and the pieces are added in piece order,
+ * every parameter range by one thread. Which thread computes a piece never
+ * changes a bit of the result, so any thread count gives the same model. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/memory.h"
+#include "common/numeric.h"
+#include "common/rng.h"
+#include "common/thread.h"
+#include "eval/classify.h"
+#include "network/model_internal.h"
+#include "network/passes.h"
+#include "optimizer/adamw_internal.h"
+
+/* Pieces per batch: the most threads one batch can use. */
+#define TRAINER_PIECES 8
+#define TRAINER_MAX_THREADS TRAINER_PIECES
+#define TRAINER_MAX_EPOCHS 100000
+#define TRAINER_MAX_SHIFT 16
+#define VALIDATION_CHUNK 256
+
+struct cosnet_trainer {
+    double options[COSNET_TRAINER_OPTION_COUNT];
+    cosnet_trainer_progress progress;
+    void *user_data;
+    /* Results of the last run, one entry per finished epoch. */
+    unsigned epochs_done;
+    float *epoch_loss;
+    double *validation_accuracy;
+};
+
+typedef struct option_rule {
+    double initial, low, high;
+    int integer;
+    const char *name;
+} option_rule;
+
+static const option_rule rules[COSNET_TRAINER_OPTION_COUNT] = {
+    [COSNET_TRAINER_EPOCHS] = {10, 1, TRAINER_MAX_EPOCHS, 1, "epochs"},
+    [COSNET_TRAINER_BATCH_SIZE] = {64, 1, 1 << 20, 1, "batch size"},
+    [COSNET_TRAINER_LEARNING_RATE] = {0.003, 0, 1e3, 0, "learning rate"},
+    [COSNET_TRAINER_WEIGHT_DECAY] = {0.0001, 0, 1e3, 0, "weight decay"},
+    [COSNET_TRAINER_WARMUP] = {0.1, 0, 1, 0, "warm-up fraction"},
+    [COSNET_TRAINER_SHIFT] = {0, 0, TRAINER_MAX_SHIFT, 1, "shift"},
+    [COSNET_TRAINER_VALIDATION] = {0, 0, 1e12, 1, "validation images"},
+    [COSNET_TRAINER_THREADS] = {0, 0, 1024, 1, "threads"},
+    [COSNET_TRAINER_SEED] = {0, 0, 9007199254740992.0, 1, "seed"},
+};
+
+COSNET_API cosnet_status cosnet_trainer_create(cosnet_trainer **out)
+{
+    if (!out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_trainer_create: out is NULL");
+    cosnet_trainer *trainer = memory_allocate_zeroed(1, sizeof *trainer);
+    if (!trainer)
+        return error_out_of_memory("trainer", sizeof *trainer);
+    for (int o = 0; o < COSNET_TRAINER_OPTION_COUNT; o++)
+        trainer->options[o] = rules[o].initial;
+    *out = trainer;
+    return COSNET_OK;
+}
+
+COSNET_API void cosnet_trainer_free(cosnet_trainer *trainer)
+{
+    if (!trainer)
+        return;
+    memory_free(trainer->epoch_loss);
+    memory_free(trainer->validation_accuracy);
+    memory_free(trainer);
+}
+
+static int option_known(cosnet_trainer_option option)
+{
+    return (int)option >= 0 && (int)option < COSNET_TRAINER_OPTION_COUNT;
+}
+
+COSNET_API cosnet_status cosnet_trainer_set(cosnet_trainer *trainer,
+                                            cosnet_trainer_option option,
+                                            double value)
+{
+    if (!trainer || !option_known(option))
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_trainer_set: %s",
+                         !trainer ? "trainer is NULL" : "unknown option");
+    const option_rule *rule = &rules[option];
+    if (!(value >= rule->low && value <= rule->high) ||
+        (rule->integer && value != floor(value)))
+        return error_set(COSNET_ERROR_OUT_OF_RANGE,
+                         "cosnet_trainer_set: %s %g must be %s in [%g, %g]",
+                         rule->name, value,
+                         rule->integer ? "a whole number" : "a number",
+                         rule->low, rule->high);
+    trainer->options[option] = value;
+    return COSNET_OK;
+}
+
+COSNET_API cosnet_status cosnet_trainer_get(const cosnet_trainer *trainer,
+                                            cosnet_trainer_option option,
+                                            double *value)
+{
+    if (!trainer || !value || !option_known(option))
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_trainer_get: %s",
+                         !trainer ? "trainer is NULL"
+                         : !value ? "value is NULL"
+                                  : "unknown option");
+    *value = trainer->options[option];
+    return COSNET_OK;
+}
+
+COSNET_API cosnet_status cosnet_trainer_set_progress(
+    cosnet_trainer *trainer, cosnet_trainer_progress progress, void *user_data)
+{
+    if (!trainer)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_trainer_set_progress: trainer is NULL");
+    trainer->progress = progress;
+    trainer->user_data = user_data;
+    return COSNET_OK;
+}
+
+COSNET_API unsigned cosnet_trainer_epochs_done(const cosnet_trainer *trainer)
+{
+    return trainer ? trainer->epochs_done : 0;
+}
+
+COSNET_API float cosnet_trainer_epoch_loss(const cosnet_trainer *trainer,
+                                           unsigned epoch)
+{
+    if (!trainer || epoch < 1 || epoch > trainer->epochs_done)
+        return NAN;
+    return trainer->epoch_loss[epoch - 1];
+}
+
+COSNET_API double
+cosnet_trainer_validation_accuracy(const cosnet_trainer *trainer,
+                                   unsigned epoch)
+{
+    if (!trainer || epoch < 1 || epoch > trainer->epochs_done)
+        return -1.0;
+    return trainer->validation_accuracy[epoch - 1];
+}
+
+/* ---- One run ------------------------------------------------------------ */
+
+typedef struct run_state run_state;
+
+/* One worker thread's own things. */
+typedef struct worker {
+    run_state *run;
+    unsigned index;
+    network_workspace *workspace;
+    classify_scratch scratch;
+    float *pixels;       /* validation chunk */
+    size_t *predictions; /* validation chunk */
+    size_t correct;      /* validation result */
+    cosnet_status status;
+    char message[512];
+} worker;
+
+struct run_state {
+    const cosnet_trainer *trainer;
+    cosnet_model *model;
+    const cosnet_labels *labels;
+    const cosnet_dataset *dataset;
+    const kernel_table *kernels;
+    unsigned threads;
+    worker workers[TRAINER_MAX_THREADS];
+    size_t image_size, dims, parameters;
+    /* The batch being trained. */
+    float *images;          /* batch x image_size */
+    float *targets;         /* batch x dims */
+    size_t batch;           /* images in it */
+    float *piece_gradients; /* TRAINER_PIECES x parameters */
+    float piece_loss[TRAINER_PIECES];
+    float *gradient; /* the batch's, summed in piece order */
+    /* Validation. */
+    const size_t *validation;
+    size_t validation_count;
+    /* What the workers do next. */
+    enum { TASK_GRADIENTS, TASK_SUM, TASK_VALIDATE } task;
+};
+
+static size_t piece_start(size_t batch, size_t piece)
+{
+    return piece * batch / TRAINER_PIECES;
+}
+
+static void worker_fail(worker *w, cosnet_status status)
+{
+    w->status = status;
+    snprintf(w->message, sizeof w->message, "%s", cosnet_last_error());
+}
+
+static void compute_gradients(worker *w)
+{
+    run_state *r = w->run;
+    for (size_t p = w->index; p < TRAINER_PIECES; p += r->threads) {
+        const size_t first = piece_start(r->batch, p);
+        const size_t n = piece_start(r->batch, p + 1) - first;
+        float *gradient = r->piece_gradients + p * r->parameters;
+        if (n == 0) {
+            memset(gradient, 0, r->parameters * sizeof(float));
+            r->piece_loss[p] = 0.0f;
+            continue;
+        }
+        const float loss = network_loss_gradient(
+            w->workspace, r->model->parameters,
+            r->images + first * r->image_size, n, r->targets + first * r->dims,
+            r->dims, gradient, NULL);
+        /* The piece's gradient is its mean; weigh it by its share. */
+        const float share = (float)((double)n / (double)r->batch);
+        for (size_t k = 0; k < r->parameters; k++)
+            gradient[k] *= share;
+        r->piece_loss[p] = loss * share;
+    }
+}
+
+/* Each thread adds one range of parameters over the pieces, in order. */
+static void sum_pieces(worker *w)
+{
+    run_state *r = w->run;
+    const size_t first = w->index * r->parameters / r->threads;
+    const size_t end = (w->index + 1) * r->parameters / r->threads;
+    for (size_t k = first; k < end; k++) {
+        float sum = r->piece_gradients[k];
+        for (size_t p = 1; p < TRAINER_PIECES; p++)
+            sum += r->piece_gradients[p * r->parameters + k];
+        r->gradient[k] = sum;
+    }
+}
+
+static void validate_range(worker *w)
+{
+    run_state *r = w->run;
+    const size_t first = w->index * r->validation_count / r->threads;
+    const size_t end = (w->index + 1) * r->validation_count / r->threads;
+    w->correct = 0;
+    for (size_t at = first; at < end; at += VALIDATION_CHUNK) {
+        size_t n = end - at < VALIDATION_CHUNK ? end - at : VALIDATION_CHUNK;
+        for (size_t i = 0; i < n; i++)
+            model_convert_images(r->kernels, r->dataset, r->validation[at + i],
+                                 1, w->pixels + i * r->image_size);
+        size_t bad = classify_images(
+            w->workspace, r->kernels, r->model->parameters, r->labels,
+            w->pixels, n, &w->scratch, w->predictions, NULL, NULL, NULL);
+        if (bad < n) {
+            worker_fail(w, error_set(COSNET_ERROR_NOT_FINITE,
+                                     "cosnet_trainer_run: the network output "
+                                     "of validation image %zu is not finite",
+                                     r->validation[at + bad]));
+            return;
+        }
+        for (size_t i = 0; i < n; i++)
+            w->correct +=
+                w->predictions[i] ==
+                (size_t)cosnet_dataset_label(r->dataset, r->validation[at + i]);
+    }
+}
+
+static void *worker_run(void *argument)
+{
+    worker *w = argument;
+    switch (w->run->task) {
+    case TASK_GRADIENTS: compute_gradients(w); break;
+    case TASK_SUM: sum_pieces(w); break;
+    case TASK_VALIDATE: validate_range(w); break;
+    }
+    return NULL;
+}
+
+/* Runs the current task on every worker: threads - 1 new threads and the
+ * calling one. */
+static cosnet_status run_task(run_state *r)
+{
+    pthread_t handles[TRAINER_MAX_THREADS];
+    unsigned started = 1;
+    cosnet_status status = COSNET_OK;
+    for (; started < r->threads; started++) {
+        status = thread_start(&handles[started], worker_run,
+                              &r->workers[started], "cosnet_trainer_run");
+        if (status != COSNET_OK)
+            break;
+    }
+    if (status == COSNET_OK)
+        worker_run(&r->workers[0]);
+    for (unsigned t = 1; t < started; t++)
+        pthread_join(handles[t], NULL);
+    if (status != COSNET_OK)
+        return status;
+    for (unsigned t = 0; t < r->threads; t++)
+        if (r->workers[t].status != COSNET_OK)
+            return error_set(r->workers[t].status, "%s", r->workers[t].message);
+    return COSNET_OK;
+}
+
+static void run_free(run_state *r)
+{
+    for (unsigned t = 0; t < TRAINER_MAX_THREADS; t++) {
+        network_workspace_free(r->workers[t].workspace);
+        classify_scratch_free(&r->workers[t].scratch);
+        memory_free(r->workers[t].pixels);
+        memory_free(r->workers[t].predictions);
+    }
+    memory_free(r->images);
+    memory_free(r->targets);
+    memory_free(r->piece_gradients);
+    memory_free(r->gradient);
+}
+
+static cosnet_status run_create(run_state *r, size_t batch)
+{
+    const size_t classes = cosnet_labels_count(r->labels);
+    r->images = memory_allocate(batch * r->image_size * sizeof(float));
+    r->targets = memory_allocate(batch * r->dims * sizeof(float));
+    r->piece_gradients = memory_allocate_aligned(
+        64, (size_t)TRAINER_PIECES * r->parameters * sizeof(float));
+    r->gradient = memory_allocate(r->parameters * sizeof(float));
+    if (!r->images || !r->targets || !r->piece_gradients || !r->gradient)
+        return error_out_of_memory("training batch", (size_t)TRAINER_PIECES *
+                                                         r->parameters *
+                                                         sizeof(float));
+    for (unsigned t = 0; t < r->threads; t++) {
+        worker *w = &r->workers[t];
+        w->run = r;
+        w->index = t;
+        cosnet_status status = network_workspace_create(
+            &r->model->arch, r->kernels, 1, &w->workspace);
+        if (status == COSNET_OK && r->validation_count > 0) {
+            status = classify_scratch_create(VALIDATION_CHUNK, classes, r->dims,
+                                             &w->scratch);
+            w->pixels = memory_allocate(VALIDATION_CHUNK * r->image_size *
+                                        sizeof(float));
+            w->predictions = memory_allocate(VALIDATION_CHUNK * sizeof(size_t));
+            if (status == COSNET_OK && (!w->pixels || !w->predictions))
+                status = error_out_of_memory("validation buffers",
+                                             VALIDATION_CHUNK * r->image_size *
+                                                 sizeof(float));
+        }
+        if (status != COSNET_OK)
+            return status;
+    }
+    return COSNET_OK;
+}
+
+/* Image `index` of the dataset into `out`, moved by (dx, dy) pixels with
+ * zeros coming in at the border. */
+static void shifted_image(const run_state *r, size_t index, int dx, int dy,
+                          float *out)
+{
+    const int rows = r->model->arch.input_rows;
+    const int columns = r->model->arch.input_columns;
+    const uint8_t *pixels = cosnet_dataset_image(r->dataset, index);
+    if (dx == 0 && dy == 0) {
+        r->kernels->pixels_to_float((size_t)rows * columns, pixels, out);
+        return;
+    }
+    for (int y = 0; y < rows; y++)
+        for (int x = 0; x < columns; x++) {
+            const int sy = y - dy, sx = x - dx;
+            out[y * columns + x] =
+                sy >= 0 && sy < rows && sx >= 0 && sx < columns
+                    ? (float)pixels[sy * columns + sx] / 255.0f
+                    : 0.0f;
+        }
+}
+
+/* Learning rate of step `step` (0-based) of `steps`: linear warm-up, then
+ * cosine decay to zero. */
+static double scheduled_rate(double peak, double warmup, size_t step,
+                             size_t steps)
+{
+    const double warm = warmup * (double)steps;
+    const double t = (double)step + 1.0;
+    if (t <= warm)
+        return peak * t / warm;
+    const double progress = (t - warm) / ((double)steps - warm + 1.0);
+    return peak * 0.5 * (1.0 + cos(3.14159265358979323846 * progress));
+}
+
+static cosnet_status check_inputs(const cosnet_trainer *trainer,
+                                  const cosnet_model *model,
+                                  const cosnet_labels *labels,
+                                  const cosnet_dataset *dataset)
+{
+    if (!trainer || !model || !labels || !dataset)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_trainer_run: %s is NULL",
+                         !trainer  ? "trainer"
+                         : !model  ? "model"
+                         : !labels ? "labels"
+                                   : "dataset");
+    if (model->arch.output_dims != cosnet_labels_dims(labels))
+        return error_set(COSNET_ERROR_MISMATCH,
+                         "cosnet_trainer_run: the model has %zu outputs but "
+                         "the label vectors have %zu dimensions",
+                         model->arch.output_dims, cosnet_labels_dims(labels));
+    if (cosnet_labels_count(labels) < cosnet_dataset_class_count(dataset))
+        return error_set(COSNET_ERROR_MISMATCH,
+                         "cosnet_trainer_run: %zu label vectors for a dataset "
+                         "of %u classes",
+                         cosnet_labels_count(labels),
+                         cosnet_dataset_class_count(dataset));
+    cosnet_status status =
+        model_check_dataset("cosnet_trainer_run", &model->arch, dataset);
+    if (status != COSNET_OK)
+        return status;
+    const size_t count = cosnet_dataset_count(dataset);
+    const size_t validation =
+        (size_t)trainer->options[COSNET_TRAINER_VALIDATION];
+    if (validation >= count)
+        return error_set(COSNET_ERROR_NOT_ENOUGH_DATA,
+                         "cosnet_trainer_run: %zu validation images leave "
+                         "none of the %zu to train on",
+                         validation, count);
+    return COSNET_OK;
+}
+
+COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
+                                            cosnet_model *model,
+                                            const cosnet_labels *labels,
+                                            const cosnet_dataset *dataset)
+{
+    cosnet_status status = check_inputs(trainer, model, labels, dataset);
+    if (status != COSNET_OK)
+        return status;
+    const double *o = trainer->options;
+    const unsigned epochs = (unsigned)o[COSNET_TRAINER_EPOCHS];
+    const size_t batch_size = (size_t)o[COSNET_TRAINER_BATCH_SIZE];
+    const int shift = (int)o[COSNET_TRAINER_SHIFT];
+    const size_t count = cosnet_dataset_count(dataset);
+    const size_t validation_count = (size_t)o[COSNET_TRAINER_VALIDATION];
+    const size_t training_count = count - validation_count;
+    unsigned threads = (unsigned)o[COSNET_TRAINER_THREADS];
+    if (threads == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = online > 0 ? (unsigned)online : 1;
+    }
+    if (threads > TRAINER_MAX_THREADS)
+        threads = TRAINER_MAX_THREADS;
+
+    run_state r;
+    memset(&r, 0, sizeof r);
+    r.trainer = trainer;
+    r.model = model;
+    r.labels = labels;
+    r.dataset = dataset;
+    r.threads = threads;
+    r.image_size = architecture_input_size(&model->arch);
+    r.dims = model->arch.output_dims;
+    r.parameters = model->arch.parameter_count;
+    r.validation_count = validation_count;
+    status = kernels_active(&r.kernels);
+    if (status != COSNET_OK)
+        return status;
+
+    /* The history of this run replaces the last one's. */
+    memory_free(trainer->epoch_loss);
+    memory_free(trainer->validation_accuracy);
+    trainer->epochs_done = 0;
+    trainer->epoch_loss = memory_allocate_zeroed(epochs, sizeof(float));
+    trainer->validation_accuracy =
+        memory_allocate_zeroed(epochs, sizeof(double));
+    float *epoch_loss = trainer->epoch_loss;
+    double *accuracy = trainer->validation_accuracy;
+    size_t *order = memory_allocate(count * sizeof *order);
+    cosnet_optimizer *optimizer = NULL;
+    adamw_snapshot snapshot = {0, NULL, 0};
+    if (!order || !epoch_loss || !accuracy) {
+        status = error_out_of_memory("training order", count * sizeof *order);
+        goto done;
+    }
+    status = cosnet_optimizer_create(model, &optimizer);
+    if (status == COSNET_OK)
+        status = adamw_snapshot_create(r.parameters, &snapshot);
+    if (status == COSNET_OK)
+        status = run_create(&r, batch_size);
+    if (status != COSNET_OK)
+        goto done;
+    optimizer->weight_decay = o[COSNET_TRAINER_WEIGHT_DECAY];
+
+    /* The held-out images: the last ones of one seeded shuffle. */
+    random_generator generator;
+    random_seed(&generator, (uint64_t)o[COSNET_TRAINER_SEED]);
+    for (size_t i = 0; i < count; i++)
+        order[i] = i;
+    for (size_t i = count; i > 1; i--) {
+        size_t j = (size_t)random_below(&generator, i);
+        size_t swap = order[i - 1];
+        order[i - 1] = order[j], order[j] = swap;
+    }
+    r.validation = order + training_count;
+
+    const size_t batches = (training_count + batch_size - 1) / batch_size;
+    const size_t steps = batches * epochs;
+    size_t step = 0;
+    for (unsigned epoch = 1; epoch <= epochs && status == COSNET_OK; epoch++) {
+        /* Reshuffle the training part. */
+        for (size_t i = training_count; i > 1; i--) {
+            size_t j = (size_t)random_below(&generator, i);
+            size_t swap = order[i - 1];
+            order[i - 1] = order[j], order[j] = swap;
+        }
+        double loss_sum = 0.0;
+        for (size_t b = 0; b < batches; b++, step++) {
+            const size_t first = b * batch_size;
+            r.batch = training_count - first < batch_size
+                          ? training_count - first
+                          : batch_size;
+            for (size_t i = 0; i < r.batch; i++) {
+                const size_t index = order[first + i];
+                int dx = 0, dy = 0;
+                if (shift > 0) {
+                    dx = (int)random_below(&generator, 2 * shift + 1) - shift;
+                    dy = (int)random_below(&generator, 2 * shift + 1) - shift;
+                }
+                shifted_image(&r, index, dx, dy, r.images + i * r.image_size);
+                memcpy(
+                    r.targets + i * r.dims,
+                    cosnet_labels_vector(
+                        labels, (size_t)cosnet_dataset_label(dataset, index)),
+                    r.dims * sizeof(float));
+            }
+            r.task = TASK_GRADIENTS;
+            status = run_task(&r);
+            if (status == COSNET_OK) {
+                r.task = TASK_SUM;
+                status = run_task(&r);
+            }
+            if (status != COSNET_OK)
+                break;
+            float loss = 0.0f;
+            for (size_t p = 0; p < TRAINER_PIECES; p++)
+                loss += r.piece_loss[p];
+            size_t bad = first_non_finite(r.gradient, r.parameters);
+            if (!isfinite(loss) || bad < r.parameters) {
+                status = error_set(
+                    COSNET_ERROR_NOT_FINITE,
+                    "cosnet_trainer_run: epoch %u, batch %zu: "
+                    "the loss is %g%s",
+                    epoch, b + 1, (double)loss,
+                    bad < r.parameters ? " and a gradient is not finite" : "");
+                break;
+            }
+            optimizer->learning_rate =
+                scheduled_rate(o[COSNET_TRAINER_LEARNING_RATE],
+                               o[COSNET_TRAINER_WARMUP], step, steps);
+            adamw_save(optimizer, model->parameters, &snapshot);
+            adamw_step(optimizer, model->parameters, r.gradient);
+            bad = first_non_finite(model->parameters, r.parameters);
+            if (bad < r.parameters) {
+                adamw_restore(optimizer, model->parameters, &snapshot);
+                status = error_set(COSNET_ERROR_NOT_FINITE,
+                                   "cosnet_trainer_run: epoch %u, batch %zu: "
+                                   "the AdamW step made parameter %zu "
+                                   "non-finite; step undone",
+                                   epoch, b + 1, bad);
+                break;
+            }
+            loss_sum += (double)loss * (double)r.batch;
+            if (trainer->progress &&
+                trainer->progress(trainer->user_data, epoch, first + r.batch,
+                                  training_count, loss, 0) != 0) {
+                status = error_set(COSNET_ERROR_CANCELLED,
+                                   "cosnet_trainer_run: cancelled by the "
+                                   "progress callback in epoch %u",
+                                   epoch);
+                break;
+            }
+        }
+        if (status != COSNET_OK)
+            break;
+        epoch_loss[epoch - 1] = (float)(loss_sum / (double)training_count);
+        accuracy[epoch - 1] = -1.0;
+        if (validation_count > 0) {
+            r.task = TASK_VALIDATE;
+            status = run_task(&r);
+            if (status != COSNET_OK)
+                break;
+            size_t correct = 0;
+            for (unsigned t = 0; t < threads; t++)
+                correct += r.workers[t].correct;
+            accuracy[epoch - 1] = (double)correct / (double)validation_count;
+        }
+        /* Results so far are readable from the epoch callback. */
+        trainer->epochs_done = epoch;
+        if (trainer->progress &&
+            trainer->progress(trainer->user_data, epoch, training_count,
+                              training_count, epoch_loss[epoch - 1], 1) != 0) {
+            status = error_set(COSNET_ERROR_CANCELLED,
+                               "cosnet_trainer_run: cancelled by the progress "
+                               "callback after epoch %u",
+                               epoch);
+            break;
+        }
+    }
+done:
+    run_free(&r);
+    adamw_snapshot_free(&snapshot);
+    cosnet_optimizer_free(optimizer);
+    memory_free(order);
+    if (!epoch_loss || !accuracy) {
+        memory_free(trainer->epoch_loss);
+        memory_free(trainer->validation_accuracy);
+        trainer->epoch_loss = NULL;
+        trainer->validation_accuracy = NULL;
+    }
+    return status;
+}

@@ -1,0 +1,567 @@
+/* Unit tests of the honest classifier: layer lists as text, the trainer
+ * (options, training that learns, bit-identical results for any thread
+ * count, validation, cancellation, bad inputs), cosnet_classify against
+ * cosnet_evaluate_classifier, and the classifier architecture's file round
+ * trip. Small synthetic IDX files are written here; no real data. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cosnet.h"
+
+#define SIDE 12
+#define CLASSES 4
+#define DIMS 5
+#define NET "conv3x3 4 pad 1, relu, maxpool2x2, flatten, dense 8, relu, dense 5"
+
+static char folder[64];
+
+static void put_u32(FILE *file, uint32_t value)
+{
+    unsigned char bytes[4] = {
+        (unsigned char)(value >> 24), (unsigned char)(value >> 16),
+        (unsigned char)(value >> 8), (unsigned char)value};
+    assert_int_equal(fwrite(bytes, 1, 4, file), 4);
+}
+
+/* `count` images: class c (= i % CLASSES) is brighter in quadrant c, under
+ * noise, so a small network can learn it but not trivially. */
+static cosnet_dataset *make_dataset(const char *name, size_t count,
+                                    uint32_t seed)
+{
+    char images_path[128], labels_path[128];
+    snprintf(images_path, sizeof images_path, "%s/%s-images", folder, name);
+    snprintf(labels_path, sizeof labels_path, "%s/%s-labels", folder, name);
+    FILE *images = fopen(images_path, "wb");
+    FILE *labels = fopen(labels_path, "wb");
+    assert_non_null(images);
+    assert_non_null(labels);
+    put_u32(images, 0x00000803);
+    put_u32(images, (uint32_t)count);
+    put_u32(images, SIDE);
+    put_u32(images, SIDE);
+    put_u32(labels, 0x00000801);
+    put_u32(labels, (uint32_t)count);
+    uint32_t state = seed * 2654435761u + 1u;
+    for (size_t i = 0; i < count; i++) {
+        unsigned char label = (unsigned char)(i * 7 % CLASSES);
+        for (unsigned y = 0; y < SIDE; y++)
+            for (unsigned x = 0; x < SIDE; x++) {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                unsigned quadrant = (y >= SIDE / 2) * 2 + (x >= SIDE / 2);
+                unsigned value = state % 160 + (quadrant == label ? 90 : 0);
+                unsigned char pixel =
+                    (unsigned char)(value > 255 ? 255 : value);
+                assert_int_equal(fwrite(&pixel, 1, 1, images), 1);
+            }
+        assert_int_equal(fwrite(&label, 1, 1, labels), 1);
+    }
+    fclose(images);
+    fclose(labels);
+    cosnet_dataset *dataset = NULL;
+    assert_int_equal(
+        cosnet_dataset_open(images_path, labels_path, CLASSES, &dataset),
+        COSNET_OK);
+    return dataset;
+}
+
+static cosnet_model *new_model(uint64_t seed)
+{
+    cosnet_model *model = NULL;
+    assert_int_equal(
+        cosnet_model_create_layers(NET, 1, SIDE, SIDE, seed, &model),
+        COSNET_OK);
+    return model;
+}
+
+static cosnet_labels *new_labels(void)
+{
+    /* Unit vectors along the first four axes: pairwise cosine 0. */
+    float values[CLASSES * DIMS] = {0};
+    for (int k = 0; k < CLASSES; k++)
+        values[k * DIMS + k] = 1.0f;
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_create(CLASSES, DIMS, values, &labels),
+                     COSNET_OK);
+    return labels;
+}
+
+static cosnet_trainer *new_trainer(unsigned threads)
+{
+    cosnet_trainer *trainer = NULL;
+    assert_int_equal(cosnet_trainer_create(&trainer), COSNET_OK);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_EPOCHS, 4),
+                     COSNET_OK);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_BATCH_SIZE, 16),
+                     COSNET_OK);
+    assert_int_equal(
+        cosnet_trainer_set(trainer, COSNET_TRAINER_LEARNING_RATE, 0.01),
+        COSNET_OK);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_SHIFT, 1),
+                     COSNET_OK);
+    assert_int_equal(
+        cosnet_trainer_set(trainer, COSNET_TRAINER_THREADS, threads),
+        COSNET_OK);
+    return trainer;
+}
+
+static double accuracy(const cosnet_model *model, const cosnet_labels *labels,
+                       const cosnet_dataset *dataset)
+{
+    cosnet_evaluation *evaluation = NULL;
+    assert_int_equal(
+        cosnet_evaluate_classifier(model, labels, dataset, 2, &evaluation),
+        COSNET_OK);
+    double result =
+        (double)cosnet_evaluation_correct(evaluation, COSNET_RULE_OWN_LABEL) /
+        (double)cosnet_evaluation_total(evaluation);
+    cosnet_evaluation_free(evaluation);
+    return result;
+}
+
+/* ---- Layer lists as text ------------------------------------------------ */
+
+static void test_layers_text(void **state)
+{
+    (void)state;
+    cosnet_model *model = new_model(1);
+    assert_string_equal(cosnet_model_layers(model),
+                        "conv3x3 4 pad 1, relu, maxpool2x2, flatten, dense 8, "
+                        "relu, dense 5");
+    /* 4*9+4 conv, 8*(4*6*6)+8 dense, 5*8+5 dense. */
+    assert_int_equal(cosnet_model_parameter_count(model),
+                     40 + 8 * 144 + 8 + 45);
+    assert_int_equal(cosnet_model_output_dims(model), DIMS);
+    assert_int_equal(cosnet_model_architecture(model), 0);
+    cosnet_model_free(model);
+    assert_string_equal(cosnet_model_layers(NULL), "");
+
+    cosnet_model *untouched = (cosnet_model *)&model;
+    const struct {
+        const char *text;
+        const char *message;
+    } bad[] = {
+        {"conv3x3", "cannot read layer 0"},
+        {"conv3x3 4 pad", "cannot read layer 0"},
+        {"dense 4,, relu", "cannot read layer 1"},
+        {"softmax", "cannot read layer 0"},
+        {"dense 4 relu", "cannot read layer 0"},
+        {"", "cannot read layer 0"},
+        {"conv3x3 4 pad 3", "pad outside 0..2"},
+        {"maxpool2x2, relu", "must follow"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(cosnet_model_create_layers(bad[i].text, 1, SIDE, SIDE,
+                                                    1, &untouched),
+                         COSNET_ERROR_BAD_FORMAT);
+        if (!strstr(cosnet_last_error(), bad[i].message))
+            fail_msg("\"%s\": message \"%s\" lacks \"%s\"", bad[i].text,
+                     cosnet_last_error(), bad[i].message);
+        assert_ptr_equal(untouched, (cosnet_model *)&model);
+    }
+    assert_int_equal(
+        cosnet_model_create_layers(NET, 0, SIDE, SIDE, 1, &untouched),
+        COSNET_ERROR_BAD_FORMAT);
+    assert_int_equal(
+        cosnet_model_create_layers(NULL, 1, SIDE, SIDE, 1, &untouched),
+        COSNET_ERROR_INVALID_ARGUMENT);
+}
+
+/* The built-in classifier: its numbers, and a file round trip (version 2
+ * records the layers) for it and for a custom list. */
+static void test_classifier_architecture_files(void **state)
+{
+    (void)state;
+    cosnet_model *model = NULL;
+    assert_int_equal(
+        cosnet_model_create(COSNET_ARCHITECTURE_CLASSIFIER, 5, &model),
+        COSNET_OK);
+    /* 32*9+32, 64*32*9+64, 128*3136+128, 25*128+25. */
+    assert_int_equal(cosnet_model_parameter_count(model), 423577);
+    assert_int_equal(cosnet_model_output_dims(model), 25);
+    char path[128];
+    snprintf(path, sizeof path, "%s/classifier.cosnet", folder);
+    assert_int_equal(cosnet_model_save(model, path), COSNET_OK);
+    cosnet_model *loaded = NULL;
+    assert_int_equal(cosnet_model_load(path, &loaded), COSNET_OK);
+    assert_int_equal(cosnet_model_architecture(loaded),
+                     COSNET_ARCHITECTURE_CLASSIFIER);
+    assert_string_equal(cosnet_model_layers(loaded),
+                        cosnet_model_layers(model));
+    cosnet_model_free(loaded);
+    cosnet_model_free(model);
+
+    model = new_model(6);
+    assert_int_equal(cosnet_model_save(model, path), COSNET_OK);
+    assert_int_equal(cosnet_model_load(path, &loaded), COSNET_OK);
+    assert_int_equal(cosnet_model_architecture(loaded), 0);
+    assert_int_equal(cosnet_model_input_rows(loaded), SIDE);
+    assert_string_equal(cosnet_model_layers(loaded), NET);
+    size_t n = cosnet_model_parameter_count(model);
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    assert_int_equal(cosnet_model_get_parameters(model, a, n), COSNET_OK);
+    assert_int_equal(cosnet_model_get_parameters(loaded, b, n), COSNET_OK);
+    assert_memory_equal(a, b, n * sizeof *a);
+    free(a);
+    free(b);
+    cosnet_model_free(loaded);
+    cosnet_model_free(model);
+    unlink(path);
+}
+
+/* ---- The trainer -------------------------------------------------------- */
+
+static void test_trainer_options(void **state)
+{
+    (void)state;
+    cosnet_trainer *trainer = NULL;
+    assert_int_equal(cosnet_trainer_create(&trainer), COSNET_OK);
+    double value = 0;
+    assert_int_equal(cosnet_trainer_get(trainer, COSNET_TRAINER_EPOCHS, &value),
+                     COSNET_OK);
+    assert_true(value == 10);
+    assert_int_equal(
+        cosnet_trainer_get(trainer, COSNET_TRAINER_BATCH_SIZE, &value),
+        COSNET_OK);
+    assert_true(value == 64);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_EPOCHS, 0),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_non_null(strstr(cosnet_last_error(), "epochs"));
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_EPOCHS, 2.5),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_non_null(strstr(cosnet_last_error(), "whole number"));
+    assert_int_equal(
+        cosnet_trainer_set(trainer, COSNET_TRAINER_LEARNING_RATE, NAN),
+        COSNET_ERROR_OUT_OF_RANGE);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_SHIFT, 17),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_WARMUP, 1.5),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_int_equal(cosnet_trainer_set(trainer, (cosnet_trainer_option)99, 1),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(cosnet_trainer_get(trainer, COSNET_TRAINER_EPOCHS, NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    /* Nothing has run yet. */
+    assert_int_equal(cosnet_trainer_epochs_done(trainer), 0);
+    assert_true(isnan(cosnet_trainer_epoch_loss(trainer, 1)));
+    assert_true(cosnet_trainer_validation_accuracy(trainer, 1) == -1.0);
+    cosnet_trainer_free(trainer);
+    cosnet_trainer_free(NULL);
+    assert_int_equal(cosnet_trainer_create(NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+}
+
+typedef struct progress_log {
+    unsigned batches, epochs, stop_after_epoch;
+    size_t last_done;
+} progress_log;
+
+static int log_progress(void *user_data, unsigned epoch, size_t done,
+                        size_t total, float loss, int finished)
+{
+    progress_log *log = user_data;
+    assert_true(done <= total);
+    assert_true(isfinite(loss));
+    if (finished) {
+        assert_int_equal(done, total);
+        log->epochs++;
+        return log->stop_after_epoch != 0 && epoch >= log->stop_after_epoch;
+    }
+    log->batches++;
+    log->last_done = done;
+    return 0;
+}
+
+/* It learns: far above chance on images it never saw, the loss falls, and
+ * the validation accuracy is reported every epoch. */
+static void test_trainer_learns(void **state)
+{
+    (void)state;
+    cosnet_dataset *train = make_dataset("train", 600, 1);
+    cosnet_dataset *test = make_dataset("test", 200, 2);
+    cosnet_labels *labels = new_labels();
+    cosnet_model *model = new_model(7);
+    const double before = accuracy(model, labels, test);
+    cosnet_trainer *trainer = new_trainer(2);
+    assert_int_equal(
+        cosnet_trainer_set(trainer, COSNET_TRAINER_VALIDATION, 100), COSNET_OK);
+    progress_log log = {0, 0, 0, 0};
+    assert_int_equal(cosnet_trainer_set_progress(trainer, log_progress, &log),
+                     COSNET_OK);
+    assert_int_equal(cosnet_trainer_run(trainer, model, labels, train),
+                     COSNET_OK);
+    const double after = accuracy(model, labels, test);
+    print_message("  accuracy before %.3f, after %.3f; loss %.4f -> %.4f; "
+                  "validation %.3f\n",
+                  before, after, cosnet_trainer_epoch_loss(trainer, 1),
+                  cosnet_trainer_epoch_loss(trainer, 4),
+                  cosnet_trainer_validation_accuracy(trainer, 4));
+    assert_true(after >= 0.9);
+    assert_true(cosnet_trainer_epoch_loss(trainer, 4) <
+                cosnet_trainer_epoch_loss(trainer, 1));
+    assert_int_equal(cosnet_trainer_epochs_done(trainer), 4);
+    assert_true(cosnet_trainer_validation_accuracy(trainer, 4) >= 0.85);
+    assert_true(isnan(cosnet_trainer_epoch_loss(trainer, 5)));
+    /* 500 training images in batches of 16: 32 batches an epoch. */
+    assert_int_equal(log.batches, 4 * 32);
+    assert_int_equal(log.epochs, 4);
+    assert_int_equal(log.last_done, 500);
+
+    /* Cancelled after the second epoch. */
+    log = (progress_log){0, 0, 2, 0};
+    assert_int_equal(cosnet_trainer_run(trainer, model, labels, train),
+                     COSNET_ERROR_CANCELLED);
+    assert_int_equal(cosnet_trainer_epochs_done(trainer), 2);
+
+    cosnet_trainer_free(trainer);
+    cosnet_model_free(model);
+    cosnet_labels_free(labels);
+    cosnet_dataset_free(train);
+    cosnet_dataset_free(test);
+}
+
+/* The same seed gives the same model bit for bit, for 1, 2 and 3 threads;
+ * another seed gives another model. */
+static void test_trainer_threads_invariant(void **state)
+{
+    (void)state;
+    cosnet_dataset *train = make_dataset("train", 300, 3);
+    cosnet_labels *labels = new_labels();
+    float *results[4];
+    size_t n = 0;
+    for (unsigned threads = 1; threads <= 4; threads++) {
+        cosnet_model *model = new_model(8);
+        cosnet_trainer *trainer = new_trainer(threads);
+        assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_EPOCHS, 2),
+                         COSNET_OK);
+        if (threads == 4) /* another seed */
+            assert_int_equal(
+                cosnet_trainer_set(trainer, COSNET_TRAINER_SEED, 1), COSNET_OK);
+        assert_int_equal(cosnet_trainer_run(trainer, model, labels, train),
+                         COSNET_OK);
+        n = cosnet_model_parameter_count(model);
+        results[threads - 1] = malloc(n * sizeof(float));
+        assert_int_equal(
+            cosnet_model_get_parameters(model, results[threads - 1], n),
+            COSNET_OK);
+        cosnet_trainer_free(trainer);
+        cosnet_model_free(model);
+    }
+    assert_memory_equal(results[0], results[1], n * sizeof(float));
+    assert_memory_equal(results[0], results[2], n * sizeof(float));
+    assert_memory_not_equal(results[0], results[3], n * sizeof(float));
+    for (int i = 0; i < 4; i++)
+        free(results[i]);
+    cosnet_labels_free(labels);
+    cosnet_dataset_free(train);
+}
+
+static void test_trainer_rejects(void **state)
+{
+    (void)state;
+    cosnet_dataset *train = make_dataset("train", 40, 4);
+    cosnet_labels *labels = new_labels();
+    cosnet_model *model = new_model(9);
+    cosnet_trainer *trainer = new_trainer(1);
+    assert_int_equal(cosnet_trainer_run(NULL, model, labels, train),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(cosnet_trainer_run(trainer, model, NULL, train),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    /* Label vectors of another dimension. */
+    float wide_values[CLASSES * 7] = {0};
+    for (int k = 0; k < CLASSES; k++)
+        wide_values[k * 7 + k] = 1.0f;
+    cosnet_labels *wide = NULL;
+    assert_int_equal(cosnet_labels_create(CLASSES, 7, wide_values, &wide),
+                     COSNET_OK);
+    assert_int_equal(cosnet_trainer_run(trainer, model, wide, train),
+                     COSNET_ERROR_MISMATCH);
+    assert_non_null(strstr(cosnet_last_error(), "7 dimensions"));
+    /* Fewer label vectors than classes. */
+    const float few_values[2 * DIMS] = {1, 0, 0, 0, 0, 0, 1, 0, 0, 0};
+    cosnet_labels *few = NULL;
+    assert_int_equal(cosnet_labels_create(2, DIMS, few_values, &few),
+                     COSNET_OK);
+    assert_int_equal(cosnet_trainer_run(trainer, model, few, train),
+                     COSNET_ERROR_MISMATCH);
+    /* A model for another image size. */
+    cosnet_model *other = NULL;
+    assert_int_equal(
+        cosnet_model_create(COSNET_ARCHITECTURE_CLASSIFIER, 1, &other),
+        COSNET_OK);
+    assert_int_equal(cosnet_trainer_run(trainer, other, labels, train),
+                     COSNET_ERROR_MISMATCH);
+    /* Nothing left to train on. */
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_VALIDATION, 40),
+                     COSNET_OK);
+    assert_int_equal(cosnet_trainer_run(trainer, model, labels, train),
+                     COSNET_ERROR_NOT_ENOUGH_DATA);
+    /* A learning rate that blows the weights up: NOT_FINITE, not garbage. */
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_VALIDATION, 0),
+                     COSNET_OK);
+    assert_int_equal(
+        cosnet_trainer_set(trainer, COSNET_TRAINER_LEARNING_RATE, 1e3),
+        COSNET_OK);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_WARMUP, 0),
+                     COSNET_OK);
+    cosnet_status status = cosnet_trainer_run(trainer, model, labels, train);
+    if (status != COSNET_OK) {
+        assert_int_equal(status, COSNET_ERROR_NOT_FINITE);
+        size_t n = cosnet_model_parameter_count(model);
+        float *p = malloc(n * sizeof *p);
+        assert_int_equal(cosnet_model_get_parameters(model, p, n), COSNET_OK);
+        for (size_t k = 0; k < n; k++)
+            assert_true(isfinite(p[k]));
+        free(p);
+    }
+    cosnet_model_free(other);
+    cosnet_labels_free(few);
+    cosnet_labels_free(wide);
+    cosnet_trainer_free(trainer);
+    cosnet_model_free(model);
+    cosnet_labels_free(labels);
+    cosnet_dataset_free(train);
+}
+
+/* ---- Classification ----------------------------------------------------- */
+
+/* Per-image predictions agree with the evaluation's counts and confusion
+ * matrix; the best similarity is the cosine with the winner's vector, the
+ * runner-up's is not larger. */
+static void test_classify_agrees_with_evaluation(void **state)
+{
+    (void)state;
+    cosnet_dataset *data = make_dataset("data", 150, 5);
+    cosnet_labels *labels = new_labels();
+    cosnet_model *model = new_model(10);
+    cosnet_trainer *trainer = new_trainer(2);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_EPOCHS, 1),
+                     COSNET_OK);
+    assert_int_equal(cosnet_trainer_run(trainer, model, labels, data),
+                     COSNET_OK);
+    const size_t count = cosnet_dataset_count(data);
+    float *images = malloc(count * SIDE * SIDE * sizeof *images);
+    assert_int_equal(cosnet_dataset_to_float(data, 0, count, images),
+                     COSNET_OK);
+    size_t *classes = malloc(count * sizeof *classes);
+    size_t *second = malloc(count * sizeof *second);
+    float *similarity = malloc(count * sizeof *similarity);
+    float *second_similarity = malloc(count * sizeof *second_similarity);
+    assert_int_equal(cosnet_classify(model, labels, images, count, classes,
+                                     similarity, second, second_similarity),
+                     COSNET_OK);
+    cosnet_evaluation *evaluation = NULL;
+    for (unsigned threads = 1; threads <= 3; threads++) {
+        assert_int_equal(cosnet_evaluate_classifier(model, labels, data,
+                                                    threads, &evaluation),
+                         COSNET_OK);
+        size_t confusion[CLASSES][CLASSES] = {{0}};
+        size_t correct = 0;
+        for (size_t i = 0; i < count; i++) {
+            size_t y = (size_t)cosnet_dataset_label(data, i);
+            confusion[y][classes[i]]++;
+            correct += classes[i] == y;
+        }
+        assert_int_equal(
+            cosnet_evaluation_correct(evaluation, COSNET_RULE_OWN_LABEL),
+            correct);
+        assert_int_equal(
+            cosnet_evaluation_correct(evaluation, COSNET_RULE_SEED), 0);
+        for (size_t y = 0; y < CLASSES; y++)
+            for (size_t k = 0; k < CLASSES; k++)
+                assert_int_equal(cosnet_evaluation_confusion(
+                                     evaluation, COSNET_RULE_OWN_LABEL, y, k),
+                                 confusion[y][k]);
+        cosnet_evaluation_free(evaluation);
+    }
+    float outputs[DIMS];
+    for (size_t i = 0; i < count; i++) {
+        assert_true(second[i] != classes[i]);
+        assert_true(second_similarity[i] <= similarity[i]);
+        assert_int_equal(
+            cosnet_model_predict(model, images + i * SIDE * SIDE, 1, outputs),
+            COSNET_OK);
+        const float *v = cosnet_labels_vector(labels, classes[i]);
+        double dot = 0, aa = 0, bb = 0;
+        for (int d = 0; d < DIMS; d++) {
+            dot += outputs[d] * v[d];
+            aa += outputs[d] * outputs[d];
+            bb += v[d] * v[d];
+        }
+        assert_true(fabs(dot / sqrt(aa * bb) - similarity[i]) < 1e-5);
+    }
+    /* Only `classes` is required. */
+    assert_int_equal(
+        cosnet_classify(model, labels, images, 3, classes, NULL, NULL, NULL),
+        COSNET_OK);
+    assert_int_equal(
+        cosnet_classify(model, labels, images, 3, NULL, NULL, NULL, NULL),
+        COSNET_ERROR_INVALID_ARGUMENT);
+    float wide_values[CLASSES * 7] = {0};
+    for (int k = 0; k < CLASSES; k++)
+        wide_values[k * 7 + k] = 1.0f;
+    cosnet_labels *wide = NULL;
+    assert_int_equal(cosnet_labels_create(CLASSES, 7, wide_values, &wide),
+                     COSNET_OK);
+    assert_int_equal(
+        cosnet_classify(model, wide, images, 3, classes, NULL, NULL, NULL),
+        COSNET_ERROR_MISMATCH);
+    assert_int_equal(
+        cosnet_evaluate_classifier(model, wide, data, 1, &evaluation),
+        COSNET_ERROR_MISMATCH);
+    cosnet_labels_free(wide);
+    free(images);
+    free(classes);
+    free(second);
+    free(similarity);
+    free(second_similarity);
+    cosnet_trainer_free(trainer);
+    cosnet_model_free(model);
+    cosnet_labels_free(labels);
+    cosnet_dataset_free(data);
+}
+
+static int make_folder(void **state)
+{
+    (void)state;
+    snprintf(folder, sizeof folder, "/tmp/cosnet-classifier-XXXXXX");
+    return mkdtemp(folder) ? 0 : -1;
+}
+
+static int remove_folder(void **state)
+{
+    (void)state;
+    const char *names[] = {"train", "test", "data"};
+    char path[128];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s-images", folder, names[i]);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/%s-labels", folder, names[i]);
+        unlink(path);
+    }
+    return rmdir(folder);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layers_text),
+        cmocka_unit_test(test_classifier_architecture_files),
+        cmocka_unit_test(test_trainer_options),
+        cmocka_unit_test(test_trainer_learns),
+        cmocka_unit_test(test_trainer_threads_invariant),
+        cmocka_unit_test(test_trainer_rejects),
+        cmocka_unit_test(test_classify_agrees_with_evaluation),
+    };
+    return cmocka_run_group_tests(tests, make_folder, remove_folder);
+}
