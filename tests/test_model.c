@@ -163,8 +163,9 @@ static void test_shapes(void **state)
     cosnet_model_free(NULL);
 
     cosnet_model *untouched = (cosnet_model *)&model;
-    assert_int_equal(cosnet_model_create((cosnet_architecture)99, 1, &untouched),
-                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(
+        cosnet_model_create((cosnet_architecture)99, 1, &untouched),
+        COSNET_ERROR_INVALID_ARGUMENT);
     assert_non_null(strstr(cosnet_last_error(), "unknown architecture 99"));
     assert_ptr_equal(untouched, (cosnet_model *)&model);
     assert_int_equal(cosnet_model_create(COSNET_ARCHITECTURE_SEED, 1, NULL),
