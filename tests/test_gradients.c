@@ -50,6 +50,7 @@
 #include "kernels/conv_driver.h"
 #include "kernels/kernels.h"
 #include "network/architecture.h"
+#include "network/layer_text.h"
 #include "network/passes.h"
 
 #define PARAMETERS 1393
@@ -495,6 +496,298 @@ static void test_network_gradient_chunks(void **state)
     }
 }
 
+/* ---- Any layer list ------------------------------------------------------
+ * The same check for the layer lists the library can build beyond the seed
+ * network (dense heads, convolutions without pools, several widths): a
+ * double forward written here from the description alone, the activation
+ * pattern (every ReLU's sign and every pool window's winner) recorded so
+ * that a difference is only taken where w - h, w and w + h share it. */
+
+typedef struct pattern {
+    int *bits;
+    size_t count, capacity;
+} pattern;
+
+static void pattern_push(pattern *p, int value)
+{
+    if (!p)
+        return;
+    if (p->count == p->capacity) {
+        p->capacity = p->capacity ? 2 * p->capacity : 1024;
+        p->bits = realloc(p->bits, p->capacity * sizeof *p->bits);
+        assert_non_null(p->bits);
+    }
+    p->bits[p->count++] = value;
+}
+
+/* The loss (1/n) sum (1 - cos(f(x_i), t_i)) in double. */
+static double list_loss(const architecture_description *arch,
+                        const double *parameters, const float *images, size_t n,
+                        const float *targets, pattern *record)
+{
+    const size_t input = architecture_input_size(arch);
+    size_t largest = input;
+    for (int l = 0; l < arch->layer_count; l++)
+        if (arch->layers[l].out_size > largest)
+            largest = arch->layers[l].out_size;
+    double *a = malloc(largest * sizeof *a), *b = malloc(largest * sizeof *b);
+    assert_non_null(a);
+    assert_non_null(b);
+    double loss = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < input; k++)
+            a[k] = images[i * input + k];
+        for (int l = 0; l < arch->layer_count; l++) {
+            const network_layer *layer = &arch->layers[l];
+            const double *w = parameters + layer->weight_offset;
+            const double *bias = parameters + layer->bias_offset;
+            const int cin = layer->in_channels, h = layer->in_height,
+                      wd = layer->in_width;
+            const int ho = layer->out_height, wo = layer->out_width;
+            if (layer->kind == LAYER_CONV3X3) {
+                const int pad = layer->shape.pad;
+                for (int co = 0; co < layer->out_channels; co++)
+                    for (int y = 0; y < ho; y++)
+                        for (int x = 0; x < wo; x++) {
+                            double sum = bias[co];
+                            for (int ci = 0; ci < cin; ci++)
+                                for (int kh = 0; kh < 3; kh++)
+                                    for (int kw = 0; kw < 3; kw++) {
+                                        int iy = y + kh - pad,
+                                            ix = x + kw - pad;
+                                        if (iy < 0 || iy >= h || ix < 0 ||
+                                            ix >= wd)
+                                            continue;
+                                        sum +=
+                                            w[((co * cin + ci) * 3 + kh) * 3 +
+                                              kw] *
+                                            a[(ci * h + iy) * wd + ix];
+                                    }
+                            if (layer->relu) {
+                                pattern_push(record, sum > 0);
+                                sum = sum > 0 ? sum : 0;
+                            }
+                            b[(co * ho + y) * wo + x] = sum;
+                        }
+            } else if (layer->kind == LAYER_MAXPOOL2X2) {
+                for (int c = 0; c < cin; c++)
+                    for (int y = 0; y < ho; y++)
+                        for (int x = 0; x < wo; x++) {
+                            int best = 0;
+                            double value = -INFINITY;
+                            for (int q = 0; q < 4; q++) {
+                                double v = a[(c * h + 2 * y + q / 2) * wd +
+                                             2 * x + q % 2];
+                                if (v > value)
+                                    value = v, best = q;
+                            }
+                            pattern_push(record, best);
+                            b[(c * ho + y) * wo + x] = value;
+                        }
+            } else {
+                for (size_t o = 0; o < layer->out_size; o++) {
+                    double sum = bias[o];
+                    for (size_t j = 0; j < layer->in_size; j++)
+                        sum += w[o * layer->in_size + j] * a[j];
+                    if (layer->relu) {
+                        pattern_push(record, sum > 0);
+                        sum = sum > 0 ? sum : 0;
+                    }
+                    b[o] = sum;
+                }
+            }
+            double *swap = a;
+            a = b, b = swap;
+        }
+        const float *t = targets + i * arch->output_dims;
+        double dot = 0, aa = 0, tt = 0;
+        for (size_t d = 0; d < arch->output_dims; d++) {
+            dot += a[d] * t[d];
+            aa += a[d] * a[d];
+            tt += (double)t[d] * t[d];
+        }
+        loss += (1 - dot / sqrt(fmax(aa * tt, 1e-12))) / (double)n;
+    }
+    free(a);
+    free(b);
+    return loss;
+}
+
+/* Central difference of coordinate k with the largest step whose two
+ * evaluations keep the base activation pattern; 0 if none does. */
+static int pattern_difference(const architecture_description *arch, double *p,
+                              size_t k, const float *images, size_t n,
+                              const float *targets, const pattern *base,
+                              double *fd)
+{
+    const double steps[3] = {1e-3, 1e-4, 1e-5};
+    for (int s = 0; s < 3; s++) {
+        const double saved = p[k];
+        pattern up_pattern = {NULL, 0, 0}, down_pattern = {NULL, 0, 0};
+        p[k] = saved + steps[s];
+        double up = list_loss(arch, p, images, n, targets, &up_pattern);
+        p[k] = saved - steps[s];
+        double down = list_loss(arch, p, images, n, targets, &down_pattern);
+        p[k] = saved;
+        int same = up_pattern.count == base->count &&
+                   down_pattern.count == base->count &&
+                   memcmp(up_pattern.bits, base->bits,
+                          base->count * sizeof(int)) == 0 &&
+                   memcmp(down_pattern.bits, base->bits,
+                          base->count * sizeof(int)) == 0;
+        free(up_pattern.bits);
+        free(down_pattern.bits);
+        if (same) {
+            *fd = (up - down) / (2 * steps[s]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Checks `per_layer` sampled weights and every bias (up to `per_layer`)
+ * of every parameterised layer of `text` on n images. */
+static void check_layer_list(const char *text, int channels, int side, size_t n,
+                             int per_layer)
+{
+    cosnet_model *model = NULL;
+    assert_int_equal(cosnet_model_create_layers(text, (size_t)channels,
+                                                (size_t)side, (size_t)side, 11,
+                                                &model),
+                     COSNET_OK);
+    const size_t count = cosnet_model_parameter_count(model);
+    float *parameters = malloc(count * sizeof *parameters);
+    double *p = malloc(count * sizeof *p);
+    float *gradient = malloc(count * sizeof *gradient);
+    assert_int_equal(cosnet_model_get_parameters(model, parameters, count),
+                     COSNET_OK);
+    architecture_description arch;
+    {
+        /* The model's description, rebuilt from its own text. */
+        layer_spec specs[ARCHITECTURE_MAX_LAYERS];
+        size_t spec_count = 0;
+        assert_int_equal(
+            layer_text_parse(cosnet_model_layers(model), specs, &spec_count),
+            COSNET_OK);
+        assert_int_equal(architecture_build((cosnet_architecture)0, "check",
+                                            channels, side, side, specs,
+                                            spec_count, &arch),
+                         COSNET_OK);
+    }
+    random_generator g;
+    random_seed(&g, 12);
+    /* Biases away from zero, so ReLUs are neither all dead nor all on. */
+    for (int l = 0; l < arch.layer_count; l++)
+        for (int c = 0;
+             c < arch.layers[l].out_channels && arch.layers[l].weight_count > 0;
+             c++)
+            parameters[arch.layers[l].bias_offset + (size_t)c] =
+                (float)uniform(&g, -0.1, 0.2);
+    for (size_t k = 0; k < count; k++)
+        p[k] = parameters[k];
+    const size_t input = architecture_input_size(&arch);
+    float *images = malloc(n * input * sizeof *images);
+    float *targets = malloc(n * arch.output_dims * sizeof *targets);
+    for (size_t k = 0; k < n * input; k++)
+        images[k] = (float)random_uniform(&g);
+    for (size_t k = 0; k < n * arch.output_dims; k++)
+        targets[k] = (float)uniform(&g, 0.0, 1.0);
+    pattern base = {NULL, 0, 0};
+    const double loss = list_loss(&arch, p, images, n, targets, &base);
+
+    /* The sampled coordinates and their differences, once. */
+    size_t coordinates[64 * ARCHITECTURE_MAX_LAYERS];
+    double fd[64 * ARCHITECTURE_MAX_LAYERS];
+    int layer_of[64 * ARCHITECTURE_MAX_LAYERS];
+    size_t sampled = 0, kept = 0;
+    double scale = 0;
+    assert_true(per_layer <= 32);
+    for (int l = 0; l < arch.layer_count; l++) {
+        const network_layer *layer = &arch.layers[l];
+        if (layer->weight_count == 0)
+            continue;
+        size_t tried = 0, survived = 0;
+        for (int j = 0; j < 2 * per_layer; j++) {
+            size_t k;
+            if (j < per_layer)
+                k = layer->weight_offset +
+                    (size_t)random_below(&g, layer->weight_count);
+            else if (j - per_layer < layer->out_channels)
+                k = layer->bias_offset + (size_t)(j - per_layer);
+            else
+                break;
+            tried++;
+            double difference;
+            if (!pattern_difference(&arch, p, k, images, n, targets, &base,
+                                    &difference))
+                continue;
+            survived++;
+            coordinates[kept] = k;
+            fd[kept] = difference;
+            layer_of[kept] = l;
+            scale = fmax(scale, fabs(difference));
+            kept++;
+        }
+        sampled += tried;
+        /* The check cannot become vacuous. */
+        if (survived * 10 < tried * 7)
+            fail_msg("%s: layer %d: only %zu of %zu coordinates away from "
+                     "kinks",
+                     text, l, survived, tried);
+    }
+
+    const kernel_table *tables[8];
+    size_t variants = available_variants(tables);
+    for (size_t v = 0; v < variants; v++) {
+        network_workspace *workspace = NULL;
+        assert_int_equal(
+            network_workspace_create(&arch, tables[v], 1, &workspace),
+            COSNET_OK);
+        float library_loss =
+            network_loss_gradient(workspace, parameters, images, n, targets,
+                                  arch.output_dims, gradient, NULL);
+        network_workspace_free(workspace);
+        assert_true(fabs(library_loss - loss) <= 1e-5 * fabs(loss) + 1e-6);
+        char what[96];
+        snprintf(what, sizeof what, "list of %d layers, %zu sampled",
+                 arch.layer_count, sampled);
+        comparison c = {what, scale, 0, 0, 0};
+        for (size_t i = 0; i < kept; i++)
+            compare(&c, tables[v]->name, coordinates[i],
+                    gradient[coordinates[i]], fd[i], scale);
+        report(&c, tables[v]->name);
+        (void)layer_of;
+    }
+    free(base.bits);
+    free(images);
+    free(targets);
+    free(parameters);
+    free(p);
+    free(gradient);
+    cosnet_model_free(model);
+}
+
+static void test_layer_list_gradients(void **state)
+{
+    (void)state;
+    /* A dense head after a conv and a pool. */
+    check_layer_list("conv3x3 3 pad 1, relu, maxpool2x2, flatten, dense 6, "
+                     "relu, dense 5",
+                     1, 8, 3, 16);
+    /* Convolutions without pools between them (the ReLU derivative on a
+     * kept output), no ReLU before a pool, two input channels, pad 0. */
+    check_layer_list("conv3x3 4 pad 0, relu, conv3x3 3 pad 2, maxpool2x2, "
+                     "dense 7, relu, dense 4",
+                     2, 9, 3, 16);
+    /* Dense layers only. */
+    check_layer_list("flatten, dense 9, relu, dense 6, relu, dense 3", 1, 5, 4,
+                     16);
+    /* The built-in classifier's own list, a few coordinates of each layer. */
+    check_layer_list("conv3x3 32 pad 1, relu, maxpool2x2, conv3x3 64 pad 1, "
+                     "relu, maxpool2x2, flatten, dense 128, relu, dense 25",
+                     1, 28, 1, 4);
+}
+
 /* ---- Single kernels ----------------------------------------------------- */
 
 /* Random padded input (zero borders) of `count` images for stage s. */
@@ -842,6 +1135,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_network_gradient),
         cmocka_unit_test(test_network_gradient_chunks),
+        cmocka_unit_test(test_layer_list_gradients),
         cmocka_unit_test(test_conv_backward),
         cmocka_unit_test(test_pool_backward),
         cmocka_unit_test(test_cosine_loss_gradient),

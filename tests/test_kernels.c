@@ -950,8 +950,27 @@ static void test_variant_lookup(void **state)
         assert_non_null(table->maxpool2x2_backward);
         assert_non_null(table->cosine_similarity);
         assert_non_null(table->cosine_loss);
+        assert_non_null(table->dense_forward);
+        assert_non_null(table->relu_backward);
+        /* An op that only has its reference (pixel conversion) is
+         * dispatched by every table without any ISA file naming it: the
+         * per-op configuration starts from the references. */
+        assert_ptr_equal(table->pixels_to_float, pixels_to_float_scalar);
+        /* Every SIMD table brings its own convolution microkernels. */
+        if (strcmp(table->name, "scalar") != 0) {
+            assert_non_null(table->conv3x3);
+            assert_ptr_not_equal(table->maxpool2x2_forward,
+                                 maxpool2x2_forward_scalar);
+        }
         print_message("variant under test: %s\n", table->name);
     }
+    /* The reference conversion itself. */
+    const uint8_t pixels[4] = {0, 1, 128, 255};
+    float converted[4];
+    kernels_by_name("scalar")->pixels_to_float(4, pixels, converted);
+    assert_true(converted[0] == 0.0f && converted[3] == 1.0f);
+    assert_true(converted[1] == 1.0f / 255.0f);
+    assert_true(converted[2] == 128.0f / 255.0f);
 }
 
 int main(void)
