@@ -21,6 +21,7 @@
 
 #include "common/memory.h"
 #include "common/error.h"
+#include "common/file_writer.h"
 #include "kernels/kernels.h"
 #include "network/model_internal.h"
 
@@ -74,23 +75,6 @@ static uint32_t crc_of(const unsigned char *bytes, size_t size)
 
 /* ---- Saving ------------------------------------------------------------- */
 
-static cosnet_status write_all(FILE *file, const unsigned char *bytes,
-                               size_t size, const char *temp_path)
-{
-    if (fwrite(bytes, 1, size, file) != size)
-        return error_set(COSNET_ERROR_IO, "%s: write failed: %s", temp_path,
-                         strerror(errno));
-    if (fflush(file) != 0)
-        return error_set(COSNET_ERROR_IO, "%s: flush failed: %s", temp_path,
-                         strerror(errno));
-    /* On disk before the rename, so a crash never leaves a partial file
-     * under the final name. */
-    if (fsync(fileno(file)) != 0)
-        return error_set(COSNET_ERROR_IO, "%s: fsync failed: %s", temp_path,
-                         strerror(errno));
-    return COSNET_OK;
-}
-
 COSNET_API cosnet_status cosnet_model_save(const cosnet_model *model,
                                            const char *path)
 {
@@ -114,45 +98,8 @@ COSNET_API cosnet_status cosnet_model_save(const cosnet_model *model,
     put_u32(bytes + size - MODEL_CRC_SIZE,
             crc_of(bytes, size - MODEL_CRC_SIZE));
 
-    const char suffix[] = ".tmp.XXXXXX";
-    size_t path_length = strlen(path);
-    char *temp_path = memory_allocate(path_length + sizeof suffix);
-    if (!temp_path) {
-        memory_free(bytes);
-        return error_out_of_memory("temporary file name",
-                                   path_length + sizeof suffix);
-    }
-    memcpy(temp_path, path, path_length);
-    memcpy(temp_path + path_length, suffix, sizeof suffix);
-
-    cosnet_status status = COSNET_OK;
-    int descriptor = mkstemp(temp_path);
-    if (descriptor < 0) {
-        status = error_set(COSNET_ERROR_IO,
-                           "%s: cannot create a temporary file %s: %s", path,
-                           temp_path, strerror(errno));
-        memory_free(temp_path);
-        memory_free(bytes);
-        return status;
-    }
-    FILE *file = fdopen(descriptor, "wb");
-    if (!file) {
-        status = error_set(COSNET_ERROR_IO, "%s: fdopen failed: %s", temp_path,
-                           strerror(errno));
-        close(descriptor);
-    } else {
-        status = write_all(file, bytes, size, temp_path);
-        if (fclose(file) != 0 && status == COSNET_OK)
-            status = error_set(COSNET_ERROR_IO, "%s: close failed: %s",
-                               temp_path, strerror(errno));
-    }
-    if (status == COSNET_OK && rename(temp_path, path) != 0)
-        status =
-            error_set(COSNET_ERROR_IO, "%s: cannot rename %s into place: %s",
-                      path, temp_path, strerror(errno));
-    if (status != COSNET_OK)
-        remove(temp_path);
-    memory_free(temp_path);
+    /* Temporary file, fsync, rename, folder fsync: common/file_writer.h. */
+    cosnet_status status = file_write_atomic(path, bytes, size);
     memory_free(bytes);
     return status;
 }
