@@ -284,6 +284,35 @@ static cosnet_status replace_file(const char *path, const char *target,
     return COSNET_OK;
 }
 
+/* Where a write of `path` goes: *special set for a file to write straight
+ * into (`path` itself), else `target` (PATH_MAX bytes) receives the name of
+ * the regular file to replace. */
+static cosnet_status find_target(const char *path, char *target, int *special,
+                                 report *out)
+{
+    char reason[128];
+    struct stat info;
+    int exists = stat(path, &info) == 0;
+    *special = 0;
+    /* A folder takes the regular way: its rename fails (EISDIR). */
+    if (exists && !S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode)) {
+        *special = 1;
+        return COSNET_OK;
+    }
+    int number = resolve_links(path, target);
+    if (number != 0)
+        return fail(out, COSNET_ERROR_IO, "%s: cannot follow the link: %s",
+                    path, describe(number, reason, sizeof reason));
+    /* A link whose text names no real path (/proc/self/fd/N of a deleted
+     * file, say) leads elsewhere than the kernel goes: write through it. */
+    struct stat resolved;
+    if (exists &&
+        (stat(target, &resolved) != 0 || resolved.st_dev != info.st_dev ||
+         resolved.st_ino != info.st_ino))
+        *special = 1;
+    return COSNET_OK;
+}
+
 cosnet_status file_write_atomic_message(const char *path, const void *data,
                                         size_t size, char *message,
                                         size_t message_size)
@@ -295,26 +324,54 @@ cosnet_status file_write_atomic_message(const char *path, const void *data,
         return fail(&out, COSNET_ERROR_INVALID_ARGUMENT,
                     "file_write_atomic: %s",
                     !path || !*path ? "no path" : "data is NULL");
-    char reason[128];
-    struct stat info;
-    int exists = stat(path, &info) == 0;
-    /* A folder takes the regular way: its rename fails (EISDIR). */
-    if (exists && !S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode))
-        return write_special(path, data, size, &out);
-
     char target[PATH_MAX];
-    int number = resolve_links(path, target);
-    if (number != 0)
-        return fail(&out, COSNET_ERROR_IO, "%s: cannot follow the link: %s",
-                    path, describe(number, reason, sizeof reason));
-    /* A link whose text names no real path (/proc/self/fd/N of a deleted
-     * file, say) leads elsewhere than the kernel goes: write through it. */
-    struct stat resolved;
-    if (exists &&
-        (stat(target, &resolved) != 0 || resolved.st_dev != info.st_dev ||
-         resolved.st_ino != info.st_ino))
+    int special = 0;
+    cosnet_status status = find_target(path, target, &special, &out);
+    if (status != COSNET_OK)
+        return status;
+    if (special)
         return write_special(path, data, size, &out);
     return replace_file(path, target, data, size, &out);
+}
+
+cosnet_status file_write_check_message(const char *path, char *message,
+                                       size_t message_size)
+{
+    report out = {message, message_size};
+    if (message_size > 0)
+        message[0] = '\0';
+    if (!path || !*path)
+        return fail(&out, COSNET_ERROR_INVALID_ARGUMENT,
+                    "file_write_check: no path");
+    char target[PATH_MAX], folder[PATH_MAX], temp[PATH_MAX], reason[128];
+    int special = 0;
+    cosnet_status status = find_target(path, target, &special, &out);
+    if (status != COSNET_OK)
+        return status;
+    if (special) {
+        if (access(path, W_OK) != 0)
+            return fail(&out, COSNET_ERROR_IO, "%s: cannot write: %s", path,
+                        describe(errno, reason, sizeof reason));
+        return COSNET_OK;
+    }
+    struct stat info;
+    if (stat(target, &info) == 0 && S_ISDIR(info.st_mode))
+        return fail(&out, COSNET_ERROR_IO, "%s: is a folder, not a file", path);
+    const char *name;
+    int number = split_path(target, folder, &name);
+    if (number == 0 && *name == '\0')
+        number = EISDIR;
+    if (number != 0)
+        return fail(&out, COSNET_ERROR_IO, "%s: not a file name: %s", path,
+                    describe(number, reason, sizeof reason));
+    int descriptor = create_temp(folder, name, temp);
+    if (descriptor < 0)
+        return fail(&out, COSNET_ERROR_IO,
+                    "%s: cannot create temporary file %s: %s", path, temp,
+                    describe(errno, reason, sizeof reason));
+    close(descriptor);
+    unlink(temp);
+    return COSNET_OK;
 }
 
 #ifdef COSNET_BUILDING_LIBRARY

@@ -57,6 +57,15 @@ cosnet_status file_write_atomic_message(const char *path, const void *data,
                                         size_t size, char *message,
                                         size_t message_size);
 
+/* Checks, without touching `path`, that a write to it can start: for a
+ * special file that this process may write it (access W_OK); for a regular
+ * or missing one that a temporary file can be created (and is removed) in
+ * the folder where the write would create it, and that it is not a
+ * folder. For programs that want to fail before long work, not after.
+ * Returns COSNET_OK, IO or INVALID_ARGUMENT, with `message` as above. */
+cosnet_status file_write_check_message(const char *path, char *message,
+                                       size_t message_size);
+
 #ifdef COSNET_BUILDING_LIBRARY
 /* As file_write_atomic_message; the message goes to cosnet_last_error(). */
 cosnet_status file_write_atomic(const char *path, const void *data,
