@@ -77,11 +77,13 @@ static void print_help(FILE *out)
         "\n"
         "--json and --save are checked before the data are read: a folder "
         "that\n"
-        "cannot be created or written fails at once.\n"
-        "The report goes to stdout. Exit status: 0 on success, 1 on failure "
-        "(bad or\n"
-        "missing data or model files, training or writing errors), 2 on a "
-        "usage error.\n",
+        "cannot be created or written fails at once, with exit status 1.\n"
+        "\n"
+        "The report goes to stdout (to stderr with --json -). Exit status: 0 "
+        "on\n"
+        "success, 1 on failure (bad or missing data or model files, training "
+        "or\n"
+        "writing errors), 2 on a usage error.\n",
         out);
 }
 
