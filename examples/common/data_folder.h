@@ -11,6 +11,10 @@
 
 #include "cosnet.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The folder as above, from `given` (NULL if no --data); malloc'd, the
  * caller frees it. NULL when none can be formed (no HOME) or out of
  * memory. */
@@ -31,5 +35,9 @@ cosnet_status data_open(const char *folder, const char *split,
 /* After a failed data_open: if the folder lacks the files, prints to `out`
  * how to fetch them, as "PROGRAM: ..." lines. */
 void data_missing_hint(FILE *out, const char *program, const char *folder);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
