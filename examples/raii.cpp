@@ -15,6 +15,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cosnet.h"
@@ -49,6 +50,15 @@ struct Error : std::runtime_error {
     }
 };
 
+// The MNIST files could not be read: main also says how to fetch them.
+struct DataError : Error {
+    std::string folder;
+    DataError(cosnet_status s, const std::string &what, std::string where)
+        : Error(s, what), folder(std::move(where))
+    {
+    }
+};
+
 void check(cosnet_status status, const char *what)
 {
     if (status != COSNET_OK)
@@ -58,7 +68,9 @@ void check(cosnet_status status, const char *what)
 Dataset open_split(const std::string &folder, const char *split)
 {
     cosnet_dataset *raw = nullptr;
-    check(data_open(folder.c_str(), split, 10, &raw), split);
+    cosnet_status status = data_open(folder.c_str(), split, 10, &raw);
+    if (status != COSNET_OK)
+        throw DataError(status, split, folder);
     return Dataset(raw);
 }
 
@@ -174,6 +186,10 @@ int main(int argc, char **argv)
     }
     try {
         return run(data, epochs);
+    } catch (const DataError &error) {
+        std::fprintf(stderr, "raii: %s\n", error.what());
+        data_missing_hint(stderr, "raii", error.folder.c_str());
+        return 1;
     } catch (const std::exception &error) {
         std::fprintf(stderr, "raii: %s\n", error.what());
         return 1;
