@@ -510,6 +510,56 @@ static void test_concurrent_saves(void **state)
     empty_folder();
 }
 
+/* The check programs run before long work: it writes nothing. */
+static void test_check_before_writing(void **state)
+{
+    (void)state;
+    char message[FILE_WRITE_MESSAGE_SIZE], path[600];
+    path_in(path, sizeof path, "later.json");
+    assert_int_equal(file_write_check_message(path, message, sizeof message),
+                     COSNET_OK);
+    assert_int_equal(entries_with(""), 0); /* nothing created, nothing left */
+    put(path, "kept");
+    assert_int_equal(file_write_check_message(path, message, sizeof message),
+                     COSNET_OK);
+    assert_string_equal(contents(path), "kept");
+
+    path_in(path, sizeof path, "missing/later.json");
+    assert_int_equal(file_write_check_message(path, message, sizeof message),
+                     COSNET_ERROR_IO);
+    assert_message_has(message, path);
+    assert_message_has(message, strerror(ENOENT));
+    path_in(path, sizeof path, "sub");
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(file_write_check_message(path, message, sizeof message),
+                     COSNET_ERROR_IO);
+    assert_message_has(message, "is a folder");
+
+    /* A link is checked where its target is. */
+    char link[600];
+    path_in(link, sizeof link, "link.json");
+    assert_int_equal(symlink("sub/inner.json", link), 0);
+    assert_int_equal(file_write_check_message(link, message, sizeof message),
+                     COSNET_OK);
+    path_in(path, sizeof path, "sub");
+    assert_int_equal(chmod(path, 0500), 0);
+    if (geteuid() != 0) {
+        assert_int_equal(
+            file_write_check_message(link, message, sizeof message),
+            COSNET_ERROR_IO);
+        assert_message_has(message, strerror(EACCES));
+    }
+    assert_int_equal(chmod(path, 0700), 0);
+
+    /* A FIFO: checked for write permission only (no reader needed). */
+    path_in(path, sizeof path, "fifo");
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(file_write_check_message(path, message, sizeof message),
+                     COSNET_OK);
+    assert_int_equal(entries_with(".cosnet-tmp."), 0);
+    empty_folder();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -521,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_write_failure_removes_temporary),
         cmocka_unit_test(test_stale_temporaries_swept),
         cmocka_unit_test(test_concurrent_saves),
+        cmocka_unit_test(test_check_before_writing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
