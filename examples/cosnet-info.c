@@ -16,11 +16,12 @@
 #include <string.h>
 
 #include "cosnet.h"
+#include "data_folder.h"
 
 static const char usage_synopsis[] =
     "usage: cosnet-info [--data DIR] [--labels author|generate]\n"
     "                   [--label-seed N] [--save-labels FILE]\n"
-    "                   [--load-labels FILE] [--help]\n";
+    "                   [--load-labels FILE] [-h|--help] [--version]\n";
 static const char usage_details[] =
     "\n"
     "  --data DIR          folder with the four MNIST IDX files (raw or .gz);\n"
@@ -32,7 +33,8 @@ static const char usage_details[] =
     "  --label-seed N      seed for --labels generate (default 0)\n"
     "  --load-labels FILE  read the label set from a text file instead\n"
     "  --save-labels FILE  write the label set to a text file\n"
-    "  --help              print this help\n";
+    "  -h, --help          print this help\n"
+    "  --version           print \"cosnet-info VERSION\"\n";
 
 typedef struct options {
     const char *data;        /* NULL: from the environment */
@@ -70,10 +72,14 @@ static int parse_options(int argc, char **argv, options *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *name = argv[i];
-        if (strcmp(name, "--help") == 0) {
+        if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
             fputs(usage_synopsis, stdout);
             fputs(usage_details, stdout);
-            return 0;
+            return fflush(stdout) == 0 ? 0 : 1;
+        }
+        if (strcmp(name, "--version") == 0) {
+            printf("cosnet-info %s\n", cosnet_version());
+            return fflush(stdout) == 0 ? 0 : 1;
         }
         const char **target =
             strcmp(name, "--data") == 0          ? &o->data
@@ -103,56 +109,6 @@ static int parse_options(int argc, char **argv, options *o)
         return usage_error("--load-labels replaces --labels and --label-seed",
                            "");
     return -1;
-}
-
-/* The data folder: --data, else $COSNET_DATA, else the cache folder. */
-static int data_folder(const options *o, char *folder, size_t size)
-{
-    const char *cache = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    int written;
-    if (o->data)
-        written = snprintf(folder, size, "%s", o->data);
-    else if (getenv("COSNET_DATA"))
-        written = snprintf(folder, size, "%s", getenv("COSNET_DATA"));
-    else if (cache && cache[0])
-        written = snprintf(folder, size, "%s/cosnet/mnist", cache);
-    else if (home && home[0])
-        written = snprintf(folder, size, "%s/.cache/cosnet/mnist", home);
-    else
-        written = -1;
-    return written > 0 && (size_t)written < size;
-}
-
-/* Path lengths: a folder name fits in folder_size, so folder/name.gz
- * always fits in path_size. */
-enum { folder_size = 4096, path_size = folder_size + 64 };
-
-/* folder/name, or folder/name.gz when only that exists. */
-static void data_file(const char *folder, const char *name, char *path)
-{
-    snprintf(path, path_size, "%s/%s", folder, name);
-    FILE *file = fopen(path, "rb");
-    if (!file) {
-        size_t length = strlen(path);
-        strcat(path, ".gz");
-        file = fopen(path, "rb");
-        if (!file)
-            path[length] = '\0'; /* neither: the library names the raw one */
-    }
-    if (file)
-        fclose(file);
-}
-
-static cosnet_status open_set(const char *folder, const char *prefix,
-                              cosnet_dataset **out)
-{
-    char images[path_size], labels[path_size], name[64];
-    snprintf(name, sizeof name, "%s-images-idx3-ubyte", prefix);
-    data_file(folder, name, images);
-    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", prefix);
-    data_file(folder, name, labels);
-    return cosnet_dataset_open(images, labels, 10, out);
 }
 
 static void print_class_counts(const cosnet_dataset *train,
@@ -245,20 +201,24 @@ int main(int argc, char **argv)
     if (status >= 0)
         return status;
 
-    char folder[folder_size];
-    if (!data_folder(&o, folder, sizeof folder)) {
-        fprintf(stderr, "cosnet-info: no data folder: give --data DIR (at "
-                        "most 4095 bytes) or set COSNET_DATA or HOME\n");
+    /* --data, else $COSNET_DATA, else the cache folder (data_folder.h). */
+    char *folder = data_folder(o.data);
+    if (!folder) {
+        fprintf(stderr, "cosnet-info: no data folder: give --data DIR or set "
+                        "COSNET_DATA or HOME\n");
         return 1;
     }
     cosnet_dataset *train = NULL, *test = NULL;
-    if (open_set(folder, "train", &train) != COSNET_OK ||
-        open_set(folder, "t10k", &test) != COSNET_OK) {
+    if (data_open(folder, "train", 10, &train) != COSNET_OK ||
+        data_open(folder, "t10k", 10, &test) != COSNET_OK) {
         status = library_error();
+        data_missing_hint(stderr, "cosnet-info", folder);
         cosnet_dataset_free(train);
+        free(folder);
         return status;
     }
     printf("data: %s\n", folder);
+    free(folder);
     print_class_counts(train, test);
     cosnet_dataset_free(train);
     cosnet_dataset_free(test);

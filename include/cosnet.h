@@ -348,6 +348,7 @@ COSNET_API cosnet_status cosnet_model_copy(const cosnet_model *model,
 /* Shape queries; 0 for NULL. */
 COSNET_API cosnet_architecture
 cosnet_model_architecture(const cosnet_model *model);
+COSNET_API size_t cosnet_model_input_channels(const cosnet_model *model);
 COSNET_API size_t cosnet_model_input_rows(const cosnet_model *model);
 COSNET_API size_t cosnet_model_input_columns(const cosnet_model *model);
 COSNET_API size_t cosnet_model_output_dims(const cosnet_model *model);

@@ -274,6 +274,8 @@ static void test_architecture_refusals(void **state)
         {{{(layer_kind)9, 0, 0}}, 1, 8, "unknown kind 9"},
         {{{LAYER_FLATTEN, 0, 0}}, 1, 8, "no conv3x3, maxpool2x2 or dense"},
         {{{LAYER_DENSE, 1u << 25, 0}}, 1, 8, "output features outside"},
+        /* A tiny list on a huge input: bounded before anything allocates. */
+        {{{LAYER_MAXPOOL2X2, 0, 0}}, 1, 4096, "exceed 2^24 values"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         architecture_description arch;

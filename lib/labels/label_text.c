@@ -1,8 +1,8 @@
-/* Label sets as text: one vector a line, '#' comments. Written through a
- * temporary file renamed into place; read line by line with getline so any
- * line length works. Numbers are printed and parsed in the C locale whatever
- * the program's locale, so a file written under one locale reads back under
- * another. */
+/* Label sets as text: one vector a line, '#' comments. Formatted in memory,
+ * then written by common/file_writer (temporary file renamed into place); read
+ * line by line with getline so any line length works. Numbers are printed and
+ * parsed in the C locale whatever the program's locale, so a file written under
+ * one locale reads back under another. */
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
@@ -15,6 +15,7 @@
 
 #include "common/memory.h"
 #include "common/error.h"
+#include "common/file_writer.h"
 
 /* Longest piece of an offending token quoted in a message. */
 enum { token_quote_limit = 40 };
@@ -25,25 +26,40 @@ static int is_blank(char c)
            c == '\f';
 }
 
-/* Writes the header and the rows; returns 0 on a write error (errno set). */
-static int write_vectors(FILE *file, const cosnet_labels *labels)
+/* Longest text "%.9g" gives for a float ("-1.17549435e-38"), with room to
+ * spare, plus the separator. */
+enum { value_text_bound = 24 };
+
+/* Formats the header and the rows into `text` (`size` bytes, enough by
+ * construction); returns the length, or 0 if it did not fit. */
+static size_t format_vectors(const cosnet_labels *labels, char *text,
+                             size_t size)
 {
     size_t count = cosnet_labels_count(labels);
     size_t dims = cosnet_labels_dims(labels);
-    if (fprintf(file, "# cosnet label set: %zu vectors of %zu dimensions\n",
-                count, dims) < 0)
+    size_t used = 0;
+    int written = snprintf(
+        text, size, "# cosnet label set: %zu vectors of %zu dimensions\n",
+        count, dims);
+    if (written < 0 || (size_t)written >= size)
         return 0;
+    used = (size_t)written;
     for (size_t row = 0; row < count; row++) {
         const float *vector = cosnet_labels_vector(labels, row);
         for (size_t i = 0; i < dims; i++) {
             /* 9 significant digits identify every float exactly. */
-            if (fprintf(file, i ? " %.9g" : "%.9g", (double)vector[i]) < 0)
+            written = snprintf(text + used, size - used, i ? " %.9g" : "%.9g",
+                               (double)vector[i]);
+            if (written < 0 || (size_t)written >= size - used)
                 return 0;
+            used += (size_t)written;
         }
-        if (fputc('\n', file) == EOF)
+        if (used + 1 >= size)
             return 0;
+        text[used++] = '\n';
+        text[used] = '\0';
     }
-    return 1;
+    return used;
 }
 
 COSNET_API cosnet_status cosnet_labels_save(const cosnet_labels *labels,
@@ -53,70 +69,33 @@ COSNET_API cosnet_status cosnet_labels_save(const cosnet_labels *labels,
         return error_set(COSNET_ERROR_INVALID_ARGUMENT,
                          "cosnet_labels_save: %s is NULL",
                          labels ? "path" : "labels");
+    size_t count = cosnet_labels_count(labels);
+    size_t dims = cosnet_labels_dims(labels);
+    /* header + count rows of dims values and a newline */
+    if (dims > (SIZE_MAX - 256) / value_text_bound / (count ? count : 1) - 1)
+        return error_out_of_memory("the label set's text", SIZE_MAX);
+    size_t size = 256 + count * (dims * value_text_bound + 1);
+    char *text = memory_allocate(size);
+    if (!text)
+        return error_out_of_memory("the label set's text", size);
     locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (c_locale == (locale_t)0)
+    if (c_locale == (locale_t)0) {
+        memory_free(text);
         return error_set(COSNET_ERROR_IO, "%s: cannot create the C locale: %s",
                          path, strerror(errno));
-
-    size_t temporary_size = strlen(path) + sizeof ".tmp.XXXXXX";
-    char *temporary = memory_allocate(temporary_size);
-    if (!temporary) {
-        freelocale(c_locale);
-        return error_set(COSNET_ERROR_IO,
-                         "%s: out of memory for the temporary file name", path);
     }
-    snprintf(temporary, temporary_size, "%s.tmp.XXXXXX", path);
-
-    cosnet_status status = COSNET_OK;
-    const char *failed_step = NULL;
-    int saved_errno = 0;
-    int descriptor = mkstemp(temporary);
-    if (descriptor < 0) {
-        status = error_set(COSNET_ERROR_IO,
-                           "%s: cannot create temporary file %s: %s", path,
-                           temporary, strerror(errno));
-        memory_free(temporary);
-        freelocale(c_locale);
-        return status;
-    }
-    /* mkstemp creates the file readable by its owner only; a label set is
-     * an ordinary data file. */
-    (void)fchmod(descriptor, 0644);
-
-    FILE *file = fdopen(descriptor, "w");
-    if (!file) {
-        saved_errno = errno;
-        close(descriptor);
-        failed_step = "open";
-    } else {
-        locale_t previous = uselocale(c_locale);
-        int written = write_vectors(file, labels) && fflush(file) == 0;
-        saved_errno = errno;
-        uselocale(previous);
-        if (!written) {
-            failed_step = "write";
-        } else if (fsync(fileno(file)) != 0) {
-            saved_errno = errno;
-            failed_step = "sync";
-        }
-        /* fclose always releases the stream, so it runs on every path. */
-        if (fclose(file) != 0 && !failed_step) {
-            saved_errno = errno;
-            failed_step = "close";
-        }
-    }
-    if (!failed_step && rename(temporary, path) != 0) {
-        saved_errno = errno;
-        failed_step = "rename";
-    }
-    if (failed_step) {
-        unlink(temporary);
-        status =
-            error_set(COSNET_ERROR_IO, "%s: cannot %s temporary file %s: %s",
-                      path, failed_step, temporary, strerror(saved_errno));
-    }
-    memory_free(temporary);
+    locale_t previous = uselocale(c_locale);
+    size_t length = format_vectors(labels, text, size);
+    uselocale(previous);
     freelocale(c_locale);
+    /* Temporary file, fsync, rename, folder fsync: common/file_writer.h. */
+    cosnet_status status = length
+                               ? file_write_atomic(path, text, length)
+                               : error_set(COSNET_ERROR_IO,
+                                           "%s: the text of %zu x %zu values "
+                                           "did not fit its buffer",
+                                           path, count, dims);
+    memory_free(text);
     return status;
 }
 

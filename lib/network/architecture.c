@@ -62,6 +62,11 @@ cosnet_status architecture_build(cosnet_architecture id, const char *name,
     int c = input_channels, h = input_rows, w = input_columns, flat = 0;
     size_t parameters = 0, multiply_adds = 0, largest = (size_t)c * h * w;
     size_t activations = largest; /* floats per image, all layers */
+    if (activations > ARCHITECTURE_MAX_ACTIVATIONS)
+        return error_set(COSNET_ERROR_BAD_FORMAT,
+                         "network %s: input %dx%dx%d has more than 2^24 "
+                         "values",
+                         name, c, h, w);
     for (size_t i = 0; i < spec_count; i++) {
         const layer_spec *s = &specs[i];
         network_layer *l = &d.layers[d.layer_count];
@@ -152,6 +157,11 @@ cosnet_status architecture_build(cosnet_architecture id, const char *name,
             activations += (size_t)l->in_channels *
                            (l->in_height + 2 * l->shape.pad) *
                            (l->in_width + 2 * l->shape.pad);
+        /* Each term is below 2^12 * 2^13 * 2^13, so the sum cannot wrap
+         * before this check stops it. */
+        if (activations > ARCHITECTURE_MAX_ACTIVATIONS)
+            return refuse(name, i, s->kind,
+                          "the activations exceed 2^24 values per image");
         d.layer_count++;
     }
     if (d.layer_count == 0)

@@ -37,6 +37,10 @@ typedef struct layer_spec {
 #define ARCHITECTURE_MAX_CHANNELS 4096
 #define ARCHITECTURE_MAX_FEATURES (1u << 24)
 #define ARCHITECTURE_MAX_PARAMETERS ((size_t)1 << 28)
+/* Floats of one image's activations, all layers together (the workspace
+ * grows with it): 2^24, 64 MB. A model file of a few bytes can describe a
+ * huge input; this keeps what it makes the library allocate bounded. */
+#define ARCHITECTURE_MAX_ACTIVATIONS ((size_t)1 << 24)
 
 /* A compute layer (ReLU and flatten fold into their neighbours). Shapes
  * are channels x height x width; a dense layer's are features x 1 x 1. */
@@ -70,8 +74,8 @@ typedef struct architecture_description {
  * pad 0..2 and an output of at least 1x1; a pool needs a spatial input of at
  * least 2x2; ReLU only right after a conv or dense layer; flatten once,
  * before any dense layer (a dense layer on a spatial input flattens
- * implicitly); the network ends with a flattened output of at least one
- * value; at most 2^28 parameters. Returns COSNET_OK or BAD_FORMAT with a
+ * implicitly); at most 2^28 parameters and 2^24 activation floats per image
+ * (all layers, padded inputs included). Returns COSNET_OK or BAD_FORMAT with a
  * message naming the layer and the rule. */
 cosnet_status architecture_build(cosnet_architecture id, const char *name,
                                  int input_channels, int input_rows,

@@ -156,6 +156,11 @@ cosnet_model_architecture(const cosnet_model *model)
     return model ? model->arch.id : (cosnet_architecture)0;
 }
 
+COSNET_API size_t cosnet_model_input_channels(const cosnet_model *model)
+{
+    return model ? (size_t)model->arch.input_channels : 0;
+}
+
 COSNET_API size_t cosnet_model_input_rows(const cosnet_model *model)
 {
     return model ? (size_t)model->arch.input_rows : 0;

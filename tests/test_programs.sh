@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The example programs' conventions, run by meson test:
+#   every program: --version prints "NAME X.Y.Z", -h and --help print the
+#   same usage and exit 0, a missing data folder fails saying how to fetch
+#   the data (scripts/fetch-mnist.sh);
+#   cosnet-mnist: --json - gives valid JSON on stdout (the report on
+#   stderr); an unwritable --json or --save fails in under 2 s, before any
+#   data is read; /dev/stdout as --json is written into, never replaced; a
+#   symbolic link as a --save file, or as --json, is kept and its target
+#   written; no temporary file is left;
+#   train-digit, raii and cosnet-info: short runs on the real MNIST.
+#
+# Usage: test_programs.sh COSNET_MNIST COSNET_INFO TRAIN_DIGIT [RAII]
+# The real MNIST comes from $COSNET_DATA; without it the test is skipped
+# (exit 77), or fails when COSNET_REQUIRE_DATA=1. cosnet-mnist runs on a
+# small copy (the first 2000 training and 500 test images) to stay quick.
+set -uo pipefail
+
+mnist=$1 info=$2 train_digit=$3 raii=${4:-}
+failures=0 checks=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { checks=$((checks + 1)); }
+expect() { # expect DESCRIPTION CONDITION...: one check
+  local what=$1; shift
+  if "$@"; then pass; else fail "$what"; fi
+}
+
+if [ -z "${COSNET_DATA:-}" ]; then
+  if [ "${COSNET_REQUIRE_DATA:-0}" = 1 ]; then
+    echo "COSNET_DATA is not set"; exit 1
+  fi
+  echo "COSNET_DATA is not set: skipped"; exit 77
+fi
+
+work=$(mktemp -d /tmp/cosnet-test-programs-XXXXXX)
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+out=$work/out.txt err=$work/err.txt
+
+# A small MNIST: the first images of each file, headers rewritten.
+small=$work/small
+mkdir "$small"
+python3 - "$COSNET_DATA" "$small" <<'PY' || { echo "cannot make the small MNIST"; exit 1; }
+import gzip, os, struct, sys
+source, target = sys.argv[1], sys.argv[2]
+def read(name):
+    path = os.path.join(source, name)
+    if os.path.exists(path):
+        return open(path, "rb").read()
+    return gzip.open(path + ".gz").read()
+for split, count in (("train", 2000), ("t10k", 500)):
+    images = read(split + "-images-idx3-ubyte")
+    labels = read(split + "-labels-idx1-ubyte")
+    rows, columns = struct.unpack(">II", images[8:16])
+    with open(os.path.join(target, split + "-images-idx3-ubyte"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, count, rows, columns))
+        f.write(images[16:16 + count * rows * columns])
+    with open(os.path.join(target, split + "-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, count))
+        f.write(labels[8:8 + count])
+PY
+short=(--data "$small" --epochs 1 --batches 2 --batch-size 10 --quiet)
+
+# ---- every program --------------------------------------------------------
+programs=("cosnet-mnist=$mnist" "cosnet-info=$info" "train-digit=$train_digit")
+[ -n "$raii" ] && programs+=("raii=$raii")
+for entry in "${programs[@]}"; do
+  name=${entry%%=*} bin=${entry#*=}
+  "$bin" --version >"$out" 2>"$err"; status=$?
+  expect "$name --version exits 0 (got $status)" [ "$status" = 0 ]
+  expect "$name --version prints '$name X.Y.Z', not '$(cat "$out")'" \
+    grep -qxE "$name [0-9]+\.[0-9]+\.[0-9]+" "$out"
+  "$bin" -h >"$out" 2>"$err"; status=$?
+  "$bin" --help >"$work/help.txt" 2>&1; status2=$?
+  expect "$name -h and --help exit 0 ($status, $status2)" [ "$status$status2" = 00 ]
+  expect "$name -h prints a usage" grep -qi "usage" "$out"
+  expect "$name -h and --help print the same" cmp -s "$out" "$work/help.txt"
+  COSNET_DATA=$work/nowhere "$bin" >"$out" 2>"$err"; status=$?
+  expect "$name without data exits 1 (got $status)" [ "$status" = 1 ]
+  expect "$name without data says how to fetch it" \
+    grep -q "scripts/fetch-mnist.sh" "$err"
+  expect "$name without data names the folder" grep -q "$work/nowhere" "$err"
+done
+
+# ---- cosnet-mnist's outputs -----------------------------------------------
+"$mnist" "${short[@]}" --json - >"$out" 2>"$err"; status=$?
+expect "--json - exits 0 (got $status: $(tail -n1 "$err"))" [ "$status" = 0 ]
+expect "--json - puts valid JSON on stdout" python3 -m json.tool "$out" /dev/null
+expect "--json - puts the report on stderr" grep -q "^seed rule" "$err"
+
+# Fails fast, before reading any data: exit 1, nothing on stdout, < 2 s.
+fails_fast() { # fails_fast DESCRIPTION [env ...] ARGS...: runs cosnet-mnist
+  local what=$1; shift
+  local start end status
+  start=$(date +%s%N)
+  "$@" >"$out" 2>"$err"; status=$?
+  end=$(date +%s%N)
+  local ms=$(((end - start) / 1000000))
+  expect "$what: exit 1 (got $status)" [ "$status" = 1 ]
+  expect "$what: under 2 s (took $ms ms)" [ "$ms" -lt 2000 ]
+  expect "$what: nothing on stdout" [ ! -s "$out" ]
+  expect "$what: a message on stderr" grep -q "^cosnet-mnist: --" "$err"
+}
+# Default settings and the full data: a run would take many seconds.
+full=(--data "$COSNET_DATA" --quiet)
+fails_fast "--json in a missing folder" "$mnist" "${full[@]}" --json "$work/missing/x.json"
+echo x >"$work/a-file"
+fails_fast "--save under a file" "$mnist" "${full[@]}" --save "$work/a-file/models"
+mkdir "$work/a-folder"
+fails_fast "--json naming a folder" "$mnist" "${full[@]}" --json "$work/a-folder"
+mkdir -m 0555 "$work/locked"
+if [ "$(id -u)" = 0 ]; then
+  # root writes anywhere: check as nobody.
+  if command -v setpriv >/dev/null; then
+    chmod 0755 "$work"
+    as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    fails_fast "--json in a read-only folder (as nobody)" \
+      "${as_nobody[@]}" "$mnist" "${full[@]}" --json "$work/locked/x.json"
+    fails_fast "--save in a read-only folder (as nobody)" \
+      "${as_nobody[@]}" "$mnist" "${full[@]}" --save "$work/locked/models"
+    mkdir -m 0555 "$work/locked-save"
+    fails_fast "--save naming a read-only folder (as nobody)" \
+      "${as_nobody[@]}" "$mnist" "${full[@]}" --save "$work/locked-save"
+    chmod 0700 "$work"
+  else
+    echo "note: root without setpriv: read-only folder checks skipped"
+  fi
+else
+  fails_fast "--json in a read-only folder" "$mnist" "${full[@]}" --json "$work/locked/x.json"
+  fails_fast "--save in a read-only folder" "$mnist" "${full[@]}" --save "$work/locked/models"
+fi
+
+# /dev/stdout: written into (a pipe here), never replaced; as root a
+# rename would have replaced the system's /dev/stdout link.
+before=$(ls -l /dev/stdout)
+"$mnist" "${short[@]}" --json /dev/stdout 2>"$err" | cat >"$out"
+expect "--json /dev/stdout (a pipe) gives valid JSON" python3 -m json.tool "$out" /dev/null
+expect "/dev/stdout is still the same link" [ "$(ls -l /dev/stdout)" = "$before" ]
+expect "/dev/stdout is a symbolic link" [ -L /dev/stdout ]
+# stdout redirected to a file: the file holds the JSON, the report goes
+# to stderr.
+"$mnist" "${short[@]}" --json /dev/stdout >"$out" 2>"$err"
+expect "--json /dev/stdout (a file) gives valid JSON" python3 -m json.tool "$out" /dev/null
+expect "/dev/stdout is still the same link (file)" [ "$(ls -l /dev/stdout)" = "$before" ]
+
+# Links as --save files and as --json: kept, their targets written.
+save=$work/models elsewhere=$work/elsewhere
+mkdir "$save" "$elsewhere"
+ln -s ../elsewhere/digit-0.model "$save/digit-0.cosnet"
+ln -s "$elsewhere/results.json" "$work/results.json"
+"$mnist" "${short[@]}" --save "$save" --json "$work/results.json" >"$out" 2>"$err"; status=$?
+expect "--save into links exits 0 (got $status: $(tail -n1 "$err"))" [ "$status" = 0 ]
+expect "the --save link is kept" [ -L "$save/digit-0.cosnet" ]
+expect "the link's target holds a model" \
+  [ "$(head -c 8 "$elsewhere/digit-0.model" 2>/dev/null)" = COSNETMD ]
+expect "the --json link is kept" [ -L "$work/results.json" ]
+expect "the --json link's target holds JSON" python3 -m json.tool "$elsewhere/results.json" /dev/null
+expect "no temporary file is left" \
+  [ -z "$(find "$work" -name '*.cosnet-tmp.*' -print -quit)" ]
+expect "the saved folder has 10 models and labels.txt" \
+  [ "$(ls "$save" | grep -cE '^(digit-[0-9]\.cosnet|labels\.txt)$')" = 11 ]
+"$mnist" --data "$small" --load "$save" --quiet >"$out" 2>"$err"; status=$?
+expect "--load reads the saved folder through the link (got $status)" [ "$status" = 0 ]
+# The JSON's file mode follows the umask.
+rm -f "$elsewhere/results.json"
+(umask 077 && "$mnist" "${short[@]}" --json "$work/private.json" >/dev/null 2>&1)
+expect "--json under umask 077 is 0600" [ "$(stat -c %a "$work/private.json")" = 600 ]
+
+# ---- the other programs on the real data ----------------------------------
+"$train_digit" --epochs 2 --out "$work/digit.cosnet" >"$out" 2>"$err"; status=$?
+expect "train-digit exits 0 (got $status: $(tail -n1 "$err"))" [ "$status" = 0 ]
+expect "train-digit saved its model" [ "$(head -c 8 "$work/digit.cosnet")" = COSNETMD ]
+expect "train-digit reports the separation" grep -q "mean cos" "$out"
+if [ -n "$raii" ]; then
+  "$raii" --epochs 1 >"$out" 2>"$err"; status=$?
+  expect "raii exits 0 (got $status: $(tail -n1 "$err"))" [ "$status" = 0 ]
+  expect "raii predicts 10 test images" [ "$(grep -c '^test image' "$out")" = 10 ]
+fi
+"$info" >"$out" 2>"$err"; status=$?
+expect "cosnet-info exits 0 (got $status)" [ "$status" = 0 ]
+
+echo "$checks checks passed, $failures failed"
+[ "$failures" = 0 ]
