@@ -593,6 +593,58 @@ cosnet_trainer_validation_accuracy(const cosnet_trainer *trainer,
                                    unsigned epoch);
 
 /* ------------------------------------------------------------------------ */
+/* Classifier bundle: a model, its label set and its class names            */
+/* ------------------------------------------------------------------------ */
+
+/* Everything needed to classify, in one handle and one file. */
+typedef struct cosnet_classifier cosnet_classifier;
+
+/* A bundle of copies of `model` and `labels` and of the class names.
+ * class_names: one NUL-terminated name (at most 255 bytes) per label
+ * vector, borrowed; NULL gives "0", "1", ... The model's output size must
+ * be the label dimension; at most 256 classes. Returns COSNET_OK,
+ * INVALID_ARGUMENT, MISMATCH, OUT_OF_RANGE (a name too long) or
+ * OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_classifier_create(
+    const cosnet_model *model, const cosnet_labels *labels,
+    const char *const *class_names, cosnet_classifier **out);
+
+/* Frees a bundle and what it holds. NULL is a no-op. */
+COSNET_API void cosnet_classifier_free(cosnet_classifier *classifier);
+
+/* The bundle's model, label set and class name `index` (owned by the
+ * bundle, valid until it is freed; NULL for NULL or an index out of
+ * range). Use them with cosnet_classify, cosnet_evaluate_classifier... */
+COSNET_API const cosnet_model *
+cosnet_classifier_model(const cosnet_classifier *classifier);
+COSNET_API const cosnet_labels *
+cosnet_classifier_labels(const cosnet_classifier *classifier);
+COSNET_API const char *
+cosnet_classifier_class_name(const cosnet_classifier *classifier, size_t index);
+
+/* Saves the bundle: magic "COSNETCL", a format version, the label vectors,
+ * the class names, the model (in its own format) and a CRC-32 over all;
+ * written like cosnet_model_save (temporary file, fsync, rename). Returns
+ * COSNET_OK, INVALID_ARGUMENT, IO or OUT_OF_MEMORY. */
+COSNET_API cosnet_status
+cosnet_classifier_save(const cosnet_classifier *classifier, const char *path);
+
+/* The same bytes in a buffer the caller frees with cosnet_free. */
+COSNET_API cosnet_status cosnet_classifier_save_memory(
+    const cosnet_classifier *classifier, void **data_out, size_t *size_out);
+
+/* Loads a bundle; every part is validated as its own loader does. Returns
+ * COSNET_OK, INVALID_ARGUMENT, IO, BAD_MAGIC, VERSION, BAD_FORMAT,
+ * TRUNCATED, MISMATCH, CORRUPT, NOT_FINITE, UNSUPPORTED or OUT_OF_MEMORY.
+ * cosnet_classifier_load_memory: the same from `size` bytes (borrowed),
+ * except IO. */
+COSNET_API cosnet_status cosnet_classifier_load(const char *path,
+                                                cosnet_classifier **out);
+COSNET_API cosnet_status cosnet_classifier_load_memory(const void *data,
+                                                       size_t size,
+                                                       cosnet_classifier **out);
+
+/* ------------------------------------------------------------------------ */
 /* Evaluation rules                                                         */
 /* ------------------------------------------------------------------------ */
 

@@ -531,6 +531,122 @@ static void test_classify_agrees_with_evaluation(void **state)
     cosnet_dataset_free(data);
 }
 
+/* ---- The classifier bundle ---------------------------------------------- */
+
+static void put_le32(unsigned char *at, uint32_t value)
+{
+    for (int i = 0; i < 4; i++)
+        at[i] = (unsigned char)(value >> (8 * i));
+}
+
+static void test_classifier_bundle(void **state)
+{
+    (void)state;
+    cosnet_model *model = new_model(12);
+    cosnet_labels *labels = new_labels();
+    const char *names[CLASSES] = {"top left", "top right", "bottom left",
+                                  "bottom right"};
+    cosnet_classifier *bundle = NULL;
+    assert_int_equal(cosnet_classifier_create(model, labels, names, &bundle),
+                     COSNET_OK);
+    assert_string_equal(cosnet_classifier_class_name(bundle, 3),
+                        "bottom right");
+    assert_null(cosnet_classifier_class_name(bundle, 4));
+    assert_ptr_not_equal(cosnet_classifier_model(bundle), model); /* a copy */
+
+    char path[128];
+    snprintf(path, sizeof path, "%s/bundle.cosnetcl", folder);
+    assert_int_equal(cosnet_classifier_save(bundle, path), COSNET_OK);
+    cosnet_classifier *loaded = NULL;
+    assert_int_equal(cosnet_classifier_load(path, &loaded), COSNET_OK);
+    for (size_t k = 0; k < CLASSES; k++)
+        assert_string_equal(cosnet_classifier_class_name(loaded, k), names[k]);
+    assert_memory_equal(
+        cosnet_labels_vector(cosnet_classifier_labels(loaded), 0),
+        cosnet_labels_vector(labels, 0), CLASSES * DIMS * sizeof(float));
+    assert_string_equal(cosnet_model_layers(cosnet_classifier_model(loaded)),
+                        NET);
+    /* The same bytes in memory; they load to the same predictions. */
+    void *data = NULL;
+    size_t size = 0;
+    assert_int_equal(cosnet_classifier_save_memory(bundle, &data, &size),
+                     COSNET_OK);
+    FILE *file = fopen(path, "rb");
+    assert_non_null(file);
+    unsigned char *on_disk = malloc(size + 1);
+    assert_int_equal(fread(on_disk, 1, size + 1, file), size);
+    fclose(file);
+    assert_memory_equal(on_disk, data, size);
+    float image[SIDE * SIDE];
+    for (int i = 0; i < SIDE * SIDE; i++)
+        image[i] = (float)(i % 7) / 7.0f;
+    size_t a, b;
+    assert_int_equal(
+        cosnet_classify(model, labels, image, 1, &a, NULL, NULL, NULL),
+        COSNET_OK);
+    assert_int_equal(cosnet_classify(cosnet_classifier_model(loaded),
+                                     cosnet_classifier_labels(loaded), image, 1,
+                                     &b, NULL, NULL, NULL),
+                     COSNET_OK);
+    assert_int_equal(a, b);
+    cosnet_classifier_free(loaded);
+
+    /* Corrupt bytes: each gets its status, the output stays untouched. */
+    unsigned char *bad = malloc(size);
+    cosnet_classifier *untouched = (cosnet_classifier *)&bad;
+    memcpy(bad, data, size);
+    bad[0] = 'X';
+    assert_int_equal(cosnet_classifier_load_memory(bad, size, &untouched),
+                     COSNET_ERROR_BAD_MAGIC);
+    memcpy(bad, data, size);
+    put_le32(bad + 8, 2);
+    assert_int_equal(cosnet_classifier_load_memory(bad, size, &untouched),
+                     COSNET_ERROR_VERSION);
+    memcpy(bad, data, size);
+    bad[size / 2] ^= 1;
+    assert_int_equal(cosnet_classifier_load_memory(bad, size, &untouched),
+                     COSNET_ERROR_CORRUPT);
+    assert_int_equal(cosnet_classifier_load_memory(data, size - 9, &untouched),
+                     COSNET_ERROR_CORRUPT);
+    assert_int_equal(cosnet_classifier_load_memory(data, 12, &untouched),
+                     COSNET_ERROR_TRUNCATED);
+    memcpy(bad, data, size);
+    put_le32(bad + 12, 0); /* no classes */
+    assert_int_equal(cosnet_classifier_load_memory(bad, size, &untouched),
+                     COSNET_ERROR_BAD_FORMAT);
+    assert_ptr_equal(untouched, (cosnet_classifier *)&bad);
+    assert_int_equal(cosnet_classifier_load(folder, &untouched),
+                     COSNET_ERROR_IO);
+
+    /* Names default to numbers; a name too long is refused. */
+    cosnet_classifier *numbered = NULL;
+    assert_int_equal(cosnet_classifier_create(model, labels, NULL, &numbered),
+                     COSNET_OK);
+    assert_string_equal(cosnet_classifier_class_name(numbered, 2), "2");
+    cosnet_classifier_free(numbered);
+    char long_name[300];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    const char *too_long[CLASSES] = {"a", long_name, "c", "d"};
+    assert_int_equal(
+        cosnet_classifier_create(model, labels, too_long, &numbered),
+        COSNET_ERROR_OUT_OF_RANGE);
+    cosnet_model *wide = NULL;
+    assert_int_equal(
+        cosnet_model_create_layers("flatten, dense 6", 1, SIDE, SIDE, 1, &wide),
+        COSNET_OK);
+    assert_int_equal(cosnet_classifier_create(wide, labels, names, &numbered),
+                     COSNET_ERROR_MISMATCH);
+    cosnet_model_free(wide);
+    free(bad);
+    free(on_disk);
+    cosnet_free(data);
+    unlink(path);
+    cosnet_classifier_free(bundle);
+    cosnet_labels_free(labels);
+    cosnet_model_free(model);
+}
+
 static int make_folder(void **state)
 {
     (void)state;
@@ -562,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_trainer_threads_invariant),
         cmocka_unit_test(test_trainer_rejects),
         cmocka_unit_test(test_classify_agrees_with_evaluation),
+        cmocka_unit_test(test_classifier_bundle),
     };
     return cmocka_run_group_tests(tests, make_folder, remove_folder);
 }

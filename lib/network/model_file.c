@@ -28,6 +28,7 @@
 #include <zlib.h>
 
 #include "common/error.h"
+#include "common/file_reader.h"
 #include "common/file_writer.h"
 #include "common/memory.h"
 #include "kernels/kernels.h"
@@ -319,61 +320,6 @@ COSNET_API cosnet_status cosnet_model_load_memory(const void *data, size_t size,
     return load_bytes(data, size, "<memory>", out);
 }
 
-/* Reads a whole file of at most `limit` bytes (thread-safe messages). */
-static cosnet_status read_whole_file(const char *path, size_t limit,
-                                     unsigned char **bytes_out,
-                                     size_t *size_out)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return error_set(COSNET_ERROR_IO, "%s: cannot open: %s", path,
-                         error_text(errno));
-    size_t capacity = 4096, size = 0;
-    struct stat info;
-    if (fstat(fileno(file), &info) == 0 && S_ISREG(info.st_mode) &&
-        info.st_size >= 0 && (uint64_t)info.st_size < (uint64_t)limit)
-        capacity = (size_t)info.st_size + 1;
-    unsigned char *bytes = memory_allocate(capacity);
-    cosnet_status status = COSNET_OK;
-    if (!bytes)
-        status = error_out_of_memory(path, capacity);
-    while (status == COSNET_OK) {
-        if (size == capacity) {
-            if (capacity > limit) {
-                status = error_set(COSNET_ERROR_MISMATCH,
-                                   "%s: more than %zu bytes, larger than any "
-                                   "model file",
-                                   path, limit);
-                break;
-            }
-            size_t grown = capacity * 2;
-            unsigned char *bigger = memory_reallocate(bytes, grown);
-            if (!bigger) {
-                status = error_out_of_memory(path, grown);
-                break;
-            }
-            bytes = bigger, capacity = grown;
-        }
-        size_t got = fread(bytes + size, 1, capacity - size, file);
-        size += got;
-        if (got == 0) {
-            if (ferror(file))
-                status = error_set(COSNET_ERROR_IO,
-                                   "%s: read failed at byte %zu: %s", path,
-                                   size, error_text(errno));
-            break;
-        }
-    }
-    fclose(file);
-    if (status != COSNET_OK) {
-        memory_free(bytes);
-        return status;
-    }
-    *bytes_out = bytes;
-    *size_out = size;
-    return COSNET_OK;
-}
-
 COSNET_API cosnet_status cosnet_model_load(const char *path, cosnet_model **out)
 {
     if (!path || !out)
@@ -386,7 +332,7 @@ COSNET_API cosnet_status cosnet_model_load(const char *path, cosnet_model **out)
         return status;
     unsigned char *bytes = NULL;
     size_t size = 0;
-    status = read_whole_file(path, MODEL_MAX_FILE_SIZE, &bytes, &size);
+    status = file_read_whole(path, MODEL_MAX_FILE_SIZE, &bytes, &size);
     if (status != COSNET_OK)
         return status;
     status = load_bytes(bytes, size, path, out);
