@@ -1,0 +1,49 @@
+/* Reading the user's own images for the example programs: grayscale PGM
+ * (P2 text and P5 binary) always, PNG when built with libpng
+ * (COSNET_HAVE_PNG), recognised by content; and resizing to a model's input
+ * with an area filter. */
+#ifndef COSNET_EXAMPLES_IMAGE_FILE_H
+#define COSNET_EXAMPLES_IMAGE_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Larger images are refused (a side above this). */
+#define IMAGE_MAX_SIDE 16384
+
+/* An image as gray levels in [0, 1], row-major; 0 is black. */
+typedef struct gray_image {
+    size_t rows, columns;
+    float *pixels; /* malloc'd, rows x columns */
+} gray_image;
+
+/* Reads `path` into *image (the caller frees image->pixels). PNG colour is
+ * turned into luminance (0.299 R + 0.587 G + 0.114 B) and transparency is
+ * composited over white. Returns 0, or -1 with a message naming the path
+ * and the fault in `message` (e.g. "not a PGM or PNG file", "truncated PGM
+ * at byte 40", "zero-size image"). */
+int image_read(const char *path, gray_image *image, char *message,
+               size_t message_size);
+
+/* Same from `size` bytes in memory (`name` names them in messages). */
+int image_read_memory(const unsigned char *data, size_t size, const char *name,
+                      gray_image *image, char *message, size_t message_size);
+
+/* Whether this build reads PNG files. */
+int image_png_supported(void);
+
+/* Resizes `in` to rows x columns into `out` with an area (box) filter:
+ * each output pixel is the mean of the input area it covers, partial
+ * pixels weighted by their covered fraction. Same size is a copy. */
+void image_resize_area(const gray_image *in, size_t rows, size_t columns,
+                       float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

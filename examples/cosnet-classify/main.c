@@ -1,0 +1,214 @@
+/* cosnet-classify: classifies image files with a classifier bundle saved
+ * by cosnet-train. For each image it prints the class, its cosine
+ * similarity to that class's label vector, and the runner-up. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cosnet.h"
+#include "image_file.h"
+
+#define PROGRAM "cosnet-classify"
+
+enum { EXIT_USAGE = 2 };
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: " PROGRAM " [OPTION]... CLASSIFIER IMAGE...\n"
+            "Classifies each IMAGE with the CLASSIFIER file written by\n"
+            "cosnet-train --save: prints the class whose label vector is\n"
+            "closest in cosine to the network's output, that cosine, and the\n"
+            "runner-up with its cosine. No label is read.\n"
+            "\n"
+            "IMAGE is a grayscale PGM (P2 or P5)%s file, or a folder: every\n"
+            ".pgm%s file in it, in name order. An image of another size is\n"
+            "resized to the model's input with an area filter. The models\n"
+            "expect a light figure on a dark background, as in MNIST.\n"
+            "\n"
+            "Options:\n"
+            "  --invert     use 1 - pixel: for dark drawings on a light "
+            "background\n"
+            "  -h, --help   print this text and exit\n"
+            "  --version    print the version and exit\n"
+            "\n"
+            "Exit status: 0 when every image was classified, 1 when the\n"
+            "classifier or an image could not be read (the others are still\n"
+            "classified), 2 on a usage error.\n",
+            image_png_supported() ? " or PNG" : "",
+            image_png_supported() ? " and .png" : "");
+}
+
+static int has_image_suffix(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot)
+        return 0;
+    return strcmp(dot, ".pgm") == 0 || strcmp(dot, ".PGM") == 0 ||
+           (image_png_supported() &&
+            (strcmp(dot, ".png") == 0 || strcmp(dot, ".PNG") == 0));
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+typedef struct context {
+    const cosnet_classifier *classifier;
+    size_t rows, columns;
+    int invert;
+    float *input; /* rows x columns */
+} context;
+
+/* Classifies one file; 0 or 1 (after printing why). */
+static int classify_file(const context *c, const char *path)
+{
+    gray_image image;
+    char message[512];
+    if (image_read(path, &image, message, sizeof message) != 0) {
+        fprintf(stderr, PROGRAM ": %s\n", message);
+        return 1;
+    }
+    image_resize_area(&image, c->rows, c->columns, c->input);
+    free(image.pixels);
+    if (c->invert)
+        for (size_t i = 0; i < c->rows * c->columns; i++)
+            c->input[i] = 1.0f - c->input[i];
+    size_t best, second;
+    float best_similarity, second_similarity;
+    cosnet_status status =
+        cosnet_classify(cosnet_classifier_model(c->classifier),
+                        cosnet_classifier_labels(c->classifier), c->input, 1,
+                        &best, &best_similarity, &second, &second_similarity);
+    if (status != COSNET_OK) {
+        fprintf(stderr, PROGRAM ": %s: %s\n", path, cosnet_last_error());
+        return 1;
+    }
+    printf("%s: %s (cos %.4f), runner-up %s (cos %.4f)\n", path,
+           cosnet_classifier_class_name(c->classifier, best),
+           (double)best_similarity,
+           cosnet_classifier_class_name(c->classifier, second),
+           (double)second_similarity);
+    return 0;
+}
+
+/* Every image file of a folder, in name order; 0 or 1. */
+static int classify_folder(const context *c, const char *folder)
+{
+    DIR *dir = opendir(folder);
+    if (!dir) {
+        fprintf(stderr, PROGRAM ": %s: %s\n", folder, strerror(errno));
+        return 1;
+    }
+    char **names = NULL;
+    size_t count = 0, capacity = 0;
+    int failed = 0;
+    for (struct dirent *entry; (entry = readdir(dir)) != NULL;) {
+        if (!has_image_suffix(entry->d_name))
+            continue;
+        if (count == capacity) {
+            capacity = capacity ? 2 * capacity : 64;
+            char **bigger = realloc(names, capacity * sizeof *names);
+            if (!bigger) {
+                failed = 1;
+                break;
+            }
+            names = bigger;
+        }
+        size_t length = strlen(folder) + strlen(entry->d_name) + 2;
+        names[count] = malloc(length);
+        if (!names[count]) {
+            failed = 1;
+            break;
+        }
+        snprintf(names[count++], length, "%s/%s", folder, entry->d_name);
+    }
+    closedir(dir);
+    if (failed)
+        fprintf(stderr, PROGRAM ": out of memory listing %s\n", folder);
+    else if (count == 0) {
+        fprintf(stderr, PROGRAM ": %s: no .pgm%s files in this folder\n",
+                folder, image_png_supported() ? " or .png" : "");
+        failed = 1;
+    }
+    if (names)
+        qsort(names, count, sizeof *names, compare_names);
+    for (size_t i = 0; i < count; i++) {
+        failed |= classify_file(c, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    return failed;
+}
+
+int main(int argc, char **argv)
+{
+    int invert = 0, first = 1;
+    for (; first < argc; first++) {
+        const char *arg = argv[first];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            print_help(stdout);
+            return 0;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf(PROGRAM " %s\n", cosnet_version());
+            return 0;
+        }
+        if (strcmp(arg, "--invert") == 0) {
+            invert = 1;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            first++;
+            break;
+        }
+        if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, PROGRAM ": unknown option %s (see --help)\n", arg);
+            return EXIT_USAGE;
+        }
+        break;
+    }
+    if (argc - first < 2) {
+        fprintf(stderr, PROGRAM ": give a CLASSIFIER file and at least one "
+                                "IMAGE (see --help)\n");
+        return EXIT_USAGE;
+    }
+    cosnet_classifier *classifier = NULL;
+    if (cosnet_classifier_load(argv[first], &classifier) != COSNET_OK) {
+        fprintf(stderr, PROGRAM ": %s\n", cosnet_last_error());
+        return EXIT_FAILURE;
+    }
+    const cosnet_model *model = cosnet_classifier_model(classifier);
+    context c = {classifier, cosnet_model_input_rows(model),
+                 cosnet_model_input_columns(model), invert, NULL};
+    if (cosnet_model_input_channels(model) != 1) {
+        fprintf(stderr,
+                PROGRAM ": %s: the model takes %zu channels; this program "
+                        "reads grayscale images only\n",
+                argv[first], cosnet_model_input_channels(model));
+        cosnet_classifier_free(classifier);
+        return EXIT_FAILURE;
+    }
+    c.input = malloc(c.rows * c.columns * sizeof *c.input);
+    if (!c.input) {
+        fprintf(stderr, PROGRAM ": out of memory\n");
+        cosnet_classifier_free(classifier);
+        return EXIT_FAILURE;
+    }
+    int failed = 0;
+    for (int i = first + 1; i < argc; i++) {
+        struct stat info;
+        if (stat(argv[i], &info) == 0 && S_ISDIR(info.st_mode))
+            failed |= classify_folder(&c, argv[i]);
+        else
+            failed |= classify_file(&c, argv[i]);
+    }
+    free(c.input);
+    cosnet_classifier_free(classifier);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
