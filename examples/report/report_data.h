@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define REPORT_MAX_CLASSES 16
 #define REPORT_MAX_CONFIG 32
