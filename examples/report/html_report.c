@@ -88,7 +88,8 @@ static const char css[] =
     "p.sentence{font-weight:bold;background:#fff4e5;border-left:4px solid "
     "#ff7f0e;padding:8px 12px}"
     "figure{display:inline-block;margin:0 16px 16px 0;vertical-align:top}"
-    "table{border-collapse:collapse;font-size:13px}"
+    "table{border-collapse:collapse;font-size:13px;margin:0 24px 16px 0}"
+    "table.rules{display:inline-table;vertical-align:top}"
     "td,th{border:1px solid #ddd;padding:4px 10px;text-align:left}"
     "th{background:#f2f2f2}"
     "table.rules td.n{text-align:right;font-variant-numeric:tabular-nums}";

@@ -246,7 +246,7 @@ int svg_confusion_figure(report_buffer *out, const report_data *data,
                          enum report_rule rule, enum report_split split)
 {
     unsigned n = data->classes;
-    const double cell = 46, left = 70, top = 84;
+    const double cell = 42, left = 64, top = 84;
     const double width = left + n * cell + 150, height = top + n * cell + 56;
     char label[160];
     snprintf(label, sizeof label, "Confusion matrix, %s, %s set",

@@ -7,7 +7,9 @@ nothing to stderr when it is a pipe, or with --quiet.
 
 Usage: check_progress_pty.py PROGRESS_DEMO_BINARY
    or: check_progress_pty.py --command CMD... (any program whose progress
-       line goes to stderr; its own stdout is ignored)"""
+       line goes to stderr; its own stdout is ignored)
+   or: check_progress_pty.py --silent-command CMD... (must write nothing
+       to stderr although it is a terminal, e.g. with --quiet)"""
 import os
 import pty
 import subprocess
@@ -60,7 +62,12 @@ def check_terminal_output(name, code, output, columns):
 
 
 def main():
-    if sys.argv[1] == "--command":
+    if sys.argv[1] == "--silent-command":
+        command = sys.argv[2:]
+        code, output = run_on_pty(command, 100)
+        check(code == 0 and output == b"",
+              "%s: exit %d, wrote %r" % (" ".join(command), code, output[:60]))
+    elif sys.argv[1] == "--command":
         command = sys.argv[2:]
         code, output = run_on_pty(command, 100)
         check_terminal_output(" ".join(command), code, output, 100)
