@@ -17,6 +17,7 @@
 
 #include "buffer.h"
 #include "html_report.h"
+#include "loss_history.h"
 #include "png_writer.h"
 #include "progress.h"
 #include "report_data.h"
@@ -408,6 +409,50 @@ static void test_progress_silent_without_terminal(void **state)
     close(fds[0]);
 }
 
+static void test_loss_history(void **state)
+{
+    (void)state;
+    loss_history history;
+    assert_int_equal(loss_history_init(&history, 2, 3, 2, 1), 0);
+    for (unsigned k = 0; k < 2; k++) {
+        loss_tracker tracker = {&history, NULL, k, 20};
+        for (unsigned e = 1; e <= 2; e++) { /* epoch 3 never reached */
+            for (size_t b = 0; b < 2; b++)
+                assert_int_equal(loss_tracker_callback(&tracker, e, b,
+                                                       0.5f * (float)(k + 1) /
+                                                           (float)(e + b)),
+                                 0);
+            loss_history_epoch(&history, k, e, 0.25f * (float)(k + e));
+        }
+        /* Out of range: ignored, no write outside the arrays. */
+        loss_tracker_callback(&tracker, 4, 0, 1.0f);
+        loss_tracker_callback(&tracker, 1, 2, 1.0f);
+        loss_history_epoch(&history, k, 0, 1.0f);
+        loss_history_epoch(&history, 2, 1, 1.0f);
+    }
+    char text[1024];
+    FILE *out = fmemopen(text, sizeof text, "w");
+    assert_non_null(out);
+    loss_history_json(out, &history, 1);
+    fclose(out);
+    assert_string_equal(text, "{\"epoch\": [\n    [0.25, 0.5, null],\n"
+                              "    [0.5, 0.75, null]],\n"
+                              "   \"batch\": [\n    [[0.5, 0.25],\n"
+                              "     [0.25, 0.166666672],\n     [null, null]],\n"
+                              "    [[1, 0.5],\n     [0.5, 0.333333343],\n"
+                              "     [null, null]]]}");
+    out = fmemopen(text, sizeof text, "w");
+    loss_history_json(out, &history, 0);
+    fclose(out);
+    assert_non_null(strstr(text, "\"batch\": null}"));
+    loss_history_free(&history);
+    /* Not keeping batches: no batch array. */
+    assert_int_equal(loss_history_init(&history, 10, 20, 25, 0), 0);
+    assert_null(history.batch);
+    assert_true(isnan(history.epoch[199]));
+    loss_history_free(&history);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_loss_curves),
         cmocka_unit_test(test_gallery),
         cmocka_unit_test(test_html_self_contained),
+        cmocka_unit_test(test_loss_history),
         cmocka_unit_test(test_progress_format),
         cmocka_unit_test(test_progress_silent_without_terminal),
     };
