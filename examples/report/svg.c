@@ -321,7 +321,7 @@ int svg_confusion_figure(report_buffer *out, const report_data *data,
 
 int svg_rules_figure(report_buffer *out, const report_data *data)
 {
-    const double width = 760, height = 330;
+    const double width = 760, height = 350;
     const double left = 190, right = 540, top = 62;
     const double bar = 20, group = 62;
     svg_open(out, width, height, "The three evaluation rules, train and test");
