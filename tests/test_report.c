@@ -453,6 +453,26 @@ static void test_loss_history(void **state)
     loss_history_free(&history);
 }
 
+static void test_terminal_width_fallbacks(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0); /* no TIOCGWINSZ on a pipe */
+    const char *saved = getenv("COLUMNS");
+    char *copy = saved ? strdup(saved) : NULL;
+    setenv("COLUMNS", "57", 1);
+    assert_int_equal(progress_terminal_width(fds[1]), 57);
+    setenv("COLUMNS", "wide", 1);
+    assert_int_equal(progress_terminal_width(fds[1]), 80);
+    unsetenv("COLUMNS");
+    assert_int_equal(progress_terminal_width(fds[1]), 80);
+    if (copy)
+        setenv("COLUMNS", copy, 1);
+    free(copy);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_loss_history),
         cmocka_unit_test(test_progress_format),
         cmocka_unit_test(test_progress_silent_without_terminal),
+        cmocka_unit_test(test_terminal_width_fallbacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
