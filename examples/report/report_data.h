@@ -1,0 +1,87 @@
+/* report_data: everything the HTML/SVG report shows, filled by the program.
+ *
+ * Plain data, no library handles: the figure code never calls libcosnet, so
+ * it can be tested with made-up numbers. The caller owns every pointer; the
+ * report functions only read them. */
+#ifndef COSNET_REPORT_DATA_H
+#define COSNET_REPORT_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define REPORT_MAX_CLASSES 16
+#define REPORT_MAX_CONFIG 32
+#define REPORT_IMAGE_MAX_PIXELS (28 * 28)
+
+/* The three rules, in the order of cosnet_rule. */
+enum report_rule { REPORT_SEED, REPORT_OWN_LABEL, REPORT_IMAGE_BLIND };
+#define REPORT_RULES 3
+enum report_split { REPORT_TRAIN, REPORT_TEST };
+#define REPORT_SPLITS 2
+
+/* One image the models got wrong. */
+typedef struct report_gallery_entry {
+    uint8_t pixels[REPORT_IMAGE_MAX_PIXELS]; /* rows x columns, 0 = black */
+    size_t index;                            /* in the test set */
+    unsigned truth, predicted;
+    float predicted_similarity; /* s of the predicted class */
+    float true_similarity;      /* s of the true class */
+} report_gallery_entry;
+
+/* A row of the configuration table. */
+typedef struct report_config_row {
+    char key[48];
+    char value[208];
+} report_config_row;
+
+typedef struct report_data {
+    const char *program; /* e.g. "cosnet-mnist" */
+    /* One line naming the run, e.g. "20 epochs x 25 batches of 20, author
+     * labels"; goes into every figure's title. */
+    char configuration[256];
+
+    unsigned classes; /* <= REPORT_MAX_CLASSES */
+
+    /* Loss history: loss[k * epochs + e] is class k's loss over epoch e+1
+     * (the value cosnet_train_epoch returns). NULL or epochs 0: no training
+     * (models loaded), the loss figure says so. */
+    const float *loss;
+    unsigned epochs;
+    /* Optional per-batch losses: batch_loss[(k * epochs + e) *
+     * batches_per_epoch + b], b in training order; NULL when not kept. */
+    const float *batch_loss;
+    size_t batches_per_epoch;
+
+    /* Evaluation: confusion[rule][split][actual][predicted]. */
+    size_t confusion[REPORT_RULES][REPORT_SPLITS][REPORT_MAX_CLASSES]
+                    [REPORT_MAX_CLASSES];
+    size_t correct[REPORT_RULES][REPORT_SPLITS];
+    size_t total[REPORT_SPLITS];
+
+    /* Misclassified test images under gallery_rule (normally own-label),
+     * lowest winning margin (predicted_similarity - true_similarity) first;
+     * gallery_errors is how many images that rule got wrong in all. */
+    const report_gallery_entry *gallery;
+    size_t gallery_count, gallery_errors;
+    enum report_rule gallery_rule;
+    unsigned image_rows, image_columns;
+
+    /* The configuration table: version, ISA, threads, timings... */
+    report_config_row config[REPORT_MAX_CONFIG];
+    size_t config_count;
+} report_data;
+
+/* Appends a row to the configuration table (printf-style value); rows past
+ * REPORT_MAX_CONFIG are dropped. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void report_config_add(report_data *data, const char *key, const char *format,
+                       ...);
+
+/* Human names of the rules and splits, as the text report uses them. */
+const char *report_rule_name(enum report_rule rule);
+const char *report_split_name(enum report_split split);
+
+#endif /* COSNET_REPORT_DATA_H */

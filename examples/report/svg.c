@@ -1,0 +1,459 @@
+/* The report's figures as SVG: loss curves, confusion heatmaps, the rules'
+ * bars, the gallery of misclassified images and the configuration table.
+ * Coordinates are in CSS pixels; text uses the viewer's sans-serif. */
+#include "svg.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "png_writer.h"
+
+const char svg_seed_rule_sentence[] =
+    "The seed rule reads the true label: a predictor that never looks at "
+    "the image scores 100% under it.";
+
+/* Ten distinguishable line colours, then repeated darker. */
+static const char *const class_colours[REPORT_MAX_CLASSES] = {
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#0b3c5d", "#a14e00",
+    "#14501a", "#6b1414", "#4b2f63", "#46291f"};
+
+static const char *const rule_colours[REPORT_RULES][REPORT_SPLITS] = {
+    {"#d62728", "#f29b9b"}, /* seed: train, test */
+    {"#1f77b4", "#9ec8e8"}, /* own-label */
+    {"#7f7f7f", "#c7c7c7"}, /* image-blind */
+};
+
+static void svg_open(report_buffer *out, double width, double height,
+                     const char *label)
+{
+    report_buffer_printf(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+        "xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"%.0f\" "
+        "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+        "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" "
+        "font-size=\"12\" role=\"img\">\n<title>",
+        width, height, width, height);
+    report_buffer_escape(out, label);
+    report_buffer_printf(out,
+                         "</title>\n<rect width=\"%.0f\" height=\"%.0f\" "
+                         "fill=\"#ffffff\"/>\n",
+                         width, height);
+}
+
+static int svg_close(report_buffer *out)
+{
+    report_buffer_puts(out, "</svg>\n");
+    return out->failed ? -1 : 0;
+}
+
+/* <text> with escaped content; `attributes` is raw SVG attribute text. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 5, 6)))
+#endif
+static void
+text(report_buffer *out, double x, double y, const char *attributes,
+     const char *format, ...)
+{
+    char content[512];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(content, sizeof content, format, arguments);
+    va_end(arguments);
+    report_buffer_printf(out, "<text x=\"%.1f\" y=\"%.1f\"%s%s>", x, y,
+                         *attributes ? " " : "", attributes);
+    report_buffer_escape(out, content);
+    report_buffer_puts(out, "</text>\n");
+}
+
+static void title(report_buffer *out, const report_data *data,
+                  const char *heading, double width)
+{
+    text(out, width / 2, 20,
+         "text-anchor=\"middle\" font-size=\"15\" "
+         "font-weight=\"bold\"",
+         "%s", heading);
+    if (data->configuration[0])
+        text(out, width / 2, 38, "text-anchor=\"middle\" fill=\"#444444\"",
+             "%s", data->configuration);
+}
+
+static double percent(size_t correct, size_t total)
+{
+    return total ? 100.0 * (double)correct / (double)total : 0.0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loss curves                                                              */
+/* ------------------------------------------------------------------------ */
+
+int svg_loss_figure(report_buffer *out, const report_data *data)
+{
+    const double width = 720, height = 430;
+    const double left = 72, right = 610, top = 56, bottom = 370;
+    svg_open(out, width, height, "Training loss per class and epoch");
+    title(out, data, "Training loss per digit (log scale)", width);
+    unsigned classes = data->classes;
+    unsigned epochs = data->epochs;
+    double low = INFINITY, high = -INFINITY;
+    if (data->loss)
+        for (size_t i = 0; i < (size_t)classes * epochs; i++) {
+            double value = data->loss[i];
+            if (isfinite(value) && value > 0) {
+                low = value < low ? value : low;
+                high = value > high ? value : high;
+            }
+        }
+    if (!data->loss || epochs == 0 || !(low <= high)) {
+        text(out, width / 2, height / 2, "text-anchor=\"middle\"", "%s",
+             "No loss history: the models were loaded, not trained.");
+        return svg_close(out);
+    }
+    /* Whole decades around the data. */
+    double decade_low = floor(log10(low));
+    double decade_high = ceil(log10(high));
+    if (decade_high <= decade_low)
+        decade_high = decade_low + 1;
+    double span = decade_high - decade_low;
+#define LOSS_Y(v) (bottom - (log10(v) - decade_low) / span * (bottom - top))
+#define EPOCH_X(e)                                                             \
+    (epochs > 1 ? left + (double)((e)-1) / (epochs - 1) * (right - left)       \
+                : (left + right) / 2)
+    /* Frame, grid and y ticks: every decade, plus 2 and 5 when few. */
+    report_buffer_puts(out, "<g class=\"axes\" stroke=\"#cccccc\" "
+                            "stroke-width=\"1\">\n");
+    for (double d = decade_low; d <= decade_high + 1e-9; d++) {
+        static const double steps[] = {1, 2, 5};
+        for (int s = 0; s < 3; s++) {
+            if (s > 0 && (span > 3 || d >= decade_high))
+                continue;
+            double value = steps[s] * pow(10, d);
+            double y = LOSS_Y(value);
+            report_buffer_printf(out,
+                                 "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                                 "y2=\"%.1f\"%s/>\n",
+                                 left, y, right, y,
+                                 s ? " stroke-dasharray=\"2,3\"" : "");
+        }
+    }
+    report_buffer_puts(out, "</g>\n");
+    for (double d = decade_low; d <= decade_high + 1e-9; d++) {
+        static const double steps[] = {1, 2, 5};
+        for (int s = 0; s < 3; s++) {
+            if (s > 0 && (span > 3 || d >= decade_high))
+                continue;
+            double value = steps[s] * pow(10, d);
+            text(out, left - 6, LOSS_Y(value) + 4, "text-anchor=\"end\"", "%g",
+                 value);
+        }
+    }
+    unsigned step = 1;
+    while (epochs / step > 10)
+        step = step == 1 ? 2 : step == 2 ? 5 : step * 2;
+    for (unsigned e = 1; e <= epochs; e++) {
+        if (e != 1 && e % step != 0 && e != epochs)
+            continue;
+        if (e != epochs && e != 1 && epochs - e < step / 2 + 1)
+            continue;
+        double x = EPOCH_X(e);
+        report_buffer_printf(out,
+                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                             "y2=\"%.1f\" stroke=\"#333333\"/>\n",
+                             x, bottom, x, bottom + 5);
+        text(out, x, bottom + 18, "text-anchor=\"middle\"", "%u", e);
+    }
+    report_buffer_printf(out,
+                         "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                         "height=\"%.1f\" fill=\"none\" stroke=\"#333333\"/>\n",
+                         left, top, right - left, bottom - top);
+    text(out, (left + right) / 2, bottom + 40, "text-anchor=\"middle\"", "%s",
+         "epoch");
+    text(out, 18, (top + bottom) / 2,
+         "text-anchor=\"middle\" transform=\"rotate(-90 18 213)\"", "%s",
+         "epoch loss (mean 1 - cos over the epoch)");
+    /* One polyline per class; a non-finite or non-positive value breaks it. */
+    for (unsigned k = 0; k < classes; k++) {
+        const float *row = data->loss + (size_t)k * epochs;
+        report_buffer_printf(out,
+                             "<g class=\"loss\" data-class=\"%u\" "
+                             "stroke=\"%s\" fill=\"%s\">\n",
+                             k, class_colours[k], class_colours[k]);
+        int open = 0;
+        for (unsigned e = 1; e <= epochs; e++) {
+            double value = row[e - 1];
+            if (!(isfinite(value) && value > 0)) {
+                if (open)
+                    report_buffer_puts(out, "\"/>\n");
+                open = 0;
+                continue;
+            }
+            if (!open)
+                report_buffer_puts(out, "<polyline fill=\"none\" "
+                                        "stroke-width=\"1.6\" points=\"");
+            report_buffer_printf(out, "%s%.1f,%.1f", open ? " " : "",
+                                 EPOCH_X(e), LOSS_Y(value));
+            open = 1;
+        }
+        if (open)
+            report_buffer_puts(out, "\"/>\n");
+        if (epochs <= 30)
+            for (unsigned e = 1; e <= epochs; e++) {
+                double value = row[e - 1];
+                if (isfinite(value) && value > 0)
+                    report_buffer_printf(
+                        out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\"/>\n",
+                        EPOCH_X(e), LOSS_Y(value));
+            }
+        report_buffer_puts(out, "</g>\n");
+        /* Legend entry, with the final loss. */
+        double y = top + 10 + 22.0 * k;
+        report_buffer_printf(out,
+                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                             "y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>\n",
+                             right + 14, y, right + 34, y, class_colours[k]);
+        text(out, right + 40, y + 4, "", "%u: %.4f", k,
+             (double)row[epochs - 1]);
+    }
+    text(out, right + 14, top - 4, "fill=\"#444444\"", "%s",
+         "digit: last loss");
+#undef LOSS_Y
+#undef EPOCH_X
+    return svg_close(out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Confusion heatmaps                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* White to dark blue by `share` in [0, 1]. */
+static void heat_colour(double share, char colour[8])
+{
+    if (!(share >= 0))
+        share = 0;
+    if (share > 1)
+        share = 1;
+    double t = sqrt(share); /* small error shares stay visible */
+    int r = (int)lround(255 + t * (8 - 255));
+    int g = (int)lround(255 + t * (48 - 255));
+    int b = (int)lround(255 + t * (107 - 255));
+    snprintf(colour, 8, "#%02x%02x%02x", r & 255, g & 255, b & 255);
+}
+
+int svg_confusion_figure(report_buffer *out, const report_data *data,
+                         enum report_rule rule, enum report_split split)
+{
+    unsigned n = data->classes;
+    const double cell = 42, left = 64, top = 84;
+    const double width = left + n * cell + 150, height = top + n * cell + 56;
+    char label[160];
+    snprintf(label, sizeof label, "Confusion matrix, %s, %s set",
+             report_rule_name(rule), report_split_name(split));
+    svg_open(out, width, height, label);
+    size_t correct = data->correct[rule][split], total = data->total[split];
+    char heading[200];
+    snprintf(heading, sizeof heading, "%s, %s set: %zu/%zu (%.2f%%)",
+             report_rule_name(rule), report_split_name(split), correct, total,
+             percent(correct, total));
+    title(out, data, heading, width);
+    text(out, left + n * cell / 2, top - 26, "text-anchor=\"middle\"", "%s",
+         "predicted");
+    char rotate[96];
+    snprintf(rotate, sizeof rotate,
+             "text-anchor=\"middle\" transform=\"rotate(-90 16 %.1f)\"",
+             top + n * cell / 2);
+    text(out, 16, top + n * cell / 2, rotate, "%s", "true");
+    for (unsigned p = 0; p < n; p++)
+        text(out, left + (p + 0.5) * cell, top - 8, "text-anchor=\"middle\"",
+             "%u", p);
+    text(out, left + n * cell + 12, top - 8, "", "%s", "accuracy of row");
+    for (unsigned a = 0; a < n; a++) {
+        size_t row_total = 0;
+        for (unsigned p = 0; p < n; p++)
+            row_total += data->confusion[rule][split][a][p];
+        double y = top + a * cell;
+        text(out, left - 10, y + cell / 2 + 4, "text-anchor=\"end\"", "%u", a);
+        for (unsigned p = 0; p < n; p++) {
+            size_t count = data->confusion[rule][split][a][p];
+            double share = row_total ? (double)count / (double)row_total : 0.0;
+            char colour[8];
+            heat_colour(share, colour);
+            double x = left + p * cell;
+            report_buffer_printf(
+                out,
+                "<rect class=\"cell\" data-actual=\"%u\" "
+                "data-predicted=\"%u\" data-count=\"%zu\" x=\"%.1f\" "
+                "y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" "
+                "stroke=\"%s\"/>\n",
+                a, p, count, x, y, cell, cell, colour,
+                a == p ? "#222222" : "#e6e6e6");
+            text(out, x + cell / 2, y + cell / 2 + 4,
+                 share > 0.35 ? "text-anchor=\"middle\" fill=\"#ffffff\" "
+                                "font-size=\"11\""
+                              : "text-anchor=\"middle\" fill=\"#222222\" "
+                                "font-size=\"11\"",
+                 "%zu", count);
+        }
+        size_t diagonal = a < n ? data->confusion[rule][split][a][a] : 0;
+        double accuracy = percent(diagonal, row_total);
+        double bar = 60.0 * accuracy / 100.0;
+        double x = left + n * cell + 12;
+        report_buffer_printf(out,
+                             "<rect class=\"row-accuracy\" data-class=\"%u\" "
+                             "x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                             "height=\"%.1f\" fill=\"#9ec8e8\"/>\n",
+                             a, x, y + 8, bar, cell - 16);
+        text(out, x + 64, y + cell / 2 + 4, "font-size=\"11\"", "%.1f%%",
+             accuracy);
+    }
+    text(out, left, top + n * cell + 22, "fill=\"#444444\" font-size=\"11\"",
+         "%s",
+         "cells: image counts (rows: true class, columns: predicted), "
+         "shaded by share of the row");
+    return svg_close(out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The three rules                                                          */
+/* ------------------------------------------------------------------------ */
+
+int svg_rules_figure(report_buffer *out, const report_data *data)
+{
+    const double width = 760, height = 350;
+    const double left = 190, right = 540, top = 62;
+    const double bar = 20, group = 62;
+    svg_open(out, width, height, "The three evaluation rules, train and test");
+    title(out, data, "Accuracy under the three rules", width);
+    /* Grid every 20%. */
+    for (int p = 0; p <= 100; p += 20) {
+        double x = left + (right - left) * p / 100.0;
+        report_buffer_printf(out,
+                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                             "y2=\"%.1f\" stroke=\"#dddddd\"/>\n",
+                             x, top - 4, x, top + REPORT_RULES * group);
+        text(out, x, top + REPORT_RULES * group + 16, "text-anchor=\"middle\"",
+             "%d%%", p);
+    }
+    static const char *const explanation[REPORT_RULES] = {
+        "reads the true label", "no label read: honest",
+        "never looks at the image"};
+    for (int r = 0; r < REPORT_RULES; r++) {
+        double y = top + r * group;
+        text(out, left - 10, y + bar - 4,
+             "text-anchor=\"end\" font-weight=\"bold\"", "%s",
+             report_rule_name((enum report_rule)r));
+        text(out, left - 10, y + 2 * bar - 2,
+             "text-anchor=\"end\" fill=\"#555555\" font-size=\"11\"", "%s",
+             explanation[r]);
+        for (int s = 0; s < REPORT_SPLITS; s++) {
+            size_t correct = data->correct[r][s], total = data->total[s];
+            double share = percent(correct, total);
+            double by = y + s * (bar + 2);
+            report_buffer_printf(
+                out,
+                "<rect class=\"bar\" data-rule=\"%d\" data-split=\"%s\" "
+                "data-correct=\"%zu\" data-total=\"%zu\" x=\"%.1f\" "
+                "y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n",
+                r, report_split_name((enum report_split)s), correct, total,
+                left, by, (right - left) * share / 100.0, bar,
+                rule_colours[r][s]);
+            text(out, right + 8, by + bar - 6, "font-size=\"11\"",
+                 "%s %zu/%zu (%.2f%%)", s == REPORT_TRAIN ? "train" : "test",
+                 correct, total, share);
+        }
+    }
+    double y = top + REPORT_RULES * group + 44;
+    text(out, 20, y, "font-weight=\"bold\" class=\"seed-rule-sentence\"", "%s",
+         svg_seed_rule_sentence);
+    text(out, 20, y + 20, "fill=\"#444444\"", "%s",
+         "The own-label rule is what these models achieve as a classifier; "
+         "the audit is the seed rule");
+    text(out, 20, y + 36, "fill=\"#444444\"", "%s",
+         "applied to f_k(x) = v_k, a predictor that ignores the image.");
+    return svg_close(out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Gallery of misclassified test images                                     */
+/* ------------------------------------------------------------------------ */
+
+int svg_gallery_figure(report_buffer *out, const report_data *data)
+{
+    const unsigned columns = 8;
+    const double tile_w = 88, tile_h = 116, left = 12, top = 60, scale = 2;
+    size_t count = data->gallery ? data->gallery_count : 0;
+    size_t rows = (count + columns - 1) / columns;
+    double width = left * 2 + columns * tile_w;
+    double height = top + (rows ? rows : 1) * tile_h + 40;
+    svg_open(out, width, height, "Misclassified test images");
+    char heading[240];
+    snprintf(heading, sizeof heading,
+             "Misclassified test images, %s: %zu of %zu, lowest margin first",
+             report_rule_name(data->gallery_rule), count, data->gallery_errors);
+    title(out, data, heading, width);
+    if (count == 0)
+        text(out, width / 2, top + 40, "text-anchor=\"middle\"", "%s",
+             "No misclassified images to show.");
+    unsigned rows_px = data->image_rows, columns_px = data->image_columns;
+    for (size_t i = 0; i < count; i++) {
+        const report_gallery_entry *entry = &data->gallery[i];
+        double x = left + (double)(i % columns) * tile_w;
+        double y = top + (double)(i / columns) * tile_h;
+        report_buffer_printf(out,
+                             "<g class=\"miss\" data-index=\"%zu\" "
+                             "data-true=\"%u\" data-predicted=\"%u\">\n",
+                             entry->index, entry->truth, entry->predicted);
+        report_buffer_printf(out,
+                             "<image x=\"%.1f\" y=\"%.1f\" width=\"%.0f\" "
+                             "height=\"%.0f\" style=\"image-rendering:"
+                             "pixelated\" xlink:href=\"",
+                             x + (tile_w - columns_px * scale) / 2, y,
+                             columns_px * scale, rows_px * scale);
+        if (png_data_uri_gray(out, entry->pixels, columns_px, rows_px) != 0)
+            return -1;
+        report_buffer_puts(out, "\"/>\n");
+        double ty = y + rows_px * scale + 14;
+        text(out, x + tile_w / 2, ty,
+             "text-anchor=\"middle\" font-size=\"11\" font-weight=\"bold\"",
+             "true %u, said %u", entry->truth, entry->predicted);
+        text(out, x + tile_w / 2, ty + 13,
+             "text-anchor=\"middle\" font-size=\"10\" fill=\"#b22222\"",
+             "s%u = %.4f", entry->predicted,
+             (double)entry->predicted_similarity);
+        text(out, x + tile_w / 2, ty + 25,
+             "text-anchor=\"middle\" font-size=\"10\" fill=\"#1f5f99\"",
+             "s%u = %.4f", entry->truth, (double)entry->true_similarity);
+        report_buffer_puts(out, "</g>\n");
+    }
+    text(out, left, height - 14, "fill=\"#444444\" font-size=\"11\"", "%s",
+         "s_k: cosine of model k's output with its own label vector v_k; "
+         "margin = s(said) - s(true)");
+    return svg_close(out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Configuration table                                                      */
+/* ------------------------------------------------------------------------ */
+
+int svg_config_figure(report_buffer *out, const report_data *data)
+{
+    const double row = 22, top = 50, width = 720;
+    double height = top + row * (double)data->config_count + 20;
+    svg_open(out, width, height, "Configuration of the run");
+    text(out, width / 2, 22,
+         "text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\"", "%s",
+         "Configuration");
+    for (size_t i = 0; i < data->config_count; i++) {
+        double y = top + row * (double)i;
+        if (i % 2 == 0)
+            report_buffer_printf(out,
+                                 "<rect x=\"20\" y=\"%.1f\" width=\"%.0f\" "
+                                 "height=\"%.0f\" fill=\"#f2f2f2\"/>\n",
+                                 y - 15, width - 40, row);
+        text(out, 30, y, "font-weight=\"bold\"", "%s", data->config[i].key);
+        text(out, 220, y, "", "%s", data->config[i].value);
+    }
+    return svg_close(out);
+}

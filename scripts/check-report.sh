@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The HTML report as a user sees it: runs cosnet-mnist on the real MNIST
+# files with --report, --svg and --json (a quick configuration), checks the
+# report against the JSON and the data (tests/report/check_report_real.py),
+# renders it in Debian's headless chromium and checks the screenshot is the
+# window's size and not blank; then checks the progress line in a
+# pseudo-terminal (redrawn in place, cleared at the end), and that nothing
+# reaches stderr when it is not a terminal, or with --quiet.
+#
+# Usage: scripts/check-report.sh [BUILD_DIR] [--screenshot FILE] [--full]
+#   --screenshot FILE  keep the browser's screenshot as FILE
+#   --full             the default configuration instead of the quick one
+# Environment: COSNET_DATA (default ${XDG_CACHE_HOME:-~/.cache}/cosnet/mnist).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=build screenshot="" quick=(--epochs 2 --batches 5)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --screenshot) screenshot=$2; shift ;;
+    --full) quick=() ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "check-report: unknown option $1" >&2; exit 2 ;;
+    *) build=$1 ;;
+  esac
+  shift
+done
+data=${COSNET_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/cosnet/mnist}
+program=$build/examples/cosnet-mnist
+[ -x "$program" ] || { echo "check-report: no $program (build first)"; exit 1; }
+[ -e "$data/t10k-labels-idx1-ubyte" ] || [ -e "$data/t10k-labels-idx1-ubyte.gz" ] \
+  || { echo "check-report: no MNIST in $data (scripts/fetch-mnist.sh)"; exit 1; }
+browser=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$browser" ] || { echo "check-report: chromium is not installed (apt-get install chromium)"; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# stderr is a file, not a terminal: no progress line may reach it.
+"$program" --data "$data" "${quick[@]}" --report "$work/report.html" \
+  --svg "$work/svg" --json "$work/run.json" >"$work/stdout" 2>"$work/stderr"
+[ ! -s "$work/stderr" ] || { echo "check-report: stderr not empty:"; cat "$work/stderr"; exit 1; }
+python3 tests/report/check_report_real.py report "$work/report.html" \
+  "$work/run.json" "$data" "$work/svg"
+
+width=1400 height=1800
+"$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync \
+  --user-data-dir="$work/profile" --screenshot="$work/shot.png" \
+  --window-size=$width,$height "file://$work/report.html" >"$work/browser.log" 2>&1 \
+  || { echo "check-report: chromium failed:"; tail -5 "$work/browser.log"; exit 1; }
+python3 tests/report/check_report_real.py screenshot "$work/shot.png" $width $height
+[ -z "$screenshot" ] || cp "$work/shot.png" "$screenshot"
+
+# The progress line of the real program, on a pseudo-terminal.
+python3 tests/report/check_progress_pty.py --command "$program" --data "$data" \
+  --epochs 2 --batches 5
+python3 tests/report/check_progress_pty.py --silent-command "$program" \
+  --data "$data" --epochs 1 --batches 1 --quiet
+echo "report check: ok"

@@ -1,0 +1,73 @@
+/* Writes a report for made-up but known data, for check_report_files.py:
+ *   report-sample FILE.html SVG_DIR
+ * confusion[r][s][a][p] = a == p ? 900 + 10a + r + s
+ *                                : (7a + 3p + 11r + 5s) mod 23
+ * gallery entry i (12 of them): true i mod 10, predicted (i + 3) mod 10,
+ * similarities 0.5 + i/100 and 0.4, pixel j = (31i + 7j) mod 256. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "html_report.h"
+#include "report_data.h"
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: report-sample FILE.html SVG_DIR\n");
+        return 2;
+    }
+    static report_data d;
+    static report_gallery_entry gallery[12];
+    static float loss[10 * 5];
+    d.program = "report-sample";
+    snprintf(d.configuration, sizeof d.configuration,
+             "5 epochs x 2 batches of 3, sample & test labels");
+    d.classes = 10;
+    for (int r = 0; r < REPORT_RULES; r++)
+        for (int s = 0; s < REPORT_SPLITS; s++) {
+            size_t correct = 0, total = 0;
+            for (unsigned a = 0; a < 10; a++)
+                for (unsigned p = 0; p < 10; p++) {
+                    size_t v = a == p ? 900 + 10 * a + (unsigned)(r + s)
+                                      : (7 * a + 3 * p + 11 * (unsigned)r +
+                                         5 * (unsigned)s) %
+                                            23;
+                    d.confusion[r][s][a][p] = v;
+                    total += v;
+                    correct += a == p ? v : 0;
+                }
+            d.correct[r][s] = correct;
+            d.total[s] = total;
+        }
+    for (unsigned k = 0; k < 10; k++)
+        for (unsigned e = 0; e < 5; e++)
+            loss[k * 5 + e] = 0.3f / (float)(1 + e) / (float)(1 + k);
+    d.loss = loss;
+    d.epochs = 5;
+    for (unsigned i = 0; i < 12; i++) {
+        gallery[i].index = 1000 + i;
+        gallery[i].truth = i % 10;
+        gallery[i].predicted = (i + 3) % 10;
+        gallery[i].predicted_similarity = 0.5f + (float)i / 100.0f;
+        gallery[i].true_similarity = 0.4f;
+        for (unsigned j = 0; j < 28 * 28; j++)
+            gallery[i].pixels[j] = (unsigned char)((31 * i + 7 * j) % 256);
+    }
+    d.gallery = gallery;
+    d.gallery_count = 12;
+    d.gallery_errors = 345;
+    d.gallery_rule = REPORT_OWN_LABEL;
+    d.image_rows = d.image_columns = 28;
+    report_config_add(&d, "version", "%s", "sample <1.0>");
+    report_config_add(&d, "threads", "%d", 2);
+    if (html_report_write(&d, argv[1]) != 0) {
+        perror(argv[1]);
+        return 1;
+    }
+    if (html_report_write_svg_dir(&d, argv[2]) != 0) {
+        perror(argv[2]);
+        return 1;
+    }
+    return 0;
+}
