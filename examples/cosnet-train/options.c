@@ -1,0 +1,280 @@
+/* cosnet-train's command line: the options, their checks and --help. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cosnet-train.h"
+#include "data_folder.h"
+
+static void print_help(FILE *out)
+{
+    fputs(
+        "Usage: " PROGRAM " [OPTION]...\n"
+        "Trains one network for all classes so that its output points at "
+        "the label\n"
+        "vector of each image's class, then classifies the test images by "
+        "the\n"
+        "closest label vector in cosine (no label is read to predict) and "
+        "prints\n"
+        "the test accuracy, the accuracy of each class and the confusion "
+        "matrix.\n"
+        "\n"
+        "Options (a value follows as the next argument or after '='):\n"
+        "  --dataset NAME     mnist (default) or fashion: names the classes "
+        "and\n"
+        "                     picks the default --data folder\n"
+        "  --data DIR         folder of train-images-idx3-ubyte,\n"
+        "                     train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
+        "and\n"
+        "                     t10k-labels-idx1-ubyte (each may be NAME.gz); "
+        "default\n"
+        "                     for mnist: $COSNET_DATA if set, else\n"
+        "                     ${XDG_CACHE_HOME:-$HOME/.cache}/cosnet/mnist; "
+        "for\n"
+        "                     fashion: /usr/share/datasets/fashion-mnist\n"
+        "  --arch ARCH        classifier (default): two convolutions and a "
+        "dense\n"
+        "                     head; seed: the article's network; or a layer "
+        "list such\n"
+        "                     as \"conv3x3 16 pad 1, relu, maxpool2x2, "
+        "flatten,\n"
+        "                     dense 25\" (its output is the label "
+        "dimension)\n"
+        "  --labels KIND      author: the article's 10x25 table (default); "
+        "generate:\n"
+        "                     the article's rejection sampling (10 x 25, "
+        "0.5); or a\n"
+        "                     label-set FILE (cosnet_labels_save format)\n"
+        "  --label-seed N     seed of --labels generate (default 0)\n"
+        "  --epochs N         passes over the training images (default 12)\n"
+        "  --batch-size N     images per step (default 64)\n"
+        "  --lr X             peak learning rate of AdamW (default 0.003)\n"
+        "  --weight-decay X   AdamW weight decay (default 0.0001)\n"
+        "  --warmup X         fraction of the steps warming the rate up "
+        "(default 0.1);\n"
+        "                     it then follows a cosine down to 0\n"
+        "  --augment N        shift each training image by up to N pixels "
+        "each way\n"
+        "                     (default 2; 0 = none)\n"
+        "  --validation N     hold out N training images and report their "
+        "accuracy\n"
+        "                     after every epoch (default 0)\n"
+        "  --seed N           seed of the weights, shuffles and shifts "
+        "(default 0)\n"
+        "  --threads N        threads; 0 = one per online CPU (default 0). "
+        "The\n"
+        "                     trained model does not depend on it.\n"
+        "  --save FILE        write the classifier (network, label set, class "
+        "names)\n"
+        "                     for cosnet-classify\n"
+        "  --json FILE        also write the results as JSON; '-' is stdout "
+        "(the\n"
+        "                     text report then goes to stderr)\n"
+        "  --quiet            no progress line (it goes to stderr, only on a "
+        "terminal)\n"
+        "  -h, --help         print this text and exit\n"
+        "  --version          print \"" PROGRAM " VERSION\" and exit\n"
+        "\n"
+        "--save and --json are checked before the data are read. Exit "
+        "status: 0 on\n"
+        "success, 1 on failure (missing data, unreadable files, training "
+        "errors),\n"
+        "2 on a usage error.\n",
+        out);
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static int
+usage_error(const char *format, ...)
+{
+    va_list arguments;
+    va_start(arguments, format);
+    fprintf(stderr, PROGRAM ": ");
+    vfprintf(stderr, format, arguments);
+    fprintf(stderr, "\nTry '" PROGRAM " --help'.\n");
+    va_end(arguments);
+    return EXIT_USAGE;
+}
+
+/* Decimal digits only, at most `max`. */
+static int parse_whole(const char *text, uint64_t max, uint64_t *value)
+{
+    if (!*text)
+        return 0;
+    uint64_t result = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        unsigned digit = (unsigned)(*p - '0');
+        if (result > (max - digit) / 10)
+            return 0;
+        result = result * 10 + digit;
+    }
+    *value = result;
+    return 1;
+}
+
+static int parse_real(const char *text, double *value)
+{
+    char *end = NULL;
+    double v = strtod(text, &end);
+    if (!*text || *end || !isfinite(v) || v < 0)
+        return 0;
+    *value = v;
+    return 1;
+}
+
+enum {
+    DATASET,
+    DATA,
+    ARCH,
+    LABELS,
+    LABEL_SEED,
+    EPOCHS,
+    BATCH_SIZE,
+    LR,
+    WEIGHT_DECAY,
+    WARMUP,
+    AUGMENT,
+    VALIDATION,
+    SEED,
+    THREADS,
+    SAVE,
+    JSON,
+    QUIET,
+    HELP,
+    SHORT_HELP,
+    VERSION,
+    OPTION_COUNT
+};
+
+static const char *const names[OPTION_COUNT] = {
+    "--dataset",      "--data",    "--arch",       "--labels",
+    "--label-seed",   "--epochs",  "--batch-size", "--lr",
+    "--weight-decay", "--warmup",  "--augment",    "--validation",
+    "--seed",         "--threads", "--save",       "--json",
+    "--quiet",        "--help",    "-h",           "--version"};
+
+/* One option with its value; 0 or the exit status. */
+static int take(int which, const char *value, options *opt)
+{
+    const char *name = names[which];
+    uint64_t whole = 0;
+    switch (which) {
+    case DATASET:
+        if (strcmp(value, "mnist") != 0 && strcmp(value, "fashion") != 0)
+            return usage_error("%s must be mnist or fashion, not '%s'", name,
+                               value);
+        opt->fashion = strcmp(value, "fashion") == 0;
+        return 0;
+    case DATA:
+        if (!*value)
+            return usage_error("%s needs a folder name", name);
+        free(opt->data_dir);
+        opt->data_dir = data_folder(value);
+        return opt->data_dir ? 0 : EXIT_FAILURE;
+    case ARCH:
+    case LABELS:
+    case SAVE:
+    case JSON:
+        if (!*value)
+            return usage_error("%s needs a value", name);
+        *(which == ARCH     ? &opt->arch
+          : which == LABELS ? &opt->labels
+          : which == SAVE   ? &opt->save_path
+                            : &opt->json_path) = value;
+        return 0;
+    case LR:
+    case WEIGHT_DECAY:
+    case WARMUP: {
+        double real;
+        if (!parse_real(value, &real) || (which == WARMUP && real > 1))
+            return usage_error("%s must be a number %s, not '%s'", name,
+                               which == WARMUP ? "in [0, 1]" : ">= 0", value);
+        *(which == LR             ? &opt->learning_rate
+          : which == WEIGHT_DECAY ? &opt->weight_decay
+                                  : &opt->warmup) = real;
+        return 0;
+    }
+    default: break;
+    }
+    const uint64_t limits[OPTION_COUNT] = {
+        [LABEL_SEED] = UINT64_MAX, [EPOCHS] = 100000,
+        [BATCH_SIZE] = 1 << 20,    [AUGMENT] = 16,
+        [VALIDATION] = 1 << 30,    [SEED] = 9007199254740992u,
+        [THREADS] = 1024};
+    const uint64_t lowest = which == EPOCHS || which == BATCH_SIZE ? 1 : 0;
+    if (!parse_whole(value, limits[which], &whole) || whole < lowest)
+        return usage_error("%s must be a whole number in %llu..%llu, not '%s'",
+                           name, (unsigned long long)lowest,
+                           (unsigned long long)limits[which], value);
+    switch (which) {
+    case LABEL_SEED: opt->label_seed = whole; break;
+    case EPOCHS: opt->epochs = (unsigned)whole; break;
+    case BATCH_SIZE: opt->batch_size = (size_t)whole; break;
+    case AUGMENT: opt->shift = (unsigned)whole; break;
+    case VALIDATION: opt->validation = (size_t)whole; break;
+    case SEED: opt->seed = whole; break;
+    case THREADS: opt->threads = (unsigned)whole; break;
+    default: break;
+    }
+    return 0;
+}
+
+int parse_options(int argc, char **argv, options *opt, int *done)
+{
+    *done = 0;
+    opt->arch = "classifier";
+    opt->labels = "author";
+    opt->epochs = 12;
+    opt->batch_size = 64;
+    opt->learning_rate = 0.003;
+    opt->weight_decay = 0.0001;
+    opt->warmup = 0.1;
+    opt->shift = 2;
+    int help = 0, version = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *argument = argv[i];
+        const char *equals = strchr(argument, '=');
+        size_t length = equals ? (size_t)(equals - argument) : strlen(argument);
+        int which = -1;
+        for (int n = 0; n < OPTION_COUNT; n++)
+            if (strlen(names[n]) == length &&
+                strncmp(names[n], argument, length) == 0)
+                which = n;
+        if (which < 0)
+            return usage_error("%s '%s'",
+                               argument[0] == '-' ? "unknown option"
+                                                  : "unexpected argument",
+                               argument);
+        if (which >= QUIET) {
+            if (equals)
+                return usage_error("option '%s' takes no value", argument);
+            opt->quiet |= which == QUIET;
+            help |= which == HELP || which == SHORT_HELP;
+            version |= which == VERSION;
+            continue;
+        }
+        const char *value = equals ? equals + 1 : NULL;
+        if (!value) {
+            if (i + 1 >= argc)
+                return usage_error("option '%s' needs a value", argument);
+            value = argv[++i];
+        }
+        int status = take(which, value, opt);
+        if (status != 0)
+            return status;
+    }
+    if (help) {
+        print_help(stdout);
+        *done = 1;
+    } else if (version) {
+        printf(PROGRAM " %s\n", cosnet_version());
+        *done = 1;
+    }
+    return 0;
+}
