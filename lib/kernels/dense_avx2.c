@@ -1,8 +1,9 @@
 /* AVX2+FMA dense kernels: the register tiles of dense_driver.h at 8 lanes,
  * within 16 ymm registers.
  *
- * Forward (dot tiles): 3 images x 4 outputs, 12 accumulators; each step
- * loads 3 input vectors and 4 weight vectors for 12 FMAs, the in_features
+ * Forward (dot tiles): 4 images x 3 outputs, 12 accumulators (batches are
+ * mostly multiples of 4); each step loads 4 input vectors and 3 weight
+ * vectors for 12 FMAs, the in_features
  * tail with a masked load, then one lane reduction per output.
  * Gradients (nn tiles): 4 rows x 3 vectors (24 columns), 12 accumulators;
  * each step loads 3 vectors of B and broadcasts 4 elements of A. Masked
@@ -15,8 +16,8 @@
 #include "kernels/simd_common.h"
 
 #define LANES 8
-#define DOT_ROWS 3
-#define DOT_COLS 4
+#define DOT_ROWS 4
+#define DOT_COLS 3
 #define NN_ROWS 4
 #define NN_VECTORS 3
 
@@ -27,14 +28,22 @@ static inline __m256i lanes_mask(int lanes)
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* Lane sum in a fixed tree: halves, then quarters, then pairs. */
-static inline float lane_sum(__m256 v)
+/* The lane sums of four vectors, in a tree that is the same for every
+ * vector whatever its slot and partners: within each 128-bit half lanes
+ * (0 + 2) + (1 + 3), then the two halves. */
+static inline __m128 lane_sums4(__m256 a, __m256 b, __m256 c, __m256 d)
 {
-    __m128 q =
-        _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    q = _mm_add_ss(q, _mm_movehdup_ps(q));
-    return _mm_cvtss_f32(q);
+    const __m256 ab =
+        _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+    const __m256 cd =
+        _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+    const __m256 abcd = _mm256_add_ps(
+        _mm256_castpd_ps(
+            _mm256_unpacklo_pd(_mm256_castps_pd(ab), _mm256_castps_pd(cd))),
+        _mm256_castpd_ps(
+            _mm256_unpackhi_pd(_mm256_castps_pd(ab), _mm256_castps_pd(cd))));
+    return _mm_add_ps(_mm256_castps256_ps128(abcd),
+                      _mm256_extractf128_ps(abcd, 1));
 }
 
 SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
@@ -75,18 +84,26 @@ SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
                     _mm256_fmadd_ps(xv[r], wv, acc[r * cols + c]);
         }
     }
+    /* Reduced four accumulators at a time (zeros pad the last group). */
+    float sums[DOT_ROWS * DOT_COLS + 3];
     UNROLL_FULL
-    for (int r = 0; r < rows; r++) {
-        UNROLL_FULL
+    for (int k = 0; k < rows * cols; k += 4) {
+        const __m256 zero = _mm256_setzero_ps();
+        _mm_storeu_ps(sums + k,
+                      lane_sums4(acc[k],
+                                 k + 1 < rows * cols ? acc[k + 1] : zero,
+                                 k + 2 < rows * cols ? acc[k + 2] : zero,
+                                 k + 3 < rows * cols ? acc[k + 3] : zero));
+    }
+    for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
-            float sum = lane_sum(acc[r * cols + c]);
+            float sum = sums[r * cols + c];
             if (bias)
                 sum += bias[c];
             if (relu && !(sum > 0.0f))
                 sum = 0.0f;
             out[r * out_stride + c] = sum;
         }
-    }
 }
 
 SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
@@ -138,17 +155,20 @@ SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
     {                                                                          \
         dot_tile(r, c, depth, x, w, bias, relu, out, out_stride);              \
     }
-#define DOT_ROW(r) DOT(r, 1) DOT(r, 2) DOT(r, 3) DOT(r, 4)
+#define DOT_ROW(r) DOT(r, 1) DOT(r, 2) DOT(r, 3)
 DOT_ROW(1)
 DOT_ROW(2)
 DOT_ROW(3)
+DOT_ROW(4)
 #define DOT_ENTRY(r)                                                           \
     {                                                                          \
-        dot_##r##_1, dot_##r##_2, dot_##r##_3, dot_##r##_4                     \
+        dot_##r##_1, dot_##r##_2, dot_##r##_3                                  \
     }
 
 static const dense_dot_plan dense_dot_plan_avx2 = {
-    DOT_ROWS, DOT_COLS, {DOT_ENTRY(1), DOT_ENTRY(2), DOT_ENTRY(3)}};
+    DOT_ROWS,
+    DOT_COLS,
+    {DOT_ENTRY(1), DOT_ENTRY(2), DOT_ENTRY(3), DOT_ENTRY(4)}};
 
 #define NN(r, v, m)                                                            \
     __attribute__((noinline)) static void nn_##r##_##v##_##m(                  \

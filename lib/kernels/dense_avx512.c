@@ -23,16 +23,24 @@ static inline __mmask16 lanes_mask(int lanes)
     return (__mmask16)((1u << lanes) - 1u);
 }
 
-/* Lane sum in a fixed tree: halves, then quarters, and so on. */
-static inline float lane_sum(__m512 v)
+/* The lane sums of four vectors, in a tree that is the same for every
+ * vector whatever its slot and partners: within each 128-bit block lanes
+ * (0 + 2) + (1 + 3), then blocks (0 + 2) + (1 + 3). */
+static inline __m128 lane_sums4(__m512 a, __m512 b, __m512 c, __m512 d)
 {
-    __m256 h =
-        _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-    __m128 q =
-        _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    q = _mm_add_ss(q, _mm_movehdup_ps(q));
-    return _mm_cvtss_f32(q);
+    const __m512 ab =
+        _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    const __m512 cd =
+        _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    const __m512 abcd = _mm512_add_ps(
+        _mm512_castpd_ps(
+            _mm512_unpacklo_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))),
+        _mm512_castpd_ps(
+            _mm512_unpackhi_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))));
+    const __m256 half = _mm256_add_ps(_mm512_castps512_ps256(abcd),
+                                      _mm512_extractf32x8_ps(abcd, 1));
+    return _mm_add_ps(_mm256_castps256_ps128(half),
+                      _mm256_extractf128_ps(half, 1));
 }
 
 SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
@@ -73,18 +81,26 @@ SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
                     _mm512_fmadd_ps(xv[r], wv, acc[r * cols + c]);
         }
     }
+    /* Reduced four accumulators at a time (zeros pad the last group). */
+    float sums[DOT_ROWS * DOT_COLS + 3];
     UNROLL_FULL
-    for (int r = 0; r < rows; r++) {
-        UNROLL_FULL
+    for (int k = 0; k < rows * cols; k += 4) {
+        const __m512 zero = _mm512_setzero_ps();
+        _mm_storeu_ps(sums + k,
+                      lane_sums4(acc[k],
+                                 k + 1 < rows * cols ? acc[k + 1] : zero,
+                                 k + 2 < rows * cols ? acc[k + 2] : zero,
+                                 k + 3 < rows * cols ? acc[k + 3] : zero));
+    }
+    for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
-            float sum = lane_sum(acc[r * cols + c]);
+            float sum = sums[r * cols + c];
             if (bias)
                 sum += bias[c];
             if (relu && !(sum > 0.0f))
                 sum = 0.0f;
             out[r * out_stride + c] = sum;
         }
-    }
 }
 
 SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,

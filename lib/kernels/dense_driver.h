@@ -15,8 +15,9 @@
  *    output_grad, B = weights. Weight gradient: r = output, t = image, A =
  *    output_grad read transposed, B = input.
  *
- * Edges: when a dimension is at least a full tile, the last tile is moved
- * back to end at the edge, overlapping its neighbour and recomputing some
+ * Edges: forward tiles may be one image or output narrower than full where
+ * that wastes less. When a dimension is at least a full tile, the last tile is
+ * moved back to end at the edge, overlapping its neighbour and recomputing some
  * elements; when it is smaller, a narrower tile is used. An element's value
  * never depends on the tile that computes it (dot tiles reduce every output
  * alike, nn tiles keep each element in its own lane), so overlapping writes
@@ -47,6 +48,22 @@ typedef struct dense_dot_plan {
  * passes over them once. */
 #define DENSE_GROUP_BYTES (192 * 1024)
 
+/* The extent of a forward tile along a dimension of `size` elements: the
+ * full extent; or one less when the full one wastes more than an eighth of
+ * the work and the smaller one wastes less (25 outputs: 5 tiles of 5 rather
+ * than 5 of 6; 4 images: 2 tiles of 2 rather than 2 overlapping tiles of
+ * 3); or the size itself when it is smaller. */
+static inline size_t dense_tile_extent(size_t size, size_t full)
+{
+    if (size < full)
+        return size;
+    const size_t wide = (size + full - 1) / full * full;
+    if (full > 1 && (wide - size) * 8 > size &&
+        (size + full - 2) / (full - 1) * (full - 1) < wide)
+        return full - 1;
+    return full;
+}
+
 static inline void dense_dot_drive(const dense_dot_plan *plan, size_t count,
                                    size_t in_features, size_t out_features,
                                    const float *input, const float *weights,
@@ -55,8 +72,8 @@ static inline void dense_dot_drive(const dense_dot_plan *plan, size_t count,
     if (count == 0 || out_features == 0)
         return;
     const size_t full_rows = (size_t)plan->rows, full_cols = (size_t)plan->cols;
-    const size_t rows = count < full_rows ? count : full_rows;
-    const size_t cols = out_features < full_cols ? out_features : full_cols;
+    const size_t rows = dense_tile_extent(count, full_rows);
+    const size_t cols = dense_tile_extent(out_features, full_cols);
     const dense_dot_tile tile = plan->tiles[rows - 1][cols - 1];
     const size_t row_blocks = (count + rows - 1) / rows;
     const size_t block_bytes = rows * in_features * sizeof(float);

@@ -35,6 +35,13 @@ static inline void store_lanes(float *p, float32x4_t v, int lanes)
     memcpy(p, part, sizeof(float) * (size_t)lanes);
 }
 
+/* The lane sums of four vectors: (0 + 1) + (2 + 3) for each. */
+static inline float32x4_t lane_sums4(float32x4_t a, float32x4_t b,
+                                     float32x4_t c, float32x4_t d)
+{
+    return vpaddq_f32(vpaddq_f32(a, b), vpaddq_f32(c, d));
+}
+
 SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
                           const float *x, const float *w, const float *bias,
                           int relu, float *out, size_t out_stride)
@@ -71,18 +78,25 @@ SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
                 acc[r * cols + c] = vfmaq_f32(acc[r * cols + c], xv[r], wv);
         }
     }
+    /* Reduced four accumulators at a time (zeros pad the last group). */
+    float sums[DOT_ROWS * DOT_COLS + 3];
     UNROLL_FULL
-    for (int r = 0; r < rows; r++) {
-        UNROLL_FULL
+    for (int k = 0; k < rows * cols; k += 4) {
+        const float32x4_t zero = vdupq_n_f32(0.0f);
+        vst1q_f32(sums + k,
+                  lane_sums4(acc[k], k + 1 < rows * cols ? acc[k + 1] : zero,
+                             k + 2 < rows * cols ? acc[k + 2] : zero,
+                             k + 3 < rows * cols ? acc[k + 3] : zero));
+    }
+    for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
-            float sum = vaddvq_f32(acc[r * cols + c]);
+            float sum = sums[r * cols + c];
             if (bias)
                 sum += bias[c];
             if (relu && !(sum > 0.0f))
                 sum = 0.0f;
             out[r * out_stride + c] = sum;
         }
-    }
 }
 
 SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
