@@ -341,6 +341,8 @@ static void test_random_shapes(void **state)
     (void)state;
     const dense_kernels *list[8];
     const int n = variants(list);
+    for (int v = 0; v < n; v++)
+        print_message("variant %s\n", list[v]->name);
     for (int v = 0; v < n; v++) {
         random_generator rng;
         random_seed(&rng, 801);
