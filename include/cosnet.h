@@ -145,7 +145,7 @@ COSNET_API void cosnet_free(void *memory);
 COSNET_API cosnet_status cosnet_isa(const char **name);
 
 /* ------------------------------------------------------------------------ */
-/* Dataset: images and labels from IDX files                                */
+/* Dataset: images and labels from IDX files or from memory                 */
 /* ------------------------------------------------------------------------ */
 
 typedef struct cosnet_dataset cosnet_dataset;
@@ -168,6 +168,29 @@ COSNET_API cosnet_status cosnet_dataset_open(const char *images_path,
                                              unsigned class_count,
                                              cosnet_dataset **out);
 
+/* Creates a dataset from images and labels in memory, copied (the caller
+ * keeps and frees its buffers). The result behaves exactly like an opened
+ * IDX pair holding the same bytes.
+ *
+ * count: number of images, >= 1 (an empty dataset is refused, as an IDX
+ *        file with a zero dimension is).
+ * rows, columns: image height and width, each >= 1; count x rows x columns
+ *        must not overflow size_t and is at most 2^30 bytes (the limit of
+ *        an IDX file).
+ * pixels: count x rows x columns bytes, image after image, each row-major
+ *        (0..255), borrowed.
+ * labels: count bytes, each < class_count, borrowed.
+ * class_count: 1..256.
+ * out: receives the new dataset; the caller frees it with
+ *      cosnet_dataset_free.
+ * Returns COSNET_OK, INVALID_ARGUMENT (NULL pointer, a zero size,
+ * class_count out of 1..256), OVERFLOW (the sizes overflow or exceed the
+ * limit), OUT_OF_RANGE (the message names the first label's index and
+ * value) or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_dataset_create(
+    size_t count, size_t rows, size_t columns, const uint8_t *pixels,
+    const uint8_t *labels, unsigned class_count, cosnet_dataset **out);
+
 /* Frees a dataset. NULL is a no-op. */
 COSNET_API void cosnet_dataset_free(cosnet_dataset *dataset);
 
@@ -176,7 +199,7 @@ COSNET_API size_t cosnet_dataset_count(const cosnet_dataset *dataset);
 /* Image height and width in pixels; 0 for NULL. */
 COSNET_API size_t cosnet_dataset_rows(const cosnet_dataset *dataset);
 COSNET_API size_t cosnet_dataset_columns(const cosnet_dataset *dataset);
-/* The class_count given at open; 0 for NULL. */
+/* The class_count given at open or create; 0 for NULL. */
 COSNET_API unsigned cosnet_dataset_class_count(const cosnet_dataset *dataset);
 
 /* The rows x columns pixels (row-major, 0..255) of image `index`, owned by

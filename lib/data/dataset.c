@@ -1,5 +1,6 @@
 /* The dataset handle: an images file and a labels file, read whole, checked,
- * and kept in memory as bytes. */
+ * and kept in memory as bytes; and every function that reads a dataset,
+ * whichever constructor made it (dataset_memory.c is the other). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,18 +8,30 @@
 #include "common/memory.h"
 #include "common/error.h"
 #include "common/rng.h"
+#include "data/dataset_internal.h"
 #include "data/idx.h"
 
-enum { MAX_CLASS_COUNT = 256 };
+cosnet_status dataset_check_class_count(const char *function,
+                                        unsigned class_count)
+{
+    if (class_count == 0 || class_count > DATASET_MAX_CLASS_COUNT)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "%s: class_count %u is not in 1..%d", function,
+                         class_count, DATASET_MAX_CLASS_COUNT);
+    return COSNET_OK;
+}
 
-struct cosnet_dataset {
-    idx_contents images; /* pixels: count x rows x columns bytes */
-    idx_contents labels; /* count bytes, each < class_count */
-    size_t count, rows, columns;
-    size_t image_bytes; /* rows * columns */
-    unsigned class_count;
-    size_t class_sizes[MAX_CLASS_COUNT];
-};
+size_t dataset_count_classes(cosnet_dataset *dataset)
+{
+    memset(dataset->class_sizes, 0, sizeof dataset->class_sizes);
+    for (size_t i = 0; i < dataset->count; i++) {
+        const unsigned label = dataset->labels[i];
+        if (label >= dataset->class_count)
+            return i;
+        dataset->class_sizes[label]++;
+    }
+    return dataset->count;
+}
 
 COSNET_API cosnet_status cosnet_dataset_open(const char *images_path,
                                              const char *labels_path,
@@ -31,52 +44,51 @@ COSNET_API cosnet_status cosnet_dataset_open(const char *images_path,
                          !images_path   ? "images_path"
                          : !labels_path ? "labels_path"
                                         : "out");
-    if (class_count == 0 || class_count > MAX_CLASS_COUNT)
-        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
-                         "cosnet_dataset_open: class_count %u is not in "
-                         "1..%d",
-                         class_count, MAX_CLASS_COUNT);
+    cosnet_status status =
+        dataset_check_class_count("cosnet_dataset_open", class_count);
+    if (status != COSNET_OK)
+        return status;
 
     cosnet_dataset *dataset = memory_allocate_zeroed(1, sizeof *dataset);
     if (!dataset)
         return error_out_of_memory("dataset", sizeof *dataset);
-    cosnet_status status = idx_load(images_path, 3, &dataset->images);
+    idx_contents images = {0}, labels = {0};
+    status = idx_load(images_path, 3, &images);
     if (status == COSNET_OK)
-        status = idx_load(labels_path, 1, &dataset->labels);
+        status = idx_load(labels_path, 1, &labels);
+    /* The dataset owns both files' storage from here on. */
+    dataset->pixel_storage = images.storage;
+    dataset->pixels = images.data;
+    dataset->label_storage = labels.storage;
+    dataset->labels = labels.data;
     if (status != COSNET_OK) {
         cosnet_dataset_free(dataset);
         return status;
     }
 
-    const idx_layout *images = &dataset->images.layout;
-    const idx_layout *labels = &dataset->labels.layout;
-    if (images->dimensions[0] != labels->dimensions[0]) {
+    if (images.layout.dimensions[0] != labels.layout.dimensions[0]) {
         status = error_set(COSNET_ERROR_MISMATCH,
                            "%s has %zu images but %s has %zu labels",
-                           images_path, images->dimensions[0], labels_path,
-                           labels->dimensions[0]);
+                           images_path, images.layout.dimensions[0],
+                           labels_path, labels.layout.dimensions[0]);
         cosnet_dataset_free(dataset);
         return status;
     }
-    dataset->count = images->dimensions[0];
-    dataset->rows = images->dimensions[1];
-    dataset->columns = images->dimensions[2];
+    dataset->count = images.layout.dimensions[0];
+    dataset->rows = images.layout.dimensions[1];
+    dataset->columns = images.layout.dimensions[2];
     dataset->image_bytes = dataset->rows * dataset->columns;
     dataset->class_count = class_count;
 
-    const uint8_t *label_bytes = dataset->labels.data;
-    for (size_t i = 0; i < dataset->count; i++) {
-        unsigned label = label_bytes[i];
-        if (label >= class_count) {
-            status = error_set(COSNET_ERROR_OUT_OF_RANGE,
-                               "%s: label %u at index %zu (byte offset %zu) "
-                               "is not below class_count %u",
-                               labels_path, label, i, labels->header_bytes + i,
-                               class_count);
-            cosnet_dataset_free(dataset);
-            return status;
-        }
-        dataset->class_sizes[label]++;
+    const size_t bad = dataset_count_classes(dataset);
+    if (bad < dataset->count) {
+        status = error_set(COSNET_ERROR_OUT_OF_RANGE,
+                           "%s: label %u at index %zu (byte offset %zu) "
+                           "is not below class_count %u",
+                           labels_path, (unsigned)dataset->labels[bad], bad,
+                           labels.layout.header_bytes + bad, class_count);
+        cosnet_dataset_free(dataset);
+        return status;
     }
     *out = dataset;
     return COSNET_OK;
@@ -86,8 +98,8 @@ COSNET_API void cosnet_dataset_free(cosnet_dataset *dataset)
 {
     if (!dataset)
         return;
-    idx_release(&dataset->images);
-    idx_release(&dataset->labels);
+    memory_free(dataset->pixel_storage);
+    memory_free(dataset->label_storage);
     memory_free(dataset);
 }
 
@@ -116,14 +128,14 @@ COSNET_API const uint8_t *cosnet_dataset_image(const cosnet_dataset *dataset,
 {
     if (!dataset || index >= dataset->count)
         return NULL;
-    return dataset->images.data + index * dataset->image_bytes;
+    return dataset->pixels + index * dataset->image_bytes;
 }
 
 COSNET_API int cosnet_dataset_label(const cosnet_dataset *dataset, size_t index)
 {
     if (!dataset || index >= dataset->count)
         return -1;
-    return dataset->labels.data[index];
+    return dataset->labels[index];
 }
 
 /* pixel / 255 for every byte value, computed by division so that each entry
@@ -158,7 +170,7 @@ COSNET_API cosnet_status cosnet_dataset_to_float(const cosnet_dataset *dataset,
     fill_pixel_table(table);
     /* count * image_bytes <= the pixel buffer's size, so it cannot
      * overflow. */
-    convert_image(table, dataset->images.data + first * dataset->image_bytes,
+    convert_image(table, dataset->pixels + first * dataset->image_bytes,
                   count * dataset->image_bytes, out);
     return COSNET_OK;
 }
@@ -185,7 +197,7 @@ cosnet_dataset_gather_float(const cosnet_dataset *dataset,
     fill_pixel_table(table);
     for (size_t i = 0; i < count; i++)
         convert_image(table,
-                      dataset->images.data + indices[i] * dataset->image_bytes,
+                      dataset->pixels + indices[i] * dataset->image_bytes,
                       dataset->image_bytes, out + i * dataset->image_bytes);
     return COSNET_OK;
 }
@@ -227,7 +239,7 @@ cosnet_dataset_class_subset(const cosnet_dataset *dataset, unsigned label,
                                    available * sizeof *members);
     size_t found = 0;
     for (size_t i = 0; i < dataset->count; i++)
-        if (dataset->labels.data[i] == label)
+        if (dataset->labels[i] == label)
             members[found++] = i;
 
     /* The whole class is shuffled (not just the first `count` draws), so a

@@ -1,37 +1,43 @@
-/* Plain-C reference for dense (fully connected) layers and the ReLU
- * gradient. Written for clarity; sums run in index order. */
-#include <string.h>
-
-#include "kernels/kernels.h"
+/* Plain-C reference for the dense layer: forward, input gradient, weight and
+ * bias gradients, and ReLU backward. Written for clarity: each sum starts
+ * from zero (or the bias) and adds its terms in index order. The SIMD
+ * variants are held to it by tests/test_dense_kernels.c. */
+#include "kernels/dense.h"
 
 void dense_forward_scalar(size_t count, size_t in_features, size_t out_features,
                           const float *input, const float *weights,
                           const float *bias, int relu, float *output)
 {
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
+        const float *x = input + i * in_features;
         for (size_t o = 0; o < out_features; o++) {
+            const float *w = weights + o * in_features;
             float sum = bias ? bias[o] : 0.0f;
             for (size_t j = 0; j < in_features; j++)
-                sum +=
-                    weights[o * in_features + j] * input[i * in_features + j];
+                sum += w[j] * x[j];
             if (relu && !(sum > 0.0f))
                 sum = 0.0f;
             output[i * out_features + o] = sum;
         }
+    }
 }
 
 void dense_backward_input_scalar(size_t count, size_t in_features,
                                  size_t out_features, const float *weights,
                                  const float *output_grad, float *input_grad)
 {
-    for (size_t i = 0; i < count; i++)
-        for (size_t j = 0; j < in_features; j++) {
-            float sum = 0.0f;
-            for (size_t o = 0; o < out_features; o++)
-                sum += output_grad[i * out_features + o] *
-                       weights[o * in_features + j];
-            input_grad[i * in_features + j] = sum;
+    for (size_t i = 0; i < count; i++) {
+        const float *dy = output_grad + i * out_features;
+        float *dx = input_grad + i * in_features;
+        for (size_t j = 0; j < in_features; j++)
+            dx[j] = 0.0f;
+        /* Each dx[j] receives its terms in the order o = 0, 1, ... */
+        for (size_t o = 0; o < out_features; o++) {
+            const float *w = weights + o * in_features;
+            for (size_t j = 0; j < in_features; j++)
+                dx[j] += dy[o] * w[j];
         }
+    }
 }
 
 void dense_backward_weights_scalar(size_t count, size_t in_features,
@@ -40,19 +46,20 @@ void dense_backward_weights_scalar(size_t count, size_t in_features,
                                    float *bias_grad)
 {
     for (size_t o = 0; o < out_features; o++) {
-        for (size_t j = 0; j < in_features; j++) {
-            float sum = 0.0f;
-            for (size_t i = 0; i < count; i++)
-                sum += output_grad[i * out_features + o] *
-                       input[i * in_features + j];
-            weight_grad[o * in_features + j] = sum;
+        float *dw = weight_grad + o * in_features;
+        for (size_t j = 0; j < in_features; j++)
+            dw[j] = 0.0f;
+        float bias_sum = 0.0f;
+        /* Each dw[j] receives its terms in image order. */
+        for (size_t i = 0; i < count; i++) {
+            const float dy = output_grad[i * out_features + o];
+            const float *x = input + i * in_features;
+            for (size_t j = 0; j < in_features; j++)
+                dw[j] += dy * x[j];
+            bias_sum += dy;
         }
-        if (bias_grad) {
-            float sum = 0.0f;
-            for (size_t i = 0; i < count; i++)
-                sum += output_grad[i * out_features + o];
-            bias_grad[o] = sum;
-        }
+        if (bias_grad)
+            bias_grad[o] = bias_sum;
     }
 }
 
@@ -62,3 +69,7 @@ void relu_backward_scalar(size_t n, const float *activation, float *grad)
         if (!(activation[k] > 0.0f))
             grad[k] = 0.0f;
 }
+
+const dense_kernels dense_kernels_scalar = {
+    "scalar", dense_forward_scalar, dense_backward_input_scalar,
+    dense_backward_weights_scalar, relu_backward_scalar};

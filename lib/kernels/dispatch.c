@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "kernels/dense.h"
 #include "kernels/kernels.h"
 
 const char *const kernel_variant_names[] = {"scalar",
@@ -20,6 +21,32 @@ const char *const kernel_variant_names[] = {"scalar",
 #endif
                                             NULL};
 
+/* The dense kernels come as one structure per ISA (dense.h). */
+static void provide_dense(kernel_table *table, const dense_kernels *dense)
+{
+    table->dense_forward = dense->forward;
+    table->dense_backward_input = dense->backward_input;
+    table->dense_backward_weights = dense->backward_weights;
+    table->relu_backward = dense->relu_backward;
+}
+
+#if defined(COSNET_HAVE_X86_KERNELS)
+static void dense_provide_avx2(kernel_table *table)
+{
+    provide_dense(table, &dense_kernels_avx2);
+}
+static void dense_provide_avx512(kernel_table *table)
+{
+    provide_dense(table, &dense_kernels_avx512);
+}
+#endif
+#if defined(COSNET_HAVE_ARM_KERNELS)
+static void dense_provide_neon(kernel_table *table)
+{
+    provide_dense(table, &dense_kernels_neon);
+}
+#endif
+
 /* Per variant: the providers of the ops its ISA has, in addition to the
  * references. A new op's ISA version is one more entry here. */
 typedef struct variant {
@@ -30,12 +57,17 @@ typedef struct variant {
 static const variant variants[] = {
     {"scalar", {NULL}},
 #if defined(COSNET_HAVE_X86_KERNELS)
-    {"avx2", {conv_provide_avx2, pool_provide_avx2, cosine_provide_avx2}},
+    {"avx2",
+     {conv_provide_avx2, pool_provide_avx2, cosine_provide_avx2,
+      dense_provide_avx2}},
     {"avx512",
-     {conv_provide_avx512, pool_provide_avx512, cosine_provide_avx512}},
+     {conv_provide_avx512, pool_provide_avx512, cosine_provide_avx512,
+      dense_provide_avx512}},
 #endif
 #if defined(COSNET_HAVE_ARM_KERNELS)
-    {"neon", {conv_provide_neon, pool_provide_neon, cosine_provide_neon}},
+    {"neon",
+     {conv_provide_neon, pool_provide_neon, cosine_provide_neon,
+      dense_provide_neon}},
 #endif
 };
 #define VARIANT_COUNT (sizeof variants / sizeof variants[0])

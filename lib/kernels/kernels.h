@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cosnet.h"
+#include "kernels/dense.h"
 
 /* A 3x3, stride-1 convolution (cross-correlation, as in PyTorch). */
 typedef struct conv_shape {
@@ -110,28 +111,9 @@ typedef float (*cosine_loss_kernel)(size_t count, size_t dims, const float *a,
 
 #define COSINE_EPSILON 1e-6f
 
-/* ---- Dense layers ------------------------------------------------------
- * output[i][o] = bias[o] + sum_j weights[o][j] * input[i][j], then
- * max(0, .) if relu (NaN -> 0). input: count x in_features; weights
- * row-major out_features x in_features; bias may be NULL (zero). */
-typedef void (*dense_forward_kernel)(size_t count, size_t in_features,
-                                     size_t out_features, const float *input,
-                                     const float *weights, const float *bias,
-                                     int relu, float *output);
-/* input_grad[i][j] = sum_o output_grad[i][o] * weights[o][j] (overwritten) */
-typedef void (*dense_backward_input_kernel)(size_t count, size_t in_features,
-                                            size_t out_features,
-                                            const float *weights,
-                                            const float *output_grad,
-                                            float *input_grad);
-/* weight_grad[o][j] = sum_i output_grad[i][o] * input[i][j]; bias_grad[o] =
- * sum_i output_grad[i][o] (overwritten; bias_grad may be NULL). */
-typedef void (*dense_backward_weights_kernel)(
-    size_t count, size_t in_features, size_t out_features, const float *input,
-    const float *output_grad, float *weight_grad, float *bias_grad);
-/* grad[k] = activation[k] > 0 ? grad[k] : 0, for n values. */
-typedef void (*relu_backward_kernel)(size_t n, const float *activation,
-                                     float *grad);
+/* Dense layers and the ReLU gradient: dense_forward_kernel,
+ * dense_backward_input_kernel, dense_backward_weights_kernel and
+ * relu_backward_kernel are defined in dense.h. */
 
 /* out[k] = pixels[k] / 255 for n pixels. */
 typedef void (*pixels_to_float_kernel)(size_t n, const uint8_t *pixels,
@@ -279,13 +261,7 @@ void cosine_similarity_scalar(size_t, size_t, const float *, const float *,
                               size_t, float *);
 float cosine_loss_scalar(size_t, size_t, const float *, const float *, size_t,
                          float *);
-void dense_forward_scalar(size_t, size_t, size_t, const float *, const float *,
-                          const float *, int, float *);
-void dense_backward_input_scalar(size_t, size_t, size_t, const float *,
-                                 const float *, float *);
-void dense_backward_weights_scalar(size_t, size_t, size_t, const float *,
-                                   const float *, float *, float *);
-void relu_backward_scalar(size_t, const float *, float *);
+/* (dense_*_scalar and relu_backward_scalar: dense.h) */
 void pixels_to_float_scalar(size_t, const uint8_t *, float *);
 
 /* Each ISA's provider overwrites the entries it implements. */

@@ -1,0 +1,187 @@
+/* Internal: the ISA-neutral part of the dense kernels, included by each
+ * dense_<isa>.c (plain C, compiled under that file's flags). An ISA file
+ * supplies register tiles of fixed shape; the drivers here cut the problem
+ * into those tiles.
+ *
+ * Two tile families cover the three operations:
+ *
+ *  - dot tiles (forward): rows x cols outputs, each a dot product along
+ *    in_features of an input row and a weight row, vectorised along
+ *    in_features and reduced across lanes once at the end. Both operands are
+ *    read in place: no packing.
+ *  - nn tiles (both gradients): C[r][j] = sum_t A[r][t] * B[t][j] with B and
+ *    C row-major and A read through two strides, vectorised along j (each A
+ *    element broadcast). Input gradient: r = image, t = output, A =
+ *    output_grad, B = weights. Weight gradient: r = output, t = image, A =
+ *    output_grad read transposed, B = input.
+ *
+ * Edges: forward tiles may be one image or output narrower than full where
+ * that wastes less. When a dimension is at least a full tile, the last tile is
+ * moved back to end at the edge, overlapping its neighbour and recomputing some
+ * elements; when it is smaller, a narrower tile is used. An element's value
+ * never depends on the tile that computes it (dot tiles reduce every output
+ * alike, nn tiles keep each element in its own lane), so overlapping writes
+ * store identical bits and results do not depend on the batch an image is
+ * in. */
+#ifndef COSNET_KERNELS_DENSE_DRIVER_H
+#define COSNET_KERNELS_DENSE_DRIVER_H
+
+#include <stddef.h>
+
+#define DENSE_MAX_TILE_ROWS 8
+#define DENSE_MAX_TILE_COLS 8
+
+/* out[r * out_stride + c] for r < rows, c < cols of the tile (rows x cols
+ * fixed by the function): sum_k x[r * depth + k] * w[c * depth + k], plus
+ * bias[c] if bias is not NULL, then max(0, .) if relu. */
+typedef void (*dense_dot_tile)(size_t depth, const float *x, const float *w,
+                               const float *bias, int relu, float *out,
+                               size_t out_stride);
+
+typedef struct dense_dot_plan {
+    int rows, cols; /* full tile: images x outputs */
+    /* tiles[r - 1][c - 1]: r images x c outputs, for r <= rows, c <= cols */
+    dense_dot_tile tiles[DENSE_MAX_TILE_ROWS][DENSE_MAX_TILE_COLS];
+} dense_dot_plan;
+
+/* Images per group: their input rows stay in L2 while every weight tile
+ * passes over them once. */
+#define DENSE_GROUP_BYTES (192 * 1024)
+
+/* The extent of a forward tile along a dimension of `size` elements: the
+ * full extent; or one less when the full one wastes more than an eighth of
+ * the work and the smaller one wastes less (25 outputs: 5 tiles of 5 rather
+ * than 5 of 6; 4 images: 2 tiles of 2 rather than 2 overlapping tiles of
+ * 3); or the size itself when it is smaller. */
+static inline size_t dense_tile_extent(size_t size, size_t full)
+{
+    if (size < full)
+        return size;
+    const size_t wide = (size + full - 1) / full * full;
+    if (full > 1 && (wide - size) * 8 > size &&
+        (size + full - 2) / (full - 1) * (full - 1) < wide)
+        return full - 1;
+    return full;
+}
+
+static inline void dense_dot_drive(const dense_dot_plan *plan, size_t count,
+                                   size_t in_features, size_t out_features,
+                                   const float *input, const float *weights,
+                                   const float *bias, int relu, float *output)
+{
+    if (count == 0 || out_features == 0)
+        return;
+    const size_t full_rows = (size_t)plan->rows, full_cols = (size_t)plan->cols;
+    const size_t rows = dense_tile_extent(count, full_rows);
+    const size_t cols = dense_tile_extent(out_features, full_cols);
+    const dense_dot_tile tile = plan->tiles[rows - 1][cols - 1];
+    const size_t row_blocks = (count + rows - 1) / rows;
+    const size_t block_bytes = rows * in_features * sizeof(float);
+    size_t group = block_bytes ? DENSE_GROUP_BYTES / block_bytes : row_blocks;
+    if (group < 1)
+        group = 1;
+    for (size_t g = 0; g < row_blocks; g += group) {
+        const size_t g_end = g + group < row_blocks ? g + group : row_blocks;
+        for (size_t o0 = 0; o0 < out_features; o0 += cols) {
+            const size_t o =
+                o0 + cols <= out_features ? o0 : out_features - cols;
+            for (size_t b = g; b < g_end; b++) {
+                const size_t i =
+                    b * rows + rows <= count ? b * rows : count - rows;
+                tile(in_features, input + i * in_features,
+                     weights + o * in_features, bias ? bias + o : NULL, relu,
+                     output + i * out_features + o, out_features);
+            }
+        }
+    }
+}
+
+/* C[r * c_row + j] = sum_{t < depth} A[r * a_row + t * a_col] *
+ * B[t * b_row + j] for the tile's rows and j < its vectors x lanes (the last
+ * vector cut to last_lanes lanes in masked tiles). */
+typedef void (*dense_nn_tile)(size_t depth, const float *a, size_t a_row,
+                              size_t a_col, const float *b, size_t b_row,
+                              float *c, size_t c_row, int last_lanes);
+
+typedef struct dense_nn_plan {
+    int rows, vectors, lanes; /* full tile: rows x (vectors x lanes) */
+    /* full[r - 1]: r rows x all vectors, no masking */
+    dense_nn_tile full[DENSE_MAX_TILE_ROWS];
+    /* masked[r - 1][v - 1]: r rows x v vectors, the last one masked; for
+     * widths below a full strip */
+    dense_nn_tile masked[DENSE_MAX_TILE_ROWS][DENSE_MAX_TILE_COLS];
+} dense_nn_plan;
+
+static inline void dense_nn_drive(const dense_nn_plan *plan, size_t rows,
+                                  size_t width, size_t depth, const float *a,
+                                  size_t a_row, size_t a_col, const float *b,
+                                  size_t b_row, float *c, size_t c_row)
+{
+    if (rows == 0 || width == 0)
+        return;
+    const size_t full_rows = (size_t)plan->rows;
+    const size_t lanes = (size_t)plan->lanes;
+    const size_t strip = (size_t)plan->vectors * lanes;
+    const size_t tile_rows = rows < full_rows ? rows : full_rows;
+    const size_t row_blocks = (rows + tile_rows - 1) / tile_rows;
+    if (width >= strip) {
+        const dense_nn_tile tile = plan->full[tile_rows - 1];
+        for (size_t j0 = 0; j0 < width; j0 += strip) {
+            const size_t j = j0 + strip <= width ? j0 : width - strip;
+            for (size_t k = 0; k < row_blocks; k++) {
+                const size_t r = k * tile_rows + tile_rows <= rows
+                                     ? k * tile_rows
+                                     : rows - tile_rows;
+                tile(depth, a + r * a_row, a_row, a_col, b + j, b_row,
+                     c + r * c_row + j, c_row, (int)lanes);
+            }
+        }
+        return;
+    }
+    const size_t vectors = (width + lanes - 1) / lanes;
+    const int last = (int)(width - (vectors - 1) * lanes);
+    const dense_nn_tile tile = plan->masked[tile_rows - 1][vectors - 1];
+    for (size_t k = 0; k < row_blocks; k++) {
+        const size_t r = k * tile_rows + tile_rows <= rows ? k * tile_rows
+                                                           : rows - tile_rows;
+        tile(depth, a + r * a_row, a_row, a_col, b, b_row, c + r * c_row, c_row,
+             last);
+    }
+}
+
+/* The three operations on top of the two drivers; `isa` names the plans
+ * dense_dot_plan_<isa> and dense_nn_plan_<isa>, and a bias-gradient function
+ * bias_gradient_<isa>(count, out_features, output_grad, bias_grad). */
+#define DENSE_DEFINE_OPERATIONS(isa)                                           \
+    void dense_forward_##isa(size_t count, size_t in_features,                 \
+                             size_t out_features, const float *input,          \
+                             const float *weights, const float *bias,          \
+                             int relu, float *output)                          \
+    {                                                                          \
+        dense_dot_drive(&dense_dot_plan_##isa, count, in_features,             \
+                        out_features, input, weights, bias, relu, output);     \
+    }                                                                          \
+    void dense_backward_input_##isa(                                           \
+        size_t count, size_t in_features, size_t out_features,                 \
+        const float *weights, const float *output_grad, float *input_grad)     \
+    {                                                                          \
+        dense_nn_drive(&dense_nn_plan_##isa, count, in_features, out_features, \
+                       output_grad, out_features, 1, weights, in_features,     \
+                       input_grad, in_features);                               \
+    }                                                                          \
+    void dense_backward_weights_##isa(size_t count, size_t in_features,        \
+                                      size_t out_features, const float *input, \
+                                      const float *output_grad,                \
+                                      float *weight_grad, float *bias_grad)    \
+    {                                                                          \
+        dense_nn_drive(&dense_nn_plan_##isa, out_features, in_features, count, \
+                       output_grad, 1, out_features, input, in_features,       \
+                       weight_grad, in_features);                              \
+        if (bias_grad)                                                         \
+            bias_gradient_##isa(count, out_features, output_grad, bias_grad);  \
+    }                                                                          \
+    const dense_kernels dense_kernels_##isa = {                                \
+        #isa, dense_forward_##isa, dense_backward_input_##isa,                 \
+        dense_backward_weights_##isa, relu_backward_##isa};
+
+#endif
