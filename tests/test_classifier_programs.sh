@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# cosnet-train and cosnet-classify as a user meets them, run by meson test:
+#   --version and -h/--help; a short training run on a small real MNIST that
+#   must reach a stated accuracy and writes a classifier bundle and JSON;
+#   cosnet-classify on PGM (P5, P2, another size, inverted) and PNG images
+#   made from test images, and on a folder; and every bad input named by
+#   the issue -- a missing classifier file, label vectors that do not fit
+#   the architecture, a file that is no image, a truncated PGM, a zero-size
+#   image, a folder without images, an unwritable --save -- each with a
+#   clear message and a non-zero exit.
+#
+# Usage: test_classifier_programs.sh COSNET_TRAIN COSNET_CLASSIFY
+# The real MNIST comes from $COSNET_DATA (skipped without it, exit 77, or a
+# failure when COSNET_REQUIRE_DATA=1).
+set -uo pipefail
+
+train=$1 classify=$2
+failures=0 checks=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect() { # expect DESCRIPTION CONDITION...
+  local what=$1; shift
+  if "$@"; then checks=$((checks + 1)); else fail "$what"; fi
+}
+says() { grep -q -- "$1" "$2"; }
+
+if [ -z "${COSNET_DATA:-}" ]; then
+  [ "${COSNET_REQUIRE_DATA:-0}" = 1 ] && { echo "COSNET_DATA is not set"; exit 1; }
+  echo "COSNET_DATA is not set: skipped"; exit 77
+fi
+work=$(mktemp -d /tmp/cosnet-test-classifier-XXXXXX)
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+out=$work/out.txt err=$work/err.txt
+
+for program in "$train" "$classify"; do
+  name=$(basename "$program")
+  "$program" --version > "$out" 2>&1
+  expect "$name --version" grep -qE "^$name [0-9]+\.[0-9]+\.[0-9]+$" "$out"
+  "$program" -h > "$out" 2>&1 && "$program" --help > "$err" 2>&1
+  expect "$name -h and --help" cmp -s "$out" "$err"
+  expect "$name --help has a usage line" says "^Usage: $name" "$out"
+done
+
+# A small MNIST (3000 training, 500 test images) and test images as files.
+small=$work/small images=$work/images
+mkdir "$small" "$images"
+python3 - "$COSNET_DATA" "$small" "$images" <<'PY' || { echo "cannot prepare data"; exit 1; }
+import gzip, os, struct, sys, zlib
+source, target, pictures = sys.argv[1:4]
+def read(name):
+    path = os.path.join(source, name)
+    return open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz").read()
+for split, count in (("train", 3000), ("t10k", 500)):
+    images, labels = read(split + "-images-idx3-ubyte"), read(split + "-labels-idx1-ubyte")
+    with open(os.path.join(target, split + "-images-idx3-ubyte"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, count, 28, 28) + images[16:16 + count * 784])
+    with open(os.path.join(target, split + "-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, count) + labels[8:8 + count])
+# Test images 1000..1019 (not in the small test set): P5 files named by label.
+images, labels = read("t10k-images-idx3-ubyte"), read("t10k-labels-idx1-ubyte")
+for i in range(1000, 1020):
+    pixels = images[16 + i * 784:16 + (i + 1) * 784]
+    with open(os.path.join(pictures, "%04d-%d.pgm" % (i, labels[8 + i])), "wb") as f:
+        f.write(b"P5\n28 28\n255\n" + pixels)
+first = images[16 + 1000 * 784:16 + 1001 * 784]
+# The same digit as P2 text, twice the size, dark on light.
+rows = [" ".join(str(255 - first[(y // 2) * 28 + x // 2]) for x in range(56)) for y in range(56)]
+open(os.path.join(pictures, "..", "big-inverted.pgm"), "w").write("P2\n# a comment\n56 56\n255\n" + "\n".join(rows) + "\n")
+# And as an 8-bit gray PNG.
+raw = b"".join(b"\0" + first[y * 28:(y + 1) * 28] for y in range(28))
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0)) \
+      + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+open(os.path.join(pictures, "..", "digit.png"), "wb").write(png)
+open(os.path.join(pictures, "..", "label.txt"), "w").write(str(labels[8 + 1000]))
+PY
+truth=$(cat "$work/label.txt")
+
+# Training: a small network, 4 epochs, on the small MNIST (93.6% measured).
+bundle=$work/digits.cosnetcl
+"$train" --data "$small" --arch "conv3x3 8 pad 1, relu, maxpool2x2, flatten, dense 25" \
+  --epochs 4 --batch-size 32 --lr 0.01 --augment 0 --save "$bundle" \
+  --json "$work/run.json" --quiet > "$out" 2> "$err"
+expect "cosnet-train runs (exit $?)" test -s "$bundle"
+accuracy=$(python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r['schema_version'] == 1 and len(r['loss_history']) == 4
+assert sum(map(sum, r['test']['confusion'])) == r['test']['total'] == 500
+print(r['test']['correct'] / r['test']['total'])" "$work/run.json")
+expect "cosnet-train JSON is valid and complete" test -n "$accuracy"
+expect "4 epochs on 3000 images reach 85% (got $accuracy)" \
+  python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.85 else 1)" "${accuracy:-0}"
+expect "the report has per-class accuracy" says "per class:" "$out"
+expect "the report has the confusion matrix" says "confusion matrix" "$out"
+
+# Classification of files and a folder.
+"$classify" "$bundle" "$images" > "$out" 2> "$err"
+expect "cosnet-classify on a folder exits 0" test $? -eq 0
+expect "one line per image of the folder" test "$(wc -l < "$out")" -eq 20
+right=$(python3 -c "
+import re, sys
+right = 0
+for line in open(sys.argv[1]):
+    m = re.match(r'.*/\d{4}-(\d)\.pgm: (\d) \(cos ([0-9.]+)\), runner-up (\d) \(cos ([0-9.]+)\)$', line)
+    assert m, line
+    assert float(m.group(3)) >= float(m.group(5)) and m.group(2) != m.group(4)
+    right += m.group(1) == m.group(2)
+print(right)" "$out")
+expect "at least 16 of the 20 folder images right (got ${right:-none})" test "${right:-0}" -ge 16
+"$classify" "$bundle" "$images/1000-$truth.pgm" > "$work/p5.txt" 2> "$err"
+"$classify" --invert "$bundle" "$work/big-inverted.pgm" > "$work/p2.txt" 2> "$err"
+expect "a P2, twice the size, inverted: same class as the P5" \
+  test "$(cut -d: -f2 "$work/p2.txt" | cut -d'(' -f1)" = "$(cut -d: -f2 "$work/p5.txt" | cut -d'(' -f1)"
+if "$classify" --help | grep -q PNG; then
+  "$classify" "$bundle" "$work/digit.png" > "$work/png.txt" 2> "$err"
+  expect "a PNG: same class as the P5" \
+    test "$(cut -d: -f2 "$work/png.txt" | cut -d'(' -f1)" = "$(cut -d: -f2 "$work/p5.txt" | cut -d'(' -f1)"
+fi
+
+# Bad inputs: a message and a non-zero exit each.
+bad() { # bad DESCRIPTION EXPECTED-TEXT COMMAND...
+  local what=$1 text=$2; shift 2
+  "$@" > "$out" 2> "$err"
+  local status=$?
+  expect "$what: non-zero exit" test "$status" -ne 0
+  expect "$what: message '$text' (got: $(head -c 200 "$err"))" says "$text" "$err"
+}
+bad "missing classifier" "cannot open" "$classify" "$work/none.cosnetcl" "$images"
+bad "a model file is no classifier" "not a libcosnet classifier" "$classify" "$work/run.json" "$images"
+printf 'hello\n' > "$work/text.pgm"
+bad "not an image" "not a PGM (P2, P5) or PNG file" "$classify" "$bundle" "$work/text.pgm"
+head -c 300 "$images/1000-$truth.pgm" > "$work/truncated.pgm"
+bad "truncated PGM" "truncated PGM" "$classify" "$bundle" "$work/truncated.pgm"
+printf 'P5\n0 28\n255\n' > "$work/empty.pgm"
+bad "zero-size image" "zero-size image" "$classify" "$bundle" "$work/empty.pgm"
+mkdir "$work/no-images" && touch "$work/no-images/readme.txt"
+bad "folder without images" "no .pgm" "$classify" "$bundle" "$work/no-images"
+bad "no image given" "at least one" "$classify" "$bundle"
+python3 -c "
+import sys
+open(sys.argv[1], 'w').write('\n'.join(' '.join(['0.1'] * 8) for _ in range(10)) + '\n')" "$work/labels8.txt"
+bad "labels that do not fit the architecture" "8 dimensions" \
+  "$train" --data "$small" --labels "$work/labels8.txt" --epochs 1 --quiet
+bad "an unknown dataset" "mnist or fashion" "$train" --dataset cifar
+bad "a layer list that does not parse" "cannot read layer" "$train" --data "$small" --arch "conv3x3 pad" --quiet
+start=$(date +%s.%N)
+bad "--save into a missing folder" "--save" "$train" --data "$small" --save "$work/missing/dir/x.cosnetcl" --quiet
+elapsed=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
+expect "--save fails before training (${elapsed}s)" python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2 else 1)" "$elapsed"
+
+echo "$checks passed, $failures failed"
+[ "$failures" -eq 0 ]
