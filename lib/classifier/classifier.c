@@ -17,8 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <zlib.h>
-
+#include "common/bytes.h"
 #include "common/error.h"
 #include "common/file_reader.h"
 #include "common/file_writer.h"
@@ -165,30 +164,6 @@ cosnet_classifier_class_name(const cosnet_classifier *classifier, size_t index)
 
 /* ---- Bytes -------------------------------------------------------------- */
 
-static void put_u32(unsigned char *at, uint32_t value)
-{
-    for (int i = 0; i < 4; i++)
-        at[i] = (unsigned char)(value >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *at)
-{
-    return (uint32_t)at[0] | (uint32_t)at[1] << 8 | (uint32_t)at[2] << 16 |
-           (uint32_t)at[3] << 24;
-}
-
-static uint32_t crc_of(const unsigned char *bytes, size_t size)
-{
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (size > 0) {
-        uInt piece = size > 0x40000000u ? 0x40000000u : (uInt)size;
-        crc = crc32(crc, bytes, piece);
-        bytes += piece;
-        size -= piece;
-    }
-    return (uint32_t)crc;
-}
-
 COSNET_API cosnet_status cosnet_classifier_save_memory(
     const cosnet_classifier *classifier, void **data_out, size_t *size_out)
 {
@@ -216,26 +191,26 @@ COSNET_API cosnet_status cosnet_classifier_save_memory(
     }
     unsigned char *at = bytes;
     memcpy(at, CLASSIFIER_MAGIC, 8);
-    put_u32(at + 8, CLASSIFIER_VERSION);
-    put_u32(at + 12, (uint32_t)count);
-    put_u32(at + 16, (uint32_t)dims);
+    bytes_put_u32(at + 8, CLASSIFIER_VERSION);
+    bytes_put_u32(at + 12, (uint32_t)count);
+    bytes_put_u32(at + 16, (uint32_t)dims);
     at += 20;
     const float *values = cosnet_labels_vector(classifier->labels, 0);
     for (size_t i = 0; i < count * dims; i++, at += 4) {
         uint32_t bits;
         memcpy(&bits, &values[i], 4);
-        put_u32(at, bits);
+        bytes_put_u32(at, bits);
     }
     for (size_t k = 0; k < count; k++) {
         size_t length = strlen(classifier->names[k]);
-        put_u32(at, (uint32_t)length);
+        bytes_put_u32(at, (uint32_t)length);
         memcpy(at + 4, classifier->names[k], length);
         at += 4 + length;
     }
-    put_u32(at, (uint32_t)model_size);
+    bytes_put_u32(at, (uint32_t)model_size);
     memcpy(at + 4, model_bytes, model_size);
     at += 4 + model_size;
-    put_u32(at, crc_of(bytes, size - 4));
+    bytes_put_u32(at, bytes_crc32(bytes, size - 4));
     memory_free(model_bytes);
     *data_out = bytes;
     *size_out = size;
@@ -286,13 +261,14 @@ static cosnet_status load_bytes(const unsigned char *bytes, size_t size,
     cosnet_status status = need(bytes, size, at, 20, name, "the header");
     if (status != COSNET_OK)
         return status;
-    uint32_t version = get_u32(at + 8);
+    uint32_t version = bytes_get_u32(at + 8);
     if (version != CLASSIFIER_VERSION)
         return error_set(COSNET_ERROR_VERSION,
                          "%s: classifier format version %u at byte 8, this "
                          "library reads version %u",
                          name, (unsigned)version, CLASSIFIER_VERSION);
-    const uint32_t count = get_u32(at + 12), dims = get_u32(at + 16);
+    const uint32_t count = bytes_get_u32(at + 12),
+                   dims = bytes_get_u32(at + 16);
     if (count < 1 || count > CLASSIFIER_MAX_CLASSES || dims < 1 ||
         dims > ARCHITECTURE_MAX_FEATURES)
         return error_set(COSNET_ERROR_BAD_FORMAT,
@@ -307,14 +283,15 @@ static cosnet_status load_bytes(const unsigned char *bytes, size_t size,
     if (status != COSNET_OK)
         return status;
     /* The CRC covers everything: check it before trusting any length. */
-    if (size < 24 || get_u32(bytes + size - 4) != crc_of(bytes, size - 4))
+    if (size < 24 ||
+        bytes_get_u32(bytes + size - 4) != bytes_crc32(bytes, size - 4))
         return error_set(COSNET_ERROR_CORRUPT,
                          "%s: CRC-32 mismatch over the %zu bytes", name, size);
     float *values = memory_allocate(4 * (size_t)count * dims);
     if (!values)
         return error_out_of_memory("classifier labels", 4 * count * dims);
     for (size_t i = 0; i < (size_t)count * dims; i++, at += 4) {
-        uint32_t bits = get_u32(at);
+        uint32_t bits = bytes_get_u32(at);
         memcpy(&values[i], &bits, 4);
     }
     cosnet_labels *labels = NULL;
@@ -331,7 +308,7 @@ static cosnet_status load_bytes(const unsigned char *bytes, size_t size,
         status = need(bytes, size - 4, at, 4, name, "a class name");
         if (status != COSNET_OK)
             break;
-        lengths[k] = get_u32(at);
+        lengths[k] = bytes_get_u32(at);
         if (lengths[k] > CLASSIFIER_MAX_NAME) {
             status = error_set(COSNET_ERROR_BAD_FORMAT,
                                "%s: class name %u has %zu bytes at byte %zu "
@@ -351,7 +328,7 @@ static cosnet_status load_bytes(const unsigned char *bytes, size_t size,
     }
     if (status == COSNET_OK)
         status = need(bytes, size - 4, at, 4, name, "the model size");
-    size_t model_size = status == COSNET_OK ? get_u32(at) : 0;
+    size_t model_size = status == COSNET_OK ? bytes_get_u32(at) : 0;
     if (status == COSNET_OK)
         status = need(bytes, size - 4, at + 4, model_size, name, "the model");
     if (status == COSNET_OK &&

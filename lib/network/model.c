@@ -55,6 +55,24 @@ void model_initialise_glorot(cosnet_model *model, uint64_t seed)
     }
 }
 
+/* A model of `arch` with Glorot weights from `seed`, once the kernels are
+ * known to be usable (every computing entry point fails alike otherwise). */
+static cosnet_status create_initialised(const architecture_description *arch,
+                                        uint64_t seed, cosnet_model **out)
+{
+    const kernel_table *kernels = NULL;
+    cosnet_status status = kernels_active(&kernels);
+    if (status != COSNET_OK)
+        return status;
+    cosnet_model *model = NULL;
+    status = model_allocate(arch, &model);
+    if (status != COSNET_OK)
+        return status;
+    model_initialise_glorot(model, seed);
+    *out = model;
+    return COSNET_OK;
+}
+
 COSNET_API cosnet_status cosnet_model_create(cosnet_architecture architecture,
                                              uint64_t seed, cosnet_model **out)
 {
@@ -66,17 +84,7 @@ COSNET_API cosnet_status cosnet_model_create(cosnet_architecture architecture,
         return error_set(COSNET_ERROR_INVALID_ARGUMENT,
                          "cosnet_model_create: unknown architecture %d",
                          (int)architecture);
-    const kernel_table *kernels = NULL;
-    cosnet_status status = kernels_active(&kernels);
-    if (status != COSNET_OK)
-        return status;
-    cosnet_model *model = NULL;
-    status = model_allocate(&arch, &model);
-    if (status != COSNET_OK)
-        return status;
-    model_initialise_glorot(model, seed);
-    *out = model;
-    return COSNET_OK;
+    return create_initialised(&arch, seed, out);
 }
 
 COSNET_API cosnet_status cosnet_model_create_layers(const char *layers,
@@ -107,17 +115,7 @@ COSNET_API cosnet_status cosnet_model_create_layers(const char *layers,
                                 (int)rows, (int)columns, specs, count, &arch);
     if (status != COSNET_OK)
         return status;
-    const kernel_table *kernels = NULL;
-    status = kernels_active(&kernels);
-    if (status != COSNET_OK)
-        return status;
-    cosnet_model *model = NULL;
-    status = model_allocate(&arch, &model);
-    if (status != COSNET_OK)
-        return status;
-    model_initialise_glorot(model, seed);
-    *out = model;
-    return COSNET_OK;
+    return create_initialised(&arch, seed, out);
 }
 
 COSNET_API const char *cosnet_model_layers(const cosnet_model *model)

@@ -25,8 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <zlib.h>
-
+#include "common/bytes.h"
 #include "common/error.h"
 #include "common/file_reader.h"
 #include "common/file_writer.h"
@@ -46,33 +45,6 @@
 #define MODEL_MAX_FILE_SIZE                                                    \
     (MODEL_V2_FIXED_SIZE + MODEL_LAYER_SIZE * ARCHITECTURE_MAX_LAYERS +        \
      4 * ARCHITECTURE_MAX_PARAMETERS + MODEL_CRC_SIZE)
-
-static void put_u32(unsigned char *at, uint32_t value)
-{
-    at[0] = (unsigned char)(value & 0xff);
-    at[1] = (unsigned char)((value >> 8) & 0xff);
-    at[2] = (unsigned char)((value >> 16) & 0xff);
-    at[3] = (unsigned char)((value >> 24) & 0xff);
-}
-
-static uint32_t get_u32(const unsigned char *at)
-{
-    return (uint32_t)at[0] | (uint32_t)at[1] << 8 | (uint32_t)at[2] << 16 |
-           (uint32_t)at[3] << 24;
-}
-
-static uint32_t crc_of(const unsigned char *bytes, size_t size)
-{
-    /* zlib's crc32 takes uInt lengths: feed large buffers in pieces. */
-    uLong crc = crc32(0L, Z_NULL, 0);
-    while (size > 0) {
-        uInt piece = size > 0x40000000u ? 0x40000000u : (uInt)size;
-        crc = crc32(crc, bytes, piece);
-        bytes += piece;
-        size -= piece;
-    }
-    return (uint32_t)crc;
-}
 
 /* ---- Saving ------------------------------------------------------------- */
 
@@ -99,27 +71,27 @@ COSNET_API cosnet_status cosnet_model_save_memory(const cosnet_model *model,
     if (!bytes)
         return error_out_of_memory("model bytes", size);
     memcpy(bytes, MODEL_MAGIC, MODEL_MAGIC_SIZE);
-    put_u32(bytes + 8, MODEL_FORMAT_VERSION);
-    put_u32(bytes + 12, (uint32_t)arch->id);
-    put_u32(bytes + 16, (uint32_t)arch->output_dims);
-    put_u32(bytes + 20, (uint32_t)count);
-    put_u32(bytes + 24, (uint32_t)arch->input_channels);
-    put_u32(bytes + 28, (uint32_t)arch->input_rows);
-    put_u32(bytes + 32, (uint32_t)arch->input_columns);
-    put_u32(bytes + 36, (uint32_t)arch->spec_count);
+    bytes_put_u32(bytes + 8, MODEL_FORMAT_VERSION);
+    bytes_put_u32(bytes + 12, (uint32_t)arch->id);
+    bytes_put_u32(bytes + 16, (uint32_t)arch->output_dims);
+    bytes_put_u32(bytes + 20, (uint32_t)count);
+    bytes_put_u32(bytes + 24, (uint32_t)arch->input_channels);
+    bytes_put_u32(bytes + 28, (uint32_t)arch->input_rows);
+    bytes_put_u32(bytes + 32, (uint32_t)arch->input_columns);
+    bytes_put_u32(bytes + 36, (uint32_t)arch->spec_count);
     for (size_t l = 0; l < arch->spec_count; l++) {
         unsigned char *at = bytes + MODEL_V2_FIXED_SIZE + MODEL_LAYER_SIZE * l;
-        put_u32(at, (uint32_t)arch->specs[l].kind);
-        put_u32(at + 4, arch->specs[l].size);
-        put_u32(at + 8, arch->specs[l].pad);
+        bytes_put_u32(at, (uint32_t)arch->specs[l].kind);
+        bytes_put_u32(at + 4, arch->specs[l].size);
+        bytes_put_u32(at + 8, arch->specs[l].pad);
     }
     for (size_t i = 0; i < count; i++) {
         uint32_t bits;
         memcpy(&bits, &model->parameters[i], sizeof bits);
-        put_u32(bytes + header + 4 * i, bits);
+        bytes_put_u32(bytes + header + 4 * i, bits);
     }
-    put_u32(bytes + size - MODEL_CRC_SIZE,
-            crc_of(bytes, size - MODEL_CRC_SIZE));
+    bytes_put_u32(bytes + size - MODEL_CRC_SIZE,
+                  bytes_crc32(bytes, size - MODEL_CRC_SIZE));
     *data_out = bytes;
     *size_out = size;
     return COSNET_OK;
@@ -152,8 +124,8 @@ static cosnet_status read_header(const unsigned char *bytes, size_t size,
                                  architecture_description *arch,
                                  size_t *header_out)
 {
-    uint32_t version = get_u32(bytes + 8);
-    uint32_t id = get_u32(bytes + 12);
+    uint32_t version = bytes_get_u32(bytes + 8);
+    uint32_t id = bytes_get_u32(bytes + 12);
     size_t header = MODEL_V1_HEADER_SIZE;
     cosnet_status status;
     if (version == 1) {
@@ -169,7 +141,7 @@ static cosnet_status read_header(const unsigned char *bytes, size_t size,
                              "%s: truncated at byte %zu: a version-2 header "
                              "has at least %d bytes",
                              name, size, MODEL_V2_FIXED_SIZE);
-        uint32_t layers = get_u32(bytes + 36);
+        uint32_t layers = bytes_get_u32(bytes + 36);
         if (layers < 1 || layers > ARCHITECTURE_MAX_LAYERS)
             return error_set(COSNET_ERROR_BAD_FORMAT,
                              "%s: %u layers at byte 36 (1..%d allowed)", name,
@@ -184,11 +156,13 @@ static cosnet_status read_header(const unsigned char *bytes, size_t size,
         for (uint32_t l = 0; l < layers; l++) {
             const unsigned char *at =
                 bytes + MODEL_V2_FIXED_SIZE + MODEL_LAYER_SIZE * l;
-            specs[l] = (layer_spec){(layer_kind)get_u32(at), get_u32(at + 4),
-                                    get_u32(at + 8)};
+            specs[l] =
+                (layer_spec){(layer_kind)bytes_get_u32(at),
+                             bytes_get_u32(at + 4), bytes_get_u32(at + 8)};
         }
-        uint32_t channels = get_u32(bytes + 24), rows = get_u32(bytes + 28);
-        uint32_t columns = get_u32(bytes + 32);
+        uint32_t channels = bytes_get_u32(bytes + 24),
+                 rows = bytes_get_u32(bytes + 28);
+        uint32_t columns = bytes_get_u32(bytes + 32);
         if (channels > ARCHITECTURE_MAX_CHANNELS ||
             rows > ARCHITECTURE_MAX_SIDE || columns > ARCHITECTURE_MAX_SIDE)
             return error_set(COSNET_ERROR_BAD_FORMAT,
@@ -224,13 +198,13 @@ static cosnet_status read_header(const unsigned char *bytes, size_t size,
                          "reads versions 1 and 2",
                          name, (unsigned)version);
     }
-    uint32_t dims = get_u32(bytes + 16);
+    uint32_t dims = bytes_get_u32(bytes + 16);
     if (dims != arch->output_dims)
         return error_set(COSNET_ERROR_BAD_FORMAT,
                          "%s: output dimension %u at byte 16, the %s "
                          "architecture has %zu",
                          name, (unsigned)dims, arch->name, arch->output_dims);
-    uint32_t count = get_u32(bytes + 20);
+    uint32_t count = bytes_get_u32(bytes + 20);
     if (count != arch->parameter_count)
         return error_set(COSNET_ERROR_MISMATCH,
                          "%s: parameter count %u at byte 20, the %s "
@@ -277,8 +251,8 @@ static cosnet_status load_bytes(const unsigned char *bytes, size_t size,
                          "%s: trailing data: %zu bytes, a %s model file has "
                          "%zu",
                          name, size, arch.name, expected);
-    uint32_t stored = get_u32(bytes + expected - MODEL_CRC_SIZE);
-    uint32_t computed = crc_of(bytes, expected - MODEL_CRC_SIZE);
+    uint32_t stored = bytes_get_u32(bytes + expected - MODEL_CRC_SIZE);
+    uint32_t computed = bytes_crc32(bytes, expected - MODEL_CRC_SIZE);
     if (stored != computed)
         return error_set(COSNET_ERROR_CORRUPT,
                          "%s: CRC-32 mismatch: stored 0x%08x at byte %zu, "
@@ -286,7 +260,7 @@ static cosnet_status load_bytes(const unsigned char *bytes, size_t size,
                          name, (unsigned)stored, expected - MODEL_CRC_SIZE,
                          (unsigned)computed);
     for (size_t i = 0; i < count; i++) {
-        uint32_t bits = get_u32(bytes + header + 4 * i);
+        uint32_t bits = bytes_get_u32(bytes + header + 4 * i);
         float value;
         memcpy(&value, &bits, sizeof value);
         if (!isfinite(value))
@@ -299,7 +273,7 @@ static cosnet_status load_bytes(const unsigned char *bytes, size_t size,
     if (status != COSNET_OK)
         return status;
     for (size_t i = 0; i < count; i++) {
-        uint32_t bits = get_u32(bytes + header + 4 * i);
+        uint32_t bits = bytes_get_u32(bytes + header + 4 * i);
         memcpy(&model->parameters[i], &bits, sizeof bits);
     }
     *out = model;
