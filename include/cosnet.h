@@ -735,6 +735,19 @@ COSNET_API cosnet_status cosnet_classify(const cosnet_model *model,
                                          size_t *runner_up,
                                          float *runner_up_similarities);
 
+/* Progress of an evaluation: `images` more images were scored. Called
+ * from the worker threads, possibly several at once, so it must be
+ * thread-safe; it cannot stop the evaluation. */
+typedef void (*cosnet_evaluation_progress)(void *user_data, size_t images);
+
+/* As cosnet_evaluate, calling `progress` (may be NULL) after every chunk
+ * of images each worker scores. Same results and statuses. */
+COSNET_API cosnet_status cosnet_evaluate_with_progress(
+    const cosnet_model *const *models, size_t model_count,
+    const cosnet_labels *labels, const cosnet_dataset *dataset,
+    unsigned threads, cosnet_evaluation_progress progress, void *user_data,
+    cosnet_evaluation **out);
+
 /* Frees an evaluation. NULL is a no-op. */
 COSNET_API void cosnet_evaluation_free(cosnet_evaluation *evaluation);
 

@@ -7,6 +7,8 @@
  *   report.c        the text report
  *   json.c          the same results as one JSON object
  *   model_folder.c  --save and --load: ten model files and labels.txt
+ *   figures.c       --report and --svg: the HTML report and its figures
+ *                   (drawn by ../report/)
  *
  * and ../common/data_folder.c finds the MNIST files. */
 #ifndef COSNET_MNIST_H
@@ -16,6 +18,8 @@
 #include <stdio.h>
 
 #include "cosnet.h"
+#include "loss_history.h"
+#include "progress.h"
 
 #define PROGRAM "cosnet-mnist"
 #define DIGITS 10
@@ -37,6 +41,8 @@ typedef struct options {
     size_t batches, batch_size;
     unsigned threads;
     const char *save_dir, *load_dir, *json_path;
+    const char *report_path, *svg_dir; /* --report FILE.html, --svg DIR */
+    int batch_losses;                  /* --batch-losses: in the JSON */
     int json_to_stdout; /* --json - (or a name for stdout itself) */
     int quiet;
     /* The first option given that only makes sense when training. */
@@ -58,8 +64,9 @@ typedef struct run_summary {
     const options *opt;
     const char *isa;
     unsigned threads;
-    const char *labels_name; /* "author", "generate" or "loaded" */
-    const float *final_loss; /* DIGITS losses; NULL when loaded */
+    const char *labels_name;     /* "author", "generate" or "loaded" */
+    const float *final_loss;     /* DIGITS losses; NULL when loaded */
+    const loss_history *history; /* every epoch's loss; NULL when loaded */
     const results *r;
     timings time;
 } run_summary;
@@ -81,7 +88,8 @@ int out_of_memory(const char *what);
  * printing). */
 int train_models(const options *opt, const cosnet_dataset *train,
                  const cosnet_labels *labels, unsigned threads,
-                 cosnet_model **models, float *final_loss);
+                 cosnet_model **models, float *final_loss,
+                 loss_history *history, progress *line);
 
 /* report.c: the text report. */
 void print_report(FILE *out, const run_summary *run);
@@ -100,5 +108,12 @@ int save_models(const char *folder, cosnet_model *const *models,
                 const cosnet_labels *labels);
 int load_models(const char *folder, cosnet_model **models,
                 cosnet_labels **labels);
+
+/* figures.c: before any work, checks that --report and --svg can be
+ * written; after the evaluation, collects the gallery of misclassified test
+ * images and writes the report and the figures. Exit statuses. */
+int figures_check(const options *opt);
+int figures_write(const run_summary *run, const cosnet_model *const *models,
+                  const cosnet_labels *labels, const cosnet_dataset *test);
 
 #endif

@@ -27,24 +27,33 @@ static void json_string(FILE *out, const char *text)
     fputc('"', out);
 }
 
+/* A DIGITS x DIGITS confusion matrix, rows = true digit. */
+static void json_matrix(FILE *out, const cosnet_evaluation *evaluation,
+                        cosnet_rule rule)
+{
+    for (unsigned a = 0; a < DIGITS; a++) {
+        fprintf(out, "%s[", a ? ",\n      " : "");
+        for (unsigned p = 0; p < DIGITS; p++)
+            fprintf(out, "%s%zu", p ? ", " : "",
+                    cosnet_evaluation_confusion(evaluation, rule, a, p));
+        fputc(']', out);
+    }
+}
+
 static void json_rule(FILE *out, const char *name, const results *r,
                       cosnet_rule rule)
 {
     fprintf(out,
             "  \"%s\": {\"train\": {\"correct\": %zu, \"total\": %zu}, "
             "\"test\": {\"correct\": %zu, \"total\": %zu},\n"
-            "    \"test_confusion\": [",
+            "    \"train_confusion\": [",
             name, cosnet_evaluation_correct(r->train, rule),
             cosnet_evaluation_total(r->train),
             cosnet_evaluation_correct(r->test, rule),
             cosnet_evaluation_total(r->test));
-    for (unsigned a = 0; a < DIGITS; a++) {
-        fprintf(out, "%s[", a ? ",\n      " : "");
-        for (unsigned p = 0; p < DIGITS; p++)
-            fprintf(out, "%s%zu", p ? ", " : "",
-                    cosnet_evaluation_confusion(r->test, rule, a, p));
-        fputc(']', out);
-    }
+    json_matrix(out, r->train, rule);
+    fprintf(out, "],\n    \"test_confusion\": [");
+    json_matrix(out, r->test, rule);
     fprintf(out, "]},\n");
 }
 
@@ -52,7 +61,7 @@ static void json_body(FILE *out, const run_summary *run)
 {
     const options *opt = run->opt;
     const results *r = run->r;
-    fprintf(out, "{\n  \"version\": ");
+    fprintf(out, "{\n  \"schema_version\": 2,\n  \"version\": ");
     json_string(out, cosnet_version());
     fprintf(out, ",\n  \"isa\": ");
     json_string(out, run->isa);
@@ -80,6 +89,12 @@ static void json_body(FILE *out, const run_summary *run)
     json_rule(out, "seed_rule", r, COSNET_RULE_SEED);
     json_rule(out, "own_label_rule", r, COSNET_RULE_OWN_LABEL);
     json_rule(out, "image_blind_audit", r, COSNET_RULE_IMAGE_BLIND);
+    fprintf(out, "  \"loss_history\": ");
+    if (run->history)
+        loss_history_json(out, run->history, opt->batch_losses);
+    else
+        fprintf(out, "null");
+    fprintf(out, ",\n");
     if (opt->load_dir) {
         fprintf(out, "  \"final_loss\": null,\n");
     } else {

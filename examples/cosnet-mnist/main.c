@@ -49,6 +49,7 @@ typedef struct program {
     cosnet_labels *labels;
     cosnet_model *models[DIGITS];
     float final_loss[DIGITS];
+    loss_history history;
     results r;
 } program;
 
@@ -62,6 +63,7 @@ static void program_free(program *p)
         cosnet_model_free(p->models[k]);
     cosnet_evaluation_free(p->r.train);
     cosnet_evaluation_free(p->r.test);
+    loss_history_free(&p->history);
 }
 
 static int open_data(program *p)
@@ -100,6 +102,12 @@ static int make_labels(program *p, const char **name)
     return status == COSNET_OK ? 0 : library_failure("author's labels", status);
 }
 
+/* The evaluation's workers report chunks; progress_add is thread-safe. */
+static void evaluation_progress(void *line, size_t images)
+{
+    progress_add(line, images);
+}
+
 static int run(program *p)
 {
     options *opt = &p->opt;
@@ -107,6 +115,8 @@ static int run(program *p)
     int result = json_check(opt);
     if (!result && opt->save_dir)
         result = model_folder_check(opt->save_dir);
+    if (!result)
+        result = figures_check(opt);
     if (result)
         return result;
 
@@ -131,11 +141,21 @@ static int run(program *p)
     double loaded = now_seconds();
 
     if (!opt->load_dir) {
+        if (loss_history_init(&p->history, DIGITS, opt->epochs, opt->batches,
+                              opt->batch_losses) != 0)
+            return out_of_memory("the loss history");
+        /* One line for all digits and threads: image-steps done of all. */
+        progress *line = progress_start(STDERR_FILENO, "training", "images/s",
+                                        (uint64_t)DIGITS * opt->epochs *
+                                            opt->batches * opt->batch_size,
+                                        !opt->quiet);
         result = train_models(opt, p->train, p->labels, run.threads, p->models,
-                              p->final_loss);
+                              p->final_loss, &p->history, line);
+        progress_finish(line);
         if (result)
             return result;
         run.final_loss = p->final_loss;
+        run.history = &p->history;
     }
     double trained = now_seconds();
     if (opt->save_dir) {
@@ -146,11 +166,18 @@ static int run(program *p)
 
     double evaluation_start = now_seconds();
     const cosnet_model *const *models = (const cosnet_model *const *)p->models;
-    status = cosnet_evaluate(models, DIGITS, p->labels, p->train, run.threads,
-                             &p->r.train);
+    progress *line = progress_start(STDERR_FILENO, "evaluating", "images/s",
+                                    cosnet_dataset_count(p->train) +
+                                        cosnet_dataset_count(p->test),
+                                    !opt->quiet);
+    status = cosnet_evaluate_with_progress(models, DIGITS, p->labels, p->train,
+                                           run.threads, evaluation_progress,
+                                           line, &p->r.train);
     if (status == COSNET_OK)
-        status = cosnet_evaluate(models, DIGITS, p->labels, p->test,
-                                 run.threads, &p->r.test);
+        status = cosnet_evaluate_with_progress(
+            models, DIGITS, p->labels, p->test, run.threads,
+            evaluation_progress, line, &p->r.test);
+    progress_finish(line);
     if (status != COSNET_OK)
         return library_failure("evaluation", status);
     double end = now_seconds();
@@ -164,6 +191,11 @@ static int run(program *p)
         fprintf(stderr, PROGRAM ": cannot write the report: %s\n",
                 strerror(errno));
         return EXIT_FAILURE;
+    }
+    if (opt->report_path || opt->svg_dir) {
+        result = figures_write(&run, models, p->labels, p->test);
+        if (result)
+            return result;
     }
     if (opt->json_path)
         return json_write(&run);

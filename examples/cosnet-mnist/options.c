@@ -72,9 +72,23 @@ static void print_help(FILE *out)
         "its\n"
         "                    target replaced; a FIFO or device is written "
         "into\n"
-        "  --quiet           no progress lines (they go to stderr, and only "
+        "  --report FILE     also write an HTML report: loss curves, confusion "
+        "heatmaps,\n"
+        "                    the three rules side by side, the 50 "
+        "misclassified test\n"
+        "                    images with the lowest margin, the run's "
+        "configuration;\n"
+        "                    one self-contained file (docs/report.md)\n"
+        "  --svg DIR         also write the report's figures as separate .svg "
+        "files in\n"
+        "                    DIR (created if missing)\n"
+        "  --batch-losses    put every batch's loss, not only every epoch's, "
+        "in the\n"
+        "                    JSON's loss_history\n"
+        "  --quiet           no progress line (it goes to stderr, and only "
         "when\n"
-        "                    stderr is a terminal)\n"
+        "                    stderr is a terminal; one line, redrawn in "
+        "place)\n"
         "  -h, --help        print this text and exit\n"
         "  --version         print \"" PROGRAM " VERSION\" and exit\n"
         "\n"
@@ -126,9 +140,11 @@ static int parse_number(const char *text, uint64_t max, uint64_t *value)
 int parse_options(int argc, char **argv, options *opt, int *done)
 {
     static const char *const names[] = {
-        "--data",    "--labels",     "--label-seed", "--seed", "--epochs",
-        "--batches", "--batch-size", "--threads",    "--save", "--load",
-        "--json",    "--quiet",      "--help",       "-h",     "--version"};
+        "--data",   "--labels",       "--label-seed", "--seed",
+        "--epochs", "--batches",      "--batch-size", "--threads",
+        "--save",   "--load",         "--json",       "--report",
+        "--svg",    "--batch-losses", "--quiet",      "--help",
+        "-h",       "--version"};
     enum {
         DATA,
         LABELS,
@@ -141,6 +157,9 @@ int parse_options(int argc, char **argv, options *opt, int *done)
         SAVE,
         LOAD,
         JSON,
+        REPORT,
+        SVG,
+        BATCH_LOSSES,
         QUIET,
         HELP,
         SHORT_HELP,
@@ -168,11 +187,13 @@ int parse_options(int argc, char **argv, options *opt, int *done)
             return usage_error("unexpected argument '%s'", argument);
         }
         if (which == QUIET || which == HELP || which == SHORT_HELP ||
-            which == VERSION) {
+            which == VERSION || which == BATCH_LOSSES) {
             if (equals)
                 return usage_error("option '%s' takes no value", argument);
             if (which == QUIET)
                 opt->quiet = 1;
+            else if (which == BATCH_LOSSES)
+                opt->batch_losses = 1;
             else if (which == VERSION)
                 version = 1;
             else
@@ -248,6 +269,15 @@ int parse_options(int argc, char **argv, options *opt, int *done)
                                    "to 1024",
                                    value);
             opt->threads = (unsigned)number;
+            break;
+        case REPORT:
+        case SVG:
+            if (!*value)
+                return usage_error("%s needs a name", name);
+            if (which == REPORT)
+                opt->report_path = value;
+            else
+                opt->svg_dir = value;
             break;
         case SAVE:
         case LOAD:

@@ -24,7 +24,8 @@ typedef struct training_pool {
     const cosnet_dataset *train;
     const cosnet_labels *labels;
     size_t image_count; /* per digit */
-    int show_progress;
+    loss_history *history;
+    progress *line;
     digit_training digits[DIGITS];
     pthread_mutex_t lock;
     unsigned next_digit;
@@ -65,18 +66,20 @@ static void train_digit(training_pool *pool, digit_training *work)
     if (status == COSNET_OK)
         status = cosnet_optimizer_create(work->model, &optimizer);
     const float *target = cosnet_labels_vector(pool->labels, work->digit);
+    /* Every batch's loss into the history (when kept) and its images onto
+     * the one progress line that all the training threads share. */
+    loss_tracker tracker = {pool->history, pool->line, work->digit,
+                            opt->batch_size};
     for (unsigned epoch = 1; status == COSNET_OK && epoch <= opt->epochs;
          epoch++) {
         float loss = 0.0f;
-        status = cosnet_train_epoch(work->model, optimizer, images,
-                                    pool->image_count, opt->batch_size, target,
-                                    0, epoch, NULL, NULL, &loss);
+        status = cosnet_train_epoch(
+            work->model, optimizer, images, pool->image_count, opt->batch_size,
+            target, 0, epoch, loss_tracker_callback, &tracker, &loss);
         if (status != COSNET_OK)
             break;
         work->final_loss = loss;
-        if (pool->show_progress)
-            fprintf(stderr, "digit %u  epoch %u/%u  loss %.6f\n", work->digit,
-                    epoch, opt->epochs, (double)loss);
+        loss_history_epoch(pool->history, work->digit, epoch, loss);
     }
     if (status != COSNET_OK)
         training_fail(work, status);
@@ -148,7 +151,8 @@ static int choose_subsets(training_pool *pool)
 
 int train_models(const options *opt, const cosnet_dataset *train,
                  const cosnet_labels *labels, unsigned threads,
-                 cosnet_model **models, float *final_loss)
+                 cosnet_model **models, float *final_loss,
+                 loss_history *history, progress *line)
 {
     training_pool *pool = calloc(1, sizeof *pool);
     if (!pool)
@@ -162,7 +166,8 @@ int train_models(const options *opt, const cosnet_dataset *train,
     pool->train = train;
     pool->labels = labels;
     pool->image_count = opt->batches * opt->batch_size;
-    pool->show_progress = !opt->quiet && isatty(STDERR_FILENO);
+    pool->history = history;
+    pool->line = line;
     int result = choose_subsets(pool);
     if (!result)
         run_training(pool, threads);

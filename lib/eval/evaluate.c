@@ -54,6 +54,8 @@ typedef struct evaluation_job {
     const cosnet_dataset *dataset;
     /* audit_prediction[y]: the image-blind prediction for true class y. */
     const size_t *audit_prediction;
+    cosnet_evaluation_progress progress; /* may be NULL */
+    void *user_data;
 } evaluation_job;
 
 /* One worker: images [first, first + count), its own counts. */
@@ -202,6 +204,8 @@ static void *evaluation_worker_run(void *argument)
             own_matrix[y * classes + own]++;
             audit_matrix[y * classes + audit]++;
         }
+        if (job->progress)
+            job->progress(job->user_data, n);
     }
 done:
     buffers_free(&b, classes);
@@ -261,6 +265,8 @@ static void *classifier_worker_run(void *argument)
             worker->correct[COSNET_RULE_OWN_LABEL] += predicted[i] == y;
             matrix[y * classes + predicted[i]]++;
         }
+        if (job->progress)
+            job->progress(job->user_data, n);
     }
 done:
     memory_free(pixels);
@@ -363,18 +369,27 @@ COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,
                                          unsigned threads,
                                          cosnet_evaluation **out)
 {
+    return cosnet_evaluate_with_progress(models, model_count, labels, dataset,
+                                         threads, NULL, NULL, out);
+}
+
+COSNET_API cosnet_status cosnet_evaluate_with_progress(
+    const cosnet_model *const *models, size_t model_count,
+    const cosnet_labels *labels, const cosnet_dataset *dataset,
+    unsigned threads, cosnet_evaluation_progress progress, void *user_data,
+    cosnet_evaluation **out)
+{
     cosnet_status status = validate(models, model_count, labels, dataset, out);
     if (status != COSNET_OK)
         return status;
-    evaluation_job job = {NULL,
-                          models,
-                          model_count,
-                          model_count,
-                          0,
-                          labels,
-                          cosnet_labels_dims(labels),
-                          dataset,
-                          NULL};
+    evaluation_job job = {.models = models,
+                          .model_count = model_count,
+                          .classes = model_count,
+                          .labels = labels,
+                          .dims = cosnet_labels_dims(labels),
+                          .dataset = dataset,
+                          .progress = progress,
+                          .user_data = user_data};
     return run_evaluation(&job, threads, out);
 }
 
@@ -527,8 +542,13 @@ COSNET_API cosnet_status cosnet_evaluate_classifier(
     if (status != COSNET_OK)
         return status;
     const cosnet_model *const models[1] = {model};
-    evaluation_job job = {NULL,   models, 1,       classes, 1,
-                          labels, dims,   dataset, NULL};
+    evaluation_job job = {.models = models,
+                          .model_count = 1,
+                          .classes = classes,
+                          .single = 1,
+                          .labels = labels,
+                          .dims = dims,
+                          .dataset = dataset};
     return run_evaluation(&job, threads, out);
 }
 

@@ -1,0 +1,128 @@
+/* cosnet-mnist --report and --svg: the run's results as the report
+ * machinery (../report/) draws them -- loss curves, confusion heatmaps, the
+ * three rules, the misclassified test images with the lowest margin and the
+ * configuration -- in one self-contained HTML file and as .svg files. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "collect.h"
+#include "cosnet-mnist.h"
+#include "file_writer.h"
+#include "html_report.h"
+#include "report_data.h"
+
+/* Images in the gallery: the issue asks for at least the 50 with the lowest
+ * winning margin. */
+#define GALLERY_SIZE 50
+
+int figures_check(const options *opt)
+{
+    char message[FILE_WRITE_MESSAGE_SIZE];
+    if (opt->report_path &&
+        file_write_check_message(opt->report_path, message, sizeof message) !=
+            COSNET_OK) {
+        fprintf(stderr, PROGRAM ": --report: %s\n", message);
+        return EXIT_FAILURE;
+    }
+    if (opt->svg_dir) {
+        if (mkdir(opt->svg_dir, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, PROGRAM ": --svg: cannot create %s: %s\n",
+                    opt->svg_dir, strerror(errno));
+            return EXIT_FAILURE;
+        }
+        size_t length = strlen(opt->svg_dir) + 16;
+        char *probe = malloc(length);
+        if (!probe)
+            return out_of_memory("a file name");
+        snprintf(probe, length, "%s/loss.svg", opt->svg_dir);
+        int status = file_write_check_message(probe, message, sizeof message) !=
+                     COSNET_OK;
+        free(probe);
+        if (status) {
+            fprintf(stderr, PROGRAM ": --svg: %s\n", message);
+            return EXIT_FAILURE;
+        }
+    }
+    return 0;
+}
+
+int figures_write(const run_summary *run, const cosnet_model *const *models,
+                  const cosnet_labels *labels, const cosnet_dataset *test)
+{
+    const options *opt = run->opt;
+    report_data *data = calloc(1, sizeof *data);
+    if (!data)
+        return out_of_memory("the report");
+    data->program = PROGRAM;
+    data->classes = DIGITS;
+    if (opt->load_dir)
+        snprintf(data->configuration, sizeof data->configuration,
+                 "models loaded from %s", opt->load_dir);
+    else
+        snprintf(data->configuration, sizeof data->configuration,
+                 "%u epochs x %zu batches of %zu, %s labels", opt->epochs,
+                 opt->batches, opt->batch_size, run->labels_name);
+    if (run->history) {
+        data->loss = run->history->epoch;
+        data->epochs = run->history->epochs;
+        data->batch_loss = run->history->batch;
+        data->batches_per_epoch = run->history->batches;
+    }
+    report_collect_evaluation(data, run->r->train, run->r->test);
+    data->image_rows = (unsigned)cosnet_dataset_rows(test);
+    data->image_columns = (unsigned)cosnet_dataset_columns(test);
+    data->gallery_rule = REPORT_OWN_LABEL;
+
+    /* The gallery needs every model's score of every test image again (an
+     * evaluation keeps counts only). */
+    report_gallery_entry *gallery = NULL;
+    size_t count = 0, errors = 0;
+    progress *line = progress_start(STDERR_FILENO, "gallery", "images/s",
+                                    cosnet_dataset_count(test), !opt->quiet);
+    cosnet_status status =
+        report_collect_gallery(models, DIGITS, labels, test, run->threads,
+                               GALLERY_SIZE, line, &gallery, &count, &errors);
+    progress_finish(line);
+    if (status != COSNET_OK) {
+        free(data);
+        return library_failure("the report's gallery", status);
+    }
+    data->gallery = gallery;
+    data->gallery_count = count;
+    data->gallery_errors = errors;
+
+    report_config_add(data, "program", "%s %s", PROGRAM, cosnet_version());
+    report_config_add(data, "kernels (ISA)", "%s", run->isa);
+    report_config_add(data, "threads", "%u", run->threads);
+    report_config_add(data, "data", "%s", opt->data_dir);
+    report_config_add(data, "labels", "%s", run->labels_name);
+    if (!opt->load_dir) {
+        report_config_add(data, "seed", "%llu", (unsigned long long)opt->seed);
+        report_config_add(data, "training", "%u epochs, %zu batches of %zu",
+                          opt->epochs, opt->batches, opt->batch_size);
+    }
+    report_config_add(data, "time: load", "%.2f s", run->time.load);
+    report_config_add(data, "time: training", "%.2f s", run->time.train);
+    report_config_add(data, "time: evaluation", "%.2f s", run->time.eval);
+    report_config_add(data, "time: total", "%.2f s", run->time.total);
+
+    int result = 0;
+    if (opt->report_path && html_report_write(data, opt->report_path) != 0) {
+        fprintf(stderr, PROGRAM ": --report: cannot write %s: %s\n",
+                opt->report_path, strerror(errno));
+        result = EXIT_FAILURE;
+    }
+    if (!result && opt->svg_dir &&
+        html_report_write_svg_dir(data, opt->svg_dir) != 0) {
+        fprintf(stderr, PROGRAM ": --svg: cannot write into %s: %s\n",
+                opt->svg_dir, strerror(errno));
+        result = EXIT_FAILURE;
+    }
+    free(gallery);
+    free(data);
+    return result;
+}
