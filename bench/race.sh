@@ -16,6 +16,15 @@
 # Both programs use every core: cosnet-mnist --threads 0, PyTorch
 # torch.set_num_threads(nproc). If BUILD_DIR has bench/bench_network, the
 # machine's floor (the work at the measured fp32 FMA peak) is printed too.
+#
+# PyTorch runs twice and the ratios use its best: "tuned", with glibc's
+# allocator kept from returning memory to the system between operations
+# (MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ raised, the effect
+# jemalloc or tcmalloc give, as PyTorch's CPU tuning guides recommend: on
+# these virtual machines every fresh large buffer otherwise costs page
+# faults), and "untuned", glibc's defaults, printed beside it. Threads:
+# PyTorch's own intra-op pool at nproc threads in both runs (fewer threads
+# were not faster on this machine; see docs/performance.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -51,9 +60,13 @@ cores=$(nproc)
 echo "== cosnet-mnist ${shared[*]:-(default configuration)}"
 "$program" --quiet --threads 0 "${data_args[@]}" "${shared[@]}" \
   --json "$work/cosnet.json" | tee "$work/cosnet.txt" | sed -n '1,2p;/Set:/p;/^time/p'
-echo "== PyTorch ${shared[*]} ${torch_only[*]}"
-"$python" "$here/pytorch_pipeline.py" --threads "$cores" "${data_args[@]}" \
+echo "== PyTorch, allocator tuned ${shared[*]} ${torch_only[*]}"
+MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 \
+  "$python" "$here/pytorch_pipeline.py" --threads "$cores" "${data_args[@]}" \
   "${shared[@]}" "${torch_only[@]}" --json "$work/torch.json"
+echo "== PyTorch, glibc's default allocator"
+"$python" "$here/pytorch_pipeline.py" --threads "$cores" "${data_args[@]}" \
+  "${shared[@]}" "${torch_only[@]}" --json "$work/torch-untuned.json"
 
 # The floor, if the network benchmark is built: the work at the measured
 # single-core fp32 FMA peak of cosnet's kernel variant, times the cores.
@@ -65,22 +78,26 @@ if [ -x "$build/bench/bench_network" ]; then
          sed -n 's/.*single-core fp32 FMA peak \([0-9.]*\) GFLOP\/s.*/\1/p' | head -n1)
 fi
 
-"$python" - "$work/cosnet.json" "$work/torch.json" "${peak:-}" "$cores" <<'EOF'
+"$python" - "$work/cosnet.json" "$work/torch.json" "${peak:-}" "$cores" \
+  "$work/torch-untuned.json" <<'EOF'
 import json, sys
 c = json.load(open(sys.argv[1]))
 t = json.load(open(sys.argv[2]))
 peak = float(sys.argv[3]) if sys.argv[3] else None
 cores = int(sys.argv[4])
+u = json.load(open(sys.argv[5]))
 print()
 print(f"machine: {__import__('os').cpu_count()} CPUs; cosnet {c['version']} "
       f"(kernels {c['isa']}, {c['threads']} threads), "
       f"torch {t['torch']} ({t['threads']} threads)")
-print(f"{'':12}{'cosnet (s)':>12}{'PyTorch (s)':>13}{'PyTorch/cosnet':>16}")
+print(f"{'':12}{'cosnet (s)':>12}{'PyTorch (s)':>13}{'PyTorch/cosnet':>16}"
+      f"{'untuned (s)':>13}{'untuned/cosnet':>16}")
 for key, name in (("train", "training"), ("eval", "evaluation"),
                   ("total", "total")):
-    a, b = c["time_s"][key], t["time_s"][key]
+    a, b, d = c["time_s"][key], t["time_s"][key], u["time_s"][key]
     ratio = f"{b / a:.2f}x" if a > 0 else "-"
-    print(f"{name:12}{a:12.2f}{b:13.2f}{ratio:>16}")
+    untuned = f"{d / a:.2f}x" if a > 0 else "-"
+    print(f"{name:12}{a:12.2f}{b:13.2f}{ratio:>16}{d:13.2f}{untuned:>16}")
 if peak:
     # Multiply-adds per image: forward 415,008 (SPEC); a training
     # image-step 1,132,128 (forward + weight and input gradients, as
