@@ -15,14 +15,14 @@
  *    output_grad, B = weights. Weight gradient: r = output, t = image, A =
  *    output_grad read transposed, B = input.
  *
- * Edges: forward tiles may be one image or output narrower than full where
- * that wastes less. When a dimension is at least a full tile, the last tile is
- * moved back to end at the edge, overlapping its neighbour and recomputing some
- * elements; when it is smaller, a narrower tile is used. An element's value
- * never depends on the tile that computes it (dot tiles reduce every output
- * alike, nn tiles keep each element in its own lane), so overlapping writes
- * store identical bits and results do not depend on the batch an image is
- * in. */
+ * Edges: tiles may be narrower than full where that wastes less
+ * (dense_tile_extent). When a dimension is at least a full tile, the last tile
+ * is moved back to end at the edge, overlapping its neighbour and recomputing
+ * some elements; when it is smaller, a narrower tile is used. An element's
+ * value never depends on the tile that computes it (dot tiles reduce every
+ * output alike, nn tiles keep each element in its own lane), so overlapping
+ * writes store identical bits and results do not depend on the batch an image
+ * is in. */
 #ifndef COSNET_KERNELS_DENSE_DRIVER_H
 #define COSNET_KERNELS_DENSE_DRIVER_H
 
@@ -48,20 +48,29 @@ typedef struct dense_dot_plan {
  * passes over them once. */
 #define DENSE_GROUP_BYTES (192 * 1024)
 
-/* The extent of a forward tile along a dimension of `size` elements: the
- * full extent; or one less when the full one wastes more than an eighth of
- * the work and the smaller one wastes less (25 outputs: 5 tiles of 5 rather
- * than 5 of 6; 4 images: 2 tiles of 2 rather than 2 overlapping tiles of
- * 3); or the size itself when it is smaller. */
-static inline size_t dense_tile_extent(size_t size, size_t full)
+/* The extent of a tile along a dimension of `size` elements: the full
+ * extent, unless that wastes more than an eighth of the work and a smaller
+ * one, down to `smallest`, computes fewer elements in all (then the one that
+ * computes fewest, the larger on ties); or the size itself when it is
+ * smaller. E.g. 25 outputs, 6-output forward tiles: 5 tiles of 5 rather
+ * than 5 of 6; 16 images, 6-row gradient tiles: 4 tiles of 4 rather than 3
+ * of 6, the last overlapping. */
+static inline size_t dense_tile_extent(size_t size, size_t full,
+                                       size_t smallest)
 {
     if (size < full)
         return size;
-    const size_t wide = (size + full - 1) / full * full;
-    if (full > 1 && (wide - size) * 8 > size &&
-        (size + full - 2) / (full - 1) * (full - 1) < wide)
-        return full - 1;
-    return full;
+    size_t best = full, best_total = (size + full - 1) / full * full;
+    if ((best_total - size) * 8 <= size)
+        return full;
+    for (size_t e = full - 1; e >= smallest && e >= 1; e--) {
+        const size_t total = (size + e - 1) / e * e;
+        if (total < best_total) {
+            best = e;
+            best_total = total;
+        }
+    }
+    return best;
 }
 
 static inline void dense_dot_drive(const dense_dot_plan *plan, size_t count,
@@ -72,8 +81,9 @@ static inline void dense_dot_drive(const dense_dot_plan *plan, size_t count,
     if (count == 0 || out_features == 0)
         return;
     const size_t full_rows = (size_t)plan->rows, full_cols = (size_t)plan->cols;
-    const size_t rows = dense_tile_extent(count, full_rows);
-    const size_t cols = dense_tile_extent(out_features, full_cols);
+    const size_t rows = dense_tile_extent(count, full_rows, full_rows - 1);
+    const size_t cols =
+        dense_tile_extent(out_features, full_cols, full_cols - 1);
     const dense_dot_tile tile = plan->tiles[rows - 1][cols - 1];
     const size_t row_blocks = (count + rows - 1) / rows;
     const size_t block_bytes = rows * in_features * sizeof(float);
@@ -122,7 +132,8 @@ static inline void dense_nn_drive(const dense_nn_plan *plan, size_t rows,
     const size_t full_rows = (size_t)plan->rows;
     const size_t lanes = (size_t)plan->lanes;
     const size_t strip = (size_t)plan->vectors * lanes;
-    const size_t tile_rows = rows < full_rows ? rows : full_rows;
+    const size_t tile_rows =
+        dense_tile_extent(rows, full_rows, (full_rows * 2 + 2) / 3);
     const size_t row_blocks = (rows + tile_rows - 1) / tile_rows;
     if (width >= strip) {
         const dense_nn_tile tile = plan->full[tile_rows - 1];

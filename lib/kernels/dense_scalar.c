@@ -65,9 +65,10 @@ void dense_backward_weights_scalar(size_t count, size_t in_features,
 
 void relu_backward_scalar(size_t n, const float *activation, float *grad)
 {
+    /* Every element is stored (no branch on the data): the compiler may
+     * then vectorise the select. */
     for (size_t k = 0; k < n; k++)
-        if (!(activation[k] > 0.0f))
-            grad[k] = 0.0f;
+        grad[k] = activation[k] > 0.0f ? grad[k] : 0.0f;
 }
 
 const dense_kernels dense_kernels_scalar = {
