@@ -5,7 +5,6 @@
  * file; temporaries of dead processes are swept, live ones kept. */
 /* mknod of a character device is an XSI interface. */
 #define _XOPEN_SOURCE 700
-#define COSNET_BUILDING_LIBRARY 1 /* for file_write_atomic's prototype */
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -66,10 +66,10 @@ cosnet_status file_write_atomic_message(const char *path, const void *data,
 cosnet_status file_write_check_message(const char *path, char *message,
                                        size_t message_size);
 
-#ifdef COSNET_BUILDING_LIBRARY
-/* As file_write_atomic_message; the message goes to cosnet_last_error(). */
+/* As file_write_atomic_message; the message goes to cosnet_last_error().
+ * Defined in the library build only (COSNET_BUILDING_LIBRARY), where
+ * common/error.h is at hand. */
 cosnet_status file_write_atomic(const char *path, const void *data,
                                 size_t size);
-#endif
 
 #endif
