@@ -551,9 +551,16 @@ typedef enum cosnet_trainer_option {
      * on it, bit for bit. Default 0. */
     COSNET_TRAINER_THREADS = 7,
     /* Seed of the shuffles and shifts, 0..2^53. Default 0. */
-    COSNET_TRAINER_SEED = 8
+    COSNET_TRAINER_SEED = 8,
+    /* Augmentation: each training image is also rotated about its centre
+     * by a random angle in [-N, N] degrees (bilinear resampling). 0..45,
+     * default 0 (none). */
+    COSNET_TRAINER_ROTATE = 9,
+    /* Augmentation: ... and scaled by a random factor in [1 - X, 1 + X].
+     * 0..0.5, default 0 (none). */
+    COSNET_TRAINER_SCALE = 10
 } cosnet_trainer_option;
-#define COSNET_TRAINER_OPTION_COUNT 9
+#define COSNET_TRAINER_OPTION_COUNT 11
 
 /* Called after every batch (epoch_finished 0: images_done of images_total
  * trained in this 1-based epoch, loss = the batch's) and after every epoch

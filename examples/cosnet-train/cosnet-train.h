@@ -28,6 +28,7 @@ typedef struct options {
     unsigned epochs, threads;
     size_t batch_size, validation;
     double learning_rate, weight_decay, warmup;
+    double rotate, scale; /* augmentation: degrees, scale change */
     unsigned shift;
     const char *save_path, *json_path;
     int quiet;

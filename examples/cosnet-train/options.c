@@ -58,6 +58,12 @@ static void print_help(FILE *out)
         "  --augment N        shift each training image by up to N pixels "
         "each way\n"
         "                     (default 2; 0 = none)\n"
+        "  --rotate X         also rotate each training image by up to X "
+        "degrees\n"
+        "                     (default 0)\n"
+        "  --scale X          also scale each training image by a factor in "
+        "[1-X, 1+X]\n"
+        "                     (default 0)\n"
         "  --validation N     hold out N training images and report their "
         "accuracy\n"
         "                     after every epoch (default 0)\n"
@@ -139,6 +145,8 @@ enum {
     LR,
     WEIGHT_DECAY,
     WARMUP,
+    ROTATE,
+    SCALE,
     AUGMENT,
     VALIDATION,
     SEED,
@@ -153,11 +161,11 @@ enum {
 };
 
 static const char *const names[OPTION_COUNT] = {
-    "--dataset",      "--data",    "--arch",       "--labels",
-    "--label-seed",   "--epochs",  "--batch-size", "--lr",
-    "--weight-decay", "--warmup",  "--augment",    "--validation",
-    "--seed",         "--threads", "--save",       "--json",
-    "--quiet",        "--help",    "-h",           "--version"};
+    "--dataset", "--data",       "--arch",    "--labels",       "--label-seed",
+    "--epochs",  "--batch-size", "--lr",      "--weight-decay", "--warmup",
+    "--rotate",  "--scale",      "--augment", "--validation",   "--seed",
+    "--threads", "--save",       "--json",    "--quiet",        "--help",
+    "-h",        "--version"};
 
 /* One option with its value; 0 or the exit status. */
 static int take(int which, const char *value, options *opt)
@@ -190,14 +198,22 @@ static int take(int which, const char *value, options *opt)
         return 0;
     case LR:
     case WEIGHT_DECAY:
-    case WARMUP: {
+    case WARMUP:
+    case ROTATE:
+    case SCALE: {
         double real;
-        if (!parse_real(value, &real) || (which == WARMUP && real > 1))
-            return usage_error("%s must be a number %s, not '%s'", name,
-                               which == WARMUP ? "in [0, 1]" : ">= 0", value);
+        const double most = which == WARMUP   ? 1
+                            : which == ROTATE ? 45
+                            : which == SCALE  ? 0.5
+                                              : 1e3;
+        if (!parse_real(value, &real) || real > most)
+            return usage_error("%s must be a number in [0, %g], not '%s'", name,
+                               most, value);
         *(which == LR             ? &opt->learning_rate
           : which == WEIGHT_DECAY ? &opt->weight_decay
-                                  : &opt->warmup) = real;
+          : which == WARMUP       ? &opt->warmup
+          : which == ROTATE       ? &opt->rotate
+                                  : &opt->scale) = real;
         return 0;
     }
     default: break;

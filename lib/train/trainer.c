@@ -58,6 +58,8 @@ static const option_rule rules[COSNET_TRAINER_OPTION_COUNT] = {
     [COSNET_TRAINER_VALIDATION] = {0, 0, 1e12, 1, "validation images"},
     [COSNET_TRAINER_THREADS] = {0, 0, 1024, 1, "threads"},
     [COSNET_TRAINER_SEED] = {0, 0, 9007199254740992.0, 1, "seed"},
+    [COSNET_TRAINER_ROTATE] = {0, 0, 45, 0, "rotation (degrees)"},
+    [COSNET_TRAINER_SCALE] = {0, 0, 0.5, 0, "scale change"},
 };
 
 COSNET_API cosnet_status cosnet_trainer_create(cosnet_trainer **out)
@@ -357,25 +359,59 @@ static cosnet_status run_create(run_state *r, size_t batch)
     return COSNET_OK;
 }
 
-/* Image `index` of the dataset into `out`, moved by (dx, dy) pixels with
- * zeros coming in at the border. */
-static void shifted_image(const run_state *r, size_t index, int dx, int dy,
-                          float *out)
+/* How one training image is moved: a whole-pixel shift, and, when asked, a
+ * rotation and a scaling about the centre. */
+typedef struct image_motion {
+    int dx, dy;
+    double angle; /* radians */
+    double scale; /* 1 = unchanged */
+} image_motion;
+
+/* Image `index` of the dataset into `out`, moved as `m` says; zeros come in
+ * at the border. A rotation or scaling samples the source bilinearly at
+ * the inverse-transformed position of each output pixel. */
+static void moved_image(const run_state *r, size_t index, const image_motion *m,
+                        float *out)
 {
     const int rows = r->model->arch.input_rows;
     const int columns = r->model->arch.input_columns;
     const uint8_t *pixels = cosnet_dataset_image(r->dataset, index);
-    if (dx == 0 && dy == 0) {
-        r->kernels->pixels_to_float((size_t)rows * columns, pixels, out);
+    if (m->angle == 0.0 && m->scale == 1.0) {
+        if (m->dx == 0 && m->dy == 0) {
+            r->kernels->pixels_to_float((size_t)rows * columns, pixels, out);
+            return;
+        }
+        for (int y = 0; y < rows; y++)
+            for (int x = 0; x < columns; x++) {
+                const int sy = y - m->dy, sx = x - m->dx;
+                out[y * columns + x] =
+                    sy >= 0 && sy < rows && sx >= 0 && sx < columns
+                        ? (float)pixels[sy * columns + sx] / 255.0f
+                        : 0.0f;
+            }
         return;
     }
+    const double cy = (rows - 1) / 2.0, cx = (columns - 1) / 2.0;
+    const double c = cos(m->angle) / m->scale, s = sin(m->angle) / m->scale;
     for (int y = 0; y < rows; y++)
         for (int x = 0; x < columns; x++) {
-            const int sy = y - dy, sx = x - dx;
-            out[y * columns + x] =
-                sy >= 0 && sy < rows && sx >= 0 && sx < columns
-                    ? (float)pixels[sy * columns + sx] / 255.0f
-                    : 0.0f;
+            /* The source of output (x, y): undo the shift, then the
+             * rotation and scaling about the centre. */
+            const double u = x - m->dx - cx, v = y - m->dy - cy;
+            const double sx = c * u + s * v + cx, sy = -s * u + c * v + cy;
+            const double fx = floor(sx), fy = floor(sy);
+            const int x0 = (int)fx, y0 = (int)fy;
+            const double ax = sx - fx, ay = sy - fy;
+            double value = 0.0;
+            for (int j = 0; j < 2; j++)
+                for (int i = 0; i < 2; i++) {
+                    const int px = x0 + i, py = y0 + j;
+                    if (px < 0 || px >= columns || py < 0 || py >= rows)
+                        continue;
+                    value += (i ? ax : 1.0 - ax) * (j ? ay : 1.0 - ay) *
+                             pixels[py * columns + px];
+                }
+            out[y * columns + x] = (float)(value / 255.0);
         }
 }
 
@@ -442,6 +478,8 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
     const unsigned epochs = (unsigned)o[COSNET_TRAINER_EPOCHS];
     const size_t batch_size = (size_t)o[COSNET_TRAINER_BATCH_SIZE];
     const int shift = (int)o[COSNET_TRAINER_SHIFT];
+    const double rotate = o[COSNET_TRAINER_ROTATE];
+    const double scale = o[COSNET_TRAINER_SCALE];
     const size_t count = cosnet_dataset_count(dataset);
     const size_t validation_count = (size_t)o[COSNET_TRAINER_VALIDATION];
     const size_t training_count = count - validation_count;
@@ -523,12 +561,20 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
                           : batch_size;
             for (size_t i = 0; i < r.batch; i++) {
                 const size_t index = order[first + i];
-                int dx = 0, dy = 0;
+                image_motion motion = {0, 0, 0.0, 1.0};
                 if (shift > 0) {
-                    dx = (int)random_below(&generator, 2 * shift + 1) - shift;
-                    dy = (int)random_below(&generator, 2 * shift + 1) - shift;
+                    motion.dx =
+                        (int)random_below(&generator, 2 * shift + 1) - shift;
+                    motion.dy =
+                        (int)random_below(&generator, 2 * shift + 1) - shift;
                 }
-                shifted_image(&r, index, dx, dy, r.images + i * r.image_size);
+                if (rotate > 0.0)
+                    motion.angle = (2.0 * random_uniform(&generator) - 1.0) *
+                                   rotate * (3.14159265358979323846 / 180.0);
+                if (scale > 0.0)
+                    motion.scale =
+                        1.0 + (2.0 * random_uniform(&generator) - 1.0) * scale;
+                moved_image(&r, index, &motion, r.images + i * r.image_size);
                 memcpy(
                     r.targets + i * r.dims,
                     cosnet_labels_vector(
