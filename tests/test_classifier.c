@@ -247,6 +247,10 @@ static void test_trainer_options(void **state)
                      COSNET_ERROR_OUT_OF_RANGE);
     assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_WARMUP, 1.5),
                      COSNET_ERROR_OUT_OF_RANGE);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_ROTATE, 46),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_SCALE, 0.6),
+                     COSNET_ERROR_OUT_OF_RANGE);
     assert_int_equal(cosnet_trainer_set(trainer, (cosnet_trainer_option)99, 1),
                      COSNET_ERROR_INVALID_ARGUMENT);
     assert_int_equal(cosnet_trainer_get(trainer, COSNET_TRAINER_EPOCHS, NULL),
@@ -343,6 +347,11 @@ static void test_trainer_threads_invariant(void **state)
         cosnet_model *model = new_model(8);
         cosnet_trainer *trainer = new_trainer(threads);
         assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_EPOCHS, 2),
+                         COSNET_OK);
+        /* Every augmentation on: its random draws are the main thread's. */
+        assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_ROTATE, 10),
+                         COSNET_OK);
+        assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_SCALE, 0.1),
                          COSNET_OK);
         if (threads == 4) /* another seed */
             assert_int_equal(
