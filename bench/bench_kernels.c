@@ -493,30 +493,48 @@ static void variant_bench(const kernel_table *table, double peak,
 {
     random_generator rng;
     random_seed(&rng, 7);
-    static const char *layer_names[3] = {"conv1 1->16 28x28 pad1",
-                                         "conv2 16->8 14x14 pad2",
-                                         "conv3 8->1 8x8 pad2"};
+    /* Every convolution of the seed network and of the honest classifier,
+     * from the descriptions the networks run. */
+    const cosnet_architecture networks[2] = {COSNET_ARCHITECTURE_SEED,
+                                             COSNET_ARCHITECTURE_CLASSIFIER};
+    conv_shape shapes[8];
+    char layer_names[8][48];
+    int shape_count = 0;
+    for (int n = 0; n < 2; n++) {
+        architecture_description arch;
+        if (architecture_find(networks[n], &arch) != COSNET_OK)
+            abort();
+        for (int l = 0, conv = 0; l < arch.layer_count && shape_count < 8; l++)
+            if (arch.layers[l].kind == LAYER_CONV3X3) {
+                const conv_shape *c = &arch.layers[l].shape;
+                snprintf(layer_names[shape_count], sizeof layer_names[0],
+                         "%s conv%d %d->%d %dx%d pad%d", arch.name, ++conv,
+                         c->in_channels, c->out_channels, c->in_height,
+                         c->in_width, c->pad);
+                shapes[shape_count++] = *c;
+            }
+    }
     const char *name = table->name;
     char label[64];
-    for (int layer = 0; layer < 3; layer++) {
-        const conv_shape *s = seed_shape(layer);
+    for (int layer = 0; layer < shape_count; layer++) {
+        const conv_shape *s = &shapes[layer];
         const double flops = 2.0 * conv_macs(s);
         /* The input gradient computes out x in x 9 terms per input pixel. */
         const double input_flops = 2.0 * s->out_channels * s->in_channels *
                                    9.0 * s->in_height * s->in_width;
         conv_context c = conv_setup(table, s, o->batch, &rng);
-        snprintf(label, sizeof label, "%s forward", layer_names[layer]);
+        snprintf(label, sizeof label, "%.47s forward", layer_names[layer]);
         measure(o, name, label, c.count, run_conv_forward, &c,
                 flops * (double)c.count, 0.0, peak);
         c.count = o->train_batch;
-        snprintf(label, sizeof label, "%s forward", layer_names[layer]);
+        snprintf(label, sizeof label, "%.47s forward", layer_names[layer]);
         if (o->train_batch != o->batch)
             measure(o, name, label, c.count, run_conv_forward, &c,
                     flops * (double)c.count, 0.0, peak);
-        snprintf(label, sizeof label, "%s d-input", layer_names[layer]);
+        snprintf(label, sizeof label, "%.47s d-input", layer_names[layer]);
         measure(o, name, label, c.count, run_conv_backward_input, &c,
                 input_flops * (double)c.count, 0.0, peak);
-        snprintf(label, sizeof label, "%s d-weights", layer_names[layer]);
+        snprintf(label, sizeof label, "%.47s d-weights", layer_names[layer]);
         measure(o, name, label, c.count, run_conv_backward_weights, &c,
                 flops * (double)c.count, 0.0, peak);
         conv_teardown(&c);
