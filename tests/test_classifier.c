@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cosnet.h"
+#include "common/thread.h"
 
 #define SIDE 12
 #define CLASSES 4
@@ -442,6 +443,38 @@ static void test_trainer_rejects(void **state)
     cosnet_dataset_free(train);
 }
 
+/* A worker thread that cannot start: THREAD with a message, and the model
+ * untouched (the first batch never stepped). */
+static void test_trainer_thread_failure(void **state)
+{
+    (void)state;
+    cosnet_dataset *train = make_dataset("train", 64, 6);
+    cosnet_labels *labels = new_labels();
+    cosnet_model *model = new_model(13);
+    const size_t n = cosnet_model_parameter_count(model);
+    float *before = malloc(n * sizeof *before),
+          *after = malloc(n * sizeof *after);
+    assert_int_equal(cosnet_model_get_parameters(model, before, n), COSNET_OK);
+    cosnet_trainer *trainer = new_trainer(2);
+    thread_fail_after(1);
+    assert_int_equal(cosnet_trainer_run(trainer, model, labels, train),
+                     COSNET_ERROR_THREAD);
+    thread_fail_after(0);
+    assert_non_null(strstr(cosnet_last_error(), "cosnet_trainer_run"));
+    assert_int_equal(cosnet_model_get_parameters(model, after, n), COSNET_OK);
+    assert_memory_equal(before, after, n * sizeof *before);
+    assert_int_equal(cosnet_trainer_epochs_done(trainer), 0);
+    /* The same trainer then runs. */
+    assert_int_equal(cosnet_trainer_run(trainer, model, labels, train),
+                     COSNET_OK);
+    free(before);
+    free(after);
+    cosnet_trainer_free(trainer);
+    cosnet_model_free(model);
+    cosnet_labels_free(labels);
+    cosnet_dataset_free(train);
+}
+
 /* ---- Classification ----------------------------------------------------- */
 
 /* Per-image predictions agree with the evaluation's counts and confusion
@@ -686,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_trainer_learns),
         cmocka_unit_test(test_trainer_threads_invariant),
         cmocka_unit_test(test_trainer_rejects),
+        cmocka_unit_test(test_trainer_thread_failure),
         cmocka_unit_test(test_classify_agrees_with_evaluation),
         cmocka_unit_test(test_classifier_bundle),
     };
