@@ -175,6 +175,13 @@ cosnet_status architecture_build(cosnet_architecture id, const char *name,
     d.parameter_count = parameters;
     d.multiply_adds = multiply_adds;
     size_t chunk = CHUNK_TARGET_BYTES / (activations * sizeof(float));
+    /* Each chunk's parameter gradient is added into the batch's: with many
+     * parameters per activation (dense heads), bigger chunks keep that
+     * addition small next to the arithmetic, and the dense layers' weights
+     * are read once for more images. */
+    const size_t by_parameters = (parameters + activations - 1) / activations;
+    if (by_parameters > chunk)
+        chunk = by_parameters;
     d.chunk = chunk < 1                  ? 1
               : chunk > CHUNK_MAX_IMAGES ? CHUNK_MAX_IMAGES
                                          : chunk;

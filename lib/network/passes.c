@@ -373,6 +373,17 @@ float network_loss_gradient(network_workspace *workspace,
                             size_t target_stride, float *gradient,
                             float *outputs)
 {
+    return network_loss_gradient_share(workspace, parameters, images, n, n,
+                                       targets, target_stride, gradient,
+                                       outputs);
+}
+
+float network_loss_gradient_share(network_workspace *workspace,
+                                  const float *parameters, const float *images,
+                                  size_t n, size_t normalizer,
+                                  const float *targets, size_t target_stride,
+                                  float *gradient, float *outputs)
+{
     network_workspace *ws = workspace;
     const architecture_description *arch = &ws->arch;
     const size_t dims = arch->output_dims, chunk = arch->chunk;
@@ -392,8 +403,8 @@ float network_loss_gradient(network_workspace *workspace,
             count, dims, chunk_outputs, targets + first * target_stride,
             target_stride, ws->gradient_a);
         loss_sum += (double)chunk_loss * (double)count;
-        if (count != n) {
-            const float rescale = (float)((double)count / (double)n);
+        if (count != normalizer) {
+            const float rescale = (float)((double)count / (double)normalizer);
             for (size_t k = 0; k < count * dims; k++)
                 ws->gradient_a[k] *= rescale;
         }
@@ -403,5 +414,5 @@ float network_loss_gradient(network_workspace *workspace,
             for (size_t p = 0; p < arch->parameter_count; p++)
                 gradient[p] += ws->chunk_gradient[p];
     }
-    return (float)(loss_sum / (double)n);
+    return (float)(loss_sum / (double)normalizer);
 }

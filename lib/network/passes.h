@@ -42,4 +42,13 @@ float network_loss_gradient(network_workspace *workspace,
                             size_t target_stride, float *gradient,
                             float *outputs);
 
+/* As network_loss_gradient for L = (1/normalizer) sum_i (1 - cos(f(x_i),
+ * t_i)) over the n images: these images' share of a batch of `normalizer`
+ * images, scaled where it costs nothing (on the output gradient). */
+float network_loss_gradient_share(network_workspace *workspace,
+                                  const float *parameters, const float *images,
+                                  size_t n, size_t normalizer,
+                                  const float *targets, size_t target_stride,
+                                  float *gradient, float *outputs);
+
 #endif

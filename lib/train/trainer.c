@@ -220,15 +220,11 @@ static void compute_gradients(worker *w)
             r->piece_loss[p] = 0.0f;
             continue;
         }
-        const float loss = network_loss_gradient(
+        /* The piece's share of the batch's mean loss and gradient. */
+        r->piece_loss[p] = network_loss_gradient_share(
             w->workspace, r->model->parameters,
-            r->images + first * r->image_size, n, r->targets + first * r->dims,
-            r->dims, gradient, NULL);
-        /* The piece's gradient is its mean; weigh it by its share. */
-        const float share = (float)((double)n / (double)r->batch);
-        for (size_t k = 0; k < r->parameters; k++)
-            gradient[k] *= share;
-        r->piece_loss[p] = loss * share;
+            r->images + first * r->image_size, n, r->batch,
+            r->targets + first * r->dims, r->dims, gradient, NULL);
     }
 }
 
