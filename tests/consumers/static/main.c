@@ -20,7 +20,8 @@ int main(void)
 {
     /* A computing call: the library looks up its kernel table. */
     cosnet_model *model = NULL;
-    cosnet_status status = cosnet_model_create(COSNET_ARCHITECTURE_SEED, 1, &model);
+    cosnet_status status =
+        cosnet_model_create(COSNET_ARCHITECTURE_SEED, 1, &model);
     if (status != COSNET_OK) {
         fprintf(stderr, "cosnet_model_create: %s\n", cosnet_last_error());
         return 1;
@@ -42,12 +43,14 @@ int main(void)
         return 1;
     }
     if (error_set(1) != 2 || own_error_calls != 1 || kernels_active != 42.0) {
-        fprintf(stderr, "the program's own error_set/kernels_active were disturbed\n");
+        fprintf(stderr,
+                "the program's own error_set/kernels_active were disturbed\n");
         return 1;
     }
     const char *isa = "?";
     cosnet_isa(&isa);
     printf("static consumer: libcosnet %s (%s kernels) beside the program's own"
-           " error_set and kernels_active\n", cosnet_version(), isa);
+           " error_set and kernels_active\n",
+           cosnet_version(), isa);
     return 0;
 }
