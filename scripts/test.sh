@@ -17,7 +17,7 @@ for arg in "$@"; do
     --no-sanitize) sanitize=0 ;;
     --no-install-check) install_check=0 ;;
     --no-valgrind) valgrind_check=0 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
