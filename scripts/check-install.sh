@@ -140,8 +140,8 @@ if [ -x "$program" ]; then
 fi
 
 # Docs and man pages.
-for f in share/doc/cosnet/README.md share/doc/cosnet/COPYING share/doc/cosnet/guide.md \
-         share/doc/cosnet/abi.md share/man/man3/libcosnet.3; do
+for f in share/doc/cosnet/README.md share/doc/cosnet/COPYING share/doc/cosnet/docs/guide.md \
+         share/doc/cosnet/docs/abi.md share/man/man3/libcosnet.3; do
   [ -s "$prefix/$f" ] || fail "$f is not installed"
 done
 [ ! -x "$program" ] || [ -s "$prefix/share/man/man1/cosnet-info.1" ] || fail "cosnet-info.1 is not installed"
