@@ -3,7 +3,8 @@
 # a temporary prefix, then for every installed program runs its --help and
 # fails if an option it lists is not an item of its man page's OPTIONS (or
 # the page documents an option --help does not list). libcosnet(3) must name
-# every cosnet_status value and handle type of the header. Every page must
+# every cosnet_status value and handle type of the header, and its EXAMPLE
+# must compile (-Wall -Wextra -Werror) and run. Every page must
 # render without groff warnings and carry the project's version.
 # Usage: scripts/check-man.sh [BUILDDIR]   (default: build)
 set -euo pipefail
@@ -57,10 +58,21 @@ if [ -f "$library_page" ]; then
                 awk '{print $4}' | tr -d ';'); do
     grep -qw -- "$word" <<<"$text" || complain "libcosnet.3 does not mention $word"
   done
+  # Its EXAMPLE, as rendered, is a program that compiles and runs.
+  sed -n '/^EXAMPLE/,/^[A-Z]/p' <<<"$text" | sed '1d;$d' > "$stage/example.c"
+  pcdir=$(dirname "$(find "$prefix" -name cosnet.pc | head -n1)")
+  # shellcheck disable=SC2046
+  if cc -std=c99 -Wall -Wextra -Werror "$stage/example.c" -o "$stage/example" \
+       $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs cosnet); then
+    LD_LIBRARY_PATH="$(PKG_CONFIG_PATH="$pcdir" pkg-config --variable=libdir cosnet)" \
+      "$stage/example" >/dev/null || complain "the EXAMPLE of libcosnet.3 fails"
+  else
+    complain "the EXAMPLE of libcosnet.3 does not compile"
+  fi
 else
   complain "libcosnet.3 is not installed"
 fi
 
 [ "$bad" -eq 0 ] || exit 1
 echo "man check: $pages pages render cleanly; the options of $programs programs' --help" \
-  "match their man pages; libcosnet.3 names every status and handle"
+  "match their man pages; libcosnet.3 names every status and handle, its example runs"
