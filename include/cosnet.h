@@ -49,9 +49,9 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 #define COSNET_VERSION_MAJOR 0
-#define COSNET_VERSION_MINOR 1
+#define COSNET_VERSION_MINOR 2
 #define COSNET_VERSION_PATCH 0
-#define COSNET_VERSION_STRING "0.1.0"
+#define COSNET_VERSION_STRING "0.2.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for compile-time comparisons. */
 #define COSNET_VERSION_NUMBER                                                  \
     (COSNET_VERSION_MAJOR * 10000 + COSNET_VERSION_MINOR * 100 +               \

@@ -5,7 +5,13 @@
 set -euo pipefail
 
 packages=(gcc clang-format meson ninja-build pkg-config zlib1g-dev libcmocka-dev
-          dataset-fashion-mnist valgrind binutils)
+          dataset-fashion-mnist valgrind binutils
+          # the install, ABI and man checks: a CMake consumer, make for the
+          # pkg-config consumer, g++ for the header as C++, libabigail's
+          # abidw/abidiff, groff to render the man pages
+          cmake make g++ abigail-tools groff-base
+          # cosnet-classify reads PNG through libpng
+          libpng-dev)
 # scripts/check-report.sh renders cosnet-mnist's HTML report in a headless
 # browser.
 packages+=(chromium)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite from nothing: Debian packages, the MNIST data, an
 # optimised build and a sanitizer build (AddressSanitizer +
-# UndefinedBehaviorSanitizer), each running every test; then the install
-# check (pkg-config, an outside program, exported symbols) and valgrind on
-# the examples. Ends with one line "N passed, N failed".
+# UndefinedBehaviorSanitizer), each running every test; then the ABI check
+# against the last release, the install check (exported symbols, the
+# pkg-config/CMake/meson consumers), the man pages, the guide's programs and
+# valgrind on the examples. Ends with one line "N passed, N failed".
 #
 # Usage: scripts/test.sh [--no-sanitize] [--no-install-check] [--no-valgrind]
 # Environment: COSNET_DATA overrides the MNIST folder (see fetch-mnist.sh).
@@ -67,8 +68,11 @@ check() { # check NAME COMMAND...: one pass/fail line per extra check
 }
 check scripts/check-docs.sh
 check scripts/check-format.sh
+check scripts/check-abi.sh build-abi
 if [ "$install_check" = 1 ]; then
   check scripts/check-install.sh build
+  check scripts/check-man.sh build
+  check scripts/check-guide.sh build
 fi
 if [ "$valgrind_check" = 1 ]; then
   check scripts/check-valgrind.sh build
