@@ -20,6 +20,9 @@
 
 #include "cosnet.h"
 #include "common/rng.h"
+#include "labels/label_set.h"
+
+#include "data/label_reference_sets.h"
 
 /* A handle value no call may write on failure. */
 #define UNTOUCHED ((cosnet_labels *)(uintptr_t)0x1)
@@ -293,6 +296,56 @@ static void test_generate_matches_reference(void **state)
                  "found 4 of 5 vectors in %llu draws at threshold 0.5",
                  (unsigned long long)(draws - 1));
         assert_string_equal(cosnet_last_error(), expected_message);
+    }
+}
+
+/* Every saved case of tests/data/label_reference_sets.h, made by the
+ * original generator: the same status, the same number of draws, the same
+ * vectors bit for bit (and for GAVE_UP the same message). */
+static void test_generate_matches_saved_sets(void **state)
+{
+    (void)state;
+    size_t cases = sizeof reference_cases / sizeof reference_cases[0];
+    for (size_t c = 0; c < cases; c++) {
+        const reference_case *r = &reference_cases[c];
+        cosnet_labels *labels = NULL;
+        uint64_t draws = 0;
+        cosnet_status status =
+            labels_generate_counting(r->count, r->dims, r->threshold, r->seed,
+                                     r->max_draws, &labels, &draws);
+        if (status != r->status || draws != r->draws)
+            fail_msg("case %zu (%zu x %zu at %g, seed %llu): status %d after "
+                     "%llu draws, saved %d after %llu",
+                     c, r->count, r->dims, r->threshold,
+                     (unsigned long long)r->seed, status,
+                     (unsigned long long)draws, r->status,
+                     (unsigned long long)r->draws);
+        if (status != COSNET_OK) {
+            char expected[128];
+            snprintf(expected, sizeof expected,
+                     "found %zu of %zu vectors in %llu draws at threshold %g",
+                     r->found, r->count, (unsigned long long)r->draws,
+                     r->threshold);
+            assert_string_equal(cosnet_last_error(), expected);
+            continue;
+        }
+        assert_true(r->first_value + r->count * r->dims <=
+                    sizeof reference_bits / sizeof reference_bits[0]);
+        for (size_t k = 0; k < r->count; k++) {
+            const float *vector = cosnet_labels_vector(labels, k);
+            for (size_t i = 0; i < r->dims; i++) {
+                uint32_t bits;
+                memcpy(&bits, &vector[i], sizeof bits);
+                uint32_t saved =
+                    reference_bits[r->first_value + k * r->dims + i];
+                if (bits != saved)
+                    fail_msg("case %zu (seed %llu) vector %zu value %zu: "
+                             "0x%08x, saved 0x%08x",
+                             c, (unsigned long long)r->seed, k, i,
+                             (unsigned)bits, (unsigned)saved);
+            }
+        }
+        cosnet_labels_free(labels);
     }
 }
 
@@ -772,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_generate_other_shapes),
         cmocka_unit_test(test_generate_seeds_differ),
         cmocka_unit_test(test_generate_matches_reference),
+        cmocka_unit_test(test_generate_matches_saved_sets),
         cmocka_unit_test(test_generate_gives_up),
         cmocka_unit_test(test_generate_rejects_arguments),
         cmocka_unit_test(test_builtin_is_the_article_table),
