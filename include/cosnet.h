@@ -229,6 +229,13 @@ typedef struct cosnet_labels cosnet_labels;
 #define COSNET_LABELS_DEFAULT_DIMS 25
 #define COSNET_LABELS_DEFAULT_THRESHOLD 0.5
 
+/* The smallest norm a label vector may have (cosnet_labels_create and
+ * cosnet_labels_load reject smaller ones with OUT_OF_RANGE). The cosine
+ * clamps |a|^2 |b|^2 at eps^2, eps = 1e-6, so against an output of norm 1
+ * a vector shorter than eps would have its cosine scaled down by the clamp
+ * and its class could never win; the bound is eps itself. */
+#define COSNET_LABELS_MIN_NORM 1e-6
+
 /* Generates `count` vectors of dimension `dims` by the article's rejection
  * sampling: draw g ~ N(0, I), take v = |g| / ||g|| (positive, unit norm),
  * accept v only if cos(v, l) <= threshold for every accepted l.
@@ -252,7 +259,10 @@ COSNET_API cosnet_status cosnet_labels_generate(size_t count, size_t dims,
 COSNET_API cosnet_status cosnet_labels_builtin(cosnet_labels **out);
 
 /* A label set from caller values: count rows of dims floats, row-major,
- * copied. Rejects NaN/infinity (NOT_FINITE) and all-zero rows (BAD_FORMAT). */
+ * copied. Rejects NaN/infinity (NOT_FINITE), all-zero rows (BAD_FORMAT) and
+ * rows whose norm is below COSNET_LABELS_MIN_NORM (OUT_OF_RANGE); the message
+ * names the row. Returns those, COSNET_OK, INVALID_ARGUMENT (NULL pointer,
+ * count or dims 0, a size that overflows) or OUT_OF_MEMORY. */
 COSNET_API cosnet_status cosnet_labels_create(size_t count, size_t dims,
                                               const float *values,
                                               cosnet_labels **out);
@@ -283,8 +293,9 @@ COSNET_API cosnet_status cosnet_labels_save(const cosnet_labels *labels,
 
 /* Reads a set written by cosnet_labels_save or by hand (blank lines and '#'
  * comments ignored). Rejects ragged rows (MISMATCH), non-numbers
- * (BAD_FORMAT), NaN/infinity (NOT_FINITE), all-zero rows (BAD_FORMAT), an
- * empty file (BAD_FORMAT); the message names the line. Returns those, IO,
+ * (BAD_FORMAT), NaN/infinity (NOT_FINITE), all-zero rows (BAD_FORMAT), rows
+ * of norm below COSNET_LABELS_MIN_NORM (OUT_OF_RANGE), an empty file
+ * (BAD_FORMAT); the message names the line. Returns those, IO,
  * INVALID_ARGUMENT or OUT_OF_MEMORY. */
 COSNET_API cosnet_status cosnet_labels_load(const char *path,
                                             cosnet_labels **out);

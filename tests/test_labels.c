@@ -492,15 +492,16 @@ static void test_create_and_queries(void **state)
     assert_true(fabs(matrix[0] - 1) < 1e-15 && fabs(matrix[3] - 1) < 1e-15);
     cosnet_labels_free(labels);
 
-    /* Tiny norms: the torch form clamps |a|^2 |b|^2 at eps^2 = 1e-12, so
-     * cos((1e-7, 0), (1, 0)) is 1e-7 / 1e-6 = 0.1, not 1. */
-    const float tiny[4] = {1e-7f, 0, 1, 0};
+    /* The torch form clamps |a|^2 |b|^2 at eps^2 = 1e-12. A row of norm at
+     * least COSNET_LABELS_MIN_NORM (= eps) escapes it against a row of
+     * norm >= 1: cos((2e-6, 0), (1, 1)) is 1/sqrt(2); with itself it is
+     * clamped: |a|^2 / eps. */
+    const float small[4] = {2e-6f, 0, 1, 1};
     labels = NULL;
-    assert_int_equal(cosnet_labels_create(2, 2, tiny, &labels), COSNET_OK);
+    assert_int_equal(cosnet_labels_create(2, 2, small, &labels), COSNET_OK);
     assert_int_equal(cosnet_labels_similarity(labels, matrix), COSNET_OK);
-    assert_true(fabs(matrix[1] - (double)1e-7f / 1e-6) < 1e-15);
-    assert_true(fabs(matrix[0] - (double)1e-7f * 1e-7f / 1e-6) < 1e-20);
-    assert_true(matrix[3] == 1.0);
+    assert_true(fabs(matrix[1] - 1 / sqrt(2.0)) < 1e-15);
+    assert_true(fabs(matrix[0] - (double)2e-6f * 2e-6f / 1e-6) < 1e-20);
     assert_int_equal(cosnet_labels_similarity(labels, NULL),
                      COSNET_ERROR_INVALID_ARGUMENT);
     assert_message_contains("matrix is NULL");
@@ -509,6 +510,49 @@ static void test_create_and_queries(void **state)
     assert_message_contains("labels is NULL");
     cosnet_labels_free(labels);
     cosnet_labels_free(NULL);
+}
+
+/* Rows shorter than COSNET_LABELS_MIN_NORM could never win a cosine
+ * against a unit output (the clamp divides by eps instead of their norm):
+ * create and load refuse them, naming the row. */
+static void test_tiny_norm_rows_rejected(void **state)
+{
+    (void)state;
+    assert_true(COSNET_LABELS_MIN_NORM == 1e-6);
+    cosnet_labels *labels = UNTOUCHED;
+    float rows[3 * 25];
+    for (size_t i = 0; i < 3 * 25; i++)
+        rows[i] = 0.2f;
+    for (size_t i = 25; i < 50; i++)
+        rows[i] = 1e-30f;
+    assert_int_equal(cosnet_labels_create(3, 25, rows, &labels),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_message_contains("vector 1 has norm 5.00000");
+    assert_message_contains("below the minimum 1e-06");
+    assert_ptr_equal(labels, UNTOUCHED);
+
+    /* Either side of the bound: 9.9e-7 is refused, 1.01e-6 accepted. */
+    float edge[2] = {1, 9.9e-7f};
+    assert_int_equal(cosnet_labels_create(2, 1, edge, &labels),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_message_contains("vector 1 has norm 9.8999999e-07");
+    edge[1] = 1.01e-6f;
+    labels = NULL;
+    assert_int_equal(cosnet_labels_create(2, 1, edge, &labels), COSNET_OK);
+    cosnet_labels_free(labels);
+    /* Norm from all the values: 25 values of 3e-7 make 1.5e-6. */
+    for (size_t i = 25; i < 50; i++)
+        rows[i] = 3e-7f;
+    labels = NULL;
+    assert_int_equal(cosnet_labels_create(3, 25, rows, &labels), COSNET_OK);
+    cosnet_labels_free(labels);
+    /* A subnormal-only row is tiny, not zero. */
+    const float subnormal[2] = {0x1p-149f, 0};
+    labels = UNTOUCHED;
+    assert_int_equal(cosnet_labels_create(1, 2, subnormal, &labels),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_message_contains("vector 0 has norm");
+    assert_ptr_equal(labels, UNTOUCHED);
 }
 
 static void test_similarity_symmetric_unit_diagonal(void **state)
@@ -701,6 +745,10 @@ static void test_load_rejects_bad_files(void **state)
                         ":1: value 3 '1e39' is not finite");
     EXPECT_LOAD_FAILURE("1 2 3\n0 -0 0.0\n", COSNET_ERROR_BAD_FORMAT,
                         ":2: the vector is all zero");
+    EXPECT_LOAD_FAILURE("1 2 3\n1e-30 1e-30 1e-30\n", COSNET_ERROR_OUT_OF_RANGE,
+                        ":2: the vector's norm 1.7320508");
+    EXPECT_LOAD_FAILURE("1e-7 -5e-7 0\n", COSNET_ERROR_OUT_OF_RANGE,
+                        ":1: the vector's norm 5.0990195");
     EXPECT_LOAD_FAILURE("", COSNET_ERROR_BAD_FORMAT, ": no vectors");
     EXPECT_LOAD_FAILURE("# only\n\n  \n# comments\n", COSNET_ERROR_BAD_FORMAT,
                         ": no vectors");
@@ -830,6 +878,7 @@ int main(void)
         cmocka_unit_test(test_generate_rejects_arguments),
         cmocka_unit_test(test_builtin_is_the_article_table),
         cmocka_unit_test(test_create_and_queries),
+        cmocka_unit_test(test_tiny_norm_rows_rejected),
         cmocka_unit_test(test_similarity_symmetric_unit_diagonal),
         cmocka_unit_test(test_create_rejects),
         cmocka_unit_test(test_save_load_round_trip),

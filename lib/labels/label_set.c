@@ -36,6 +36,11 @@ static double squared_norm(const float *a, size_t dims)
     return dot_product(a, a, dims);
 }
 
+double labels_row_squared_norm(const float *row, size_t dims)
+{
+    return squared_norm(row, dims);
+}
+
 static double cosine_from_parts(double dot, double squared_norm_a,
                                 double squared_norm_b)
 {
@@ -211,6 +216,12 @@ COSNET_API cosnet_status cosnet_labels_create(size_t count, size_t dims,
             return error_set(COSNET_ERROR_BAD_FORMAT,
                              "cosnet_labels_create: vector %zu is all zero",
                              row);
+        double norm = sqrt(labels_row_squared_norm(vector, dims));
+        if (!(norm >= COSNET_LABELS_MIN_NORM))
+            return error_set(COSNET_ERROR_OUT_OF_RANGE,
+                             "cosnet_labels_create: vector %zu has norm %.9g, "
+                             "below the minimum %g",
+                             row, norm, COSNET_LABELS_MIN_NORM);
     }
     cosnet_labels *labels = NULL;
     cosnet_status status = allocate_labels(count, dims, total, &labels);

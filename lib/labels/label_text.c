@@ -15,6 +15,7 @@
 
 #include "common/memory.h"
 #include "common/error.h"
+#include "labels/label_set.h"
 
 /* Longest piece of an offending token quoted in a message. */
 enum { token_quote_limit = 40 };
@@ -217,6 +218,14 @@ static cosnet_status parse_line(text_reader *reader, const char *line)
         return error_set(COSNET_ERROR_BAD_FORMAT,
                          "%s:%zu: the vector is all zero", reader->path,
                          reader->line_number);
+    double norm = sqrt(labels_row_squared_norm(
+        reader->buffer.values + reader->buffer.used - row_values, row_values));
+    if (!(norm >= COSNET_LABELS_MIN_NORM))
+        return error_set(COSNET_ERROR_OUT_OF_RANGE,
+                         "%s:%zu: the vector's norm %.9g is below the minimum "
+                         "%g",
+                         reader->path, reader->line_number, norm,
+                         COSNET_LABELS_MIN_NORM);
     reader->count++;
     return COSNET_OK;
 }
