@@ -284,19 +284,59 @@ COSNET_API const float *cosnet_labels_vector(const cosnet_labels *labels,
 COSNET_API cosnet_status cosnet_labels_similarity(const cosnet_labels *labels,
                                                   double *matrix);
 
-/* Writes the set as text: one vector a line, values separated by spaces,
- * printed so that loading gives back the same floats; lines starting with
- * '#' are comments. The file is written to a temporary name and renamed
- * into place. Returns COSNET_OK, INVALID_ARGUMENT or IO. */
+/* The longest line label-set text may have, in bytes, not counting its
+ * '\n' (1 MiB: about 100,000 values). Longer lines are refused with
+ * OUT_OF_RANGE. */
+#define COSNET_LABELS_MAX_LINE 1048576u
+
+/* The set as text, in a buffer: a '#' header line, then one vector a line,
+ * values separated by single spaces and printed with 9 significant digits
+ * (so that loading gives back the same floats), in the C locale whatever
+ * the program's locale. The bytes are exactly those cosnet_labels_save
+ * writes.
+ * labels: borrowed.
+ * text_out: receives a NUL-terminated buffer the caller owns and frees
+ *           with cosnet_free.
+ * size_out: receives its length in bytes, the NUL not counted.
+ * Returns COSNET_OK, INVALID_ARGUMENT (a NULL pointer), OUT_OF_MEMORY or
+ * IO (the C locale could not be made); on failure nothing is allocated and
+ * the outputs are untouched. */
+COSNET_API cosnet_status cosnet_labels_save_memory(const cosnet_labels *labels,
+                                                   char **text_out,
+                                                   size_t *size_out);
+
+/* Writes the text of cosnet_labels_save_memory to `path` (borrowed): to a
+ * temporary file in the same folder, synced, then renamed into place, so
+ * that the target is either the old file or the whole new one.
+ * Returns COSNET_OK, INVALID_ARGUMENT, OUT_OF_MEMORY or IO (the message
+ * names the step that failed and the file). */
 COSNET_API cosnet_status cosnet_labels_save(const cosnet_labels *labels,
                                             const char *path);
 
-/* Reads a set written by cosnet_labels_save or by hand (blank lines and '#'
- * comments ignored). Rejects ragged rows (MISMATCH), non-numbers
- * (BAD_FORMAT), NaN/infinity (NOT_FINITE), all-zero rows (BAD_FORMAT), rows
- * of norm below COSNET_LABELS_MIN_NORM (OUT_OF_RANGE), an empty file
- * (BAD_FORMAT); the message names the line. Returns those, IO,
- * INVALID_ARGUMENT or OUT_OF_MEMORY. */
+/* Reads label-set text from `size` bytes at `data` (borrowed; it needs no
+ * NUL terminator): what cosnet_labels_save_memory makes, or text by hand.
+ * Lines end with '\n' (a '\r' before it is blank space; the last line
+ * needs no '\n'); blank lines and lines starting with '#' are ignored;
+ * every other line is one vector of numbers separated by blanks.
+ * Rejects, with a message "<memory>:LINE: ...":
+ *   BAD_FORMAT   a token that is not a number, a NUL byte, an all-zero
+ *                vector, no vectors at all (empty or only comments);
+ *   MISMATCH     a vector with a different number of values than the first;
+ *   NOT_FINITE   NaN, infinity, or a value beyond the float range;
+ *   OUT_OF_RANGE a vector of norm below COSNET_LABELS_MIN_NORM, or a line
+ *                longer than COSNET_LABELS_MAX_LINE bytes.
+ * out: receives the new set (cosnet_labels_free).
+ * Returns those, COSNET_OK, INVALID_ARGUMENT (NULL data or out; data may
+ * not be NULL even for size 0) or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_labels_load_memory(const void *data,
+                                                   size_t size,
+                                                   cosnet_labels **out);
+
+/* Reads the file at `path` (borrowed) whole and parses it as
+ * cosnet_labels_load_memory does, with the path in place of "<memory>" in
+ * messages. Returns the statuses of cosnet_labels_load_memory, and IO (the
+ * file cannot be opened or read) or OVERFLOW (larger than the address
+ * space). */
 COSNET_API cosnet_status cosnet_labels_load(const char *path,
                                             cosnet_labels **out);
 

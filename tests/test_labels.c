@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cosnet.h"
+#include "common/memory.h"
 #include "common/rng.h"
 #include "labels/label_set.h"
 
@@ -26,6 +27,7 @@
 
 /* A handle value no call may write on failure. */
 #define UNTOUCHED ((cosnet_labels *)(uintptr_t)0x1)
+#define UNTOUCHED_TEXT ((char *)(uintptr_t)0x1)
 
 /* A seed for which the article's parameters (10 x 25 at 0.5) succeed within
  * 1,000,000 draws (the default allows 100,000,000); many seeds need more
@@ -715,6 +717,21 @@ static void expect_load_failure(const char *text, size_t size,
     snprintf(expected, sizeof expected, "%s%s", path, fragment);
     assert_message_contains(expected);
     assert_int_equal(unlink(path), 0);
+
+    /* The same bytes from memory: the same status, "<memory>" for the
+     * path. The copy has no NUL after it, so reading past `size` would
+     * show under the sanitizers. */
+    char *copy = malloc(size ? size : 1);
+    assert_non_null(copy);
+    memcpy(copy, text, size);
+    got = cosnet_labels_load_memory(copy, size, &labels);
+    if (got != status)
+        fail_msg("memory: status %d (%s), expected %d for \"%s\"", got,
+                 cosnet_last_error(), status, text);
+    assert_ptr_equal(labels, UNTOUCHED);
+    snprintf(expected, sizeof expected, "<memory>%s", fragment);
+    assert_message_contains(expected);
+    free(copy);
 }
 
 #define EXPECT_LOAD_FAILURE(text, status, fragment)                            \
@@ -753,7 +770,12 @@ static void test_load_rejects_bad_files(void **state)
     EXPECT_LOAD_FAILURE("# only\n\n  \n# comments\n", COSNET_ERROR_BAD_FORMAT,
                         ": no vectors");
     EXPECT_LOAD_FAILURE("1 2\0 3\n", COSNET_ERROR_BAD_FORMAT,
-                        ":1: contains a NUL byte");
+                        ":1: contains a NUL byte (at byte 3)");
+    EXPECT_LOAD_FAILURE("1 2 3\n# \0\n", COSNET_ERROR_BAD_FORMAT,
+                        ":2: contains a NUL byte (at byte 8)");
+    /* A terminating NUL counted in the size is a NUL byte like any. */
+    EXPECT_LOAD_FAILURE("1 2 3\n\0", COSNET_ERROR_BAD_FORMAT,
+                        ":2: contains a NUL byte (at byte 6)");
 }
 
 static void test_load_overlong_lines(void **state)
@@ -866,6 +888,219 @@ static void test_save_write_error(void **state)
     cosnet_labels_free(labels);
 }
 
+/* --- text in memory ------------------------------------------------------ */
+
+/* save_memory gives exactly the bytes save writes, NUL-terminated, and
+ * load_memory reads them back to the same floats. */
+static void check_memory_round_trip(const cosnet_labels *labels)
+{
+    char *text = NULL;
+    size_t size = 0;
+    assert_int_equal(cosnet_labels_save_memory(labels, &text, &size),
+                     COSNET_OK);
+    assert_non_null(text);
+    assert_int_equal(text[size], '\0');
+    assert_int_equal(strlen(text), size);
+
+    char path[512];
+    join_path(path, sizeof path, "memory.txt");
+    assert_int_equal(cosnet_labels_save(labels, path), COSNET_OK);
+    FILE *file = fopen(path, "rb");
+    assert_non_null(file);
+    char *file_bytes = malloc(size + 2);
+    assert_non_null(file_bytes);
+    size_t file_size = fread(file_bytes, 1, size + 2, file);
+    fclose(file);
+    assert_int_equal(file_size, size);
+    assert_memory_equal(file_bytes, text, size);
+    free(file_bytes);
+
+    size_t total = cosnet_labels_count(labels) * cosnet_labels_dims(labels);
+    cosnet_labels *loaded = NULL;
+    assert_int_equal(cosnet_labels_load_memory(text, size, &loaded), COSNET_OK);
+    assert_int_equal(cosnet_labels_count(loaded), cosnet_labels_count(labels));
+    assert_int_equal(cosnet_labels_dims(loaded), cosnet_labels_dims(labels));
+    assert_memory_equal(cosnet_labels_vector(loaded, 0),
+                        cosnet_labels_vector(labels, 0), total * sizeof(float));
+    cosnet_labels_free(loaded);
+    /* And the file through the file loader, to the same floats. */
+    loaded = NULL;
+    assert_int_equal(cosnet_labels_load(path, &loaded), COSNET_OK);
+    assert_memory_equal(cosnet_labels_vector(loaded, 0),
+                        cosnet_labels_vector(labels, 0), total * sizeof(float));
+    cosnet_labels_free(loaded);
+    assert_int_equal(unlink(path), 0);
+    cosnet_free(text);
+}
+
+static void test_memory_round_trip(void **state)
+{
+    (void)state;
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_builtin(&labels), COSNET_OK);
+    check_memory_round_trip(labels);
+    char *text = NULL;
+    size_t size = 0;
+    assert_int_equal(cosnet_labels_save_memory(labels, &text, &size),
+                     COSNET_OK);
+    const char header[] = "# cosnet label set: 10 vectors of 25 dimensions\n"
+                          "0.0788000003 0.125400007 ";
+    assert_true(size > sizeof header);
+    assert_memory_equal(text, header, sizeof header - 1);
+    cosnet_free(text);
+    cosnet_labels_free(labels);
+
+    labels = NULL;
+    assert_int_equal(cosnet_labels_generate(4, 7, 0.6, 5, 0, &labels),
+                     COSNET_OK);
+    check_memory_round_trip(labels);
+    cosnet_labels_free(labels);
+
+    const float awkward[8] = {0x1p-149f, -FLT_MAX, FLT_MIN,     0.1f,
+                              -0.0f,     1.0f / 3, 16777217.0f, 1e-7f};
+    labels = NULL;
+    assert_int_equal(cosnet_labels_create(2, 4, awkward, &labels), COSNET_OK);
+    check_memory_round_trip(labels);
+    cosnet_labels_free(labels);
+}
+
+static void test_memory_edges(void **state)
+{
+    (void)state;
+    /* No final newline, and the buffer is the front of a longer one: the
+     * last value is 6, not 6789. */
+    const char text[] = "1 2 3\n4 5 6789";
+    cosnet_labels *labels = NULL;
+    assert_int_equal(
+        cosnet_labels_load_memory(text, strlen("1 2 3\n4 5 6"), &labels),
+        COSNET_OK);
+    assert_int_equal(cosnet_labels_count(labels), 2);
+    const float expected[6] = {1, 2, 3, 4, 5, 6};
+    assert_memory_equal(cosnet_labels_vector(labels, 0), expected,
+                        sizeof expected);
+    cosnet_labels_free(labels);
+    /* CRLF lines. */
+    labels = NULL;
+    assert_int_equal(
+        cosnet_labels_load_memory("1 2 3\r\n4 5 6\r\n", 14, &labels),
+        COSNET_OK);
+    assert_memory_equal(cosnet_labels_vector(labels, 0), expected,
+                        sizeof expected);
+    cosnet_labels_free(labels);
+
+    labels = UNTOUCHED;
+    assert_int_equal(cosnet_labels_load_memory(text, 0, &labels),
+                     COSNET_ERROR_BAD_FORMAT);
+    assert_string_equal(cosnet_last_error(), "<memory>: no vectors (it is "
+                                             "empty)");
+    assert_int_equal(cosnet_labels_load_memory(NULL, 0, &labels),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("data is NULL");
+    assert_int_equal(cosnet_labels_load_memory(text, 5, NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("out is NULL");
+    assert_ptr_equal(labels, UNTOUCHED);
+
+    char *bytes = UNTOUCHED_TEXT;
+    size_t size = 12345;
+    assert_int_equal(cosnet_labels_save_memory(NULL, &bytes, &size),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("labels is NULL");
+    assert_int_equal(cosnet_labels_builtin(&labels), COSNET_OK);
+    assert_int_equal(cosnet_labels_save_memory(labels, NULL, &size),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("text_out is NULL");
+    assert_int_equal(cosnet_labels_save_memory(labels, &bytes, NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("size_out is NULL");
+    assert_ptr_equal(bytes, UNTOUCHED_TEXT);
+    assert_int_equal(size, 12345);
+    cosnet_labels_free(labels);
+}
+
+/* Lines of COSNET_LABELS_MAX_LINE bytes load; one byte more is refused,
+ * from memory and from a file, '\r' counted, the '\n' not. */
+static void test_line_length_bound(void **state)
+{
+    (void)state;
+    size_t limit = COSNET_LABELS_MAX_LINE;
+    assert_int_equal(limit, 1048576);
+    char *text = malloc(limit + 3);
+    assert_non_null(text);
+    /* "1 1 1 ... 1 " : limit / 2 values, the last followed by a blank. */
+    for (size_t i = 0; i < limit; i++)
+        text[i] = i % 2 ? ' ' : '1';
+    text[limit] = '\n';
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_load_memory(text, limit + 1, &labels),
+                     COSNET_OK);
+    assert_int_equal(cosnet_labels_dims(labels), limit / 2);
+    cosnet_labels_free(labels);
+    labels = NULL;
+    assert_int_equal(cosnet_labels_load_memory(text, limit, &labels),
+                     COSNET_OK);
+    cosnet_labels_free(labels);
+
+    text[limit] = '\r';
+    text[limit + 1] = '\n';
+    char expected[128];
+    snprintf(expected, sizeof expected,
+             ":1: the line is longer than the maximum of %zu bytes", limit);
+    expect_load_failure(text, limit + 2, COSNET_ERROR_OUT_OF_RANGE, expected);
+    /* On a later line, after a valid one: the line number is right. */
+    memmove(text + 2, text, limit + 1);
+    text[0] = '1';
+    text[1] = '\n';
+    snprintf(expected, sizeof expected,
+             ":2: the line is longer than the maximum of %zu bytes", limit);
+    expect_load_failure(text, limit + 3, COSNET_ERROR_OUT_OF_RANGE, expected);
+    free(text);
+}
+
+/* Every allocation of save_memory and load_memory failing in turn: the
+ * call reports OUT_OF_MEMORY, leaves its outputs alone and leaks nothing
+ * (the sanitizer build checks the leaks). */
+static void test_memory_allocation_failures(void **state)
+{
+    (void)state;
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_builtin(&labels), COSNET_OK);
+    int saved = 0, loaded = 0;
+    for (unsigned long n = 1; n < 100 && !(saved && loaded); n++) {
+        char *text = UNTOUCHED_TEXT;
+        size_t size = 7;
+        memory_fail_after(n);
+        cosnet_status status = cosnet_labels_save_memory(labels, &text, &size);
+        memory_fail_after(0);
+        if (status == COSNET_OK) {
+            saved = 1;
+        } else {
+            assert_int_equal(status, COSNET_ERROR_OUT_OF_MEMORY);
+            assert_ptr_equal(text, UNTOUCHED_TEXT);
+            assert_int_equal(size, 7);
+            assert_int_equal(cosnet_labels_save_memory(labels, &text, &size),
+                             COSNET_OK);
+        }
+        cosnet_labels *back = UNTOUCHED;
+        memory_fail_after(n);
+        status = cosnet_labels_load_memory(text, size, &back);
+        memory_fail_after(0);
+        if (status == COSNET_OK) {
+            loaded = 1;
+            assert_memory_equal(cosnet_labels_vector(back, 0),
+                                cosnet_labels_vector(labels, 0),
+                                250 * sizeof(float));
+            cosnet_labels_free(back);
+        } else {
+            assert_int_equal(status, COSNET_ERROR_OUT_OF_MEMORY);
+            assert_ptr_equal(back, UNTOUCHED);
+        }
+        cosnet_free(text);
+    }
+    assert_true(saved && loaded);
+    cosnet_labels_free(labels);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -888,6 +1123,10 @@ int main(void)
         cmocka_unit_test(test_load_io_and_arguments),
         cmocka_unit_test(test_save_failures),
         cmocka_unit_test(test_save_write_error),
+        cmocka_unit_test(test_memory_round_trip),
+        cmocka_unit_test(test_memory_edges),
+        cmocka_unit_test(test_line_length_bound),
+        cmocka_unit_test(test_memory_allocation_failures),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
