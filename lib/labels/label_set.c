@@ -9,6 +9,7 @@
 #include "common/memory.h"
 #include "common/error.h"
 #include "common/rng.h"
+#include "labels/label_draw.h"
 #include "labels/label_set.h"
 
 struct cosnet_labels {
@@ -79,14 +80,16 @@ static cosnet_status allocate_labels(size_t count, size_t dims, size_t total,
     return COSNET_OK;
 }
 
-/* v = |g| / ||g|| for a fresh g ~ N(0, I); 0 if g happened to be all zero
- * (possible only in principle, but it has no direction). */
-static int draw_candidate(random_generator *generator, double *normals,
-                          float *candidate, size_t dims)
+/* v = |g| / ||g|| for the candidate whose normals come from the pairs
+ * (u, s), computed exactly as the article's sampler does it with
+ * random_normal; 0 if g happened to be all zero (possible only in
+ * principle, but it has no direction). */
+static int exact_candidate(const double *u, const double *s, double *normals,
+                           float *candidate, size_t dims)
 {
     double sum_of_squares = 0.0;
     for (size_t i = 0; i < dims; i++) {
-        normals[i] = random_normal(generator);
+        normals[i] = labels_pair_normal(u[i], s[i]);
         sum_of_squares += normals[i] * normals[i];
     }
     if (sum_of_squares == 0.0)
@@ -95,6 +98,45 @@ static int draw_candidate(random_generator *generator, double *normals,
     for (size_t i = 0; i < dims; i++)
         candidate[i] = (float)(fabs(normals[i]) / norm);
     return 1;
+}
+
+/* Pairs generated per refill of the pair buffer (beyond one candidate's). */
+enum { pair_batch = 2048 };
+
+/* Scratch of one generation, in one block: the candidate's exact normals,
+ * the accepted rows' squared norms, and the buffer of pending pairs with
+ * their approximate magnitudes. */
+typedef struct generation_scratch {
+    double *normals;
+    double *squared_norms;
+    double *pair_u;
+    double *pair_s;
+    float *magnitude;
+    size_t capacity; /* pairs the buffer holds, plus one scratch slot */
+} generation_scratch;
+
+static void *allocate_scratch(size_t count, size_t dims,
+                              generation_scratch *scratch, size_t *bytes)
+{
+    /* dims + count doubles, then 2 capacity doubles and capacity floats. */
+    size_t capacity = dims + pair_batch + 1;
+    *bytes = 0;
+    if (dims > SIZE_MAX / 64 || count > SIZE_MAX / 64)
+        return NULL;
+    size_t doubles = dims + count + 2 * capacity;
+    if (doubles > (SIZE_MAX - capacity * sizeof(float)) / sizeof(double))
+        return NULL;
+    *bytes = doubles * sizeof(double) + capacity * sizeof(float);
+    double *block = memory_allocate(*bytes);
+    if (!block)
+        return NULL;
+    scratch->normals = block;
+    scratch->squared_norms = block + dims;
+    scratch->pair_u = scratch->squared_norms + count;
+    scratch->pair_s = scratch->pair_u + capacity;
+    scratch->magnitude = (float *)(scratch->pair_s + capacity);
+    scratch->capacity = capacity;
+    return block;
 }
 
 cosnet_status labels_generate_counting(size_t count, size_t dims,
@@ -124,29 +166,55 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
     cosnet_status status = allocate_labels(count, dims, total, &labels);
     if (status != COSNET_OK)
         return status;
-    /* Scratch: the candidate's normal deviates, then the squared norms of
-     * the accepted rows (each computed once, not once per comparison). */
-    size_t scratch_count = dims + count;
-    double *normals = scratch_count < SIZE_MAX / sizeof *normals
-                          ? memory_allocate(scratch_count * sizeof *normals)
-                          : NULL;
-    if (!normals) {
+    generation_scratch scratch;
+    size_t scratch_bytes;
+    void *block = allocate_scratch(count, dims, &scratch, &scratch_bytes);
+    if (!block) {
         cosnet_labels_free(labels);
-        return error_out_of_memory("label generation scratch",
-                                   scratch_count * sizeof(double));
+        return error_out_of_memory("label generation scratch", scratch_bytes);
     }
-    double *accepted_squared_norms = normals + dims;
+    labels_magnitude_function magnitudes = labels_magnitudes_active(NULL);
+    double slack = labels_rejection_slack(dims);
 
     random_generator generator;
     random_seed(&generator, seed);
     size_t accepted = 0;
     uint64_t draws = 0;
+    /* Pending pairs: [head, tail) of the buffer, in stream order. */
+    size_t head = 0, tail = 0;
     while (accepted < count && draws < max_draws) {
-        /* The candidate is drawn straight into the next free row, so an
+        if (tail - head < dims) {
+            size_t pending = tail - head;
+            memmove(scratch.pair_u, scratch.pair_u + head,
+                    pending * sizeof(double));
+            memmove(scratch.pair_s, scratch.pair_s + head,
+                    pending * sizeof(double));
+            memmove(scratch.magnitude, scratch.magnitude + head,
+                    pending * sizeof(float));
+            head = 0;
+            tail = pending;
+            size_t fresh = scratch.capacity - 1 - tail;
+            labels_fill_pairs(&generator, scratch.pair_u + tail,
+                              scratch.pair_s + tail, fresh);
+            magnitudes(scratch.pair_u + tail, scratch.pair_s + tail,
+                       scratch.magnitude + tail, fresh);
+            tail += fresh;
+        }
+        const double *u = scratch.pair_u + head;
+        const double *s = scratch.pair_s + head;
+        const float *magnitude = scratch.magnitude + head;
+        head += dims;
+        draws++;
+        /* Most candidates are settled by the bound; it never rejects one
+         * the exact test would accept. */
+        if (accepted > 0 &&
+            labels_certainly_rejected(magnitude, dims, labels->values, accepted,
+                                      scratch.squared_norms, threshold, slack))
+            continue;
+        /* The candidate is computed straight into the next free row, so an
          * accepted one needs no copy. */
         float *candidate = labels->values + accepted * dims;
-        draws++;
-        if (!draw_candidate(&generator, normals, candidate, dims))
+        if (!exact_candidate(u, s, scratch.normals, candidate, dims))
             continue;
         double candidate_squared_norm = squared_norm(candidate, dims);
         size_t k = 0;
@@ -154,13 +222,13 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
         while (k < accepted &&
                cosine_from_parts(
                    dot_product(labels->values + k * dims, candidate, dims),
-                   accepted_squared_norms[k],
+                   scratch.squared_norms[k],
                    candidate_squared_norm) <= threshold)
             k++;
         if (k == accepted)
-            accepted_squared_norms[accepted++] = candidate_squared_norm;
+            scratch.squared_norms[accepted++] = candidate_squared_norm;
     }
-    memory_free(normals);
+    memory_free(block);
     if (draws_made)
         *draws_made = draws;
     if (accepted < count) {
