@@ -31,15 +31,20 @@ void LABELS_MAGNITUDE_NAME(const double *u, const double *s, float *magnitude,
         double value = s[i];
         uint64_t bits;
         memcpy(&bits, &value, sizeof bits);
-        int64_t exponent = (int64_t)(bits >> 52) - 1023; /* s > 0: sign 0 */
+        /* The exponent field as a double without an integer conversion
+         * (which AVX2 lacks): 2^52 + field has the field as its low bits. */
+        uint64_t exponent_bits = 0x4330000000000000ull | (bits >> 52);
+        double exponent;
+        memcpy(&exponent, &exponent_bits, sizeof exponent);
+        exponent = (exponent - 0x1p52) - 1023.0; /* s > 0: sign bit 0 */
         uint64_t mantissa_bits =
             (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
         double mantissa;
         memcpy(&mantissa, &mantissa_bits, sizeof mantissa);
         /* m in [1, 2) -> [sqrt(1/2), sqrt(2)): halving is exact. */
-        int high = mantissa > 1.4142135623730951;
-        mantissa = high ? mantissa * 0.5 : mantissa;
-        exponent += high;
+        double high = mantissa > 1.4142135623730951 ? 1.0 : 0.0;
+        mantissa = mantissa - high * (0.5 * mantissa);
+        exponent = exponent + high;
         float t = (float)(mantissa - 1.0);
         float z = t / (2.0f + t);
         float z2 = z * z;

@@ -31,6 +31,9 @@ void labels_fill_pairs(random_generator *generator, double *u_out,
     uint64_t s0 = generator->state[0], s1 = generator->state[1];
     uint64_t s2 = generator->state[2], s3 = generator->state[3];
     size_t filled = 0;
+    /* One fused loop: the generator's integer chain and the pair's
+     * floating-point work run on different units side by side (splitting
+     * them into passes over a buffer measured slower). */
     while (filled < count) {
         uint64_t x, y;
         XOSHIRO_STEP(x, s0, s1, s2, s3);
