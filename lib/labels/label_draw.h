@@ -35,6 +35,33 @@
 void labels_fill_pairs(random_generator *generator, double *u_out,
                        double *s_out, size_t count);
 
+/* Eight stretches of the stream side by side (AVX-512): lane k holds the
+ * generator LABELS_LANE_STEPS * k steps further on than lane 0, so one
+ * block of LABELS_LANE_STEPS vector steps yields 8 * LABELS_LANE_STEPS
+ * consecutive outputs; a jump then moves every lane past the block. */
+#define LABELS_LANE_STEPS 2048
+/* The most pairs one block can yield. */
+#define LABELS_LANE_BLOCK_PAIRS (4 * LABELS_LANE_STEPS)
+
+typedef struct labels_lanes {
+    uint64_t state[4][8]; /* word w of lane k: state[w][k] */
+    uint64_t *raw;        /* 8 * LABELS_LANE_STEPS outputs, 64-byte aligned */
+} labels_lanes;
+
+/* 1 if the lanes can be used: `isa` (from labels_magnitudes_active) is
+ * "avx512" and this build and CPU have it. */
+int labels_lanes_available(const char *isa);
+
+/* Sets the lanes from the generator (lane 0 = it, lane k = k
+ * LABELS_LANE_STEPS steps on); `raw` must already point to its buffer. */
+void labels_lanes_start(labels_lanes *lanes, const random_generator *generator);
+
+/* The next block: appends its accepted pairs, in stream order, to u_out
+ * and s_out (each with room for LABELS_LANE_BLOCK_PAIRS + 8 values) and
+ * returns how many. The stream is the one labels_fill_pairs gives. */
+size_t labels_fill_pairs_avx512(labels_lanes *lanes, double *u_out,
+                                double *s_out);
+
 /* The exact normal deviate of a pair, as random_normal computes it. */
 double labels_pair_normal(double u, double s);
 

@@ -55,6 +55,18 @@ void labels_fill_pairs(random_generator *generator, double *u_out,
     generator->state[3] = s3;
 }
 
+void labels_lanes_start(labels_lanes *lanes, const random_generator *generator)
+{
+    random_generator walker = *generator;
+    for (int lane = 0; lane < 8; lane++) {
+        for (int word = 0; word < 4; word++)
+            lanes->state[word][lane] = walker.state[word];
+        if (lane < 7)
+            for (int step = 0; step < LABELS_LANE_STEPS; step++)
+                (void)random_next(&walker);
+    }
+}
+
 double labels_pair_normal(double u, double s)
 {
     return u * sqrt(-2.0 * log(s) / s);
@@ -135,6 +147,16 @@ labels_magnitude_function labels_magnitudes_by_name(const char *name)
         return labels_magnitudes_avx512;
 #endif
     return NULL;
+}
+
+int labels_lanes_available(const char *isa)
+{
+#if defined(COSNET_HAVE_X86_KERNELS)
+    return isa && strcmp(isa, "avx512") == 0 && kernels_by_name("avx512");
+#else
+    (void)isa;
+    return 0;
+#endif
 }
 
 labels_magnitude_function labels_magnitudes_active(const char **name)

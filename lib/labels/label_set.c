@@ -100,38 +100,46 @@ static int exact_candidate(const double *u, const double *s, double *normals,
     return 1;
 }
 
-/* Pairs generated per refill of the pair buffer (beyond one candidate's). */
+/* Pairs generated per refill of the pair buffer by the portable path
+ * (beyond one candidate's); the AVX-512 path refills a block at a time. */
 enum { pair_batch = 2048 };
 
 /* Scratch of one generation, in one block: the candidate's exact normals,
- * the accepted rows' squared norms, and the buffer of pending pairs with
- * their approximate magnitudes. */
+ * the accepted rows' squared norms, the buffer of pending pairs with their
+ * approximate magnitudes, and the AVX-512 lanes' raw outputs. */
 typedef struct generation_scratch {
     double *normals;
     double *squared_norms;
     double *pair_u;
     double *pair_s;
     float *magnitude;
-    size_t capacity; /* pairs the buffer holds, plus one scratch slot */
+    uint64_t *lane_outputs; /* NULL on the portable path */
+    size_t capacity;        /* pairs the buffer holds */
 } generation_scratch;
 
-static void *allocate_scratch(size_t count, size_t dims,
+static void *allocate_scratch(size_t count, size_t dims, int lanes,
                               generation_scratch *scratch, size_t *bytes)
 {
-    /* dims + count doubles, then 2 capacity doubles and capacity floats. */
-    size_t capacity = dims + pair_batch + 1;
+    size_t refill = lanes ? LABELS_LANE_BLOCK_PAIRS + 8 : pair_batch + 1;
+    size_t capacity = dims + refill;
+    size_t lane_words = lanes ? 8 * (size_t)LABELS_LANE_STEPS : 0;
     *bytes = 0;
     if (dims > SIZE_MAX / 64 || count > SIZE_MAX / 64)
         return NULL;
+    /* lane outputs first (64-byte aligned), then dims + count + 2 capacity
+     * doubles, then capacity floats. */
     size_t doubles = dims + count + 2 * capacity;
-    if (doubles > (SIZE_MAX - capacity * sizeof(float)) / sizeof(double))
+    if (doubles >
+        (SIZE_MAX - capacity * sizeof(float)) / sizeof(double) - lane_words)
         return NULL;
-    *bytes = doubles * sizeof(double) + capacity * sizeof(float);
-    double *block = memory_allocate(*bytes);
+    *bytes = lane_words * sizeof(uint64_t) + doubles * sizeof(double) +
+             capacity * sizeof(float);
+    uint64_t *block = memory_allocate_aligned(64, *bytes);
     if (!block)
         return NULL;
-    scratch->normals = block;
-    scratch->squared_norms = block + dims;
+    scratch->lane_outputs = lanes ? block : NULL;
+    scratch->normals = (double *)(block + lane_words);
+    scratch->squared_norms = scratch->normals + dims;
     scratch->pair_u = scratch->squared_norms + count;
     scratch->pair_s = scratch->pair_u + capacity;
     scratch->magnitude = (float *)(scratch->pair_s + capacity);
@@ -166,18 +174,26 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
     cosnet_status status = allocate_labels(count, dims, total, &labels);
     if (status != COSNET_OK)
         return status;
+    const char *isa = NULL;
+    labels_magnitude_function magnitudes = labels_magnitudes_active(&isa);
+    int lanes = labels_lanes_available(isa);
     generation_scratch scratch;
     size_t scratch_bytes;
-    void *block = allocate_scratch(count, dims, &scratch, &scratch_bytes);
+    void *block =
+        allocate_scratch(count, dims, lanes, &scratch, &scratch_bytes);
     if (!block) {
         cosnet_labels_free(labels);
         return error_out_of_memory("label generation scratch", scratch_bytes);
     }
-    labels_magnitude_function magnitudes = labels_magnitudes_active(NULL);
     double slack = labels_rejection_slack(dims);
 
     random_generator generator;
     random_seed(&generator, seed);
+    labels_lanes lane_state;
+    if (lanes) {
+        lane_state.raw = scratch.lane_outputs;
+        labels_lanes_start(&lane_state, &generator);
+    }
     size_t accepted = 0;
     uint64_t draws = 0;
     /* Pending pairs: [head, tail) of the buffer, in stream order. */
@@ -193,12 +209,21 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
                     pending * sizeof(float));
             head = 0;
             tail = pending;
-            size_t fresh = scratch.capacity - 1 - tail;
-            labels_fill_pairs(&generator, scratch.pair_u + tail,
-                              scratch.pair_s + tail, fresh);
-            magnitudes(scratch.pair_u + tail, scratch.pair_s + tail,
-                       scratch.magnitude + tail, fresh);
-            tail += fresh;
+            /* tail < dims before each refill, so a refill (pair_batch + 1
+             * or LABELS_LANE_BLOCK_PAIRS + 8 slots) always fits. */
+            while (tail < dims) {
+                size_t fresh = pair_batch;
+                if (lanes)
+                    fresh = labels_fill_pairs_avx512(&lane_state,
+                                                     scratch.pair_u + tail,
+                                                     scratch.pair_s + tail);
+                else
+                    labels_fill_pairs(&generator, scratch.pair_u + tail,
+                                      scratch.pair_s + tail, fresh);
+                magnitudes(scratch.pair_u + tail, scratch.pair_s + tail,
+                           scratch.magnitude + tail, fresh);
+                tail += fresh;
+            }
         }
         const double *u = scratch.pair_u + head;
         const double *s = scratch.pair_s + head;
