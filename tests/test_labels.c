@@ -21,6 +21,7 @@
 #include "cosnet.h"
 #include "common/memory.h"
 #include "common/rng.h"
+#include "labels/label_draw.h"
 #include "labels/label_set.h"
 
 #include "data/label_reference_sets.h"
@@ -1101,6 +1102,215 @@ static void test_memory_allocation_failures(void **state)
     cosnet_labels_free(labels);
 }
 
+/* --- the pieces of fast generation (lib/labels/label_draw.h) ------------ */
+
+/* The pair stream gives random_normal's deviates bit for bit, and leaves
+ * the generator where random_normal leaves it. */
+static void test_pairs_match_random_normal(void **state)
+{
+    (void)state;
+    enum { pairs = 100000 };
+    double *u = malloc((pairs + 1) * sizeof *u);
+    double *s = malloc((pairs + 1) * sizeof *s);
+    assert_non_null(u);
+    assert_non_null(s);
+    for (uint64_t seed = 0; seed < 3; seed++) {
+        random_generator fast, reference;
+        random_seed(&fast, seed);
+        random_seed(&reference, seed);
+        /* In uneven pieces, as generation asks for them. */
+        size_t done = 0;
+        for (size_t piece = 1; done < pairs; piece = piece * 3 + 1) {
+            size_t n = piece < pairs - done ? piece : pairs - done;
+            labels_fill_pairs(&fast, u + done, s + done, n);
+            done += n;
+        }
+        for (size_t i = 0; i < pairs; i++) {
+            double expected = random_normal(&reference);
+            double got = labels_pair_normal(u[i], s[i]);
+            if (memcmp(&got, &expected, sizeof got) != 0)
+                fail_msg("seed %llu deviate %zu: %.17g, random_normal %.17g",
+                         (unsigned long long)seed, i, got, expected);
+            assert_true(s[i] > 0 && s[i] < 1);
+        }
+        assert_true(random_next(&fast) == random_next(&reference));
+    }
+    free(u);
+    free(s);
+}
+
+/* The AVX-512 lanes give the same stream of pairs as the portable path,
+ * across many blocks (so across the jumps). */
+static void test_lanes_match_pairs(void **state)
+{
+    (void)state;
+    if (!labels_lanes_available("avx512")) {
+        print_message("AVX-512 not available here: lanes not tested\n");
+        skip();
+    }
+    enum { blocks = 6 };
+    size_t room = blocks * (size_t)LABELS_LANE_BLOCK_PAIRS + 8;
+    double *u = malloc(room * sizeof *u), *s = malloc(room * sizeof *s);
+    double *u_ref = malloc(room * sizeof *u), *s_ref = malloc(room * sizeof *s);
+    uint64_t *raw = NULL;
+    assert_int_equal(
+        posix_memalign((void **)&raw, 64, 8 * LABELS_LANE_STEPS * sizeof *raw),
+        0);
+    assert_true(u && s && u_ref && s_ref);
+    for (uint64_t seed = 41; seed < 43; seed++) {
+        random_generator generator;
+        random_seed(&generator, seed);
+        labels_lanes lanes;
+        lanes.raw = raw;
+        labels_lanes_start(&lanes, &generator);
+        size_t total = 0;
+        for (int b = 0; b < blocks; b++) {
+            size_t got = labels_fill_pairs_avx512(&lanes, u + total, s + total);
+            /* 4 LABELS_LANE_STEPS pairs, about pi/4 of them accepted. */
+            assert_true(got > LABELS_LANE_BLOCK_PAIRS / 2 &&
+                        got <= LABELS_LANE_BLOCK_PAIRS);
+            total += got;
+        }
+        labels_fill_pairs(&generator, u_ref, s_ref, total);
+        assert_memory_equal(u, u_ref, total * sizeof *u);
+        assert_memory_equal(s, s_ref, total * sizeof *s);
+    }
+    free(raw);
+    free(u);
+    free(s);
+    free(u_ref);
+    free(s_ref);
+}
+
+/* Every magnitude variant gives the scalar one's bits, and the scalar one
+ * is within a quarter of LABELS_MAGNITUDE_ERROR of the exact magnitude,
+ * over the stream and at the edges of its range reduction. */
+static void test_magnitudes_within_bound(void **state)
+{
+    (void)state;
+    enum { stream = 1 << 20, edges = 12, total = stream + edges };
+    double *u = malloc((total + 1) * sizeof *u);
+    double *s = malloc((total + 1) * sizeof *s);
+    float *reference = malloc(total * sizeof *reference);
+    float *other = malloc(total * sizeof *other);
+    assert_true(u && s && reference && other);
+    random_generator generator;
+    random_seed(&generator, 2024);
+    labels_fill_pairs(&generator, u, s, stream);
+    const double edge_u[edges] = {0x1p-52, -0x1p-52, 0.5,  -0.999,
+                                  0.7,     0.01,     1e-3, 0.3,
+                                  -0.2,    0.1,      1.0,  0x1p-52};
+    const double edge_s[edges] = {0x1p-104,
+                                  0x1.fffffffffffffp-1,
+                                  0.5,
+                                  0.999,
+                                  0.70710678118654746,
+                                  0.70710678118654757,
+                                  0x1.0000000000001p-1,
+                                  0x1p-52,
+                                  0.25,
+                                  1e-20,
+                                  0x1.fffffffffffffp-1,
+                                  0x1.fffffffffffffp-1};
+    for (size_t i = 0; i < edges; i++) {
+        u[stream + i] = edge_u[i];
+        s[stream + i] = edge_s[i];
+    }
+    labels_magnitude_function scalar = labels_magnitudes_by_name("scalar");
+    assert_non_null(scalar);
+    scalar(u, s, reference, total);
+    double worst = 0;
+    size_t worst_at = 0;
+    for (size_t i = 0; i < total; i++) {
+        double exact = fabs(labels_pair_normal(u[i], s[i]));
+        /* Magnitudes below 1e-19 may underflow float; the rejection bound
+         * allows for that in absolute terms (label_pairs.c). */
+        if (exact < 1e-18)
+            continue;
+        double error = fabs((double)reference[i] - exact) / exact;
+        if (error > worst) {
+            worst = error;
+            worst_at = i;
+        }
+    }
+    print_message("largest relative error of the magnitudes: %.3g "
+                  "(u %.17g, s %.17g)\n",
+                  worst, u[worst_at], s[worst_at]);
+    assert_true(worst < LABELS_MAGNITUDE_ERROR / 4);
+    const char *const names[] = {"avx2", "avx512"};
+    for (size_t n = 0; n < 2; n++) {
+        labels_magnitude_function variant = labels_magnitudes_by_name(names[n]);
+        if (!variant)
+            continue;
+        variant(u, s, other, total);
+        for (size_t i = 0; i < total; i++)
+            if (memcmp(&other[i], &reference[i], sizeof(float)) != 0)
+                fail_msg("%s magnitude %zu: %.9g, scalar %.9g", names[n], i,
+                         (double)other[i], (double)reference[i]);
+    }
+    assert_null(labels_magnitudes_by_name("no-such-isa"));
+    free(u);
+    free(s);
+    free(reference);
+    free(other);
+}
+
+/* The bound never rejects a candidate the exact test accepts: with the
+ * threshold at the exact cosine it must not reject; a little below it
+ * (1e-3 relative), it does. */
+static void test_certain_rejection_is_certain(void **state)
+{
+    (void)state;
+    enum { dims = 25, rows = 4, trials = 20000 };
+    double u[dims + 1], s[dims + 1], normals[dims];
+    float magnitude[dims], candidate[dims], vectors[rows * dims];
+    double squared_norms[rows];
+    random_generator generator;
+    random_seed(&generator, 77);
+    for (size_t k = 0; k < rows; k++) {
+        labels_fill_pairs(&generator, u, s, dims);
+        double sum = 0;
+        for (size_t i = 0; i < dims; i++) {
+            normals[i] = labels_pair_normal(u[i], s[i]);
+            sum += normals[i] * normals[i];
+        }
+        for (size_t i = 0; i < dims; i++)
+            vectors[k * dims + i] = (float)(fabs(normals[i]) / sqrt(sum));
+        squared_norms[k] = labels_row_squared_norm(vectors + k * dims, dims);
+    }
+    double slack = labels_rejection_slack(dims);
+    assert_true(slack > 0 && slack < 1e-3);
+    labels_magnitude_function scalar = labels_magnitudes_by_name("scalar");
+    size_t rejected_below = 0;
+    for (size_t trial = 0; trial < trials; trial++) {
+        labels_fill_pairs(&generator, u, s, dims);
+        scalar(u, s, magnitude, dims);
+        double sum = 0;
+        for (size_t i = 0; i < dims; i++) {
+            normals[i] = labels_pair_normal(u[i], s[i]);
+            sum += normals[i] * normals[i];
+        }
+        for (size_t i = 0; i < dims; i++)
+            candidate[i] = (float)(fabs(normals[i]) / sqrt(sum));
+        /* The largest exact cosine with a row, as the generator has it. */
+        double largest = -1;
+        for (size_t k = 0; k < rows; k++) {
+            double cosine =
+                reference_cosine(vectors + k * dims, candidate, dims);
+            largest = cosine > largest ? cosine : largest;
+        }
+        if (labels_certainly_rejected(magnitude, dims, vectors, rows,
+                                      squared_norms, largest, slack))
+            fail_msg("trial %zu: rejected at threshold = its cosine %.17g",
+                     trial, largest);
+        rejected_below += (size_t)labels_certainly_rejected(
+            magnitude, dims, vectors, rows, squared_norms, largest * (1 - 1e-3),
+            slack);
+    }
+    /* Only candidates too short for the bound (squared norm < 1) escape. */
+    assert_true(rejected_below > trials * 999 / 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1110,6 +1320,10 @@ int main(void)
         cmocka_unit_test(test_generate_matches_reference),
         cmocka_unit_test(test_generate_matches_saved_sets),
         cmocka_unit_test(test_generate_gives_up),
+        cmocka_unit_test(test_pairs_match_random_normal),
+        cmocka_unit_test(test_lanes_match_pairs),
+        cmocka_unit_test(test_magnitudes_within_bound),
+        cmocka_unit_test(test_certain_rejection_is_certain),
         cmocka_unit_test(test_generate_rejects_arguments),
         cmocka_unit_test(test_builtin_is_the_article_table),
         cmocka_unit_test(test_create_and_queries),
