@@ -1154,7 +1154,7 @@ static void test_lanes_match_pairs(void **state)
     double *u_ref = malloc(room * sizeof *u), *s_ref = malloc(room * sizeof *s);
     uint64_t *raw = NULL;
     assert_int_equal(
-        posix_memalign((void **)&raw, 64, 8 * LABELS_LANE_STEPS * sizeof *raw),
+        posix_memalign((void **)&raw, 64, 8 * LABELS_LANE_STRIDE * sizeof *raw),
         0);
     assert_true(u && s && u_ref && s_ref);
     for (uint64_t seed = 41; seed < 43; seed++) {

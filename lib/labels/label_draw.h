@@ -40,12 +40,14 @@ void labels_fill_pairs(random_generator *generator, double *u_out,
  * block of LABELS_LANE_STEPS vector steps yields 8 * LABELS_LANE_STEPS
  * consecutive outputs; a jump then moves every lane past the block. */
 #define LABELS_LANE_STEPS 2048
+/* Distance between the lanes' stretches in labels_lanes.raw (padded). */
+#define LABELS_LANE_STRIDE (LABELS_LANE_STEPS + 8)
 /* The most pairs one block can yield. */
 #define LABELS_LANE_BLOCK_PAIRS (4 * LABELS_LANE_STEPS)
 
 typedef struct labels_lanes {
     uint64_t state[4][8]; /* word w of lane k: state[w][k] */
-    uint64_t *raw;        /* 8 * LABELS_LANE_STEPS outputs, 64-byte aligned */
+    uint64_t *raw;        /* 8 * LABELS_LANE_STRIDE outputs, 64-byte aligned */
 } labels_lanes;
 
 /* 1 if the lanes can be used: `isa` (from labels_magnitudes_active) is

@@ -81,8 +81,10 @@ size_t labels_fill_pairs_avx512(labels_lanes *lanes, double *u_out,
                       _mm512_loadu_si512(lanes->state[1]),
                       _mm512_loadu_si512(lanes->state[2]),
                       _mm512_loadu_si512(lanes->state[3])};
-    /* Output j of lane k goes to raw[k LABELS_LANE_STEPS + j]: eight steps
-     * give an 8 x 8 tile (row = step, column = lane), stored transposed. */
+    /* Output j of lane k goes to raw[k LABELS_LANE_STRIDE + j]: eight
+     * steps give an 8 x 8 tile (row = step, column = lane), stored
+     * transposed. The stride is padded past a multiple of 4 KiB so that the
+     * eight stores of a tile do not compete for one cache set. */
     uint64_t *raw = lanes->raw;
     for (size_t j = 0; j < LABELS_LANE_STEPS; j += 8) {
         __m512i rows[8];
@@ -93,7 +95,7 @@ size_t labels_fill_pairs_avx512(labels_lanes *lanes, double *u_out,
         __m512i columns[8];
         transpose(rows, columns);
         for (int lane = 0; lane < 8; lane++)
-            _mm512_store_si512(raw + (size_t)lane * LABELS_LANE_STEPS + j,
+            _mm512_store_si512(raw + (size_t)lane * LABELS_LANE_STRIDE + j,
                                columns[lane]);
     }
     /* Lane k now stands where lane k + 1 started; move every lane on by
@@ -121,20 +123,24 @@ size_t labels_fill_pairs_avx512(labels_lanes *lanes, double *u_out,
     const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
     size_t filled = 0;
-    for (size_t i = 0; i < 8 * (size_t)LABELS_LANE_STEPS; i += 16) {
-        /* 16 consecutive outputs of the stream: 8 pairs. */
-        __m512i first = _mm512_load_si512(raw + i);
-        __m512i second = _mm512_load_si512(raw + i + 8);
-        __m512d u =
-            vector_coordinate(_mm512_permutex2var_epi64(first, even, second));
-        __m512d w =
-            vector_coordinate(_mm512_permutex2var_epi64(first, odd, second));
-        __m512d s = _mm512_add_pd(_mm512_mul_pd(u, u), _mm512_mul_pd(w, w));
-        __mmask8 kept = _mm512_cmp_pd_mask(s, _mm512_set1_pd(1.0), _CMP_LT_OQ) &
-                        _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_NEQ_UQ);
-        _mm512_storeu_pd(u_out + filled, _mm512_maskz_compress_pd(kept, u));
-        _mm512_storeu_pd(s_out + filled, _mm512_maskz_compress_pd(kept, s));
-        filled += (size_t)__builtin_popcount(kept);
+    for (int lane = 0; lane < 8; lane++) {
+        const uint64_t *stretch = raw + (size_t)lane * LABELS_LANE_STRIDE;
+        for (size_t i = 0; i < LABELS_LANE_STEPS; i += 16) {
+            /* 16 consecutive outputs of the stream: 8 pairs. */
+            __m512i first = _mm512_load_si512(stretch + i);
+            __m512i second = _mm512_load_si512(stretch + i + 8);
+            __m512d u = vector_coordinate(
+                _mm512_permutex2var_epi64(first, even, second));
+            __m512d w = vector_coordinate(
+                _mm512_permutex2var_epi64(first, odd, second));
+            __m512d s = _mm512_add_pd(_mm512_mul_pd(u, u), _mm512_mul_pd(w, w));
+            __mmask8 kept =
+                _mm512_cmp_pd_mask(s, _mm512_set1_pd(1.0), _CMP_LT_OQ) &
+                _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+            _mm512_storeu_pd(u_out + filled, _mm512_maskz_compress_pd(kept, u));
+            _mm512_storeu_pd(s_out + filled, _mm512_maskz_compress_pd(kept, s));
+            filled += (size_t)__builtin_popcount(kept);
+        }
     }
     return filled;
 }

@@ -122,7 +122,7 @@ static void *allocate_scratch(size_t count, size_t dims, int lanes,
 {
     size_t refill = lanes ? LABELS_LANE_BLOCK_PAIRS + 8 : pair_batch + 1;
     size_t capacity = dims + refill;
-    size_t lane_words = lanes ? 8 * (size_t)LABELS_LANE_STEPS : 0;
+    size_t lane_words = lanes ? 8 * (size_t)LABELS_LANE_STRIDE : 0;
     *bytes = 0;
     if (dims > SIZE_MAX / 64 || count > SIZE_MAX / 64)
         return NULL;
