@@ -112,6 +112,11 @@ int labels_certainly_rejected(const float *magnitude, size_t dims,
         return 0;
     double scale = 1.0 - slack;
     double absolute = (double)dims * 0x1p-50;
+    /* Certain when dot scale - absolute > threshold sqrt(b |l|^2). With
+     * threshold + absolute >= 0 both sides may be squared (dot >= 0), which
+     * spares a square root and a division per row; the double rounding of
+     * the squares is far inside the slack. */
+    double bound = threshold + absolute;
     for (size_t k = 0; k < accepted; k++) {
         const float *row = vectors + k * dims;
         float d0 = 0, d1 = 0, d2 = 0, d3 = 0;
@@ -123,9 +128,10 @@ int labels_certainly_rejected(const float *magnitude, size_t dims,
         }
         for (; i < dims; i++)
             d0 += magnitude[i] * row[i];
-        double dot = (double)((d0 + d1) + (d2 + d3));
-        double cosine = dot / sqrt(squared_norm * squared_norms[k]);
-        if (cosine * scale - absolute > threshold)
+        double scaled = (double)((d0 + d1) + (d2 + d3)) * scale;
+        double norms = squared_norm * squared_norms[k];
+        if (bound >= 0 ? scaled * scaled > bound * bound * norms
+                       : scaled > bound * sqrt(norms))
             return 1;
     }
     return 0;

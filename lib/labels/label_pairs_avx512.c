@@ -33,12 +33,12 @@ static inline void vector_step(vector_state *v)
     v->s3 = _mm512_rol_epi64(v->s3, 45);
 }
 
-/* rotl(s1 * 5, 7) * 9 with shifts and adds. */
+/* rotl(s1 * 5, 7) * 9 (64-bit products, AVX512DQ). */
 static inline __m512i vector_output(__m512i s1)
 {
-    __m512i times5 = _mm512_add_epi64(s1, _mm512_slli_epi64(s1, 2));
-    __m512i rotated = _mm512_rol_epi64(times5, 7);
-    return _mm512_add_epi64(rotated, _mm512_slli_epi64(rotated, 3));
+    __m512i rotated =
+        _mm512_rol_epi64(_mm512_mullo_epi64(s1, _mm512_set1_epi64(5)), 7);
+    return _mm512_mullo_epi64(rotated, _mm512_set1_epi64(9));
 }
 
 /* 2 ((x >> 11) 2^-53) - 1, each operation exact, as random_normal. */
