@@ -106,5 +106,12 @@ int labels_certainly_rejected(const float *magnitude, size_t dims,
                               const float *vectors, size_t accepted,
                               const double *squared_norms, double threshold,
                               double slack);
+/* The same test in AVX-512 (used with the lanes). Its sums run in another
+ * order, so near the bound its answer may differ from the portable one;
+ * both are certain. */
+int labels_certainly_rejected_avx512(const float *magnitude, size_t dims,
+                                     const float *vectors, size_t accepted,
+                                     const double *squared_norms,
+                                     double threshold, double slack);
 
 #endif

@@ -8,6 +8,7 @@
  * found once with Berlekamp-Massey and checked against D plain steps
  * (tests/test_labels.c checks it again, through the whole pair stream). */
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -143,4 +144,49 @@ size_t labels_fill_pairs_avx512(labels_lanes *lanes, double *u_out,
         }
     }
     return filled;
+}
+
+/* labels_certainly_rejected in 16-float vectors: the same bound (any order
+ * of summation stays within labels_rejection_slack), masked loads for the
+ * last partial vector. */
+int labels_certainly_rejected_avx512(const float *magnitude, size_t dims,
+                                     const float *vectors, size_t accepted,
+                                     const double *squared_norms,
+                                     double threshold, double slack)
+{
+    if (slack >= 0.5)
+        return 0;
+    __m512 squares = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= dims; i += 16) {
+        __m512 a = _mm512_loadu_ps(magnitude + i);
+        squares = _mm512_add_ps(squares, _mm512_mul_ps(a, a));
+    }
+    __mmask16 tail = (__mmask16)((1u << (dims - i)) - 1u);
+    size_t tail_start = i;
+    __m512 a_tail = _mm512_maskz_loadu_ps(tail, magnitude + tail_start);
+    squares = _mm512_add_ps(squares, _mm512_mul_ps(a_tail, a_tail));
+    double squared_norm = (double)_mm512_reduce_add_ps(squares);
+    if (!(squared_norm >= 1.0))
+        return 0;
+    double scale = 1.0 - slack;
+    double absolute = (double)dims * 0x1p-50;
+    double bound = threshold + absolute;
+    for (size_t k = 0; k < accepted; k++) {
+        const float *row = vectors + k * dims;
+        __m512 products = _mm512_setzero_ps();
+        for (i = 0; i < tail_start; i += 16)
+            products = _mm512_add_ps(
+                products, _mm512_mul_ps(_mm512_loadu_ps(magnitude + i),
+                                        _mm512_loadu_ps(row + i)));
+        products = _mm512_add_ps(
+            products, _mm512_mul_ps(a_tail, _mm512_maskz_loadu_ps(
+                                                tail, row + tail_start)));
+        double scaled = (double)_mm512_reduce_add_ps(products) * scale;
+        double norms = squared_norm * squared_norms[k];
+        if (bound >= 0 ? scaled * scaled > bound * bound * norms
+                       : scaled > bound * sqrt(norms))
+            return 1;
+    }
+    return 0;
 }

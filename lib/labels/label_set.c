@@ -233,8 +233,12 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
         /* Most candidates are settled by the bound; it never rejects one
          * the exact test would accept. */
         if (accepted > 0 &&
-            labels_certainly_rejected(magnitude, dims, labels->values, accepted,
-                                      scratch.squared_norms, threshold, slack))
+            (lanes ? labels_certainly_rejected_avx512(
+                         magnitude, dims, labels->values, accepted,
+                         scratch.squared_norms, threshold, slack)
+                   : labels_certainly_rejected(magnitude, dims, labels->values,
+                                               accepted, scratch.squared_norms,
+                                               threshold, slack)))
             continue;
         /* The candidate is computed straight into the next free row, so an
          * accepted one needs no copy. */
