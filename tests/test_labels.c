@@ -1281,7 +1281,10 @@ static void test_certain_rejection_is_certain(void **state)
     double slack = labels_rejection_slack(dims);
     assert_true(slack > 0 && slack < 1e-3);
     labels_magnitude_function scalar = labels_magnitudes_by_name("scalar");
-    size_t rejected_below = 0;
+    /* 25 values: one whole vector of 16 and a masked tail of 9 in the
+     * AVX-512 variant. */
+    size_t rejected_below = 0, avx512_rejected_below = 0;
+    int lanes = labels_lanes_available("avx512");
     for (size_t trial = 0; trial < trials; trial++) {
         labels_fill_pairs(&generator, u, s, dims);
         scalar(u, s, magnitude, dims);
@@ -1306,9 +1309,21 @@ static void test_certain_rejection_is_certain(void **state)
         rejected_below += (size_t)labels_certainly_rejected(
             magnitude, dims, vectors, rows, squared_norms, largest * (1 - 1e-3),
             slack);
+        if (lanes) {
+            if (labels_certainly_rejected_avx512(magnitude, dims, vectors, rows,
+                                                 squared_norms, largest, slack))
+                fail_msg("avx512, trial %zu: rejected at threshold = its "
+                         "cosine %.17g",
+                         trial, largest);
+            avx512_rejected_below += (size_t)labels_certainly_rejected_avx512(
+                magnitude, dims, vectors, rows, squared_norms,
+                largest * (1 - 1e-3), slack);
+        }
     }
     /* Only candidates too short for the bound (squared norm < 1) escape. */
     assert_true(rejected_below > trials * 999 / 1000);
+    if (lanes)
+        assert_true(avx512_rejected_below > trials * 999 / 1000);
 }
 
 int main(void)
