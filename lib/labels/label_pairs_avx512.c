@@ -42,13 +42,15 @@ static inline __m512i vector_output(__m512i s1)
     return _mm512_mullo_epi64(rotated, _mm512_set1_epi64(9));
 }
 
-/* 2 ((x >> 11) 2^-53) - 1, each operation exact, as random_normal. */
+/* 2 ((x >> 11) 2^-53) - 1 as random_normal computes it. There every step
+ * is exact: k = x >> 11 < 2^53 converts exactly, k 2^-53 and its double
+ * are exact, and k 2^-52 - 1 is a multiple of 2^-52 in [-1, 1), which a
+ * double holds. So one fused multiply-subtract, which rounds only the
+ * exact result, gives the same bits in one operation. */
 static inline __m512d vector_coordinate(__m512i x)
 {
-    __m512d uniform = _mm512_mul_pd(
-        _mm512_cvtepu64_pd(_mm512_srli_epi64(x, 11)), _mm512_set1_pd(0x1p-53));
-    return _mm512_sub_pd(_mm512_mul_pd(_mm512_set1_pd(2.0), uniform),
-                         _mm512_set1_pd(1.0));
+    return _mm512_fmsub_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(x, 11)),
+                           _mm512_set1_pd(0x1p-52), _mm512_set1_pd(1.0));
 }
 
 /* columns[k] = (rows[0][k], ..., rows[7][k]). */
