@@ -238,12 +238,20 @@ typedef struct cosnet_labels cosnet_labels;
 
 /* Generates `count` vectors of dimension `dims` by the article's rejection
  * sampling: draw g ~ N(0, I), take v = |g| / ||g|| (positive, unit norm),
- * accept v only if cos(v, l) <= threshold for every accepted l.
- * seed: the generator's seed; same seed -> identical vectors.
+ * accept v only if cos(v, l) <= threshold for every accepted l. Each
+ * candidate takes dims deviates of the library's generator (splitmix64
+ * seeding xoshiro256**, Marsaglia's polar method), and every draw counts,
+ * accepted or not.
+ * seed: the generator's seed; same seed -> identical vectors, on every
+ *       instruction set and in every version since 0.1.0: the generator
+ *       computes candidates in bulk and settles most of them from a proven
+ *       bound, but accepts and stores only through the exact arithmetic of
+ *       the one-draw-at-a-time sampler (tests/data/label_reference_sets.h).
  * max_draws: upper bound on candidate draws; 0 means 100,000,000. At the
  *            article's 10 x 25 and 0.5, half of all seeds need more than
  *            1,000,000 draws and the worst of seeds 0..999 needed 25.9 million
- *            (bench/bench_labels); one draw costs about half a microsecond.
+ *            (bench/bench_labels); one draw costs about 70 ns of CPU with
+ *            AVX-512 and 150 ns without (docs/performance.md).
  * out: receives the new label set, freed with cosnet_labels_free.
  * Returns COSNET_OK, INVALID_ARGUMENT (NULL out, count or dims 0, threshold
  * not finite), GAVE_UP (max_draws used before count vectors were accepted;

@@ -58,12 +58,6 @@ int labels_lanes_available(const char *isa);
  * LABELS_LANE_STEPS steps on); `raw` must already point to its buffer. */
 void labels_lanes_start(labels_lanes *lanes, const random_generator *generator);
 
-/* The next block: appends its accepted pairs, in stream order, to u_out
- * and s_out (each with room for LABELS_LANE_BLOCK_PAIRS + 8 values) and
- * returns how many. The stream is the one labels_fill_pairs gives. */
-size_t labels_fill_pairs_avx512(labels_lanes *lanes, double *u_out,
-                                double *s_out);
-
 /* The exact normal deviate of a pair, as random_normal computes it. */
 double labels_pair_normal(double u, double s);
 
@@ -106,6 +100,14 @@ int labels_certainly_rejected(const float *magnitude, size_t dims,
                               const float *vectors, size_t accepted,
                               const double *squared_norms, double threshold,
                               double slack);
+
+#if defined(__x86_64__)
+/* The next block: appends its accepted pairs, in stream order, to u_out
+ * and s_out (each with room for LABELS_LANE_BLOCK_PAIRS + 8 values) and
+ * returns how many. The stream is the one labels_fill_pairs gives. */
+size_t labels_fill_pairs_avx512(labels_lanes *lanes, double *u_out,
+                                double *s_out);
+
 /* The same test in AVX-512 (used with the lanes). Its sums run in another
  * order, so near the bound its answer may differ from the portable one;
  * both are certain. */
@@ -113,5 +115,26 @@ int labels_certainly_rejected_avx512(const float *magnitude, size_t dims,
                                      const float *vectors, size_t accepted,
                                      const double *squared_norms,
                                      double threshold, double slack);
+#else
+/* The AVX-512 pieces are built for x86-64 only (lib/labels/meson.build).
+ * Elsewhere labels_lanes_available is always 0, so these stand-ins, which
+ * keep callers free of conditional compilation, are never called. */
+static inline size_t labels_fill_pairs_avx512(labels_lanes *lanes,
+                                              double *u_out, double *s_out)
+{
+    (void)lanes;
+    (void)u_out;
+    (void)s_out;
+    return 0;
+}
+
+static inline int labels_certainly_rejected_avx512(
+    const float *magnitude, size_t dims, const float *vectors, size_t accepted,
+    const double *squared_norms, double threshold, double slack)
+{
+    return labels_certainly_rejected(magnitude, dims, vectors, accepted,
+                                     squared_norms, threshold, slack);
+}
+#endif
 
 #endif
