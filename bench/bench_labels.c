@@ -226,13 +226,14 @@ int main(int argc, char **argv)
         printf(" %s", argv[i]);
     const char *isa = NULL;
     labels_magnitudes_active(&isa);
-    printf("\nlibcosnet %s (%s%s): generating %" PRIu64 " x %" PRIu64
+    int lanes = labels_lanes_available(isa);
+    printf("\nlibcosnet %s (%s, generator in %d vector lane%s): generating "
+           "%" PRIu64 " x %" PRIu64
            " label sets at threshold %g, seeds %" PRIu64 "..%" PRIu64
            ", at most %" PRIu64 " draws each\n",
-           cosnet_version(), isa,
-           labels_lanes_available(isa) ? ", generator in 8 vector lanes" : "",
-           s.count, s.dims, s.threshold, s.first_seed,
-           s.first_seed + s.seeds - 1, s.max_draws);
+           cosnet_version(), isa, lanes ? lanes : 1, lanes ? "s" : "", s.count,
+           s.dims, s.threshold, s.first_seed, s.first_seed + s.seeds - 1,
+           s.max_draws);
     fflush(stdout);
 
     if (s.compare > 0 && !compare_with_original(&s))

@@ -50,13 +50,15 @@ typedef struct labels_lanes {
     uint64_t *raw;        /* 8 * LABELS_LANE_STRIDE outputs, 64-byte aligned */
 } labels_lanes;
 
-/* 1 if the lanes can be used: `isa` (from labels_magnitudes_active) is
- * "avx512" and this build and CPU have it. */
+/* How many lanes the instruction set `isa` (from labels_magnitudes_active)
+ * runs: 8 for "avx512", 4 for "avx2" (when this build and CPU have it),
+ * else 0 (the portable labels_fill_pairs). */
 int labels_lanes_available(const char *isa);
 
-/* Sets the lanes from the generator (lane 0 = it, lane k = k
+/* Sets `count` lanes from the generator (lane 0 = it, lane k = k
  * LABELS_LANE_STEPS steps on); `raw` must already point to its buffer. */
-void labels_lanes_start(labels_lanes *lanes, const random_generator *generator);
+void labels_lanes_start(labels_lanes *lanes, int count,
+                        const random_generator *generator);
 
 /* The exact normal deviate of a pair, as random_normal computes it. */
 double labels_pair_normal(double u, double s);
@@ -102,6 +104,11 @@ int labels_certainly_rejected(const float *magnitude, size_t dims,
                               double slack);
 
 #if defined(__x86_64__)
+/* As labels_fill_pairs_avx512 with four lanes in AVX2 (room for
+ * LABELS_LANE_BLOCK_PAIRS / 2 + 8 values). */
+size_t labels_fill_pairs_avx2(labels_lanes *lanes, double *u_out,
+                              double *s_out);
+
 /* The next block: appends its accepted pairs, in stream order, to u_out
  * and s_out (each with room for LABELS_LANE_BLOCK_PAIRS + 8 values) and
  * returns how many. The stream is the one labels_fill_pairs gives. */
@@ -116,9 +123,19 @@ int labels_certainly_rejected_avx512(const float *magnitude, size_t dims,
                                      const double *squared_norms,
                                      double threshold, double slack);
 #else
-/* The AVX-512 pieces are built for x86-64 only (lib/labels/meson.build).
- * Elsewhere labels_lanes_available is always 0, so these stand-ins, which
- * keep callers free of conditional compilation, are never called. */
+/* The AVX2 and AVX-512 pieces are built for x86-64 only
+ * (lib/labels/meson.build). Elsewhere labels_lanes_available is always 0,
+ * so these stand-ins, which keep callers free of conditional compilation,
+ * are never called. */
+static inline size_t labels_fill_pairs_avx2(labels_lanes *lanes, double *u_out,
+                                            double *s_out)
+{
+    (void)lanes;
+    (void)u_out;
+    (void)s_out;
+    return 0;
+}
+
 static inline size_t labels_fill_pairs_avx512(labels_lanes *lanes,
                                               double *u_out, double *s_out)
 {

@@ -55,13 +55,15 @@ void labels_fill_pairs(random_generator *generator, double *u_out,
     generator->state[3] = s3;
 }
 
-void labels_lanes_start(labels_lanes *lanes, const random_generator *generator)
+void labels_lanes_start(labels_lanes *lanes, int count,
+                        const random_generator *generator)
 {
     random_generator walker = *generator;
-    for (int lane = 0; lane < 8; lane++) {
+    memset(lanes->state, 0, sizeof lanes->state);
+    for (int lane = 0; lane < count; lane++) {
         for (int word = 0; word < 4; word++)
             lanes->state[word][lane] = walker.state[word];
-        if (lane < 7)
+        if (lane + 1 < count)
             for (int step = 0; step < LABELS_LANE_STEPS; step++)
                 (void)random_next(&walker);
     }
@@ -158,7 +160,11 @@ labels_magnitude_function labels_magnitudes_by_name(const char *name)
 int labels_lanes_available(const char *isa)
 {
 #if defined(COSNET_HAVE_X86_KERNELS)
-    return isa && strcmp(isa, "avx512") == 0 && kernels_by_name("avx512");
+    if (isa && strcmp(isa, "avx512") == 0 && kernels_by_name("avx512"))
+        return 8;
+    if (isa && strcmp(isa, "avx2") == 0 && kernels_by_name("avx2"))
+        return 4;
+    return 0;
 #else
     (void)isa;
     return 0;

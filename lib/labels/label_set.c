@@ -122,7 +122,7 @@ static void *allocate_scratch(size_t count, size_t dims, int lanes,
 {
     size_t refill = lanes ? LABELS_LANE_BLOCK_PAIRS + 8 : pair_batch + 1;
     size_t capacity = dims + refill;
-    size_t lane_words = lanes ? 8 * (size_t)LABELS_LANE_STRIDE : 0;
+    size_t lane_words = (size_t)lanes * LABELS_LANE_STRIDE;
     *bytes = 0;
     if (dims > SIZE_MAX / 64 || count > SIZE_MAX / 64)
         return NULL;
@@ -192,7 +192,7 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
     labels_lanes lane_state;
     if (lanes) {
         lane_state.raw = scratch.lane_outputs;
-        labels_lanes_start(&lane_state, &generator);
+        labels_lanes_start(&lane_state, lanes, &generator);
     }
     size_t accepted = 0;
     uint64_t draws = 0;
@@ -213,10 +213,14 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
              * or LABELS_LANE_BLOCK_PAIRS + 8 slots) always fits. */
             while (tail < dims) {
                 size_t fresh = pair_batch;
-                if (lanes)
+                if (lanes == 8)
                     fresh = labels_fill_pairs_avx512(&lane_state,
                                                      scratch.pair_u + tail,
                                                      scratch.pair_s + tail);
+                else if (lanes == 4)
+                    fresh = labels_fill_pairs_avx2(&lane_state,
+                                                   scratch.pair_u + tail,
+                                                   scratch.pair_s + tail);
                 else
                     labels_fill_pairs(&generator, scratch.pair_u + tail,
                                       scratch.pair_s + tail, fresh);
@@ -233,12 +237,12 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
         /* Most candidates are settled by the bound; it never rejects one
          * the exact test would accept. */
         if (accepted > 0 &&
-            (lanes ? labels_certainly_rejected_avx512(
-                         magnitude, dims, labels->values, accepted,
-                         scratch.squared_norms, threshold, slack)
-                   : labels_certainly_rejected(magnitude, dims, labels->values,
-                                               accepted, scratch.squared_norms,
-                                               threshold, slack)))
+            (lanes == 8 ? labels_certainly_rejected_avx512(
+                              magnitude, dims, labels->values, accepted,
+                              scratch.squared_norms, threshold, slack)
+                        : labels_certainly_rejected(
+                              magnitude, dims, labels->values, accepted,
+                              scratch.squared_norms, threshold, slack)))
             continue;
         /* The candidate is computed straight into the next free row, so an
          * accepted one needs no copy. */
