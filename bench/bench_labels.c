@@ -227,13 +227,13 @@ int main(int argc, char **argv)
     const char *isa = NULL;
     labels_magnitudes_active(&isa);
     int lanes = labels_lanes_available(isa);
-    printf("\nlibcosnet %s (%s, generator in %d vector lane%s): generating "
+    printf("\nlibcosnet %s (%s, generator in %d %s): generating "
            "%" PRIu64 " x %" PRIu64
            " label sets at threshold %g, seeds %" PRIu64 "..%" PRIu64
            ", at most %" PRIu64 " draws each\n",
-           cosnet_version(), isa, lanes ? lanes : 1, lanes ? "s" : "", s.count,
-           s.dims, s.threshold, s.first_seed, s.first_seed + s.seeds - 1,
-           s.max_draws);
+           cosnet_version(), isa, lanes ? lanes : 1,
+           lanes ? "vector lanes" : "scalar stream", s.count, s.dims,
+           s.threshold, s.first_seed, s.first_seed + s.seeds - 1, s.max_draws);
     fflush(stdout);
 
     if (s.compare > 0 && !compare_with_original(&s))
