@@ -8,7 +8,9 @@
  *   1. labels_fill_pairs runs the generator of common/rng.c inline and
  *      keeps, in order, the (u, s) of every pair the polar method accepts.
  *      random_normal returns u * sqrt(-2 log s / s) for exactly these pairs,
- *      so normal number i of the stream comes from pair i.
+ *      so normal number i of the stream comes from pair i. With AVX-512 or
+ *      AVX2, labels_fill_pairs_<isa> gives the same pairs from 8 or 4
+ *      stretches of the stream generated side by side in vector lanes.
  *   2. labels_magnitudes_<isa> computes |g| = |u| sqrt(-2 ln s / s) for many
  *      pairs at once, in float with its own log, to a relative error below
  *      LABELS_MAGNITUDE_ERROR (a bound the tests hold it to).
@@ -35,10 +37,11 @@
 void labels_fill_pairs(random_generator *generator, double *u_out,
                        double *s_out, size_t count);
 
-/* Eight stretches of the stream side by side (AVX-512): lane k holds the
- * generator LABELS_LANE_STEPS * k steps further on than lane 0, so one
- * block of LABELS_LANE_STEPS vector steps yields 8 * LABELS_LANE_STEPS
- * consecutive outputs; a jump then moves every lane past the block. */
+/* Eight (AVX-512) or four (AVX2) stretches of the stream side by side:
+ * lane k holds the generator LABELS_LANE_STEPS * k steps further on than
+ * lane 0, so one block of LABELS_LANE_STEPS vector steps yields
+ * lanes * LABELS_LANE_STEPS consecutive outputs; a jump (xoshiro is linear
+ * over GF(2)) then moves every lane past the block. */
 #define LABELS_LANE_STEPS 2048
 /* Distance between the lanes' stretches in labels_lanes.raw (padded). */
 #define LABELS_LANE_STRIDE (LABELS_LANE_STEPS + 8)
@@ -47,7 +50,7 @@ void labels_fill_pairs(random_generator *generator, double *u_out,
 
 typedef struct labels_lanes {
     uint64_t state[4][8]; /* word w of lane k: state[w][k] */
-    uint64_t *raw;        /* 8 * LABELS_LANE_STRIDE outputs, 64-byte aligned */
+    uint64_t *raw; /* lanes * LABELS_LANE_STRIDE outputs, 64-byte aligned */
 } labels_lanes;
 
 /* How many lanes the instruction set `isa` (from labels_magnitudes_active)

@@ -101,12 +101,12 @@ static int exact_candidate(const double *u, const double *s, double *normals,
 }
 
 /* Pairs generated per refill of the pair buffer by the portable path
- * (beyond one candidate's); the AVX-512 path refills a block at a time. */
+ * (beyond one candidate's); the vector lanes refill a block at a time. */
 enum { pair_batch = 2048 };
 
 /* Scratch of one generation, in one block: the candidate's exact normals,
  * the accepted rows' squared norms, the buffer of pending pairs with their
- * approximate magnitudes, and the AVX-512 lanes' raw outputs. */
+ * approximate magnitudes, and the vector lanes' raw outputs. */
 typedef struct generation_scratch {
     double *normals;
     double *squared_norms;
