@@ -251,7 +251,7 @@ typedef struct cosnet_labels cosnet_labels;
  *            article's 10 x 25 and 0.5, half of all seeds need more than
  *            1,000,000 draws and the worst of seeds 0..999 needed 25.9 million
  *            (bench/bench_labels); one draw costs about 70 ns of CPU with
- *            AVX-512 and 150 ns without (docs/performance.md).
+ *            AVX-512, 110 ns with AVX2, 180 ns without (docs/performance.md).
  * out: receives the new label set, freed with cosnet_labels_free.
  * Returns COSNET_OK, INVALID_ARGUMENT (NULL out, count or dims 0, threshold
  * not finite), GAVE_UP (max_draws used before count vectors were accepted;
