@@ -4,9 +4,9 @@
  *
  * xoshiro256** is linear over GF(2): T^D s = sum_j c_j T^j s, where
  * c = x^D mod P(x) and P is the minimal polynomial of the transition T
- * (degree 256). LABELS_LANE_JUMP holds c for D = 7 LABELS_LANE_STEPS,
- * found once with Berlekamp-Massey and checked against D plain steps
- * (tests/test_labels.c checks it again, through the whole pair stream). */
+ * (degree 256). lane_jump holds c for D = 7 LABELS_LANE_STEPS, made by
+ * lane_jump.py (Berlekamp-Massey, checked against D plain steps there;
+ * tests/test_labels.c checks it again, through the whole pair stream). */
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
