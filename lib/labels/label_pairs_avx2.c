@@ -11,6 +11,8 @@
 
 /* x^(3 * 2048) mod P(x) (see label_pairs_avx512.c; made by lane_jump.py),
  * lowest coefficient in bit 0 of word 0. */
+_Static_assert(LABELS_LANE_STEPS == 2048,
+               "lane_jump is for 2048 steps a lane: rerun lane_jump.py");
 static const uint64_t lane_jump[4] = {
     0xa82bd707a5c0bbcdull, 0x557d6bd4a66701d2ull, 0x27e81077d42d6234ull,
     0x70b2bd03010451a7ull};

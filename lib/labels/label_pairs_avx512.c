@@ -15,6 +15,8 @@
 #include "labels/label_draw.h"
 
 /* x^(7 * 2048) mod P(x), lowest coefficient in bit 0 of word 0. */
+_Static_assert(LABELS_LANE_STEPS == 2048,
+               "lane_jump is for 2048 steps a lane: rerun lane_jump.py");
 static const uint64_t lane_jump[4] = {
     0x2feb50ab077bac1aull, 0xa9b302d307a6d345ull, 0x64dcf3fb942666efull,
     0x3972a4b76a145204ull};
