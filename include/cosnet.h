@@ -229,8 +229,8 @@ typedef struct cosnet_labels cosnet_labels;
 #define COSNET_LABELS_DEFAULT_DIMS 25
 #define COSNET_LABELS_DEFAULT_THRESHOLD 0.5
 
-/* The smallest norm a label vector may have (cosnet_labels_create and
- * cosnet_labels_load reject smaller ones with OUT_OF_RANGE). The cosine
+/* The smallest norm a label vector may have (cosnet_labels_create and the
+ * loaders reject smaller ones with OUT_OF_RANGE). The cosine
  * clamps |a|^2 |b|^2 at eps^2, eps = 1e-6, so against an output of norm 1
  * a vector shorter than eps would have its cosine scaled down by the clamp
  * and its class could never win; the bound is eps itself. */
