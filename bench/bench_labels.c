@@ -1,10 +1,17 @@
 /* bench_labels: how long the article's rejection sampling takes to find a
  * label set (10 vectors of 25 dimensions, pairwise cosine <= 0.5), over many
  * seeds, and how many candidate draws it needs. Single-threaded; times are
- * per set, wall-clock and CPU.
+ * per set, wall-clock and CPU; the summary gives median and max.
+ *
+ * --compare N also runs, on the first N seeds, the original one-draw-at-a-
+ * time sampler (written out below from random_normal, as the library had
+ * it), alternating with the library's generator seed by seed, checks that
+ * both give the same vectors and draw counts, and reports the ratio of
+ * their CPU times: on a shared machine a ratio from one run is steadier
+ * than two absolute times from two runs.
  *
  * usage: bench_labels [--seeds N] [--first-seed S] [--max-draws M]
- *                     [--count C] [--dims D] [--threshold T]
+ *                     [--count C] [--dims D] [--threshold T] [--compare N]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +22,8 @@
 #include <time.h>
 
 #include "cosnet.h"
+#include "common/rng.h"
+#include "labels/label_draw.h"
 #include "labels/label_set.h"
 
 /* The previous default bound on draws, kept as a yardstick: how many seeds
@@ -22,7 +31,7 @@
 enum { one_million_draws = 1000000 };
 
 typedef struct settings {
-    uint64_t seeds, first_seed, max_draws;
+    uint64_t seeds, first_seed, max_draws, compare;
     uint64_t count, dims;
     double threshold;
 } settings;
@@ -72,6 +81,8 @@ static int parse_settings(int argc, char **argv, settings *s)
             ok = parse_unsigned(value, &s->first_seed);
         else if (ok && strcmp(option, "--max-draws") == 0)
             ok = parse_unsigned(value, &s->max_draws);
+        else if (ok && strcmp(option, "--compare") == 0)
+            ok = parse_unsigned(value, &s->compare);
         else if (ok && strcmp(option, "--count") == 0)
             ok = parse_unsigned(value, &s->count);
         else if (ok && strcmp(option, "--dims") == 0)
@@ -85,12 +96,115 @@ static int parse_settings(int argc, char **argv, settings *s)
         if (!ok) {
             fprintf(stderr,
                     "usage: bench_labels [--seeds N] [--first-seed S] "
-                    "[--max-draws M] [--count C] [--dims D] [--threshold T]\n"
+                    "[--max-draws M] [--count C] [--dims D] [--threshold T] "
+                    "[--compare N]\n"
                     "bad or incomplete option: %s\n",
                     option);
             return 0;
         }
     }
+    return 1;
+}
+
+/* The original sampler: each candidate from `dims` calls of random_normal,
+ * v = |g| / ||g|| in float, cosines in double from the floats (torch form),
+ * earlier rows first. Returns 1 with the set in `out` (count x dims), or 0
+ * when max_draws ran out; *draws receives the draws made. */
+static int original_generate(size_t count, size_t dims, double threshold,
+                             uint64_t seed, uint64_t max_draws, float *out,
+                             double *scratch, uint64_t *draws)
+{
+    random_generator generator;
+    random_seed(&generator, seed);
+    double *normals = scratch, *squared_norms = scratch + dims;
+    size_t accepted = 0;
+    *draws = 0;
+    while (accepted < count && *draws < max_draws) {
+        float *candidate = out + accepted * dims;
+        ++*draws;
+        double sum = 0;
+        for (size_t i = 0; i < dims; i++) {
+            normals[i] = random_normal(&generator);
+            sum += normals[i] * normals[i];
+        }
+        if (sum == 0)
+            continue;
+        double norm = sqrt(sum);
+        double candidate_squared = 0;
+        for (size_t i = 0; i < dims; i++) {
+            candidate[i] = (float)(fabs(normals[i]) / norm);
+            candidate_squared += (double)candidate[i] * candidate[i];
+        }
+        size_t k = 0;
+        for (; k < accepted; k++) {
+            const float *row = out + k * dims;
+            double dot = 0;
+            for (size_t i = 0; i < dims; i++)
+                dot += (double)row[i] * candidate[i];
+            double cosine =
+                dot / sqrt(fmax(squared_norms[k] * candidate_squared, 1e-12));
+            if (!(cosine <= threshold))
+                break;
+        }
+        if (k == accepted)
+            squared_norms[accepted++] = candidate_squared;
+    }
+    return accepted == count;
+}
+
+/* Library and original generator on the first s->compare seeds, in turn;
+ * returns 0 if they disagree. */
+static int compare_with_original(const settings *s)
+{
+    size_t total = s->count * s->dims;
+    float *original = malloc(total * sizeof *original);
+    double *scratch = malloc((s->dims + s->count) * sizeof *scratch);
+    double *ratios = malloc(s->compare * sizeof *ratios);
+    if (!original || !scratch || !ratios) {
+        fprintf(stderr, "bench_labels: out of memory\n");
+        return 0;
+    }
+    double library_total = 0, original_total = 0;
+    size_t compared = 0;
+    for (uint64_t i = 0; i < s->compare; i++) {
+        uint64_t seed = s->first_seed + i, library_draws = 0, original_draws;
+        cosnet_labels *labels = NULL;
+        double start = now_seconds(CLOCK_THREAD_CPUTIME_ID);
+        cosnet_status status =
+            labels_generate_counting(s->count, s->dims, s->threshold, seed,
+                                     s->max_draws, &labels, &library_draws);
+        double middle = now_seconds(CLOCK_THREAD_CPUTIME_ID);
+        int found =
+            original_generate(s->count, s->dims, s->threshold, seed,
+                              s->max_draws, original, scratch, &original_draws);
+        double end = now_seconds(CLOCK_THREAD_CPUTIME_ID);
+        int same = (status == COSNET_OK) == found &&
+                   library_draws == original_draws &&
+                   (!found || memcmp(cosnet_labels_vector(labels, 0), original,
+                                     total * sizeof(float)) == 0);
+        cosnet_labels_free(labels);
+        if (!same) {
+            fprintf(stderr,
+                    "bench_labels: seed %" PRIu64 ": the library and the "
+                    "original sampler disagree (%" PRIu64 " and %" PRIu64
+                    " draws)\n",
+                    seed, library_draws, original_draws);
+            return 0;
+        }
+        library_total += middle - start;
+        original_total += end - middle;
+        ratios[compared++] = (end - middle) / (middle - start);
+    }
+    qsort(ratios, compared, sizeof *ratios, compare_doubles);
+    printf("original sampler vs library, seeds %" PRIu64 "..%" PRIu64
+           " (same vectors and draw counts): CPU time %.1f s vs %.1f s, "
+           "%.1fx; per seed median ratio %.1fx, min %.1fx\n",
+           s->first_seed, s->first_seed + s->compare - 1, original_total,
+           library_total, original_total / library_total,
+           percentile(ratios, compared, 0.5), ratios[0]);
+    free(original);
+    free(scratch);
+    free(ratios);
     return 1;
 }
 
@@ -110,11 +224,20 @@ int main(int argc, char **argv)
     printf("command:");
     for (int i = 0; i < argc; i++)
         printf(" %s", argv[i]);
-    printf("\nlibcosnet %s: generating %" PRIu64 " x %" PRIu64
+    const char *isa = NULL;
+    labels_magnitudes_active(&isa);
+    int lanes = labels_lanes_available(isa);
+    printf("\nlibcosnet %s (%s, generator in %d %s): generating "
+           "%" PRIu64 " x %" PRIu64
            " label sets at threshold %g, seeds %" PRIu64 "..%" PRIu64
            ", at most %" PRIu64 " draws each\n",
-           cosnet_version(), s.count, s.dims, s.threshold, s.first_seed,
-           s.first_seed + s.seeds - 1, s.max_draws);
+           cosnet_version(), isa, lanes ? lanes : 1,
+           lanes ? "vector lanes" : "scalar stream", s.count, s.dims,
+           s.threshold, s.first_seed, s.first_seed + s.seeds - 1, s.max_draws);
+    fflush(stdout);
+
+    if (s.compare > 0 && !compare_with_original(&s))
+        return 1;
     fflush(stdout);
 
     double *milliseconds = malloc(s.seeds * sizeof *milliseconds);

@@ -252,14 +252,29 @@ typedef struct cosnet_labels cosnet_labels;
 #define COSNET_LABELS_DEFAULT_DIMS 25
 #define COSNET_LABELS_DEFAULT_THRESHOLD 0.5
 
+/* The smallest norm a label vector may have (cosnet_labels_create and the
+ * loaders reject smaller ones with OUT_OF_RANGE). The cosine
+ * clamps |a|^2 |b|^2 at eps^2, eps = 1e-6, so against an output of norm 1
+ * a vector shorter than eps would have its cosine scaled down by the clamp
+ * and its class could never win; the bound is eps itself. */
+#define COSNET_LABELS_MIN_NORM 1e-6
+
 /* Generates `count` vectors of dimension `dims` by the article's rejection
  * sampling: draw g ~ N(0, I), take v = |g| / ||g|| (positive, unit norm),
- * accept v only if cos(v, l) <= threshold for every accepted l.
- * seed: the generator's seed; same seed -> identical vectors.
+ * accept v only if cos(v, l) <= threshold for every accepted l. Each
+ * candidate takes dims deviates of the library's generator (splitmix64
+ * seeding xoshiro256**, Marsaglia's polar method), and every draw counts,
+ * accepted or not.
+ * seed: the generator's seed; same seed -> identical vectors, on every
+ *       instruction set and in every version since 0.1.0: the generator
+ *       computes candidates in bulk and settles most of them from a proven
+ *       bound, but accepts and stores only through the exact arithmetic of
+ *       the one-draw-at-a-time sampler (tests/data/label_reference_sets.h).
  * max_draws: upper bound on candidate draws; 0 means 100,000,000. At the
  *            article's 10 x 25 and 0.5, half of all seeds need more than
  *            1,000,000 draws and the worst of seeds 0..999 needed 25.9 million
- *            (bench/bench_labels); one draw costs about half a microsecond.
+ *            (bench/bench_labels); one draw costs about 70 ns of CPU with
+ *            AVX-512, 110 ns with AVX2, 180 ns without (docs/performance.md).
  * out: receives the new label set, freed with cosnet_labels_free.
  * Returns COSNET_OK, INVALID_ARGUMENT (NULL out, count or dims 0, threshold
  * not finite), GAVE_UP (max_draws used before count vectors were accepted;
@@ -275,7 +290,10 @@ COSNET_API cosnet_status cosnet_labels_generate(size_t count, size_t dims,
 COSNET_API cosnet_status cosnet_labels_builtin(cosnet_labels **out);
 
 /* A label set from caller values: count rows of dims floats, row-major,
- * copied. Rejects NaN/infinity (NOT_FINITE) and all-zero rows (BAD_FORMAT). */
+ * copied. Rejects NaN/infinity (NOT_FINITE), all-zero rows (BAD_FORMAT) and
+ * rows whose norm is below COSNET_LABELS_MIN_NORM (OUT_OF_RANGE); the message
+ * names the row. Returns those, COSNET_OK, INVALID_ARGUMENT (NULL pointer,
+ * count or dims 0, a size that overflows) or OUT_OF_MEMORY. */
 COSNET_API cosnet_status cosnet_labels_create(size_t count, size_t dims,
                                               const float *values,
                                               cosnet_labels **out);
@@ -297,18 +315,59 @@ COSNET_API const float *cosnet_labels_vector(const cosnet_labels *labels,
 COSNET_API cosnet_status cosnet_labels_similarity(const cosnet_labels *labels,
                                                   double *matrix);
 
-/* Writes the set as text: one vector a line, values separated by spaces,
- * printed so that loading gives back the same floats; lines starting with
- * '#' are comments. The file is written to a temporary name and renamed
- * into place. Returns COSNET_OK, INVALID_ARGUMENT or IO. */
+/* The longest line label-set text may have, in bytes, not counting its
+ * '\n' (1 MiB: about 100,000 values). Longer lines are refused with
+ * OUT_OF_RANGE. */
+#define COSNET_LABELS_MAX_LINE 1048576u
+
+/* The set as text, in a buffer: a '#' header line, then one vector a line,
+ * values separated by single spaces and printed with 9 significant digits
+ * (so that loading gives back the same floats), in the C locale whatever
+ * the program's locale. The bytes are exactly those cosnet_labels_save
+ * writes.
+ * labels: borrowed.
+ * text_out: receives a NUL-terminated buffer the caller owns and frees
+ *           with cosnet_free.
+ * size_out: receives its length in bytes, the NUL not counted.
+ * Returns COSNET_OK, INVALID_ARGUMENT (a NULL pointer), OUT_OF_MEMORY or
+ * IO (the C locale could not be made); on failure nothing is allocated and
+ * the outputs are untouched. */
+COSNET_API cosnet_status cosnet_labels_save_memory(const cosnet_labels *labels,
+                                                   char **text_out,
+                                                   size_t *size_out);
+
+/* Writes the text of cosnet_labels_save_memory to `path` (borrowed): to a
+ * temporary file in the same folder, synced, then renamed into place, so
+ * that the target is either the old file or the whole new one.
+ * Returns COSNET_OK, INVALID_ARGUMENT, OUT_OF_MEMORY or IO (the message
+ * names the step that failed and the file). */
 COSNET_API cosnet_status cosnet_labels_save(const cosnet_labels *labels,
                                             const char *path);
 
-/* Reads a set written by cosnet_labels_save or by hand (blank lines and '#'
- * comments ignored). Rejects ragged rows (MISMATCH), non-numbers
- * (BAD_FORMAT), NaN/infinity (NOT_FINITE), all-zero rows (BAD_FORMAT), an
- * empty file (BAD_FORMAT); the message names the line. Returns those, IO,
- * INVALID_ARGUMENT or OUT_OF_MEMORY. */
+/* Reads label-set text from `size` bytes at `data` (borrowed; it needs no
+ * NUL terminator): what cosnet_labels_save_memory makes, or text by hand.
+ * Lines end with '\n' (a '\r' before it is blank space; the last line
+ * needs no '\n'); blank lines and lines starting with '#' are ignored;
+ * every other line is one vector of numbers separated by blanks.
+ * Rejects, with a message "<memory>:LINE: ...":
+ *   BAD_FORMAT   a token that is not a number, a NUL byte, an all-zero
+ *                vector, no vectors at all (empty or only comments);
+ *   MISMATCH     a vector with a different number of values than the first;
+ *   NOT_FINITE   NaN, infinity, or a value beyond the float range;
+ *   OUT_OF_RANGE a vector of norm below COSNET_LABELS_MIN_NORM, or a line
+ *                longer than COSNET_LABELS_MAX_LINE bytes.
+ * out: receives the new set (cosnet_labels_free).
+ * Returns those, COSNET_OK, INVALID_ARGUMENT (NULL data or out; data may
+ * not be NULL even for size 0) or OUT_OF_MEMORY. */
+COSNET_API cosnet_status cosnet_labels_load_memory(const void *data,
+                                                   size_t size,
+                                                   cosnet_labels **out);
+
+/* Reads the file at `path` (borrowed) whole and parses it as
+ * cosnet_labels_load_memory does, with the path in place of "<memory>" in
+ * messages. Returns the statuses of cosnet_labels_load_memory, and IO (the
+ * file cannot be opened or read) or OVERFLOW (larger than the address
+ * space). */
 COSNET_API cosnet_status cosnet_labels_load(const char *path,
                                             cosnet_labels **out);
 

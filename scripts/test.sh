@@ -42,6 +42,9 @@ tally() { # tally LOGFILE: add meson test's summary counts
 
 run_suite() { # run_suite BUILDDIR LABEL [meson setup options...]
   local dir=$1 label=$2; shift 2
+  # Everything on, explicitly: a build folder configured before these
+  # options became 'auto' combos would otherwise keep them off.
+  set -- -Dtests=true -Dexamples=true -Dbenchmarks=true "$@"
   echo "== $label: configure and build ($dir)"
   if [ -d "$dir" ]; then
     meson setup --reconfigure "$dir" "$@" >/dev/null

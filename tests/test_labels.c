@@ -19,10 +19,16 @@
 #include <unistd.h>
 
 #include "cosnet.h"
+#include "common/memory.h"
 #include "common/rng.h"
+#include "labels/label_draw.h"
+#include "labels/label_set.h"
+
+#include "data/label_reference_sets.h"
 
 /* A handle value no call may write on failure. */
 #define UNTOUCHED ((cosnet_labels *)(uintptr_t)0x1)
+#define UNTOUCHED_TEXT ((char *)(uintptr_t)0x1)
 
 /* A seed for which the article's parameters (10 x 25 at 0.5) succeed within
  * 1,000,000 draws (the default allows 100,000,000); many seeds need more
@@ -296,6 +302,56 @@ static void test_generate_matches_reference(void **state)
     }
 }
 
+/* Every saved case of tests/data/label_reference_sets.h, made by the
+ * original generator: the same status, the same number of draws, the same
+ * vectors bit for bit (and for GAVE_UP the same message). */
+static void test_generate_matches_saved_sets(void **state)
+{
+    (void)state;
+    size_t cases = sizeof reference_cases / sizeof reference_cases[0];
+    for (size_t c = 0; c < cases; c++) {
+        const reference_case *r = &reference_cases[c];
+        cosnet_labels *labels = NULL;
+        uint64_t draws = 0;
+        cosnet_status status =
+            labels_generate_counting(r->count, r->dims, r->threshold, r->seed,
+                                     r->max_draws, &labels, &draws);
+        if (status != r->status || draws != r->draws)
+            fail_msg("case %zu (%zu x %zu at %g, seed %llu): status %d after "
+                     "%llu draws, saved %d after %llu",
+                     c, r->count, r->dims, r->threshold,
+                     (unsigned long long)r->seed, status,
+                     (unsigned long long)draws, r->status,
+                     (unsigned long long)r->draws);
+        if (status != COSNET_OK) {
+            char expected[128];
+            snprintf(expected, sizeof expected,
+                     "found %zu of %zu vectors in %llu draws at threshold %g",
+                     r->found, r->count, (unsigned long long)r->draws,
+                     r->threshold);
+            assert_string_equal(cosnet_last_error(), expected);
+            continue;
+        }
+        assert_true(r->first_value + r->count * r->dims <=
+                    sizeof reference_bits / sizeof reference_bits[0]);
+        for (size_t k = 0; k < r->count; k++) {
+            const float *vector = cosnet_labels_vector(labels, k);
+            for (size_t i = 0; i < r->dims; i++) {
+                uint32_t bits;
+                memcpy(&bits, &vector[i], sizeof bits);
+                uint32_t saved =
+                    reference_bits[r->first_value + k * r->dims + i];
+                if (bits != saved)
+                    fail_msg("case %zu (seed %llu) vector %zu value %zu: "
+                             "0x%08x, saved 0x%08x",
+                             c, (unsigned long long)r->seed, k, i,
+                             (unsigned)bits, (unsigned)saved);
+            }
+        }
+        cosnet_labels_free(labels);
+    }
+}
+
 static void test_generate_gives_up(void **state)
 {
     (void)state;
@@ -439,15 +495,16 @@ static void test_create_and_queries(void **state)
     assert_true(fabs(matrix[0] - 1) < 1e-15 && fabs(matrix[3] - 1) < 1e-15);
     cosnet_labels_free(labels);
 
-    /* Tiny norms: the torch form clamps |a|^2 |b|^2 at eps^2 = 1e-12, so
-     * cos((1e-7, 0), (1, 0)) is 1e-7 / 1e-6 = 0.1, not 1. */
-    const float tiny[4] = {1e-7f, 0, 1, 0};
+    /* The torch form clamps |a|^2 |b|^2 at eps^2 = 1e-12. A row of norm at
+     * least COSNET_LABELS_MIN_NORM (= eps) escapes it against a row of
+     * norm >= 1: cos((2e-6, 0), (1, 1)) is 1/sqrt(2); with itself it is
+     * clamped: |a|^2 / eps. */
+    const float small[4] = {2e-6f, 0, 1, 1};
     labels = NULL;
-    assert_int_equal(cosnet_labels_create(2, 2, tiny, &labels), COSNET_OK);
+    assert_int_equal(cosnet_labels_create(2, 2, small, &labels), COSNET_OK);
     assert_int_equal(cosnet_labels_similarity(labels, matrix), COSNET_OK);
-    assert_true(fabs(matrix[1] - (double)1e-7f / 1e-6) < 1e-15);
-    assert_true(fabs(matrix[0] - (double)1e-7f * 1e-7f / 1e-6) < 1e-20);
-    assert_true(matrix[3] == 1.0);
+    assert_true(fabs(matrix[1] - 1 / sqrt(2.0)) < 1e-15);
+    assert_true(fabs(matrix[0] - (double)2e-6f * 2e-6f / 1e-6) < 1e-20);
     assert_int_equal(cosnet_labels_similarity(labels, NULL),
                      COSNET_ERROR_INVALID_ARGUMENT);
     assert_message_contains("matrix is NULL");
@@ -456,6 +513,49 @@ static void test_create_and_queries(void **state)
     assert_message_contains("labels is NULL");
     cosnet_labels_free(labels);
     cosnet_labels_free(NULL);
+}
+
+/* Rows shorter than COSNET_LABELS_MIN_NORM could never win a cosine
+ * against a unit output (the clamp divides by eps instead of their norm):
+ * create and load refuse them, naming the row. */
+static void test_tiny_norm_rows_rejected(void **state)
+{
+    (void)state;
+    assert_true(COSNET_LABELS_MIN_NORM == 1e-6);
+    cosnet_labels *labels = UNTOUCHED;
+    float rows[3 * 25];
+    for (size_t i = 0; i < 3 * 25; i++)
+        rows[i] = 0.2f;
+    for (size_t i = 25; i < 50; i++)
+        rows[i] = 1e-30f;
+    assert_int_equal(cosnet_labels_create(3, 25, rows, &labels),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_message_contains("vector 1 has norm 5.00000");
+    assert_message_contains("below the minimum 1e-06");
+    assert_ptr_equal(labels, UNTOUCHED);
+
+    /* Either side of the bound: 9.9e-7 is refused, 1.01e-6 accepted. */
+    float edge[2] = {1, 9.9e-7f};
+    assert_int_equal(cosnet_labels_create(2, 1, edge, &labels),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_message_contains("vector 1 has norm 9.8999999e-07");
+    edge[1] = 1.01e-6f;
+    labels = NULL;
+    assert_int_equal(cosnet_labels_create(2, 1, edge, &labels), COSNET_OK);
+    cosnet_labels_free(labels);
+    /* Norm from all the values: 25 values of 3e-7 make 1.5e-6. */
+    for (size_t i = 25; i < 50; i++)
+        rows[i] = 3e-7f;
+    labels = NULL;
+    assert_int_equal(cosnet_labels_create(3, 25, rows, &labels), COSNET_OK);
+    cosnet_labels_free(labels);
+    /* A subnormal-only row is tiny, not zero. */
+    const float subnormal[2] = {0x1p-149f, 0};
+    labels = UNTOUCHED;
+    assert_int_equal(cosnet_labels_create(1, 2, subnormal, &labels),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_message_contains("vector 0 has norm");
+    assert_ptr_equal(labels, UNTOUCHED);
 }
 
 static void test_similarity_symmetric_unit_diagonal(void **state)
@@ -618,6 +718,21 @@ static void expect_load_failure(const char *text, size_t size,
     snprintf(expected, sizeof expected, "%s%s", path, fragment);
     assert_message_contains(expected);
     assert_int_equal(unlink(path), 0);
+
+    /* The same bytes from memory: the same status, "<memory>" for the
+     * path. The copy has no NUL after it, so reading past `size` would
+     * show under the sanitizers. */
+    char *copy = malloc(size ? size : 1);
+    assert_non_null(copy);
+    memcpy(copy, text, size);
+    got = cosnet_labels_load_memory(copy, size, &labels);
+    if (got != status)
+        fail_msg("memory: status %d (%s), expected %d for \"%s\"", got,
+                 cosnet_last_error(), status, text);
+    assert_ptr_equal(labels, UNTOUCHED);
+    snprintf(expected, sizeof expected, "<memory>%s", fragment);
+    assert_message_contains(expected);
+    free(copy);
 }
 
 #define EXPECT_LOAD_FAILURE(text, status, fragment)                            \
@@ -648,11 +763,20 @@ static void test_load_rejects_bad_files(void **state)
                         ":1: value 3 '1e39' is not finite");
     EXPECT_LOAD_FAILURE("1 2 3\n0 -0 0.0\n", COSNET_ERROR_BAD_FORMAT,
                         ":2: the vector is all zero");
+    EXPECT_LOAD_FAILURE("1 2 3\n1e-30 1e-30 1e-30\n", COSNET_ERROR_OUT_OF_RANGE,
+                        ":2: the vector's norm 1.7320508");
+    EXPECT_LOAD_FAILURE("1e-7 -5e-7 0\n", COSNET_ERROR_OUT_OF_RANGE,
+                        ":1: the vector's norm 5.0990195");
     EXPECT_LOAD_FAILURE("", COSNET_ERROR_BAD_FORMAT, ": no vectors");
     EXPECT_LOAD_FAILURE("# only\n\n  \n# comments\n", COSNET_ERROR_BAD_FORMAT,
                         ": no vectors");
     EXPECT_LOAD_FAILURE("1 2\0 3\n", COSNET_ERROR_BAD_FORMAT,
-                        ":1: contains a NUL byte");
+                        ":1: contains a NUL byte (at byte 3)");
+    EXPECT_LOAD_FAILURE("1 2 3\n# \0\n", COSNET_ERROR_BAD_FORMAT,
+                        ":2: contains a NUL byte (at byte 8)");
+    /* A terminating NUL counted in the size is a NUL byte like any. */
+    EXPECT_LOAD_FAILURE("1 2 3\n\0", COSNET_ERROR_BAD_FORMAT,
+                        ":2: contains a NUL byte (at byte 6)");
 }
 
 static void test_load_overlong_lines(void **state)
@@ -765,6 +889,457 @@ static void test_save_write_error(void **state)
     cosnet_labels_free(labels);
 }
 
+/* --- text in memory ------------------------------------------------------ */
+
+/* save_memory gives exactly the bytes save writes, NUL-terminated, and
+ * load_memory reads them back to the same floats. */
+static void check_memory_round_trip(const cosnet_labels *labels)
+{
+    char *text = NULL;
+    size_t size = 0;
+    assert_int_equal(cosnet_labels_save_memory(labels, &text, &size),
+                     COSNET_OK);
+    assert_non_null(text);
+    assert_int_equal(text[size], '\0');
+    assert_int_equal(strlen(text), size);
+
+    char path[512];
+    join_path(path, sizeof path, "memory.txt");
+    assert_int_equal(cosnet_labels_save(labels, path), COSNET_OK);
+    FILE *file = fopen(path, "rb");
+    assert_non_null(file);
+    char *file_bytes = malloc(size + 2);
+    assert_non_null(file_bytes);
+    size_t file_size = fread(file_bytes, 1, size + 2, file);
+    fclose(file);
+    assert_int_equal(file_size, size);
+    assert_memory_equal(file_bytes, text, size);
+    free(file_bytes);
+
+    size_t total = cosnet_labels_count(labels) * cosnet_labels_dims(labels);
+    cosnet_labels *loaded = NULL;
+    assert_int_equal(cosnet_labels_load_memory(text, size, &loaded), COSNET_OK);
+    assert_int_equal(cosnet_labels_count(loaded), cosnet_labels_count(labels));
+    assert_int_equal(cosnet_labels_dims(loaded), cosnet_labels_dims(labels));
+    assert_memory_equal(cosnet_labels_vector(loaded, 0),
+                        cosnet_labels_vector(labels, 0), total * sizeof(float));
+    cosnet_labels_free(loaded);
+    /* And the file through the file loader, to the same floats. */
+    loaded = NULL;
+    assert_int_equal(cosnet_labels_load(path, &loaded), COSNET_OK);
+    assert_memory_equal(cosnet_labels_vector(loaded, 0),
+                        cosnet_labels_vector(labels, 0), total * sizeof(float));
+    cosnet_labels_free(loaded);
+    assert_int_equal(unlink(path), 0);
+    cosnet_free(text);
+}
+
+static void test_memory_round_trip(void **state)
+{
+    (void)state;
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_builtin(&labels), COSNET_OK);
+    check_memory_round_trip(labels);
+    char *text = NULL;
+    size_t size = 0;
+    assert_int_equal(cosnet_labels_save_memory(labels, &text, &size),
+                     COSNET_OK);
+    const char header[] = "# cosnet label set: 10 vectors of 25 dimensions\n"
+                          "0.0788000003 0.125400007 ";
+    assert_true(size > sizeof header);
+    assert_memory_equal(text, header, sizeof header - 1);
+    cosnet_free(text);
+    cosnet_labels_free(labels);
+
+    labels = NULL;
+    assert_int_equal(cosnet_labels_generate(4, 7, 0.6, 5, 0, &labels),
+                     COSNET_OK);
+    check_memory_round_trip(labels);
+    cosnet_labels_free(labels);
+
+    const float awkward[8] = {0x1p-149f, -FLT_MAX, FLT_MIN,     0.1f,
+                              -0.0f,     1.0f / 3, 16777217.0f, 1e-7f};
+    labels = NULL;
+    assert_int_equal(cosnet_labels_create(2, 4, awkward, &labels), COSNET_OK);
+    check_memory_round_trip(labels);
+    cosnet_labels_free(labels);
+}
+
+static void test_memory_edges(void **state)
+{
+    (void)state;
+    /* No final newline, and the buffer is the front of a longer one: the
+     * last value is 6, not 6789. */
+    const char text[] = "1 2 3\n4 5 6789";
+    cosnet_labels *labels = NULL;
+    assert_int_equal(
+        cosnet_labels_load_memory(text, strlen("1 2 3\n4 5 6"), &labels),
+        COSNET_OK);
+    assert_int_equal(cosnet_labels_count(labels), 2);
+    const float expected[6] = {1, 2, 3, 4, 5, 6};
+    assert_memory_equal(cosnet_labels_vector(labels, 0), expected,
+                        sizeof expected);
+    cosnet_labels_free(labels);
+    /* CRLF lines. */
+    labels = NULL;
+    assert_int_equal(
+        cosnet_labels_load_memory("1 2 3\r\n4 5 6\r\n", 14, &labels),
+        COSNET_OK);
+    assert_memory_equal(cosnet_labels_vector(labels, 0), expected,
+                        sizeof expected);
+    cosnet_labels_free(labels);
+
+    labels = UNTOUCHED;
+    assert_int_equal(cosnet_labels_load_memory(text, 0, &labels),
+                     COSNET_ERROR_BAD_FORMAT);
+    assert_string_equal(cosnet_last_error(), "<memory>: no vectors (it is "
+                                             "empty)");
+    assert_int_equal(cosnet_labels_load_memory(NULL, 0, &labels),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("data is NULL");
+    assert_int_equal(cosnet_labels_load_memory(text, 5, NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("out is NULL");
+    assert_ptr_equal(labels, UNTOUCHED);
+
+    char *bytes = UNTOUCHED_TEXT;
+    size_t size = 12345;
+    assert_int_equal(cosnet_labels_save_memory(NULL, &bytes, &size),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("labels is NULL");
+    assert_int_equal(cosnet_labels_builtin(&labels), COSNET_OK);
+    assert_int_equal(cosnet_labels_save_memory(labels, NULL, &size),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("text_out is NULL");
+    assert_int_equal(cosnet_labels_save_memory(labels, &bytes, NULL),
+                     COSNET_ERROR_INVALID_ARGUMENT);
+    assert_message_contains("size_out is NULL");
+    assert_ptr_equal(bytes, UNTOUCHED_TEXT);
+    assert_int_equal(size, 12345);
+    cosnet_labels_free(labels);
+}
+
+/* Lines of COSNET_LABELS_MAX_LINE bytes load; one byte more is refused,
+ * from memory and from a file, '\r' counted, the '\n' not. */
+static void test_line_length_bound(void **state)
+{
+    (void)state;
+    size_t limit = COSNET_LABELS_MAX_LINE;
+    assert_int_equal(limit, 1048576);
+    char *text = malloc(limit + 3);
+    assert_non_null(text);
+    /* "1 1 1 ... 1 " : limit / 2 values, the last followed by a blank. */
+    for (size_t i = 0; i < limit; i++)
+        text[i] = i % 2 ? ' ' : '1';
+    text[limit] = '\n';
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_load_memory(text, limit + 1, &labels),
+                     COSNET_OK);
+    assert_int_equal(cosnet_labels_dims(labels), limit / 2);
+    cosnet_labels_free(labels);
+    labels = NULL;
+    assert_int_equal(cosnet_labels_load_memory(text, limit, &labels),
+                     COSNET_OK);
+    cosnet_labels_free(labels);
+
+    text[limit] = '\r';
+    text[limit + 1] = '\n';
+    char expected[128];
+    snprintf(expected, sizeof expected,
+             ":1: the line is longer than the maximum of %zu bytes", limit);
+    expect_load_failure(text, limit + 2, COSNET_ERROR_OUT_OF_RANGE, expected);
+    /* On a later line, after a valid one: the line number is right. */
+    memmove(text + 2, text, limit + 1);
+    text[0] = '1';
+    text[1] = '\n';
+    snprintf(expected, sizeof expected,
+             ":2: the line is longer than the maximum of %zu bytes", limit);
+    expect_load_failure(text, limit + 3, COSNET_ERROR_OUT_OF_RANGE, expected);
+    free(text);
+}
+
+/* Every allocation of save_memory and load_memory failing in turn: the
+ * call reports OUT_OF_MEMORY, leaves its outputs alone and leaks nothing
+ * (the sanitizer build checks the leaks). */
+static void test_memory_allocation_failures(void **state)
+{
+    (void)state;
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_builtin(&labels), COSNET_OK);
+    int saved = 0, loaded = 0;
+    for (unsigned long n = 1; n < 100 && !(saved && loaded); n++) {
+        char *text = UNTOUCHED_TEXT;
+        size_t size = 7;
+        memory_fail_after(n);
+        cosnet_status status = cosnet_labels_save_memory(labels, &text, &size);
+        memory_fail_after(0);
+        if (status == COSNET_OK) {
+            saved = 1;
+        } else {
+            assert_int_equal(status, COSNET_ERROR_OUT_OF_MEMORY);
+            assert_ptr_equal(text, UNTOUCHED_TEXT);
+            assert_int_equal(size, 7);
+            assert_int_equal(cosnet_labels_save_memory(labels, &text, &size),
+                             COSNET_OK);
+        }
+        cosnet_labels *back = UNTOUCHED;
+        memory_fail_after(n);
+        status = cosnet_labels_load_memory(text, size, &back);
+        memory_fail_after(0);
+        if (status == COSNET_OK) {
+            loaded = 1;
+            assert_memory_equal(cosnet_labels_vector(back, 0),
+                                cosnet_labels_vector(labels, 0),
+                                250 * sizeof(float));
+            cosnet_labels_free(back);
+        } else {
+            assert_int_equal(status, COSNET_ERROR_OUT_OF_MEMORY);
+            assert_ptr_equal(back, UNTOUCHED);
+        }
+        cosnet_free(text);
+    }
+    assert_true(saved && loaded);
+    cosnet_labels_free(labels);
+}
+
+/* --- the pieces of fast generation (lib/labels/label_draw.h) ------------ */
+
+/* The pair stream gives random_normal's deviates bit for bit, and leaves
+ * the generator where random_normal leaves it. */
+static void test_pairs_match_random_normal(void **state)
+{
+    (void)state;
+    enum { pairs = 100000 };
+    double *u = malloc((pairs + 1) * sizeof *u);
+    double *s = malloc((pairs + 1) * sizeof *s);
+    assert_non_null(u);
+    assert_non_null(s);
+    for (uint64_t seed = 0; seed < 3; seed++) {
+        random_generator fast, reference;
+        random_seed(&fast, seed);
+        random_seed(&reference, seed);
+        /* In uneven pieces, as generation asks for them. */
+        size_t done = 0;
+        for (size_t piece = 1; done < pairs; piece = piece * 3 + 1) {
+            size_t n = piece < pairs - done ? piece : pairs - done;
+            labels_fill_pairs(&fast, u + done, s + done, n);
+            done += n;
+        }
+        for (size_t i = 0; i < pairs; i++) {
+            double expected = random_normal(&reference);
+            double got = labels_pair_normal(u[i], s[i]);
+            if (memcmp(&got, &expected, sizeof got) != 0)
+                fail_msg("seed %llu deviate %zu: %.17g, random_normal %.17g",
+                         (unsigned long long)seed, i, got, expected);
+            assert_true(s[i] > 0 && s[i] < 1);
+        }
+        assert_true(random_next(&fast) == random_next(&reference));
+    }
+    free(u);
+    free(s);
+}
+
+/* The vector lanes (AVX-512: 8, AVX2: 4) give the same stream of pairs as
+ * the portable path, across many blocks (so across the jumps). */
+static void check_lanes(const char *isa, int count)
+{
+    if (labels_lanes_available(isa) != count) {
+        print_message("%s not available here: its lanes not tested\n", isa);
+        return;
+    }
+    enum { blocks = 6 };
+    size_t room = blocks * (size_t)LABELS_LANE_BLOCK_PAIRS + 8;
+    double *u = malloc(room * sizeof *u), *s = malloc(room * sizeof *s);
+    double *u_ref = malloc(room * sizeof *u), *s_ref = malloc(room * sizeof *s);
+    uint64_t *raw = NULL;
+    assert_int_equal(
+        posix_memalign((void **)&raw, 64, 8 * LABELS_LANE_STRIDE * sizeof *raw),
+        0);
+    assert_true(u && s && u_ref && s_ref);
+    /* Pairs examined per block: count stretches of LABELS_LANE_STEPS / 2. */
+    size_t examined = (size_t)count * LABELS_LANE_STEPS / 2;
+    for (uint64_t seed = 41; seed < 43; seed++) {
+        random_generator generator;
+        random_seed(&generator, seed);
+        labels_lanes lanes;
+        lanes.raw = raw;
+        labels_lanes_start(&lanes, count, &generator);
+        size_t total = 0;
+        for (int b = 0; b < blocks; b++) {
+            size_t got =
+                count == 8
+                    ? labels_fill_pairs_avx512(&lanes, u + total, s + total)
+                    : labels_fill_pairs_avx2(&lanes, u + total, s + total);
+            /* About pi/4 of the pairs are accepted. */
+            assert_true(got > examined / 2 && got <= examined);
+            total += got;
+        }
+        labels_fill_pairs(&generator, u_ref, s_ref, total);
+        if (memcmp(u, u_ref, total * sizeof *u) != 0 ||
+            memcmp(s, s_ref, total * sizeof *s) != 0)
+            fail_msg("%s lanes, seed %llu: the pairs differ from the portable "
+                     "stream",
+                     isa, (unsigned long long)seed);
+    }
+    free(raw);
+    free(u);
+    free(s);
+    free(u_ref);
+    free(s_ref);
+}
+
+static void test_lanes_match_pairs(void **state)
+{
+    (void)state;
+    check_lanes("avx512", 8);
+    check_lanes("avx2", 4);
+    assert_int_equal(labels_lanes_available("scalar"), 0);
+}
+
+/* Every magnitude variant gives the scalar one's bits, and the scalar one
+ * is within a quarter of LABELS_MAGNITUDE_ERROR of the exact magnitude,
+ * over the stream and at the edges of its range reduction. */
+static void test_magnitudes_within_bound(void **state)
+{
+    (void)state;
+    enum { stream = 1 << 20, edges = 12, total = stream + edges };
+    double *u = malloc((total + 1) * sizeof *u);
+    double *s = malloc((total + 1) * sizeof *s);
+    float *reference = malloc(total * sizeof *reference);
+    float *other = malloc(total * sizeof *other);
+    assert_true(u && s && reference && other);
+    random_generator generator;
+    random_seed(&generator, 2024);
+    labels_fill_pairs(&generator, u, s, stream);
+    const double edge_u[edges] = {0x1p-52, -0x1p-52, 0.5,  -0.999,
+                                  0.7,     0.01,     1e-3, 0.3,
+                                  -0.2,    0.1,      1.0,  0x1p-52};
+    const double edge_s[edges] = {0x1p-104,
+                                  0x1.fffffffffffffp-1,
+                                  0.5,
+                                  0.999,
+                                  0.70710678118654746,
+                                  0.70710678118654757,
+                                  0x1.0000000000001p-1,
+                                  0x1p-52,
+                                  0.25,
+                                  1e-20,
+                                  0x1.fffffffffffffp-1,
+                                  0x1.fffffffffffffp-1};
+    for (size_t i = 0; i < edges; i++) {
+        u[stream + i] = edge_u[i];
+        s[stream + i] = edge_s[i];
+    }
+    labels_magnitude_function scalar = labels_magnitudes_by_name("scalar");
+    assert_non_null(scalar);
+    scalar(u, s, reference, total);
+    double worst = 0;
+    size_t worst_at = 0;
+    for (size_t i = 0; i < total; i++) {
+        double exact = fabs(labels_pair_normal(u[i], s[i]));
+        /* Magnitudes below 1e-19 may underflow float; the rejection bound
+         * allows for that in absolute terms (label_pairs.c). */
+        if (exact < 1e-18)
+            continue;
+        double error = fabs((double)reference[i] - exact) / exact;
+        if (error > worst) {
+            worst = error;
+            worst_at = i;
+        }
+    }
+    print_message("largest relative error of the magnitudes: %.3g "
+                  "(u %.17g, s %.17g)\n",
+                  worst, u[worst_at], s[worst_at]);
+    assert_true(worst < LABELS_MAGNITUDE_ERROR / 4);
+    const char *const names[] = {"avx2", "avx512"};
+    for (size_t n = 0; n < 2; n++) {
+        labels_magnitude_function variant = labels_magnitudes_by_name(names[n]);
+        if (!variant)
+            continue;
+        variant(u, s, other, total);
+        for (size_t i = 0; i < total; i++)
+            if (memcmp(&other[i], &reference[i], sizeof(float)) != 0)
+                fail_msg("%s magnitude %zu: %.9g, scalar %.9g", names[n], i,
+                         (double)other[i], (double)reference[i]);
+    }
+    assert_null(labels_magnitudes_by_name("no-such-isa"));
+    free(u);
+    free(s);
+    free(reference);
+    free(other);
+}
+
+/* The bound never rejects a candidate the exact test accepts: with the
+ * threshold at the exact cosine it must not reject; a little below it
+ * (1e-3 relative), it does. */
+static void test_certain_rejection_is_certain(void **state)
+{
+    (void)state;
+    enum { dims = 25, rows = 4, trials = 20000 };
+    double u[dims + 1], s[dims + 1], normals[dims];
+    float magnitude[dims], candidate[dims], vectors[rows * dims];
+    double squared_norms[rows];
+    random_generator generator;
+    random_seed(&generator, 77);
+    for (size_t k = 0; k < rows; k++) {
+        labels_fill_pairs(&generator, u, s, dims);
+        double sum = 0;
+        for (size_t i = 0; i < dims; i++) {
+            normals[i] = labels_pair_normal(u[i], s[i]);
+            sum += normals[i] * normals[i];
+        }
+        for (size_t i = 0; i < dims; i++)
+            vectors[k * dims + i] = (float)(fabs(normals[i]) / sqrt(sum));
+        squared_norms[k] = labels_row_squared_norm(vectors + k * dims, dims);
+    }
+    double slack = labels_rejection_slack(dims);
+    assert_true(slack > 0 && slack < 1e-3);
+    labels_magnitude_function scalar = labels_magnitudes_by_name("scalar");
+    /* 25 values: one whole vector of 16 and a masked tail of 9 in the
+     * AVX-512 variant. */
+    size_t rejected_below = 0, avx512_rejected_below = 0;
+    int lanes = labels_lanes_available("avx512");
+    for (size_t trial = 0; trial < trials; trial++) {
+        labels_fill_pairs(&generator, u, s, dims);
+        scalar(u, s, magnitude, dims);
+        double sum = 0;
+        for (size_t i = 0; i < dims; i++) {
+            normals[i] = labels_pair_normal(u[i], s[i]);
+            sum += normals[i] * normals[i];
+        }
+        for (size_t i = 0; i < dims; i++)
+            candidate[i] = (float)(fabs(normals[i]) / sqrt(sum));
+        /* The largest exact cosine with a row, as the generator has it. */
+        double largest = -1;
+        for (size_t k = 0; k < rows; k++) {
+            double cosine =
+                reference_cosine(vectors + k * dims, candidate, dims);
+            largest = cosine > largest ? cosine : largest;
+        }
+        if (labels_certainly_rejected(magnitude, dims, vectors, rows,
+                                      squared_norms, largest, slack))
+            fail_msg("trial %zu: rejected at threshold = its cosine %.17g",
+                     trial, largest);
+        rejected_below += (size_t)labels_certainly_rejected(
+            magnitude, dims, vectors, rows, squared_norms, largest * (1 - 1e-3),
+            slack);
+        if (lanes) {
+            if (labels_certainly_rejected_avx512(magnitude, dims, vectors, rows,
+                                                 squared_norms, largest, slack))
+                fail_msg("avx512, trial %zu: rejected at threshold = its "
+                         "cosine %.17g",
+                         trial, largest);
+            avx512_rejected_below += (size_t)labels_certainly_rejected_avx512(
+                magnitude, dims, vectors, rows, squared_norms,
+                largest * (1 - 1e-3), slack);
+        }
+    }
+    /* Only candidates too short for the bound (squared norm < 1) escape. */
+    assert_true(rejected_below > trials * 999 / 1000);
+    if (lanes)
+        assert_true(avx512_rejected_below > trials * 999 / 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -772,10 +1347,16 @@ int main(void)
         cmocka_unit_test(test_generate_other_shapes),
         cmocka_unit_test(test_generate_seeds_differ),
         cmocka_unit_test(test_generate_matches_reference),
+        cmocka_unit_test(test_generate_matches_saved_sets),
         cmocka_unit_test(test_generate_gives_up),
+        cmocka_unit_test(test_pairs_match_random_normal),
+        cmocka_unit_test(test_lanes_match_pairs),
+        cmocka_unit_test(test_magnitudes_within_bound),
+        cmocka_unit_test(test_certain_rejection_is_certain),
         cmocka_unit_test(test_generate_rejects_arguments),
         cmocka_unit_test(test_builtin_is_the_article_table),
         cmocka_unit_test(test_create_and_queries),
+        cmocka_unit_test(test_tiny_norm_rows_rejected),
         cmocka_unit_test(test_similarity_symmetric_unit_diagonal),
         cmocka_unit_test(test_create_rejects),
         cmocka_unit_test(test_save_load_round_trip),
@@ -785,6 +1366,10 @@ int main(void)
         cmocka_unit_test(test_load_io_and_arguments),
         cmocka_unit_test(test_save_failures),
         cmocka_unit_test(test_save_write_error),
+        cmocka_unit_test(test_memory_round_trip),
+        cmocka_unit_test(test_memory_edges),
+        cmocka_unit_test(test_line_length_bound),
+        cmocka_unit_test(test_memory_allocation_failures),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

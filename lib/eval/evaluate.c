@@ -346,7 +346,7 @@ static cosnet_status run_workers(evaluation_worker *workers, size_t threads)
     size_t started = 0;
     cosnet_status status = COSNET_OK;
     for (; started < threads; started++) {
-        char what[64];
+        char what[96];
         snprintf(what, sizeof what, "cosnet_evaluate worker %zu of %zu",
                  started + 1, threads);
         status = thread_start(&handles[started], run, &workers[started], what);

@@ -9,6 +9,7 @@
 #include "common/memory.h"
 #include "common/error.h"
 #include "common/rng.h"
+#include "labels/label_draw.h"
 #include "labels/label_set.h"
 
 struct cosnet_labels {
@@ -34,6 +35,11 @@ static double dot_product(const float *a, const float *b, size_t dims)
 static double squared_norm(const float *a, size_t dims)
 {
     return dot_product(a, a, dims);
+}
+
+double labels_row_squared_norm(const float *row, size_t dims)
+{
+    return squared_norm(row, dims);
 }
 
 static double cosine_from_parts(double dot, double squared_norm_a,
@@ -74,14 +80,16 @@ static cosnet_status allocate_labels(size_t count, size_t dims, size_t total,
     return COSNET_OK;
 }
 
-/* v = |g| / ||g|| for a fresh g ~ N(0, I); 0 if g happened to be all zero
- * (possible only in principle, but it has no direction). */
-static int draw_candidate(random_generator *generator, double *normals,
-                          float *candidate, size_t dims)
+/* v = |g| / ||g|| for the candidate whose normals come from the pairs
+ * (u, s), computed exactly as the article's sampler does it with
+ * random_normal; 0 if g happened to be all zero (possible only in
+ * principle, but it has no direction). */
+static int exact_candidate(const double *u, const double *s, double *normals,
+                           float *candidate, size_t dims)
 {
     double sum_of_squares = 0.0;
     for (size_t i = 0; i < dims; i++) {
-        normals[i] = random_normal(generator);
+        normals[i] = labels_pair_normal(u[i], s[i]);
         sum_of_squares += normals[i] * normals[i];
     }
     if (sum_of_squares == 0.0)
@@ -90,6 +98,53 @@ static int draw_candidate(random_generator *generator, double *normals,
     for (size_t i = 0; i < dims; i++)
         candidate[i] = (float)(fabs(normals[i]) / norm);
     return 1;
+}
+
+/* Pairs generated per refill of the pair buffer by the portable path
+ * (beyond one candidate's); the vector lanes refill a block at a time. */
+enum { pair_batch = 2048 };
+
+/* Scratch of one generation, in one block: the candidate's exact normals,
+ * the accepted rows' squared norms, the buffer of pending pairs with their
+ * approximate magnitudes, and the vector lanes' raw outputs. */
+typedef struct generation_scratch {
+    double *normals;
+    double *squared_norms;
+    double *pair_u;
+    double *pair_s;
+    float *magnitude;
+    uint64_t *lane_outputs; /* NULL on the portable path */
+    size_t capacity;        /* pairs the buffer holds */
+} generation_scratch;
+
+static void *allocate_scratch(size_t count, size_t dims, int lanes,
+                              generation_scratch *scratch, size_t *bytes)
+{
+    size_t refill = lanes ? LABELS_LANE_BLOCK_PAIRS + 8 : pair_batch + 1;
+    size_t capacity = dims + refill;
+    size_t lane_words = (size_t)lanes * LABELS_LANE_STRIDE;
+    *bytes = 0;
+    if (dims > SIZE_MAX / 64 || count > SIZE_MAX / 64)
+        return NULL;
+    /* lane outputs first (64-byte aligned), then dims + count + 2 capacity
+     * doubles, then capacity floats. */
+    size_t doubles = dims + count + 2 * capacity;
+    if (doubles >
+        (SIZE_MAX - capacity * sizeof(float)) / sizeof(double) - lane_words)
+        return NULL;
+    *bytes = lane_words * sizeof(uint64_t) + doubles * sizeof(double) +
+             capacity * sizeof(float);
+    uint64_t *block = memory_allocate_aligned(64, *bytes);
+    if (!block)
+        return NULL;
+    scratch->lane_outputs = lanes ? block : NULL;
+    scratch->normals = (double *)(block + lane_words);
+    scratch->squared_norms = scratch->normals + dims;
+    scratch->pair_u = scratch->squared_norms + count;
+    scratch->pair_s = scratch->pair_u + capacity;
+    scratch->magnitude = (float *)(scratch->pair_s + capacity);
+    scratch->capacity = capacity;
+    return block;
 }
 
 cosnet_status labels_generate_counting(size_t count, size_t dims,
@@ -119,29 +174,80 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
     cosnet_status status = allocate_labels(count, dims, total, &labels);
     if (status != COSNET_OK)
         return status;
-    /* Scratch: the candidate's normal deviates, then the squared norms of
-     * the accepted rows (each computed once, not once per comparison). */
-    size_t scratch_count = dims + count;
-    double *normals = scratch_count < SIZE_MAX / sizeof *normals
-                          ? memory_allocate(scratch_count * sizeof *normals)
-                          : NULL;
-    if (!normals) {
+    const char *isa = NULL;
+    labels_magnitude_function magnitudes = labels_magnitudes_active(&isa);
+    int lanes = labels_lanes_available(isa);
+    generation_scratch scratch;
+    size_t scratch_bytes;
+    void *block =
+        allocate_scratch(count, dims, lanes, &scratch, &scratch_bytes);
+    if (!block) {
         cosnet_labels_free(labels);
-        return error_out_of_memory("label generation scratch",
-                                   scratch_count * sizeof(double));
+        return error_out_of_memory("label generation scratch", scratch_bytes);
     }
-    double *accepted_squared_norms = normals + dims;
+    double slack = labels_rejection_slack(dims);
 
     random_generator generator;
     random_seed(&generator, seed);
+    labels_lanes lane_state;
+    if (lanes) {
+        lane_state.raw = scratch.lane_outputs;
+        labels_lanes_start(&lane_state, lanes, &generator);
+    }
     size_t accepted = 0;
     uint64_t draws = 0;
+    /* Pending pairs: [head, tail) of the buffer, in stream order. */
+    size_t head = 0, tail = 0;
     while (accepted < count && draws < max_draws) {
-        /* The candidate is drawn straight into the next free row, so an
+        if (tail - head < dims) {
+            size_t pending = tail - head;
+            memmove(scratch.pair_u, scratch.pair_u + head,
+                    pending * sizeof(double));
+            memmove(scratch.pair_s, scratch.pair_s + head,
+                    pending * sizeof(double));
+            memmove(scratch.magnitude, scratch.magnitude + head,
+                    pending * sizeof(float));
+            head = 0;
+            tail = pending;
+            /* tail < dims before each refill, so a refill (pair_batch + 1
+             * or LABELS_LANE_BLOCK_PAIRS + 8 slots) always fits. */
+            while (tail < dims) {
+                size_t fresh = pair_batch;
+                if (lanes == 8)
+                    fresh = labels_fill_pairs_avx512(&lane_state,
+                                                     scratch.pair_u + tail,
+                                                     scratch.pair_s + tail);
+                else if (lanes == 4)
+                    fresh = labels_fill_pairs_avx2(&lane_state,
+                                                   scratch.pair_u + tail,
+                                                   scratch.pair_s + tail);
+                else
+                    labels_fill_pairs(&generator, scratch.pair_u + tail,
+                                      scratch.pair_s + tail, fresh);
+                magnitudes(scratch.pair_u + tail, scratch.pair_s + tail,
+                           scratch.magnitude + tail, fresh);
+                tail += fresh;
+            }
+        }
+        const double *u = scratch.pair_u + head;
+        const double *s = scratch.pair_s + head;
+        const float *magnitude = scratch.magnitude + head;
+        head += dims;
+        draws++;
+        /* Most candidates are settled by the bound; it never rejects one
+         * the exact test would accept. */
+        if (accepted > 0 &&
+            (lanes == 8 ? labels_certainly_rejected_avx512(
+                              magnitude, dims, labels->values, accepted,
+                              scratch.squared_norms, threshold, slack)
+                        : labels_certainly_rejected(
+                              magnitude, dims, labels->values, accepted,
+                              scratch.squared_norms, threshold, slack)))
+            continue;
+        /* The candidate is computed straight into the next free row, so an
          * accepted one needs no copy. */
         float *candidate = labels->values + accepted * dims;
-        draws++;
-        if (!draw_candidate(&generator, normals, candidate, dims))
+        if (!exact_candidate(u, s, scratch.normals, candidate, dims))
             continue;
         double candidate_squared_norm = squared_norm(candidate, dims);
         size_t k = 0;
@@ -149,13 +255,13 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
         while (k < accepted &&
                cosine_from_parts(
                    dot_product(labels->values + k * dims, candidate, dims),
-                   accepted_squared_norms[k],
+                   scratch.squared_norms[k],
                    candidate_squared_norm) <= threshold)
             k++;
         if (k == accepted)
-            accepted_squared_norms[accepted++] = candidate_squared_norm;
+            scratch.squared_norms[accepted++] = candidate_squared_norm;
     }
-    memory_free(normals);
+    memory_free(block);
     if (draws_made)
         *draws_made = draws;
     if (accepted < count) {
@@ -211,6 +317,12 @@ COSNET_API cosnet_status cosnet_labels_create(size_t count, size_t dims,
             return error_set(COSNET_ERROR_BAD_FORMAT,
                              "cosnet_labels_create: vector %zu is all zero",
                              row);
+        double norm = sqrt(labels_row_squared_norm(vector, dims));
+        if (!(norm >= COSNET_LABELS_MIN_NORM))
+            return error_set(COSNET_ERROR_OUT_OF_RANGE,
+                             "cosnet_labels_create: vector %zu has norm %.9g, "
+                             "below the minimum %g",
+                             row, norm, COSNET_LABELS_MIN_NORM);
     }
     cosnet_labels *labels = NULL;
     cosnet_status status = allocate_labels(count, dims, total, &labels);

@@ -17,4 +17,9 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
                                        uint64_t max_draws, cosnet_labels **out,
                                        uint64_t *draws);
 
+/* The squared norm of a row, in double from its floats (each square exact,
+ * summed in index order): the value the cosine uses, and the one checked
+ * against COSNET_LABELS_MIN_NORM. */
+double labels_row_squared_norm(const float *row, size_t dims);
+
 #endif

@@ -1,8 +1,10 @@
-/* Label sets as text: one vector a line, '#' comments. Formatted in memory,
- * then written by common/file_writer (temporary file renamed into place); read
- * line by line with getline so any line length works. Numbers are printed and
- * parsed in the C locale whatever the program's locale, so a file written under
- * one locale reads back under another. */
+/* Label sets as text: one vector a line, '#' comments, lines of at most
+ * COSNET_LABELS_MAX_LINE bytes. The same text is made and read in memory
+ * (cosnet_labels_save_memory, cosnet_labels_load_memory) and in files: a
+ * file is written by common/file_writer (temporary file renamed into place)
+ * and read whole, then parsed as memory. Numbers are printed and parsed in the
+ * C locale whatever the program's locale, so a file written under one locale
+ * reads back under another. */
 #include <errno.h>
 #include <locale.h>
 #include <math.h>
@@ -15,7 +17,9 @@
 
 #include "common/memory.h"
 #include "common/error.h"
+#include "common/file_reader.h"
 #include "common/file_writer.h"
+#include "labels/label_set.h"
 
 /* Longest piece of an offending token quoted in a message. */
 enum { token_quote_limit = 40 };
@@ -26,40 +30,94 @@ static int is_blank(char c)
            c == '\f';
 }
 
-/* Longest text "%.9g" gives for a float ("-1.17549435e-38"), with room to
- * spare, plus the separator. */
-enum { value_text_bound = 24 };
+/* A growing block of text from memory_*, always NUL-terminated once it
+ * holds anything. */
+typedef struct text_buffer {
+    char *bytes;
+    size_t used; /* excluding the NUL */
+    size_t capacity;
+} text_buffer;
 
-/* Formats the header and the rows into `text` (`size` bytes, enough by
- * construction); returns the length, or 0 if it did not fit. */
-static size_t format_vectors(const cosnet_labels *labels, char *text,
-                             size_t size)
+static int text_append(text_buffer *text, const char *bytes, size_t size)
 {
+    if (size >= SIZE_MAX - text->used)
+        return 0;
+    size_t needed = text->used + size + 1;
+    if (needed > text->capacity) {
+        size_t capacity = text->capacity ? text->capacity : 1024;
+        while (capacity < needed)
+            capacity = capacity > SIZE_MAX / 2 ? needed : capacity * 2;
+        char *grown = memory_reallocate(text->bytes, capacity);
+        if (!grown)
+            return 0;
+        text->bytes = grown;
+        text->capacity = capacity;
+    }
+    memcpy(text->bytes + text->used, bytes, size);
+    text->used += size;
+    text->bytes[text->used] = '\0';
+    return 1;
+}
+
+/* The text of a label set: a header comment and one vector a line, numbers
+ * in the C locale. Returns COSNET_OK with text->bytes owned by the caller
+ * (memory_free), or the error with nothing allocated. */
+static cosnet_status format_vectors(const cosnet_labels *labels,
+                                    const char *caller, text_buffer *text)
+{
+    locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (c_locale == (locale_t)0)
+        return error_set(COSNET_ERROR_IO, "%s: cannot create the C locale: %s",
+                         caller, error_text(errno));
+    locale_t previous = uselocale(c_locale);
     size_t count = cosnet_labels_count(labels);
     size_t dims = cosnet_labels_dims(labels);
-    size_t used = 0;
-    int written = snprintf(
-        text, size, "# cosnet label set: %zu vectors of %zu dimensions\n",
-        count, dims);
-    if (written < 0 || (size_t)written >= size)
-        return 0;
-    used = (size_t)written;
-    for (size_t row = 0; row < count; row++) {
+    char piece[64];
+    int length = snprintf(piece, sizeof piece,
+                          "# cosnet label set: %zu vectors of %zu dimensions\n",
+                          count, dims);
+    int ok = length > 0 && (size_t)length < sizeof piece &&
+             text_append(text, piece, (size_t)length);
+    for (size_t row = 0; ok && row < count; row++) {
         const float *vector = cosnet_labels_vector(labels, row);
-        for (size_t i = 0; i < dims; i++) {
+        for (size_t i = 0; ok && i < dims; i++) {
             /* 9 significant digits identify every float exactly. */
-            written = snprintf(text + used, size - used, i ? " %.9g" : "%.9g",
-                               (double)vector[i]);
-            if (written < 0 || (size_t)written >= size - used)
-                return 0;
-            used += (size_t)written;
+            length = snprintf(piece, sizeof piece, i ? " %.9g" : "%.9g",
+                              (double)vector[i]);
+            ok = length > 0 && (size_t)length < sizeof piece &&
+                 text_append(text, piece, (size_t)length);
         }
-        if (used + 1 >= size)
-            return 0;
-        text[used++] = '\n';
-        text[used] = '\0';
+        ok = ok && text_append(text, "\n", 1);
     }
-    return used;
+    uselocale(previous);
+    freelocale(c_locale);
+    if (!ok) {
+        size_t wanted = text->capacity;
+        memory_free(text->bytes);
+        *text = (text_buffer){0};
+        return error_out_of_memory("label set text", wanted * 2);
+    }
+    return COSNET_OK;
+}
+
+COSNET_API cosnet_status cosnet_labels_save_memory(const cosnet_labels *labels,
+                                                   char **text_out,
+                                                   size_t *size_out)
+{
+    if (!labels || !text_out || !size_out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_labels_save_memory: %s is NULL",
+                         !labels     ? "labels"
+                         : !text_out ? "text_out"
+                                     : "size_out");
+    text_buffer text = {0};
+    cosnet_status status =
+        format_vectors(labels, "cosnet_labels_save_memory", &text);
+    if (status != COSNET_OK)
+        return status;
+    *text_out = text.bytes;
+    *size_out = text.used;
+    return COSNET_OK;
 }
 
 COSNET_API cosnet_status cosnet_labels_save(const cosnet_labels *labels,
@@ -69,33 +127,14 @@ COSNET_API cosnet_status cosnet_labels_save(const cosnet_labels *labels,
         return error_set(COSNET_ERROR_INVALID_ARGUMENT,
                          "cosnet_labels_save: %s is NULL",
                          labels ? "path" : "labels");
-    size_t count = cosnet_labels_count(labels);
-    size_t dims = cosnet_labels_dims(labels);
-    /* header + count rows of dims values and a newline */
-    if (dims > (SIZE_MAX - 256) / value_text_bound / (count ? count : 1) - 1)
-        return error_out_of_memory("the label set's text", SIZE_MAX);
-    size_t size = 256 + count * (dims * value_text_bound + 1);
-    char *text = memory_allocate(size);
-    if (!text)
-        return error_out_of_memory("the label set's text", size);
-    locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (c_locale == (locale_t)0) {
-        memory_free(text);
-        return error_set(COSNET_ERROR_IO, "%s: cannot create the C locale: %s",
-                         path, strerror(errno));
-    }
-    locale_t previous = uselocale(c_locale);
-    size_t length = format_vectors(labels, text, size);
-    uselocale(previous);
-    freelocale(c_locale);
-    /* Temporary file, fsync, rename, folder fsync: common/file_writer.h. */
-    cosnet_status status = length
-                               ? file_write_atomic(path, text, length)
-                               : error_set(COSNET_ERROR_IO,
-                                           "%s: the text of %zu x %zu values "
-                                           "did not fit its buffer",
-                                           path, count, dims);
-    memory_free(text);
+    text_buffer text = {0};
+    cosnet_status status = format_vectors(labels, path, &text);
+    if (status != COSNET_OK)
+        return status;
+
+    /* The one file writer: temporary file, fsync, rename, umask's mode. */
+    status = file_write_atomic(path, text.bytes, text.used);
+    memory_free(text.bytes);
     return status;
 }
 
@@ -196,48 +235,114 @@ static cosnet_status parse_line(text_reader *reader, const char *line)
         return error_set(COSNET_ERROR_BAD_FORMAT,
                          "%s:%zu: the vector is all zero", reader->path,
                          reader->line_number);
+    double norm = sqrt(labels_row_squared_norm(
+        reader->buffer.values + reader->buffer.used - row_values, row_values));
+    if (!(norm >= COSNET_LABELS_MIN_NORM))
+        return error_set(COSNET_ERROR_OUT_OF_RANGE,
+                         "%s:%zu: the vector's norm %.9g is below the minimum "
+                         "%g",
+                         reader->path, reader->line_number, norm,
+                         COSNET_LABELS_MIN_NORM);
     reader->count++;
     return COSNET_OK;
 }
 
-static cosnet_status read_vectors(FILE *file, text_reader *reader)
+/* Copies line after line of `data` into a NUL-terminated buffer of its own
+ * (strtof needs the terminator; the data need not have one) and parses
+ * each. */
+static cosnet_status read_vectors(const char *data, size_t size,
+                                  text_reader *reader)
 {
     char *line = NULL;
     size_t line_capacity = 0;
+    size_t position = 0;
     cosnet_status status = COSNET_OK;
-    for (;;) {
-        errno = 0;
-        ssize_t length = getline(&line, &line_capacity, file);
-        if (length < 0) {
-            int read_errno = errno;
-            if (ferror(file) || !feof(file))
-                status = read_errno == ENOMEM
-                             ? error_out_of_memory("a line", line_capacity)
-                             : error_set(COSNET_ERROR_IO,
-                                         "%s: read error after line %zu: %s",
-                                         reader->path, reader->line_number,
-                                         strerror(read_errno));
-            break;
-        }
+    while (position < size) {
+        const char *start = data + position;
+        const char *newline = memchr(start, '\n', size - position);
+        size_t length = newline ? (size_t)(newline - start) : size - position;
         reader->line_number++;
-        if (strlen(line) != (size_t)length) {
-            status = error_set(COSNET_ERROR_BAD_FORMAT,
-                               "%s:%zu: contains a NUL byte", reader->path,
-                               reader->line_number);
+        if (length > COSNET_LABELS_MAX_LINE) {
+            status = error_set(COSNET_ERROR_OUT_OF_RANGE,
+                               "%s:%zu: the line is longer than the maximum "
+                               "of %u bytes",
+                               reader->path, reader->line_number,
+                               (unsigned)COSNET_LABELS_MAX_LINE);
             break;
         }
+        const char *nul = memchr(start, '\0', length);
+        if (nul) {
+            status = error_set(COSNET_ERROR_BAD_FORMAT,
+                               "%s:%zu: contains a NUL byte (at byte %zu)",
+                               reader->path, reader->line_number,
+                               (size_t)(nul - data));
+            break;
+        }
+        if (length + 1 > line_capacity) {
+            size_t capacity = line_capacity ? line_capacity : 256;
+            while (capacity < length + 1)
+                capacity *= 2; /* at most 2 MiB + 2: length is bounded */
+            char *grown = memory_reallocate(line, capacity);
+            if (!grown) {
+                status = error_out_of_memory("a line", capacity);
+                break;
+            }
+            line = grown;
+            line_capacity = capacity;
+        }
+        memcpy(line, start, length);
+        line[length] = '\0';
         status = parse_line(reader, line);
         if (status != COSNET_OK)
             break;
+        position += length + (newline ? 1 : 0);
     }
-    free(line); /* getline allocates with malloc */
+    memory_free(line);
     if (status == COSNET_OK && reader->count == 0)
-        status = error_set(COSNET_ERROR_BAD_FORMAT,
-                           "%s: no vectors (the file is empty or holds only "
-                           "comments and blank lines)",
-                           reader->path);
+        status = error_set(COSNET_ERROR_BAD_FORMAT, "%s: no vectors (%s)",
+                           reader->path,
+                           size == 0 ? "it is empty"
+                                     : "it holds only comments and blank "
+                                       "lines");
     return status;
 }
+
+/* Parses `size` bytes of label-set text; `name` stands for the source in
+ * messages (a path, or "<memory>"). */
+static cosnet_status load_text(const char *data, size_t size, const char *name,
+                               cosnet_labels **out)
+{
+    locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (c_locale == (locale_t)0)
+        return error_set(COSNET_ERROR_IO, "%s: cannot create the C locale: %s",
+                         name, error_text(errno));
+    locale_t previous = uselocale(c_locale);
+    text_reader reader = {.path = name};
+    cosnet_status status = read_vectors(data, size, &reader);
+    uselocale(previous);
+    freelocale(c_locale);
+    /* Every row is already checked (with its line number), so create can
+     * only fail for memory. */
+    if (status == COSNET_OK)
+        status = cosnet_labels_create(reader.count, reader.dims,
+                                      reader.buffer.values, out);
+    memory_free(reader.buffer.values);
+    return status;
+}
+
+COSNET_API cosnet_status cosnet_labels_load_memory(const void *data,
+                                                   size_t size,
+                                                   cosnet_labels **out)
+{
+    if (!data || !out)
+        return error_set(COSNET_ERROR_INVALID_ARGUMENT,
+                         "cosnet_labels_load_memory: %s is NULL",
+                         data ? "out" : "data");
+    return load_text(data, size, "<memory>", out);
+}
+
+/* Label-set files are read whole, up to this. */
+#define LABEL_FILE_MAX_BYTES ((size_t)1 << 30)
 
 COSNET_API cosnet_status cosnet_labels_load(const char *path,
                                             cosnet_labels **out)
@@ -246,27 +351,13 @@ COSNET_API cosnet_status cosnet_labels_load(const char *path,
         return error_set(COSNET_ERROR_INVALID_ARGUMENT,
                          "cosnet_labels_load: %s is NULL",
                          path ? "out" : "path");
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return error_set(COSNET_ERROR_IO, "%s: cannot open: %s", path,
-                         strerror(errno));
-    locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (c_locale == (locale_t)0) {
-        fclose(file);
-        return error_set(COSNET_ERROR_IO, "%s: cannot create the C locale: %s",
-                         path, strerror(errno));
-    }
-    locale_t previous = uselocale(c_locale);
-    text_reader reader = {.path = path};
-    cosnet_status status = read_vectors(file, &reader);
-    uselocale(previous);
-    freelocale(c_locale);
-    fclose(file);
-    /* Every row is already checked (with its line number), so create can
-     * only fail for memory. */
-    if (status == COSNET_OK)
-        status = cosnet_labels_create(reader.count, reader.dims,
-                                      reader.buffer.values, out);
-    memory_free(reader.buffer.values);
+    unsigned char *bytes = NULL;
+    size_t size = 0;
+    cosnet_status status =
+        file_read_whole(path, LABEL_FILE_MAX_BYTES, &bytes, &size);
+    if (status != COSNET_OK)
+        return status;
+    status = load_text((const char *)bytes, size, path, out);
+    memory_free(bytes);
     return status;
 }
