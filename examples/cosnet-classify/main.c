@@ -20,8 +20,8 @@ static void print_help(FILE *out)
 {
     fprintf(out,
             "Usage: " PROGRAM " [OPTION]... CLASSIFIER IMAGE...\n"
-            "Classifies each IMAGE with the CLASSIFIER file written by\n"
-            "cosnet-train --save: prints the class whose label vector is\n"
+            "Classifies each IMAGE with a CLASSIFIER file saved by\n"
+            "cosnet-train: prints the class whose label vector is\n"
             "closest in cosine to the network's output, that cosine, and the\n"
             "runner-up with its cosine. No label is read.\n"
             "\n"
