@@ -72,7 +72,8 @@ for source in "$stage"/block-*.c; do
   cc -std=c99 -Wall -Wextra -Werror -g -fsanitize=address,undefined \
     "$source" -o "${source%.c}" $(pkg-config --cflags --libs cosnet) ||
     { echo "check-guide: the program at $guide:$line does not compile" >&2; exit 1; }
-  LD_LIBRARY_PATH="$libdir" "${source%.c}" "$data" 1 ||
+  # In the temporary folder, so that files a program writes go with it.
+  (cd "$stage" && LD_LIBRARY_PATH="$libdir" "${source%.c}" "$data" 1) ||
     { echo "check-guide: the program at $guide:$line failed" >&2; exit 1; }
 done
 echo "guide check: $programs program(s) of $guide compile cleanly and run on MNIST" \
