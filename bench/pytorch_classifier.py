@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The honest classifier of cosnet-train in PyTorch, for the race of
-bench/race-classifier.sh: the same network (conv3x3 32 pad 1, ReLU, pool,
-conv3x3 64 pad 1, ReLU, pool, dense 128, ReLU, dense 25), Glorot init, the
+bench/race-classifier.sh: the same network (conv3x3 16 pad 1, ReLU, pool,
+conv3x3 32 pad 1, ReLU, pool, dense 128, ReLU, dense 25), Glorot init, the
 article's label table as targets, the cosine loss, AdamW with linear warm-up
 and cosine decay, batch size, epochs and random shifts of up to N pixels,
 then the test set classified by argmax_k cos(f(x), v_k).
@@ -25,9 +25,9 @@ from pytorch_pipeline import AUTHOR_LABELS, cosine, default_data_dir, read_idx
 
 def make_model():
     model = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(),
         nn.Linear(128, 25))
     for layer in model:
         if isinstance(layer, (nn.Conv2d, nn.Linear)):

@@ -383,9 +383,9 @@ typedef enum cosnet_architecture {
      * maxpool2; conv3x3(8, pad 2), ReLU, maxpool2; conv3x3(1, pad 2), ReLU,
      * maxpool2; flatten to 25 outputs. 1,393 parameters. */
     COSNET_ARCHITECTURE_SEED = 1,
-    /* The honest classifier: 1x28x28 input; conv3x3(32, pad 1), ReLU,
-     * maxpool2; conv3x3(64, pad 1), ReLU, maxpool2; flatten; dense(128),
-     * ReLU; dense(25). 423,577 parameters. One model for all classes,
+    /* The honest classifier: 1x28x28 input; conv3x3(16, pad 1), ReLU,
+     * maxpool2; conv3x3(32, pad 1), ReLU, maxpool2; flatten; dense(128),
+     * ReLU; dense(25). 208,857 parameters. One model for all classes,
      * trained with cosnet_trainer_run, used with cosnet_classify. */
     COSNET_ARCHITECTURE_CLASSIFIER = 2
 } cosnet_architecture;

@@ -187,8 +187,8 @@ static void test_classifier_architecture_files(void **state)
     assert_int_equal(
         cosnet_model_create(COSNET_ARCHITECTURE_CLASSIFIER, 5, &model),
         COSNET_OK);
-    /* 32*9+32, 64*32*9+64, 128*3136+128, 25*128+25. */
-    assert_int_equal(cosnet_model_parameter_count(model), 423577);
+    /* 16*9+16, 32*16*9+32, 128*1568+128, 25*128+25. */
+    assert_int_equal(cosnet_model_parameter_count(model), 208857);
     assert_int_equal(cosnet_model_output_dims(model), 25);
     char path[128];
     snprintf(path, sizeof path, "%s/classifier.cosnet", folder);

@@ -783,7 +783,7 @@ static void test_layer_list_gradients(void **state)
     check_layer_list("flatten, dense 9, relu, dense 6, relu, dense 3", 1, 5, 4,
                      16);
     /* The built-in classifier's own list, a few coordinates of each layer. */
-    check_layer_list("conv3x3 32 pad 1, relu, maxpool2x2, conv3x3 64 pad 1, "
+    check_layer_list("conv3x3 16 pad 1, relu, maxpool2x2, conv3x3 32 pad 1, "
                      "relu, maxpool2x2, flatten, dense 128, relu, dense 25",
                      1, 28, 1, 4);
 }

@@ -48,7 +48,7 @@ static void print_help(FILE *out)
         "0.5); or a\n"
         "                     label-set FILE (cosnet_labels_save format)\n"
         "  --label-seed N     seed of --labels generate (default 0)\n"
-        "  --epochs N         passes over the training images (default 12)\n"
+        "  --epochs N         passes over the training images (default 15)\n"
         "  --batch-size N     images per step (default 64)\n"
         "  --lr X             peak learning rate of AdamW (default 0.003)\n"
         "  --weight-decay X   AdamW weight decay (default 0.0001)\n"
@@ -60,10 +60,10 @@ static void print_help(FILE *out)
         "                     (default 2; 0 = none)\n"
         "  --rotate X         also rotate each training image by up to X "
         "degrees\n"
-        "                     (default 0)\n"
+        "                     (default 10; 0 = none)\n"
         "  --scale X          also scale each training image by a factor in "
         "[1-X, 1+X]\n"
-        "                     (default 0)\n"
+        "                     (default 0.1; 0 = none)\n"
         "  --validation N     hold out N training images and report their "
         "accuracy\n"
         "                     after every epoch (default 0)\n"
@@ -246,12 +246,14 @@ int parse_options(int argc, char **argv, options *opt, int *done)
     *done = 0;
     opt->arch = "classifier";
     opt->labels = "author";
-    opt->epochs = 12;
+    opt->epochs = 15;
     opt->batch_size = 64;
     opt->learning_rate = 0.003;
     opt->weight_decay = 0.0001;
     opt->warmup = 0.1;
     opt->shift = 2;
+    opt->rotate = 10;
+    opt->scale = 0.1;
     int help = 0, version = 0;
     for (int i = 1; i < argc; i++) {
         const char *argument = argv[i];

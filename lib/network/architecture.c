@@ -201,11 +201,12 @@ static const layer_spec seed_layers[] = {
 };
 
 /* The honest classifier (docs/honest-classifier.md says how the widths
- * were chosen): two 3x3 convolutions with pools, then a dense head whose
- * output is the label dimension. 28x28 -> 32x14x14 -> 64x7x7 -> 128 -> 25. */
+ * were chosen: 32 and 64 channels reached the same test accuracy at three
+ * times the cost): two 3x3 convolutions with pools, then a dense head whose
+ * output is the label dimension. 28x28 -> 16x14x14 -> 32x7x7 -> 128 -> 25. */
 static const layer_spec classifier_layers[] = {
+    {LAYER_CONV3X3, 16, 1}, {LAYER_RELU, 0, 0},    {LAYER_MAXPOOL2X2, 0, 0},
     {LAYER_CONV3X3, 32, 1}, {LAYER_RELU, 0, 0},    {LAYER_MAXPOOL2X2, 0, 0},
-    {LAYER_CONV3X3, 64, 1}, {LAYER_RELU, 0, 0},    {LAYER_MAXPOOL2X2, 0, 0},
     {LAYER_FLATTEN, 0, 0},  {LAYER_DENSE, 128, 0}, {LAYER_RELU, 0, 0},
     {LAYER_DENSE, 25, 0},
 };
