@@ -11,8 +11,6 @@
  * AMD cores). */
 #include <immintrin.h>
 
-#include "kernels/dense.h"
-#include "kernels/dense_driver.h"
 #include "kernels/simd_common.h"
 
 #define LANES 8
@@ -46,115 +44,18 @@ static inline __m128 lane_sums4(__m256 a, __m256 b, __m256 c, __m256 d)
                       _mm256_extractf128_ps(abcd, 1));
 }
 
-SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
-                          const float *x, const float *w, const float *bias,
-                          int relu, float *out, size_t out_stride)
-{
-    __m256 acc[DOT_ROWS * DOT_COLS];
-    UNROLL_FULL
-    for (int k = 0; k < rows * cols; k++)
-        acc[k] = _mm256_setzero_ps();
-    size_t j = 0;
-    for (; j + LANES <= depth; j += LANES) {
-        __m256 xv[DOT_ROWS];
-        UNROLL_FULL
-        for (int r = 0; r < rows; r++)
-            xv[r] = _mm256_loadu_ps(x + r * depth + j);
-        UNROLL_FULL
-        for (int c = 0; c < cols; c++) {
-            const __m256 wv = _mm256_loadu_ps(w + c * depth + j);
-            UNROLL_FULL
-            for (int r = 0; r < rows; r++)
-                acc[r * cols + c] =
-                    _mm256_fmadd_ps(xv[r], wv, acc[r * cols + c]);
-        }
-    }
-    if (j < depth) {
-        const __m256i m = lanes_mask((int)(depth - j));
-        __m256 xv[DOT_ROWS];
-        UNROLL_FULL
-        for (int r = 0; r < rows; r++)
-            xv[r] = _mm256_maskload_ps(x + r * depth + j, m);
-        UNROLL_FULL
-        for (int c = 0; c < cols; c++) {
-            const __m256 wv = _mm256_maskload_ps(w + c * depth + j, m);
-            UNROLL_FULL
-            for (int r = 0; r < rows; r++)
-                acc[r * cols + c] =
-                    _mm256_fmadd_ps(xv[r], wv, acc[r * cols + c]);
-        }
-    }
-    /* Reduced four accumulators at a time (zeros pad the last group). */
-    float sums[DOT_ROWS * DOT_COLS + 3];
-    UNROLL_FULL
-    for (int k = 0; k < rows * cols; k += 4) {
-        const __m256 zero = _mm256_setzero_ps();
-        _mm_storeu_ps(sums + k,
-                      lane_sums4(acc[k],
-                                 k + 1 < rows * cols ? acc[k + 1] : zero,
-                                 k + 2 < rows * cols ? acc[k + 2] : zero,
-                                 k + 3 < rows * cols ? acc[k + 3] : zero));
-    }
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) {
-            float sum = sums[r * cols + c];
-            if (bias)
-                sum += bias[c];
-            if (relu && !(sum > 0.0f))
-                sum = 0.0f;
-            out[r * out_stride + c] = sum;
-        }
-}
+#define SIMD_VECTOR __m256
+#define SIMD_MASK __m256i
+#define SIMD_LOAD(p) _mm256_loadu_ps(p)
+#define SIMD_LOAD_MASKED(p, mask) _mm256_maskload_ps(p, mask)
+#define SIMD_STORE(p, v) _mm256_storeu_ps(p, v)
+#define SIMD_STORE_LAST(p, v, mask, lanes) store_lanes_256(p, v, lanes)
+#define SIMD_BROADCAST(x) _mm256_set1_ps(x)
+#define SIMD_ZERO() _mm256_setzero_ps()
+#define SIMD_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 
-SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
-                         size_t depth, const float *a, size_t a_row,
-                         size_t a_col, const float *b, size_t b_row, float *c,
-                         size_t c_row, int last_lanes)
-{
-    const __m256i last =
-        masked ? lanes_mask(last_lanes) : _mm256_set1_epi32(-1);
-    __m256 acc[NN_ROWS * NN_VECTORS];
-    UNROLL_FULL
-    for (int k = 0; k < rows * vectors; k++)
-        acc[k] = _mm256_setzero_ps();
-    for (size_t t = 0; t < depth; t++) {
-        const float *bt = b + t * b_row;
-        __m256 bv[NN_VECTORS];
-        UNROLL_FULL
-        for (int v = 0; v < vectors; v++)
-            bv[v] = masked && v == vectors - 1
-                        ? _mm256_maskload_ps(bt + v * LANES, last)
-                        : _mm256_loadu_ps(bt + v * LANES);
-        const float *at = a + t * a_col;
-        UNROLL_FULL
-        for (int r = 0; r < rows; r++) {
-            const __m256 av = _mm256_broadcast_ss(at + r * a_row);
-            UNROLL_FULL
-            for (int v = 0; v < vectors; v++)
-                acc[r * vectors + v] =
-                    _mm256_fmadd_ps(av, bv[v], acc[r * vectors + v]);
-        }
-    }
-    UNROLL_FULL
-    for (int r = 0; r < rows; r++) {
-        UNROLL_FULL
-        for (int v = 0; v < vectors; v++) {
-            float *p = c + r * c_row + v * LANES;
-            if (masked && v == vectors - 1)
-                store_lanes_256(p, acc[r * vectors + v], last_lanes);
-            else
-                _mm256_storeu_ps(p, acc[r * vectors + v]);
-        }
-    }
-}
+#include "kernels/dense_x86_template.h"
 
-#define DOT(r, c)                                                              \
-    __attribute__((noinline)) static void dot_##r##_##c(                       \
-        size_t depth, const float *x, const float *w, const float *bias,       \
-        int relu, float *out, size_t out_stride)                               \
-    {                                                                          \
-        dot_tile(r, c, depth, x, w, bias, relu, out, out_stride);              \
-    }
 #define DOT_ROW(r) DOT(r, 1) DOT(r, 2) DOT(r, 3)
 DOT_ROW(1)
 DOT_ROW(2)
@@ -170,14 +71,6 @@ static const dense_dot_plan dense_dot_plan_avx2 = {
     DOT_COLS,
     {DOT_ENTRY(1), DOT_ENTRY(2), DOT_ENTRY(3), DOT_ENTRY(4)}};
 
-#define NN(r, v, m)                                                            \
-    __attribute__((noinline)) static void nn_##r##_##v##_##m(                  \
-        size_t depth, const float *a, size_t a_row, size_t a_col,              \
-        const float *b, size_t b_row, float *c, size_t c_row, int last_lanes)  \
-    {                                                                          \
-        nn_tile(r, v, m, depth, a, a_row, a_col, b, b_row, c, c_row,           \
-                last_lanes);                                                   \
-    }
 #define NN_ROW(r) NN(r, 3, 0) NN(r, 1, 1) NN(r, 2, 1) NN(r, 3, 1)
 NN_ROW(1)
 NN_ROW(2)

@@ -8,8 +8,6 @@
  * each step loads 4 vectors of B and broadcasts 6 elements of A. */
 #include <immintrin.h>
 
-#include "kernels/dense.h"
-#include "kernels/dense_driver.h"
 #include "kernels/simd_common.h"
 
 #define LANES 16
@@ -43,114 +41,18 @@ static inline __m128 lane_sums4(__m512 a, __m512 b, __m512 c, __m512 d)
                       _mm256_extractf128_ps(half, 1));
 }
 
-SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
-                          const float *x, const float *w, const float *bias,
-                          int relu, float *out, size_t out_stride)
-{
-    __m512 acc[DOT_ROWS * DOT_COLS];
-    UNROLL_FULL
-    for (int k = 0; k < rows * cols; k++)
-        acc[k] = _mm512_setzero_ps();
-    size_t j = 0;
-    for (; j + LANES <= depth; j += LANES) {
-        __m512 xv[DOT_ROWS];
-        UNROLL_FULL
-        for (int r = 0; r < rows; r++)
-            xv[r] = _mm512_loadu_ps(x + r * depth + j);
-        UNROLL_FULL
-        for (int c = 0; c < cols; c++) {
-            const __m512 wv = _mm512_loadu_ps(w + c * depth + j);
-            UNROLL_FULL
-            for (int r = 0; r < rows; r++)
-                acc[r * cols + c] =
-                    _mm512_fmadd_ps(xv[r], wv, acc[r * cols + c]);
-        }
-    }
-    if (j < depth) {
-        const __mmask16 m = lanes_mask((int)(depth - j));
-        __m512 xv[DOT_ROWS];
-        UNROLL_FULL
-        for (int r = 0; r < rows; r++)
-            xv[r] = _mm512_maskz_loadu_ps(m, x + r * depth + j);
-        UNROLL_FULL
-        for (int c = 0; c < cols; c++) {
-            const __m512 wv = _mm512_maskz_loadu_ps(m, w + c * depth + j);
-            UNROLL_FULL
-            for (int r = 0; r < rows; r++)
-                acc[r * cols + c] =
-                    _mm512_fmadd_ps(xv[r], wv, acc[r * cols + c]);
-        }
-    }
-    /* Reduced four accumulators at a time (zeros pad the last group). */
-    float sums[DOT_ROWS * DOT_COLS + 3];
-    UNROLL_FULL
-    for (int k = 0; k < rows * cols; k += 4) {
-        const __m512 zero = _mm512_setzero_ps();
-        _mm_storeu_ps(sums + k,
-                      lane_sums4(acc[k],
-                                 k + 1 < rows * cols ? acc[k + 1] : zero,
-                                 k + 2 < rows * cols ? acc[k + 2] : zero,
-                                 k + 3 < rows * cols ? acc[k + 3] : zero));
-    }
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) {
-            float sum = sums[r * cols + c];
-            if (bias)
-                sum += bias[c];
-            if (relu && !(sum > 0.0f))
-                sum = 0.0f;
-            out[r * out_stride + c] = sum;
-        }
-}
+#define SIMD_VECTOR __m512
+#define SIMD_MASK __mmask16
+#define SIMD_LOAD(p) _mm512_loadu_ps(p)
+#define SIMD_LOAD_MASKED(p, mask) _mm512_maskz_loadu_ps(mask, p)
+#define SIMD_STORE(p, v) _mm512_storeu_ps(p, v)
+#define SIMD_STORE_LAST(p, v, mask, lanes) _mm512_mask_storeu_ps(p, mask, v)
+#define SIMD_BROADCAST(x) _mm512_set1_ps(x)
+#define SIMD_ZERO() _mm512_setzero_ps()
+#define SIMD_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 
-SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
-                         size_t depth, const float *a, size_t a_row,
-                         size_t a_col, const float *b, size_t b_row, float *c,
-                         size_t c_row, int last_lanes)
-{
-    const __mmask16 last = masked ? lanes_mask(last_lanes) : (__mmask16)0xffff;
-    __m512 acc[NN_ROWS * NN_VECTORS];
-    UNROLL_FULL
-    for (int k = 0; k < rows * vectors; k++)
-        acc[k] = _mm512_setzero_ps();
-    for (size_t t = 0; t < depth; t++) {
-        const float *bt = b + t * b_row;
-        __m512 bv[NN_VECTORS];
-        UNROLL_FULL
-        for (int v = 0; v < vectors; v++)
-            bv[v] = masked && v == vectors - 1
-                        ? _mm512_maskz_loadu_ps(last, bt + v * LANES)
-                        : _mm512_loadu_ps(bt + v * LANES);
-        const float *at = a + t * a_col;
-        UNROLL_FULL
-        for (int r = 0; r < rows; r++) {
-            const __m512 av = _mm512_set1_ps(at[r * a_row]);
-            UNROLL_FULL
-            for (int v = 0; v < vectors; v++)
-                acc[r * vectors + v] =
-                    _mm512_fmadd_ps(av, bv[v], acc[r * vectors + v]);
-        }
-    }
-    UNROLL_FULL
-    for (int r = 0; r < rows; r++) {
-        UNROLL_FULL
-        for (int v = 0; v < vectors; v++) {
-            float *p = c + r * c_row + v * LANES;
-            if (masked && v == vectors - 1)
-                _mm512_mask_storeu_ps(p, last, acc[r * vectors + v]);
-            else
-                _mm512_storeu_ps(p, acc[r * vectors + v]);
-        }
-    }
-}
+#include "kernels/dense_x86_template.h"
 
-#define DOT(r, c)                                                              \
-    __attribute__((noinline)) static void dot_##r##_##c(                       \
-        size_t depth, const float *x, const float *w, const float *bias,       \
-        int relu, float *out, size_t out_stride)                               \
-    {                                                                          \
-        dot_tile(r, c, depth, x, w, bias, relu, out, out_stride);              \
-    }
 #define DOT_ROW(r) DOT(r, 1) DOT(r, 2) DOT(r, 3) DOT(r, 4) DOT(r, 5) DOT(r, 6)
 DOT_ROW(1)
 DOT_ROW(2)
@@ -167,14 +69,6 @@ static const dense_dot_plan dense_dot_plan_avx512 = {
     DOT_COLS,
     {DOT_ENTRY(1), DOT_ENTRY(2), DOT_ENTRY(3), DOT_ENTRY(4)}};
 
-#define NN(r, v, m)                                                            \
-    __attribute__((noinline)) static void nn_##r##_##v##_##m(                  \
-        size_t depth, const float *a, size_t a_row, size_t a_col,              \
-        const float *b, size_t b_row, float *c, size_t c_row, int last_lanes)  \
-    {                                                                          \
-        nn_tile(r, v, m, depth, a, a_row, a_col, b, b_row, c, c_row,           \
-                last_lanes);                                                   \
-    }
 #define NN_ROW(r) NN(r, 4, 0) NN(r, 1, 1) NN(r, 2, 1) NN(r, 3, 1) NN(r, 4, 1)
 NN_ROW(1)
 NN_ROW(2)
