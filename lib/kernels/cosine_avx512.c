@@ -60,55 +60,17 @@ static inline void row_sums(size_t dims, const float *x, const float *y,
     reduce3(d, a, b, dot, xx, yy);
 }
 
-static void cosine_similarity_avx512(size_t count, size_t dims, const float *a,
-                                     const float *b, size_t b_stride,
-                                     float *cos_out)
-{
-    const float floor = COSINE_EPSILON * COSINE_EPSILON;
-    for (size_t i = 0; i < count; i++) {
-        float dot, xx, yy;
-        row_sums(dims, a + i * dims, b + i * b_stride, &dot, &xx, &yy);
-        const float product = xx * yy;
-        cos_out[i] = dot / sqrtf(product > floor ? product : floor);
-    }
-}
-
-static float cosine_loss_avx512(size_t count, size_t dims, const float *a,
-                                const float *b, size_t b_stride, float *grad_a)
-{
-    const float floor = COSINE_EPSILON * COSINE_EPSILON;
-    const float scale = 1.0f / (float)count;
-    float loss = 0.0f;
-    for (size_t i = 0; i < count; i++) {
-        const float *x = a + i * dims, *y = b + i * b_stride;
-        float dot, xx, yy;
-        row_sums(dims, x, y, &dot, &xx, &yy);
-        const float product = xx * yy;
-        const int clamped = !(product > floor);
-        const float inverse_norm = 1.0f / sqrtf(clamped ? floor : product);
-        const float cosine = dot * inverse_norm;
-        loss += 1.0f - cosine;
-        if (!grad_a)
-            continue;
-        /* Clamped: the denominator is the constant eps, dcos/da = b/eps. */
-        const __m512 along = _mm512_set1_ps(clamped ? 0.0f : cosine / xx);
-        const __m512 inverse = _mm512_set1_ps(inverse_norm);
-        const __m512 minus_scale = _mm512_set1_ps(-scale);
-        float *g = grad_a + i * dims;
-        for (size_t k = 0; k < dims; k += LANES) {
-            const __mmask16 mask = lanes_mask(dims - k);
-            const __m512 u = _mm512_maskz_loadu_ps(mask, x + k);
-            const __m512 v = _mm512_maskz_loadu_ps(mask, y + k);
-            const __m512 t =
-                _mm512_fmsub_ps(v, inverse, _mm512_mul_ps(along, u));
-            _mm512_mask_storeu_ps(g + k, mask, _mm512_mul_ps(minus_scale, t));
-        }
-    }
-    return loss * scale;
-}
+#define SIMD_VECTOR __m512
+#define SIMD_MASK __mmask16
+#define SIMD_BROADCAST(x) _mm512_set1_ps(x)
+#define SIMD_LOAD_MASKED(p, mask) _mm512_maskz_loadu_ps(mask, p)
+#define SIMD_FMSUB(a, b, c) _mm512_fmsub_ps(a, b, c)
+#define SIMD_MUL(a, b) _mm512_mul_ps(a, b)
+#define SIMD_STORE_LAST(p, v, mask, lanes) _mm512_mask_storeu_ps(p, mask, v)
+#include "kernels/cosine_x86_template.h"
 
 void cosine_provide_avx512(kernel_table *table)
 {
-    table->cosine_similarity = cosine_similarity_avx512;
-    table->cosine_loss = cosine_loss_avx512;
+    table->cosine_similarity = cosine_similarity_simd;
+    table->cosine_loss = cosine_loss_simd;
 }
