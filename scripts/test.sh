@@ -67,6 +67,7 @@ check() { # check NAME COMMAND...: one pass/fail line per extra check
 }
 check scripts/check-docs.sh
 check scripts/check-format.sh
+check scripts/check-report.sh build
 if [ "$install_check" = 1 ]; then
   check scripts/check-install.sh build
 fi
