@@ -67,13 +67,14 @@ check() { # check NAME COMMAND...: one pass/fail line per extra check
 }
 check scripts/check-docs.sh
 check scripts/check-format.sh
-check scripts/check-report.sh build
 if [ "$install_check" = 1 ]; then
   check scripts/check-install.sh build
 fi
 if [ "$valgrind_check" = 1 ]; then
   check scripts/check-valgrind.sh build
 fi
+# cosnet-mnist's HTML report on the real data, rendered by headless chromium.
+check scripts/check-report.sh build
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
