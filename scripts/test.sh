@@ -80,6 +80,8 @@ fi
 if [ "$valgrind_check" = 1 ]; then
   check scripts/check-valgrind.sh build
 fi
+# cosnet-mnist's HTML report on the real data, rendered by headless chromium.
+check scripts/check-report.sh build
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
