@@ -655,7 +655,9 @@ done:
     adamw_snapshot_free(&snapshot);
     cosnet_optimizer_free(optimizer);
     memory_free(order);
-    if (!epoch_loss || !accuracy) {
+    /* A run that finished no epoch leaves no history (and holds no memory
+     * for one). */
+    if (trainer->epochs_done == 0) {
         memory_free(trainer->epoch_loss);
         memory_free(trainer->validation_accuracy);
         trainer->epoch_loss = NULL;
