@@ -491,6 +491,77 @@ static void model_release(void *context)
     cosnet_model_free(c->out);
 }
 
+#ifdef COSNET_TEST_HAVE_MODEL_MEMORY
+/* Model format 2's in-memory save and load. */
+typedef struct memory_context {
+    void *bytes;
+    size_t size;
+    cosnet_model *out;
+} memory_context;
+
+static cosnet_status call_save_memory(void *context)
+{
+    memory_context *c = context;
+    c->bytes = SENTINEL;
+    c->size = 12345;
+    return cosnet_model_save_memory(f.models[4], &c->bytes, &c->size);
+}
+
+static void save_memory_unchanged(void *context)
+{
+    memory_context *c = context;
+    assert_ptr_equal(c->bytes, SENTINEL);
+    assert_int_equal(c->size, 12345);
+}
+
+static void save_memory_release(void *context)
+{
+    memory_context *c = context;
+    assert_true(c->size > 0);
+    cosnet_free(c->bytes);
+}
+
+static cosnet_status call_load_memory(void *context)
+{
+    memory_context *c = context;
+    c->out = SENTINEL;
+    return cosnet_model_load_memory(c->bytes, c->size, &c->out);
+}
+
+static void load_memory_unchanged(void *context)
+{
+    assert_ptr_equal(((memory_context *)context)->out, SENTINEL);
+}
+
+static void load_memory_release(void *context)
+{
+    cosnet_model_free(((memory_context *)context)->out);
+}
+
+static void test_model_memory(void **state)
+{
+    (void)state;
+    memory_context c = {NULL, 0, NULL};
+    subject save = {"cosnet_model_save_memory",
+                    call_save_memory,
+                    save_memory_unchanged,
+                    save_memory_release,
+                    &c,
+                    NULL};
+    sweep(&save);
+    assert_int_equal(cosnet_model_save_memory(f.models[4], &c.bytes, &c.size),
+                     COSNET_OK);
+    subject load = {"cosnet_model_load_memory",
+                    call_load_memory,
+                    load_memory_unchanged,
+                    load_memory_release,
+                    &c,
+                    NULL};
+    sweep(&load);
+    cosnet_free(c.bytes);
+}
+#endif
+
 static void test_models(void **state)
 {
     (void)state;
@@ -835,6 +906,9 @@ int main(void)
         cmocka_unit_test(test_labels_save),
         cmocka_unit_test(test_model_save),
         cmocka_unit_test(test_models),
+#ifdef COSNET_TEST_HAVE_MODEL_MEMORY
+        cmocka_unit_test(test_model_memory),
+#endif
         cmocka_unit_test(test_predict),
         cmocka_unit_test(test_optimizer_create),
         cmocka_unit_test(test_training),
