@@ -35,6 +35,8 @@ enum {
     CLASSES = 10,
     /* More than one evaluation chunk (256), so two threads both work. */
     IMAGE_COUNT = 300,
+    /* The one-thread evaluation sweep runs on the first images only. */
+    SMALL_COUNT = 20,
     BATCH = 4,
     EPOCH_IMAGES = 8,
     MAX_POINTS = 100000
@@ -72,6 +74,8 @@ static struct fixture {
     char label_text_path[128], model_path[128];
     char save_path[128];
     cosnet_dataset *dataset;
+    cosnet_dataset *small_dataset; /* the first SMALL_COUNT images */
+    char small_images_path[128], small_labels_path[128];
     cosnet_labels *labels;
     cosnet_model *models[CLASSES];
     float images[EPOCH_IMAGES * PIXELS];
@@ -138,7 +142,20 @@ static void fixture_make(void)
     write_file(f.labels_path, labels, sizeof labels, 0);
     write_file(f.images_gz_path, images, images_size, 1);
     write_file(f.labels_gz_path, labels, sizeof labels, 1);
+    snprintf(f.small_images_path, sizeof f.small_images_path, "%s/small-images",
+             f.folder);
+    snprintf(f.small_labels_path, sizeof f.small_labels_path, "%s/small-labels",
+             f.folder);
+    put_u32(images + 4, SMALL_COUNT);
+    put_u32(labels + 4, SMALL_COUNT);
+    write_file(f.small_images_path, images, 16 + (size_t)SMALL_COUNT * PIXELS,
+               0);
+    write_file(f.small_labels_path, labels, 8 + SMALL_COUNT, 0);
     free(images);
+    assert_int_equal(cosnet_dataset_open(f.small_images_path,
+                                         f.small_labels_path, CLASSES,
+                                         &f.small_dataset),
+                     COSNET_OK);
 
     assert_int_equal(
         cosnet_dataset_open(f.images_path, f.labels_path, CLASSES, &f.dataset),
@@ -166,6 +183,9 @@ static void fixture_free(void)
         cosnet_model_free(f.models[k]);
     cosnet_labels_free(f.labels);
     cosnet_dataset_free(f.dataset);
+    cosnet_dataset_free(f.small_dataset);
+    unlink(f.small_images_path);
+    unlink(f.small_labels_path);
     const char *paths[] = {f.images_path,    f.labels_path, f.images_gz_path,
                            f.labels_gz_path, f.model_path,  f.save_path,
                            f.label_text_path};
@@ -796,8 +816,9 @@ static cosnet_status call_evaluate(void *context)
 {
     evaluate_context *c = context;
     c->out = SENTINEL;
-    return cosnet_evaluate((const cosnet_model *const *)f.models, CLASSES,
-                           f.labels, f.dataset, c->threads, &c->out);
+    return cosnet_evaluate(
+        (const cosnet_model *const *)f.models, CLASSES, f.labels,
+        c->threads == 1 ? f.small_dataset : f.dataset, c->threads, &c->out);
 }
 
 static void evaluate_unchanged(void *context)
@@ -808,7 +829,8 @@ static void evaluate_unchanged(void *context)
 static void evaluate_release(void *context)
 {
     evaluate_context *c = context;
-    assert_int_equal(cosnet_evaluation_total(c->out), IMAGE_COUNT);
+    assert_int_equal(cosnet_evaluation_total(c->out),
+                     c->threads == 1 ? SMALL_COUNT : IMAGE_COUNT);
     cosnet_evaluation_free(c->out);
 }
 
