@@ -511,6 +511,77 @@ static void model_release(void *context)
     cosnet_model_free(c->out);
 }
 
+#ifdef COSNET_TEST_HAVE_LABELS_MEMORY
+/* Label-set text in memory. */
+typedef struct text_context {
+    char *text;
+    size_t size;
+    cosnet_labels *out;
+} text_context;
+
+static cosnet_status call_labels_save_memory(void *context)
+{
+    text_context *c = context;
+    c->text = SENTINEL;
+    c->size = 12345;
+    return cosnet_labels_save_memory(f.labels, &c->text, &c->size);
+}
+
+static void labels_save_memory_unchanged(void *context)
+{
+    text_context *c = context;
+    assert_ptr_equal(c->text, SENTINEL);
+    assert_int_equal(c->size, 12345);
+}
+
+static void labels_save_memory_release(void *context)
+{
+    text_context *c = context;
+    assert_true(c->size > 0);
+    cosnet_free(c->text);
+}
+
+static cosnet_status call_labels_load_memory(void *context)
+{
+    text_context *c = context;
+    c->out = SENTINEL;
+    return cosnet_labels_load_memory(c->text, c->size, &c->out);
+}
+
+static void labels_load_memory_unchanged(void *context)
+{
+    assert_ptr_equal(((text_context *)context)->out, SENTINEL);
+}
+
+static void labels_load_memory_release(void *context)
+{
+    cosnet_labels_free(((text_context *)context)->out);
+}
+
+static void test_labels_memory(void **state)
+{
+    (void)state;
+    text_context c = {NULL, 0, NULL};
+    subject save = {"cosnet_labels_save_memory",
+                    call_labels_save_memory,
+                    labels_save_memory_unchanged,
+                    labels_save_memory_release,
+                    &c,
+                    NULL};
+    sweep(&save);
+    assert_int_equal(cosnet_labels_save_memory(f.labels, &c.text, &c.size),
+                     COSNET_OK);
+    subject load = {"cosnet_labels_load_memory",
+                    call_labels_load_memory,
+                    labels_load_memory_unchanged,
+                    labels_load_memory_release,
+                    &c,
+                    NULL};
+    sweep(&load);
+    cosnet_free(c.text);
+}
+#endif
+
 #ifdef COSNET_TEST_HAVE_MODEL_MEMORY
 /* Model format 2's in-memory save and load. */
 typedef struct memory_context {
@@ -930,6 +1001,9 @@ int main(void)
         cmocka_unit_test(test_models),
 #ifdef COSNET_TEST_HAVE_MODEL_MEMORY
         cmocka_unit_test(test_model_memory),
+#endif
+#ifdef COSNET_TEST_HAVE_LABELS_MEMORY
+        cmocka_unit_test(test_labels_memory),
 #endif
         cmocka_unit_test(test_predict),
         cmocka_unit_test(test_optimizer_create),
