@@ -123,7 +123,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cosnet_model *model = untouched;
     cosnet_status status = cosnet_model_load(path, &model);
     compare_memory_load(data, size, status, status == COSNET_OK ? model : NULL);
-    uint32_t input_hash = (uint32_t)crc32(0L, data, (uInt)size);
+    /* Not over the whole file: the CRC-32 of bytes that end with their
+     * own CRC is the same constant for every valid file. */
+    uint32_t input_hash =
+        (uint32_t)crc32(0L, data, (uInt)(size >= 4 ? size - 4 : size));
     free(repaired);
     if (status != COSNET_OK) {
         fuzz_check_failure("cosnet_model_load", status);
