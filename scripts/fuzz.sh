@@ -33,9 +33,16 @@ done
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_dataset fuzz_labels fuzz_model fuzz_model_crc)
 
 if [ "$make_seeds" = 1 ]; then
-  # Any build with tests has the generator; the seeds do not depend on it.
-  seed_build=build
-  [ -x "$seed_build/tests/fuzz/make_seeds" ] || seed_build=$build
+  # Any build with tests has the generator; the seeds do not depend on
+  # which (build, build-dev, or the --build folder).
+  seed_build=
+  for dir in build build-dev "$build"; do
+    if [ -f "$dir/build.ninja" ] &&
+       ninja -C "$dir" -t targets all 2>/dev/null | grep -q '^tests/fuzz/make_seeds:'; then
+      seed_build=$dir; break
+    fi
+  done
+  [ -n "$seed_build" ] || { echo "fuzz.sh: no build with tests (meson setup build)" >&2; exit 1; }
   ninja -C "$seed_build" tests/fuzz/make_seeds >/dev/null
   rm -f tests/fuzz/corpus/*/seed-*
   "$seed_build/tests/fuzz/make_seeds" tests/fuzz/corpus

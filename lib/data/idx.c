@@ -22,7 +22,10 @@ enum {
     MINIMUM_CAPACITY = 4096,
     /* Deflate cannot expand data by more than about this ratio, which
      * bounds any size hint taken from a small compressed file. */
-    DEFLATE_MAX_RATIO = 1032
+    DEFLATE_MAX_RATIO = 1032,
+    /* Trailing bytes are counted up to this many, then reported as "at
+     * least" that many. */
+    TRAILING_COUNT_LIMIT = 1 << 20
 };
 
 static const char *describe_errno(int number, char *text, size_t size)
@@ -558,9 +561,10 @@ cosnet_status idx_parse(const char *path, const uint8_t *bytes, size_t size,
     return COSNET_OK;
 }
 
-/* After the declared contents: counts what is left (reading and
- * discarding, so a gzip stream is checked to its end and nothing more is
- * allocated), up to the size limit. */
+/* After the declared contents: counts what is left, reading and
+ * discarding (nothing more is allocated), up to TRAILING_COUNT_LIMIT
+ * bytes, so that a gzip bomb behind a small header costs no more than
+ * that. */
 static cosnet_status count_rest(idx_source *source, uint64_t *rest)
 {
     uint8_t scratch[4096];
@@ -572,7 +576,7 @@ static cosnet_status count_rest(idx_source *source, uint64_t *rest)
         *rest += got;
         if (status != COSNET_OK)
             return status;
-        if (got < sizeof scratch || *rest > IDX_MAX_FILE_BYTES)
+        if (got < sizeof scratch || *rest >= TRAILING_COUNT_LIMIT)
             return COSNET_OK;
     }
 }
@@ -645,7 +649,15 @@ static cosnet_status load_declared(idx_source *source,
     if (status == COSNET_OK) {
         uint64_t rest = 0;
         status = count_rest(source, &rest);
-        if (status == COSNET_OK && rest > 0)
+        if (status == COSNET_OK && rest >= TRAILING_COUNT_LIMIT)
+            status = error_set(COSNET_ERROR_BAD_FORMAT,
+                               "%s: at least %llu trailing bytes: header "
+                               "declares %s (%zu bytes) but the file has more "
+                               "than %llu%s",
+                               path, (unsigned long long)rest, declared, total,
+                               (unsigned long long)(total + rest),
+                               size_note(compressed));
+        else if (status == COSNET_OK && rest > 0)
             status =
                 size_disagrees(path, &result, total, total + rest, compressed);
     }

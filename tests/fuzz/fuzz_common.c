@@ -80,6 +80,12 @@ void fuzz_check_failure(const char *what, cosnet_status status)
 {
     if (status == COSNET_OK)
         return;
+    /* COSNET_FUZZ_VERBOSE=1 prints every rejection: the replay of the seed
+     * corpus then lists real messages for docs/reliability.md. */
+    const char *verbose = getenv("COSNET_FUZZ_VERBOSE");
+    if (verbose && verbose[0] == '1')
+        printf("%s: %s: %s\n", what, cosnet_strerror(status),
+               cosnet_last_error());
     if (strcmp(cosnet_strerror(status), "unknown status") == 0)
         fuzz_fail(what, status);
     if (cosnet_last_error()[0] == '\0')

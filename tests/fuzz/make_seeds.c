@@ -290,6 +290,23 @@ static void model_seeds(const char *scratch)
     memcpy(file, valid, size);
     file[size - 1] ^= 0x01;
     model_seed("crc-flipped", file, size, 0);
+
+#ifdef COSNET_SEEDS_HAVE_LAYERS
+    /* A small network from a layer list (model format 2): conv, pool,
+     * dense, 500 bytes, so the fuzzer starts inside the layer records. */
+    check(cosnet_model_create_layers("conv3x3 2 pad 1, relu, maxpool2x2, "
+                                     "flatten, dense 3, relu, dense 4",
+                                     1, 6, 6, 7, &model),
+          "cosnet_model_create_layers");
+    check(cosnet_model_save(model, scratch), "cosnet_model_save");
+    cosnet_model_free(model);
+    in = fopen(scratch, "rb");
+    size = in ? fread(file, 1, sizeof file, in) : 0;
+    if (in)
+        fclose(in);
+    remove(scratch);
+    model_seed("small-layers", file, size, 0);
+#endif
 }
 
 int main(int argc, char **argv)

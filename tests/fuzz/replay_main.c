@@ -33,6 +33,9 @@ static int run_file(const char *path)
         }
     }
     fclose(file);
+    const char *verbose = getenv("COSNET_FUZZ_VERBOSE");
+    if (verbose && verbose[0] == '1')
+        printf("%s (%zu bytes)\n", path, size);
     LLVMFuzzerTestOneInput(bytes, size);
     free(bytes);
     return 1;
