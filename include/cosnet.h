@@ -658,7 +658,9 @@ COSNET_API cosnet_status cosnet_trainer_set_progress(
  * model must take the dataset's image size and output the label
  * dimension; labels needs at least the dataset's class_count vectors.
  * On failure the model holds the weights after the last completed step (a
- * step that made a weight non-finite is undone).
+ * step that made a weight non-finite is undone); a run that fails before
+ * finishing its first epoch leaves the trainer's results of the previous
+ * run in place.
  * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH, NOT_ENOUGH_DATA (no image
  * left to train on), NOT_FINITE, CANCELLED, UNSUPPORTED, THREAD or
  * OUT_OF_MEMORY. */

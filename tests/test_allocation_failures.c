@@ -985,6 +985,250 @@ static void test_set_allocator_when_idle(void **state)
     assert_int_equal(atomic_load(&live_blocks), 0);
 }
 
+/* ---- the honest classifier ----------------------------------------------
+ * A small layer list (cheap to train), the trainer, classification, the
+ * single-model evaluation and the classifier bundle. */
+
+#define SMALL_NET "conv3x3 2 pad 1, relu, maxpool2x2, flatten, dense 25"
+
+typedef struct handle_context {
+    void *out;
+    cosnet_model *model;
+    cosnet_trainer *trainer;
+    float before[2 * 9 + 2 + 25 * 2 * 14 * 14 + 25];
+    void *bytes;
+    size_t size;
+} handle_context;
+
+static size_t small_parameters(const cosnet_model *model)
+{
+    size_t n = cosnet_model_parameter_count(model);
+    assert_true(n <= sizeof((handle_context *)0)->before / sizeof(float));
+    return n;
+}
+
+static cosnet_status call_create_layers(void *context)
+{
+    handle_context *c = context;
+    c->out = SENTINEL;
+    return cosnet_model_create_layers(SMALL_NET, 1, SIDE, SIDE, 3,
+                                      (cosnet_model **)&c->out);
+}
+
+static void handle_unchanged(void *context)
+{
+    assert_ptr_equal(((handle_context *)context)->out, SENTINEL);
+}
+
+static void layers_model_release(void *context)
+{
+    cosnet_model_free(((handle_context *)context)->out);
+}
+
+/* Training changes the model only on success (every allocation is made
+ * before the first step). */
+static cosnet_status call_trainer_run(void *context)
+{
+    handle_context *c = context;
+    return cosnet_trainer_run(c->trainer, c->model, f.labels, f.small_dataset);
+}
+
+static void trainer_unchanged(void *context)
+{
+    handle_context *c = context;
+    float now[sizeof c->before / sizeof(float)];
+    const size_t n = small_parameters(c->model);
+    assert_int_equal(cosnet_model_get_parameters(c->model, now, n), COSNET_OK);
+    assert_memory_equal(now, c->before, n * sizeof(float));
+    /* The trainer keeps the results of the run before the sweep. */
+    assert_int_equal(cosnet_trainer_epochs_done(c->trainer), 1);
+}
+
+static void trainer_release(void *context)
+{
+    handle_context *c = context;
+    assert_int_equal(cosnet_trainer_epochs_done(c->trainer), 1);
+}
+
+static cosnet_status call_trainer_create(void *context)
+{
+    handle_context *c = context;
+    c->out = SENTINEL;
+    return cosnet_trainer_create((cosnet_trainer **)&c->out);
+}
+
+static void trainer_free_release(void *context)
+{
+    cosnet_trainer_free(((handle_context *)context)->out);
+}
+
+static cosnet_status call_classify(void *context)
+{
+    handle_context *c = context;
+    size_t classes[EPOCH_IMAGES] = {0};
+    float similarities[EPOCH_IMAGES];
+    c->out = NULL;
+    return cosnet_classify(c->model, f.labels, f.images, EPOCH_IMAGES, classes,
+                           similarities, NULL, NULL);
+}
+
+static cosnet_status call_evaluate_classifier(void *context)
+{
+    handle_context *c = context;
+    c->out = SENTINEL;
+    return cosnet_evaluate_classifier(c->model, f.labels, f.small_dataset, 1,
+                                      (cosnet_evaluation **)&c->out);
+}
+
+static void evaluation_release(void *context)
+{
+    handle_context *c = context;
+    assert_int_equal(cosnet_evaluation_total(c->out), SMALL_COUNT);
+    cosnet_evaluation_free(c->out);
+}
+
+static void nothing_to_release(void *context)
+{
+    (void)context;
+}
+
+static cosnet_status call_bundle_create(void *context)
+{
+    handle_context *c = context;
+    c->out = SENTINEL;
+    return cosnet_classifier_create(c->model, f.labels, NULL,
+                                    (cosnet_classifier **)&c->out);
+}
+
+static void bundle_release(void *context)
+{
+    cosnet_classifier_free(((handle_context *)context)->out);
+}
+
+static cosnet_status call_bundle_save(void *context)
+{
+    handle_context *c = context;
+    c->bytes = SENTINEL;
+    cosnet_status status = cosnet_classifier_save_memory(
+        (cosnet_classifier *)c->out, &c->bytes, &c->size);
+    return status;
+}
+
+static void bundle_save_unchanged(void *context)
+{
+    assert_ptr_equal(((handle_context *)context)->bytes, SENTINEL);
+}
+
+static void bundle_save_release(void *context)
+{
+    cosnet_free(((handle_context *)context)->bytes);
+}
+
+static cosnet_status call_bundle_load(void *context)
+{
+    handle_context *c = context;
+    c->out = SENTINEL;
+    return cosnet_classifier_load_memory(c->bytes, c->size,
+                                         (cosnet_classifier **)&c->out);
+}
+
+static void test_classifier(void **state)
+{
+    (void)state;
+    handle_context c;
+    memset(&c, 0, sizeof c);
+    subject create = {"cosnet_model_create_layers",
+                      call_create_layers,
+                      handle_unchanged,
+                      layers_model_release,
+                      &c,
+                      NULL};
+    sweep(&create);
+    subject trainer_create = {"cosnet_trainer_create",
+                              call_trainer_create,
+                              handle_unchanged,
+                              trainer_free_release,
+                              &c,
+                              NULL};
+    sweep(&trainer_create);
+
+    assert_int_equal(
+        cosnet_model_create_layers(SMALL_NET, 1, SIDE, SIDE, 3, &c.model),
+        COSNET_OK);
+    assert_int_equal(cosnet_model_get_parameters(c.model, c.before,
+                                                 small_parameters(c.model)),
+                     COSNET_OK);
+    assert_int_equal(cosnet_trainer_create(&c.trainer), COSNET_OK);
+    assert_int_equal(cosnet_trainer_set(c.trainer, COSNET_TRAINER_EPOCHS, 1),
+                     COSNET_OK);
+    assert_int_equal(
+        cosnet_trainer_set(c.trainer, COSNET_TRAINER_BATCH_SIZE, 10),
+        COSNET_OK);
+    assert_int_equal(cosnet_trainer_set(c.trainer, COSNET_TRAINER_THREADS, 1),
+                     COSNET_OK);
+    assert_int_equal(cosnet_trainer_set(c.trainer, COSNET_TRAINER_SHIFT, 1),
+                     COSNET_OK);
+    /* One run first, so the trainer holds a history: a successful run then
+     * replaces it (no block more), a failed one must leave it. */
+    assert_int_equal(
+        cosnet_trainer_run(c.trainer, c.model, f.labels, f.small_dataset),
+        COSNET_OK);
+    assert_int_equal(cosnet_model_get_parameters(c.model, c.before,
+                                                 small_parameters(c.model)),
+                     COSNET_OK);
+    subject run = {"cosnet_trainer_run",
+                   call_trainer_run,
+                   trainer_unchanged,
+                   trainer_release,
+                   &c,
+                   NULL};
+    sweep(&run);
+
+    subject classify = {
+        "cosnet_classify", call_classify, NULL, nothing_to_release, &c, NULL};
+    sweep(&classify);
+    subject evaluate = {"cosnet_evaluate_classifier",
+                        call_evaluate_classifier,
+                        handle_unchanged,
+                        evaluation_release,
+                        &c,
+                        NULL};
+    sweep(&evaluate);
+    subject bundle = {"cosnet_classifier_create",
+                      call_bundle_create,
+                      handle_unchanged,
+                      bundle_release,
+                      &c,
+                      NULL};
+    sweep(&bundle);
+
+    cosnet_classifier *made = NULL;
+    assert_int_equal(cosnet_classifier_create(c.model, f.labels, NULL, &made),
+                     COSNET_OK);
+    c.out = made;
+    subject save = {"cosnet_classifier_save_memory",
+                    call_bundle_save,
+                    bundle_save_unchanged,
+                    bundle_save_release,
+                    &c,
+                    NULL};
+    sweep(&save);
+    c.bytes = NULL;
+    assert_int_equal(cosnet_classifier_save_memory(made, &c.bytes, &c.size),
+                     COSNET_OK);
+    subject load = {"cosnet_classifier_load_memory",
+                    call_bundle_load,
+                    handle_unchanged,
+                    bundle_release,
+                    &c,
+                    NULL};
+    sweep(&load);
+    cosnet_free(c.bytes);
+    cosnet_classifier_free(made);
+    cosnet_trainer_free(c.trainer);
+    cosnet_model_free(c.model);
+}
+
 int main(void)
 {
     /* Before any other libcosnet call, so every block is counted. */
@@ -1009,6 +1253,7 @@ int main(void)
         cmocka_unit_test(test_optimizer_create),
         cmocka_unit_test(test_training),
         cmocka_unit_test(test_evaluate),
+        cmocka_unit_test(test_classifier),
         cmocka_unit_test(test_set_allocator),
     };
     const struct CMUnitTest idle[] = {

@@ -502,15 +502,17 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
     if (status != COSNET_OK)
         return status;
 
-    /* The history of this run replaces the last one's. */
-    memory_free(trainer->epoch_loss);
-    memory_free(trainer->validation_accuracy);
+    /* The history of this run replaces the last one's once it has
+     * finished an epoch; a run that finishes none leaves the trainer as it
+     * was. */
+    float *const previous_loss = trainer->epoch_loss;
+    double *const previous_accuracy = trainer->validation_accuracy;
+    const unsigned previous_epochs = trainer->epochs_done;
+    float *epoch_loss = memory_allocate_zeroed(epochs, sizeof(float));
+    double *accuracy = memory_allocate_zeroed(epochs, sizeof(double));
     trainer->epochs_done = 0;
-    trainer->epoch_loss = memory_allocate_zeroed(epochs, sizeof(float));
-    trainer->validation_accuracy =
-        memory_allocate_zeroed(epochs, sizeof(double));
-    float *epoch_loss = trainer->epoch_loss;
-    double *accuracy = trainer->validation_accuracy;
+    trainer->epoch_loss = epoch_loss;
+    trainer->validation_accuracy = accuracy;
     size_t *order = memory_allocate(count * sizeof *order);
     cosnet_optimizer *optimizer = NULL;
     adamw_snapshot snapshot = {0, NULL, 0};
@@ -655,13 +657,15 @@ done:
     adamw_snapshot_free(&snapshot);
     cosnet_optimizer_free(optimizer);
     memory_free(order);
-    /* A run that finished no epoch leaves no history (and holds no memory
-     * for one). */
     if (trainer->epochs_done == 0) {
-        memory_free(trainer->epoch_loss);
-        memory_free(trainer->validation_accuracy);
-        trainer->epoch_loss = NULL;
-        trainer->validation_accuracy = NULL;
+        memory_free(epoch_loss);
+        memory_free(accuracy);
+        trainer->epoch_loss = previous_loss;
+        trainer->validation_accuracy = previous_accuracy;
+        trainer->epochs_done = previous_epochs;
+    } else {
+        memory_free(previous_loss);
+        memory_free(previous_accuracy);
     }
     return status;
 }
