@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_dataset fuzz_labels fuzz_model fuzz_model_crc)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_dataset fuzz_labels fuzz_model fuzz_model_crc fuzz_classifier fuzz_image)
 
 if [ "$make_seeds" = 1 ]; then
   # Any build with tests has the generator; the seeds do not depend on
