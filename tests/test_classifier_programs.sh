@@ -132,6 +132,10 @@ printf 'hello\n' > "$work/text.pgm"
 bad "not an image" "not a PGM (P2, P5) or PNG file" "$classify" "$bundle" "$work/text.pgm"
 head -c 300 "$images/1000-$truth.pgm" > "$work/truncated.pgm"
 bad "truncated PGM" "truncated PGM" "$classify" "$bundle" "$work/truncated.pgm"
+# A text PGM whose header promises far more pixels than the file holds (a
+# fuzz finding: it used to allocate them first).
+printf 'P2\n2323 5323\n5\n' > "$work/promise.pgm"
+bad "P2 header beyond the file" "cannot fit" "$classify" "$bundle" "$work/promise.pgm"
 printf 'P5\n0 28\n255\n' > "$work/empty.pgm"
 bad "zero-size image" "zero-size image" "$classify" "$bundle" "$work/empty.pgm"
 mkdir "$work/no-images" && touch "$work/no-images/readme.txt"

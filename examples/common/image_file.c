@@ -88,6 +88,13 @@ static int read_pgm(const unsigned char *data, size_t size, const char *name,
         return fail(message, message_size, "%s: PGM maxval 0", name);
     const size_t count = (size_t)rows * columns;
     const size_t sample = maxval > 255 ? 2 : 1;
+    if (!binary && count > size - c.at)
+        /* Every text pixel takes at least one digit: a header that promises
+         * more than the bytes left is refused before anything is made. */
+        return fail(message, message_size,
+                    "%s: truncated PGM at byte %zu: %lux%lu pixels cannot fit "
+                    "in the %zu bytes after the header",
+                    name, size, columns, rows, size - c.at);
     if (binary) {
         /* Exactly one whitespace byte ends the header. */
         if (c.at >= size)
