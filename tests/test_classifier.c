@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cosnet.h"
 #include "common/thread.h"
@@ -651,6 +652,14 @@ static void test_classifier_bundle(void **state)
     assert_int_equal(cosnet_classifier_load_memory(data, size - 9, &untouched),
                      COSNET_ERROR_CORRUPT);
     assert_int_equal(cosnet_classifier_load_memory(data, 12, &untouched),
+                     COSNET_ERROR_TRUNCATED);
+    /* A fuzz finding: label vectors that run into the final CRC's 4 bytes
+     * (with that CRC valid) were read past the buffer. */
+    const size_t into_crc = 20 + 4 * CLASSES * DIMS + 2;
+    memcpy(bad, data, into_crc - 4);
+    uint32_t crc = (uint32_t)crc32(0L, bad, (unsigned)(into_crc - 4));
+    put_le32(bad + into_crc - 4, crc);
+    assert_int_equal(cosnet_classifier_load_memory(bad, into_crc, &untouched),
                      COSNET_ERROR_TRUNCATED);
     memcpy(bad, data, size);
     put_le32(bad + 12, 0); /* no classes */

@@ -241,7 +241,7 @@ static cosnet_status need(const unsigned char *start, size_t size,
                           const char *what)
 {
     size_t offset = (size_t)(at - start);
-    if (n > size - offset)
+    if (offset > size || n > size - offset)
         return error_set(COSNET_ERROR_TRUNCATED,
                          "%s: truncated at byte %zu: %s needs %zu more bytes",
                          name, size, what, n - (size - offset));
@@ -278,7 +278,8 @@ static cosnet_status load_bytes(const unsigned char *bytes, size_t size,
                          CLASSIFIER_MAX_CLASSES,
                          (unsigned)ARCHITECTURE_MAX_FEATURES);
     at += 20;
-    status = need(bytes, size, at, 4 * (size_t)count * dims, name,
+    /* Everything but the final CRC is parsed: its 4 bytes are not data. */
+    status = need(bytes, size - 4, at, 4 * (size_t)count * dims, name,
                   "the label vectors");
     if (status != COSNET_OK)
         return status;
