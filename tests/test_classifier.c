@@ -661,6 +661,16 @@ static void test_classifier_bundle(void **state)
     put_le32(bad + into_crc - 4, crc);
     assert_int_equal(cosnet_classifier_load_memory(bad, into_crc, &untouched),
                      COSNET_ERROR_TRUNCATED);
+    /* Bytes between the embedded model and the CRC (CRC valid). */
+    unsigned char *longer = malloc(size + 4);
+    memcpy(longer, data, size - 4);
+    memset(longer + size - 4, 0, 4);
+    put_le32(longer + size, (uint32_t)crc32(0L, longer, (unsigned)size));
+    assert_int_equal(
+        cosnet_classifier_load_memory(longer, size + 4, &untouched),
+        COSNET_ERROR_MISMATCH);
+    assert_non_null(strstr(cosnet_last_error(), "4 bytes after the model"));
+    free(longer);
     memcpy(bad, data, size);
     put_le32(bad + 12, 0); /* no classes */
     assert_int_equal(cosnet_classifier_load_memory(bad, size, &untouched),

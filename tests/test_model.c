@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -448,6 +449,28 @@ static void test_predict_by_hand(void **state)
                      COSNET_OK);
     for (size_t i = 0; i < 3 * OUTPUTS; i++)
         assert_true(outputs[i] == 0.0f);
+    free(images);
+    cosnet_model_free(model);
+}
+
+/* Finite parameters so large that the outputs overflow (every one FLT_MAX,
+ * which cosnet_model_set_parameters accepts): predict must say so with
+ * NOT_FINITE, not return infinities as a result (a reliability finding). */
+static void test_predict_overflow_is_a_status(void **state)
+{
+    (void)state;
+    cosnet_model *model = new_model(4);
+    float values[PARAMETERS];
+    for (size_t i = 0; i < PARAMETERS; i++)
+        values[i] = FLT_MAX;
+    assert_int_equal(cosnet_model_set_parameters(model, values, PARAMETERS),
+                     COSNET_OK);
+    float *images = random_images(2, 6);
+    float outputs[2 * OUTPUTS];
+    assert_int_equal(cosnet_model_predict(model, images, 2, outputs),
+                     COSNET_ERROR_NOT_FINITE);
+    assert_non_null(strstr(cosnet_last_error(), "cosnet_model_predict"));
+    assert_non_null(strstr(cosnet_last_error(), "overflow float arithmetic"));
     free(images);
     cosnet_model_free(model);
 }
@@ -966,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_seeds),
         cmocka_unit_test(test_parameters),
         cmocka_unit_test(test_predict_by_hand),
+        cmocka_unit_test(test_predict_overflow_is_a_status),
         cmocka_unit_test(test_predict_shape_and_determinism),
         cmocka_unit_test(test_predict_two_threads),
         cmocka_unit_test(test_predict_dataset),

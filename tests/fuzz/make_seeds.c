@@ -224,6 +224,12 @@ static void put_le32(unsigned char *at, uint32_t value)
         at[i] = (unsigned char)(value >> (8 * i));
 }
 
+static uint32_t get_le32(const unsigned char *at)
+{
+    return (uint32_t)at[0] | (uint32_t)at[1] << 8 | (uint32_t)at[2] << 16 |
+           (uint32_t)at[3] << 24;
+}
+
 static void model_seed(const char *name, unsigned char *file, size_t size,
                        int fix_crc)
 {
@@ -264,8 +270,8 @@ static void model_seeds(const char *scratch)
     file[0] = 'X';
     model_seed("bad-magic", file, size, 1);
     memcpy(file, valid, size);
-    put_le32(file + 8, 2);
-    model_seed("version-2", file, size, 1);
+    put_le32(file + 8, 3);
+    model_seed("unknown-version", file, size, 1);
     memcpy(file, valid, size);
     put_le32(file + 12, 99);
     model_seed("unknown-architecture", file, size, 1);
@@ -278,14 +284,17 @@ static void model_seeds(const char *scratch)
     memcpy(file, valid, size);
     put_le32(file + 20, 0xffffffffu);
     model_seed("huge-parameter-count", file, size, 1);
+    /* Format 2: the parameters follow the 40-byte fixed header and the
+     * layer records (12 bytes each; the count is at byte 36). */
+    size_t parameters_at = 40 + 12 * (size_t)get_le32(valid + 36);
     memcpy(file, valid, size);
-    put_le32(file + 24 + 4 * 7, 0x7fc00000u); /* NaN */
+    put_le32(file + parameters_at + 4 * 7, 0x7fc00000u); /* NaN */
     model_seed("nan-parameter", file, size, 1);
     memcpy(file, valid, size);
-    put_le32(file + 24 + 4 * 100, 0x7f800000u); /* +infinity */
+    put_le32(file + parameters_at + 4 * 100, 0x7f800000u); /* +infinity */
     model_seed("infinite-parameter", file, size, 1);
     memcpy(file, valid, size);
-    put_le32(file + 24, 0x7f7fffffu); /* FLT_MAX */
+    put_le32(file + parameters_at, 0x7f7fffffu); /* FLT_MAX */
     model_seed("huge-parameter", file, size, 1);
     memcpy(file, valid, size);
     file[size - 1] ^= 0x01;
