@@ -617,9 +617,14 @@ typedef enum cosnet_trainer_option {
     COSNET_TRAINER_ROTATE = 9,
     /* Augmentation: ... and scaled by a random factor in [1 - X, 1 + X].
      * 0..0.5, default 0 (none). */
-    COSNET_TRAINER_SCALE = 10
+    COSNET_TRAINER_SCALE = 10,
+    /* Augmentation: ... and bent by a smooth random displacement field
+     * (elastic distortion): displacements drawn uniformly in [-X, X]
+     * pixels at a 5 x 5 grid of control points, interpolated bilinearly in
+     * between. 0..8, default 0 (none). */
+    COSNET_TRAINER_ELASTIC = 11
 } cosnet_trainer_option;
-#define COSNET_TRAINER_OPTION_COUNT 11
+#define COSNET_TRAINER_OPTION_COUNT 12
 
 /* Called after every batch (epoch_finished 0: images_done of images_total
  * trained in this 1-based epoch, loss = the batch's) and after every epoch

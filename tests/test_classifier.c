@@ -253,6 +253,10 @@ static void test_trainer_options(void **state)
                      COSNET_ERROR_OUT_OF_RANGE);
     assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_SCALE, 0.6),
                      COSNET_ERROR_OUT_OF_RANGE);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_ELASTIC, 8.5),
+                     COSNET_ERROR_OUT_OF_RANGE);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_ELASTIC, -1),
+                     COSNET_ERROR_OUT_OF_RANGE);
     assert_int_equal(cosnet_trainer_set(trainer, (cosnet_trainer_option)99, 1),
                      COSNET_ERROR_INVALID_ARGUMENT);
     assert_int_equal(cosnet_trainer_get(trainer, COSNET_TRAINER_EPOCHS, NULL),
@@ -355,6 +359,9 @@ static void test_trainer_threads_invariant(void **state)
                          COSNET_OK);
         assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_SCALE, 0.1),
                          COSNET_OK);
+        assert_int_equal(
+            cosnet_trainer_set(trainer, COSNET_TRAINER_ELASTIC, 1.5),
+            COSNET_OK);
         if (threads == 4) /* another seed */
             assert_int_equal(
                 cosnet_trainer_set(trainer, COSNET_TRAINER_SEED, 1), COSNET_OK);

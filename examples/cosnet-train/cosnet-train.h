@@ -29,7 +29,8 @@ typedef struct options {
     size_t batch_size, validation;
     double learning_rate, weight_decay, warmup;
     double rotate, scale; /* augmentation: degrees, scale change */
-    int rotate_given, scale_given;
+    double elastic;       /* augmentation: elastic displacement, pixels */
+    int rotate_given, scale_given, elastic_given;
     unsigned shift;
     const char *save_path, *json_path;
     int quiet;

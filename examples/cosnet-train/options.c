@@ -64,6 +64,11 @@ static void print_help(FILE *out)
         "  --scale X          also scale each training image by a factor in "
         "[1-X, 1+X]\n"
         "                     (default 0.1 for mnist, 0 for fashion)\n"
+        "  --elastic X        also bend each training image by a smooth "
+        "random\n"
+        "                     field moving pixels by up to X (default "
+        "0 for mnist,\n"
+        "                     0 for fashion)\n"
         "  --validation N     hold out N training images and report their "
         "accuracy\n"
         "                     after every epoch (default 0)\n"
@@ -147,6 +152,7 @@ enum {
     WARMUP,
     ROTATE,
     SCALE,
+    ELASTIC,
     AUGMENT,
     VALIDATION,
     SEED,
@@ -163,9 +169,9 @@ enum {
 static const char *const names[OPTION_COUNT] = {
     "--dataset", "--data",       "--arch",    "--labels",       "--label-seed",
     "--epochs",  "--batch-size", "--lr",      "--weight-decay", "--warmup",
-    "--rotate",  "--scale",      "--augment", "--validation",   "--seed",
-    "--threads", "--save",       "--json",    "--quiet",        "--help",
-    "-h",        "--version"};
+    "--rotate",  "--scale",      "--elastic", "--augment",      "--validation",
+    "--seed",    "--threads",    "--save",    "--json",         "--quiet",
+    "--help",    "-h",           "--version"};
 
 /* One option with its value; 0 or the exit status. */
 static int take(int which, const char *value, options *opt)
@@ -200,12 +206,14 @@ static int take(int which, const char *value, options *opt)
     case WEIGHT_DECAY:
     case WARMUP:
     case ROTATE:
-    case SCALE: {
+    case SCALE:
+    case ELASTIC: {
         double real;
-        const double most = which == WARMUP   ? 1
-                            : which == ROTATE ? 45
-                            : which == SCALE  ? 0.5
-                                              : 1e3;
+        const double most = which == WARMUP    ? 1
+                            : which == ROTATE  ? 45
+                            : which == SCALE   ? 0.5
+                            : which == ELASTIC ? 8
+                                               : 1e3;
         if (!parse_real(value, &real) || real > most)
             return usage_error("%s must be a number in [0, %g], not '%s'", name,
                                most, value);
@@ -213,9 +221,11 @@ static int take(int which, const char *value, options *opt)
           : which == WEIGHT_DECAY ? &opt->weight_decay
           : which == WARMUP       ? &opt->warmup
           : which == ROTATE       ? &opt->rotate
-                                  : &opt->scale) = real;
+          : which == SCALE        ? &opt->scale
+                                  : &opt->elastic) = real;
         opt->rotate_given |= which == ROTATE;
         opt->scale_given |= which == SCALE;
+        opt->elastic_given |= which == ELASTIC;
         return 0;
     }
     default: break;
@@ -256,6 +266,7 @@ int parse_options(int argc, char **argv, options *opt, int *done)
     opt->shift = 2;
     opt->rotate = 10;
     opt->scale = 0.1;
+    opt->elastic = 0;
     int help = 0, version = 0;
     for (int i = 1; i < argc; i++) {
         const char *argument = argv[i];
@@ -296,6 +307,8 @@ int parse_options(int argc, char **argv, options *opt, int *done)
         opt->rotate = 0;
     if (opt->fashion && !opt->scale_given)
         opt->scale = 0;
+    if (opt->fashion && !opt->elastic_given)
+        opt->elastic = 0;
     if (help) {
         print_help(stdout);
         *done = 1;

@@ -35,9 +35,9 @@ void print_report(FILE *out, const run_result *r)
     fprintf(out,
             "%u epochs, batch %zu, peak rate %g, weight decay %g, warm-up %g, "
             "shifts up to %u px, rotations up to %g degrees, scaling up to "
-            "%g, seed %llu\n",
+            "%g, elastic up to %g px, seed %llu\n",
             o->epochs, o->batch_size, o->learning_rate, o->weight_decay,
-            o->warmup, o->shift, o->rotate, o->scale,
+            o->warmup, o->shift, o->rotate, o->scale, o->elastic,
             (unsigned long long)o->seed);
     const unsigned epochs = cosnet_trainer_epochs_done(r->trainer);
     fprintf(out, "epoch loss:");
@@ -153,10 +153,11 @@ char *json_report(const run_result *r)
         ",\n  \"parameters\": %zu,\n  \"epochs\": %u,\n  \"batch_size\": "
         "%zu,\n  \"learning_rate\": %.17g,\n  \"weight_decay\": %.17g,\n  "
         "\"warmup\": %.17g,\n  \"shift\": %u,\n  \"rotate\": %.17g,\n  "
-        "\"scale\": %.17g,\n  \"validation\": %zu,\n  \"seed\": %llu,\n",
+        "\"scale\": %.17g,\n  \"elastic\": %.17g,\n  \"validation\": %zu,\n  "
+        "\"seed\": %llu,\n",
         cosnet_model_parameter_count(r->model), o->epochs, o->batch_size,
         o->learning_rate, o->weight_decay, o->warmup, o->shift, o->rotate,
-        o->scale, o->validation, (unsigned long long)o->seed);
+        o->scale, o->elastic, o->validation, (unsigned long long)o->seed);
     const unsigned epochs = cosnet_trainer_epochs_done(r->trainer);
     add(&t, "  \"loss_history\": [");
     for (unsigned e = 1; e <= epochs; e++)

@@ -3,8 +3,9 @@
  * Each image's target is its class's label vector; the loss is SPEC's
  * cosine loss; AdamW steps with a learning rate that warms up linearly and
  * then follows a cosine down to zero. The training images are reshuffled
- * every epoch by the seeded generator, optionally shifted by a few pixels
- * (zeros come in at the border), and a validation part is held out once.
+ * every epoch by the seeded generator, optionally moved (train/augment.c:
+ * shifts, rotations, scaling, elastic distortion), and a validation part is
+ * held out once.
  *
  * Threads split each batch into TRAINER_PIECES fixed pieces: each piece's
  * gradient is computed on its own, and the pieces are added in piece order,
@@ -24,6 +25,7 @@
 #include "network/model_internal.h"
 #include "network/passes.h"
 #include "optimizer/adamw_internal.h"
+#include "train/augment.h"
 
 /* Pieces per batch: the most threads one batch can use. */
 #define TRAINER_PIECES 8
@@ -60,6 +62,7 @@ static const option_rule rules[COSNET_TRAINER_OPTION_COUNT] = {
     [COSNET_TRAINER_SEED] = {0, 0, 9007199254740992.0, 1, "seed"},
     [COSNET_TRAINER_ROTATE] = {0, 0, 45, 0, "rotation (degrees)"},
     [COSNET_TRAINER_SCALE] = {0, 0, 0.5, 0, "scale change"},
+    [COSNET_TRAINER_ELASTIC] = {0, 0, 8, 0, "elastic displacement (pixels)"},
 };
 
 COSNET_API cosnet_status cosnet_trainer_create(cosnet_trainer **out)
@@ -183,7 +186,11 @@ struct run_state {
     unsigned threads;
     worker workers[TRAINER_MAX_THREADS];
     size_t image_size, dims, parameters;
-    /* The batch being trained. */
+    /* The batch being trained: which images, how each is moved (drawn in
+     * batch order on the calling thread), and the moved images (made by
+     * the worker that computes their piece). */
+    size_t *indices;        /* batch */
+    image_motion *motions;  /* batch */
     float *images;          /* batch x image_size */
     float *targets;         /* batch x dims */
     size_t batch;           /* images in it */
@@ -220,6 +227,11 @@ static void compute_gradients(worker *w)
             r->piece_loss[p] = 0.0f;
             continue;
         }
+        for (size_t i = first; i < first + n; i++)
+            augment_image(
+                r->kernels, cosnet_dataset_image(r->dataset, r->indices[i]),
+                r->model->arch.input_rows, r->model->arch.input_columns,
+                &r->motions[i], r->images + i * r->image_size);
         /* The piece's share of the batch's mean loss and gradient. */
         r->piece_loss[p] = network_loss_gradient_share(
             w->workspace, r->model->parameters,
@@ -314,6 +326,8 @@ static void run_free(run_state *r)
         memory_free(r->workers[t].pixels);
         memory_free(r->workers[t].predictions);
     }
+    memory_free(r->indices);
+    memory_free(r->motions);
     memory_free(r->images);
     memory_free(r->targets);
     memory_free(r->piece_gradients);
@@ -323,12 +337,15 @@ static void run_free(run_state *r)
 static cosnet_status run_create(run_state *r, size_t batch)
 {
     const size_t classes = cosnet_labels_count(r->labels);
+    r->indices = memory_allocate(batch * sizeof *r->indices);
+    r->motions = memory_allocate(batch * sizeof *r->motions);
     r->images = memory_allocate(batch * r->image_size * sizeof(float));
     r->targets = memory_allocate(batch * r->dims * sizeof(float));
     r->piece_gradients = memory_allocate_aligned(
         64, (size_t)TRAINER_PIECES * r->parameters * sizeof(float));
     r->gradient = memory_allocate(r->parameters * sizeof(float));
-    if (!r->images || !r->targets || !r->piece_gradients || !r->gradient)
+    if (!r->indices || !r->motions || !r->images || !r->targets ||
+        !r->piece_gradients || !r->gradient)
         return error_out_of_memory("training batch", (size_t)TRAINER_PIECES *
                                                          r->parameters *
                                                          sizeof(float));
@@ -353,62 +370,6 @@ static cosnet_status run_create(run_state *r, size_t batch)
             return status;
     }
     return COSNET_OK;
-}
-
-/* How one training image is moved: a whole-pixel shift, and, when asked, a
- * rotation and a scaling about the centre. */
-typedef struct image_motion {
-    int dx, dy;
-    double angle; /* radians */
-    double scale; /* 1 = unchanged */
-} image_motion;
-
-/* Image `index` of the dataset into `out`, moved as `m` says; zeros come in
- * at the border. A rotation or scaling samples the source bilinearly at
- * the inverse-transformed position of each output pixel. */
-static void moved_image(const run_state *r, size_t index, const image_motion *m,
-                        float *out)
-{
-    const int rows = r->model->arch.input_rows;
-    const int columns = r->model->arch.input_columns;
-    const uint8_t *pixels = cosnet_dataset_image(r->dataset, index);
-    if (m->angle == 0.0 && m->scale == 1.0) {
-        if (m->dx == 0 && m->dy == 0) {
-            r->kernels->pixels_to_float((size_t)rows * columns, pixels, out);
-            return;
-        }
-        for (int y = 0; y < rows; y++)
-            for (int x = 0; x < columns; x++) {
-                const int sy = y - m->dy, sx = x - m->dx;
-                out[y * columns + x] =
-                    sy >= 0 && sy < rows && sx >= 0 && sx < columns
-                        ? (float)pixels[sy * columns + sx] / 255.0f
-                        : 0.0f;
-            }
-        return;
-    }
-    const double cy = (rows - 1) / 2.0, cx = (columns - 1) / 2.0;
-    const double c = cos(m->angle) / m->scale, s = sin(m->angle) / m->scale;
-    for (int y = 0; y < rows; y++)
-        for (int x = 0; x < columns; x++) {
-            /* The source of output (x, y): undo the shift, then the
-             * rotation and scaling about the centre. */
-            const double u = x - m->dx - cx, v = y - m->dy - cy;
-            const double sx = c * u + s * v + cx, sy = -s * u + c * v + cy;
-            const double fx = floor(sx), fy = floor(sy);
-            const int x0 = (int)fx, y0 = (int)fy;
-            const double ax = sx - fx, ay = sy - fy;
-            double value = 0.0;
-            for (int j = 0; j < 2; j++)
-                for (int i = 0; i < 2; i++) {
-                    const int px = x0 + i, py = y0 + j;
-                    if (px < 0 || px >= columns || py < 0 || py >= rows)
-                        continue;
-                    value += (i ? ax : 1.0 - ax) * (j ? ay : 1.0 - ay) *
-                             pixels[py * columns + px];
-                }
-            out[y * columns + x] = (float)(value / 255.0);
-        }
 }
 
 /* Learning rate of step `step` (0-based) of `steps`: linear warm-up, then
@@ -476,6 +437,7 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
     const int shift = (int)o[COSNET_TRAINER_SHIFT];
     const double rotate = o[COSNET_TRAINER_ROTATE];
     const double scale = o[COSNET_TRAINER_SCALE];
+    const double elastic = o[COSNET_TRAINER_ELASTIC];
     const size_t count = cosnet_dataset_count(dataset);
     const size_t validation_count = (size_t)o[COSNET_TRAINER_VALIDATION];
     const size_t training_count = count - validation_count;
@@ -559,7 +521,7 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
                           : batch_size;
             for (size_t i = 0; i < r.batch; i++) {
                 const size_t index = order[first + i];
-                image_motion motion = {0, 0, 0.0, 1.0};
+                image_motion motion = augment_identity();
                 if (shift > 0) {
                     motion.dx =
                         (int)random_below(&generator, 2 * shift + 1) - shift;
@@ -572,7 +534,12 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
                 if (scale > 0.0)
                     motion.scale =
                         1.0 + (2.0 * random_uniform(&generator) - 1.0) * scale;
-                moved_image(&r, index, &motion, r.images + i * r.image_size);
+                if (elastic > 0.0) {
+                    motion.elastic = elastic;
+                    motion.elastic_seed = random_next(&generator);
+                }
+                r.indices[i] = index;
+                r.motions[i] = motion;
                 memcpy(
                     r.targets + i * r.dims,
                     cosnet_labels_vector(
