@@ -402,7 +402,11 @@ COSNET_API cosnet_status cosnet_model_create(cosnet_architecture architecture,
  * Layers (comma-separated): "conv3x3 N [pad P]" (3x3, stride 1, N output
  * channels, P zeros on every side, 0..2, default 0), "relu" (only right
  * after a conv3x3 or dense layer), "maxpool2x2" (2x2, stride 2),
- * "flatten", "dense N" (N outputs; flattens a spatial input). At most 32
+ * "flatten", "dense N" (N outputs; flattens a spatial input), "dropout F"
+ * (while cosnet_trainer_run or cosnet_train_* train, zeroes each value
+ * with probability F, 0.001..0.9 with at most three decimals, and scales
+ * the rest by 1/(1-F); predicting, it passes values through; not as the
+ * last layer; masks are seeded, so training stays reproducible). At most 32
  * layers and 2^28 parameters; the output (flattened) is the label
  * dimension. Weights Glorot-uniform from `seed`, biases zero.
  * channels, rows, columns: the input shape (1..4096 each).

@@ -161,6 +161,12 @@ static void test_layers_text(void **state)
         {"", "cannot read layer 0"},
         {"conv3x3 4 pad 3", "pad outside 0..2"},
         {"maxpool2x2, relu", "must follow"},
+        {"flatten, dropout 1, dense 4", "cannot read layer 1"},
+        {"flatten, dropout 0.1234, dense 4", "cannot read layer 1"},
+        {"flatten, dropout 0.95, dense 4", "fraction outside 0.001..0.9"},
+        {"flatten, dropout 0.0, dense 4", "fraction outside 0.001..0.9"},
+        {"flatten, dense 4, dropout 0.5", "cannot be the last layer"},
+        {"flatten, dense 4, dropout 0.5, relu, dense 4", "must follow"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(cosnet_model_create_layers(bad[i].text, 1, SIDE, SIDE,
@@ -177,6 +183,51 @@ static void test_layers_text(void **state)
     assert_int_equal(
         cosnet_model_create_layers(NULL, 1, SIDE, SIDE, 1, &untouched),
         COSNET_ERROR_INVALID_ARGUMENT);
+}
+
+/* A dropout layer: read and written back as text, saved and loaded, no
+ * parameters of its own, and the identity when predicting (the same
+ * parameters without it give the same outputs, bit for bit). */
+static void test_dropout_layer(void **state)
+{
+    (void)state;
+    const char *with = "conv3x3 4 pad 1, relu, maxpool2x2, dropout 0.25, "
+                       "flatten, dense 8, relu, dropout .5, dense 5";
+    const char *without = "conv3x3 4 pad 1, relu, maxpool2x2, flatten, "
+                          "dense 8, relu, dense 5";
+    cosnet_model *a = NULL, *b = NULL;
+    assert_int_equal(cosnet_model_create_layers(with, 1, SIDE, SIDE, 3, &a),
+                     COSNET_OK);
+    assert_string_equal(cosnet_model_layers(a),
+                        "conv3x3 4 pad 1, relu, maxpool2x2, dropout 0.25, "
+                        "flatten, dense 8, relu, dropout 0.5, dense 5");
+    assert_int_equal(cosnet_model_create_layers(without, 1, SIDE, SIDE, 3, &b),
+                     COSNET_OK);
+    const size_t n = cosnet_model_parameter_count(a);
+    assert_int_equal(n, cosnet_model_parameter_count(b));
+    float *parameters = malloc(n * sizeof *parameters);
+    assert_int_equal(cosnet_model_get_parameters(a, parameters, n), COSNET_OK);
+    assert_int_equal(cosnet_model_set_parameters(b, parameters, n), COSNET_OK);
+    float images[3 * SIDE * SIDE], out_a[3 * DIMS], out_b[3 * DIMS];
+    for (int i = 0; i < 3 * SIDE * SIDE; i++)
+        images[i] = (float)((i * 37) % 101) / 100.0f;
+    assert_int_equal(cosnet_model_predict(a, images, 3, out_a), COSNET_OK);
+    assert_int_equal(cosnet_model_predict(b, images, 3, out_b), COSNET_OK);
+    assert_memory_equal(out_a, out_b, sizeof out_a);
+
+    char path[128];
+    snprintf(path, sizeof path, "%s/dropout.cosnet", folder);
+    assert_int_equal(cosnet_model_save(a, path), COSNET_OK);
+    cosnet_model *loaded = NULL;
+    assert_int_equal(cosnet_model_load(path, &loaded), COSNET_OK);
+    assert_string_equal(cosnet_model_layers(loaded), cosnet_model_layers(a));
+    assert_int_equal(cosnet_model_predict(loaded, images, 3, out_b), COSNET_OK);
+    assert_memory_equal(out_a, out_b, sizeof out_a);
+    unlink(path);
+    free(parameters);
+    cosnet_model_free(loaded);
+    cosnet_model_free(a);
+    cosnet_model_free(b);
 }
 
 /* The built-in classifier: its numbers, and a file round trip (version 2
@@ -740,6 +791,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layers_text),
+        cmocka_unit_test(test_dropout_layer),
         cmocka_unit_test(test_classifier_architecture_files),
         cmocka_unit_test(test_trainer_options),
         cmocka_unit_test(test_trainer_learns),

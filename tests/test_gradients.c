@@ -520,6 +520,10 @@ static void pattern_push(pattern *p, int value)
     p->bits[p->count++] = value;
 }
 
+/* Seed of the dropout masks in the layer-list checks: the library's passes
+ * and list_loss below draw the same masks from it (network_dropout_mask). */
+#define LIST_DROPOUT_SEED 5
+
 /* The loss (1/n) sum (1 - cos(f(x_i), t_i)) in double. */
 static double list_loss(const architecture_description *arch,
                         const double *parameters, const float *images, size_t n,
@@ -569,6 +573,15 @@ static double list_loss(const architecture_description *arch,
                             }
                             b[(co * ho + y) * wo + x] = sum;
                         }
+            } else if (layer->kind == LAYER_DROPOUT) {
+                uint8_t *kept = malloc(layer->out_size);
+                assert_non_null(kept);
+                network_dropout_mask(LIST_DROPOUT_SEED, i, l, layer->dropout,
+                                     layer->out_size, kept);
+                for (size_t j = 0; j < layer->out_size; j++)
+                    b[j] = kept[j] ? a[j] * 1000.0 / (1000.0 - layer->dropout)
+                                   : 0.0;
+                free(kept);
             } else if (layer->kind == LAYER_MAXPOOL2X2) {
                 for (int c = 0; c < cin; c++)
                     for (int y = 0; y < ho; y++)
@@ -743,6 +756,7 @@ static void check_layer_list(const char *text, int channels, int side, size_t n,
         assert_int_equal(
             network_workspace_create(&arch, tables[v], 1, &workspace),
             COSNET_OK);
+        network_set_dropout_seed(workspace, LIST_DROPOUT_SEED);
         float library_loss =
             network_loss_gradient(workspace, parameters, images, n, targets,
                                   arch.output_dims, gradient, NULL);
@@ -767,6 +781,37 @@ static void check_layer_list(const char *text, int channels, int side, size_t n,
     cosnet_model_free(model);
 }
 
+/* The dropout masks: the stated fraction dropped (within 1% on 2^18
+ * draws), a function of (seed, image, layer) alone. */
+static void test_dropout_masks(void **state)
+{
+    (void)state;
+    enum { N = 1 << 18 };
+    uint8_t *kept = malloc(N), *again = malloc(N);
+    assert_non_null(kept);
+    assert_non_null(again);
+    const unsigned fractions[3] = {100, 500, 900};
+    for (int f = 0; f < 3; f++) {
+        network_dropout_mask(7, 3, 2, fractions[f], N, kept);
+        size_t dropped = 0;
+        for (size_t j = 0; j < N; j++)
+            dropped += !kept[j];
+        const double share = (double)dropped / N;
+        if (fabs(share - fractions[f] / 1000.0) > 0.01)
+            fail_msg("dropout %u/1000: dropped %.4f", fractions[f], share);
+        network_dropout_mask(7, 3, 2, fractions[f], N, again);
+        assert_memory_equal(kept, again, N);
+        network_dropout_mask(7, 4, 2, fractions[f], N, again);
+        assert_memory_not_equal(kept, again, N);
+        network_dropout_mask(7, 3, 1, fractions[f], N, again);
+        assert_memory_not_equal(kept, again, N);
+        network_dropout_mask(8, 3, 2, fractions[f], N, again);
+        assert_memory_not_equal(kept, again, N);
+    }
+    free(kept);
+    free(again);
+}
+
 static void test_layer_list_gradients(void **state)
 {
     (void)state;
@@ -779,6 +824,12 @@ static void test_layer_list_gradients(void **state)
     check_layer_list("conv3x3 4 pad 0, relu, conv3x3 3 pad 2, maxpool2x2, "
                      "dense 7, relu, dense 4",
                      2, 9, 3, 16);
+    /* Dropout after a pool (spatial) and inside the dense head, on more
+     * images than one chunk holds: the masks follow the image, not the
+     * chunk. */
+    check_layer_list("conv3x3 3 pad 1, relu, maxpool2x2, dropout 0.25, "
+                     "flatten, dense 6, relu, dropout 0.5, dense 5",
+                     1, 8, 20, 16);
     /* Dense layers only. */
     check_layer_list("flatten, dense 9, relu, dense 6, relu, dense 3", 1, 5, 4,
                      16);
@@ -1135,6 +1186,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_network_gradient),
         cmocka_unit_test(test_network_gradient_chunks),
+        cmocka_unit_test(test_dropout_masks),
         cmocka_unit_test(test_layer_list_gradients),
         cmocka_unit_test(test_conv_backward),
         cmocka_unit_test(test_pool_backward),

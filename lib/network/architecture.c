@@ -19,6 +19,7 @@ static const char *kind_name(layer_kind kind)
     case LAYER_MAXPOOL2X2: return "maxpool2x2";
     case LAYER_FLATTEN: return "flatten";
     case LAYER_DENSE: return "dense";
+    case LAYER_DROPOUT: return "dropout";
     }
     return "unknown";
 }
@@ -135,6 +136,18 @@ cosnet_status architecture_build(cosnet_architecture id, const char *name,
             multiply_adds += l->weight_count;
             break;
         }
+        case LAYER_DROPOUT:
+            if (s->size < 1 || s->size > ARCHITECTURE_MAX_DROPOUT)
+                return refuse(name, i, s->kind,
+                              "fraction outside 0.001..0.9 (size 1..900)");
+            if (i + 1 == spec_count)
+                return refuse(name, i, s->kind,
+                              "cannot be the last layer (it would drop "
+                              "outputs the loss compares)");
+            l->kind = LAYER_DROPOUT;
+            l->dropout = s->size;
+            l->in_channels = c, l->in_height = h, l->in_width = w;
+            break;
         default:
             return error_set(COSNET_ERROR_BAD_FORMAT,
                              "network %s: layer %zu has unknown kind %d", name,

@@ -19,11 +19,16 @@ typedef enum layer_kind {
     LAYER_RELU = 2,       /* max(0, x), fused into the conv/dense before it */
     LAYER_MAXPOOL2X2 = 3, /* 2x2, stride 2 (odd last row/column dropped) */
     LAYER_FLATTEN = 4,    /* channels x rows x columns -> features */
-    LAYER_DENSE = 5       /* + bias; `size` output features */
+    LAYER_DENSE = 5,      /* + bias; `size` output features */
+    /* While training, zeroes each value with probability size / 1000 and
+     * scales the others by 1000 / (1000 - size) (inverted dropout); the
+     * identity when predicting. size 1..900. */
+    LAYER_DROPOUT = 6
 } layer_kind;
 
 /* One layer as written in a description (and, as three u32, in a model
- * file). size: output channels (conv) or features (dense), else 0; pad:
+ * file). size: output channels (conv), features (dense), the dropped
+ * fraction in thousandths (dropout), else 0; pad:
  * zeros on every side (conv, 0..2), else 0. */
 typedef struct layer_spec {
     layer_kind kind;
@@ -32,6 +37,7 @@ typedef struct layer_spec {
 } layer_spec;
 
 #define ARCHITECTURE_MAX_LAYERS 32
+#define ARCHITECTURE_MAX_DROPOUT 900 /* thousandths */
 /* Bounds that keep every size far from overflow and workspaces sane. */
 #define ARCHITECTURE_MAX_SIDE 4096
 #define ARCHITECTURE_MAX_CHANNELS 4096
@@ -42,13 +48,16 @@ typedef struct layer_spec {
  * huge input; this keeps what it makes the library allocate bounded. */
 #define ARCHITECTURE_MAX_ACTIVATIONS ((size_t)1 << 24)
 
-/* A compute layer (ReLU and flatten fold into their neighbours). Shapes
+/* A compute layer (ReLU and flatten fold into their neighbours; dropout is
+ * a layer of its own, elementwise). Shapes
  * are channels x height x width; a dense layer's are features x 1 x 1. */
 typedef struct network_layer {
-    layer_kind kind; /* LAYER_CONV3X3, LAYER_MAXPOOL2X2 or LAYER_DENSE */
+    layer_kind kind; /* LAYER_CONV3X3, LAYER_MAXPOOL2X2, LAYER_DENSE or
+                        LAYER_DROPOUT */
     int in_channels, in_height, in_width;
     int out_channels, out_height, out_width;
     int relu;                          /* conv/dense: a ReLU follows (fused) */
+    unsigned dropout;                  /* dropout: thousandths dropped */
     conv_shape shape;                  /* conv only */
     size_t weight_offset, bias_offset; /* in the parameter vector */
     size_t weight_count;               /* biases: out_channels */
@@ -72,7 +81,8 @@ typedef struct architecture_description {
 /* Validates a layer list and fills *out. Rules: input sides 1..4096 and
  * 1..4096 channels; a conv needs a spatial input, 1..4096 output channels,
  * pad 0..2 and an output of at least 1x1; a pool needs a spatial input of at
- * least 2x2; ReLU only right after a conv or dense layer; flatten once,
+ * least 2x2; ReLU only right after a conv or dense layer; dropout drops
+ * 1..900 thousandths and not as the last layer; flatten once,
  * before any dense layer (a dense layer on a spatial input flattens
  * implicitly); at most 2^28 parameters and 2^24 activation floats per image
  * (all layers, padded inputs included). Returns COSNET_OK or BAD_FORMAT with a

@@ -1,7 +1,10 @@
 /* Layer lists as text, for the public API and the programs' --arch:
- *   "conv3x3 32 pad 1, relu, maxpool2x2, flatten, dense 128, relu, dense 25"
+ *   "conv3x3 32 pad 1, relu, maxpool2x2, flatten, dense 128, relu,
+ *    dropout 0.5, dense 25"
  * Layers are separated by commas; a conv3x3 takes its output channels and
- * optionally "pad N" (default 0); a dense layer its output features. */
+ * optionally "pad N" (default 0); a dense layer its output features; a
+ * dropout layer the fraction it drops while training (0.001..0.9, at most
+ * three decimals). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +29,29 @@ static int take_word(const char **at, const char *word)
     if (strncmp(p, word, n) != 0 || isalnum((unsigned char)p[n]))
         return 0;
     *at = p + n;
+    return 1;
+}
+
+/* A fraction "0.5", ".25" or "0.125" as thousandths (at most three
+ * decimals, below 1). */
+static int take_thousandths(const char **at, unsigned *value)
+{
+    const char *p = skip_spaces(*at);
+    if (*p == '0')
+        p++;
+    if (*p != '.' || !isdigit((unsigned char)p[1]))
+        return 0;
+    p++;
+    unsigned thousandths = 0, digits = 0;
+    for (; isdigit((unsigned char)*p); p++, digits++) {
+        if (digits == 3)
+            return 0;
+        thousandths = thousandths * 10 + (unsigned)(*p - '0');
+    }
+    for (; digits < 3; digits++)
+        thousandths *= 10;
+    *value = thousandths;
+    *at = p;
     return 1;
 }
 
@@ -67,6 +93,10 @@ cosnet_status layer_text_parse(const char *text, layer_spec *specs,
             s->kind = LAYER_DENSE;
             if (!take_number(&at, &s->size))
                 goto bad;
+        } else if (take_word(&at, "dropout")) {
+            s->kind = LAYER_DROPOUT;
+            if (!take_thousandths(&at, &s->size))
+                goto bad;
         } else if (take_word(&at, "relu")) {
             s->kind = LAYER_RELU;
         } else if (take_word(&at, "maxpool2x2")) {
@@ -88,7 +118,8 @@ cosnet_status layer_text_parse(const char *text, layer_spec *specs,
         return error_set(COSNET_ERROR_BAD_FORMAT,
                          "layers \"%s\": cannot read layer %zu at \"%.24s\" "
                          "(expected conv3x3 N [pad P], relu, maxpool2x2, "
-                         "flatten or dense N, separated by commas)",
+                         "flatten, dense N or dropout F, separated by "
+                         "commas)",
                          text, count, start);
     }
     *count_out = count;
@@ -121,6 +152,10 @@ void layer_text_format(const layer_spec *specs, size_t count, char *out,
             break;
         case LAYER_FLATTEN:
             n = snprintf(out + used, size - used, "%sflatten", separator);
+            break;
+        case LAYER_DROPOUT:
+            n = snprintf(out + used, size - used, "%sdropout %g", separator,
+                         s->size / 1000.0);
             break;
         }
         if (n < 0)

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/memory.h"
+#include "common/rng.h"
 #include "kernels/conv_driver.h"
 #include "network/passes.h"
 
@@ -95,8 +96,11 @@ struct network_workspace {
     float *packed_backward[ARCHITECTURE_MAX_LAYERS]; /* training, l > 0 */
     float *output[ARCHITECTURE_MAX_LAYERS];          /* chunk activations */
     uint8_t *argmax[ARCHITECTURE_MAX_LAYERS];        /* pools */
-    float *conv_scratch;            /* outputs of convs that a pool follows */
-    float *scratch;                 /* the conv driver's scratch */
+    uint8_t *kept[ARCHITECTURE_MAX_LAYERS]; /* dropout (training): 1 = kept */
+    uint64_t dropout_seed;
+    size_t dropout_first; /* index of the chunk's first image in the call */
+    float *conv_scratch;  /* outputs of convs that a pool follows */
+    float *scratch;       /* the conv driver's scratch */
     float *gradient_a, *gradient_b; /* activation gradients (training) */
     float *chunk_gradient;          /* one chunk's parameter gradient */
 };
@@ -120,6 +124,7 @@ cosnet_status network_workspace_create(const architecture_description *arch,
     size_t backward_at[ARCHITECTURE_MAX_LAYERS] = {0};
     size_t output_at[ARCHITECTURE_MAX_LAYERS] = {0};
     size_t argmax_at[ARCHITECTURE_MAX_LAYERS] = {0};
+    size_t kept_at[ARCHITECTURE_MAX_LAYERS] = {0};
     size_t largest_scratch = 0, largest_conv_output = 0;
     size_t largest_activation = architecture_input_size(arch);
     for (int l = 0; l < arch->layer_count; l++) {
@@ -151,6 +156,8 @@ cosnet_status network_workspace_create(const architecture_description *arch,
         }
         if (layer->kind == LAYER_MAXPOOL2X2)
             argmax_at[l] = plan_block(&plan, chunk, layer->out_size);
+        if (layer->kind == LAYER_DROPOUT && training)
+            kept_at[l] = plan_block(&plan, chunk, layer->out_size);
         output_at[l] =
             plan_block(&plan, chunk, sizeof(float) * layer->out_size);
     }
@@ -193,6 +200,8 @@ cosnet_status network_workspace_create(const architecture_description *arch,
         }
         if (arch->layers[l].kind == LAYER_MAXPOOL2X2)
             ws->argmax[l] = m + argmax_at[l];
+        if (arch->layers[l].kind == LAYER_DROPOUT && training)
+            ws->kept[l] = m + kept_at[l];
         ws->output[l] = (float *)(m + output_at[l]);
     }
     ws->conv_scratch = (float *)(m + conv_scratch_at);
@@ -212,6 +221,59 @@ void network_workspace_free(network_workspace *workspace)
         return;
     memory_free(workspace->memory);
     memory_free(workspace);
+}
+
+void network_set_dropout_seed(network_workspace *workspace, uint64_t seed)
+{
+    workspace->dropout_seed = seed;
+}
+
+/* Four 16-bit draws per 64-bit number; a value is dropped when its draw
+ * is below dropped/1000 of 65536. */
+void network_dropout_mask(uint64_t seed, uint64_t image, int layer,
+                          unsigned dropped, size_t n, uint8_t *kept)
+{
+    const uint32_t threshold = (uint32_t)(dropped * 65536u / 1000u);
+    random_generator generator;
+    random_seed(&generator,
+                seed ^ (0x9e3779b97f4a7c15u * (image * ARCHITECTURE_MAX_LAYERS +
+                                               (uint64_t)layer + 1)));
+    uint64_t bits = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (j % 4 == 0)
+            bits = random_next(&generator);
+        kept[j] = (uint32_t)(bits & 0xffffu) >= threshold;
+        bits >>= 16;
+    }
+}
+
+/* Dropout of one chunk while training: each value kept with probability
+ * 1 - dropped/1000 and then scaled by 1000 / (1000 - dropped); the mask is
+ * kept for the backward pass. Image i's mask depends on (seed, first + i,
+ * layer) only. */
+static void dropout_forward(const network_workspace *ws, int l, size_t count,
+                            const float *input, float *output)
+{
+    const network_layer *layer = &ws->arch.layers[l];
+    const size_t n = layer->out_size;
+    const float scale = 1000.0f / (float)(1000u - layer->dropout);
+    for (size_t i = 0; i < count; i++) {
+        uint8_t *kept = ws->kept[l] + i * n;
+        network_dropout_mask(ws->dropout_seed, ws->dropout_first + i, l,
+                             layer->dropout, n, kept);
+        for (size_t j = 0; j < n; j++)
+            output[i * n + j] = kept[j] ? input[i * n + j] * scale : 0.0f;
+    }
+}
+
+static void dropout_backward(const network_workspace *ws, int l, size_t count,
+                             const float *gradient_out, float *gradient_in)
+{
+    const network_layer *layer = &ws->arch.layers[l];
+    const float scale = 1000.0f / (float)(1000u - layer->dropout);
+    const size_t n = count * layer->out_size;
+    for (size_t j = 0; j < n; j++)
+        gradient_in[j] = ws->kept[l][j] ? gradient_out[j] * scale : 0.0f;
 }
 
 /* Packs the convolution weights once for the pass. */
@@ -282,6 +344,12 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                              parameters + layer->weight_offset,
                              parameters + layer->bias_offset, layer->relu,
                              output);
+            break;
+        case LAYER_DROPOUT:
+            if (ws->training)
+                dropout_forward(ws, l, count, input, output);
+            else
+                memcpy(output, input, sizeof(float) * count * layer->out_size);
             break;
         default: break;
         }
@@ -361,6 +429,11 @@ static void backward_chunk(network_workspace *ws, const float *parameters,
                                               other, ws->scratch);
             relu_done = 0;
             break;
+        case LAYER_DROPOUT:
+            if (l > 0)
+                dropout_backward(ws, l, count, current, other);
+            relu_done = 0;
+            break;
         default: break;
         }
         swap = current, current = other, other = swap;
@@ -394,6 +467,7 @@ float network_loss_gradient_share(network_workspace *workspace,
     for (size_t first = 0; first < n; first += chunk) {
         size_t count = n - first < chunk ? n - first : chunk;
         const float *chunk_images = images + first * image_size;
+        ws->dropout_first = first;
         forward_chunk(ws, parameters, chunk_images, count, NULL);
         if (outputs)
             memcpy(outputs + first * dims, chunk_outputs,

@@ -12,6 +12,7 @@
 #define COSNET_NETWORK_PASSES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cosnet.h"
 #include "kernels/kernels.h"
@@ -25,6 +26,18 @@ cosnet_status network_workspace_create(const architecture_description *arch,
                                        const kernel_table *kernels,
                                        int training, network_workspace **out);
 void network_workspace_free(network_workspace *workspace);
+
+/* Seeds the dropout masks of the training passes that follow: image i of a
+ * network_loss_gradient(_share) call gets masks drawn from (seed, i, layer)
+ * alone, so the same seed and images give the same masks on any thread.
+ * Prediction never drops. The seed of a new workspace is 0. */
+void network_set_dropout_seed(network_workspace *workspace, uint64_t seed);
+
+/* The dropout mask of one image: kept[j] = 1 for the values layer `layer`
+ * keeps (each with probability 1 - dropped/1000), from (seed, image,
+ * layer) alone. The training passes use it; tests rebuild masks with it. */
+void network_dropout_mask(uint64_t seed, uint64_t image, int layer,
+                          unsigned dropped, size_t n, uint8_t *kept);
 
 /* outputs[i * output_dims ..] = f(images + i * input size), for `count`
  * images (any count, arch->chunk at a time). */

@@ -120,6 +120,8 @@ static cosnet_status train_one(training_context *context, cosnet_model *model,
     if (status != COSNET_OK)
         return status;
     const size_t count = model->arch.parameter_count;
+    /* Fresh dropout masks for every step, the same for the same history. */
+    network_set_dropout_seed(context->workspace, optimizer->steps);
     float loss =
         network_loss_gradient(context->workspace, model->parameters, images, n,
                               targets, target_stride, context->gradient, NULL);

@@ -194,6 +194,7 @@ struct run_state {
     float *images;          /* batch x image_size */
     float *targets;         /* batch x dims */
     size_t batch;           /* images in it */
+    uint64_t dropout_seed;  /* this step's; each piece mixes in its number */
     float *piece_gradients; /* TRAINER_PIECES x parameters */
     float piece_loss[TRAINER_PIECES];
     float *gradient; /* the batch's, summed in piece order */
@@ -232,6 +233,9 @@ static void compute_gradients(worker *w)
                 r->kernels, cosnet_dataset_image(r->dataset, r->indices[i]),
                 r->model->arch.input_rows, r->model->arch.input_columns,
                 &r->motions[i], r->images + i * r->image_size);
+        network_set_dropout_seed(w->workspace,
+                                 r->dropout_seed ^
+                                     (0xbf58476d1ce4e5b9u * (uint64_t)(p + 1)));
         /* The piece's share of the batch's mean loss and gradient. */
         r->piece_loss[p] = network_loss_gradient_share(
             w->workspace, r->model->parameters,
@@ -546,6 +550,10 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
                         labels, (size_t)cosnet_dataset_label(dataset, index)),
                     r.dims * sizeof(float));
             }
+            /* Dropout masks: from the seed and the step alone, so the
+             * shuffles and motions drawn above stay what they were. */
+            r.dropout_seed =
+                (uint64_t)o[COSNET_TRAINER_SEED] * 0x94d049bb133111ebu ^ step;
             r.task = TASK_GRADIENTS;
             status = run_task(&r);
             if (status == COSNET_OK) {
