@@ -219,6 +219,26 @@ static void test_thread_start_hook(void **state)
     assert_ptr_equal(result, &value);
 }
 
+/* The label generator fills pairs on a helper thread for big sets; when
+ * that thread cannot start it fills them itself: the same set, no error. */
+static void test_label_generation_without_its_thread(void **state)
+{
+    (void)state;
+    cosnet_labels *with = NULL, *without = NULL;
+    thread_fail_after(0);
+    assert_int_equal(cosnet_labels_generate(6, 25, 0.5, 0, 0, &with),
+                     COSNET_OK);
+    assert_int_equal(thread_fail_after(1), 1); /* it did use a thread */
+    assert_int_equal(cosnet_labels_generate(6, 25, 0.5, 0, 0, &without),
+                     COSNET_OK);
+    assert_int_equal(thread_fail_after(0), 1); /* and this one failed */
+    assert_memory_equal(cosnet_labels_vector(with, 0),
+                        cosnet_labels_vector(without, 0),
+                        6 * 25 * sizeof(float));
+    cosnet_labels_free(with);
+    cosnet_labels_free(without);
+}
+
 int main(void)
 {
     /* Before any other libcosnet call, so every block is counted. */
@@ -229,6 +249,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_thread_start_hook),
+        cmocka_unit_test(test_label_generation_without_its_thread),
         cmocka_unit_test_setup_teardown(test_first_thread_start_fails,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_second_thread_start_fails,

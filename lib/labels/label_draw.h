@@ -20,6 +20,9 @@
  *   4. Every other candidate goes through the original exact computation,
  *      which alone decides acceptance and the values stored.
  *
+ * For big sets step 1 runs on a helper thread, a slot of pairs ahead of
+ * steps 2-4 (pair_source.h).
+ *
  * So the vectors, the draw count and the GAVE_UP message are those of the
  * original generator, bit for bit (tests/data/label_reference_sets.h). */
 #ifndef COSNET_LABELS_LABEL_DRAW_H

@@ -11,6 +11,7 @@
 #include "common/rng.h"
 #include "labels/label_draw.h"
 #include "labels/label_set.h"
+#include "labels/pair_source.h"
 
 struct cosnet_labels {
     size_t count;
@@ -100,10 +101,6 @@ static int exact_candidate(const double *u, const double *s, double *normals,
     return 1;
 }
 
-/* Pairs generated per refill of the pair buffer by the portable path
- * (beyond one candidate's); the vector lanes refill a block at a time. */
-enum { pair_batch = 2048 };
-
 /* Scratch of one generation, in one block: the candidate's exact normals,
  * the accepted rows' squared norms, the buffer of pending pairs with their
  * approximate magnitudes, and the vector lanes' raw outputs. */
@@ -120,7 +117,8 @@ typedef struct generation_scratch {
 static void *allocate_scratch(size_t count, size_t dims, int lanes,
                               generation_scratch *scratch, size_t *bytes)
 {
-    size_t refill = lanes ? LABELS_LANE_BLOCK_PAIRS + 8 : pair_batch + 1;
+    size_t refill =
+        lanes ? LABELS_LANE_BLOCK_PAIRS + 8 : PAIR_SOURCE_PORTABLE_FILL + 1;
     size_t capacity = dims + refill;
     size_t lane_words = (size_t)lanes * LABELS_LANE_STRIDE;
     *bytes = 0;
@@ -189,10 +187,13 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
 
     random_generator generator;
     random_seed(&generator, seed);
-    labels_lanes lane_state;
-    if (lanes) {
-        lane_state.raw = scratch.lane_outputs;
-        labels_lanes_start(&lane_state, lanes, &generator);
+    pair_source *pairs = NULL;
+    status =
+        pair_source_create(lanes, &generator, scratch.lane_outputs, &pairs);
+    if (status != COSNET_OK) {
+        memory_free(block);
+        cosnet_labels_free(labels);
+        return status;
     }
     size_t accepted = 0;
     uint64_t draws = 0;
@@ -209,25 +210,20 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
                     pending * sizeof(float));
             head = 0;
             tail = pending;
-            /* tail < dims before each refill, so a refill (pair_batch + 1
+            /* tail < dims before each refill, so a refill
+             * (PAIR_SOURCE_PORTABLE_FILL + 1
              * or LABELS_LANE_BLOCK_PAIRS + 8 slots) always fits. */
-            while (tail < dims) {
-                size_t fresh = pair_batch;
-                if (lanes == 8)
-                    fresh = labels_fill_pairs_avx512(&lane_state,
-                                                     scratch.pair_u + tail,
-                                                     scratch.pair_s + tail);
-                else if (lanes == 4)
-                    fresh = labels_fill_pairs_avx2(&lane_state,
-                                                   scratch.pair_u + tail,
-                                                   scratch.pair_s + tail);
-                else
-                    labels_fill_pairs(&generator, scratch.pair_u + tail,
-                                      scratch.pair_s + tail, fresh);
+            while (tail < dims && status == COSNET_OK) {
+                size_t fresh = pair_source_take(pairs, scratch.pair_u + tail,
+                                                scratch.pair_s + tail);
+                if (fresh == 0)
+                    status = COSNET_ERROR_OUT_OF_MEMORY;
                 magnitudes(scratch.pair_u + tail, scratch.pair_s + tail,
                            scratch.magnitude + tail, fresh);
                 tail += fresh;
             }
+            if (status != COSNET_OK)
+                break;
         }
         const double *u = scratch.pair_u + head;
         const double *s = scratch.pair_s + head;
@@ -261,9 +257,14 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
         if (k == accepted)
             scratch.squared_norms[accepted++] = candidate_squared_norm;
     }
+    pair_source_free(pairs);
     memory_free(block);
     if (draws_made)
         *draws_made = draws;
+    if (status != COSNET_OK) {
+        cosnet_labels_free(labels);
+        return status;
+    }
     if (accepted < count) {
         cosnet_labels_free(labels);
         return error_set(COSNET_ERROR_GAVE_UP,
