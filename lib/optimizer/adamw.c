@@ -151,6 +151,14 @@ COSNET_API void cosnet_optimizer_reset(cosnet_optimizer *optimizer)
 void adamw_step(cosnet_optimizer *optimizer, float *parameters,
                 const float *gradient)
 {
+    adamw_step_range(optimizer, parameters, gradient, 0,
+                     optimizer->parameter_count);
+    optimizer->steps++;
+}
+
+void adamw_step_range(const cosnet_optimizer *optimizer, float *parameters,
+                      const float *gradient, size_t first, size_t end)
+{
     const double beta1 = optimizer->beta1, beta2 = optimizer->beta2;
     const double learning_rate = optimizer->learning_rate;
     const double weight_decay = optimizer->weight_decay;
@@ -163,7 +171,7 @@ void adamw_step(cosnet_optimizer *optimizer, float *parameters,
     /* Reciprocals once per step: two divisions fewer per parameter. */
     const double inverse1 = 1.0 / correction1, inverse2 = 1.0 / correction2;
     float *m = optimizer->first_moment, *v = optimizer->second_moment;
-    for (size_t i = 0; i < optimizer->parameter_count; i++) {
+    for (size_t i = first; i < end; i++) {
         const double g = gradient[i], w = parameters[i];
         const double first = beta1 * m[i] + (1.0 - beta1) * g;
         const double second = beta2 * v[i] + (1.0 - beta2) * g * g;
@@ -175,7 +183,6 @@ void adamw_step(cosnet_optimizer *optimizer, float *parameters,
         v[i] = (float)second;
         parameters[i] = (float)(w - learning_rate * update);
     }
-    optimizer->steps++;
 }
 
 cosnet_status adamw_snapshot_create(size_t parameter_count,
@@ -200,21 +207,39 @@ void adamw_snapshot_free(adamw_snapshot *snapshot)
 void adamw_save(const cosnet_optimizer *optimizer, const float *parameters,
                 adamw_snapshot *snapshot)
 {
-    const size_t n = snapshot->parameter_count;
-    memcpy(snapshot->memory, parameters, n * sizeof(float));
-    memcpy(snapshot->memory + n, optimizer->first_moment, n * sizeof(float));
-    memcpy(snapshot->memory + 2 * n, optimizer->second_moment,
-           n * sizeof(float));
+    adamw_save_range(optimizer, parameters, snapshot, 0,
+                     snapshot->parameter_count);
+}
+
+void adamw_save_range(const cosnet_optimizer *optimizer,
+                      const float *parameters, adamw_snapshot *snapshot,
+                      size_t first, size_t end)
+{
+    const size_t n = snapshot->parameter_count, count = end - first;
+    memcpy(snapshot->memory + first, parameters + first, count * sizeof(float));
+    memcpy(snapshot->memory + n + first, optimizer->first_moment + first,
+           count * sizeof(float));
+    memcpy(snapshot->memory + 2 * n + first, optimizer->second_moment + first,
+           count * sizeof(float));
     snapshot->steps = optimizer->steps;
 }
 
 void adamw_restore(cosnet_optimizer *optimizer, float *parameters,
                    const adamw_snapshot *snapshot)
 {
-    const size_t n = snapshot->parameter_count;
-    memcpy(parameters, snapshot->memory, n * sizeof(float));
-    memcpy(optimizer->first_moment, snapshot->memory + n, n * sizeof(float));
-    memcpy(optimizer->second_moment, snapshot->memory + 2 * n,
-           n * sizeof(float));
+    adamw_restore_range(optimizer, parameters, snapshot, 0,
+                        snapshot->parameter_count);
     optimizer->steps = snapshot->steps;
+}
+
+void adamw_restore_range(cosnet_optimizer *optimizer, float *parameters,
+                         const adamw_snapshot *snapshot, size_t first,
+                         size_t end)
+{
+    const size_t n = snapshot->parameter_count, count = end - first;
+    memcpy(parameters + first, snapshot->memory + first, count * sizeof(float));
+    memcpy(optimizer->first_moment + first, snapshot->memory + n + first,
+           count * sizeof(float));
+    memcpy(optimizer->second_moment + first, snapshot->memory + 2 * n + first,
+           count * sizeof(float));
 }

@@ -21,6 +21,13 @@ struct cosnet_optimizer {
 void adamw_step(cosnet_optimizer *optimizer, float *parameters,
                 const float *gradient);
 
+/* The same update for parameters [first, end) only, without advancing the
+ * step counter: threads update disjoint ranges of one step, then one of
+ * them advances the counter. Elementwise, so the result does not depend on
+ * how the ranges are cut. */
+void adamw_step_range(const cosnet_optimizer *optimizer, float *parameters,
+                      const float *gradient, size_t first, size_t end);
+
 /* A copy of the optimiser's mutable state (moments and step counter) and
  * of the parameters it updates, taken before a step so that a step that
  * makes a parameter non-finite can be undone. */
@@ -38,5 +45,13 @@ void adamw_save(const cosnet_optimizer *optimizer, const float *parameters,
                 adamw_snapshot *snapshot);
 void adamw_restore(cosnet_optimizer *optimizer, float *parameters,
                    const adamw_snapshot *snapshot);
+/* adamw_save and adamw_restore for parameters [first, end) only; the
+ * range save also records the step counter, the range restore leaves it. */
+void adamw_save_range(const cosnet_optimizer *optimizer,
+                      const float *parameters, adamw_snapshot *snapshot,
+                      size_t first, size_t end);
+void adamw_restore_range(cosnet_optimizer *optimizer, float *parameters,
+                         const adamw_snapshot *snapshot, size_t first,
+                         size_t end);
 
 #endif

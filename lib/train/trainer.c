@@ -173,6 +173,8 @@ typedef struct worker {
     float *pixels;       /* validation chunk */
     size_t *predictions; /* validation chunk */
     size_t correct;      /* validation result */
+    size_t bad;          /* TASK_SUM, TASK_STEP: first non-finite in range */
+    int stepped;         /* TASK_STEP ran on this worker's range */
     cosnet_status status;
     char message[512];
 } worker;
@@ -201,8 +203,11 @@ struct run_state {
     /* Validation. */
     const size_t *validation;
     size_t validation_count;
+    /* The step: each worker updates its range of the parameters. */
+    cosnet_optimizer *optimizer;
+    adamw_snapshot *snapshot;
     /* What the workers do next. */
-    enum { TASK_GRADIENTS, TASK_SUM, TASK_VALIDATE } task;
+    enum { TASK_GRADIENTS, TASK_SUM, TASK_STEP, TASK_VALIDATE } task;
 };
 
 static size_t piece_start(size_t batch, size_t piece)
@@ -244,18 +249,58 @@ static void compute_gradients(worker *w)
     }
 }
 
-/* Each thread adds one range of parameters over the pieces, in order. */
+/* Worker w's range of the parameters, for the sum and the step. */
+static void parameter_range(const worker *w, size_t *first, size_t *end)
+{
+    const run_state *r = w->run;
+    *first = w->index * r->parameters / r->threads;
+    *end = (w->index + 1) * r->parameters / r->threads;
+}
+
+/* Each thread adds one range of parameters over the pieces, in order, and
+ * finds the range's first non-finite sum (end if none). */
 static void sum_pieces(worker *w)
 {
     run_state *r = w->run;
-    const size_t first = w->index * r->parameters / r->threads;
-    const size_t end = (w->index + 1) * r->parameters / r->threads;
+    size_t first, end;
+    parameter_range(w, &first, &end);
     for (size_t k = first; k < end; k++) {
         float sum = r->piece_gradients[k];
         for (size_t p = 1; p < TRAINER_PIECES; p++)
             sum += r->piece_gradients[p * r->parameters + k];
         r->gradient[k] = sum;
     }
+    w->bad = first + first_non_finite(r->gradient + first, end - first);
+}
+
+/* Each thread saves and steps its range (AdamW is elementwise, so the
+ * result is that of one whole step) and finds its first non-finite new
+ * parameter (end if none). The caller advances the step counter. */
+static void step_range(worker *w)
+{
+    run_state *r = w->run;
+    size_t first, end;
+    parameter_range(w, &first, &end);
+    adamw_save_range(r->optimizer, r->model->parameters, r->snapshot, first,
+                     end);
+    w->stepped = 1;
+    adamw_step_range(r->optimizer, r->model->parameters, r->gradient, first,
+                     end);
+    w->bad =
+        first + first_non_finite(r->model->parameters + first, end - first);
+}
+
+/* The first non-finite index the workers found in their ranges, or the
+ * parameter count if none. */
+static size_t first_bad(const run_state *r)
+{
+    for (unsigned t = 0; t < r->threads; t++) {
+        size_t first, end;
+        parameter_range(&r->workers[t], &first, &end);
+        if (r->workers[t].bad < end)
+            return r->workers[t].bad;
+    }
+    return r->parameters;
 }
 
 static void validate_range(worker *w)
@@ -292,6 +337,7 @@ static void *worker_run(void *argument)
     switch (w->run->task) {
     case TASK_GRADIENTS: compute_gradients(w); break;
     case TASK_SUM: sum_pieces(w); break;
+    case TASK_STEP: step_range(w); break;
     case TASK_VALIDATE: validate_range(w); break;
     }
     return NULL;
@@ -494,6 +540,8 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
     if (status != COSNET_OK)
         goto done;
     optimizer->weight_decay = o[COSNET_TRAINER_WEIGHT_DECAY];
+    r.optimizer = optimizer;
+    r.snapshot = &snapshot;
 
     /* The held-out images: the last ones of one seeded shuffle. */
     random_generator generator;
@@ -565,7 +613,7 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
             float loss = 0.0f;
             for (size_t p = 0; p < TRAINER_PIECES; p++)
                 loss += r.piece_loss[p];
-            size_t bad = first_non_finite(r.gradient, r.parameters);
+            size_t bad = first_bad(&r);
             if (!isfinite(loss) || bad < r.parameters) {
                 status = error_set(
                     COSNET_ERROR_NOT_FINITE,
@@ -578,9 +626,25 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
             optimizer->learning_rate =
                 scheduled_rate(o[COSNET_TRAINER_LEARNING_RATE],
                                o[COSNET_TRAINER_WARMUP], step, steps);
-            adamw_save(optimizer, model->parameters, &snapshot);
-            adamw_step(optimizer, model->parameters, r.gradient);
-            bad = first_non_finite(model->parameters, r.parameters);
+            for (unsigned t = 0; t < threads; t++)
+                r.workers[t].stepped = 0;
+            r.task = TASK_STEP;
+            status = run_task(&r);
+            if (status != COSNET_OK) {
+                /* A thread did not start: undo the ranges that stepped. */
+                for (unsigned t = 0; t < threads; t++) {
+                    size_t first_parameter, end_parameter;
+                    parameter_range(&r.workers[t], &first_parameter,
+                                    &end_parameter);
+                    if (r.workers[t].stepped)
+                        adamw_restore_range(optimizer, model->parameters,
+                                            &snapshot, first_parameter,
+                                            end_parameter);
+                }
+                break;
+            }
+            optimizer->steps++;
+            bad = first_bad(&r);
             if (bad < r.parameters) {
                 adamw_restore(optimizer, model->parameters, &snapshot);
                 status = error_set(COSNET_ERROR_NOT_FINITE,
