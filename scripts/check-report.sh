@@ -5,10 +5,13 @@
 # renders it in Debian's headless chromium and checks the screenshot is the
 # window's size and not blank; then checks the progress line in a
 # pseudo-terminal (redrawn in place, cleared at the end), and that nothing
-# reaches stderr when it is not a terminal, or with --quiet.
+# reaches stderr when it is not a terminal, or with --quiet. It checks the same
+# for cosnet-train's report (the classifier's kind), from a small run on
+# MNIST and, where installed, Fashion-MNIST.
 #
 # Usage: scripts/check-report.sh [BUILD_DIR] [--screenshot FILE] [--full]
-#   --screenshot FILE  keep the browser's screenshot as FILE
+#   --screenshot FILE  keep the browser's screenshot as FILE (and
+#                      cosnet-train's as FILE-train.png, FILE-train-fashion.png)
 #   --full             the default configuration instead of the quick one
 # Environment: COSNET_DATA (default ${XDG_CACHE_HOME:-~/.cache}/cosnet/mnist).
 set -euo pipefail
@@ -19,7 +22,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --screenshot) screenshot=$2; shift ;;
     --full) quick=() ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "check-report: unknown option $1" >&2; exit 2 ;;
     *) build=$1 ;;
   esac
@@ -50,6 +53,52 @@ width=1400 height=1800
   || { echo "check-report: chromium failed:"; tail -5 "$work/browser.log"; exit 1; }
 python3 tests/report/check_report_real.py screenshot "$work/shot.png" $width $height
 [ -z "$screenshot" ] || cp "$work/shot.png" "$screenshot"
+
+# cosnet-train's report, the classifier's kind, from a small run on a subset
+# (5000 training, 1000 test images) of MNIST, and of Fashion-MNIST where
+# Debian's package put it: checked against the run's JSON and the test
+# files, and rendered the same way.
+train=$build/examples/cosnet-train
+[ -x "$train" ] || { echo "check-report: no $train (build first)"; exit 1; }
+check_train_report() { # NAME SOURCE [OPTION...]
+  local name=$1 source=$2; shift 2
+  local subset=$work/$name-data
+  mkdir -p "$subset"
+  python3 - "$source" "$subset" <<'PY'
+import gzip, os, struct, sys
+source, target = sys.argv[1:3]
+def read(name):
+    path = os.path.join(source, name)
+    return open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz").read()
+for split, count in (("train", 5000), ("t10k", 1000)):
+    images, labels = read(split + "-images-idx3-ubyte"), read(split + "-labels-idx1-ubyte")
+    with open(os.path.join(target, split + "-images-idx3-ubyte"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, count, 28, 28) + images[16:16 + count * 784])
+    with open(os.path.join(target, split + "-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, count) + labels[8:8 + count])
+PY
+  "$train" --data "$subset" "$@" --epochs 2 --validation 500 \
+    --report "$work/$name.html" --svg "$work/$name-svg" --json "$work/$name.json" \
+    >"$work/stdout" 2>"$work/stderr" \
+    || { echo "check-report: cosnet-train failed:"; cat "$work/stderr"; exit 1; }
+  [ ! -s "$work/stderr" ] || { echo "check-report: stderr not empty:"; cat "$work/stderr"; exit 1; }
+  python3 tests/report/check_report_real.py train-report "$work/$name.html" \
+    "$work/$name.json" "$subset" "$work/$name-svg"
+  "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$work/profile" --screenshot="$work/$name.png" \
+    --window-size=$width,$height "file://$work/$name.html" >"$work/browser.log" 2>&1 \
+    || { echo "check-report: chromium failed:"; tail -5 "$work/browser.log"; exit 1; }
+  python3 tests/report/check_report_real.py screenshot "$work/$name.png" $width $height
+  [ -z "$screenshot" ] || cp "$work/$name.png" "${screenshot%.png}-$name.png"
+}
+check_train_report train "$data"
+fashion=/usr/share/datasets/fashion-mnist
+if [ -e "$fashion/t10k-labels-idx1-ubyte.gz" ] || [ -e "$fashion/t10k-labels-idx1-ubyte" ]; then
+  check_train_report train-fashion "$fashion" --dataset fashion
+else
+  echo "check-report: no Fashion-MNIST in $fashion: its report not checked"
+fi
 
 # The progress line of the real program, on a pseudo-terminal.
 python3 tests/report/check_progress_pty.py --command "$program" --data "$data" \
