@@ -102,10 +102,9 @@ static void print_help(FILE *out)
         "\n"
         "--save, --json, --report and --svg are checked before the data are "
         "read.\n"
-        "Exit status: 0 on\n"
-        "success, 1 on failure (missing data, unreadable files, training "
-        "errors),\n"
-        "2 on a usage error.\n",
+        "Exit status: 0 on success, 1 on failure (missing data, unreadable "
+        "files,\n"
+        "training or writing errors), 2 on a usage error.\n",
         out);
 }
 
