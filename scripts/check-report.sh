@@ -46,12 +46,15 @@ python3 tests/report/check_report_real.py report "$work/report.html" \
   "$work/run.json" "$data" "$work/svg"
 
 width=1400 height=1800
-"$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-  --disable-background-networking --disable-component-update --disable-sync \
-  --user-data-dir="$work/profile" --screenshot="$work/shot.png" \
-  --window-size=$width,$height "file://$work/report.html" >"$work/browser.log" 2>&1 \
-  || { echo "check-report: chromium failed:"; tail -5 "$work/browser.log"; exit 1; }
-python3 tests/report/check_report_real.py screenshot "$work/shot.png" $width $height
+render() { # HTML PNG: the browser's screenshot of the page, checked
+  "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$work/profile" --screenshot="$2" \
+    --window-size=$width,$height "file://$1" >"$work/browser.log" 2>&1 \
+    || { echo "check-report: chromium failed:"; tail -5 "$work/browser.log"; exit 1; }
+  python3 tests/report/check_report_real.py screenshot "$2" $width $height
+}
+render "$work/report.html" "$work/shot.png"
 [ -z "$screenshot" ] || cp "$work/shot.png" "$screenshot"
 
 # cosnet-train's report, the classifier's kind, from a small run on a subset
@@ -64,19 +67,7 @@ check_train_report() { # NAME SOURCE [OPTION...]
   local name=$1 source=$2; shift 2
   local subset=$work/$name-data
   mkdir -p "$subset"
-  python3 - "$source" "$subset" <<'PY'
-import gzip, os, struct, sys
-source, target = sys.argv[1:3]
-def read(name):
-    path = os.path.join(source, name)
-    return open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz").read()
-for split, count in (("train", 5000), ("t10k", 1000)):
-    images, labels = read(split + "-images-idx3-ubyte"), read(split + "-labels-idx1-ubyte")
-    with open(os.path.join(target, split + "-images-idx3-ubyte"), "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, count, 28, 28) + images[16:16 + count * 784])
-    with open(os.path.join(target, split + "-labels-idx1-ubyte"), "wb") as f:
-        f.write(struct.pack(">II", 0x801, count) + labels[8:8 + count])
-PY
+  python3 tests/mnist_subset.py "$source" "$subset" 5000 1000
   "$train" --data "$subset" "$@" --epochs 2 --validation 500 \
     --report "$work/$name.html" --svg "$work/$name-svg" --json "$work/$name.json" \
     >"$work/stdout" 2>"$work/stderr" \
@@ -84,12 +75,7 @@ PY
   [ ! -s "$work/stderr" ] || { echo "check-report: stderr not empty:"; cat "$work/stderr"; exit 1; }
   python3 tests/report/check_report_real.py train-report "$work/$name.html" \
     "$work/$name.json" "$subset" "$work/$name-svg"
-  "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-    --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$work/profile" --screenshot="$work/$name.png" \
-    --window-size=$width,$height "file://$work/$name.html" >"$work/browser.log" 2>&1 \
-    || { echo "check-report: chromium failed:"; tail -5 "$work/browser.log"; exit 1; }
-  python3 tests/report/check_report_real.py screenshot "$work/$name.png" $width $height
+  render "$work/$name.html" "$work/$name.png"
   [ -z "$screenshot" ] || cp "$work/$name.png" "${screenshot%.png}-$name.png"
 }
 check_train_report train "$data"

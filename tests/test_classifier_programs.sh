@@ -45,18 +45,15 @@ done
 # A small MNIST (3000 training, 500 test images) and test images as files.
 small=$work/small images=$work/images
 mkdir "$small" "$images"
-python3 - "$COSNET_DATA" "$small" "$images" <<'PY' || { echo "cannot prepare data"; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+python3 "$here/mnist_subset.py" "$COSNET_DATA" "$small" 3000 500 \
+  || { echo "cannot prepare data"; exit 1; }
+python3 - "$COSNET_DATA" "$images" <<'PY' || { echo "cannot prepare data"; exit 1; }
 import gzip, os, struct, sys, zlib
-source, target, pictures = sys.argv[1:4]
+source, pictures = sys.argv[1:3]
 def read(name):
     path = os.path.join(source, name)
     return open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz").read()
-for split, count in (("train", 3000), ("t10k", 500)):
-    images, labels = read(split + "-images-idx3-ubyte"), read(split + "-labels-idx1-ubyte")
-    with open(os.path.join(target, split + "-images-idx3-ubyte"), "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, count, 28, 28) + images[16:16 + count * 784])
-    with open(os.path.join(target, split + "-labels-idx1-ubyte"), "wb") as f:
-        f.write(struct.pack(">II", 0x801, count) + labels[8:8 + count])
 # Test images 1000..1019 (not in the small test set): P5 files named by label.
 images, labels = read("t10k-images-idx3-ubyte"), read("t10k-labels-idx1-ubyte")
 for i in range(1000, 1020):
@@ -96,7 +93,6 @@ expect "cosnet-train JSON is valid and complete" test -n "$accuracy"
 expect "4 epochs on 3000 images reach 85% (got $accuracy)" \
   python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.85 else 1)" "${accuracy:-0}"
 # --report and --svg: the figures against the JSON and the test files.
-here=$(cd "$(dirname "$0")" && pwd)
 python3 "$here/report/check_report_real.py" train-report "$work/report.html" \
   "$work/run.json" "$small" "$work/svg" > "$work/report-check.txt" 2>&1
 expect "cosnet-train --report/--svg: $(tail -3 "$work/report-check.txt" | tr '\n' ' ')" \
