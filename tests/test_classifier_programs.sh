@@ -7,7 +7,9 @@
 #   the issue -- a missing classifier file, label vectors that do not fit
 #   the architecture, a file that is no image, a truncated PGM, a zero-size
 #   image, a folder without images, an unwritable --save -- each with a
-#   clear message and a non-zero exit.
+#   clear message and a non-zero exit; --report and --svg of that run
+#   checked against its JSON and the test files, and --report/--svg that
+#   cannot be written refused before training.
 #
 # Usage: test_classifier_programs.sh COSNET_TRAIN COSNET_CLASSIFY
 # The real MNIST comes from $COSNET_DATA (skipped without it, exit 77, or a
@@ -43,18 +45,15 @@ done
 # A small MNIST (3000 training, 500 test images) and test images as files.
 small=$work/small images=$work/images
 mkdir "$small" "$images"
-python3 - "$COSNET_DATA" "$small" "$images" <<'PY' || { echo "cannot prepare data"; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+python3 "$here/mnist_subset.py" "$COSNET_DATA" "$small" 3000 500 \
+  || { echo "cannot prepare data"; exit 1; }
+python3 - "$COSNET_DATA" "$images" <<'PY' || { echo "cannot prepare data"; exit 1; }
 import gzip, os, struct, sys, zlib
-source, target, pictures = sys.argv[1:4]
+source, pictures = sys.argv[1:3]
 def read(name):
     path = os.path.join(source, name)
     return open(path, "rb").read() if os.path.exists(path) else gzip.open(path + ".gz").read()
-for split, count in (("train", 3000), ("t10k", 500)):
-    images, labels = read(split + "-images-idx3-ubyte"), read(split + "-labels-idx1-ubyte")
-    with open(os.path.join(target, split + "-images-idx3-ubyte"), "wb") as f:
-        f.write(struct.pack(">IIII", 0x803, count, 28, 28) + images[16:16 + count * 784])
-    with open(os.path.join(target, split + "-labels-idx1-ubyte"), "wb") as f:
-        f.write(struct.pack(">II", 0x801, count) + labels[8:8 + count])
 # Test images 1000..1019 (not in the small test set): P5 files named by label.
 images, labels = read("t10k-images-idx3-ubyte"), read("t10k-labels-idx1-ubyte")
 for i in range(1000, 1020):
@@ -80,8 +79,10 @@ truth=$(cat "$work/label.txt")
 bundle=$work/digits.cosnetcl
 "$train" --data "$small" --arch "conv3x3 8 pad 1, relu, maxpool2x2, flatten, dense 25" \
   --epochs 4 --batch-size 32 --lr 0.01 --augment 0 --save "$bundle" \
-  --json "$work/run.json" --quiet > "$out" 2> "$err"
+  --json "$work/run.json" --report "$work/report.html" --svg "$work/svg" \
+  --quiet > "$out" 2> "$err"
 expect "cosnet-train runs (exit $?)" test -s "$bundle"
+expect "cosnet-train --quiet writes nothing to stderr" test ! -s "$err"
 accuracy=$(python3 -c "
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -91,6 +92,11 @@ print(r['test']['correct'] / r['test']['total'])" "$work/run.json")
 expect "cosnet-train JSON is valid and complete" test -n "$accuracy"
 expect "4 epochs on 3000 images reach 85% (got $accuracy)" \
   python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.85 else 1)" "${accuracy:-0}"
+# --report and --svg: the figures against the JSON and the test files.
+python3 "$here/report/check_report_real.py" train-report "$work/report.html" \
+  "$work/run.json" "$small" "$work/svg" > "$work/report-check.txt" 2>&1
+expect "cosnet-train --report/--svg: $(tail -3 "$work/report-check.txt" | tr '\n' ' ')" \
+  grep -q " 0 failures" "$work/report-check.txt"
 expect "the report has per-class accuracy" says "per class:" "$out"
 expect "the report has the confusion matrix" says "confusion matrix" "$out"
 
@@ -156,6 +162,16 @@ start=$(date +%s.%N)
 bad "--save into a missing folder" "--save" "$train" --data "$small" --save "$work/missing/dir/x.cosnetcl" --quiet
 elapsed=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
 expect "--save fails before training (${elapsed}s)" python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2 else 1)" "$elapsed"
+
+# --report and --svg that cannot be written fail before the data are read.
+start=$(date +%s.%N)
+bad "--report into a missing folder" "--report: " "$train" --data "$small" --report "$work/missing/dir/r.html" --quiet
+elapsed=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
+expect "--report fails before training (${elapsed}s)" python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2 else 1)" "$elapsed"
+bad "--report under a file" "--report: " "$train" --data "$small" --report "$work/run.json/r.html" --quiet
+bad "--svg that is a file" "--svg: " "$train" --data "$small" --svg "$bundle" --quiet
+bad "--report without a name" "--report needs a value" "$train" --report=
+expect "--report without a name is a usage error" test "$("$train" --report= > /dev/null 2>&1; echo $?)" -eq 2
 
 echo "$checks passed, $failures failed"
 [ "$failures" -eq 0 ]

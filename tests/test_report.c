@@ -1,7 +1,8 @@
 /* Unit tests of the report machinery (examples/report): the buffer's
  * escaping and base64, the PNG writer (decoded back here chunk by chunk),
- * the SVG figures' content for known data, the HTML report's
- * self-containment and the progress line's text. */
+ * the SVG figures' content for known data (the pipeline's and the
+ * classifier's), the HTML report's self-containment and the progress
+ * line's text. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -192,6 +193,27 @@ static report_data *sample_data(void)
     return d;
 }
 
+/* The heatmap of rule r, split s: 100 cells, each carrying d's count as
+ * data and as text. */
+static void assert_cells(const char *svg, const report_data *d, int r, int s)
+{
+    assert_int_equal(count_of(svg, "class=\"cell\""), 100);
+    for (unsigned a = 0; a < 10; a++)
+        for (unsigned p = 0; p < 10; p++) {
+            char cell[160];
+            snprintf(cell, sizeof cell,
+                     "data-actual=\"%u\" data-predicted=\"%u\" "
+                     "data-count=\"%zu\"",
+                     a, p, d->confusion[r][s][a][p]);
+            if (!strstr(svg, cell))
+                fail_msg("missing cell %s", cell);
+            /* The count is printed as text too. */
+            snprintf(cell, sizeof cell, ">%zu</text>",
+                     d->confusion[r][s][a][p]);
+            assert_non_null(strstr(svg, cell));
+        }
+}
+
 static void test_confusion_cells(void **state)
 {
     (void)state;
@@ -203,21 +225,7 @@ static void test_confusion_cells(void **state)
             assert_int_equal(svg_confusion_figure(&b, d, (enum report_rule)r,
                                                   (enum report_split)s),
                              0);
-            assert_int_equal(count_of(b.data, "class=\"cell\""), 100);
-            for (unsigned a = 0; a < 10; a++)
-                for (unsigned p = 0; p < 10; p++) {
-                    char cell[160];
-                    snprintf(cell, sizeof cell,
-                             "data-actual=\"%u\" data-predicted=\"%u\" "
-                             "data-count=\"%zu\"",
-                             a, p, d->confusion[r][s][a][p]);
-                    if (!strstr(b.data, cell))
-                        fail_msg("missing cell %s", cell);
-                    /* The count is printed as text too. */
-                    snprintf(cell, sizeof cell, ">%zu</text>",
-                             d->confusion[r][s][a][p]);
-                    assert_non_null(strstr(b.data, cell));
-                }
+            assert_cells(b.data, d, r, s);
             /* Row 0's accuracy: 5000 of 5000 + sum of its off-diagonal. */
             size_t row = 0;
             for (unsigned p = 0; p < 10; p++)
@@ -363,6 +371,198 @@ static void test_html_self_contained(void **state)
     free(d);
 }
 
+/* cosnet-train's kind of report: one classifier, Fashion-MNIST's names,
+ * the test split only (counts kept as the own-label rule's). */
+static const char *const fashion_names[10] = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+static report_data *classifier_data(void)
+{
+    report_data *d = sample_data();
+    d->kind = REPORT_CLASSIFIER;
+    d->class_names = fashion_names;
+    /* Only the test split was evaluated. */
+    memset(d->confusion, 0, sizeof d->confusion);
+    memset(d->correct, 0, sizeof d->correct);
+    memset(d->total, 0, sizeof d->total);
+    size_t total = 0, correct = 0;
+    for (unsigned a = 0; a < 10; a++)
+        for (unsigned p = 0; p < 10; p++) {
+            size_t v = a == p ? 800 + a : 3 * a + p;
+            d->confusion[REPORT_OWN_LABEL][REPORT_TEST][a][p] = v;
+            total += v;
+            correct += a == p ? v : 0;
+        }
+    d->correct[REPORT_OWN_LABEL][REPORT_TEST] = correct;
+    d->total[REPORT_TEST] = total;
+    return d;
+}
+
+static void test_classifier_loss(void **state)
+{
+    (void)state;
+    report_data *d = classifier_data();
+    enum { epochs = 6 };
+    /* Only the first `epochs` values are the classifier's: the rest would
+     * be other series, which it does not have. */
+    float loss[epochs + 1] = {0.4f, 0.2f, 0.1f, 0.08f, 0.07f, 0.0625f, 99.0f};
+    double validation[epochs] = {0.81, 0.85, -1, 0.9, 0.91, 0.925};
+    d->loss = loss;
+    d->epochs = epochs;
+    report_buffer b;
+    report_buffer_init(&b);
+    assert_int_equal(svg_loss_figure(&b, d), 0);
+    assert_int_equal(count_of(b.data, "class=\"loss\""), 1);
+    assert_int_equal(count_of(b.data, "<polyline"), 1);
+    assert_int_equal(count_of(b.data, "<circle"), epochs);
+    assert_int_equal(count_of(b.data, "class=\"validation\""), 0);
+    assert_non_null(strstr(b.data, "Training loss per epoch (log scale)"));
+    assert_null(strstr(b.data, "digit"));
+    assert_non_null(strstr(b.data, ">0.0625</text>"));
+    /* With the validation accuracy: a second series, broken where an epoch
+     * has none (-1), with its own axis and the last value. */
+    d->validation_accuracy = validation;
+    report_buffer_clear(&b);
+    assert_int_equal(svg_loss_figure(&b, d), 0);
+    assert_int_equal(count_of(b.data, "class=\"loss\""), 1);
+    assert_int_equal(count_of(b.data, "class=\"validation\""), 1);
+    assert_int_equal(count_of(b.data, "<polyline"), 1 + 2);
+    assert_int_equal(count_of(b.data, "<circle"), epochs + epochs - 1);
+    assert_int_equal(count_of(b.data, "stroke-dasharray=\"6,3\" points="), 2);
+    assert_non_null(strstr(b.data, ">92.50%</text>"));
+    assert_non_null(strstr(b.data, ">validation accuracy</text>"));
+    /* 81% is the lowest: the axis runs from 80% to 100% by 5%. */
+    assert_non_null(strstr(b.data, ">80%</text>"));
+    assert_non_null(strstr(b.data, ">85%</text>"));
+    assert_non_null(strstr(b.data, ">100%</text>"));
+    assert_null(strstr(b.data, ">75%</text>"));
+    report_buffer_free(&b);
+    free(d);
+}
+
+static void test_classifier_confusion(void **state)
+{
+    (void)state;
+    report_data *d = classifier_data();
+    report_buffer b;
+    report_buffer_init(&b);
+    assert_int_equal(svg_confusion_figure(&b, d, REPORT_OWN_LABEL, REPORT_TEST),
+                     0);
+    assert_cells(b.data, d, REPORT_OWN_LABEL, REPORT_TEST);
+    assert_int_equal(d->confusion[REPORT_OWN_LABEL][REPORT_TEST][2][7], 13);
+    /* Each name twice: a row label and a column label. */
+    for (int k = 0; k < 10; k++) {
+        char name[64];
+        snprintf(name, sizeof name, ">%s</text>", fashion_names[k]);
+        assert_int_equal(count_of(b.data, name), 2);
+    }
+    /* Row 9 (Ankle boot): 809 of 809 + 27 * 9 + 36. */
+    char accuracy[32];
+    snprintf(accuracy, sizeof accuracy, ">%.1f%%</text>",
+             100.0 * 809 / (809.0 + 27 * 9 + 36));
+    assert_non_null(strstr(b.data, accuracy));
+    char heading[96];
+    snprintf(heading, sizeof heading, ">test set: %zu/%zu (",
+             d->correct[REPORT_OWN_LABEL][REPORT_TEST], d->total[REPORT_TEST]);
+    assert_non_null(strstr(b.data, heading));
+    assert_null(strstr(b.data, "rule"));
+    report_buffer_free(&b);
+    free(d);
+}
+
+static void test_classifier_gallery(void **state)
+{
+    (void)state;
+    report_data *d = classifier_data();
+    report_gallery_entry entries[5];
+    memset(entries, 0, sizeof entries);
+    for (int i = 0; i < 5; i++) {
+        entries[i].index = 7u * (size_t)i;
+        entries[i].truth = (unsigned)(2 * i);
+        entries[i].predicted = (unsigned)(9 - i);
+        entries[i].predicted_similarity = 0.7f + 0.01f * i;
+        entries[i].true_similarity = 0.65f;
+    }
+    d->gallery = entries;
+    d->gallery_count = 5;
+    d->gallery_errors = 77;
+    d->image_rows = d->image_columns = 28;
+    report_buffer b;
+    report_buffer_init(&b);
+    assert_int_equal(svg_gallery_figure(&b, d), 0);
+    assert_int_equal(count_of(b.data, "<image "), 5);
+    assert_non_null(strstr(b.data, "Misclassified test images: 5 of 77"));
+    for (int i = 0; i < 5; i++) {
+        char expected[128];
+        snprintf(expected, sizeof expected,
+                 "data-index=\"%d\" data-true=\"%d\" data-predicted=\"%d\"",
+                 7 * i, 2 * i, 9 - i);
+        assert_non_null(strstr(b.data, expected));
+        snprintf(expected, sizeof expected, ">true %s</text>",
+                 fashion_names[2 * i]);
+        assert_non_null(strstr(b.data, expected));
+        snprintf(expected, sizeof expected, ">said %s</text>",
+                 fashion_names[9 - i]);
+        assert_non_null(strstr(b.data, expected));
+        snprintf(expected, sizeof expected, ">s(said) = %.4f</text>",
+                 (double)entries[i].predicted_similarity);
+        assert_non_null(strstr(b.data, expected));
+    }
+    assert_int_equal(count_of(b.data, ">s(true) = 0.6500</text>"), 5);
+    report_buffer_free(&b);
+    free(d);
+}
+
+static void test_classifier_html(void **state)
+{
+    (void)state;
+    report_data *d = classifier_data();
+    float loss[3] = {0.3f, 0.2f, 0.1f};
+    d->loss = loss;
+    d->epochs = 3;
+    report_buffer b;
+    report_buffer_init(&b);
+    assert_int_equal(html_report_build(&b, d), 0);
+    /* loss, test confusion, gallery; the configuration is a table. */
+    assert_int_equal(count_of(b.data, "<svg "), 3);
+    assert_non_null(strstr(b.data, "id=\"figure-confusion-test\""));
+    assert_null(strstr(b.data, "figure-confusion-train"));
+    assert_null(strstr(b.data, "figure-rules"));
+    assert_null(strstr(b.data, "seed rule"));
+    char sentence[96];
+    snprintf(sentence, sizeof sentence, "Test accuracy: %zu/%zu (",
+             d->correct[REPORT_OWN_LABEL][REPORT_TEST], d->total[REPORT_TEST]);
+    assert_non_null(strstr(b.data, sentence));
+    /* A train split with images gets its own heatmap. */
+    d->confusion[REPORT_OWN_LABEL][REPORT_TRAIN][0][0] = 5;
+    d->correct[REPORT_OWN_LABEL][REPORT_TRAIN] = 5;
+    d->total[REPORT_TRAIN] = 5;
+    report_buffer_clear(&b);
+    assert_int_equal(html_report_build(&b, d), 0);
+    assert_int_equal(count_of(b.data, "<svg "), 4);
+    assert_non_null(strstr(b.data, "id=\"figure-confusion-train\""));
+    assert_non_null(strstr(b.data, "Train accuracy: 5/5 (100.00%)"));
+    report_buffer_free(&b);
+    /* The SVG folder holds the shown figures only. */
+    char folder[] = "/tmp/cosnet-test-report-XXXXXX";
+    assert_non_null(mkdtemp(folder));
+    assert_int_equal(html_report_write_svg_dir(d, folder), 0);
+    static const char *const files[] = {"loss", "confusion-test",
+                                        "confusion-train", "gallery", "config"};
+    char path[128];
+    for (int i = 0; i < 5; i++) {
+        snprintf(path, sizeof path, "%s/%s.svg", folder, files[i]);
+        if (access(path, R_OK) != 0)
+            fail_msg("no %s", path);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/rules.svg", folder);
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(rmdir(folder), 0); /* nothing else was written */
+    free(d);
+}
+
 static void test_progress_format(void **state)
 {
     (void)state;
@@ -485,6 +685,10 @@ int main(void)
         cmocka_unit_test(test_loss_curves),
         cmocka_unit_test(test_gallery),
         cmocka_unit_test(test_html_self_contained),
+        cmocka_unit_test(test_classifier_loss),
+        cmocka_unit_test(test_classifier_confusion),
+        cmocka_unit_test(test_classifier_gallery),
+        cmocka_unit_test(test_classifier_html),
         cmocka_unit_test(test_loss_history),
         cmocka_unit_test(test_progress_format),
         cmocka_unit_test(test_progress_silent_without_terminal),

@@ -2,17 +2,13 @@
  * machinery (../report/) draws them -- loss curves, confusion heatmaps, the
  * three rules, the misclassified test images with the lowest margin and the
  * configuration -- in one self-contained HTML file and as .svg files. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "collect.h"
 #include "cosnet-mnist.h"
-#include "file_writer.h"
-#include "html_report.h"
+#include "outputs.h"
 #include "report_data.h"
 
 /* Images in the gallery: the issue asks for at least the 50 with the lowest
@@ -21,33 +17,7 @@
 
 int figures_check(const options *opt)
 {
-    char message[FILE_WRITE_MESSAGE_SIZE];
-    if (opt->report_path &&
-        file_write_check_message(opt->report_path, message, sizeof message) !=
-            COSNET_OK) {
-        fprintf(stderr, PROGRAM ": --report: %s\n", message);
-        return EXIT_FAILURE;
-    }
-    if (opt->svg_dir) {
-        if (mkdir(opt->svg_dir, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, PROGRAM ": --svg: cannot create %s: %s\n",
-                    opt->svg_dir, strerror(errno));
-            return EXIT_FAILURE;
-        }
-        size_t length = strlen(opt->svg_dir) + 16;
-        char *probe = malloc(length);
-        if (!probe)
-            return out_of_memory("a file name");
-        snprintf(probe, length, "%s/loss.svg", opt->svg_dir);
-        int status = file_write_check_message(probe, message, sizeof message) !=
-                     COSNET_OK;
-        free(probe);
-        if (status) {
-            fprintf(stderr, PROGRAM ": --svg: %s\n", message);
-            return EXIT_FAILURE;
-        }
-    }
-    return 0;
+    return report_outputs_check(PROGRAM, opt->report_path, opt->svg_dir);
 }
 
 int figures_write(const run_summary *run, const cosnet_model *const *models,
@@ -110,18 +80,8 @@ int figures_write(const run_summary *run, const cosnet_model *const *models,
     report_config_add(data, "time: evaluation", "%.2f s", run->time.eval);
     report_config_add(data, "time: total", "%.2f s", run->time.total);
 
-    int result = 0;
-    if (opt->report_path && html_report_write(data, opt->report_path) != 0) {
-        fprintf(stderr, PROGRAM ": --report: cannot write %s: %s\n",
-                opt->report_path, strerror(errno));
-        result = EXIT_FAILURE;
-    }
-    if (!result && opt->svg_dir &&
-        html_report_write_svg_dir(data, opt->svg_dir) != 0) {
-        fprintf(stderr, PROGRAM ": --svg: cannot write into %s: %s\n",
-                opt->svg_dir, strerror(errno));
-        result = EXIT_FAILURE;
-    }
+    int result =
+        report_outputs_write(PROGRAM, data, opt->report_path, opt->svg_dir);
     free(gallery);
     free(data);
     return result;

@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/data_folder.h"
 #include "cosnet-mnist.h"
 
@@ -33,13 +33,6 @@ int out_of_memory(const char *what)
 {
     fprintf(stderr, PROGRAM ": out of memory for %s\n", what);
     return EXIT_FAILURE;
-}
-
-static double now_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
 }
 
 /* Everything main allocates, freed in one place on every path. */
@@ -132,13 +125,13 @@ static int run(program *p)
             run.threads = MAX_THREADS;
     }
 
-    double start = now_seconds();
+    double start = clock_seconds();
     result = open_data(p);
     if (!result)
         result = make_labels(p, &run.labels_name);
     if (result)
         return result;
-    double loaded = now_seconds();
+    double loaded = clock_seconds();
 
     if (!opt->load_dir) {
         if (loss_history_init(&p->history, DIGITS, opt->epochs, opt->batches,
@@ -157,14 +150,14 @@ static int run(program *p)
         run.final_loss = p->final_loss;
         run.history = &p->history;
     }
-    double trained = now_seconds();
+    double trained = clock_seconds();
     if (opt->save_dir) {
         result = save_models(opt->save_dir, p->models, p->labels);
         if (result)
             return result;
     }
 
-    double evaluation_start = now_seconds();
+    double evaluation_start = clock_seconds();
     const cosnet_model *const *models = (const cosnet_model *const *)p->models;
     progress *line = progress_start(STDERR_FILENO, "evaluating", "images/s",
                                     cosnet_dataset_count(p->train) +
@@ -180,7 +173,7 @@ static int run(program *p)
     progress_finish(line);
     if (status != COSNET_OK)
         return library_failure("evaluation", status);
-    double end = now_seconds();
+    double end = clock_seconds();
 
     run.time = (timings){loaded - start, trained - loaded,
                          end - evaluation_start, end - start};

@@ -1,11 +1,11 @@
 /* cosnet-mnist's command line: the options, their checks and --help. */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/command_line.h"
 #include "../common/data_folder.h"
 #include "cosnet-mnist.h"
 
@@ -104,38 +104,8 @@ static void print_help(FILE *out)
         out);
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 1, 2)))
-#endif
-static int
-usage_error(const char *format, ...)
-{
-    va_list arguments;
-    va_start(arguments, format);
-    fprintf(stderr, PROGRAM ": ");
-    vfprintf(stderr, format, arguments);
-    fprintf(stderr, "\nTry '" PROGRAM " --help'.\n");
-    va_end(arguments);
-    return EXIT_USAGE;
-}
-
-/* Decimal digits only (no sign, no spaces), at most `max`. */
-static int parse_number(const char *text, uint64_t max, uint64_t *value)
-{
-    if (!*text)
-        return 0;
-    uint64_t result = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return 0;
-        unsigned digit = (unsigned)(*p - '0');
-        if (result > (max - digit) / 10)
-            return 0;
-        result = result * 10 + digit;
-    }
-    *value = result;
-    return 1;
-}
+/* The shared helpers, under this program's name. */
+#define usage_error(...) command_line_usage_error(PROGRAM, __VA_ARGS__)
 
 int parse_options(int argc, char **argv, options *opt, int *done)
 {
@@ -231,7 +201,7 @@ int parse_options(int argc, char **argv, options *opt, int *done)
             break;
         case LABEL_SEED:
         case SEED:
-            if (!parse_number(value, UINT64_MAX, &number))
+            if (!command_line_whole(value, UINT64_MAX, &number))
                 return usage_error("%s: '%s' is not a number from 0 to "
                                    "18446744073709551615",
                                    name, value);
@@ -244,7 +214,7 @@ int parse_options(int argc, char **argv, options *opt, int *done)
             opt->training_option = name;
             break;
         case EPOCHS:
-            if (!parse_number(value, UINT_MAX, &number) || number == 0)
+            if (!command_line_whole(value, UINT_MAX, &number) || number == 0)
                 return usage_error("--epochs: '%s' is not a whole number of "
                                    "at least 1",
                                    value);
@@ -253,7 +223,7 @@ int parse_options(int argc, char **argv, options *opt, int *done)
             break;
         case BATCHES:
         case BATCH_SIZE:
-            if (!parse_number(value, SIZE_MAX, &number) || number == 0)
+            if (!command_line_whole(value, SIZE_MAX, &number) || number == 0)
                 return usage_error("%s: '%s' is not a whole number of at "
                                    "least 1",
                                    name, value);
@@ -264,7 +234,7 @@ int parse_options(int argc, char **argv, options *opt, int *done)
             opt->training_option = name;
             break;
         case THREADS:
-            if (!parse_number(value, MAX_THREADS, &number))
+            if (!command_line_whole(value, MAX_THREADS, &number))
                 return usage_error("--threads: '%s' is not a number from 0 "
                                    "to 1024",
                                    value);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../common/confusion_text.h"
 #include "cosnet-mnist.h"
 
 /* The article's percentage: Elixir's Float.round(x * 100, 6) printed as the
@@ -80,18 +81,8 @@ void print_report(FILE *out, const run_summary *run)
 
     fprintf(out,
             "\nown-label rule, test set confusion (rows: true digit, columns: "
-            "predicted):\n      ");
-    for (unsigned p = 0; p < DIGITS; p++)
-        fprintf(out, "%6u", p);
-    fprintf(out, "\n");
-    for (unsigned a = 0; a < DIGITS; a++) {
-        fprintf(out, "%6u", a);
-        for (unsigned p = 0; p < DIGITS; p++)
-            fprintf(out, "%6zu",
-                    cosnet_evaluation_confusion(r->test, COSNET_RULE_OWN_LABEL,
-                                                a, p));
-        fprintf(out, "\n");
-    }
+            "predicted):\n");
+    confusion_text_print(out, r->test, DIGITS);
 
     size_t evaluated =
         cosnet_evaluation_total(r->train) + cosnet_evaluation_total(r->test);

@@ -5,7 +5,9 @@
  *
  *   main.c     the run: checks, data, labels, training, evaluation, saving
  *   options.c  the command line and --help
- *   report.c   the text report and the JSON */
+ *   report.c   the text report and the JSON
+ *   figures.c  --report and --svg: the HTML report and its figures (drawn
+ *              by ../report/) */
 #ifndef COSNET_TRAIN_H
 #define COSNET_TRAIN_H
 
@@ -33,6 +35,7 @@ typedef struct options {
     int rotate_given, scale_given, elastic_given;
     unsigned shift;
     const char *save_path, *json_path;
+    const char *report_path, *svg_dir; /* --report FILE.html, --svg DIR */
     int quiet;
 } options;
 
@@ -45,6 +48,7 @@ typedef struct run_result {
     const cosnet_trainer *trainer;
     const cosnet_evaluation *test;
     double load_seconds, train_seconds, eval_seconds;
+    const char *data_folder; /* where the dataset was read */
 } run_result;
 
 /* options.c: fills *opt (defaults first); returns 0 to go on, else the exit
@@ -56,5 +60,13 @@ void print_report(FILE *out, const run_result *r);
 /* The JSON as one object into a malloc'd string (NULL when out of
  * memory). */
 char *json_report(const run_result *r);
+
+/* figures.c: before any work, checks that --report and --svg can be
+ * written; after the evaluation, collects the misclassified test images
+ * with the lowest margin and writes the report and the figures. Exit
+ * statuses (0 or EXIT_FAILURE, after printing). */
+int figures_check(const options *opt);
+int figures_write(const run_result *r, const cosnet_labels *labels,
+                  const cosnet_dataset *test);
 
 #endif

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cosnet-train.h"
 #include "data_folder.h"
 #include "file_writer.h"
@@ -30,13 +30,6 @@ static int library_failure(const char *what)
     else
         fprintf(stderr, PROGRAM ": %s\n", message);
     return EXIT_FAILURE;
-}
-
-static double now_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
 }
 
 /* The progress line: one per epoch, redrawn in place, on a terminal only. */
@@ -103,7 +96,7 @@ static int check_outputs(const options *opt)
         fprintf(stderr, PROGRAM ": --json: %s\n", message);
         return EXIT_FAILURE;
     }
-    return 0;
+    return figures_check(opt);
 }
 
 static int open_data(const options *opt, const char *folder,
@@ -264,10 +257,11 @@ int main(int argc, char **argv)
     char *folder = opt.data_dir  ? strdup(opt.data_dir)
                    : opt.fashion ? strdup(FASHION_FOLDER)
                                  : data_folder(NULL);
-    run_result r = {&opt, NULL, opt.fashion ? fashion_names : digit_names,
-                    NULL, NULL, NULL,
-                    0,    0,    0};
-    double start = now_seconds();
+    run_result r = {&opt,  NULL, opt.fashion ? fashion_names : digit_names,
+                    NULL,  NULL, NULL,
+                    0,     0,    0,
+                    folder};
+    double start = clock_seconds();
     if (!folder)
         result = EXIT_FAILURE;
     if (!result && cosnet_isa(&isa) != COSNET_OK)
@@ -282,19 +276,19 @@ int main(int argc, char **argv)
         result = make_model(&opt, labels, &model);
     r.isa = isa;
     r.model = model;
-    r.load_seconds = now_seconds() - start;
+    r.load_seconds = clock_seconds() - start;
     if (!result) {
-        start = now_seconds();
+        start = clock_seconds();
         result = train(&opt, model, labels, train_set, &trainer);
-        r.train_seconds = now_seconds() - start;
+        r.train_seconds = clock_seconds() - start;
         r.trainer = trainer;
     }
     if (!result) {
-        start = now_seconds();
+        start = clock_seconds();
         if (cosnet_evaluate_classifier(model, labels, test_set, opt.threads,
                                        &test) != COSNET_OK)
             result = library_failure("test evaluation");
-        r.eval_seconds = now_seconds() - start;
+        r.eval_seconds = clock_seconds() - start;
         r.test = test;
     }
     if (!result) {
@@ -302,6 +296,8 @@ int main(int argc, char **argv)
         print_report(json_on_stdout ? stderr : stdout, &r);
         result = write_outputs(&opt, &r, labels);
     }
+    if (!result && (opt.report_path || opt.svg_dir))
+        result = figures_write(&r, labels, test_set);
     cosnet_evaluation_free(test);
     cosnet_trainer_free(trainer);
     cosnet_model_free(model);

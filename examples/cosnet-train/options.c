@@ -1,11 +1,11 @@
 /* cosnet-train's command line: the options, their checks and --help. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cosnet-train.h"
+#include "command_line.h"
 #include "data_folder.h"
 
 static void print_help(FILE *out)
@@ -83,51 +83,33 @@ static void print_help(FILE *out)
         "  --json FILE        also write the results as JSON; '-' is stdout "
         "(the\n"
         "                     text report then goes to stderr)\n"
+        "  --report FILE      also write an HTML report: the loss (and "
+        "validation\n"
+        "                     accuracy) per epoch, the test set's confusion "
+        "heatmap\n"
+        "                     with per-class accuracy, the 50 misclassified "
+        "test images\n"
+        "                     with the lowest margin, the run's "
+        "configuration; one\n"
+        "                     self-contained file (docs/report.md)\n"
+        "  --svg DIR          also write the report's figures as separate "
+        ".svg files\n"
+        "                     in DIR (created if missing)\n"
         "  --quiet            no progress line (it goes to stderr, only on a "
         "terminal)\n"
         "  -h, --help         print this text and exit\n"
         "  --version          print \"" PROGRAM " VERSION\" and exit\n"
         "\n"
-        "--save and --json are checked before the data are read. Exit "
-        "status: 0 on\n"
-        "success, 1 on failure (missing data, unreadable files, training "
-        "errors),\n"
-        "2 on a usage error.\n",
+        "--save, --json, --report and --svg are checked before the data are "
+        "read.\n"
+        "Exit status: 0 on success, 1 on failure (missing data, unreadable "
+        "files,\n"
+        "training or writing errors), 2 on a usage error.\n",
         out);
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 1, 2)))
-#endif
-static int
-usage_error(const char *format, ...)
-{
-    va_list arguments;
-    va_start(arguments, format);
-    fprintf(stderr, PROGRAM ": ");
-    vfprintf(stderr, format, arguments);
-    fprintf(stderr, "\nTry '" PROGRAM " --help'.\n");
-    va_end(arguments);
-    return EXIT_USAGE;
-}
-
-/* Decimal digits only, at most `max`. */
-static int parse_whole(const char *text, uint64_t max, uint64_t *value)
-{
-    if (!*text)
-        return 0;
-    uint64_t result = 0;
-    for (const char *p = text; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return 0;
-        unsigned digit = (unsigned)(*p - '0');
-        if (result > (max - digit) / 10)
-            return 0;
-        result = result * 10 + digit;
-    }
-    *value = result;
-    return 1;
-}
+/* The shared helpers, under this program's name. */
+#define usage_error(...) command_line_usage_error(PROGRAM, __VA_ARGS__)
 
 static int parse_real(const char *text, double *value)
 {
@@ -159,6 +141,8 @@ enum {
     THREADS,
     SAVE,
     JSON,
+    REPORT,
+    SVG,
     QUIET,
     HELP,
     SHORT_HELP,
@@ -167,11 +151,13 @@ enum {
 };
 
 static const char *const names[OPTION_COUNT] = {
-    "--dataset", "--data",       "--arch",    "--labels",       "--label-seed",
-    "--epochs",  "--batch-size", "--lr",      "--weight-decay", "--warmup",
-    "--rotate",  "--scale",      "--elastic", "--augment",      "--validation",
-    "--seed",    "--threads",    "--save",    "--json",         "--quiet",
-    "--help",    "-h",           "--version"};
+    "--dataset",      "--data",    "--arch",       "--labels",
+    "--label-seed",   "--epochs",  "--batch-size", "--lr",
+    "--weight-decay", "--warmup",  "--rotate",     "--scale",
+    "--elastic",      "--augment", "--validation", "--seed",
+    "--threads",      "--save",    "--json",       "--report",
+    "--svg",          "--quiet",   "--help",       "-h",
+    "--version"};
 
 /* One option with its value; 0 or the exit status. */
 static int take(int which, const char *value, options *opt)
@@ -195,12 +181,16 @@ static int take(int which, const char *value, options *opt)
     case LABELS:
     case SAVE:
     case JSON:
+    case REPORT:
+    case SVG:
         if (!*value)
             return usage_error("%s needs a value", name);
         *(which == ARCH     ? &opt->arch
           : which == LABELS ? &opt->labels
           : which == SAVE   ? &opt->save_path
-                            : &opt->json_path) = value;
+          : which == JSON   ? &opt->json_path
+          : which == REPORT ? &opt->report_path
+                            : &opt->svg_dir) = value;
         return 0;
     case LR:
     case WEIGHT_DECAY:
@@ -236,7 +226,7 @@ static int take(int which, const char *value, options *opt)
         [VALIDATION] = 1 << 30,    [SEED] = 9007199254740992u,
         [THREADS] = 1024};
     const uint64_t lowest = which == EPOCHS || which == BATCH_SIZE ? 1 : 0;
-    if (!parse_whole(value, limits[which], &whole) || whole < lowest)
+    if (!command_line_whole(value, limits[which], &whole) || whole < lowest)
         return usage_error("%s must be a whole number in %llu..%llu, not '%s'",
                            name, (unsigned long long)lowest,
                            (unsigned long long)limits[which], value);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "confusion_text.h"
 #include "cosnet-train.h"
 
 static size_t correct_of(const run_result *r)
@@ -61,18 +62,7 @@ void print_report(FILE *out, const run_result *r)
                 n, n ? 100.0 * right / n : 0.0);
     }
     fprintf(out, "confusion matrix (rows: true class, columns: predicted):\n");
-    fprintf(out, "      ");
-    for (size_t j = 0; j < CLASSES; j++)
-        fprintf(out, " %5zu", j);
-    fprintf(out, "\n");
-    for (size_t k = 0; k < CLASSES; k++) {
-        fprintf(out, "  %3zu ", k);
-        for (size_t j = 0; j < CLASSES; j++)
-            fprintf(out, " %5zu",
-                    cosnet_evaluation_confusion(r->test, COSNET_RULE_OWN_LABEL,
-                                                k, j));
-        fprintf(out, "\n");
-    }
+    confusion_text_print(out, r->test, CLASSES);
     fprintf(out,
             "\ntime: load %.2f s, training %.2f s, test evaluation %.2f s\n",
             r->load_seconds, r->train_seconds, r->eval_seconds);

@@ -21,26 +21,47 @@ typedef enum figure_kind {
     FIGURE_CONFIG
 } figure_kind;
 
+/* Which kinds of report show a figure. */
+enum { FOR_PIPELINE = 1, FOR_CLASSIFIER = 2, FOR_BOTH = 3 };
+
 typedef struct figure {
     const char *file; /* without .svg */
     figure_kind kind;
     enum report_rule rule;
     enum report_split split;
+    int shown_for;
 } figure;
 
 static const figure figures[] = {
-    {"loss", FIGURE_LOSS, REPORT_SEED, REPORT_TRAIN},
-    {"rules", FIGURE_RULES, REPORT_SEED, REPORT_TRAIN},
+    {"loss", FIGURE_LOSS, REPORT_SEED, REPORT_TRAIN, FOR_BOTH},
+    {"rules", FIGURE_RULES, REPORT_SEED, REPORT_TRAIN, FOR_PIPELINE},
     {"confusion-own-label-test", FIGURE_CONFUSION, REPORT_OWN_LABEL,
-     REPORT_TEST},
+     REPORT_TEST, FOR_PIPELINE},
     {"confusion-own-label-train", FIGURE_CONFUSION, REPORT_OWN_LABEL,
-     REPORT_TRAIN},
-    {"confusion-seed-test", FIGURE_CONFUSION, REPORT_SEED, REPORT_TEST},
-    {"confusion-seed-train", FIGURE_CONFUSION, REPORT_SEED, REPORT_TRAIN},
-    {"gallery", FIGURE_GALLERY, REPORT_SEED, REPORT_TRAIN},
-    {"config", FIGURE_CONFIG, REPORT_SEED, REPORT_TRAIN},
+     REPORT_TRAIN, FOR_PIPELINE},
+    {"confusion-seed-test", FIGURE_CONFUSION, REPORT_SEED, REPORT_TEST,
+     FOR_PIPELINE},
+    {"confusion-seed-train", FIGURE_CONFUSION, REPORT_SEED, REPORT_TRAIN,
+     FOR_PIPELINE},
+    /* The classifier's one rule is kept as the own-label rule. */
+    {"confusion-test", FIGURE_CONFUSION, REPORT_OWN_LABEL, REPORT_TEST,
+     FOR_CLASSIFIER},
+    {"confusion-train", FIGURE_CONFUSION, REPORT_OWN_LABEL, REPORT_TRAIN,
+     FOR_CLASSIFIER},
+    {"gallery", FIGURE_GALLERY, REPORT_SEED, REPORT_TRAIN, FOR_BOTH},
+    {"config", FIGURE_CONFIG, REPORT_SEED, REPORT_TRAIN, FOR_BOTH},
 };
 #define FIGURE_COUNT (sizeof figures / sizeof figures[0])
+
+/* The pipeline shows all its figures; the classifier only a confusion
+ * matrix of a split it evaluated. */
+static int shown(const report_data *data, const figure *f)
+{
+    if (data->kind == REPORT_PIPELINE)
+        return (f->shown_for & FOR_PIPELINE) != 0;
+    return (f->shown_for & FOR_CLASSIFIER) != 0 &&
+           (f->kind != FIGURE_CONFUSION || data->total[f->split] > 0);
+}
 
 static int draw(report_buffer *out, const report_data *data, const figure *f)
 {
@@ -70,11 +91,15 @@ static void section(report_buffer *out, const char *id, const char *heading)
     report_buffer_puts(out, "</h2>\n");
 }
 
+/* A figure the report shows, in a <figure>; nothing for one it does not. */
 static int inline_figure(report_buffer *out, const report_data *data,
                          const char *file)
 {
+    const figure *f = find(file);
+    if (!shown(data, f))
+        return 0;
     report_buffer_printf(out, "<figure id=\"figure-%s\">\n", file);
-    int result = draw(out, data, find(file));
+    int result = draw(out, data, f);
     report_buffer_puts(out, "</figure>\n");
     return result;
 }
@@ -94,20 +119,10 @@ static const char css[] =
     "th{background:#f2f2f2}"
     "table.rules td.n{text-align:right;font-variant-numeric:tabular-nums}";
 
-int html_report_build(report_buffer *out, const report_data *data)
+/* The pipeline's sections: the three rules first, since the seed rule's
+ * number is the one the article quotes. */
+static int pipeline_sections(report_buffer *out, const report_data *data)
 {
-    const char *program = data->program ? data->program : "cosnet";
-    report_buffer_puts(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-                            "<meta charset=\"utf-8\">\n<title>");
-    report_buffer_escape(out, program);
-    report_buffer_puts(out, " report</title>\n<style>");
-    report_buffer_puts(out, css);
-    report_buffer_puts(out, "</style>\n</head>\n<body>\n<h1>");
-    report_buffer_escape(out, program);
-    report_buffer_puts(out, " report</h1>\n<p class=\"lead\">");
-    report_buffer_escape(out, data->configuration);
-    report_buffer_puts(out, "</p>\n");
-
     section(out, "rules", "Three rules, one set of models");
     report_buffer_puts(out, "<p class=\"sentence\">");
     report_buffer_escape(out, svg_seed_rule_sentence);
@@ -138,6 +153,55 @@ int html_report_build(report_buffer *out, const report_data *data)
     failed |= inline_figure(out, data, "confusion-seed-test");
     failed |= inline_figure(out, data, "confusion-seed-train");
     report_buffer_puts(out, "</section>\n");
+    return failed;
+}
+
+/* The classifier's sections: its accuracy in one sentence, then how it
+ * trained and where it errs. */
+static int classifier_sections(report_buffer *out, const report_data *data)
+{
+    section(out, "accuracy", "Accuracy");
+    report_buffer_puts(out, "<p class=\"sentence\">");
+    for (int s = REPORT_SPLITS - 1; s >= 0; s--) {
+        size_t correct = data->correct[REPORT_OWN_LABEL][s];
+        size_t total = data->total[s];
+        if (total > 0)
+            report_buffer_printf(out, "%s accuracy: %zu/%zu (%.2f%%). ",
+                                 s == REPORT_TEST ? "Test" : "Train", correct,
+                                 total,
+                                 100.0 * (double)correct / (double)total);
+    }
+    report_buffer_puts(out, "One network for all classes, predict(x) = "
+                            "argmax<sub>k</sub> cos(f(x), v<sub>k</sub>): no "
+                            "label is read to predict.</p>\n</section>\n");
+
+    section(out, "loss", "Training");
+    int failed = inline_figure(out, data, "loss");
+    report_buffer_puts(out, "</section>\n");
+
+    section(out, "confusion", "Confusion matrix");
+    failed |= inline_figure(out, data, "confusion-test");
+    failed |= inline_figure(out, data, "confusion-train");
+    report_buffer_puts(out, "</section>\n");
+    return failed;
+}
+
+int html_report_build(report_buffer *out, const report_data *data)
+{
+    const char *program = data->program ? data->program : "cosnet";
+    report_buffer_puts(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+                            "<meta charset=\"utf-8\">\n<title>");
+    report_buffer_escape(out, program);
+    report_buffer_puts(out, " report</title>\n<style>");
+    report_buffer_puts(out, css);
+    report_buffer_puts(out, "</style>\n</head>\n<body>\n<h1>");
+    report_buffer_escape(out, program);
+    report_buffer_puts(out, " report</h1>\n<p class=\"lead\">");
+    report_buffer_escape(out, data->configuration);
+    report_buffer_puts(out, "</p>\n");
+
+    int failed = data->kind == REPORT_PIPELINE ? pipeline_sections(out, data)
+                                               : classifier_sections(out, data);
 
     section(out, "gallery", "Misclassified test images");
     failed |= inline_figure(out, data, "gallery");
@@ -177,6 +241,8 @@ int html_report_write_svg_dir(const report_data *data, const char *dir)
     report_buffer_init(&out);
     int result = 0;
     for (size_t i = 0; i < FIGURE_COUNT && result == 0; i++) {
+        if (!shown(data, &figures[i]))
+            continue;
         report_buffer_clear(&out);
         report_buffer_puts(&out,
                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");

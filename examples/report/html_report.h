@@ -13,9 +13,12 @@ int html_report_build(report_buffer *out, const report_data *data);
  * Returns 0, or -1 with errno set. */
 int html_report_write(const report_data *data, const char *path);
 
-/* Writes every figure as DIR/NAME.svg (DIR created if missing): loss.svg,
- * rules.svg, confusion-own-label-test.svg, confusion-own-label-train.svg,
+/* Writes every figure the report shows as DIR/NAME.svg (DIR created if
+ * missing). The pipeline's: loss.svg, rules.svg,
+ * confusion-own-label-test.svg, confusion-own-label-train.svg,
  * confusion-seed-test.svg, confusion-seed-train.svg, gallery.svg,
+ * config.svg. The classifier's: loss.svg, confusion-test.svg (and
+ * confusion-train.svg when the train set was evaluated), gallery.svg,
  * config.svg. Returns 0, or -1 with errno set. */
 int html_report_write_svg_dir(const report_data *data, const char *dir);
 

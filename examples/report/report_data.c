@@ -18,6 +18,20 @@ void report_config_add(report_data *data, const char *key, const char *format,
     va_end(arguments);
 }
 
+unsigned report_loss_series(const report_data *data)
+{
+    return data->kind == REPORT_CLASSIFIER ? 1 : data->classes;
+}
+
+const char *report_class_name(const report_data *data, unsigned k, char *room,
+                              size_t room_size)
+{
+    if (data->class_names && data->class_names[k])
+        return data->class_names[k];
+    snprintf(room, room_size, "%u", k);
+    return room;
+}
+
 const char *report_rule_name(enum report_rule rule)
 {
     switch (rule) {

@@ -20,6 +20,16 @@ enum report_rule { REPORT_SEED, REPORT_OWN_LABEL, REPORT_IMAGE_BLIND };
 enum report_split { REPORT_TRAIN, REPORT_TEST };
 #define REPORT_SPLITS 2
 
+/* What the run was, and so which figures the report shows. */
+enum report_kind {
+    /* cosnet-mnist: one model per class, three rules, train and test. */
+    REPORT_PIPELINE,
+    /* cosnet-train: one network for all classes, one honest rule (its
+     * counts are kept as REPORT_OWN_LABEL's), a confusion matrix for each
+     * split with images (total > 0); no rules figure. */
+    REPORT_CLASSIFIER
+};
+
 /* One image the models got wrong. */
 typedef struct report_gallery_entry {
     uint8_t pixels[REPORT_IMAGE_MAX_PIXELS]; /* rows x columns, 0 = black */
@@ -36,22 +46,31 @@ typedef struct report_config_row {
 } report_config_row;
 
 typedef struct report_data {
-    const char *program; /* e.g. "cosnet-mnist" */
+    const char *program;   /* e.g. "cosnet-mnist" */
+    enum report_kind kind; /* 0: REPORT_PIPELINE */
     /* One line naming the run, e.g. "20 epochs x 25 batches of 20, author
      * labels"; goes into every figure's title. */
     char configuration[256];
 
     unsigned classes; /* <= REPORT_MAX_CLASSES */
+    /* Names of the classes on the axes and in the gallery; NULL: the class
+     * numbers. */
+    const char *const *class_names;
 
-    /* Loss history: loss[k * epochs + e] is class k's loss over epoch e+1
-     * (the value cosnet_train_epoch returns). NULL or epochs 0: no training
-     * (models loaded), the loss figure says so. */
+    /* Loss history, one series per model (report_loss_series):
+     * loss[k * epochs + e] is model k's loss over epoch e+1 (the value
+     * cosnet_train_epoch or cosnet_trainer_epoch_loss returns). NULL or
+     * epochs 0: no training (models loaded), the loss figure says so. */
     const float *loss;
     unsigned epochs;
     /* Optional per-batch losses: batch_loss[(k * epochs + e) *
      * batches_per_epoch + b], b in training order; NULL when not kept. */
     const float *batch_loss;
     size_t batches_per_epoch;
+    /* Optional fraction of the validation images classified right after
+     * each epoch (epochs values; a negative one is not drawn); NULL: no
+     * validation. */
+    const double *validation_accuracy;
 
     /* Evaluation: confusion[rule][split][actual][predicted]. */
     size_t confusion[REPORT_RULES][REPORT_SPLITS][REPORT_MAX_CLASSES]
@@ -79,6 +98,15 @@ __attribute__((format(printf, 3, 4)))
 #endif
 void report_config_add(report_data *data, const char *key, const char *format,
                        ...);
+
+/* Series in data->loss: one per class for the pipeline, one for the
+ * classifier. */
+unsigned report_loss_series(const report_data *data);
+
+/* The name of class k: data->class_names[k], else its number written into
+ * `room` (at least 12 bytes). */
+const char *report_class_name(const report_data *data, unsigned k, char *room,
+                              size_t room_size);
 
 /* Human names of the rules and splits, as the text report uses them. */
 const char *report_rule_name(enum report_rule rule);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "png_writer.h"
@@ -90,13 +91,97 @@ static double percent(size_t correct, size_t total)
 /* Loss curves                                                              */
 /* ------------------------------------------------------------------------ */
 
+/* One curve over the epochs: ys[e - 1] is epoch e's y (NaN: no point there,
+ * the line breaks), x spreads the epochs over [left, right]; a dot on every
+ * point when there are few. `attributes`: raw SVG for the polylines. */
+static void curve(report_buffer *out, const double *ys, unsigned epochs,
+                  double left, double right, const char *attributes)
+{
+#define EPOCH_X(e)                                                             \
+    (epochs > 1 ? left + (double)((e)-1) / (epochs - 1) * (right - left)       \
+                : (left + right) / 2)
+    int open = 0;
+    for (unsigned e = 1; e <= epochs; e++) {
+        if (isnan(ys[e - 1])) {
+            if (open)
+                report_buffer_puts(out, "\"/>\n");
+            open = 0;
+            continue;
+        }
+        if (!open)
+            report_buffer_printf(out,
+                                 "<polyline fill=\"none\" "
+                                 "stroke-width=\"1.6\"%s points=\"",
+                                 attributes);
+        report_buffer_printf(out, "%s%.1f,%.1f", open ? " " : "", EPOCH_X(e),
+                             ys[e - 1]);
+        open = 1;
+    }
+    if (open)
+        report_buffer_puts(out, "\"/>\n");
+    if (epochs <= 30)
+        for (unsigned e = 1; e <= epochs; e++)
+            if (!isnan(ys[e - 1]))
+                report_buffer_printf(
+                    out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\"/>\n",
+                    EPOCH_X(e), ys[e - 1]);
+#undef EPOCH_X
+}
+
+/* The validation accuracy of the classifier on a second, linear y axis at
+ * the right of the loss plot: whole tens of percent around the data. */
+static void validation_curve(report_buffer *out, const report_data *data,
+                             double left, double right, double top,
+                             double bottom, double *ys)
+{
+    unsigned epochs = data->epochs;
+    double lowest = 100;
+    for (unsigned e = 0; e < epochs; e++)
+        if (data->validation_accuracy[e] >= 0 &&
+            100 * data->validation_accuracy[e] < lowest)
+            lowest = 100 * data->validation_accuracy[e];
+    double floor_percent = floor(lowest / 10) * 10;
+    if (floor_percent > 90)
+        floor_percent = 90;
+    double span = 100 - floor_percent;
+    double step = span <= 10 ? 2 : span <= 20 ? 5 : span <= 50 ? 10 : 20;
+#define ACCURACY_Y(p) (bottom - ((p)-floor_percent) / span * (bottom - top))
+    for (double p = floor_percent; p <= 100 + 1e-9; p += step)
+        text(out, right + 6, ACCURACY_Y(p) + 4, "fill=\"#c45a00\"", "%g%%", p);
+    char rotate[96];
+    snprintf(rotate, sizeof rotate,
+             "text-anchor=\"middle\" fill=\"#c45a00\" "
+             "transform=\"rotate(90 %.1f %.1f)\"",
+             right + 44, (top + bottom) / 2);
+    text(out, right + 44, (top + bottom) / 2, rotate, "%s",
+         "validation accuracy");
+    report_buffer_puts(out, "<g class=\"validation\" stroke=\"#ff7f0e\" "
+                            "fill=\"#ff7f0e\">\n");
+    for (unsigned e = 1; e <= epochs; e++) {
+        double value = data->validation_accuracy[e - 1];
+        ys[e - 1] = value >= 0 ? ACCURACY_Y(100 * value) : NAN;
+    }
+    curve(out, ys, epochs, left, right, " stroke-dasharray=\"6,3\"");
+    report_buffer_puts(out, "</g>\n");
+#undef ACCURACY_Y
+}
+
 int svg_loss_figure(report_buffer *out, const report_data *data)
 {
-    const double width = 720, height = 430;
+    const int pipeline = data->kind == REPORT_PIPELINE;
+    const int validation = data->validation_accuracy && data->epochs > 0;
+    /* The validation axis and its title need room right of the plot. */
+    const double width = validation ? 800 : 720, height = 430;
     const double left = 72, right = 610, top = 56, bottom = 370;
-    svg_open(out, width, height, "Training loss per class and epoch");
-    title(out, data, "Training loss per digit (log scale)", width);
-    unsigned classes = data->classes;
+    const double legend = validation ? right + 64 : right + 14;
+    svg_open(out, width, height,
+             pipeline ? "Training loss per class and epoch"
+                      : "Training loss per epoch");
+    title(out, data,
+          pipeline ? "Training loss per digit (log scale)"
+                   : "Training loss per epoch (log scale)",
+          width);
+    unsigned classes = report_loss_series(data);
     unsigned epochs = data->epochs;
     double low = INFINITY, high = -INFINITY;
     if (data->loss)
@@ -175,50 +260,50 @@ int svg_loss_figure(report_buffer *out, const report_data *data)
          "text-anchor=\"middle\" transform=\"rotate(-90 18 213)\"", "%s",
          "epoch loss (mean 1 - cos over the epoch)");
     /* One polyline per class; a non-finite or non-positive value breaks it. */
+    double *ys = malloc((size_t)epochs * sizeof *ys);
+    if (!ys)
+        return -1;
     for (unsigned k = 0; k < classes; k++) {
         const float *row = data->loss + (size_t)k * epochs;
         report_buffer_printf(out,
                              "<g class=\"loss\" data-class=\"%u\" "
                              "stroke=\"%s\" fill=\"%s\">\n",
                              k, class_colours[k], class_colours[k]);
-        int open = 0;
         for (unsigned e = 1; e <= epochs; e++) {
             double value = row[e - 1];
-            if (!(isfinite(value) && value > 0)) {
-                if (open)
-                    report_buffer_puts(out, "\"/>\n");
-                open = 0;
-                continue;
-            }
-            if (!open)
-                report_buffer_puts(out, "<polyline fill=\"none\" "
-                                        "stroke-width=\"1.6\" points=\"");
-            report_buffer_printf(out, "%s%.1f,%.1f", open ? " " : "",
-                                 EPOCH_X(e), LOSS_Y(value));
-            open = 1;
+            ys[e - 1] = isfinite(value) && value > 0 ? LOSS_Y(value) : NAN;
         }
-        if (open)
-            report_buffer_puts(out, "\"/>\n");
-        if (epochs <= 30)
-            for (unsigned e = 1; e <= epochs; e++) {
-                double value = row[e - 1];
-                if (isfinite(value) && value > 0)
-                    report_buffer_printf(
-                        out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\"/>\n",
-                        EPOCH_X(e), LOSS_Y(value));
-            }
+        curve(out, ys, epochs, left, right, "");
         report_buffer_puts(out, "</g>\n");
         /* Legend entry, with the final loss. */
         double y = top + 10 + 22.0 * k;
         report_buffer_printf(out,
                              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
                              "y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>\n",
-                             right + 14, y, right + 34, y, class_colours[k]);
-        text(out, right + 40, y + 4, "", "%u: %.4f", k,
-             (double)row[epochs - 1]);
+                             legend, y, legend + 20, y, class_colours[k]);
+        if (pipeline)
+            text(out, legend + 26, y + 4, "", "%u: %.4f", k,
+                 (double)row[epochs - 1]);
+        else
+            text(out, legend + 26, y + 4, "", "%.4f", (double)row[epochs - 1]);
     }
-    text(out, right + 14, top - 4, "fill=\"#444444\"", "%s",
-         "digit: last loss");
+    text(out, legend, top - 4, "fill=\"#444444\"", "%s",
+         pipeline ? "digit: last loss" : "last loss");
+    if (validation) {
+        validation_curve(out, data, left, right, top, bottom, ys);
+        double last = data->validation_accuracy[epochs - 1];
+        double y = top + 10 + 22.0 * classes + 22;
+        report_buffer_printf(
+            out,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+            "y2=\"%.1f\" stroke=\"#ff7f0e\" stroke-width=\"3\" "
+            "stroke-dasharray=\"6,3\"/>\n",
+            legend, y, legend + 20, y);
+        text(out, legend, y - 14, "fill=\"#444444\"", "%s", "last val.");
+        if (last >= 0)
+            text(out, legend + 26, y + 4, "", "%.2f%%", 100 * last);
+    }
+    free(ys);
 #undef LOSS_Y
 #undef EPOCH_X
     return svg_close(out);
@@ -246,35 +331,64 @@ int svg_confusion_figure(report_buffer *out, const report_data *data,
                          enum report_rule rule, enum report_split split)
 {
     unsigned n = data->classes;
-    const double cell = 42, left = 64, top = 84;
+    char room[12];
+    /* Long class names (Fashion-MNIST's) widen the row labels and stand
+     * slanted over the columns; numbers keep the compact layout. */
+    size_t longest = 0;
+    for (unsigned k = 0; k < n; k++) {
+        size_t length = strlen(report_class_name(data, k, room, sizeof room));
+        longest = length > longest ? length : longest;
+    }
+    const int slanted = longest > 3;
+    const double cell = 42, left = slanted ? 40 + 7.0 * longest : 64;
+    const double top = slanted ? 96 + 5.0 * longest : 84;
     const double width = left + n * cell + 150, height = top + n * cell + 56;
+    const int pipeline = data->kind == REPORT_PIPELINE;
     char label[160];
-    snprintf(label, sizeof label, "Confusion matrix, %s, %s set",
-             report_rule_name(rule), report_split_name(split));
+    if (pipeline)
+        snprintf(label, sizeof label, "Confusion matrix, %s, %s set",
+                 report_rule_name(rule), report_split_name(split));
+    else
+        snprintf(label, sizeof label, "Confusion matrix, %s set",
+                 report_split_name(split));
     svg_open(out, width, height, label);
     size_t correct = data->correct[rule][split], total = data->total[split];
     char heading[200];
-    snprintf(heading, sizeof heading, "%s, %s set: %zu/%zu (%.2f%%)",
-             report_rule_name(rule), report_split_name(split), correct, total,
-             percent(correct, total));
+    if (pipeline)
+        snprintf(heading, sizeof heading, "%s, %s set: %zu/%zu (%.2f%%)",
+                 report_rule_name(rule), report_split_name(split), correct,
+                 total, percent(correct, total));
+    else
+        snprintf(heading, sizeof heading, "%s set: %zu/%zu (%.2f%%)",
+                 report_split_name(split), correct, total,
+                 percent(correct, total));
     title(out, data, heading, width);
-    text(out, left + n * cell / 2, top - 26, "text-anchor=\"middle\"", "%s",
-         "predicted");
+    text(out, left + n * cell / 2, slanted ? 58 : top - 26,
+         "text-anchor=\"middle\"", "%s", "predicted");
     char rotate[96];
     snprintf(rotate, sizeof rotate,
              "text-anchor=\"middle\" transform=\"rotate(-90 16 %.1f)\"",
              top + n * cell / 2);
     text(out, 16, top + n * cell / 2, rotate, "%s", "true");
-    for (unsigned p = 0; p < n; p++)
-        text(out, left + (p + 0.5) * cell, top - 8, "text-anchor=\"middle\"",
-             "%u", p);
+    for (unsigned p = 0; p < n; p++) {
+        const char *name = report_class_name(data, p, room, sizeof room);
+        double x = left + (p + 0.5) * cell;
+        if (!slanted) {
+            text(out, x, top - 8, "text-anchor=\"middle\"", "%s", name);
+            continue;
+        }
+        snprintf(rotate, sizeof rotate, "transform=\"rotate(-40 %.1f %.1f)\"",
+                 x, top - 8);
+        text(out, x, top - 8, rotate, "%s", name);
+    }
     text(out, left + n * cell + 12, top - 8, "", "%s", "accuracy of row");
     for (unsigned a = 0; a < n; a++) {
         size_t row_total = 0;
         for (unsigned p = 0; p < n; p++)
             row_total += data->confusion[rule][split][a][p];
         double y = top + a * cell;
-        text(out, left - 10, y + cell / 2 + 4, "text-anchor=\"end\"", "%u", a);
+        text(out, left - 10, y + cell / 2 + 4, "text-anchor=\"end\"", "%s",
+             report_class_name(data, a, room, sizeof room));
         for (unsigned p = 0; p < n; p++) {
             size_t count = data->confusion[rule][split][a][p];
             double share = row_total ? (double)count / (double)row_total : 0.0;
@@ -379,19 +493,53 @@ int svg_rules_figure(report_buffer *out, const report_data *data)
 /* Gallery of misclassified test images                                     */
 /* ------------------------------------------------------------------------ */
 
+/* A classifier tile's caption: both class names, both similarities. */
+static void classifier_caption(report_buffer *out, const report_data *data,
+                               const report_gallery_entry *entry, double x,
+                               double y)
+{
+    char room[12];
+    text(out, x, y,
+         "text-anchor=\"middle\" font-size=\"11\" "
+         "font-weight=\"bold\" class=\"true\"",
+         "true %s", report_class_name(data, entry->truth, room, sizeof room));
+    text(out, x, y + 13,
+         "text-anchor=\"middle\" font-size=\"11\" font-weight=\"bold\" "
+         "fill=\"#b22222\" class=\"said\"",
+         "said %s",
+         report_class_name(data, entry->predicted, room, sizeof room));
+    text(out, x, y + 26,
+         "text-anchor=\"middle\" font-size=\"10\" fill=\"#b22222\"",
+         "s(said) = %.4f", (double)entry->predicted_similarity);
+    text(out, x, y + 38,
+         "text-anchor=\"middle\" font-size=\"10\" fill=\"#1f5f99\"",
+         "s(true) = %.4f", (double)entry->true_similarity);
+}
+
 int svg_gallery_figure(report_buffer *out, const report_data *data)
 {
+    const int pipeline = data->kind == REPORT_PIPELINE;
     const unsigned columns = 8;
-    const double tile_w = 88, tile_h = 116, left = 12, top = 60, scale = 2;
+    /* The classifier's tiles name both classes on lines of their own:
+     * wider for Fashion-MNIST's names, one line taller. */
+    const double tile_w = pipeline ? 88 : 104, tile_h = pipeline ? 116 : 128;
+    const double left = 12, top = 60, scale = 2;
     size_t count = data->gallery ? data->gallery_count : 0;
     size_t rows = (count + columns - 1) / columns;
     double width = left * 2 + columns * tile_w;
     double height = top + (rows ? rows : 1) * tile_h + 40;
     svg_open(out, width, height, "Misclassified test images");
     char heading[240];
-    snprintf(heading, sizeof heading,
-             "Misclassified test images, %s: %zu of %zu, lowest margin first",
-             report_rule_name(data->gallery_rule), count, data->gallery_errors);
+    if (pipeline)
+        snprintf(heading, sizeof heading,
+                 "Misclassified test images, %s: %zu of %zu, lowest margin "
+                 "first",
+                 report_rule_name(data->gallery_rule), count,
+                 data->gallery_errors);
+    else
+        snprintf(heading, sizeof heading,
+                 "Misclassified test images: %zu of %zu, lowest margin first",
+                 count, data->gallery_errors);
     title(out, data, heading, width);
     if (count == 0)
         text(out, width / 2, top + 40, "text-anchor=\"middle\"", "%s",
@@ -415,6 +563,11 @@ int svg_gallery_figure(report_buffer *out, const report_data *data)
             return -1;
         report_buffer_puts(out, "\"/>\n");
         double ty = y + rows_px * scale + 14;
+        if (!pipeline) {
+            classifier_caption(out, data, entry, x + tile_w / 2, ty);
+            report_buffer_puts(out, "</g>\n");
+            continue;
+        }
         text(out, x + tile_w / 2, ty,
              "text-anchor=\"middle\" font-size=\"11\" font-weight=\"bold\"",
              "true %u, said %u", entry->truth, entry->predicted);
@@ -428,8 +581,10 @@ int svg_gallery_figure(report_buffer *out, const report_data *data)
         report_buffer_puts(out, "</g>\n");
     }
     text(out, left, height - 14, "fill=\"#444444\" font-size=\"11\"", "%s",
-         "s_k: cosine of model k's output with its own label vector v_k; "
-         "margin = s(said) - s(true)");
+         pipeline ? "s_k: cosine of model k's output with its own label "
+                    "vector v_k; margin = s(said) - s(true)"
+                  : "s: cosine of the network's output f(x) with the class's "
+                    "label vector; margin = s(said) - s(true)");
     return svg_close(out);
 }
 

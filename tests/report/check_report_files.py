@@ -2,7 +2,10 @@
 """Checks the report as a reader's tools see it: runs report-sample (known
 data), parses every SVG file and every inline SVG of the HTML as XML,
 checks the heatmap cells' counts, and decodes every gallery PNG (struct +
-zlib, CRCs checked) back to the known pixels.
+zlib, CRCs checked) back to the known pixels. Then the same for the
+classifier's kind of report (report-sample --classifier): its four figures
+only, one loss series and one validation series of 7 points, the class
+names on the heatmap's axes and in the gallery's captions.
 
 Usage: check_report_files.py REPORT_SAMPLE_BINARY"""
 import base64
@@ -106,22 +109,90 @@ def check_gallery(root, where):
               "%s: tile %d pixels differ" % (where, i))
 
 
-def main():
-    binary = sys.argv[1]
+def run_sample(command, files, where):
+    """Runs report-sample; returns its SVG files parsed (by name) and its
+    HTML. The folder must hold exactly `files`."""
     with tempfile.TemporaryDirectory() as folder:
         html_path = os.path.join(folder, "report.html")
         svg_dir = os.path.join(folder, "svg")
-        subprocess.run([binary, html_path, svg_dir], check=True)
+        subprocess.run(command + [html_path, svg_dir], check=True)
         roots = {}
-        for name in FILES:
+        for name in files:
             path = os.path.join(svg_dir, name + ".svg")
             try:
                 roots[name] = ET.parse(path).getroot()
             except (OSError, ET.ParseError) as error:
-                check(False, "%s: %s" % (path, error))
-        check(sorted(os.listdir(svg_dir)) == sorted(f + ".svg" for f in FILES),
-              "SVG folder holds %s" % sorted(os.listdir(svg_dir)))
-        html = open(html_path, encoding="utf-8").read()
+                check(False, "%s%s: %s" % (where, path, error))
+        check(sorted(os.listdir(svg_dir)) == sorted(f + ".svg" for f in files),
+              "%sSVG folder holds %s" % (where, sorted(os.listdir(svg_dir))))
+        return roots, open(html_path, encoding="utf-8").read()
+
+
+NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+         "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CLASSIFIER_FILES = ["loss", "confusion-test", "gallery", "config"]
+
+
+def points(group):
+    return sum(len(line.get("points").split())
+               for line in group.iter(SVG + "polyline"))
+
+
+def check_classifier(binary):
+    """cosnet-train's kind of report: one loss series, the test confusion
+    with class names, named gallery captions, no rules."""
+    roots, html = run_sample([binary, "--classifier"], CLASSIFIER_FILES,
+                             "classifier: ")
+    inline = re.findall(r"<svg .*?</svg>", html, re.S)
+    check(len(inline) == 3, "classifier: %d inline SVGs, not 3" % len(inline))
+    for number, block in enumerate(inline):
+        try:
+            ET.fromstring(block)
+        except ET.ParseError as error:
+            check(False, "classifier: inline SVG %d: %s" % (number, error))
+    check(not re.search(r"seed rule|own-label rule|image-blind|figure-rules",
+                        html), "classifier: the pipeline's rules shown")
+    check("Test accuracy: 9470/10475 (90.41%)" in html,
+          "classifier: the accuracy sentence")
+    if "loss" in roots:
+        series = [g for g in roots["loss"].iter(SVG + "g")
+                  if g.get("class") == "loss"]
+        check(len(series) == 1 and points(series[0]) == 7,
+              "classifier: loss series %r" % [points(g) for g in series])
+        validation = [g for g in roots["loss"].iter(SVG + "g")
+                      if g.get("class") == "validation"]
+        check(len(validation) == 1 and points(validation[0]) == 7,
+              "classifier: validation series %r"
+              % [points(g) for g in validation])
+        texts = [t.text for t in roots["loss"].iter(SVG + "text")]
+        check("0.0429" in texts and "92.00%" in texts,
+              "classifier: last loss and validation accuracy in the legend")
+    if "confusion-test" in roots:
+        root = roots["confusion-test"]
+        check_confusion(root, 1, 1, "classifier confusion-test.svg")
+        texts = [t.text for t in root.iter(SVG + "text")]
+        for name in NAMES:
+            check(texts.count(name) == 2,
+                  "classifier: %r %d times on the axes, not 2"
+                  % (name, texts.count(name)))
+        check("test set: 9470/10475 (90.41%)" in texts,
+              "classifier: confusion heading")
+    if "gallery" in roots:
+        tiles = [g for g in roots["gallery"].iter(SVG + "g")
+                 if g.get("class") == "miss"]
+        check(len(tiles) == 12, "classifier: %d tiles, not 12" % len(tiles))
+        for i, tile in enumerate(tiles):
+            texts = [t.text for t in tile.iter(SVG + "text")]
+            want = ["true " + NAMES[i % 10], "said " + NAMES[(i + 3) % 10],
+                    "s(said) = %.4f" % (0.5 + i / 100), "s(true) = 0.4000"]
+            check(texts == want, "classifier: tile %d captions %r, not %r"
+                  % (i, texts, want))
+
+
+def main():
+    binary = sys.argv[1]
+    check_classifier(binary)
+    roots, html = run_sample([binary], FILES, "")
     inline = re.findall(r"<svg .*?</svg>", html, re.S)
     check(len(inline) == 7, "%d inline SVGs, not 7" % len(inline))
     inline_roots = []

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Checks a cosnet-mnist HTML report against the run's JSON and the MNIST
-files it came from, and a browser's screenshot of it.
+"""Checks a cosnet-mnist or cosnet-train HTML report against the run's JSON
+and the MNIST files it came from, and a browser's screenshot of it.
 
 Usage:
   check_report_real.py report REPORT.html RUN.json MNIST_DIR [SVG_DIR]
@@ -9,6 +9,14 @@ Usage:
       gallery holds min(50, errors) or more images, each labelled with the
       test set's true label, its PNG decoding to the test image's pixels;
       SVG_DIR's files parse too.
+  check_report_real.py train-report REPORT.html RUN.json DATA_DIR SVG_DIR
+      cosnet-train's report: three inline SVGs (loss, test confusion,
+      gallery) and no rules; one loss series with a point per epoch (and
+      the validation accuracy's when the JSON has it); the heatmap holds
+      the JSON's confusion counts, the class names on both axes and each
+      row's accuracy; the gallery holds min(50, errors) images in order of
+      margin, each captioned with both class names and similarities, its
+      label and PNG those of the test file; SVG_DIR holds the four figures.
   check_report_real.py screenshot SHOT.png WIDTH HEIGHT
       the PNG decodes (CRCs checked, all filter types), has the window's
       size, several distinct colours and a non-white fraction that is
@@ -94,9 +102,8 @@ def cells_of(root):
             for c in root.iter(SVG + "rect") if c.get("class") == "cell"}
 
 
-def check_report(html_path, json_path, mnist, svg_dir=None):
-    import json
-    run = json.load(open(json_path))
+def read_report(html_path, inline_figures):
+    """The HTML (self-contained) and its inline SVGs parsed as XML."""
     html = open(html_path, encoding="utf-8").read()
     check(not re.search(r"<(script|link|iframe)|src=|url\(|@import", html),
           "the HTML refers to an outside resource")
@@ -107,7 +114,32 @@ def check_report(html_path, json_path, mnist, svg_dir=None):
             roots.append(ET.fromstring(block))
         except ET.ParseError as error:
             check(False, "inline SVG %d does not parse: %s" % (number, error))
-    check(len(blocks) == 7, "%d inline SVGs, expected 7" % len(blocks))
+    check(len(blocks) == inline_figures, "%d inline SVGs, expected %d"
+          % (len(blocks), inline_figures))
+    return html, roots
+
+
+def check_tile(tile, images, labels):
+    """A gallery tile against the test files: its label, a wrong
+    prediction, its PNG the test image. Returns index, truth, said."""
+    index = int(tile.get("data-index"))
+    truth, said = int(tile.get("data-true")), int(tile.get("data-predicted"))
+    check(truth == labels[8 + index],
+          "gallery: image %d labelled %d, the file says %d"
+          % (index, truth, labels[8 + index]))
+    check(truth != said, "gallery: image %d is not misclassified" % index)
+    href = next(tile.iter(SVG + "image")).get(XLINK + "href")
+    w, h, channels, rows = read_png(base64.b64decode(href.split(",", 1)[1]))
+    want = images[16 + index * 784:16 + (index + 1) * 784]
+    check((w, h, channels) == (28, 28, 1) and b"".join(rows) == want,
+          "gallery: image %d's PNG differs from the test image" % index)
+    return index, truth, said
+
+
+def check_report(html_path, json_path, mnist, svg_dir=None):
+    import json
+    run = json.load(open(json_path))
+    html, roots = read_report(html_path, 7)
     titles = {(r.find(SVG + "title").text or ""): r for r in roots}
     rules = {"seed rule": "seed_rule", "own-label rule": "own_label_rule"}
     for rule_name, key in rules.items():
@@ -139,17 +171,7 @@ def check_report(html_path, json_path, mnist, svg_dir=None):
     check(len(tiles) >= min(50, errors),
           "gallery: %d images for %d errors" % (len(tiles), errors))
     for tile in tiles:
-        index = int(tile.get("data-index"))
-        truth, said = int(tile.get("data-true")), int(tile.get("data-predicted"))
-        check(truth == labels[8 + index],
-              "gallery: image %d labelled %d, the file says %d"
-              % (index, truth, labels[8 + index]))
-        check(truth != said, "gallery: image %d is not misclassified" % index)
-        href = next(tile.iter(SVG + "image")).get(XLINK + "href")
-        w, h, channels, rows = read_png(base64.b64decode(href.split(",", 1)[1]))
-        want = images[16 + index * 784:16 + (index + 1) * 784]
-        check((w, h, channels) == (28, 28, 1) and b"".join(rows) == want,
-              "gallery: image %d's PNG differs from the test image" % index)
+        check_tile(tile, images, labels)
     if svg_dir:
         for name in sorted(os.listdir(svg_dir)):
             try:
@@ -160,6 +182,100 @@ def check_report(html_path, json_path, mnist, svg_dir=None):
               "%d files in the SVG folder" % len(os.listdir(svg_dir)))
     print("report: %d inline figures, %d gallery images (of %d errors), "
           "%d failures" % (len(roots), len(tiles), errors, len(failures)))
+
+
+def polyline_points(group):
+    return sum(len(line.get("points").split())
+               for line in group.iter(SVG + "polyline"))
+
+
+def check_train_report(html_path, json_path, data_dir, svg_dir):
+    """cosnet-train's report: the classifier's figures only, against its
+    JSON and the test files."""
+    import json
+    run = json.load(open(json_path))
+    html, roots = read_report(html_path, 3)
+    check(not re.search(r'id="(figure-)?rules"|seed rule|own-label rule|'
+                        r'image-blind', html),
+          "the classifier's report shows the pipeline's rules")
+    files = sorted(os.listdir(svg_dir))
+    check(files == ["config.svg", "confusion-test.svg", "gallery.svg",
+                    "loss.svg"], "SVG folder holds %s" % files)
+    for name in files:
+        try:
+            ET.parse(os.path.join(svg_dir, name))
+        except ET.ParseError as error:
+            check(False, "%s does not parse: %s" % (name, error))
+    titles = {(r.find(SVG + "title").text or ""): r for r in roots}
+    names = [c["name"] for c in run["test"]["classes"]]
+    test = run["test"]
+    # Loss: one series, one point per epoch; validation likewise.
+    loss = titles.get("Training loss per epoch")
+    if check(loss is not None, "no loss figure"):
+        series = [g for g in loss.iter(SVG + "g") if g.get("class") == "loss"]
+        check(len(series) == 1, "%d loss series, expected 1" % len(series))
+        epochs = len(run["loss_history"])
+        check(series and polyline_points(series[0]) == epochs,
+              "loss series: %d points for %d epochs"
+              % (polyline_points(series[0]) if series else -1, epochs))
+        validation = [g for g in loss.iter(SVG + "g")
+                      if g.get("class") == "validation"]
+        want = 1 if run["validation_accuracy"] else 0
+        check(len(validation) == want,
+              "%d validation series, expected %d" % (len(validation), want))
+        if validation:
+            check(polyline_points(validation[0]) ==
+                  len(run["validation_accuracy"]),
+                  "validation series: wrong number of points")
+    # Confusion: the JSON's counts, the class names on both axes, the
+    # accuracy of each row.
+    confusion = titles.get("Confusion matrix, test set")
+    if check(confusion is not None, "no test confusion figure"):
+        cells = cells_of(confusion)
+        want = {(a, p): test["confusion"][a][p]
+                for a in range(10) for p in range(10)}
+        check(cells == want, "confusion cells differ from the JSON")
+        texts = [t.text for t in confusion.iter(SVG + "text")]
+        for k, name in enumerate(names):
+            check(texts.count(name) >= 2, "class name %r not on both axes"
+                  % name)
+            c = run["test"]["classes"][k]
+            accuracy = "%.1f%%" % (100.0 * c["correct"] / c["total"]
+                                   if c["total"] else 0.0)
+            check(accuracy in texts, "row accuracy %s of %s missing"
+                  % (accuracy, name))
+        check(any(t and t.startswith("test set: %d/%d" % (test["correct"],
+                                                           test["total"]))
+                  for t in texts), "confusion heading lacks the accuracy")
+    # Gallery: min(50, errors) images, lowest margin first, each with the
+    # test file's label, both names, both similarities and its pixels.
+    images = read_idx(data_dir, "t10k-images-idx3-ubyte")
+    labels = read_idx(data_dir, "t10k-labels-idx1-ubyte")
+    errors = test["total"] - test["correct"]
+    tiles = [g for r in roots for g in r.iter(SVG + "g")
+             if g.get("class") == "miss"]
+    check(len(tiles) == min(50, errors),
+          "gallery: %d images for %d errors" % (len(tiles), errors))
+    margins = []
+    for tile in tiles:
+        index, truth, said = check_tile(tile, images, labels)
+        texts = [t.text for t in tile.iter(SVG + "text")]
+        check(len(texts) == 4 and texts[0] == "true " + names[truth]
+              and texts[1] == "said " + names[said],
+              "gallery: image %d captions %r" % (index, texts))
+        similarities = [float(t.split("= ")[1]) for t in texts[2:4]]
+        check(similarities[0] >= similarities[1],
+              "gallery: image %d: s(said) < s(true)" % index)
+        margins.append(similarities[0] - similarities[1])
+    # Captions round to 4 decimals: allow that much disorder.
+    check(all(b >= a - 2e-4 for a, b in zip(margins, margins[1:])),
+          "gallery: not in order of margin")
+    check("<th>epochs</th><td>%d</td>" % len(run["loss_history"]) in html,
+          "configuration table: epochs")
+    check("<th>batch size</th><td>%d</td>" % run["batch_size"] in html,
+          "configuration table: batch size")
+    print("train report: %d inline figures, %d gallery images (of %d errors),"
+          " %d failures" % (len(roots), len(tiles), errors, len(failures)))
 
 
 def check_screenshot(path, width, height):
@@ -184,6 +300,8 @@ def check_screenshot(path, width, height):
 def main():
     if sys.argv[1] == "report":
         check_report(*sys.argv[2:])
+    elif sys.argv[1] == "train-report":
+        check_train_report(*sys.argv[2:])
     elif sys.argv[1] == "screenshot":
         check_screenshot(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
