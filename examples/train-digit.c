@@ -38,7 +38,8 @@ int main(int argc, char **argv)
 {
     unsigned digit = 3, epochs = 20;
     const char *given_data = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
+    /* Every option but --help and --version takes a value. */
+    for (int i = 1; i < argc; i += 2) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return fputs(help, stdout) == EOF;
@@ -58,7 +59,6 @@ int main(int argc, char **argv)
                     help);
             return 2;
         }
-        i++;
     }
     char default_out[32];
     snprintf(default_out, sizeof default_out, "digit-%u.cosnet", digit);

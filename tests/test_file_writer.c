@@ -361,6 +361,7 @@ static void test_unwritable_folder(void **state)
     assert_int_equal(file_write_atomic(path, "{}", 2), COSNET_ERROR_IO);
     assert_message_has(cosnet_last_error(), path);
     assert_message_has(cosnet_last_error(), strerror(ENOTDIR));
+    assert_message_has(cosnet_last_error(), "cannot reach the folder");
     path_in(path, sizeof path, "missing/out.json");
     assert_int_equal(file_write_atomic(path, "{}", 2), COSNET_ERROR_IO);
     assert_message_has(cosnet_last_error(), "cannot create temporary file");

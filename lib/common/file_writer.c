@@ -300,9 +300,16 @@ static cosnet_status find_target(const char *path, char *target, int *special,
         return COSNET_OK;
     }
     int number = resolve_links(path, target);
-    if (number != 0)
-        return fail(out, COSNET_ERROR_IO, "%s: cannot follow the link: %s",
-                    path, describe(number, reason, sizeof reason));
+    if (number != 0) {
+        /* ENOTDIR: a folder of the path is a file; not about links. */
+        struct stat link_info;
+        const int is_link = lstat(path, &link_info) == 0 &&
+                            S_ISLNK(link_info.st_mode);
+        return fail(out, COSNET_ERROR_IO, "%s: %s: %s", path,
+                    is_link ? "cannot follow the link"
+                            : "cannot reach the folder",
+                    describe(number, reason, sizeof reason));
+    }
     /* A link whose text names no real path (/proc/self/fd/N of a deleted
      * file, say) leads elsewhere than the kernel goes: write through it. */
     struct stat resolved;
