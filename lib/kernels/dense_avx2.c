@@ -11,21 +11,6 @@
  * AMD cores). */
 #include "kernels/simd_avx2.h"
 
-void relu_backward_avx2(size_t n, const float *activation, float *grad)
-{
-    const __m256 zero = _mm256_setzero_ps();
-    size_t k = 0;
-    for (; k + LANES <= n; k += LANES) {
-        const __m256 positive =
-            _mm256_cmp_ps(_mm256_loadu_ps(activation + k), zero, _CMP_GT_OQ);
-        _mm256_storeu_ps(grad + k,
-                         _mm256_and_ps(positive, _mm256_loadu_ps(grad + k)));
-    }
-    for (; k < n; k++)
-        if (!(activation[k] > 0.0f))
-            grad[k] = 0.0f;
-}
-
 #define DOT_ROWS 4
 #define DOT_COLS 3
 #define NN_ROWS 4

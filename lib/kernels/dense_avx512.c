@@ -8,7 +8,8 @@
  * each step loads 4 vectors of B and broadcasts 6 elements of A. */
 #include "kernels/simd_avx512.h"
 
-void relu_backward_avx512(size_t n, const float *activation, float *grad)
+/* Masked to the last lane: no scalar tail. */
+static void relu_backward_simd(size_t n, const float *activation, float *grad)
 {
     const __m512 zero = _mm512_setzero_ps();
     for (size_t k = 0; k < n; k += LANES) {

@@ -163,7 +163,8 @@ static inline void dense_nn_drive(const dense_nn_plan *plan, size_t rows,
 /* The three operations on top of the two drivers, named after `isa`, over
  * the plans dense_dot_plan_simd and dense_nn_plan_simd and the function
  * bias_gradient_simd(count, out_features, output_grad, bias_grad) of
- * dense_template.h, and the ISA file's relu_backward_<isa>. */
+ * dense_template.h, and relu_backward_simd (the template's or the ISA
+ * file's). */
 #define DENSE_DEFINE_OPERATIONS(isa)                                           \
     void dense_forward_##isa(size_t count, size_t in_features,                 \
                              size_t out_features, const float *input,          \
@@ -194,6 +195,6 @@ static inline void dense_nn_drive(const dense_nn_plan *plan, size_t rows,
     }                                                                          \
     const dense_kernels dense_kernels_##isa = {                                \
         #isa, dense_forward_##isa, dense_backward_input_##isa,                 \
-        dense_backward_weights_##isa, relu_backward_##isa};
+        dense_backward_weights_##isa, relu_backward_simd};
 
 #endif

@@ -10,21 +10,6 @@
  * (simd_neon.h). */
 #include "kernels/simd_neon.h"
 
-void relu_backward_neon(size_t n, const float *activation, float *grad)
-{
-    const float32x4_t zero = vdupq_n_f32(0.0f);
-    size_t k = 0;
-    for (; k + LANES <= n; k += LANES) {
-        const uint32x4_t positive = vcgtq_f32(vld1q_f32(activation + k), zero);
-        vst1q_f32(grad + k,
-                  vreinterpretq_f32_u32(vandq_u32(
-                      positive, vreinterpretq_u32_f32(vld1q_f32(grad + k)))));
-    }
-    for (; k < n; k++)
-        if (!(activation[k] > 0.0f))
-            grad[k] = 0.0f;
-}
-
 #define DOT_ROWS 4
 #define DOT_COLS 6
 #define NN_ROWS 6

@@ -18,7 +18,8 @@
  * SIMD_LOAD_MASKED(p, mask), SIMD_STORE(p, v), SIMD_STORE_LAST(p, v, mask,
  * lanes), SIMD_BROADCAST(x), SIMD_ZERO(), SIMD_FMA(a, b, c) (a * b + c),
  * lane_sums4(a, b, c, d) (four lane sums in one 4-float vector) and
- * SIMD_STORE4(p, v) to store it. */
+ * SIMD_STORE4(p, v) to store it; SIMD_KEEP_POSITIVE(a, g) (g where a > 0,
+ * else +0) or a function relu_backward_simd. */
 #ifndef COSNET_KERNELS_DENSE_TEMPLATE_H
 #define COSNET_KERNELS_DENSE_TEMPLATE_H
 
@@ -208,5 +209,21 @@ static void bias_gradient_simd(size_t count, size_t out_features,
         SIMD_STORE_LAST(bias_grad + o, sum, m, lanes);
     }
 }
+
+#if defined(SIMD_KEEP_POSITIVE)
+/* grad[k] = 0 where !(activation[k] > 0), NaN included: whole vectors,
+ * then the tail one at a time. An ISA with masked stores (AVX-512) defines
+ * its own relu_backward_simd instead. */
+static void relu_backward_simd(size_t n, const float *activation, float *grad)
+{
+    size_t k = 0;
+    for (; k + LANES <= n; k += LANES)
+        SIMD_STORE(grad + k, SIMD_KEEP_POSITIVE(SIMD_LOAD(activation + k),
+                                                SIMD_LOAD(grad + k)));
+    for (; k < n; k++)
+        if (!(activation[k] > 0.0f))
+            grad[k] = 0.0f;
+}
+#endif
 
 #endif

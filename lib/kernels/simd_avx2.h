@@ -72,6 +72,9 @@ static inline float horizontal_sum(__m256 v)
 #define SIMD_LOAD_MASKED(p, mask) _mm256_maskload_ps(p, mask)
 #define SIMD_STORE_LAST(p, v, mask, lanes) store_lanes_256(p, v, lanes)
 #define SIMD_SUM(v) horizontal_sum(v)
+/* g where a > 0 (ordered: not on NaN), else +0. */
+#define SIMD_KEEP_POSITIVE(a, g)                                               \
+    _mm256_and_ps(_mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ), g)
 
 #include "kernels/simd_x86.h"
 

@@ -58,12 +58,11 @@ static inline float32x4_t lane_sums4(float32x4_t a, float32x4_t b,
     return vpaddq_f32(vpaddq_f32(a, b), vpaddq_f32(c, d));
 }
 
-/* max(0, v), with NaN -> 0 as the reference's !(sum > 0) test gives (fmax
- * would keep the NaN). */
-static inline float32x4_t relu_vector(float32x4_t v)
+/* g where a > 0 (not on NaN), else +0. */
+static inline float32x4_t keep_positive(float32x4_t a, float32x4_t g)
 {
-    const uint32x4_t positive = vcgtq_f32(v, vdupq_n_f32(0.0f));
-    return vreinterpretq_f32_u32(vandq_u32(positive, vreinterpretq_u32_f32(v)));
+    const uint32x4_t positive = vcgtq_f32(a, vdupq_n_f32(0.0f));
+    return vreinterpretq_f32_u32(vandq_u32(positive, vreinterpretq_u32_f32(g)));
 }
 
 #define SIMD_VECTOR float32x4_t
@@ -80,6 +79,9 @@ static inline float32x4_t relu_vector(float32x4_t v)
 #define SIMD_ADD(a, b) vaddq_f32(a, b)
 #define SIMD_MUL(a, b) vmulq_f32(a, b)
 #define SIMD_SUM(v) vaddvq_f32(v)
-#define SIMD_RELU(v) relu_vector(v)
+/* max(0, v), with NaN -> 0 as the reference's !(sum > 0) test gives (fmax
+ * would keep the NaN). */
+#define SIMD_RELU(v) keep_positive(v, v)
+#define SIMD_KEEP_POSITIVE(a, g) keep_positive(a, g)
 
 #endif
