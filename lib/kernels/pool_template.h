@@ -24,16 +24,17 @@ static void maxpool2x2_forward_rows(size_t planes, int height, int width,
                                     size_t output_row_stride, uint8_t *argmax)
 {
     const int ho = height / 2, wo = width / 2;
-    const size_t arg_total = planes * (size_t)ho * wo;
+    const uint8_t *const arg_end = argmax + planes * (size_t)ho * wo;
+    uint8_t *arg = argmax;
     for (size_t p = 0; p < planes; p++) {
-        const float *in = input + p * (size_t)height * width;
+        const float *top = input + p * (size_t)height * width;
         float *out = output + p * output_plane_stride;
-        const size_t base = p * (size_t)ho * wo;
         for (int r = 0; r < ho; r++) {
-            const float *top = in + (size_t)(2 * r) * width;
-            const size_t row = base + (size_t)r * wo;
-            forward_row(top, top + width, wo, out + r * output_row_stride,
-                        argmax + row, arg_total - row);
+            forward_row(top, top + width, wo, out, arg,
+                        (size_t)(arg_end - arg));
+            top += 2 * (size_t)width;
+            out += output_row_stride;
+            arg += wo;
         }
     }
 }
@@ -45,22 +46,26 @@ static void maxpool2x2_backward_rows(size_t planes, int height, int width,
                                      float *input_grad)
 {
     const int ho = height / 2, wo = width / 2;
-    const size_t arg_total = planes * (size_t)ho * wo;
+    const uint8_t *const arg_end = argmax + planes * (size_t)ho * wo;
+    const uint8_t *arg = argmax;
+    const float *grad = output_grad, *relu = relu_output;
     for (size_t p = 0; p < planes; p++) {
         float *dx = input_grad + p * (size_t)height * width;
-        const size_t base = p * (size_t)ho * wo;
+        float *top = dx;
         for (int r = 0; r < ho; r++) {
-            float *top = dx + (size_t)(2 * r) * width;
             float *bottom = top + width;
-            const size_t row = base + (size_t)r * wo;
-            backward_row(top, bottom, wo, output_grad + row, argmax + row,
-                         relu_output ? relu_output + row : NULL,
-                         arg_total - row);
+            backward_row(top, bottom, wo, grad, arg, relu,
+                         (size_t)(arg_end - arg));
             /* A dropped odd last column receives no gradient. */
             if (width % 2) {
                 top[width - 1] = 0.0f;
                 bottom[width - 1] = 0.0f;
             }
+            top += 2 * (size_t)width;
+            grad += wo;
+            arg += wo;
+            if (relu)
+                relu += wo;
         }
         /* Likewise a dropped odd last row. */
         if (height % 2)
