@@ -42,21 +42,6 @@ typedef struct options {
 
 /* ---- FMA peak ---------------------------------------------------------- */
 
-typedef double (*peak_function)(uint64_t rounds, float *sink);
-
-static peak_function peak_of(const char *variant)
-{
-    if (strcmp(variant, "scalar") == 0)
-        return fma_peak_scalar_run;
-#if defined(__x86_64__)
-    if (strcmp(variant, "avx2") == 0)
-        return fma_peak_avx2_run;
-    if (strcmp(variant, "avx512") == 0)
-        return fma_peak_avx512_run;
-#endif
-    return NULL;
-}
-
 /* Single-thread GFLOP/s: the median of the repetitions, each calibrated to
  * last about 4 x min_time. */
 static double measure_peak(peak_function run, const options *o)

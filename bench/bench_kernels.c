@@ -66,8 +66,6 @@ static double now_seconds(void)
 
 /* ---- FMA peak ---------------------------------------------------------- */
 
-typedef double (*peak_function)(uint64_t rounds, float *sink);
-
 typedef struct peak_thread {
     peak_function run;
     uint64_t rounds;
@@ -138,19 +136,6 @@ static double measure_peak(peak_function run, int threads, const options *o,
         samples[r] = peak_gflops(run, rounds, threads, &walls[r]);
     *wall_gflops = median(walls, o->repetitions);
     return median(samples, o->repetitions);
-}
-
-static peak_function peak_of(const char *variant)
-{
-    if (strcmp(variant, "scalar") == 0)
-        return fma_peak_scalar_run;
-#if defined(__x86_64__)
-    if (strcmp(variant, "avx2") == 0)
-        return fma_peak_avx2_run;
-    if (strcmp(variant, "avx512") == 0)
-        return fma_peak_avx512_run;
-#endif
-    return NULL;
 }
 
 /* ---- timing kernels ---------------------------------------------------- */
