@@ -29,6 +29,9 @@
 #include "kernels/dense.h"
 #include "kernels/kernels.h"
 
+#define BENCH_PROGRAM "bench_dense"
+#include "bench_timing.h"
+
 typedef struct options {
     int repetitions;
     size_t batches[8];
@@ -37,42 +40,7 @@ typedef struct options {
     double min_time;
 } options;
 
-static double cpu_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts `values` and returns their median. */
-static double median(double *values, int n)
-{
-    qsort(values, (size_t)n, sizeof(double), compare_doubles);
-    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
 /* ---- FMA peak ---------------------------------------------------------- */
-
-typedef double (*peak_function)(uint64_t rounds, float *sink);
-
-static peak_function peak_of(const char *variant)
-{
-    if (strcmp(variant, "scalar") == 0)
-        return fma_peak_scalar_run;
-#if defined(__x86_64__)
-    if (strcmp(variant, "avx2") == 0)
-        return fma_peak_avx2_run;
-    if (strcmp(variant, "avx512") == 0)
-        return fma_peak_avx512_run;
-#endif
-    return NULL;
-}
 
 /* Single-thread GFLOP/s: the median of the repetitions, each calibrated to
  * last about 4 x min_time. */
@@ -106,52 +74,28 @@ typedef struct dense_context {
     float *x, *w, *b, *y, *dy, *dx, *dw, *db;
 } dense_context;
 
-typedef void (*bench_body)(dense_context *c);
-
-static void run_forward(dense_context *c)
+static void run_forward(void *context)
 {
+    const dense_context *c = context;
     c->kernels->forward(c->count, c->in, c->out, c->x, c->w, c->b, 1, c->y);
 }
-static void run_backward_input(dense_context *c)
+static void run_backward_input(void *context)
 {
+    const dense_context *c = context;
     c->kernels->backward_input(c->count, c->in, c->out, c->w, c->dy, c->dx);
 }
-static void run_backward_weights(dense_context *c)
+static void run_backward_weights(void *context)
 {
+    const dense_context *c = context;
     c->kernels->backward_weights(c->count, c->in, c->out, c->x, c->dy, c->dw,
                                  c->db);
 }
-static void run_relu_backward(dense_context *c)
+static void run_relu_backward(void *context)
 {
+    const dense_context *c = context;
     /* Masks the input-sized gradient by the input (as for the flatten
      * layer's ReLU); y >= 0 there, so repeated calls stay comparable. */
     c->kernels->relu_backward(c->count * c->in, c->x, c->dx);
-}
-
-/* Median seconds per call; *best gets the fastest repetition. */
-static double time_call(bench_body body, dense_context *c, const options *o,
-                        double *best)
-{
-    body(c); /* warm caches */
-    int calls = 1;
-    for (;;) {
-        const double start = cpu_seconds();
-        for (int k = 0; k < calls; k++)
-            body(c);
-        if (cpu_seconds() - start >= o->min_time || calls >= (1 << 24))
-            break;
-        calls *= 2;
-    }
-    double samples[64];
-    for (int r = 0; r < o->repetitions; r++) {
-        const double start = cpu_seconds();
-        for (int k = 0; k < calls; k++)
-            body(c);
-        samples[r] = (cpu_seconds() - start) / calls;
-    }
-    const double middle = median(samples, o->repetitions);
-    *best = samples[0];
-    return middle;
 }
 
 static void measure(const options *o, const char *label, bench_body body,
@@ -160,7 +104,8 @@ static void measure(const options *o, const char *label, bench_body body,
     if (o->only && !strstr(label, o->only))
         return;
     double best;
-    const double seconds = time_call(body, c, o, &best);
+    const double seconds =
+        time_call(body, c, o->min_time, o->repetitions, &best);
     if (flops > 0.0) {
         const double gflops = flops / seconds * 1e-9;
         printf("%-7s %-28s %5zu %10.2f %8.2f %6.1f%% %6.1f%%\n",
@@ -171,18 +116,6 @@ static void measure(const options *o, const char *label, bench_body body,
                c->kernels->name, label, c->count, seconds * 1e6, "-", "-", "-",
                bytes / seconds * 1e-9);
     }
-}
-
-static float *random_floats(random_generator *rng, size_t n)
-{
-    float *x = malloc(sizeof(float) * (n ? n : 1));
-    if (!x) {
-        fprintf(stderr, "bench_dense: out of memory (%zu floats)\n", n);
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)(2.0 * random_uniform(rng) - 1.0);
-    return x;
 }
 
 static void layer_bench(const dense_kernels *kernels, size_t count, size_t in,

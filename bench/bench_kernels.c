@@ -36,6 +36,9 @@
 #include "kernels/kernels.h"
 #include "network/architecture.h"
 
+#define BENCH_PROGRAM "bench_kernels"
+#include "bench_timing.h"
+
 typedef struct options {
     int repetitions;
     size_t batch, train_batch;
@@ -61,26 +64,7 @@ static double now_seconds(void)
     return clock_seconds(CLOCK_MONOTONIC);
 }
 
-static double cpu_seconds(void)
-{
-    return clock_seconds(CLOCK_THREAD_CPUTIME_ID);
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *values, int n)
-{
-    qsort(values, (size_t)n, sizeof(double), compare_doubles);
-    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
 /* ---- FMA peak ---------------------------------------------------------- */
-
-typedef double (*peak_function)(uint64_t rounds, float *sink);
 
 typedef struct peak_thread {
     peak_function run;
@@ -154,61 +138,7 @@ static double measure_peak(peak_function run, int threads, const options *o,
     return median(samples, o->repetitions);
 }
 
-static peak_function peak_of(const char *variant)
-{
-    if (strcmp(variant, "scalar") == 0)
-        return fma_peak_scalar_run;
-#if defined(__x86_64__)
-    if (strcmp(variant, "avx2") == 0)
-        return fma_peak_avx2_run;
-    if (strcmp(variant, "avx512") == 0)
-        return fma_peak_avx512_run;
-#endif
-    return NULL;
-}
-
 /* ---- timing kernels ---------------------------------------------------- */
-
-typedef void (*bench_body)(void *context);
-
-/* Median seconds per call of body(context); *best gets the fastest
- * repetition (on a shared machine, the least disturbed one). */
-static double time_call(bench_body body, void *context, const options *o,
-                        double *best)
-{
-    body(context); /* warm caches and the scratch paths */
-    int calls = 1;
-    for (;;) {
-        const double start = cpu_seconds();
-        for (int c = 0; c < calls; c++)
-            body(context);
-        if (cpu_seconds() - start >= o->min_time || calls >= (1 << 24))
-            break;
-        calls *= 2;
-    }
-    double samples[64];
-    for (int r = 0; r < o->repetitions; r++) {
-        const double start = cpu_seconds();
-        for (int c = 0; c < calls; c++)
-            body(context);
-        samples[r] = (cpu_seconds() - start) / calls;
-    }
-    const double middle = median(samples, o->repetitions);
-    *best = samples[0]; /* sorted by median() */
-    return middle;
-}
-
-static float *random_floats(random_generator *rng, size_t n)
-{
-    float *x = malloc(sizeof(float) * (n ? n : 1));
-    if (!x) {
-        fprintf(stderr, "bench_kernels: out of memory (%zu floats)\n", n);
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)(2.0 * random_uniform(rng) - 1.0);
-    return x;
-}
 
 typedef struct conv_context {
     const kernel_table *table;
@@ -341,7 +271,8 @@ static void measure(const options *o, const char *variant, const char *label,
     if (!selected(o, label))
         return;
     double best;
-    const double seconds = time_call(body, context, o, &best);
+    const double seconds =
+        time_call(body, context, o->min_time, o->repetitions, &best);
     if (flops > 0.0) {
         const double gflops = flops / seconds * 1e-9;
         printf("%-7s %-36s %5zu %10.2f %8.2f %6.1f%% %6.1f%%\n", variant, label,

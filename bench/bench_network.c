@@ -101,21 +101,6 @@ static void *checked_malloc(size_t bytes)
 
 /* ---- FMA peak (single core) --------------------------------------------- */
 
-typedef double (*peak_function)(uint64_t rounds, float *sink);
-
-static peak_function peak_of(const char *variant)
-{
-    if (strcmp(variant, "scalar") == 0)
-        return fma_peak_scalar_run;
-#if defined(__x86_64__)
-    if (strcmp(variant, "avx2") == 0)
-        return fma_peak_avx2_run;
-    if (strcmp(variant, "avx512") == 0)
-        return fma_peak_avx512_run;
-#endif
-    return NULL;
-}
-
 /* GFLOP/s of one core: rounds calibrated to ~0.2 s, median of 5. */
 static double measure_peak(peak_function run)
 {

@@ -9,10 +9,33 @@
 #ifndef COSNET_BENCH_FMA_PEAK_H
 #define COSNET_BENCH_FMA_PEAK_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 double fma_peak_scalar_run(uint64_t rounds, float *sink);
 double fma_peak_avx2_run(uint64_t rounds, float *sink);
 double fma_peak_avx512_run(uint64_t rounds, float *sink);
+
+typedef double (*peak_function)(uint64_t rounds, float *sink);
+
+/* The run of the kernel variant named `variant`, NULL if there is none. */
+static inline peak_function peak_of(const char *variant)
+{
+    static const struct {
+        const char *name;
+        peak_function run;
+    } runs[] = {
+        {"scalar", fma_peak_scalar_run},
+#if defined(__x86_64__)
+        {"avx2", fma_peak_avx2_run},
+        {"avx512", fma_peak_avx512_run},
+#endif
+    };
+    for (size_t k = 0; k < sizeof runs / sizeof *runs; k++)
+        if (strcmp(variant, runs[k].name) == 0)
+            return runs[k].run;
+    return NULL;
+}
 
 #endif

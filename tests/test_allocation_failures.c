@@ -514,92 +514,18 @@ static void model_release(void *context)
     cosnet_model_free(c->out);
 }
 
-#ifdef COSNET_TEST_HAVE_LABELS_MEMORY
-/* Label-set text in memory. */
-typedef struct text_context {
-    char *text;
-    size_t size;
-    cosnet_labels *out;
-} text_context;
-
-static cosnet_status call_labels_save_memory(void *context)
-{
-    text_context *c = context;
-    c->text = SENTINEL;
-    c->size = 12345;
-    return cosnet_labels_save_memory(f.labels, &c->text, &c->size);
-}
-
-static void labels_save_memory_unchanged(void *context)
-{
-    text_context *c = context;
-    assert_ptr_equal(c->text, SENTINEL);
-    assert_int_equal(c->size, 12345);
-}
-
-static void labels_save_memory_release(void *context)
-{
-    text_context *c = context;
-    assert_true(c->size > 0);
-    cosnet_free(c->text);
-}
-
-static cosnet_status call_labels_load_memory(void *context)
-{
-    text_context *c = context;
-    c->out = SENTINEL;
-    return cosnet_labels_load_memory(c->text, c->size, &c->out);
-}
-
-static void labels_load_memory_unchanged(void *context)
-{
-    assert_ptr_equal(((text_context *)context)->out, SENTINEL);
-}
-
-static void labels_load_memory_release(void *context)
-{
-    cosnet_labels_free(((text_context *)context)->out);
-}
-
-static void test_labels_memory(void **state)
-{
-    (void)state;
-    text_context c = {NULL, 0, NULL};
-    subject save = {"cosnet_labels_save_memory",
-                    call_labels_save_memory,
-                    labels_save_memory_unchanged,
-                    labels_save_memory_release,
-                    &c,
-                    NULL};
-    sweep(&save);
-    assert_int_equal(cosnet_labels_save_memory(f.labels, &c.text, &c.size),
-                     COSNET_OK);
-    subject load = {"cosnet_labels_load_memory",
-                    call_labels_load_memory,
-                    labels_load_memory_unchanged,
-                    labels_load_memory_release,
-                    &c,
-                    NULL};
-    sweep(&load);
-    cosnet_free(c.text);
-}
-#endif
-
-#ifdef COSNET_TEST_HAVE_MODEL_MEMORY
-/* Model format 2's in-memory save and load. */
+#if defined(COSNET_TEST_HAVE_LABELS_MEMORY) ||                                 \
+    defined(COSNET_TEST_HAVE_MODEL_MEMORY)
+/* An in-memory save and load: the saved buffer, its size, and the handle
+ * loaded from it. */
 typedef struct memory_context {
     void *bytes;
     size_t size;
-    cosnet_model *out;
+    union {
+        cosnet_labels *labels;
+        cosnet_model *model;
+    } out;
 } memory_context;
-
-static cosnet_status call_save_memory(void *context)
-{
-    memory_context *c = context;
-    c->bytes = SENTINEL;
-    c->size = 12345;
-    return cosnet_model_save_memory(f.models[4], &c->bytes, &c->size);
-}
 
 static void save_memory_unchanged(void *context)
 {
@@ -615,44 +541,104 @@ static void save_memory_release(void *context)
     cosnet_free(c->bytes);
 }
 
+static void sweep_call(const char *name, cosnet_status (*call)(void *context),
+                       void (*unchanged)(void *context),
+                       void (*release)(void *context), void *context)
+{
+    subject s = {name, call, unchanged, release, context, NULL};
+    sweep(&s);
+}
+
+/* Sweeps the save, saves once more for the load's input, sweeps the
+ * load (the handle it makes in c->out). */
+static void sweep_save_and_load(const char *save_name,
+                                cosnet_status (*save)(void *context),
+                                const char *load_name,
+                                cosnet_status (*load)(void *context),
+                                void (*load_unchanged)(void *context),
+                                void (*load_release)(void *context))
+{
+    memory_context c = {NULL, 0, {NULL}};
+    sweep_call(save_name, save, save_memory_unchanged, save_memory_release, &c);
+    assert_int_equal(save(&c), COSNET_OK);
+    sweep_call(load_name, load, load_unchanged, load_release, &c);
+    cosnet_free(c.bytes);
+}
+#endif
+
+#ifdef COSNET_TEST_HAVE_LABELS_MEMORY
+/* Label-set text in memory. */
+static cosnet_status call_labels_save_memory(void *context)
+{
+    memory_context *c = context;
+    char *text = SENTINEL;
+    c->size = 12345;
+    const cosnet_status status =
+        cosnet_labels_save_memory(f.labels, &text, &c->size);
+    c->bytes = text;
+    return status;
+}
+
+static cosnet_status call_labels_load_memory(void *context)
+{
+    memory_context *c = context;
+    c->out.labels = SENTINEL;
+    return cosnet_labels_load_memory(c->bytes, c->size, &c->out.labels);
+}
+
+static void labels_load_memory_unchanged(void *context)
+{
+    assert_ptr_equal(((memory_context *)context)->out.labels, SENTINEL);
+}
+
+static void labels_load_memory_release(void *context)
+{
+    cosnet_labels_free(((memory_context *)context)->out.labels);
+}
+
+static void test_labels_memory(void **state)
+{
+    (void)state;
+    sweep_save_and_load("cosnet_labels_save_memory", call_labels_save_memory,
+                        "cosnet_labels_load_memory", call_labels_load_memory,
+                        labels_load_memory_unchanged,
+                        labels_load_memory_release);
+}
+#endif
+
+#ifdef COSNET_TEST_HAVE_MODEL_MEMORY
+/* Model format 2's in-memory save and load. */
+static cosnet_status call_save_memory(void *context)
+{
+    memory_context *c = context;
+    c->bytes = SENTINEL;
+    c->size = 12345;
+    return cosnet_model_save_memory(f.models[4], &c->bytes, &c->size);
+}
+
 static cosnet_status call_load_memory(void *context)
 {
     memory_context *c = context;
-    c->out = SENTINEL;
-    return cosnet_model_load_memory(c->bytes, c->size, &c->out);
+    c->out.model = SENTINEL;
+    return cosnet_model_load_memory(c->bytes, c->size, &c->out.model);
 }
 
 static void load_memory_unchanged(void *context)
 {
-    assert_ptr_equal(((memory_context *)context)->out, SENTINEL);
+    assert_ptr_equal(((memory_context *)context)->out.model, SENTINEL);
 }
 
 static void load_memory_release(void *context)
 {
-    cosnet_model_free(((memory_context *)context)->out);
+    cosnet_model_free(((memory_context *)context)->out.model);
 }
 
 static void test_model_memory(void **state)
 {
     (void)state;
-    memory_context c = {NULL, 0, NULL};
-    subject save = {"cosnet_model_save_memory",
-                    call_save_memory,
-                    save_memory_unchanged,
-                    save_memory_release,
-                    &c,
-                    NULL};
-    sweep(&save);
-    assert_int_equal(cosnet_model_save_memory(f.models[4], &c.bytes, &c.size),
-                     COSNET_OK);
-    subject load = {"cosnet_model_load_memory",
-                    call_load_memory,
-                    load_memory_unchanged,
-                    load_memory_release,
-                    &c,
-                    NULL};
-    sweep(&load);
-    cosnet_free(c.bytes);
+    sweep_save_and_load("cosnet_model_save_memory", call_save_memory,
+                        "cosnet_model_load_memory", call_load_memory,
+                        load_memory_unchanged, load_memory_release);
 }
 #endif
 

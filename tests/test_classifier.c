@@ -77,6 +77,16 @@ static cosnet_dataset *make_dataset(const char *name, size_t count,
     return dataset;
 }
 
+/* The handles of one training run, in the order they are freed. */
+static void free_run(cosnet_trainer *trainer, cosnet_model *model,
+                     cosnet_labels *labels, cosnet_dataset *dataset)
+{
+    cosnet_trainer_free(trainer);
+    cosnet_model_free(model);
+    cosnet_labels_free(labels);
+    cosnet_dataset_free(dataset);
+}
+
 static cosnet_model *new_model(uint64_t seed)
 {
     cosnet_model *model = NULL;
@@ -384,10 +394,7 @@ static void test_trainer_learns(void **state)
                      COSNET_ERROR_CANCELLED);
     assert_int_equal(cosnet_trainer_epochs_done(trainer), 2);
 
-    cosnet_trainer_free(trainer);
-    cosnet_model_free(model);
-    cosnet_labels_free(labels);
-    cosnet_dataset_free(train);
+    free_run(trainer, model, labels, train);
     cosnet_dataset_free(test);
 }
 
@@ -496,10 +503,7 @@ static void test_trainer_rejects(void **state)
     cosnet_model_free(other);
     cosnet_labels_free(few);
     cosnet_labels_free(wide);
-    cosnet_trainer_free(trainer);
-    cosnet_model_free(model);
-    cosnet_labels_free(labels);
-    cosnet_dataset_free(train);
+    free_run(trainer, model, labels, train);
 }
 
 /* A worker thread that cannot start: THREAD with a message, and the model
@@ -541,10 +545,7 @@ static void test_trainer_thread_failure(void **state)
                      COSNET_OK);
     free(before);
     free(after);
-    cosnet_trainer_free(trainer);
-    cosnet_model_free(model);
-    cosnet_labels_free(labels);
-    cosnet_dataset_free(train);
+    free_run(trainer, model, labels, train);
 }
 
 /* ---- Classification ----------------------------------------------------- */
@@ -639,10 +640,7 @@ static void test_classify_agrees_with_evaluation(void **state)
     free(second);
     free(similarity);
     free(second_similarity);
-    cosnet_trainer_free(trainer);
-    cosnet_model_free(model);
-    cosnet_labels_free(labels);
-    cosnet_dataset_free(data);
+    free_run(trainer, model, labels, data);
 }
 
 /* ---- The classifier bundle ---------------------------------------------- */

@@ -36,39 +36,7 @@
 #include "common/rng.h"
 #include "kernels/dense.h"
 #include "kernels/kernels.h"
-
-#define UNIT_ROUNDOFF (1.0 / 16777216.0) /* 2^-24, float32 */
-#define SENTINEL 12345.5f
-
-static double gamma_of(double terms)
-{
-    return terms * UNIT_ROUNDOFF / (1.0 - terms * UNIT_ROUNDOFF);
-}
-
-/* ---- buffers that end at a guard page ---------------------------------- */
-
-typedef struct guarded {
-    void *mapping;
-    size_t mapping_bytes;
-} guarded;
-
-static float *guarded_floats(guarded *g, size_t count)
-{
-    const size_t bytes = count * sizeof(float);
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    const size_t body = (bytes + page - 1) / page * page;
-    g->mapping_bytes = body + page;
-    g->mapping = mmap(NULL, g->mapping_bytes, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(g->mapping != MAP_FAILED);
-    assert_int_equal(mprotect((char *)g->mapping + body, page, PROT_NONE), 0);
-    return (float *)(void *)((char *)g->mapping + body - bytes);
-}
-
-static void guarded_free(guarded *g)
-{
-    munmap(g->mapping, g->mapping_bytes);
-}
+#include "kernel_test_support.h"
 
 static float *checked_malloc(size_t floats)
 {
@@ -89,37 +57,9 @@ static void fill_values(random_generator *rng, float *x, size_t n, int kind)
                    : (float)(2.0 * random_uniform(rng) - 1.0);
 }
 
-static void fill_value(float *x, size_t n, float value)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = value;
-}
-
 static size_t random_size(random_generator *rng, size_t low, size_t high)
 {
     return low + (size_t)random_below(rng, (uint64_t)(high - low + 1));
-}
-
-static void check_close(const char *variant, const char *what, size_t index,
-                        float got, float want, double tolerance)
-{
-    const double error = fabs((double)got - (double)want);
-    if (!(error <= tolerance)) {
-        print_error("%s %s[%zu]: got %.9g, reference %.9g, |diff| %.3g > "
-                    "tolerance %.3g\n",
-                    variant, what, index, got, want, error, tolerance);
-        fail();
-    }
-}
-
-static void check_equal(const char *variant, const char *what, size_t index,
-                        float got, float want)
-{
-    if (memcmp(&got, &want, sizeof got) != 0) {
-        print_error("%s %s[%zu]: got %.9g, reference %.9g (exact expected)\n",
-                    variant, what, index, got, want);
-        fail();
-    }
 }
 
 static void check_same_bits(const char *variant, const char *what,

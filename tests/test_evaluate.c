@@ -177,6 +177,30 @@ static float reference_cosine(const float *a, const float *b)
     return dot / sqrtf(aa * bb > floor ? aa * bb : floor);
 }
 
+/* A dataset of `count` images in `classes` classes, labels generated for
+ * them and models trained briefly on it, from the three seeds. */
+static void prepare_trained(const char *name, size_t count, unsigned classes,
+                            uint32_t data_seed, uint64_t labels_seed,
+                            uint64_t models_seed, cosnet_dataset **dataset,
+                            cosnet_labels **labels, cosnet_model **models)
+{
+    *dataset = make_dataset(name, count, SIDE, classes, classes, data_seed);
+    *labels = NULL;
+    assert_int_equal(
+        cosnet_labels_generate(classes, DIMS, 0.5, labels_seed, 0, labels),
+        COSNET_OK);
+    make_models(models, classes, models_seed);
+    train_briefly(models, classes, *labels, *dataset, 8);
+}
+
+static void free_all(cosnet_model **models, size_t classes,
+                     cosnet_labels *labels, cosnet_dataset *dataset)
+{
+    free_models(models, classes);
+    cosnet_labels_free(labels);
+    cosnet_dataset_free(dataset);
+}
+
 /* Expected counts, recomputed image by image from cosnet_model_predict. */
 typedef struct expected_counts {
     size_t classes;
@@ -283,14 +307,11 @@ static void test_rules_match_recomputation(void **state)
 {
     (void)state;
     enum { CLASSES = 3, COUNT = 600 };
-    cosnet_dataset *dataset =
-        make_dataset("recompute", COUNT, SIDE, CLASSES, CLASSES, 11);
-    cosnet_labels *labels = NULL;
-    assert_int_equal(cosnet_labels_generate(CLASSES, DIMS, 0.5, 7, 0, &labels),
-                     COSNET_OK);
+    cosnet_dataset *dataset;
+    cosnet_labels *labels;
     cosnet_model *models[CLASSES];
-    make_models(models, CLASSES, 100);
-    train_briefly(models, CLASSES, labels, dataset, 8);
+    prepare_trained("recompute", COUNT, CLASSES, 11, 7, 100, &dataset, &labels,
+                    models);
 
     expected_counts expected;
     recompute(models, CLASSES, labels, dataset, &expected);
@@ -309,9 +330,7 @@ static void test_rules_match_recomputation(void **state)
     }
 
     cosnet_evaluation_free(evaluation);
-    free_models(models, CLASSES);
-    cosnet_labels_free(labels);
-    cosnet_dataset_free(dataset);
+    free_all(models, CLASSES, labels, dataset);
 }
 
 /* 1000 images = four chunks, so 2, 3 and 0 (all CPUs) threads really split
@@ -320,14 +339,11 @@ static void test_thread_count_does_not_change_counts(void **state)
 {
     (void)state;
     enum { CLASSES = 3, COUNT = 1000 };
-    cosnet_dataset *dataset =
-        make_dataset("threads", COUNT, SIDE, CLASSES, CLASSES, 23);
-    cosnet_labels *labels = NULL;
-    assert_int_equal(cosnet_labels_generate(CLASSES, DIMS, 0.5, 3, 0, &labels),
-                     COSNET_OK);
+    cosnet_dataset *dataset;
+    cosnet_labels *labels;
     cosnet_model *models[CLASSES];
-    make_models(models, CLASSES, 500);
-    train_briefly(models, CLASSES, labels, dataset, 8);
+    prepare_trained("threads", COUNT, CLASSES, 23, 3, 500, &dataset, &labels,
+                    models);
 
     expected_counts expected;
     recompute(models, CLASSES, labels, dataset, &expected);
@@ -344,9 +360,7 @@ static void test_thread_count_does_not_change_counts(void **state)
         cosnet_evaluation_free(other);
     }
     cosnet_evaluation_free(one);
-    free_models(models, CLASSES);
-    cosnet_labels_free(labels);
-    cosnet_dataset_free(dataset);
+    free_all(models, CLASSES, labels, dataset);
 }
 
 /* The article's setting: ten models, the author's labels. The audit scores
@@ -378,9 +392,7 @@ static void test_audit_is_always_perfect(void **state)
     assert_matches(evaluation, &expected, COUNT);
 
     cosnet_evaluation_free(evaluation);
-    free_models(models, CLASSES);
-    cosnet_labels_free(labels);
-    cosnet_dataset_free(dataset);
+    free_all(models, CLASSES, labels, dataset);
 }
 
 /* Classes 0 and 1 get identical models (same seed) and identical label
@@ -446,9 +458,7 @@ static void test_ties_go_to_the_lowest_index(void **state)
     assert_matches(evaluation, &expected, COUNT);
 
     cosnet_evaluation_free(evaluation);
-    free_models(models, CLASSES);
-    cosnet_labels_free(labels);
-    cosnet_dataset_free(dataset);
+    free_all(models, CLASSES, labels, dataset);
 }
 
 static void assert_fails(cosnet_model **models, size_t count,

@@ -34,46 +34,8 @@
 #include "common/rng.h"
 #include "kernels/conv_driver.h"
 #include "kernels/kernels.h"
+#include "kernel_test_support.h"
 #include "network/architecture.h"
-
-#define UNIT_ROUNDOFF (1.0 / 16777216.0) /* 2^-24, float32 */
-#define SENTINEL 12345.5f
-
-static double gamma_of(double terms)
-{
-    return terms * UNIT_ROUNDOFF / (1.0 - terms * UNIT_ROUNDOFF);
-}
-
-/* ---- buffers that end at a guard page ---------------------------------- */
-
-typedef struct guarded {
-    void *mapping;
-    size_t mapping_bytes;
-    void *data;
-} guarded;
-
-static void *guarded_alloc(guarded *g, size_t bytes)
-{
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    const size_t body = (bytes + page - 1) / page * page;
-    g->mapping_bytes = body + page;
-    g->mapping = mmap(NULL, g->mapping_bytes, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(g->mapping != MAP_FAILED);
-    assert_int_equal(mprotect((char *)g->mapping + body, page, PROT_NONE), 0);
-    g->data = (char *)g->mapping + body - bytes;
-    return g->data;
-}
-
-static float *guarded_floats(guarded *g, size_t count)
-{
-    return guarded_alloc(g, count * sizeof(float));
-}
-
-static void guarded_free(guarded *g)
-{
-    munmap(g->mapping, g->mapping_bytes);
-}
 
 /* ---- data -------------------------------------------------------------- */
 
@@ -90,37 +52,9 @@ static void fill_integers(random_generator *rng, float *x, size_t n, int limit)
         x[i] = (float)((int)random_below(rng, 2 * (uint64_t)limit + 1) - limit);
 }
 
-static void fill_value(float *x, size_t n, float value)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = value;
-}
-
 static int random_int(random_generator *rng, int low, int high)
 {
     return low + (int)random_below(rng, (uint64_t)(high - low + 1));
-}
-
-static void check_close(const char *variant, const char *what, size_t index,
-                        float got, float want, double tolerance)
-{
-    const double error = fabs((double)got - (double)want);
-    if (!(error <= tolerance)) {
-        print_error("%s %s[%zu]: got %.9g, reference %.9g, |diff| %.3g > "
-                    "tolerance %.3g\n",
-                    variant, what, index, got, want, error, tolerance);
-        fail();
-    }
-}
-
-static void check_equal(const char *variant, const char *what, size_t index,
-                        float got, float want)
-{
-    if (memcmp(&got, &want, sizeof got) != 0) {
-        print_error("%s %s[%zu]: got %.9g, reference %.9g (exact expected)\n",
-                    variant, what, index, got, want);
-        fail();
-    }
 }
 
 /* The variants to test: every one this build knows and this CPU runs. */

@@ -513,6 +513,31 @@ static cosnet_status read_layout(const char *path, const uint8_t *header,
     return COSNET_OK;
 }
 
+/* The first step of a header of which `have` bytes are at hand (in a
+ * buffer or read so far): its four magic bytes, present and right. */
+static cosnet_status check_start(const char *path, const uint8_t *header,
+                                 size_t have, unsigned expected_dimensions,
+                                 int was_compressed)
+{
+    if (have < 4)
+        return header_truncated(path, have, expected_dimensions,
+                                was_compressed);
+    return check_magic(path, header, expected_dimensions);
+}
+
+/* The rest of the header, after check_start: the dimensions, present and
+ * consistent, into *layout and the total size they declare. */
+static cosnet_status finish_header(const char *path, const uint8_t *header,
+                                   size_t have, unsigned expected_dimensions,
+                                   int was_compressed, idx_layout *layout,
+                                   size_t *total)
+{
+    if (have < 4 + 4 * (size_t)expected_dimensions)
+        return header_truncated(path, have, expected_dimensions,
+                                was_compressed);
+    return read_layout(path, header, expected_dimensions, layout, total);
+}
+
 /* The contents hold `size` bytes where the header declares `total`. */
 static cosnet_status size_disagrees(const char *path, const idx_layout *layout,
                                     size_t total, uint64_t size,
@@ -541,18 +566,14 @@ cosnet_status idx_parse(const char *path, const uint8_t *bytes, size_t size,
         (expected_dimensions != 1 && expected_dimensions != 3))
         return error_set(COSNET_ERROR_INVALID_ARGUMENT,
                          "idx_parse: invalid argument");
-    if (size < 4)
-        return header_truncated(path, size, expected_dimensions,
-                                was_compressed);
-    cosnet_status status = check_magic(path, bytes, expected_dimensions);
+    cosnet_status status =
+        check_start(path, bytes, size, expected_dimensions, was_compressed);
     if (status != COSNET_OK)
         return status;
-    if (size < 4 + 4 * (size_t)expected_dimensions)
-        return header_truncated(path, size, expected_dimensions,
-                                was_compressed);
     idx_layout result;
     size_t total = 0;
-    status = read_layout(path, bytes, expected_dimensions, &result, &total);
+    status = finish_header(path, bytes, size, expected_dimensions,
+                           was_compressed, &result, &total);
     if (status != COSNET_OK)
         return status;
     if (size != total)
@@ -598,21 +619,17 @@ static cosnet_status load_declared(idx_source *source,
     cosnet_status status = source_read(source, header, 4, &got);
     if (status != COSNET_OK)
         return status;
-    if (got < 4)
-        return header_truncated(path, got, expected_dimensions, compressed);
-    status = check_magic(path, header, expected_dimensions);
+    status = check_start(path, header, got, expected_dimensions, compressed);
     if (status != COSNET_OK)
         return status;
     size_t more = 0;
     status = source_read(source, header + 4, header_bytes - 4, &more);
     if (status != COSNET_OK)
         return status;
-    if (more < header_bytes - 4)
-        return header_truncated(path, 4 + more, expected_dimensions,
-                                compressed);
     idx_layout result;
     size_t total = 0;
-    status = read_layout(path, header, expected_dimensions, &result, &total);
+    status = finish_header(path, header, 4 + more, expected_dimensions,
+                           compressed, &result, &total);
     if (status != COSNET_OK)
         return status;
 

@@ -1,60 +1,26 @@
-/* NEON (AArch64 Advanced SIMD) microkernels of the 3x3 convolution (the
- * driver that plans, packs and chunks is conv_driver.c). NEON is baseline on
- * AArch64, so this file needs no extra compiler flags.
+/* NEON (AArch64 Advanced SIMD) microkernels of the 3x3 convolution: the
+ * strips of conv_template.h at 4 lanes (the driver that plans, packs and
+ * chunks is conv_driver.c). NEON is baseline on AArch64, so this file needs
+ * no extra compiler flags.
  *
  * Forward tiles hold up to 16 of the 32 q registers as accumulators: a
  * block of output channels x a few output rows x one or two 4-pixel
- * vectors. Each input vector is loaded at column offsets kw = 0, 1, 2 and
- * serves every channel and up to three rows of the tile; the weights come
- * in vectors from a repacked [ci][kh][kw][co] stream (four channels of one
- * tap, or for blocks of 1 or 2 channels all taps of an input channel) and
- * are used lane by lane (fmla by element), so no broadcasts are needed.
- * Row tails load and store only the lanes that exist: the buffers end
- * exactly where the contract says. The input gradient is the forward
- * convolution of the zero-padded output gradient with the rotated,
- * channel-swapped kernel.
+ * vectors. The weights come in vectors from the repacked [ci][kh][kw][co]
+ * stream (four channels of one tap, or for blocks of 1 or 2 channels all
+ * taps of an input channel) and are used lane by lane (fmla by element), so
+ * no broadcasts are needed. Row tails load and store only the lanes that
+ * exist: the buffers end exactly where the contract says. The input
+ * gradient is the forward convolution of the zero-padded output gradient
+ * with the rotated, channel-swapped kernel.
  * Weight gradients keep 9 accumulators per output channel (two channels per
  * tile) over the whole batch and reduce them once. */
-#include <arm_neon.h>
-#include <string.h>
-
 #include "kernels/conv_driver.h"
-#include "kernels/simd_common.h"
+#include "kernels/simd_neon.h"
 
-#define LANES 4
 /* Largest tile: output channels, accumulators, vectors per row segment. */
 #define FORWARD_BLOCK 8
 #define MAX_ACCUMULATORS 16
 #define MAX_VECTORS 2
-
-/* The first `lanes` (1..4) floats at p, zeros in the other lanes; reads
- * nothing past p[lanes - 1]. */
-static inline float32x4_t load_lanes(const float *p, int lanes)
-{
-    const float32x2_t zero = vdup_n_f32(0.0f);
-    if (lanes >= 4)
-        return vld1q_f32(p);
-    if (lanes == 3)
-        return vcombine_f32(vld1_f32(p), vld1_lane_f32(p + 2, zero, 0));
-    if (lanes == 2)
-        return vcombine_f32(vld1_f32(p), zero);
-    return vcombine_f32(vld1_lane_f32(p, zero, 0), zero);
-}
-
-/* Stores the first `lanes` (1..4) lanes of v. */
-static inline void store_lanes(float *p, float32x4_t v, int lanes)
-{
-    if (lanes >= 4) {
-        vst1q_f32(p, v);
-    } else if (lanes == 3) {
-        vst1_f32(p, vget_low_f32(v));
-        vst1q_lane_f32(p + 2, v, 2);
-    } else if (lanes == 2) {
-        vst1_f32(p, vget_low_f32(v));
-    } else {
-        vst1q_lane_f32(p, v, 0);
-    }
-}
 
 /* acc + x * w[lane]. The lane must be a constant at the instruction; the
  * switch folds away once the tile loops are unrolled. */
@@ -76,158 +42,69 @@ static inline int narrow_offset(int nco, int j)
     return 4 * j + 4 <= 9 * nco ? 4 * j : 9 * nco - 4;
 }
 
-/* max(0, v), with NaN -> 0 as the reference's !(sum > 0) test gives (fmax
- * would keep the NaN). */
-static inline float32x4_t relu_vector(float32x4_t v)
+/* Narrow blocks (fewer channels than lanes) keep all 9 * nco weights of
+ * an input channel in a few vectors, the last one loaded to end at the
+ * last weight, so nothing past them is read. Wider blocks load a tap's
+ * weights where they are used. */
+typedef struct channel_weights {
+    float32x4_t narrow[5];
+} channel_weights;
+
+SIMD_INLINE void load_channel_weights(const int nco, const float *w,
+                                      channel_weights *cw)
 {
-    const uint32x4_t positive = vcgtq_f32(v, vdupq_n_f32(0.0f));
-    return vreinterpretq_f32_u32(vandq_u32(positive, vreinterpretq_u32_f32(v)));
+    if (nco < LANES) {
+        UNROLL_FULL
+        for (int j = 0; j < (9 * nco + 3) / 4; j++)
+            cw->narrow[j] = vld1q_f32(w + narrow_offset(nco, j));
+    }
 }
 
-/* A strip of tiles: nco output channels x nr rows x nv vectors, down all
- * output rows of one column segment. `in` and `out` point at the segment's
- * first column (input row 0, output row 0); the last vector of each row
- * has `last_lanes` lanes. The last row group is moved up to end at the last
- * row, overlapping the previous one (recomputing identical values), so no
- * remainder kernels are needed; the caller guarantees out_height >= nr.
- * Only the first valid_co channels are stored (the others have zero
- * weights). bias may be NULL (input gradient). */
-SIMD_INLINE void forward_strip(const int nco, const int nr, const int nv,
-                               const conv_forward_geometry *g, const float *in,
-                               const float *weights, const float *bias,
-                               int relu, int last_lanes, float *out,
-                               int valid_co)
+/* The weights are used lane by lane from vectors of the stream (fmla by
+ * element), so no broadcasts are needed. */
+SIMD_INLINE void tap_fma(const int nco, const int nv, float32x4_t *acc,
+                         const int co_stride, const float32x4_t *x,
+                         const float *w, const channel_weights *cw,
+                         const int tap)
 {
-    float32x4_t start[FORWARD_BLOCK];
-    UNROLL_FULL
-    for (int co = 0; co < nco; co++)
-        start[co] = vdupq_n_f32(bias && co < valid_co ? bias[co] : 0.0f);
-    const int wp = g->in_width, ho = g->out_height;
-    for (int oh0 = 0; oh0 < ho; oh0 += nr) {
-        const int oh = oh0 + nr <= ho ? oh0 : ho - nr;
-        const float *tile_in = in + (size_t)oh * wp;
-        float32x4_t acc[MAX_ACCUMULATORS];
+    if (nco >= LANES) {
+        const float *wk = w + tap * nco;
+        float32x4_t wv[FORWARD_BLOCK / LANES];
+        UNROLL_FULL
+        for (int q = 0; q < nco / LANES; q++)
+            wv[q] = vld1q_f32(wk + q * LANES);
         UNROLL_FULL
         for (int co = 0; co < nco; co++) {
             UNROLL_FULL
-            for (int j = 0; j < nr * nv; j++)
-                acc[co * nr * nv + j] = start[co];
-        }
-        for (int ci = 0; ci < g->in_channels; ci++) {
-            const float *src = tile_in + (size_t)ci * g->in_plane;
-            const float *w = weights + (size_t)ci * 9 * nco;
-            /* Narrow blocks: all 9 * nco weights of this input channel in
-             * a few vectors, used lane by lane; the last vector is loaded
-             * to end at the last weight, so nothing past them is read. */
-            float32x4_t narrow[5];
-            if (nco < LANES) {
-                UNROLL_FULL
-                for (int j = 0; j < (9 * nco + 3) / 4; j++)
-                    narrow[j] = vld1q_f32(w + narrow_offset(nco, j));
-            }
-            UNROLL_FULL
-            for (int row = 0; row < nr + 2; row++) {
-                UNROLL_FULL
-                for (int kw = 0; kw < 3; kw++) {
-                    float32x4_t x[MAX_VECTORS];
-                    UNROLL_FULL
-                    for (int v = 0; v < nv; v++) {
-                        const float *p =
-                            src + (size_t)row * wp + kw + v * LANES;
-                        x[v] = v == nv - 1 ? load_lanes(p, last_lanes)
-                                           : vld1q_f32(p);
-                    }
-                    UNROLL_FULL
-                    for (int kh = 0; kh < 3; kh++) {
-                        const int r = row - kh;
-                        if (r < 0 || r >= nr)
-                            continue;
-                        if (nco >= LANES) {
-                            const float *wk = w + (kh * 3 + kw) * nco;
-                            float32x4_t wv[FORWARD_BLOCK / LANES];
-                            UNROLL_FULL
-                            for (int q = 0; q < nco / LANES; q++)
-                                wv[q] = vld1q_f32(wk + q * LANES);
-                            UNROLL_FULL
-                            for (int co = 0; co < nco; co++) {
-                                UNROLL_FULL
-                                for (int v = 0; v < nv; v++) {
-                                    float32x4_t *a =
-                                        &acc[(co * nr + r) * nv + v];
-                                    *a = fma_lane(*a, x[v], wv[co / LANES],
-                                                  co % LANES);
-                                }
-                            }
-                        } else {
-                            UNROLL_FULL
-                            for (int co = 0; co < nco; co++) {
-                                const int index = (kh * 3 + kw) * nco + co;
-                                const int j = index / 4;
-                                const int lane = index - narrow_offset(nco, j);
-                                UNROLL_FULL
-                                for (int v = 0; v < nv; v++) {
-                                    float32x4_t *a =
-                                        &acc[(co * nr + r) * nv + v];
-                                    *a = fma_lane(*a, x[v], narrow[j], lane);
-                                }
-                            }
-                        }
-                    }
-                }
+            for (int v = 0; v < nv; v++) {
+                float32x4_t *a = &acc[co * co_stride + v];
+                *a = fma_lane(*a, x[v], wv[co / LANES], co % LANES);
             }
         }
-        float *tile_out = out + (size_t)oh * g->out_width;
+    } else {
         UNROLL_FULL
         for (int co = 0; co < nco; co++) {
-            if (co >= valid_co)
-                continue;
+            const int index = tap * nco + co;
+            const int j = index / 4;
+            const int lane = index - narrow_offset(nco, j);
             UNROLL_FULL
-            for (int r = 0; r < nr; r++) {
-                UNROLL_FULL
-                for (int v = 0; v < nv; v++) {
-                    float32x4_t value = acc[(co * nr + r) * nv + v];
-                    if (relu)
-                        value = relu_vector(value);
-                    float *p = tile_out + co * g->out_plane +
-                               (size_t)r * g->out_width + v * LANES;
-                    if (v == nv - 1)
-                        store_lanes(p, value, last_lanes);
-                    else
-                        vst1q_f32(p, value);
-                }
+            for (int v = 0; v < nv; v++) {
+                float32x4_t *a = &acc[co * co_stride + v];
+                *a = fma_lane(*a, x[v], cw->narrow[j], lane);
             }
         }
     }
 }
 
-/* Each strip shape is its own out-of-line function, so the compiler
- * allocates its accumulators to registers in isolation. */
-#define DEFINE_FORWARD_STRIP(nco, nr, nv)                                      \
-    __attribute__((noinline)) static void forward_strip_##nco##_##nr##_##nv(   \
-        const conv_forward_geometry *g, const float *in, const float *weights, \
-        const float *bias, int relu, int last_lanes, float *out, int valid_co, \
-        conv_prefetch_stream *ps)                                              \
-    {                                                                          \
-        (void)ps; /* the driver asks for no prefetch: see below */             \
-        forward_strip(nco, nr, nv, g, in, weights, bias, relu, last_lanes,     \
-                      out, valid_co);                                          \
-    }
+#define TAP_FMA(nco, nr, nv, r, acc, x, w, cw, tap)                            \
+    tap_fma(nco, nv, &(acc)[(r) * (nv)], (nr) * (nv), x, w, &(cw), tap)
 
-DEFINE_FORWARD_STRIP(8, 2, 1)
-DEFINE_FORWARD_STRIP(8, 1, 1)
-DEFINE_FORWARD_STRIP(8, 1, 2)
-DEFINE_FORWARD_STRIP(4, 4, 1)
-DEFINE_FORWARD_STRIP(4, 1, 1)
-DEFINE_FORWARD_STRIP(4, 2, 2)
-DEFINE_FORWARD_STRIP(4, 1, 2)
-DEFINE_FORWARD_STRIP(2, 4, 1)
-DEFINE_FORWARD_STRIP(2, 1, 1)
-DEFINE_FORWARD_STRIP(2, 2, 2)
-DEFINE_FORWARD_STRIP(2, 1, 2)
-DEFINE_FORWARD_STRIP(1, 8, 1)
-DEFINE_FORWARD_STRIP(1, 1, 1)
-DEFINE_FORWARD_STRIP(1, 4, 2)
-DEFINE_FORWARD_STRIP(1, 1, 2)
+#include "kernels/conv_template.h"
+
+DEFINE_FORWARD_PLAN(1, 8, 4)
+DEFINE_FORWARD_PLAN(2, 4, 2)
+DEFINE_FORWARD_PLAN(4, 4, 2)
+DEFINE_FORWARD_PLAN_ONE_ROW(8, 2)
 
 /* One vector of `lanes` output pixels at (oh, ow): the gradient vectors of
  * nco channels times the 9 shifted input vectors. Lanes past `lanes` load
@@ -283,15 +160,7 @@ SIMD_INLINE void weight_tile(const int nco, const conv_weight_geometry *g,
                             wo - ow);
         }
     }
-    UNROLL_FULL
-    for (int co = 0; co < nco; co++) {
-        UNROLL_FULL
-        for (int k = 0; k < 9; k++) {
-            float *p = partial + (co * co_stride + k) * LANES;
-            vst1q_f32(p, first ? acc[co * 9 + k]
-                               : vaddq_f32(vld1q_f32(p), acc[co * 9 + k]));
-        }
-    }
+    ADD_PARTIALS(nco, acc, (float32x4_t *)(void *)partial, co_stride, first);
 }
 
 __attribute__((noinline)) static void
@@ -308,50 +177,16 @@ weight_tile_1(const conv_weight_geometry *g, const float *in, const float *dy,
     weight_tile(1, g, in, dy, partial, co_stride, first);
 }
 
-static void reduce_partials(size_t count, const float *partial, float *out)
-{
-    for (size_t k = 0; k < count; k++)
-        out[k] = vaddvq_f32(vld1q_f32(partial + k * LANES));
-}
-
-static float sum_planes(size_t count, size_t stride, size_t plane,
-                        const float *data)
-{
-    float32x4_t acc = vdupq_n_f32(0.0f);
-    for (size_t i = 0; i < count; i++) {
-        const float *at = data + i * stride;
-        size_t p = 0;
-        for (; p + LANES <= plane; p += LANES)
-            acc = vaddq_f32(acc, vld1q_f32(at + p));
-        if (p < plane)
-            acc = vaddq_f32(acc, load_lanes(at + p, (int)(plane - p)));
-    }
-    return vaddvq_f32(acc);
-}
-
 /* Up to 16 of the 32 q registers as forward accumulators. No software
  * prefetch (prefetch_min_bytes is the largest size): the cores this was
  * measured on under qemu tell nothing about it, so none is claimed. */
 static const conv3x3_microkernels microkernels_neon = {
-    .lanes = LANES,
-    .forward_block = FORWARD_BLOCK,
-    .plans =
-        {
-            {8, 4, forward_strip_1_8_1, forward_strip_1_1_1,
-             forward_strip_1_4_2, forward_strip_1_1_2},
-            {4, 2, forward_strip_2_4_1, forward_strip_2_1_1,
-             forward_strip_2_2_2, forward_strip_2_1_2},
-            {4, 2, forward_strip_4_4_1, forward_strip_4_1_1,
-             forward_strip_4_2_2, forward_strip_4_1_2},
-            {2, 1, forward_strip_8_2_1, forward_strip_8_1_1,
-             forward_strip_8_1_2, forward_strip_8_1_2},
-        },
+    CONV_COMMON_FIELDS,
+    .plans = {FORWARD_PLAN(1, 8, 4), FORWARD_PLAN(2, 4, 2),
+              FORWARD_PLAN(4, 4, 2), FORWARD_PLAN(8, 2, 1)},
     .prefetch_min_bytes = (size_t)-1,
     .weight_tiles = {NULL, weight_tile_1, weight_tile_2, NULL},
     .weight_stream_tiles = {NULL, NULL, NULL, NULL},
-    .weight_chunk_bytes = 256 * 1024,
-    .reduce_partials = reduce_partials,
-    .sum_planes = sum_planes,
 };
 
 void conv_provide_neon(kernel_table *table)

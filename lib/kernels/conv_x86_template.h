@@ -1,34 +1,18 @@
-/* The x86 microkernels of the 3x3 convolution, written once for AVX2 and
- * AVX-512: conv_avx2.c and conv_avx512.c each define the vector type and
- * operations below for their ISA, then include this file, then instantiate
- * the tile shapes they use and describe them in a conv3x3_microkernels
- * table (tile sizes are data there; the driver is conv_driver.c).
- *
- * Forward: one vector holds LANES neighbouring output pixels, and a strip
- * keeps several output channels x rows x vectors of accumulators in
- * registers while it walks every input channel. Each input vector (loaded
- * unaligned at column offsets kw = 0, 1, 2) feeds every output channel and up
- * to three output rows of the tile; each weight is broadcast from a repacked
- * [ci][kh][kw][co] stream. Row tails are handled with masked loads and
- * stores, so no read goes past a row's last needed column (nor past the
- * buffer).
+/* The x86 side of the 3x3 convolution's microkernels, written once for
+ * AVX2 and AVX-512 over the vocabulary of simd_avx2.h or simd_avx512.h
+ * (included first): how a tap's weights meet the input vectors (each
+ * weight broadcast where it is used) for conv_template.h's forward strips,
+ * and the weight-gradient tiles.
  *
  * Weight gradients keep one vector accumulator per (co, kh, kw) of a tile
  * while streaming down the rows, so that each input and gradient vector is
  * loaded once for all three kernel rows (misaligned loads are costly: about
  * 1.6 cycles each for 512 bits on Zen 4); the batch is summed in vector
- * partial sums and reduced horizontally once.
- *
- * Required before inclusion: LANES, MAX_ACCUMULATORS, MAX_VECTORS,
- * FORWARD_BLOCK; SIMD_VECTOR, SIMD_MASK, lanes_mask(int), SIMD_LOAD(p),
- * SIMD_LOAD_ALIGNED(p), SIMD_LOAD_MASKED(p, mask), SIMD_STORE(p, v),
- * SIMD_STORE_LAST(p, v, mask, lanes), SIMD_BROADCAST(x), SIMD_ZERO(),
- * SIMD_FMA(a, b, c) (a * b + c), SIMD_ADD, SIMD_MAX, SIMD_SUM(v). */
+ * partial sums and reduced horizontally once. */
 #ifndef COSNET_KERNELS_CONV_X86_TEMPLATE_H
 #define COSNET_KERNELS_CONV_X86_TEMPLATE_H
 
 #include "kernels/conv_driver.h"
-#include "kernels/simd_common.h"
 
 /* GCC otherwise hoists every broadcast weight of a tile into a register
  * and spills; a memory barrier makes it re-read them from L1 where they are
@@ -40,113 +24,36 @@
 #define COMPILER_BARRIER() __asm__ volatile("" ::: "memory")
 #endif
 
-/* A strip of tiles: nco output channels x nr rows x nv vectors each, down
- * all output rows of one column segment. `in` and `out` point at the
- * segment's first column (input row 0, output row 0). The last vector of
- * each row is masked by `last`. Row groups start every nr rows; the last
- * group is moved up to end at the last row, overlapping the previous one
- * (recomputing identical values), so no remainder kernels are needed; the
- * caller guarantees out_height >= nr. Only the first valid_co channels are
- * stored (the others have zero weights). */
-SIMD_INLINE void forward_strip(const int nco, const int nr, const int nv,
-                               const conv_forward_geometry *g, const float *in,
-                               const float *weights, const float *bias,
-                               int relu, int last_lanes, float *out,
-                               int valid_co, conv_prefetch_stream *ps)
+/* Each weight is broadcast from the stream where it is used: nothing is
+ * kept per input channel. */
+typedef struct channel_weights {
+    char none;
+} channel_weights;
+
+SIMD_INLINE void load_channel_weights(const int nco, const float *w,
+                                      channel_weights *cw)
 {
-    const SIMD_MASK last = lanes_mask(last_lanes);
-    SIMD_VECTOR start[8];
-    UNROLL_FULL
-    for (int co = 0; co < nco; co++)
-        start[co] =
-            bias && co < valid_co ? SIMD_BROADCAST(bias[co]) : SIMD_ZERO();
-    const int wp = g->in_width, ho = g->out_height;
-    for (int oh0 = 0; oh0 < ho; oh0 += nr) {
-        const int oh = oh0 + nr <= ho ? oh0 : ho - nr;
-        const float *tile_in = in + (size_t)oh * wp;
-        SIMD_VECTOR acc[MAX_ACCUMULATORS];
-        UNROLL_FULL
-        for (int co = 0; co < nco; co++) {
-            UNROLL_FULL
-            for (int j = 0; j < nr * nv; j++)
-                acc[co * nr * nv + j] = start[co];
-        }
-        for (int ci = 0; ci < g->in_channels; ci++) {
-            const float *src = tile_in + (size_t)ci * g->in_plane;
-            const float *w = weights + (size_t)ci * 9 * nco;
-            UNROLL_FULL
-            for (int row = 0; row < nr + 2; row++) {
-                /* Keeps the compiler from holding every broadcast weight
-                 * in a register across rows (it then spills); re-reading
-                 * them from L1 is free next to the FMAs. */
-                COMPILER_BARRIER();
-                UNROLL_FULL
-                for (int kw = 0; kw < 3; kw++) {
-                    SIMD_VECTOR x[MAX_VECTORS];
-                    UNROLL_FULL
-                    for (int v = 0; v < nv; v++) {
-                        const float *p =
-                            src + (size_t)row * wp + kw + v * LANES;
-                        x[v] = v == nv - 1 ? SIMD_LOAD_MASKED(p, last)
-                                           : SIMD_LOAD(p);
-                    }
-                    UNROLL_FULL
-                    for (int kh = 0; kh < 3; kh++) {
-                        const int r = row - kh;
-                        if (r < 0 || r >= nr)
-                            continue;
-                        UNROLL_FULL
-                        for (int co = 0; co < nco; co++) {
-                            const SIMD_VECTOR wv =
-                                SIMD_BROADCAST(w[(kh * 3 + kw) * nco + co]);
-                            UNROLL_FULL
-                            for (int v = 0; v < nv; v++) {
-                                SIMD_VECTOR *a = &acc[(co * nr + r) * nv + v];
-                                *a = SIMD_FMA(wv, x[v], *a);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        const SIMD_VECTOR zero = SIMD_ZERO();
-        float *tile_out = out + (size_t)oh * g->out_width;
-        UNROLL_FULL
-        for (int co = 0; co < nco; co++) {
-            if (co >= valid_co)
-                continue;
-            UNROLL_FULL
-            for (int r = 0; r < nr; r++) {
-                UNROLL_FULL
-                for (int v = 0; v < nv; v++) {
-                    SIMD_VECTOR value = acc[(co * nr + r) * nv + v];
-                    if (relu)
-                        value = SIMD_MAX(value, zero); /* NaN -> 0 */
-                    float *p = tile_out + co * g->out_plane +
-                               (size_t)r * g->out_width + v * LANES;
-                    if (v == nv - 1)
-                        SIMD_STORE_LAST(p, value, last, last_lanes);
-                    else
-                        SIMD_STORE(p, value);
-                }
-            }
-        }
-        conv_prefetch_step(ps);
-    }
+    (void)nco;
+    (void)w;
+    (void)cw;
 }
 
-/* Each tile shape is its own out-of-line function, instantiated by the ISA
- * file: the compiler allocates its accumulators to registers in isolation,
- * and the driver picks one per block and column segment. */
-#define DEFINE_FORWARD_STRIP(nco, nr, nv)                                      \
-    __attribute__((noinline)) static void forward_strip_##nco##_##nr##_##nv(   \
-        const conv_forward_geometry *g, const float *in, const float *weights, \
-        const float *bias, int relu, int last_lanes, float *out, int valid_co, \
-        conv_prefetch_stream *ps)                                              \
-    {                                                                          \
-        forward_strip(nco, nr, nv, g, in, weights, bias, relu, last_lanes,     \
-                      out, valid_co, ps);                                      \
-    }
+/* A macro, not a function: GCC allocates the strips' registers worse
+ * through an inline call. */
+#define TAP_FMA(nco, nr, nv, r, acc, x, w, cw, tap)                            \
+    do {                                                                       \
+        UNROLL_FULL                                                            \
+        for (int co_ = 0; co_ < (nco); co_++) {                                \
+            const SIMD_VECTOR wv_ = SIMD_BROADCAST((w)[(tap) * (nco) + co_]);  \
+            UNROLL_FULL                                                        \
+            for (int v_ = 0; v_ < (nv); v_++) {                                \
+                SIMD_VECTOR *a_ = &(acc)[(co_ * (nr) + (r)) * (nv) + v_];      \
+                *a_ = SIMD_FMA(wv_, (x)[v_], *a_);                             \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+#include "kernels/conv_template.h"
 
 /* Sums, over the images of a chunk, dy[co] x input[ci] shifted by (kh, kw)
  * for nco output channels, one input channel and all 9 offsets: 9 * nco
@@ -188,14 +95,7 @@ SIMD_INLINE void weight_tile(const int nco, const conv_weight_geometry *g,
                 }
             }
     }
-    UNROLL_FULL
-    for (int co = 0; co < nco; co++) {
-        UNROLL_FULL
-        for (int k = 0; k < 9; k++) {
-            SIMD_VECTOR *p = partial + co * co_stride + k;
-            *p = first ? acc[co * 9 + k] : SIMD_ADD(*p, acc[co * 9 + k]);
-        }
-    }
+    ADD_PARTIALS(nco, acc, partial, co_stride, first);
 }
 
 /* One input row r of the streaming weight tile: the row's three shifted
@@ -235,6 +135,22 @@ SIMD_INLINE void weight_stream_row(const int nco, SIMD_VECTOR *acc,
     }
 }
 
+/* Input row k of a column segment and its gradient row, loaded into d_new
+ * while d_1 and d_2 hold gradient rows k - 1 and k - 2. */
+#define STREAM_FULL_ROW(k, d_new, d_1, d_2)                                    \
+    weight_stream_row(nco, acc, x_col + (size_t)(k)*wp,                        \
+                      d_col + (size_t)(k)*wo, plane, mask, 1, 1, 1, 1, d_new,  \
+                      d_1, d_2)
+/* Input rows ho and ho + 1, past the last gradient row (held in last, the
+ * one before in prev; spare is the set free for the unused argument). */
+#define STREAM_PAST_ROWS(last, prev, spare)                                    \
+    do {                                                                       \
+        weight_stream_row(nco, acc, x_col + (size_t)ho * wp, d_col, plane,     \
+                          mask, 0, 0, 1, 1, spare, last, prev);                \
+        weight_stream_row(nco, acc, x_col + (size_t)(ho + 1) * wp, d_col,      \
+                          plane, mask, 0, 0, 0, 1, spare, spare, last);        \
+    } while (0)
+
 /* The same sums as weight_tile, streaming down the rows of each column
  * segment: every input vector is loaded once and serves all three kernel
  * rows, and every output-gradient vector is loaded once and kept in
@@ -270,54 +186,26 @@ SIMD_INLINE void weight_stream_tile(const int nco,
             int r = 2;
             /* Steady state: the newest gradient row is in db, then da. */
             for (; r + 3 <= ho; r += 3) {
-                weight_stream_row(nco, acc, x_col + (size_t)r * wp,
-                                  d_col + (size_t)r * wo, plane, mask, 1, 1, 1,
-                                  1, dc, db, da);
-                weight_stream_row(nco, acc, x_col + (size_t)(r + 1) * wp,
-                                  d_col + (size_t)(r + 1) * wo, plane, mask, 1,
-                                  1, 1, 1, da, dc, db);
-                weight_stream_row(nco, acc, x_col + (size_t)(r + 2) * wp,
-                                  d_col + (size_t)(r + 2) * wo, plane, mask, 1,
-                                  1, 1, 1, db, da, dc);
+                STREAM_FULL_ROW(r, dc, db, da);
+                STREAM_FULL_ROW(r + 1, da, dc, db);
+                STREAM_FULL_ROW(r + 2, db, da, dc);
             }
             /* Up to two more full rows (tracking which set holds what),
              * then the two input rows past the last gradient row. */
             const int left = ho - r;
             if (left == 0) {
-                weight_stream_row(nco, acc, x_col + (size_t)ho * wp, d_col,
-                                  plane, mask, 0, 0, 1, 1, dc, db, da);
-                weight_stream_row(nco, acc, x_col + (size_t)(ho + 1) * wp,
-                                  d_col, plane, mask, 0, 0, 0, 1, dc, dc, db);
+                STREAM_PAST_ROWS(db, da, dc);
             } else if (left == 1) {
-                weight_stream_row(nco, acc, x_col + (size_t)r * wp,
-                                  d_col + (size_t)r * wo, plane, mask, 1, 1, 1,
-                                  1, dc, db, da);
-                weight_stream_row(nco, acc, x_col + (size_t)ho * wp, d_col,
-                                  plane, mask, 0, 0, 1, 1, da, dc, db);
-                weight_stream_row(nco, acc, x_col + (size_t)(ho + 1) * wp,
-                                  d_col, plane, mask, 0, 0, 0, 1, da, da, dc);
+                STREAM_FULL_ROW(r, dc, db, da);
+                STREAM_PAST_ROWS(dc, db, da);
             } else {
-                weight_stream_row(nco, acc, x_col + (size_t)r * wp,
-                                  d_col + (size_t)r * wo, plane, mask, 1, 1, 1,
-                                  1, dc, db, da);
-                weight_stream_row(nco, acc, x_col + (size_t)(r + 1) * wp,
-                                  d_col + (size_t)(r + 1) * wo, plane, mask, 1,
-                                  1, 1, 1, da, dc, db);
-                weight_stream_row(nco, acc, x_col + (size_t)ho * wp, d_col,
-                                  plane, mask, 0, 0, 1, 1, db, da, dc);
-                weight_stream_row(nco, acc, x_col + (size_t)(ho + 1) * wp,
-                                  d_col, plane, mask, 0, 0, 0, 1, db, db, da);
+                STREAM_FULL_ROW(r, dc, db, da);
+                STREAM_FULL_ROW(r + 1, da, dc, db);
+                STREAM_PAST_ROWS(da, dc, db);
             }
         }
     }
-    UNROLL_FULL
-    for (int co = 0; co < nco; co++) {
-        UNROLL_FULL
-        for (int k = 0; k < 9; k++) {
-            SIMD_VECTOR *p = partial + co * co_stride + k;
-            *p = first ? acc[co * 9 + k] : SIMD_ADD(*p, acc[co * 9 + k]);
-        }
-    }
+    ADD_PARTIALS(nco, acc, partial, co_stride, first);
 }
 
 #define DEFINE_WEIGHT_TILE(nco)                                                \
@@ -337,27 +225,5 @@ SIMD_INLINE void weight_stream_tile(const int nco,
         weight_stream_tile(nco, g, in, dy, (SIMD_VECTOR *)(void *)partial,     \
                            co_stride, first);                                  \
     }
-
-static void reduce_partials(size_t count, const float *partial, float *out)
-{
-    for (size_t k = 0; k < count; k++)
-        out[k] = SIMD_SUM(SIMD_LOAD_ALIGNED(partial + k * LANES));
-}
-
-static float sum_planes(size_t count, size_t stride, size_t plane,
-                        const float *data)
-{
-    SIMD_VECTOR acc = SIMD_ZERO();
-    for (size_t i = 0; i < count; i++) {
-        const float *at = data + i * stride;
-        for (size_t p = 0; p < plane; p += LANES) {
-            const size_t left = plane - p;
-            acc = SIMD_ADD(
-                acc, SIMD_LOAD_MASKED(
-                         at + p, lanes_mask(left > LANES ? LANES : (int)left)));
-        }
-    }
-    return SIMD_SUM(acc);
-}
 
 #endif

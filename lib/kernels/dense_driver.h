@@ -160,23 +160,25 @@ static inline void dense_nn_drive(const dense_nn_plan *plan, size_t rows,
     }
 }
 
-/* The three operations on top of the two drivers; `isa` names the plans
- * dense_dot_plan_<isa> and dense_nn_plan_<isa>, and a bias-gradient function
- * bias_gradient_<isa>(count, out_features, output_grad, bias_grad). */
+/* The three operations on top of the two drivers, named after `isa`, over
+ * the plans dense_dot_plan_simd and dense_nn_plan_simd and the function
+ * bias_gradient_simd(count, out_features, output_grad, bias_grad) of
+ * dense_template.h, and relu_backward_simd (the template's or the ISA
+ * file's). */
 #define DENSE_DEFINE_OPERATIONS(isa)                                           \
     void dense_forward_##isa(size_t count, size_t in_features,                 \
                              size_t out_features, const float *input,          \
                              const float *weights, const float *bias,          \
                              int relu, float *output)                          \
     {                                                                          \
-        dense_dot_drive(&dense_dot_plan_##isa, count, in_features,             \
+        dense_dot_drive(&dense_dot_plan_simd, count, in_features,              \
                         out_features, input, weights, bias, relu, output);     \
     }                                                                          \
     void dense_backward_input_##isa(                                           \
         size_t count, size_t in_features, size_t out_features,                 \
         const float *weights, const float *output_grad, float *input_grad)     \
     {                                                                          \
-        dense_nn_drive(&dense_nn_plan_##isa, count, in_features, out_features, \
+        dense_nn_drive(&dense_nn_plan_simd, count, in_features, out_features,  \
                        output_grad, out_features, 1, weights, in_features,     \
                        input_grad, in_features);                               \
     }                                                                          \
@@ -185,14 +187,14 @@ static inline void dense_nn_drive(const dense_nn_plan *plan, size_t rows,
                                       const float *output_grad,                \
                                       float *weight_grad, float *bias_grad)    \
     {                                                                          \
-        dense_nn_drive(&dense_nn_plan_##isa, out_features, in_features, count, \
+        dense_nn_drive(&dense_nn_plan_simd, out_features, in_features, count,  \
                        output_grad, 1, out_features, input, in_features,       \
                        weight_grad, in_features);                              \
         if (bias_grad)                                                         \
-            bias_gradient_##isa(count, out_features, output_grad, bias_grad);  \
+            bias_gradient_simd(count, out_features, output_grad, bias_grad);   \
     }                                                                          \
     const dense_kernels dense_kernels_##isa = {                                \
         #isa, dense_forward_##isa, dense_backward_input_##isa,                 \
-        dense_backward_weights_##isa, relu_backward_##isa};
+        dense_backward_weights_##isa, relu_backward_simd};
 
 #endif

@@ -28,6 +28,7 @@
 #ifndef COSNET_LABELS_LABEL_DRAW_H
 #define COSNET_LABELS_LABEL_DRAW_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -108,6 +109,26 @@ int labels_certainly_rejected(const float *magnitude, size_t dims,
                               const float *vectors, size_t accepted,
                               const double *squared_norms, double threshold,
                               double slack);
+
+/* The last step of labels_certainly_rejected, for one accepted vector:
+ * whether the candidate's dot product `dot` with it certainly exceeds the
+ * threshold, given norms = b |l|^2 (the candidate's squared norm, at least
+ * 1, times the vector's). Certain when dot scale - absolute > threshold
+ * sqrt(norms), scale = 1 - slack: a magnitude that underflows float
+ * (possible only below about 1e-19) is off by that much in absolute terms,
+ * not relatively, and with b at least 1 those errors shift the cosine by
+ * less than dims * 2^-60, allowed for (generously) by `absolute`. With
+ * threshold + absolute >= 0 both sides may be squared (dot >= 0), which
+ * spares a square root and a division per row; the double rounding of the
+ * squares is far inside the slack. */
+static inline int labels_certainly_above(double dot, size_t dims, double norms,
+                                         double threshold, double slack)
+{
+    const double scaled = dot * (1.0 - slack);
+    const double bound = threshold + (double)dims * 0x1p-50;
+    return bound >= 0 ? scaled * scaled > bound * bound * norms
+                      : scaled > bound * sqrt(norms);
+}
 
 #if defined(__x86_64__)
 /* As labels_fill_pairs_avx512 with four lanes in AVX2 (room for

@@ -104,21 +104,11 @@ int labels_certainly_rejected(const float *magnitude, size_t dims,
     }
     for (; i < dims; i++)
         b0 += magnitude[i] * magnitude[i];
-    /* A magnitude that underflows float (possible only below about 1e-19)
-     * is off by that much in absolute terms, not relatively: with the
-     * squared norm at least 1 those errors shift the cosine by less than
-     * dims * 2^-60, allowed for (generously) by `absolute`. Rarer short
-     * candidates take the exact path. */
+    /* Below 1 the underflow allowance of labels_certainly_above does not
+     * hold: rarer short candidates take the exact path. */
     double squared_norm = (double)((b0 + b1) + (b2 + b3));
     if (!(squared_norm >= 1.0))
         return 0;
-    double scale = 1.0 - slack;
-    double absolute = (double)dims * 0x1p-50;
-    /* Certain when dot scale - absolute > threshold sqrt(b |l|^2). With
-     * threshold + absolute >= 0 both sides may be squared (dot >= 0), which
-     * spares a square root and a division per row; the double rounding of
-     * the squares is far inside the slack. */
-    double bound = threshold + absolute;
     for (size_t k = 0; k < accepted; k++) {
         const float *row = vectors + k * dims;
         float d0 = 0, d1 = 0, d2 = 0, d3 = 0;
@@ -130,10 +120,9 @@ int labels_certainly_rejected(const float *magnitude, size_t dims,
         }
         for (; i < dims; i++)
             d0 += magnitude[i] * row[i];
-        double scaled = (double)((d0 + d1) + (d2 + d3)) * scale;
-        double norms = squared_norm * squared_norms[k];
-        if (bound >= 0 ? scaled * scaled > bound * bound * norms
-                       : scaled > bound * sqrt(norms))
+        if (labels_certainly_above((double)((d0 + d1) + (d2 + d3)), dims,
+                                   squared_norm * squared_norms[k], threshold,
+                                   slack))
             return 1;
     }
     return 0;

@@ -17,24 +17,18 @@ static const uint64_t lane_jump[4] = {
     0xa82bd707a5c0bbcdull, 0x557d6bd4a66701d2ull, 0x27e81077d42d6234ull,
     0x70b2bd03010451a7ull};
 
-typedef struct vector_state {
-    __m256i s0, s1, s2, s3;
-} vector_state;
-
 #define ROTATE_LEFT(x, k)                                                      \
     _mm256_or_si256(_mm256_slli_epi64((x), (k)),                               \
                     _mm256_srli_epi64((x), 64 - (k)))
 
-static inline void vector_step(vector_state *v)
-{
-    __m256i shifted = _mm256_slli_epi64(v->s1, 17);
-    v->s2 = _mm256_xor_si256(v->s2, v->s0);
-    v->s3 = _mm256_xor_si256(v->s3, v->s1);
-    v->s1 = _mm256_xor_si256(v->s1, v->s2);
-    v->s0 = _mm256_xor_si256(v->s0, v->s3);
-    v->s2 = _mm256_xor_si256(v->s2, shifted);
-    v->s3 = ROTATE_LEFT(v->s3, 45);
-}
+#define LANE_VECTOR __m256i
+#define LANE_XOR(a, b) _mm256_xor_si256(a, b)
+#define LANE_SHIFT_LEFT(a, k) _mm256_slli_epi64(a, k)
+#define LANE_ROTATE_LEFT(a, k) ROTATE_LEFT(a, k)
+#define LANE_ZERO() _mm256_setzero_si256()
+#define LANE_LOAD(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define LANE_STORE(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#include "labels/label_lanes_template.h"
 
 /* rotl(s1 * 5, 7) * 9 with shifts and adds (all modulo 2^64). */
 static inline __m256i vector_output(__m256i s1)
@@ -95,10 +89,7 @@ static inline void transpose(const __m256i rows[4], __m256i columns[4])
 
 size_t labels_fill_pairs_avx2(labels_lanes *lanes, double *u_out, double *s_out)
 {
-    vector_state v = {_mm256_loadu_si256((const __m256i *)lanes->state[0]),
-                      _mm256_loadu_si256((const __m256i *)lanes->state[1]),
-                      _mm256_loadu_si256((const __m256i *)lanes->state[2]),
-                      _mm256_loadu_si256((const __m256i *)lanes->state[3])};
+    vector_state v = load_state(lanes);
     /* Output j of lane k goes to raw[k LABELS_LANE_STRIDE + j]. */
     uint64_t *raw = lanes->raw;
     for (size_t j = 0; j < LABELS_LANE_STEPS; j += 4) {
@@ -114,23 +105,7 @@ size_t labels_fill_pairs_avx2(labels_lanes *lanes, double *u_out, double *s_out)
                 columns[lane]);
     }
     /* Lane k stands where lane k + 1 started: on by the 3 other stretches. */
-    vector_state jumped = {_mm256_setzero_si256(), _mm256_setzero_si256(),
-                           _mm256_setzero_si256(), _mm256_setzero_si256()};
-    for (int word = 0; word < 4; word++) {
-        for (int bit = 0; bit < 64; bit++) {
-            if ((lane_jump[word] >> bit) & 1) {
-                jumped.s0 = _mm256_xor_si256(jumped.s0, v.s0);
-                jumped.s1 = _mm256_xor_si256(jumped.s1, v.s1);
-                jumped.s2 = _mm256_xor_si256(jumped.s2, v.s2);
-                jumped.s3 = _mm256_xor_si256(jumped.s3, v.s3);
-            }
-            vector_step(&v);
-        }
-    }
-    _mm256_storeu_si256((__m256i *)lanes->state[0], jumped.s0);
-    _mm256_storeu_si256((__m256i *)lanes->state[1], jumped.s1);
-    _mm256_storeu_si256((__m256i *)lanes->state[2], jumped.s2);
-    _mm256_storeu_si256((__m256i *)lanes->state[3], jumped.s3);
+    jump_and_store(lanes, v, lane_jump);
 
     size_t filled = 0;
     for (int lane = 0; lane < 4; lane++) {

@@ -8,7 +8,6 @@
  * lane_jump.py (Berlekamp-Massey, checked against D plain steps there;
  * tests/test_labels.c checks it again, through the whole pair stream). */
 #include <immintrin.h>
-#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -21,20 +20,14 @@ static const uint64_t lane_jump[4] = {
     0x2feb50ab077bac1aull, 0xa9b302d307a6d345ull, 0x64dcf3fb942666efull,
     0x3972a4b76a145204ull};
 
-typedef struct vector_state {
-    __m512i s0, s1, s2, s3;
-} vector_state;
-
-static inline void vector_step(vector_state *v)
-{
-    __m512i shifted = _mm512_slli_epi64(v->s1, 17);
-    v->s2 = _mm512_xor_si512(v->s2, v->s0);
-    v->s3 = _mm512_xor_si512(v->s3, v->s1);
-    v->s1 = _mm512_xor_si512(v->s1, v->s2);
-    v->s0 = _mm512_xor_si512(v->s0, v->s3);
-    v->s2 = _mm512_xor_si512(v->s2, shifted);
-    v->s3 = _mm512_rol_epi64(v->s3, 45);
-}
+#define LANE_VECTOR __m512i
+#define LANE_XOR(a, b) _mm512_xor_si512(a, b)
+#define LANE_SHIFT_LEFT(a, k) _mm512_slli_epi64(a, k)
+#define LANE_ROTATE_LEFT(a, k) _mm512_rol_epi64(a, k)
+#define LANE_ZERO() _mm512_setzero_si512()
+#define LANE_LOAD(p) _mm512_loadu_si512(p)
+#define LANE_STORE(p, v) _mm512_storeu_si512(p, v)
+#include "labels/label_lanes_template.h"
 
 /* rotl(s1 * 5, 7) * 9 (64-bit products, AVX512DQ). */
 static inline __m512i vector_output(__m512i s1)
@@ -82,10 +75,7 @@ static inline void transpose(const __m512i rows[8], __m512i columns[8])
 size_t labels_fill_pairs_avx512(labels_lanes *lanes, double *u_out,
                                 double *s_out)
 {
-    vector_state v = {_mm512_loadu_si512(lanes->state[0]),
-                      _mm512_loadu_si512(lanes->state[1]),
-                      _mm512_loadu_si512(lanes->state[2]),
-                      _mm512_loadu_si512(lanes->state[3])};
+    vector_state v = load_state(lanes);
     /* Output j of lane k goes to raw[k LABELS_LANE_STRIDE + j]: eight
      * steps give an 8 x 8 tile (row = step, column = lane), stored
      * transposed. The stride is padded past a multiple of 4 KiB so that the
@@ -105,23 +95,7 @@ size_t labels_fill_pairs_avx512(labels_lanes *lanes, double *u_out,
     }
     /* Lane k now stands where lane k + 1 started; move every lane on by
      * the 7 stretches the others covered. */
-    vector_state jumped = {_mm512_setzero_si512(), _mm512_setzero_si512(),
-                           _mm512_setzero_si512(), _mm512_setzero_si512()};
-    for (int word = 0; word < 4; word++) {
-        for (int bit = 0; bit < 64; bit++) {
-            if ((lane_jump[word] >> bit) & 1) {
-                jumped.s0 = _mm512_xor_si512(jumped.s0, v.s0);
-                jumped.s1 = _mm512_xor_si512(jumped.s1, v.s1);
-                jumped.s2 = _mm512_xor_si512(jumped.s2, v.s2);
-                jumped.s3 = _mm512_xor_si512(jumped.s3, v.s3);
-            }
-            vector_step(&v);
-        }
-    }
-    _mm512_storeu_si512(lanes->state[0], jumped.s0);
-    _mm512_storeu_si512(lanes->state[1], jumped.s1);
-    _mm512_storeu_si512(lanes->state[2], jumped.s2);
-    _mm512_storeu_si512(lanes->state[3], jumped.s3);
+    jump_and_store(lanes, v, lane_jump);
 
     /* raw now holds the stretches in stream order: lane 0's outputs,
      * then lane 1's, ... */
@@ -173,9 +147,6 @@ int labels_certainly_rejected_avx512(const float *magnitude, size_t dims,
     double squared_norm = (double)_mm512_reduce_add_ps(squares);
     if (!(squared_norm >= 1.0))
         return 0;
-    double scale = 1.0 - slack;
-    double absolute = (double)dims * 0x1p-50;
-    double bound = threshold + absolute;
     for (size_t k = 0; k < accepted; k++) {
         const float *row = vectors + k * dims;
         __m512 products = _mm512_setzero_ps();
@@ -186,10 +157,9 @@ int labels_certainly_rejected_avx512(const float *magnitude, size_t dims,
         products = _mm512_add_ps(
             products, _mm512_mul_ps(a_tail, _mm512_maskz_loadu_ps(
                                                 tail, row + tail_start)));
-        double scaled = (double)_mm512_reduce_add_ps(products) * scale;
-        double norms = squared_norm * squared_norms[k];
-        if (bound >= 0 ? scaled * scaled > bound * bound * norms
-                       : scaled > bound * sqrt(norms))
+        if (labels_certainly_above((double)_mm512_reduce_add_ps(products), dims,
+                                   squared_norm * squared_norms[k], threshold,
+                                   slack))
             return 1;
     }
     return 0;

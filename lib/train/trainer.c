@@ -499,17 +499,15 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
     if (threads > TRAINER_MAX_THREADS)
         threads = TRAINER_MAX_THREADS;
 
-    run_state r;
-    memset(&r, 0, sizeof r);
-    r.trainer = trainer;
-    r.model = model;
-    r.labels = labels;
-    r.dataset = dataset;
-    r.threads = threads;
-    r.image_size = architecture_input_size(&model->arch);
-    r.dims = model->arch.output_dims;
-    r.parameters = model->arch.parameter_count;
-    r.validation_count = validation_count;
+    run_state r = {.trainer = trainer,
+                   .model = model,
+                   .labels = labels,
+                   .dataset = dataset,
+                   .threads = threads,
+                   .image_size = architecture_input_size(&model->arch),
+                   .dims = model->arch.output_dims,
+                   .parameters = model->arch.parameter_count,
+                   .validation_count = validation_count};
     status = kernels_active(&r.kernels);
     if (status != COSNET_OK)
         return status;

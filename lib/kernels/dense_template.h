@@ -1,8 +1,10 @@
-/* The x86 dense tiles, written once for AVX2 and AVX-512: dense_avx2.c and
- * dense_avx512.c each define the vector type and operations below for their
- * ISA and lane_sums4 (the four-vector lane reduction, in a tree that is the
- * same for every vector), then include this file, instantiate the tile
- * shapes they use and describe them in dense_driver.h's plans.
+/* The dense tiles and their plans, written once for AVX2, AVX-512 and
+ * NEON: dense_avx2.c, dense_avx512.c and dense_neon.c each include their
+ * ISA's vector vocabulary (simd_avx2.h, simd_avx512.h, simd_neon.h), set the
+ * tile shapes below, then include this file, which defines every tile
+ * function up to those shapes, the plans dense_dot_plan_simd and
+ * dense_nn_plan_simd and the bias gradient bias_gradient_simd for
+ * DENSE_DEFINE_OPERATIONS (dense_driver.h).
  *
  * Forward (dot tiles): rows images x cols outputs of accumulators, each step
  * loading `rows` input vectors and `cols` weight vectors, the in_features
@@ -10,17 +12,19 @@
  * rows x vectors accumulators, each step loading `vectors` vectors of B and
  * broadcasting `rows` elements of A.
  *
- * Required before inclusion: LANES, DOT_ROWS, DOT_COLS, NN_ROWS,
- * NN_VECTORS; SIMD_VECTOR, SIMD_MASK, lanes_mask(int), SIMD_LOAD(p),
+ * Required before inclusion: DOT_ROWS, DOT_COLS, NN_ROWS, NN_VECTORS (each
+ * 1 to 6); LANES, SIMD_VECTOR, SIMD_MASK, first_lanes(int) (the mask
+ * of the first 0 to LANES lanes), SIMD_LOAD(p),
  * SIMD_LOAD_MASKED(p, mask), SIMD_STORE(p, v), SIMD_STORE_LAST(p, v, mask,
- * lanes), SIMD_BROADCAST(x), SIMD_ZERO(), SIMD_FMA(a, b, c) (a * b + c);
- * lane_sums4(a, b, c, d) -> __m128. */
-#ifndef COSNET_KERNELS_DENSE_X86_TEMPLATE_H
-#define COSNET_KERNELS_DENSE_X86_TEMPLATE_H
+ * lanes), SIMD_BROADCAST(x), SIMD_ZERO(), SIMD_FMA(a, b, c) (a * b + c),
+ * lane_sums4(a, b, c, d) (four lane sums in one 4-float vector) and
+ * SIMD_STORE4(p, v) to store it; SIMD_KEEP_POSITIVE(a, g) (g where a > 0,
+ * else +0) or a function relu_backward_simd. */
+#ifndef COSNET_KERNELS_DENSE_TEMPLATE_H
+#define COSNET_KERNELS_DENSE_TEMPLATE_H
 
 #include "kernels/dense.h"
 #include "kernels/dense_driver.h"
-#include "kernels/simd_common.h"
 
 SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
                           const float *x, const float *w, const float *bias,
@@ -45,7 +49,7 @@ SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
         }
     }
     if (j < depth) {
-        const SIMD_MASK m = lanes_mask((int)(depth - j));
+        const SIMD_MASK m = first_lanes((int)(depth - j));
         SIMD_VECTOR xv[DOT_ROWS];
         UNROLL_FULL
         for (int r = 0; r < rows; r++)
@@ -63,11 +67,10 @@ SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
     UNROLL_FULL
     for (int k = 0; k < rows * cols; k += 4) {
         const SIMD_VECTOR zero = SIMD_ZERO();
-        _mm_storeu_ps(sums + k,
-                      lane_sums4(acc[k],
-                                 k + 1 < rows * cols ? acc[k + 1] : zero,
-                                 k + 2 < rows * cols ? acc[k + 2] : zero,
-                                 k + 3 < rows * cols ? acc[k + 3] : zero));
+        SIMD_STORE4(sums + k,
+                    lane_sums4(acc[k], k + 1 < rows * cols ? acc[k + 1] : zero,
+                               k + 2 < rows * cols ? acc[k + 2] : zero,
+                               k + 3 < rows * cols ? acc[k + 3] : zero));
     }
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
@@ -85,7 +88,8 @@ SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
                          size_t a_col, const float *b, size_t b_row, float *c,
                          size_t c_row, int last_lanes)
 {
-    const SIMD_MASK last = masked ? lanes_mask(last_lanes) : lanes_mask(LANES);
+    const SIMD_MASK last =
+        masked ? first_lanes(last_lanes) : first_lanes(LANES);
     SIMD_VECTOR acc[NN_ROWS * NN_VECTORS];
     UNROLL_FULL
     for (int k = 0; k < rows * vectors; k++)
@@ -136,5 +140,90 @@ SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
         nn_tile(r, v, m, depth, a, a_row, a_col, b, b_row, c, c_row,           \
                 last_lanes);                                                   \
     }
+
+/* Every tile shape up to the configured ones, each its own out-of-line
+ * function (the compiler allocates its accumulators to registers in
+ * isolation), and the plans that list them. EACH_ROW(n, F) is F(1) ...
+ * F(n); EACH_COL(n, F, r) is F(r, 1) ... F(r, n). */
+#define ROWS_CAT_(a, b) a##b
+#define ROWS_CAT(a, b) ROWS_CAT_(a, b)
+#define ROWS_1(F) F(1)
+#define ROWS_2(F) ROWS_1(F) F(2)
+#define ROWS_3(F) ROWS_2(F) F(3)
+#define ROWS_4(F) ROWS_3(F) F(4)
+#define ROWS_5(F) ROWS_4(F) F(5)
+#define ROWS_6(F) ROWS_5(F) F(6)
+#define EACH_ROW(n, F) ROWS_CAT(ROWS_, n)(F)
+#define COLS_CAT_(a, b) a##b
+#define COLS_CAT(a, b) COLS_CAT_(a, b)
+#define COLS_1(F, r) F(r, 1)
+#define COLS_2(F, r) COLS_1(F, r) F(r, 2)
+#define COLS_3(F, r) COLS_2(F, r) F(r, 3)
+#define COLS_4(F, r) COLS_3(F, r) F(r, 4)
+#define COLS_5(F, r) COLS_4(F, r) F(r, 5)
+#define COLS_6(F, r) COLS_5(F, r) F(r, 6)
+#define EACH_COL(n, F, r) COLS_CAT(COLS_, n)(F, r)
+
+#define DOT_NAME(r, c) dot_##r##_##c,
+#define DOT_DEFINE_ROW(r) EACH_COL(DOT_COLS, DOT, r)
+#define DOT_ENTRY(r) {EACH_COL(DOT_COLS, DOT_NAME, r)},
+EACH_ROW(DOT_ROWS, DOT_DEFINE_ROW)
+
+static const dense_dot_plan dense_dot_plan_simd = {
+    DOT_ROWS, DOT_COLS, {EACH_ROW(DOT_ROWS, DOT_ENTRY)}};
+
+/* Full tiles are nn_<rows>_<NN_VECTORS>_0, masked ones nn_<rows>_<v>_1 for
+ * v = 1 .. NN_VECTORS (the macros in between expand NN_VECTORS before it
+ * is pasted). */
+#define NN_MASKED_DEFINE(r, v) NN(r, v, 1)
+#define NN_FULL_DEFINE(r, v) NN(r, v, 0)
+#define NN_FULL_DEFINE_X(r, v) NN_FULL_DEFINE(r, v)
+#define NN_DEFINE_ROW(r)                                                       \
+    NN_FULL_DEFINE_X(r, NN_VECTORS) EACH_COL(NN_VECTORS, NN_MASKED_DEFINE, r)
+#define NN_FULL_NAME(r, v) nn_##r##_##v##_0,
+#define NN_FULL_NAME_X(r, v) NN_FULL_NAME(r, v)
+#define NN_FULL_ENTRY(r) NN_FULL_NAME_X(r, NN_VECTORS)
+#define NN_MASKED_NAME(r, v) nn_##r##_##v##_1,
+#define NN_MASKED_ENTRY(r) {EACH_COL(NN_VECTORS, NN_MASKED_NAME, r)},
+EACH_ROW(NN_ROWS, NN_DEFINE_ROW)
+
+static const dense_nn_plan dense_nn_plan_simd = {
+    NN_ROWS,
+    NN_VECTORS,
+    LANES,
+    {EACH_ROW(NN_ROWS, NN_FULL_ENTRY)},
+    {EACH_ROW(NN_ROWS, NN_MASKED_ENTRY)}};
+
+/* bias_grad[o] = sum_i output_grad[i][o], in image order. */
+static void bias_gradient_simd(size_t count, size_t out_features,
+                               const float *output_grad, float *bias_grad)
+{
+    for (size_t o = 0; o < out_features; o += LANES) {
+        const size_t left = out_features - o;
+        const int lanes = left < LANES ? (int)left : LANES;
+        const SIMD_MASK m = first_lanes(lanes);
+        SIMD_VECTOR sum = SIMD_ZERO();
+        for (size_t i = 0; i < count; i++)
+            sum = SIMD_ADD(
+                sum, SIMD_LOAD_MASKED(output_grad + i * out_features + o, m));
+        SIMD_STORE_LAST(bias_grad + o, sum, m, lanes);
+    }
+}
+
+#if defined(SIMD_KEEP_POSITIVE)
+/* grad[k] = 0 where !(activation[k] > 0), NaN included: whole vectors,
+ * then the tail one at a time. An ISA with masked stores (AVX-512) defines
+ * its own relu_backward_simd instead. */
+static void relu_backward_simd(size_t n, const float *activation, float *grad)
+{
+    size_t k = 0;
+    for (; k + LANES <= n; k += LANES)
+        SIMD_STORE(grad + k, SIMD_KEEP_POSITIVE(SIMD_LOAD(activation + k),
+                                                SIMD_LOAD(grad + k)));
+    for (; k < n; k++)
+        if (!(activation[k] > 0.0f))
+            grad[k] = 0.0f;
+}
+#endif
 
 #endif

@@ -1,0 +1,81 @@
+/* The AVX2+FMA vector vocabulary of the x86 templates (8 lanes), in one
+ * place for every file of kernels_avx2: the macros the templates require,
+ * lanes_mask, piecewise tail stores and the reductions to 128 bits. Only
+ * files compiled with -mavx2 -mfma may include it. */
+#ifndef COSNET_KERNELS_SIMD_AVX2_H
+#define COSNET_KERNELS_SIMD_AVX2_H
+
+#include <immintrin.h>
+
+#include "kernels/simd_common.h"
+
+#define LANES 8
+
+/* All-ones in the first `lanes` lanes (none if lanes <= 0, all if >= 8). */
+static inline __m256i lanes_mask(int lanes)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* lanes_mask for lanes from 0 to 8 (the same compare). */
+static inline __m256i first_lanes(int lanes)
+{
+    return lanes_mask(lanes);
+}
+
+/* Stores the first `lanes` lanes of v (none if lanes <= 0). vmaskmovps
+ * stores are slow on AMD cores, so a tail goes out in 4-, 2- and 1-lane
+ * pieces instead. */
+static inline void store_lanes_256(float *p, __m256 v, int lanes)
+{
+    if (lanes >= 8) {
+        _mm256_storeu_ps(p, v);
+        return;
+    }
+    if (lanes <= 0)
+        return;
+    __m128 part = _mm256_castps256_ps128(v);
+    if (lanes & 4) {
+        _mm_storeu_ps(p, part);
+        part = _mm256_extractf128_ps(v, 1);
+        p += 4;
+    }
+    if (lanes & 2) {
+        _mm_storel_pi((__m64 *)(void *)p, part);
+        part = _mm_movehl_ps(part, part);
+        p += 2;
+    }
+    if (lanes & 1)
+        _mm_store_ss(p, part);
+}
+
+/* The two 128-bit halves added. */
+static inline __m128 fold_to_128(__m256 v)
+{
+    return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+}
+
+static inline float horizontal_sum(__m256 v)
+{
+    __m128 x = fold_to_128(v);
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+/* The intrinsic `name` at this width (_mm256_name); simd_x86.h builds the
+ * operations the two widths share from it. */
+#define SIMD_WIDE(name) _mm256_##name
+#define SIMD_VECTOR __m256
+#define SIMD_MASK __m256i
+#define SIMD_LOAD_MASKED(p, mask) _mm256_maskload_ps(p, mask)
+#define SIMD_STORE_LAST(p, v, mask, lanes) store_lanes_256(p, v, lanes)
+#define SIMD_SUM(v) horizontal_sum(v)
+/* g where a > 0 (ordered: not on NaN), else +0. */
+#define SIMD_KEEP_POSITIVE(a, g)                                               \
+    _mm256_and_ps(_mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ), g)
+
+#include "kernels/simd_x86.h"
+
+#endif

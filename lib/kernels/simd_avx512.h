@@ -1,0 +1,50 @@
+/* The AVX-512 vector vocabulary of the x86 templates (16 lanes, mask
+ * registers), in one place for every file of kernels_avx512: the macros the
+ * templates require, lanes_mask and the reductions to 128 bits. Only files
+ * compiled with the AVX-512 flags may include it. */
+#ifndef COSNET_KERNELS_SIMD_AVX512_H
+#define COSNET_KERNELS_SIMD_AVX512_H
+
+#include <immintrin.h>
+
+#include "kernels/simd_common.h"
+
+#define LANES 16
+
+/* The first `lanes` lanes, for lanes from 0 to 16 only: one shift, where
+ * the caller knows the range. */
+static inline __mmask16 first_lanes(int lanes)
+{
+    return (__mmask16)((1u << lanes) - 1u);
+}
+
+/* The first `lanes` lanes (none if lanes <= 0, all if >= 16). */
+static inline __mmask16 lanes_mask(int lanes)
+{
+    if (lanes <= 0)
+        return 0;
+    return lanes >= LANES ? (__mmask16)0xFFFF
+                          : (__mmask16)((1u << (unsigned)lanes) - 1u);
+}
+
+/* The four 128-bit blocks added: (0 + 2) + (1 + 3). */
+static inline __m128 fold_to_128(__m512 v)
+{
+    const __m256 half =
+        _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    return _mm_add_ps(_mm256_castps256_ps128(half),
+                      _mm256_extractf128_ps(half, 1));
+}
+
+/* The intrinsic `name` at this width (_mm512_name); simd_x86.h builds the
+ * operations the two widths share from it. */
+#define SIMD_WIDE(name) _mm512_##name
+#define SIMD_VECTOR __m512
+#define SIMD_MASK __mmask16
+#define SIMD_LOAD_MASKED(p, mask) _mm512_maskz_loadu_ps(mask, p)
+#define SIMD_STORE_LAST(p, v, mask, lanes) _mm512_mask_storeu_ps(p, mask, v)
+#define SIMD_SUM(v) _mm512_reduce_add_ps(v)
+
+#include "kernels/simd_x86.h"
+
+#endif

@@ -1,0 +1,83 @@
+/* What the kernel parity tests (test_kernels.c, test_dense_kernels.c)
+ * share: the tolerance's gamma_K, buffers that end at a guard page, and
+ * the element checks. Include after cmocka.h, with _DEFAULT_SOURCE defined
+ * before any system header (for MAP_ANONYMOUS). */
+#ifndef COSNET_TESTS_KERNEL_TEST_SUPPORT_H
+#define COSNET_TESTS_KERNEL_TEST_SUPPORT_H
+
+#include <math.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define UNIT_ROUNDOFF (1.0 / 16777216.0) /* 2^-24, float32 */
+#define SENTINEL 12345.5f
+
+static inline double gamma_of(double terms)
+{
+    return terms * UNIT_ROUNDOFF / (1.0 - terms * UNIT_ROUNDOFF);
+}
+
+/* ---- buffers that end at a guard page ---------------------------------- */
+
+typedef struct guarded {
+    void *mapping;
+    size_t mapping_bytes;
+    void *data;
+} guarded;
+
+static inline void *guarded_alloc(guarded *g, size_t bytes)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t body = (bytes + page - 1) / page * page;
+    g->mapping_bytes = body + page;
+    g->mapping = mmap(NULL, g->mapping_bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(g->mapping != MAP_FAILED);
+    assert_int_equal(mprotect((char *)g->mapping + body, page, PROT_NONE), 0);
+    g->data = (char *)g->mapping + body - bytes;
+    return g->data;
+}
+
+static inline float *guarded_floats(guarded *g, size_t count)
+{
+    return guarded_alloc(g, count * sizeof(float));
+}
+
+static inline void guarded_free(guarded *g)
+{
+    munmap(g->mapping, g->mapping_bytes);
+}
+
+/* ---- data and checks --------------------------------------------------- */
+
+static inline void fill_value(float *x, size_t n, float value)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = value;
+}
+
+static inline void check_close(const char *variant, const char *what,
+                               size_t index, float got, float want,
+                               double tolerance)
+{
+    const double error = fabs((double)got - (double)want);
+    if (!(error <= tolerance)) {
+        print_error("%s %s[%zu]: got %.9g, reference %.9g, |diff| %.3g > "
+                    "tolerance %.3g\n",
+                    variant, what, index, got, want, error, tolerance);
+        fail();
+    }
+}
+
+static inline void check_equal(const char *variant, const char *what,
+                               size_t index, float got, float want)
+{
+    if (memcmp(&got, &want, sizeof got) != 0) {
+        print_error("%s %s[%zu]: got %.9g, reference %.9g (exact expected)\n",
+                    variant, what, index, got, want);
+        fail();
+    }
+}
+
+#endif
