@@ -242,9 +242,10 @@ static void reference_generate(size_t count, size_t dims, double threshold,
 {
     random_generator generator;
     random_seed(&generator, seed);
-    double g[64];
-    float candidate[64];
-    assert_true(dims <= 64);
+    double *g = malloc(dims * sizeof *g);
+    float *candidate = malloc(dims * sizeof *candidate);
+    assert_non_null(g);
+    assert_non_null(candidate);
     size_t accepted = 0;
     *draws = 0;
     while (accepted < count) {
@@ -262,6 +263,32 @@ static void reference_generate(size_t count, size_t dims, double threshold,
                 ok = 0;
         if (ok)
             memcpy(out + accepted++ * dims, candidate, dims * sizeof(float));
+    }
+    free(g);
+    free(candidate);
+}
+
+/* Candidates wider than one fill of pairs (2,048 on the portable path) and
+ * than one slot of the pair-filling thread (8 fills), so that a candidate
+ * spans slots: still the reference's vectors. 4 x 100,000 values take more
+ * pairs than the thread threshold, so the thread runs too. */
+static void test_generate_wide_vectors(void **state)
+{
+    (void)state;
+    const size_t widths[2] = {3000, 100000};
+    for (int w = 0; w < 2; w++) {
+        const size_t dims = widths[w];
+        float *expected = malloc(4 * dims * sizeof *expected);
+        assert_non_null(expected);
+        uint64_t draws;
+        reference_generate(4, dims, 0.7, 3, expected, &draws);
+        cosnet_labels *labels = NULL;
+        assert_int_equal(cosnet_labels_generate(4, dims, 0.7, 3, 0, &labels),
+                         COSNET_OK);
+        assert_memory_equal(cosnet_labels_vector(labels, 0), expected,
+                            4 * dims * sizeof(float));
+        cosnet_labels_free(labels);
+        free(expected);
     }
 }
 
@@ -1350,6 +1377,7 @@ int main(void)
         cmocka_unit_test(test_generate_matches_saved_sets),
         cmocka_unit_test(test_generate_gives_up),
         cmocka_unit_test(test_pairs_match_random_normal),
+        cmocka_unit_test(test_generate_wide_vectors),
         cmocka_unit_test(test_lanes_match_pairs),
         cmocka_unit_test(test_magnitudes_within_bound),
         cmocka_unit_test(test_certain_rejection_is_certain),

@@ -102,46 +102,32 @@ static int exact_candidate(const double *u, const double *s, double *normals,
 }
 
 /* Scratch of one generation, in one block: the candidate's exact normals,
- * the accepted rows' squared norms, the buffer of pending pairs with their
- * approximate magnitudes, and the vector lanes' raw outputs. */
+ * the accepted rows' squared norms and the vector lanes' raw outputs (the
+ * pairs themselves are the pair source's). */
 typedef struct generation_scratch {
     double *normals;
     double *squared_norms;
-    double *pair_u;
-    double *pair_s;
-    float *magnitude;
     uint64_t *lane_outputs; /* NULL on the portable path */
-    size_t capacity;        /* pairs the buffer holds */
 } generation_scratch;
 
 static void *allocate_scratch(size_t count, size_t dims, int lanes,
                               generation_scratch *scratch, size_t *bytes)
 {
-    size_t refill =
-        lanes ? LABELS_LANE_BLOCK_PAIRS + 8 : PAIR_SOURCE_PORTABLE_FILL + 1;
-    size_t capacity = dims + refill;
     size_t lane_words = (size_t)lanes * LABELS_LANE_STRIDE;
     *bytes = 0;
     if (dims > SIZE_MAX / 64 || count > SIZE_MAX / 64)
         return NULL;
-    /* lane outputs first (64-byte aligned), then dims + count + 2 capacity
-     * doubles, then capacity floats. */
-    size_t doubles = dims + count + 2 * capacity;
-    if (doubles >
-        (SIZE_MAX - capacity * sizeof(float)) / sizeof(double) - lane_words)
+    /* lane outputs first (64-byte aligned), then dims + count doubles. */
+    size_t doubles = dims + count;
+    if (doubles > SIZE_MAX / sizeof(double) - lane_words)
         return NULL;
-    *bytes = lane_words * sizeof(uint64_t) + doubles * sizeof(double) +
-             capacity * sizeof(float);
+    *bytes = lane_words * sizeof(uint64_t) + doubles * sizeof(double);
     uint64_t *block = memory_allocate_aligned(64, *bytes);
     if (!block)
         return NULL;
     scratch->lane_outputs = lanes ? block : NULL;
     scratch->normals = (double *)(block + lane_words);
     scratch->squared_norms = scratch->normals + dims;
-    scratch->pair_u = scratch->squared_norms + count;
-    scratch->pair_s = scratch->pair_u + capacity;
-    scratch->magnitude = (float *)(scratch->pair_s + capacity);
-    scratch->capacity = capacity;
     return block;
 }
 
@@ -188,8 +174,8 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
     random_generator generator;
     random_seed(&generator, seed);
     pair_source *pairs = NULL;
-    status =
-        pair_source_create(lanes, &generator, scratch.lane_outputs, &pairs);
+    status = pair_source_create(dims, lanes, &generator, scratch.lane_outputs,
+                                magnitudes, &pairs);
     if (status != COSNET_OK) {
         memory_free(block);
         cosnet_labels_free(labels);
@@ -197,38 +183,13 @@ cosnet_status labels_generate_counting(size_t count, size_t dims,
     }
     size_t accepted = 0;
     uint64_t draws = 0;
-    /* Pending pairs: [head, tail) of the buffer, in stream order. */
-    size_t head = 0, tail = 0;
     while (accepted < count && draws < max_draws) {
-        if (tail - head < dims) {
-            size_t pending = tail - head;
-            memmove(scratch.pair_u, scratch.pair_u + head,
-                    pending * sizeof(double));
-            memmove(scratch.pair_s, scratch.pair_s + head,
-                    pending * sizeof(double));
-            memmove(scratch.magnitude, scratch.magnitude + head,
-                    pending * sizeof(float));
-            head = 0;
-            tail = pending;
-            /* tail < dims before each refill, so a refill
-             * (PAIR_SOURCE_PORTABLE_FILL + 1
-             * or LABELS_LANE_BLOCK_PAIRS + 8 slots) always fits. */
-            while (tail < dims && status == COSNET_OK) {
-                size_t fresh = pair_source_take(pairs, scratch.pair_u + tail,
-                                                scratch.pair_s + tail);
-                if (fresh == 0)
-                    status = COSNET_ERROR_OUT_OF_MEMORY;
-                magnitudes(scratch.pair_u + tail, scratch.pair_s + tail,
-                           scratch.magnitude + tail, fresh);
-                tail += fresh;
-            }
-            if (status != COSNET_OK)
-                break;
+        const double *u, *s;
+        const float *magnitude;
+        if (!pair_source_next(pairs, &u, &s, &magnitude)) {
+            status = COSNET_ERROR_OUT_OF_MEMORY;
+            break;
         }
-        const double *u = scratch.pair_u + head;
-        const double *s = scratch.pair_s + head;
-        const float *magnitude = scratch.magnitude + head;
-        head += dims;
         draws++;
         /* Most candidates are settled by the bound; it never rejects one
          * the exact test would accept. */

@@ -1,15 +1,17 @@
-/* Internal: the accepted polar pairs of the label generator's stream, in
- * stream order, made on a helper thread while the generator tests
- * candidates.
+/* Internal: the accepted polar pairs of the label generator's stream with
+ * their approximate magnitudes, a candidate's worth at a time, filled on a
+ * helper thread while the generator tests candidates.
  *
  * Filling pairs (labels_fill_pairs*) is about half of the generation's
  * time, the magnitudes and the rejection tests the other half, so the two
- * halves run side by side: a helper thread fills slots of pairs ahead while
- * the calling thread takes them. The pairs are exactly those the inline
- * fill gives, so the label sets stay bit for bit the same. Small sets
- * never start the thread: it starts once PAIR_SOURCE_THREAD_AFTER pairs
- * were taken inline. When the thread cannot start, the pairs keep coming
- * inline (the same pairs, a little slower). */
+ * halves run side by side: a helper thread fills slots of pairs ahead
+ * while the calling thread computes their magnitudes and tests candidates
+ * straight from the slot (only the fewer than `dims` pairs left at a
+ * slot's end are copied, in front of the next slot's). The pairs are
+ * exactly those the inline fill gives, so label sets stay bit for bit the
+ * same. Small sets never start the thread: it starts once
+ * PAIR_SOURCE_THREAD_AFTER pairs were filled inline. A thread that cannot
+ * start leaves the filling inline (the same pairs, a little slower). */
 #ifndef COSNET_LABELS_PAIR_SOURCE_H
 #define COSNET_LABELS_PAIR_SOURCE_H
 
@@ -29,22 +31,24 @@
 
 typedef struct pair_source pair_source;
 
-/* A source over `generator`'s stream: with `lanes` 8 or 4 through the
- * AVX-512 or AVX2 lanes (lane_outputs: their raw buffer, lanes *
- * LABELS_LANE_STRIDE words, 64-byte aligned, owned by the caller and left
- * alone until pair_source_free), with 0 through the portable fill.
- * Returns COSNET_OK or OUT_OF_MEMORY. */
-cosnet_status pair_source_create(int lanes, const random_generator *generator,
-                                 uint64_t *lane_outputs, pair_source **out);
+/* A source of candidates of `dims` values over `generator`'s stream: with
+ * `lanes` 8 or 4 through the AVX-512 or AVX2 lanes (lane_outputs: their raw
+ * buffer, lanes * LABELS_LANE_STRIDE words, 64-byte aligned, owned by the
+ * caller and left alone until pair_source_free), with 0 through the
+ * portable fill; magnitudes by `magnitudes`. Returns COSNET_OK or
+ * OUT_OF_MEMORY. */
+cosnet_status pair_source_create(size_t dims, int lanes,
+                                 const random_generator *generator,
+                                 uint64_t *lane_outputs,
+                                 labels_magnitude_function magnitudes,
+                                 pair_source **out);
 
-/* The most pairs one pair_source_take gives. */
-size_t pair_source_most(const pair_source *source);
-
-/* Appends the next pairs of the stream (at least 1, at most
- * pair_source_most) to u and s and returns how many; the arrays need room
- * for pair_source_most + 8 values. Returns 0 with OUT_OF_MEMORY set when
- * the slots for the helper thread cannot be allocated. */
-size_t pair_source_take(pair_source *source, double *u, double *s);
+/* The next `dims` pairs of the stream: *u, *s and *magnitude point to dims
+ * consecutive values inside the source, valid until the next call.
+ * Returns 1, or 0 with OUT_OF_MEMORY set when the helper thread's slots
+ * cannot be allocated. */
+int pair_source_next(pair_source *source, const double **u, const double **s,
+                     const float **magnitude);
 
 /* Stops and joins the helper thread, frees the source. NULL is a no-op. */
 void pair_source_free(pair_source *source);
