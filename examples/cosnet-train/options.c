@@ -48,7 +48,7 @@ static void print_help(FILE *out)
         "0.5); or a\n"
         "                     label-set FILE (cosnet_labels_save format)\n"
         "  --label-seed N     seed of --labels generate (default 0)\n"
-        "  --epochs N         passes over the training images (default 15)\n"
+        "  --epochs N         passes over the training images (default 20)\n"
         "  --batch-size N     images per step (default 64)\n"
         "  --lr X             peak learning rate of AdamW (default 0.003)\n"
         "  --weight-decay X   AdamW weight decay (default 0.0001)\n"
@@ -67,7 +67,7 @@ static void print_help(FILE *out)
         "  --elastic X        also bend each training image by a smooth "
         "random\n"
         "                     field moving pixels by up to X (default "
-        "0 for mnist,\n"
+        "2 for mnist,\n"
         "                     0 for fashion)\n"
         "  --validation N     hold out N training images and report their "
         "accuracy\n"
@@ -248,7 +248,7 @@ int parse_options(int argc, char **argv, options *opt, int *done)
     *done = 0;
     opt->arch = "classifier";
     opt->labels = "author";
-    opt->epochs = 15;
+    opt->epochs = 20;
     opt->batch_size = 64;
     opt->learning_rate = 0.003;
     opt->weight_decay = 0.0001;
@@ -256,7 +256,7 @@ int parse_options(int argc, char **argv, options *opt, int *done)
     opt->shift = 2;
     opt->rotate = 10;
     opt->scale = 0.1;
-    opt->elastic = 0;
+    opt->elastic = 2;
     int help = 0, version = 0;
     for (int i = 1; i < argc; i++) {
         const char *argument = argv[i];
@@ -291,8 +291,10 @@ int parse_options(int argc, char **argv, options *opt, int *done)
             return status;
     }
     /* Clothes come upright and at one scale: rotating or scaling them cost
-     * Fashion-MNIST accuracy (91.0% against 92.2%, docs/honest-classifier.md).
-     */
+     * Fashion-MNIST accuracy (91.0% against 92.2%, docs/honest-classifier.md);
+     * bending them is left off with them. Handwriting gains from all three
+     * (MNIST seeds 0-2: 99.32% on average without elastic distortion and 15
+     * epochs, 99.41% with it and 20). */
     if (opt->fashion && !opt->rotate_given)
         opt->rotate = 0;
     if (opt->fashion && !opt->scale_given)
