@@ -275,6 +275,10 @@ typedef struct cosnet_labels cosnet_labels;
  *            1,000,000 draws and the worst of seeds 0..999 needed 25.9 million
  *            (bench/bench_labels); one draw costs about 70 ns of CPU with
  *            AVX-512, 110 ns with AVX2, 180 ns without (docs/performance.md).
+ * Sets that need more than about 10,000 draws of 25 values start one helper
+ * thread, which fills the generator's stream ahead (about 1.5 times faster
+ * on two cores); it is joined before the call returns, and if it cannot
+ * start the call goes on without it (the same vectors).
  * out: receives the new label set, freed with cosnet_labels_free.
  * Returns COSNET_OK, INVALID_ARGUMENT (NULL out, count or dims 0, threshold
  * not finite), GAVE_UP (max_draws used before count vectors were accepted;
