@@ -66,18 +66,28 @@ static size_t fill(pair_source *source, double *u, double *s)
     return PAIR_SOURCE_PORTABLE_FILL;
 }
 
-/* Room for slots of `capacity` fresh pairs each; 0 when too big. */
+/* Values per array of a slot of `capacity` fresh pairs: the prefix, the
+ * pairs and 8 spare, rounded up to 16 so that every array, and the next
+ * slot after it, starts 64-byte aligned. */
+static size_t slot_values(size_t dims, size_t capacity)
+{
+    return (dims + capacity + 8 + 15) / 16 * 16;
+}
+
+/* Bytes of one slot; 0 when too big. */
 static size_t slot_bytes(size_t dims, size_t capacity)
 {
-    const size_t values = dims + capacity + 8;
-    if (dims > SIZE_MAX / 64 || values > SIZE_MAX / 32)
+    if (dims > SIZE_MAX / 64 || capacity > SIZE_MAX / 64)
+        return 0;
+    const size_t values = slot_values(dims, capacity);
+    if (values > SIZE_MAX / 32)
         return 0;
     return values * (2 * sizeof(double) + sizeof(float));
 }
 
 static void slot_place(slot *target, void *memory, size_t dims, size_t capacity)
 {
-    const size_t values = dims + capacity + 8;
+    const size_t values = slot_values(dims, capacity);
     target->u = memory;
     target->s = target->u + values;
     target->magnitude = (float *)(target->s + values);
@@ -94,7 +104,7 @@ cosnet_status pair_source_create(size_t dims, int lanes,
                                           : PAIR_SOURCE_PORTABLE_FILL;
     const size_t bytes = slot_bytes(dims, fill_most);
     pair_source *source = memory_allocate_zeroed(1, sizeof *source);
-    void *memory = bytes ? memory_allocate(bytes) : NULL;
+    void *memory = bytes ? memory_allocate_aligned(64, bytes) : NULL;
     if (!source || !memory) {
         memory_free(source);
         memory_free(memory);
@@ -148,7 +158,9 @@ static int start_helper(pair_source *source)
 {
     const size_t capacity = SLOT_FILLS * source->fill_most;
     const size_t bytes = slot_bytes(source->dims, capacity);
-    source->memory = bytes ? memory_allocate(SLOTS * bytes) : NULL;
+    source->memory = bytes && bytes <= SIZE_MAX / SLOTS
+                         ? memory_allocate_aligned(64, SLOTS * bytes)
+                         : NULL;
     if (!source->memory) {
         error_out_of_memory("label pair slots", SLOTS * bytes);
         return 0;
