@@ -303,8 +303,8 @@ static cosnet_status find_target(const char *path, char *target, int *special,
     if (number != 0) {
         /* ENOTDIR: a folder of the path is a file; not about links. */
         struct stat link_info;
-        const int is_link = lstat(path, &link_info) == 0 &&
-                            S_ISLNK(link_info.st_mode);
+        const int is_link =
+            lstat(path, &link_info) == 0 && S_ISLNK(link_info.st_mode);
         return fail(out, COSNET_ERROR_IO, "%s: %s: %s", path,
                     is_link ? "cannot follow the link"
                             : "cannot reach the folder",
