@@ -209,6 +209,7 @@ void adamw_save(const cosnet_optimizer *optimizer, const float *parameters,
 {
     adamw_save_range(optimizer, parameters, snapshot, 0,
                      snapshot->parameter_count);
+    snapshot->steps = optimizer->steps;
 }
 
 void adamw_save_range(const cosnet_optimizer *optimizer,
@@ -221,7 +222,6 @@ void adamw_save_range(const cosnet_optimizer *optimizer,
            count * sizeof(float));
     memcpy(snapshot->memory + 2 * n + first, optimizer->second_moment + first,
            count * sizeof(float));
-    snapshot->steps = optimizer->steps;
 }
 
 void adamw_restore(cosnet_optimizer *optimizer, float *parameters,

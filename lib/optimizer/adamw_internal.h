@@ -45,8 +45,9 @@ void adamw_save(const cosnet_optimizer *optimizer, const float *parameters,
                 adamw_snapshot *snapshot);
 void adamw_restore(cosnet_optimizer *optimizer, float *parameters,
                    const adamw_snapshot *snapshot);
-/* adamw_save and adamw_restore for parameters [first, end) only; the
- * range save also records the step counter, the range restore leaves it. */
+/* adamw_save and adamw_restore for parameters [first, end) only; neither
+ * touches the step counter (threads save disjoint ranges at once: the
+ * caller records snapshot->steps itself). */
 void adamw_save_range(const cosnet_optimizer *optimizer,
                       const float *parameters, adamw_snapshot *snapshot,
                       size_t first, size_t end);

@@ -626,6 +626,7 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
                                o[COSNET_TRAINER_WARMUP], step, steps);
             for (unsigned t = 0; t < threads; t++)
                 r.workers[t].stepped = 0;
+            snapshot.steps = optimizer->steps;
             r.task = TASK_STEP;
             status = run_task(&r);
             if (status != COSNET_OK) {
