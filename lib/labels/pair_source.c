@@ -22,6 +22,9 @@
 #include "common/thread.h"
 #include "labels/pair_source.h"
 
+/* Pairs per fill of the portable path (the vector lanes fill a block of
+ * LABELS_LANE_BLOCK_PAIRS at most). */
+#define PAIR_SOURCE_PORTABLE_FILL 2048
 /* Fills per slot of the helper thread, and slots (see above). */
 #define SLOT_FILLS 4
 #define SLOTS 4

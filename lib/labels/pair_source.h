@@ -26,9 +26,6 @@
 /* About a millisecond of pairs: below it a thread costs more than it
  * saves. */
 #define PAIR_SOURCE_THREAD_AFTER (1u << 18)
-/* Pairs per fill of the portable path (the vector lanes fill a block of
- * LABELS_LANE_BLOCK_PAIRS at most). */
-#define PAIR_SOURCE_PORTABLE_FILL 2048
 
 typedef struct pair_source pair_source;
 
