@@ -518,12 +518,12 @@ static void test_trainer_thread_failure(void **state)
     float *before = malloc(n * sizeof *before),
           *after = malloc(n * sizeof *after);
     assert_int_equal(cosnet_model_get_parameters(model, before, n), COSNET_OK);
-    /* Each of the first batch's three tasks (gradients, sum, step) starts
-     * threads - 1 threads; fail each start in turn. With 3 threads, the
-     * last one fails after worker 1 has stepped its range of the
+    /* Each of the first batch's two tasks (gradients; sum and step)
+     * starts threads - 1 threads; fail each start in turn. With 3 threads,
+     * the last one fails after worker 1 has stepped its range of the
      * parameters: that range must be restored. */
     for (unsigned threads = 2; threads <= 3; threads++)
-        for (unsigned long start = 1; start <= 3 * (threads - 1); start++) {
+        for (unsigned long start = 1; start <= 2 * (threads - 1); start++) {
             cosnet_trainer *failing = new_trainer(threads);
             thread_fail_after(start);
             assert_int_equal(cosnet_trainer_run(failing, model, labels, train),

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cosnet.h"
+#include "kernels/adamw.h"
 #include "kernels/dense.h"
 
 /* A 3x3, stride-1 convolution (cross-correlation, as in PyTorch). */
@@ -244,6 +245,7 @@ typedef struct kernel_table {
     dense_backward_weights_kernel dense_backward_weights;
     relu_backward_kernel relu_backward;
     pixels_to_float_kernel pixels_to_float;
+    adamw_step_kernel adamw_step; /* kernels/adamw.h */
 } kernel_table;
 
 /* The plain-C references (every op has one). */
@@ -276,6 +278,8 @@ void cosine_provide_avx512(kernel_table *table);
 void conv_provide_neon(kernel_table *table);
 void pool_provide_neon(kernel_table *table);
 void cosine_provide_neon(kernel_table *table);
+void adamw_provide_avx2(kernel_table *table);
+void adamw_provide_avx512(kernel_table *table);
 
 /* The table this process uses: chosen once (thread-safe) from the CPU and
  * COSNET_ISA. Returns COSNET_OK, or COSNET_ERROR_UNSUPPORTED with the

@@ -16,5 +16,6 @@ void kernels_provide_scalar(kernel_table *table)
         .dense_backward_weights = dense_backward_weights_scalar,
         .relu_backward = relu_backward_scalar,
         .pixels_to_float = pixels_to_float_scalar,
+        .adamw_step = adamw_step_scalar,
     };
 }

@@ -151,38 +151,31 @@ COSNET_API void cosnet_optimizer_reset(cosnet_optimizer *optimizer)
 void adamw_step(cosnet_optimizer *optimizer, float *parameters,
                 const float *gradient)
 {
-    adamw_step_range(optimizer, parameters, gradient, 0,
-                     optimizer->parameter_count);
+    /* The reference kernel: every variant gives its bits, and the
+     * networks stepped here are small. */
+    const adamw_factors factors = adamw_step_factors(optimizer);
+    adamw_step_scalar(optimizer->parameter_count, &factors, gradient,
+                      parameters, optimizer->first_moment,
+                      optimizer->second_moment, NULL, NULL, NULL);
     optimizer->steps++;
 }
 
-void adamw_step_range(const cosnet_optimizer *optimizer, float *parameters,
-                      const float *gradient, size_t first, size_t end)
+adamw_factors adamw_step_factors(const cosnet_optimizer *optimizer)
 {
-    const double beta1 = optimizer->beta1, beta2 = optimizer->beta2;
-    const double learning_rate = optimizer->learning_rate;
-    const double weight_decay = optimizer->weight_decay;
-    const double epsilon = optimizer->epsilon;
     const double t = (double)(optimizer->steps + 1);
     /* Bias corrections in double: 1 - 0.999^t loses most of its digits in
-     * float for small t. */
-    const double correction1 = 1.0 - pow(beta1, t);
-    const double correction2 = 1.0 - pow(beta2, t);
-    /* Reciprocals once per step: two divisions fewer per parameter. */
-    const double inverse1 = 1.0 / correction1, inverse2 = 1.0 / correction2;
-    float *m = optimizer->first_moment, *v = optimizer->second_moment;
-    for (size_t i = first; i < end; i++) {
-        const double g = gradient[i], w = parameters[i];
-        const double first = beta1 * m[i] + (1.0 - beta1) * g;
-        const double second = beta2 * v[i] + (1.0 - beta2) * g * g;
-        const double first_hat = first * inverse1;
-        const double second_hat = second * inverse2;
-        const double update =
-            first_hat / (sqrt(second_hat) + epsilon) + weight_decay * w;
-        m[i] = (float)first;
-        v[i] = (float)second;
-        parameters[i] = (float)(w - learning_rate * update);
-    }
+     * float for small t. Reciprocals once per step: two divisions fewer per
+     * parameter. */
+    adamw_factors f = {
+        .beta1 = optimizer->beta1,
+        .beta2 = optimizer->beta2,
+        .learning_rate = optimizer->learning_rate,
+        .weight_decay = optimizer->weight_decay,
+        .epsilon = optimizer->epsilon,
+        .inverse_correction1 = 1.0 / (1.0 - pow(optimizer->beta1, t)),
+        .inverse_correction2 = 1.0 / (1.0 - pow(optimizer->beta2, t)),
+    };
+    return f;
 }
 
 cosnet_status adamw_snapshot_create(size_t parameter_count,
@@ -207,21 +200,12 @@ void adamw_snapshot_free(adamw_snapshot *snapshot)
 void adamw_save(const cosnet_optimizer *optimizer, const float *parameters,
                 adamw_snapshot *snapshot)
 {
-    adamw_save_range(optimizer, parameters, snapshot, 0,
-                     snapshot->parameter_count);
+    const size_t n = snapshot->parameter_count;
+    memcpy(snapshot->memory, parameters, n * sizeof(float));
+    memcpy(snapshot->memory + n, optimizer->first_moment, n * sizeof(float));
+    memcpy(snapshot->memory + 2 * n, optimizer->second_moment,
+           n * sizeof(float));
     snapshot->steps = optimizer->steps;
-}
-
-void adamw_save_range(const cosnet_optimizer *optimizer,
-                      const float *parameters, adamw_snapshot *snapshot,
-                      size_t first, size_t end)
-{
-    const size_t n = snapshot->parameter_count, count = end - first;
-    memcpy(snapshot->memory + first, parameters + first, count * sizeof(float));
-    memcpy(snapshot->memory + n + first, optimizer->first_moment + first,
-           count * sizeof(float));
-    memcpy(snapshot->memory + 2 * n + first, optimizer->second_moment + first,
-           count * sizeof(float));
 }
 
 void adamw_restore(cosnet_optimizer *optimizer, float *parameters,

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cosnet.h"
+#include "kernels/adamw.h"
 
 struct cosnet_optimizer {
     size_t parameter_count;
@@ -21,12 +22,11 @@ struct cosnet_optimizer {
 void adamw_step(cosnet_optimizer *optimizer, float *parameters,
                 const float *gradient);
 
-/* The same update for parameters [first, end) only, without advancing the
- * step counter: threads update disjoint ranges of one step, then one of
- * them advances the counter. Elementwise, so the result does not depend on
- * how the ranges are cut. */
-void adamw_step_range(const cosnet_optimizer *optimizer, float *parameters,
-                      const float *gradient, size_t first, size_t end);
+/* The factors of the optimiser's next step, for the adamw_step kernel
+ * of kernels/adamw.h, which steps any range of the parameters (threads
+ * step disjoint ranges of one step, then one of them advances the
+ * counter; the update is elementwise, so the cut does not matter). */
+adamw_factors adamw_step_factors(const cosnet_optimizer *optimizer);
 
 /* A copy of the optimiser's mutable state (moments and step counter) and
  * of the parameters it updates, taken before a step so that a step that
@@ -45,12 +45,11 @@ void adamw_save(const cosnet_optimizer *optimizer, const float *parameters,
                 adamw_snapshot *snapshot);
 void adamw_restore(cosnet_optimizer *optimizer, float *parameters,
                    const adamw_snapshot *snapshot);
-/* adamw_save and adamw_restore for parameters [first, end) only; neither
- * touches the step counter (threads save disjoint ranges at once: the
- * caller records snapshot->steps itself). */
-void adamw_save_range(const cosnet_optimizer *optimizer,
-                      const float *parameters, adamw_snapshot *snapshot,
-                      size_t first, size_t end);
+/* adamw_restore for parameters [first, end) only, without touching the
+ * step counter. Threads that step disjoint ranges save them through the
+ * adamw_step kernel's saved_* arguments: parameter k at memory[k], its m
+ * at memory[parameter_count + k], its v at memory[2 parameter_count + k];
+ * the caller records snapshot->steps itself. */
 void adamw_restore_range(cosnet_optimizer *optimizer, float *parameters,
                          const adamw_snapshot *snapshot, size_t first,
                          size_t end);

@@ -173,8 +173,13 @@ typedef struct worker {
     float *pixels;       /* validation chunk */
     size_t *predictions; /* validation chunk */
     size_t correct;      /* validation result */
-    size_t bad;          /* TASK_SUM, TASK_STEP: first non-finite in range */
-    int stepped;         /* TASK_STEP ran on this worker's range */
+    /* TASK_STEP: the first non-finite gradient sum or new parameter of
+     * the worker's range (its end if none), which of the two it is, and
+     * the end of the part it saved and stepped ([range start, saved_end)
+     * is what an undo restores). */
+    size_t bad;
+    int bad_gradient;
+    size_t saved_end;
     cosnet_status status;
     char message[512];
 } worker;
@@ -203,11 +208,13 @@ struct run_state {
     /* Validation. */
     const size_t *validation;
     size_t validation_count;
-    /* The step: each worker updates its range of the parameters. */
+    /* The step: each worker sums and updates its range of the
+     * parameters. */
     cosnet_optimizer *optimizer;
     adamw_snapshot *snapshot;
+    adamw_factors factors;
     /* What the workers do next. */
-    enum { TASK_GRADIENTS, TASK_SUM, TASK_STEP, TASK_VALIDATE } task;
+    enum { TASK_GRADIENTS, TASK_STEP, TASK_VALIDATE } task;
 };
 
 static size_t piece_start(size_t batch, size_t piece)
@@ -257,50 +264,74 @@ static void parameter_range(const worker *w, size_t *first, size_t *end)
     *end = (w->index + 1) * r->parameters / r->threads;
 }
 
-/* Each thread adds one range of parameters over the pieces, in order, and
- * finds the range's first non-finite sum (end if none). */
-static void sum_pieces(worker *w)
+/* Parameters per block of the step: the block's gradient, parameters,
+ * moments and their saved copies (28 KB) stay in L1 from the sum to the
+ * finiteness check, instead of each pass streaming the whole range. */
+#define STEP_BLOCK 1024
+
+/* Each thread, over its range of the parameters, block by block: adds the
+ * pieces' gradients in piece order, saves the block for an undo, takes
+ * the AdamW step (elementwise, so the result is that of one whole step)
+ * and checks the new parameters. It stops at the first non-finite
+ * gradient sum (before stepping its block) or new parameter. The caller
+ * advances the step counter. */
+static void sum_and_step(worker *w)
 {
     run_state *r = w->run;
     size_t first, end;
     parameter_range(w, &first, &end);
-    for (size_t k = first; k < end; k++) {
-        float sum = r->piece_gradients[k];
-        for (size_t p = 1; p < TRAINER_PIECES; p++)
-            sum += r->piece_gradients[p * r->parameters + k];
-        r->gradient[k] = sum;
+    float *const parameters = r->model->parameters;
+    for (size_t block = first; block < end; block += STEP_BLOCK) {
+        const size_t stop = end - block < STEP_BLOCK ? end : block + STEP_BLOCK;
+        for (size_t k = block; k < stop; k++) {
+            float sum = r->piece_gradients[k];
+            for (size_t p = 1; p < TRAINER_PIECES; p++)
+                sum += r->piece_gradients[p * r->parameters + k];
+            r->gradient[k] = sum;
+        }
+        size_t bad = first_non_finite(r->gradient + block, stop - block);
+        if (bad < stop - block) {
+            w->bad = block + bad;
+            w->bad_gradient = 1;
+            return;
+        }
+        float *const saved = r->snapshot->memory;
+        r->kernels->adamw_step(
+            stop - block, &r->factors, r->gradient + block, parameters + block,
+            r->optimizer->first_moment + block,
+            r->optimizer->second_moment + block, saved + block,
+            saved + r->parameters + block, saved + 2 * r->parameters + block);
+        w->saved_end = stop;
+        bad = first_non_finite(parameters + block, stop - block);
+        if (bad < stop - block) {
+            w->bad = block + bad;
+            return;
+        }
     }
-    w->bad = first + first_non_finite(r->gradient + first, end - first);
 }
 
-/* Each thread saves and steps its range (AdamW is elementwise, so the
- * result is that of one whole step) and finds its first non-finite new
- * parameter (end if none). The caller advances the step counter. */
-static void step_range(worker *w)
-{
-    run_state *r = w->run;
-    size_t first, end;
-    parameter_range(w, &first, &end);
-    adamw_save_range(r->optimizer, r->model->parameters, r->snapshot, first,
-                     end);
-    w->stepped = 1;
-    adamw_step_range(r->optimizer, r->model->parameters, r->gradient, first,
-                     end);
-    w->bad =
-        first + first_non_finite(r->model->parameters + first, end - first);
-}
-
-/* The first non-finite index the workers found in their ranges, or the
- * parameter count if none. */
-static size_t first_bad(const run_state *r)
+/* The worker whose range holds the first non-finite value the step found,
+ * or NULL if none. */
+static const worker *first_bad(const run_state *r)
 {
     for (unsigned t = 0; t < r->threads; t++) {
         size_t first, end;
         parameter_range(&r->workers[t], &first, &end);
         if (r->workers[t].bad < end)
-            return r->workers[t].bad;
+            return &r->workers[t];
     }
-    return r->parameters;
+    return NULL;
+}
+
+/* Undoes what every worker saved and stepped. */
+static void undo_step(run_state *r)
+{
+    for (unsigned t = 0; t < r->threads; t++) {
+        size_t first, end;
+        parameter_range(&r->workers[t], &first, &end);
+        adamw_restore_range(r->optimizer, r->model->parameters, r->snapshot,
+                            first, r->workers[t].saved_end);
+    }
 }
 
 static void validate_range(worker *w)
@@ -336,8 +367,7 @@ static void *worker_run(void *argument)
     worker *w = argument;
     switch (w->run->task) {
     case TASK_GRADIENTS: compute_gradients(w); break;
-    case TASK_SUM: sum_pieces(w); break;
-    case TASK_STEP: step_range(w); break;
+    case TASK_STEP: sum_and_step(w); break;
     case TASK_VALIDATE: validate_range(w); break;
     }
     return NULL;
@@ -602,57 +632,56 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
                 (uint64_t)o[COSNET_TRAINER_SEED] * 0x94d049bb133111ebu ^ step;
             r.task = TASK_GRADIENTS;
             status = run_task(&r);
-            if (status == COSNET_OK) {
-                r.task = TASK_SUM;
-                status = run_task(&r);
-            }
             if (status != COSNET_OK)
                 break;
             float loss = 0.0f;
             for (size_t p = 0; p < TRAINER_PIECES; p++)
                 loss += r.piece_loss[p];
-            size_t bad = first_bad(&r);
-            if (!isfinite(loss) || bad < r.parameters) {
-                status = error_set(
-                    COSNET_ERROR_NOT_FINITE,
-                    "cosnet_trainer_run: epoch %u, batch %zu: "
-                    "the loss is %g%s",
-                    epoch, b + 1, (double)loss,
-                    bad < r.parameters ? " and a gradient is not finite" : "");
+            if (!isfinite(loss)) {
+                status = error_set(COSNET_ERROR_NOT_FINITE,
+                                   "cosnet_trainer_run: epoch %u, batch %zu: "
+                                   "the loss is %g",
+                                   epoch, b + 1, (double)loss);
                 break;
             }
             optimizer->learning_rate =
                 scheduled_rate(o[COSNET_TRAINER_LEARNING_RATE],
                                o[COSNET_TRAINER_WARMUP], step, steps);
-            for (unsigned t = 0; t < threads; t++)
-                r.workers[t].stepped = 0;
+            r.factors = adamw_step_factors(optimizer);
+            for (unsigned t = 0; t < threads; t++) {
+                size_t first_parameter, end_parameter;
+                parameter_range(&r.workers[t], &first_parameter,
+                                &end_parameter);
+                r.workers[t].bad = end_parameter;
+                r.workers[t].bad_gradient = 0;
+                r.workers[t].saved_end = first_parameter;
+            }
             snapshot.steps = optimizer->steps;
             r.task = TASK_STEP;
             status = run_task(&r);
             if (status != COSNET_OK) {
                 /* A thread did not start: undo the ranges that stepped. */
-                for (unsigned t = 0; t < threads; t++) {
-                    size_t first_parameter, end_parameter;
-                    parameter_range(&r.workers[t], &first_parameter,
-                                    &end_parameter);
-                    if (r.workers[t].stepped)
-                        adamw_restore_range(optimizer, model->parameters,
-                                            &snapshot, first_parameter,
-                                            end_parameter);
-                }
+                undo_step(&r);
+                break;
+            }
+            const worker *bad = first_bad(&r);
+            if (bad) {
+                undo_step(&r);
+                status =
+                    bad->bad_gradient
+                        ? error_set(COSNET_ERROR_NOT_FINITE,
+                                    "cosnet_trainer_run: epoch %u, batch %zu: "
+                                    "the loss is %g and gradient %zu is not "
+                                    "finite; step undone",
+                                    epoch, b + 1, (double)loss, bad->bad)
+                        : error_set(COSNET_ERROR_NOT_FINITE,
+                                    "cosnet_trainer_run: epoch %u, batch %zu: "
+                                    "the AdamW step made parameter %zu "
+                                    "non-finite; step undone",
+                                    epoch, b + 1, bad->bad);
                 break;
             }
             optimizer->steps++;
-            bad = first_bad(&r);
-            if (bad < r.parameters) {
-                adamw_restore(optimizer, model->parameters, &snapshot);
-                status = error_set(COSNET_ERROR_NOT_FINITE,
-                                   "cosnet_trainer_run: epoch %u, batch %zu: "
-                                   "the AdamW step made parameter %zu "
-                                   "non-finite; step undone",
-                                   epoch, b + 1, bad);
-                break;
-            }
             loss_sum += (double)loss * (double)r.batch;
             if (trainer->progress &&
                 trainer->progress(trainer->user_data, epoch, first + r.batch,
