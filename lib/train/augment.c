@@ -13,6 +13,10 @@
 #include "common/rng.h"
 #include "train/augment.h"
 
+/* Columns whose grid positions fit the table on the stack; wider images
+ * compute them per pixel. */
+#define AUGMENT_MAX_SIDE 256
+
 image_motion augment_identity(void)
 {
     image_motion m = {0, 0, 0.0, 1.0, 0.0, 0};
@@ -35,16 +39,29 @@ static void elastic_control_points(const image_motion *m, elastic_grid dx,
         }
 }
 
-/* Bilinear interpolation of a control-point grid at grid coordinates
- * (gx, gy), each in [0, AUGMENT_ELASTIC_GRID - 1]. */
-static double grid_value(const elastic_grid grid, double gx, double gy)
+/* Where one pixel coordinate falls between control points: the cell's
+ * first point and the fraction of the way to the next. */
+typedef struct grid_position {
+    int cell;
+    double fraction;
+} grid_position;
+
+static grid_position grid_position_of(double coordinate)
 {
-    int i = (int)gx, j = (int)gy;
-    if (i > AUGMENT_ELASTIC_GRID - 2)
-        i = AUGMENT_ELASTIC_GRID - 2;
-    if (j > AUGMENT_ELASTIC_GRID - 2)
-        j = AUGMENT_ELASTIC_GRID - 2;
-    const double ax = gx - i, ay = gy - j;
+    int cell = (int)coordinate;
+    if (cell > AUGMENT_ELASTIC_GRID - 2)
+        cell = AUGMENT_ELASTIC_GRID - 2;
+    grid_position p = {cell, coordinate - cell};
+    return p;
+}
+
+/* Bilinear interpolation of a control-point grid between the points of
+ * column position px and row position py. */
+static double grid_value(const elastic_grid grid, grid_position px,
+                         grid_position py)
+{
+    const int i = px.cell, j = py.cell;
+    const double ax = px.fraction, ay = py.fraction;
     return (1.0 - ay) * ((1.0 - ax) * grid[j][i] + ax * grid[j][i + 1]) +
            ay * ((1.0 - ax) * grid[j + 1][i] + ax * grid[j + 1][i + 1]);
 }
@@ -95,19 +112,30 @@ void augment_image(const kernel_table *kernels, const uint8_t *pixels, int rows,
         rows > 1 ? (AUGMENT_ELASTIC_GRID - 1.0) / (rows - 1) : 0.0;
     const double cy = (rows - 1) / 2.0, cx = (columns - 1) / 2.0;
     const double c = cos(m->angle) / m->scale, s = sin(m->angle) / m->scale;
-    for (int y = 0; y < rows; y++)
+    /* Grid positions once per column and row, not twice per pixel. */
+    grid_position column_position[AUGMENT_MAX_SIDE];
+    const int tabulated = m->elastic > 0.0 && columns <= AUGMENT_MAX_SIDE;
+    if (tabulated)
+        for (int x = 0; x < columns; x++)
+            column_position[x] = grid_position_of(x * grid_x);
+    for (int y = 0; y < rows; y++) {
+        const grid_position row_position = grid_position_of(y * grid_y);
         for (int x = 0; x < columns; x++) {
             /* The source of output (x, y): add the elastic displacement,
              * undo the shift, then the rotation and scaling about the
              * centre. */
             double ex = 0.0, ey = 0.0;
             if (m->elastic > 0.0) {
-                ex = grid_value(field_x, x * grid_x, y * grid_y);
-                ey = grid_value(field_y, x * grid_x, y * grid_y);
+                const grid_position px = tabulated
+                                             ? column_position[x]
+                                             : grid_position_of(x * grid_x);
+                ex = grid_value(field_x, px, row_position);
+                ey = grid_value(field_y, px, row_position);
             }
             const double u = x + ex - m->dx - cx, v = y + ey - m->dy - cy;
             const double sx = c * u + s * v + cx, sy = -s * u + c * v + cy;
             out[y * columns + x] =
                 (float)(sample(pixels, rows, columns, sx, sy) / 255.0);
         }
+    }
 }
