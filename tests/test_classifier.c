@@ -507,7 +507,8 @@ static void test_trainer_rejects(void **state)
 }
 
 /* A worker thread that cannot start: THREAD with a message, and the model
- * untouched (the first batch never stepped). */
+ * untouched. The run starts its threads - 1 pool threads before the first
+ * batch; fail each start in turn. */
 static void test_trainer_thread_failure(void **state)
 {
     (void)state;
@@ -518,12 +519,8 @@ static void test_trainer_thread_failure(void **state)
     float *before = malloc(n * sizeof *before),
           *after = malloc(n * sizeof *after);
     assert_int_equal(cosnet_model_get_parameters(model, before, n), COSNET_OK);
-    /* Each of the first batch's two tasks (gradients; sum and step)
-     * starts threads - 1 threads; fail each start in turn. With 3 threads,
-     * the last one fails after worker 1 has stepped its range of the
-     * parameters: that range must be restored. */
-    for (unsigned threads = 2; threads <= 3; threads++)
-        for (unsigned long start = 1; start <= 2 * (threads - 1); start++) {
+    for (unsigned threads = 2; threads <= 4; threads++)
+        for (unsigned long start = 1; start <= threads - 1; start++) {
             cosnet_trainer *failing = new_trainer(threads);
             thread_fail_after(start);
             assert_int_equal(cosnet_trainer_run(failing, model, labels, train),
@@ -540,9 +537,17 @@ static void test_trainer_thread_failure(void **state)
             cosnet_trainer_free(failing);
         }
     cosnet_trainer *trainer = new_trainer(2);
-    /* The same trainer then runs. */
+    /* The model then trains, starting one thread for the whole run (not
+     * one per task: there are two tasks for each of several batches). */
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_BATCH_SIZE, 16),
+                     COSNET_OK);
+    assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_EPOCHS, 2),
+                     COSNET_OK);
+    thread_fail_after(0);
     assert_int_equal(cosnet_trainer_run(trainer, model, labels, train),
                      COSNET_OK);
+    assert_int_equal(thread_fail_after(0), 1);
+    assert_int_equal(cosnet_trainer_epochs_done(trainer), 2);
     free(before);
     free(after);
     free_run(trainer, model, labels, train);

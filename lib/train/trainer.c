@@ -215,6 +215,16 @@ struct run_state {
     adamw_factors factors;
     /* What the workers do next. */
     enum { TASK_GRADIENTS, TASK_STEP, TASK_VALIDATE } task;
+    /* Workers 1 .. threads - 1 run on threads started once per run and
+     * woken for every task (a batch has two): starting threads per task
+     * cost tens of microseconds each, a few percent of a run. */
+    pthread_mutex_t lock;
+    pthread_cond_t task_ready, task_done;
+    unsigned long task_number; /* tasks handed out so far */
+    unsigned running;          /* pool threads still on the current task */
+    int stopping;
+    pthread_t handles[TRAINER_MAX_THREADS];
+    unsigned started; /* pool threads started (workers 1 .. started) */
 };
 
 static size_t piece_start(size_t batch, size_t piece)
@@ -373,25 +383,71 @@ static void *worker_run(void *argument)
     return NULL;
 }
 
-/* Runs the current task on every worker: threads - 1 new threads and the
- * calling one. */
+/* A pool thread: runs worker w's part of every task until the run stops. */
+static void *pool_thread(void *argument)
+{
+    worker *w = argument;
+    run_state *r = w->run;
+    unsigned long done = 0;
+    for (;;) {
+        pthread_mutex_lock(&r->lock);
+        while (r->task_number == done && !r->stopping)
+            pthread_cond_wait(&r->task_ready, &r->lock);
+        if (r->stopping) {
+            pthread_mutex_unlock(&r->lock);
+            return NULL;
+        }
+        done = r->task_number;
+        pthread_mutex_unlock(&r->lock);
+        worker_run(w);
+        pthread_mutex_lock(&r->lock);
+        if (--r->running == 0)
+            pthread_cond_signal(&r->task_done);
+        pthread_mutex_unlock(&r->lock);
+    }
+}
+
+static void pool_stop(run_state *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->stopping = 1;
+    pthread_cond_broadcast(&r->task_ready);
+    pthread_mutex_unlock(&r->lock);
+    for (unsigned t = 1; t <= r->started; t++)
+        pthread_join(r->handles[t], NULL);
+    r->started = 0;
+}
+
+/* Starts the pool's threads - 1 threads; if one cannot start, stops the
+ * others and returns its THREAD status. */
+static cosnet_status pool_start(run_state *r)
+{
+    for (unsigned t = 1; t < r->threads; t++) {
+        cosnet_status status = thread_start(
+            &r->handles[t], pool_thread, &r->workers[t], "cosnet_trainer_run");
+        if (status != COSNET_OK) {
+            pool_stop(r);
+            return status;
+        }
+        r->started = t;
+    }
+    return COSNET_OK;
+}
+
+/* Runs the current task on every worker: the pool's threads and the
+ * calling one, and waits for all of them. */
 static cosnet_status run_task(run_state *r)
 {
-    pthread_t handles[TRAINER_MAX_THREADS];
-    unsigned started = 1;
-    cosnet_status status = COSNET_OK;
-    for (; started < r->threads; started++) {
-        status = thread_start(&handles[started], worker_run,
-                              &r->workers[started], "cosnet_trainer_run");
-        if (status != COSNET_OK)
-            break;
-    }
-    if (status == COSNET_OK)
-        worker_run(&r->workers[0]);
-    for (unsigned t = 1; t < started; t++)
-        pthread_join(handles[t], NULL);
-    if (status != COSNET_OK)
-        return status;
+    pthread_mutex_lock(&r->lock);
+    r->running = r->threads - 1;
+    r->task_number++;
+    pthread_cond_broadcast(&r->task_ready);
+    pthread_mutex_unlock(&r->lock);
+    worker_run(&r->workers[0]);
+    pthread_mutex_lock(&r->lock);
+    while (r->running > 0)
+        pthread_cond_wait(&r->task_done, &r->lock);
+    pthread_mutex_unlock(&r->lock);
     for (unsigned t = 0; t < r->threads; t++)
         if (r->workers[t].status != COSNET_OK)
             return error_set(r->workers[t].status, "%s", r->workers[t].message);
@@ -537,7 +593,10 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
                    .image_size = architecture_input_size(&model->arch),
                    .dims = model->arch.output_dims,
                    .parameters = model->arch.parameter_count,
-                   .validation_count = validation_count};
+                   .validation_count = validation_count,
+                   .lock = PTHREAD_MUTEX_INITIALIZER,
+                   .task_ready = PTHREAD_COND_INITIALIZER,
+                   .task_done = PTHREAD_COND_INITIALIZER};
     status = kernels_active(&r.kernels);
     if (status != COSNET_OK)
         return status;
@@ -565,6 +624,8 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
         status = adamw_snapshot_create(r.parameters, &snapshot);
     if (status == COSNET_OK)
         status = run_create(&r, batch_size);
+    if (status == COSNET_OK)
+        status = pool_start(&r);
     if (status != COSNET_OK)
         goto done;
     optimizer->weight_decay = o[COSNET_TRAINER_WEIGHT_DECAY];
@@ -659,11 +720,8 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
             snapshot.steps = optimizer->steps;
             r.task = TASK_STEP;
             status = run_task(&r);
-            if (status != COSNET_OK) {
-                /* A thread did not start: undo the ranges that stepped. */
-                undo_step(&r);
+            if (status != COSNET_OK)
                 break;
-            }
             const worker *bad = first_bad(&r);
             if (bad) {
                 undo_step(&r);
@@ -720,6 +778,10 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
         }
     }
 done:
+    pool_stop(&r);
+    pthread_mutex_destroy(&r.lock);
+    pthread_cond_destroy(&r.task_ready);
+    pthread_cond_destroy(&r.task_done);
     run_free(&r);
     adamw_snapshot_free(&snapshot);
     cosnet_optimizer_free(optimizer);
