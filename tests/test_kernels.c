@@ -236,6 +236,99 @@ static void test_conv_forward_random_shapes(void **state)
     }
 }
 
+/* ---- convolution, ReLU and max-pool in one ----------------------------- */
+
+/* The fused forward of a variant against the same variant's convolution
+ * followed by the max-pool, bit for bit (the fused strips take every tap in
+ * the plain strips' order): every pooled value, written into a buffer laid
+ * out like the next layer's padded input (one zero row and column before
+ * the interior, two after), and nothing else of that buffer, which ends at
+ * a guard page. */
+static void check_conv_relu_pool(const kernel_table *table, const conv_case *c,
+                                 random_generator *rng)
+{
+    const conv_sizes z = sizes_of(c);
+    const int ph = z.ho / 2, pw = z.wo / 2;
+    const size_t row = (size_t)pw + 3, plane = (size_t)(ph + 3) * row;
+    const size_t planes = c->count * (size_t)z.cout;
+    const size_t packed_count = conv3x3_packed_forward_floats(table, &c->shape);
+    float *input = malloc(sizeof(float) * z.input);
+    float *weights = malloc(sizeof(float) * z.weights);
+    float *bias = malloc(sizeof(float) * (size_t)z.cout);
+    float *packed = malloc(sizeof(float) * packed_count);
+    float *conv = malloc(sizeof(float) * z.output);
+    float *pooled = malloc(sizeof(float) * (planes * ph * pw + 1));
+    uint8_t *argmax = malloc(planes * ph * pw + 1);
+    guarded go;
+    float *output = guarded_floats(&go, planes * plane);
+    assert_true(input && weights && bias && packed && conv && pooled && argmax);
+    fill_uniform(rng, input, z.input);
+    fill_uniform(rng, weights, z.weights);
+    fill_uniform(rng, bias, (size_t)z.cout);
+    fill_value(output, planes * plane, SENTINEL);
+    conv3x3_pack_forward(table, &c->shape, weights, packed);
+    conv3x3_forward_packed(table, &c->shape, c->count, input, packed, bias, 1,
+                           conv);
+    table->maxpool2x2_forward(planes, z.ho, z.wo, conv, pooled, (size_t)ph * pw,
+                              (size_t)pw, argmax);
+    conv3x3_forward_relu_pool_packed(table, &c->shape, c->count, input, packed,
+                                     bias, output + row + 1, plane, row);
+    for (size_t p = 0; p < planes; p++)
+        for (size_t k = 0; k < plane; k++) {
+            const size_t r = k / row, col = k % row;
+            const float got = output[p * plane + k];
+            if (r >= 1 && r <= (size_t)ph && col >= 1 && col <= (size_t)pw)
+                check_equal(table->name, "conv relu pool",
+                            (p * ph + r - 1) * pw + col - 1, got,
+                            pooled[(p * ph + r - 1) * pw + col - 1]);
+            else if (got != SENTINEL)
+                fail_msg("%s conv relu pool: %dx%d -> %d channels, pad %d: "
+                         "plane %zu, padded position %zu written",
+                         table->name, c->shape.in_height, c->shape.in_width,
+                         z.cout, c->shape.pad, p, k);
+        }
+    guarded_free(&go);
+    free(input);
+    free(weights);
+    free(bias);
+    free(packed);
+    free(conv);
+    free(pooled);
+    free(argmax);
+}
+
+static void test_conv_relu_pool(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 107);
+    architecture_description classifier;
+    assert_int_equal(
+        architecture_find(COSNET_ARCHITECTURE_CLASSIFIER, &classifier),
+        COSNET_OK);
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        if (!conv3x3_fuses_pool(table))
+            continue;
+        /* The layers the networks fuse: the seed's conv1 and conv2, the
+         * classifier's two convolutions. */
+        for (int layer = 0; layer < 2; layer++) {
+            conv_case c = {seed_shape(layer), 20};
+            check_conv_relu_pool(table, &c, &rng);
+        }
+        for (int l = 0; l < classifier.layer_count; l++)
+            if (classifier.layers[l].kind == LAYER_CONV3X3) {
+                conv_case c = {classifier.layers[l].shape, 3};
+                check_conv_relu_pool(table, &c, &rng);
+            }
+        for (int trial = 0; trial < 120; trial++) {
+            conv_case c = random_conv_case(&rng);
+            check_conv_relu_pool(table, &c, &rng);
+        }
+    }
+}
+
 /* ---- convolution input gradient --------------------------------------- */
 
 static void check_conv_backward_input(const kernel_table *table,
@@ -920,6 +1013,7 @@ int main(void)
         cmocka_unit_test(test_conv_empty_batch),
         cmocka_unit_test(test_pool_forward_seed_shapes),
         cmocka_unit_test(test_pool_forward_random_shapes),
+        cmocka_unit_test(test_conv_relu_pool),
         cmocka_unit_test(test_pool_backward),
         cmocka_unit_test(test_cosine_seed_shape),
         cmocka_unit_test(test_cosine_random_shapes),

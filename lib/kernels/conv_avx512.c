@@ -18,6 +18,8 @@ DEFINE_FORWARD_PLAN(1, 10, 6)
 DEFINE_FORWARD_PLAN(2, 6, 4)
 DEFINE_FORWARD_PLAN(4, 4, 2)
 DEFINE_FORWARD_PLAN_ONE_ROW(8, 2)
+DEFINE_FORWARD_POOL_STRIPS
+DEFINE_FORWARD_POOL_STRIP(8)
 DEFINE_WEIGHT_TILE(3)
 DEFINE_WEIGHT_TILE(2)
 DEFINE_WEIGHT_TILE(1)
@@ -31,6 +33,7 @@ static const conv3x3_microkernels microkernels_avx512 = {
     CONV_COMMON_FIELDS,
     .plans = {FORWARD_PLAN(1, 10, 6), FORWARD_PLAN(2, 6, 4),
               FORWARD_PLAN(4, 4, 2), FORWARD_PLAN(8, 2, 1)},
+    .pool_strips = {FORWARD_POOL_STRIPS, forward_pool_strip_8},
     .prefetch_min_bytes = 1024 * 1024,
     .weight_tiles = {NULL, weight_tile_1, weight_tile_2, weight_tile_3},
     .weight_stream_tiles = {NULL, weight_stream_tile_1, weight_stream_tile_2,

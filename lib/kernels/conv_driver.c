@@ -232,6 +232,63 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
                    output);
 }
 
+/* ---- Forward with ReLU and max-pool -------------------------------------
+ * For predictions: the ReLU output never leaves the registers, and only
+ * the pooled quarter is stored (conv1 of the seed network wrote 50 KB per
+ * image that the pool read back). */
+int conv3x3_fuses_pool(const kernel_table *table)
+{
+    return !table->conv3x3 || table->conv3x3->pool_strips[0] != NULL;
+}
+
+void conv3x3_forward_relu_pool_packed(const kernel_table *table,
+                                      const conv_shape *shape, size_t count,
+                                      const float *input_padded,
+                                      const float *packed, const float *bias,
+                                      float *output, size_t output_plane,
+                                      size_t output_row)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk) {
+        conv3x3_forward_relu_pool_scalar(shape, count, input_padded, packed,
+                                         bias, output, output_plane,
+                                         output_row);
+        return;
+    }
+    const conv_forward_geometry g = {
+        .in_channels = shape->in_channels,
+        .in_width = conv_padded_width(shape),
+        .in_plane =
+            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
+        .out_height = conv_out_height(shape),
+        .out_width = conv_out_width(shape),
+        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
+    };
+    const int out_channels = shape->out_channels, lanes = mk->lanes;
+    const size_t in_image = (size_t)shape->in_channels * g.in_plane;
+    for (size_t i = 0; i < count; i++) {
+        const float *in = input_padded + i * in_image;
+        const float *block_weights = packed;
+        for (int co = 0; co < out_channels;) {
+            const int width = block_width(out_channels - co, mk->forward_block);
+            const int valid =
+                out_channels - co < width ? out_channels - co : width;
+            const int index = width >= 8 ? 3 : width >= 4 ? 2 : width >= 2;
+            float *out =
+                output + (i * (size_t)out_channels + (size_t)co) * output_plane;
+            for (int ow = 0; ow < g.out_width; ow += lanes) {
+                const int left = g.out_width - ow;
+                mk->pool_strips[index](
+                    &g, in + ow, block_weights, bias ? bias + co : NULL,
+                    left < lanes ? left : lanes, out + ow / 2, output_plane,
+                    output_row, valid);
+            }
+            block_weights += (size_t)width * g.in_channels * 9;
+            co += valid;
+        }
+    }
+}
+
 /* ---- Input gradient ---------------------------------------------------- */
 
 /* Zeros around the output gradient: the input gradient is a convolution

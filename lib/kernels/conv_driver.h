@@ -33,6 +33,21 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
                             size_t count, const float *input_padded,
                             const float *packed, const float *bias, int relu,
                             float *output);
+/* Whether conv3x3_forward_relu_pool_packed is worth calling with this
+ * table (the reference, or an ISA with pooled strips); if not, run the
+ * convolution and the max-pool. */
+int conv3x3_fuses_pool(const kernel_table *table);
+
+/* max-pool(ReLU(conv3x3_forward_packed)) without storing the convolution's
+ * output: the layout of conv3x3_forward_relu_pool_scalar (kernels.h), the
+ * same bits as the convolution followed by the max-pool in every variant.
+ * Only for tables for which conv3x3_fuses_pool is true. */
+void conv3x3_forward_relu_pool_packed(const kernel_table *table,
+                                      const conv_shape *shape, size_t count,
+                                      const float *input_padded,
+                                      const float *packed, const float *bias,
+                                      float *output, size_t output_plane,
+                                      size_t output_row);
 void conv3x3_backward_input_packed(const kernel_table *table,
                                    const conv_shape *shape, size_t count,
                                    const float *packed_backward,

@@ -105,6 +105,8 @@ DEFINE_FORWARD_PLAN(1, 8, 4)
 DEFINE_FORWARD_PLAN(2, 4, 2)
 DEFINE_FORWARD_PLAN(4, 4, 2)
 DEFINE_FORWARD_PLAN_ONE_ROW(8, 2)
+DEFINE_FORWARD_POOL_STRIPS
+DEFINE_FORWARD_POOL_STRIP(8)
 
 /* One vector of `lanes` output pixels at (oh, ow): the gradient vectors of
  * nco channels times the 9 shifted input vectors. Lanes past `lanes` load
@@ -184,6 +186,7 @@ static const conv3x3_microkernels microkernels_neon = {
     CONV_COMMON_FIELDS,
     .plans = {FORWARD_PLAN(1, 8, 4), FORWARD_PLAN(2, 4, 2),
               FORWARD_PLAN(4, 4, 2), FORWARD_PLAN(8, 2, 1)},
+    .pool_strips = {FORWARD_POOL_STRIPS, forward_pool_strip_8},
     .prefetch_min_bytes = (size_t)-1,
     .weight_tiles = {NULL, weight_tile_1, weight_tile_2, NULL},
     .weight_stream_tiles = {NULL, NULL, NULL, NULL},

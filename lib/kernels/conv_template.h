@@ -35,6 +35,45 @@
 #define COMPILER_BARRIER() ((void)0)
 #endif
 
+/* acc (nco x nr x nv vectors) += the tile's 3x3 sums over every input
+ * channel, in the order every strip shares: input channel, then input row,
+ * then kw, then kh. Each output's sum therefore takes its taps in one fixed
+ * order whatever the tile's shape, so a pooled strip computes exactly the
+ * values of a plain one. A macro, not a function, so the existing strips
+ * compile as before (see ADD_PARTIALS). */
+#define ACCUMULATE_TILE(nco, nr, nv, g, tile_in, weights, last, acc)           \
+    do {                                                                       \
+        const int wp_ = (g)->in_width;                                         \
+        for (int ci = 0; ci < (g)->in_channels; ci++) {                        \
+            const float *src = (tile_in) + (size_t)ci * (g)->in_plane;         \
+            const float *w = (weights) + (size_t)ci * 9 * (nco);               \
+            channel_weights cw;                                                \
+            load_channel_weights(nco, w, &cw);                                 \
+            UNROLL_FULL                                                        \
+            for (int row = 0; row < (nr) + 2; row++) {                         \
+                COMPILER_BARRIER();                                            \
+                UNROLL_FULL                                                    \
+                for (int kw = 0; kw < 3; kw++) {                               \
+                    SIMD_VECTOR x[MAX_VECTORS];                                \
+                    UNROLL_FULL                                                \
+                    for (int v = 0; v < (nv); v++) {                           \
+                        const float *p =                                       \
+                            src + (size_t)row * wp_ + kw + v * LANES;          \
+                        x[v] = v == (nv)-1 ? SIMD_LOAD_MASKED(p, last)         \
+                                           : SIMD_LOAD(p);                     \
+                    }                                                          \
+                    UNROLL_FULL                                                \
+                    for (int kh = 0; kh < 3; kh++) {                           \
+                        const int r = row - kh;                                \
+                        if (r < 0 || r >= (nr))                                \
+                            continue;                                          \
+                        TAP_FMA(nco, nr, nv, r, acc, x, w, cw, kh * 3 + kw);   \
+                    }                                                          \
+                }                                                              \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
 /* A strip of tiles: nco output channels x nr rows x nv vectors each, down
  * all output rows of one column segment. `in` and `out` point at the
  * segment's first column (input row 0, output row 0). The last vector of
@@ -66,34 +105,7 @@ SIMD_INLINE void forward_strip(const int nco, const int nr, const int nv,
             for (int j = 0; j < nr * nv; j++)
                 acc[co * nr * nv + j] = start[co];
         }
-        for (int ci = 0; ci < g->in_channels; ci++) {
-            const float *src = tile_in + (size_t)ci * g->in_plane;
-            const float *w = weights + (size_t)ci * 9 * nco;
-            channel_weights cw;
-            load_channel_weights(nco, w, &cw);
-            UNROLL_FULL
-            for (int row = 0; row < nr + 2; row++) {
-                COMPILER_BARRIER();
-                UNROLL_FULL
-                for (int kw = 0; kw < 3; kw++) {
-                    SIMD_VECTOR x[MAX_VECTORS];
-                    UNROLL_FULL
-                    for (int v = 0; v < nv; v++) {
-                        const float *p =
-                            src + (size_t)row * wp + kw + v * LANES;
-                        x[v] = v == nv - 1 ? SIMD_LOAD_MASKED(p, last)
-                                           : SIMD_LOAD(p);
-                    }
-                    UNROLL_FULL
-                    for (int kh = 0; kh < 3; kh++) {
-                        const int r = row - kh;
-                        if (r < 0 || r >= nr)
-                            continue;
-                        TAP_FMA(nco, nr, nv, r, acc, x, w, cw, kh * 3 + kw);
-                    }
-                }
-            }
-        }
+        ACCUMULATE_TILE(nco, nr, nv, g, tile_in, weights, last, acc);
         float *tile_out = out + (size_t)oh * g->out_width;
         UNROLL_FULL
         for (int co = 0; co < nco; co++) {
@@ -118,6 +130,67 @@ SIMD_INLINE void forward_strip(const int nco, const int nr, const int nv,
         conv_prefetch_step(ps);
     }
 }
+
+/* The forward convolution with ReLU and a 2x2 max-pool, for predictions:
+ * nco output channels x 2 rows x one vector down every row pair of one
+ * column segment (an even column), each pair pooled in registers. The
+ * pooled values, last_lanes / 2 of them, go to out: channel co, pooled row
+ * r at out + co * out_plane + r * out_row. An odd last row or column is
+ * dropped, as the max-pool does. The values are the plain strip's, so
+ * the result is max-pool(ReLU(conv)) bit for bit. */
+SIMD_INLINE void forward_pool_strip(const int nco,
+                                    const conv_forward_geometry *g,
+                                    const float *in, const float *weights,
+                                    const float *bias, int last_lanes,
+                                    float *out, size_t out_plane,
+                                    size_t out_row, int valid_co)
+{
+    const SIMD_MASK last = lanes_mask(last_lanes);
+    const int pooled_lanes = last_lanes / 2;
+    const SIMD_MASK pooled = lanes_mask(pooled_lanes);
+    (void)pooled; /* vocabularies that store by lane count ignore it */
+    SIMD_VECTOR start[8];
+    UNROLL_FULL
+    for (int co = 0; co < nco; co++)
+        start[co] =
+            bias && co < valid_co ? SIMD_BROADCAST(bias[co]) : SIMD_ZERO();
+    const int wp = g->in_width, pooled_rows = g->out_height / 2;
+    for (int pr = 0; pr < pooled_rows; pr++) {
+        const float *tile_in = in + (size_t)(2 * pr) * wp;
+        SIMD_VECTOR acc[MAX_ACCUMULATORS];
+        UNROLL_FULL
+        for (int co = 0; co < nco; co++)
+            acc[2 * co] = acc[2 * co + 1] = start[co];
+        ACCUMULATE_TILE(nco, 2, 1, g, tile_in, weights, last, acc);
+        if (pooled_lanes == 0)
+            continue;
+        UNROLL_FULL
+        for (int co = 0; co < nco; co++) {
+            if (co >= valid_co)
+                continue;
+            const SIMD_VECTOR rows =
+                SIMD_MAX(SIMD_RELU(acc[2 * co]), SIMD_RELU(acc[2 * co + 1]));
+            SIMD_STORE_LAST(out + co * out_plane + (size_t)pr * out_row,
+                            SIMD_PAIR_MAX_LOW(rows), pooled, pooled_lanes);
+        }
+    }
+}
+
+#define DEFINE_FORWARD_POOL_STRIP(nco)                                         \
+    __attribute__((noinline)) static void forward_pool_strip_##nco(            \
+        const conv_forward_geometry *g, const float *in, const float *weights, \
+        const float *bias, int last_lanes, float *out, size_t out_plane,       \
+        size_t out_row, int valid_co)                                          \
+    {                                                                          \
+        forward_pool_strip(nco, g, in, weights, bias, last_lanes, out,         \
+                           out_plane, out_row, valid_co);                      \
+    }
+#define DEFINE_FORWARD_POOL_STRIPS                                             \
+    DEFINE_FORWARD_POOL_STRIP(1)                                               \
+    DEFINE_FORWARD_POOL_STRIP(2)                                               \
+    DEFINE_FORWARD_POOL_STRIP(4)
+#define FORWARD_POOL_STRIPS                                                    \
+    forward_pool_strip_1, forward_pool_strip_2, forward_pool_strip_4
 
 /* Each tile shape is its own out-of-line function, instantiated by the ISA
  * file: the compiler allocates its accumulators to registers in isolation,

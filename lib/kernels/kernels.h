@@ -167,6 +167,16 @@ typedef void (*conv_forward_strip)(const conv_forward_geometry *g,
                                    float *out, int valid_co,
                                    conv_prefetch_stream *stream);
 
+/* The forward strip with ReLU and a 2x2 max-pool (conv_template.h's
+ * forward_pool_strip): one vector per row, every row pair of one column
+ * segment, the pooled values stored at out with the given channel and row
+ * strides. */
+typedef void (*conv_forward_pool_strip)(const conv_forward_geometry *g,
+                                        const float *in, const float *packed,
+                                        const float *bias, int last_lanes,
+                                        float *out, size_t out_plane,
+                                        size_t out_row, int valid_co);
+
 /* The strips for one block width: for one-vector and two-vector column
  * segments, with their rows per group, and one-row variants for images
  * shorter than a group. */
@@ -210,6 +220,8 @@ typedef struct conv3x3_microkernels {
     int forward_block; /* output channels per full forward block (<= 8) */
     /* plans[log2(width)] for block widths 1, 2, 4 .. forward_block */
     conv_forward_plan plans[CONV_MAX_BLOCK_WIDTHS];
+    /* pool_strips[log2(width)]: the same blocks, pooled (predictions). */
+    conv_forward_pool_strip pool_strips[CONV_MAX_BLOCK_WIDTHS];
     /* A batch whose input and output are smaller than this stays in L2:
      * no software prefetch (0: always prefetch). */
     size_t prefetch_min_bytes;
@@ -251,6 +263,13 @@ typedef struct kernel_table {
 /* The plain-C references (every op has one). */
 void conv3x3_forward_scalar(const conv_shape *, size_t, const float *,
                             const float *, const float *, int, float *);
+/* max-pool(ReLU(forward)) of every image, straight from the convolution:
+ * pooled plane p = image * out_channels + co, row r, column c at
+ * output[p * output_plane + r * output_row + c] (the max-pool's output
+ * layout, so it can write into the next layer's padded buffer). */
+void conv3x3_forward_relu_pool_scalar(const conv_shape *, size_t, const float *,
+                                      const float *, const float *, float *,
+                                      size_t, size_t);
 void conv3x3_backward_input_scalar(const conv_shape *, size_t, const float *,
                                    const float *, float *);
 void conv3x3_backward_weights_scalar(const conv_shape *, size_t, const float *,

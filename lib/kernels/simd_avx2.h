@@ -72,6 +72,19 @@ static inline float horizontal_sum(__m256 v)
 #define SIMD_LOAD_MASKED(p, mask) _mm256_maskload_ps(p, mask)
 #define SIMD_STORE_LAST(p, v, mask, lanes) store_lanes_256(p, v, lanes)
 #define SIMD_SUM(v) horizontal_sum(v)
+
+/* The larger of each pair of neighbouring lanes (0, 1), (2, 3) ... in the
+ * low 4 lanes (a horizontal 2-to-1 max-pool of one row): the pairs' maxima
+ * come per 128-bit half, then the halves' low 64 bits are joined. */
+static inline __m256 pair_max_low(__m256 v)
+{
+    const __m256 pairs =
+        _mm256_max_ps(_mm256_shuffle_ps(v, v, _MM_SHUFFLE(2, 0, 2, 0)),
+                      _mm256_shuffle_ps(v, v, _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs),
+                                                  _MM_SHUFFLE(3, 1, 2, 0)));
+}
+#define SIMD_PAIR_MAX_LOW(v) pair_max_low(v)
 /* g where a > 0 (ordered: not on NaN), else +0. */
 #define SIMD_KEEP_POSITIVE(a, g)                                               \
     _mm256_and_ps(_mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ), g)

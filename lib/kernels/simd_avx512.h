@@ -45,6 +45,19 @@ static inline __m128 fold_to_128(__m512 v)
 #define SIMD_STORE_LAST(p, v, mask, lanes) _mm512_mask_storeu_ps(p, mask, v)
 #define SIMD_SUM(v) _mm512_reduce_add_ps(v)
 
+/* The larger of each pair of neighbouring lanes (0, 1), (2, 3) ... in the
+ * low 8 lanes (a horizontal 2-to-1 max-pool of one row). */
+static inline __m512 pair_max_low(__m512 v)
+{
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+    const __m512i odd =
+        _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
+    return _mm512_max_ps(_mm512_permutexvar_ps(even, v),
+                         _mm512_permutexvar_ps(odd, v));
+}
+#define SIMD_PAIR_MAX_LOW(v) pair_max_low(v)
+
 #include "kernels/simd_x86.h"
 
 #endif

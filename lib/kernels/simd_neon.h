@@ -82,6 +82,9 @@ static inline float32x4_t keep_positive(float32x4_t a, float32x4_t g)
 /* max(0, v), with NaN -> 0 as the reference's !(sum > 0) test gives (fmax
  * would keep the NaN). */
 #define SIMD_RELU(v) keep_positive(v, v)
+#define SIMD_MAX(a, b) vmaxq_f32(a, b)
+/* The larger of lanes (0, 1) and of (2, 3), in the low 2 lanes. */
+#define SIMD_PAIR_MAX_LOW(v) vpmaxq_f32(v, v)
 #define SIMD_KEEP_POSITIVE(a, g) keep_positive(a, g)
 
 #endif

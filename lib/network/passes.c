@@ -315,6 +315,30 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
             if (!interior_written)
                 copy_into_interior(count * (size_t)layer->in_channels, input,
                                    &layer->shape, ws->padded[l]);
+            if (!ws->training && layer->relu && is_pool(arch, l + 1) &&
+                conv3x3_fuses_pool(k)) {
+                /* Convolution, ReLU and pool in one: the pooled values go
+                 * where the pool would put them (the next convolution's
+                 * padded input, or the pool's output). */
+                const network_layer *pool = &arch->layers[l + 1];
+                float *pooled =
+                    l + 1 == last && outputs ? outputs : ws->output[l + 1];
+                size_t plane = (size_t)pool->out_height * pool->out_width;
+                size_t row = (size_t)pool->out_width;
+                interior_written = is_conv(arch, l + 2);
+                if (interior_written) {
+                    const conv_shape *next = &arch->layers[l + 2].shape;
+                    pooled = ws->padded[l + 2] + interior_offset(next);
+                    plane = padded_plane(next);
+                    row = (size_t)conv_padded_width(next);
+                }
+                conv3x3_forward_relu_pool_packed(
+                    k, &layer->shape, count, ws->padded[l],
+                    ws->packed_forward[l], parameters + layer->bias_offset,
+                    pooled, plane, row);
+                l++; /* the pool is done */
+                break;
+            }
             conv3x3_forward_packed(
                 k, &layer->shape, count, ws->padded[l], ws->packed_forward[l],
                 parameters + layer->bias_offset, layer->relu, output);
