@@ -16,6 +16,7 @@
 
 #include "common/memory.h"
 #include "kernels/conv_driver.h"
+#include "kernels/winograd.h"
 
 /* ---- Weight packing -----------------------------------------------------
  * Output channels are processed in blocks of `main_block`; the last,
@@ -72,10 +73,37 @@ static void pack_weights(int out_channels, int in_channels,
     }
 }
 
+/* ---- The choice of algorithm -------------------------------------------
+ * Winograd F(2x2, 3x3) (winograd.h) does the forward pass with 2.25 times
+ * fewer multiplications, but its transforms cost a fixed amount per tile
+ * and channel, so it pays only with enough channels on both sides; the
+ * ISA's rule (min_channels) was measured with bench_kernels. */
+static const winograd_microkernels *forward_winograd(const kernel_table *table,
+                                                     const conv_shape *shape)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk || !mk->winograd)
+        return NULL;
+    const winograd_microkernels *w = mk->winograd;
+    if (shape->in_channels < w->min_channels ||
+        shape->out_channels < w->min_channels || !winograd_fits(w, shape))
+        return NULL;
+    return w;
+}
+
+int conv3x3_forward_uses_winograd(const kernel_table *table,
+                                  const conv_shape *shape)
+{
+    return forward_winograd(table, shape) != NULL;
+}
+
 size_t conv3x3_packed_forward_floats(const kernel_table *table,
                                      const conv_shape *shape)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
+    const winograd_microkernels *w = forward_winograd(table, shape);
+    if (w)
+        return winograd_packed_floats(w, shape);
     if (!mk)
         return (size_t)shape->out_channels * shape->in_channels * 9;
     return packed_floats(shape->out_channels, shape->in_channels,
@@ -96,7 +124,10 @@ void conv3x3_pack_forward(const kernel_table *table, const conv_shape *shape,
                           const float *weights, float *packed)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
-    if (!mk)
+    const winograd_microkernels *w = forward_winograd(table, shape);
+    if (w)
+        winograd_pack(w, shape, weights, packed);
+    else if (!mk)
         memcpy(packed, weights,
                sizeof(float) * conv3x3_packed_forward_floats(table, shape));
     else
@@ -213,6 +244,12 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
                             float *output)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
+    const winograd_microkernels *w = forward_winograd(table, shape);
+    if (w) {
+        winograd_forward(w, shape, count, input_padded, packed, bias, relu,
+                         output);
+        return;
+    }
     if (!mk) {
         conv3x3_forward_scalar(shape, count, input_padded, packed, bias, relu,
                                output);

@@ -11,6 +11,13 @@
 
 #include "kernels/kernels.h"
 
+/* Whether the forward pass of this shape runs Winograd F(2x2, 3x3)
+ * (winograd.h) rather than the direct sum: the packed forward weights are
+ * then its transformed weights, and the result differs from the direct
+ * sum by the bound winograd.h states. */
+int conv3x3_forward_uses_winograd(const kernel_table *table,
+                                  const conv_shape *shape);
+
 /* Floats of the packed forward weights and of the packed (rotated,
  * channel-swapped) weights the input gradient uses. */
 size_t conv3x3_packed_forward_floats(const kernel_table *table,

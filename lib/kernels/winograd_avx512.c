@@ -1,0 +1,12 @@
+/* The Winograd F(2x2, 3x3) stages (winograd_template.h) for avx512.
+ * AVX-512: 32 zmm registers, so 8 output channels x 3 vectors of 16 tiles (24
+ * accumulators). */
+#include "kernels/simd_avx512.h"
+
+#define WINOGRAD_BLOCK 8
+#define WINOGRAD_VECTORS 3
+
+#include "kernels/winograd_template.h"
+
+const winograd_microkernels winograd_avx512 =
+    WINOGRAD_MICROKERNELS(3 * LANES, 8);
