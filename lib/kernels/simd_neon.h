@@ -22,11 +22,13 @@ static inline int first_lanes(int lanes)
     return lanes;
 }
 
-/* The first `lanes` (1..4) floats at p, zeros in the other lanes; reads
- * nothing past p[lanes - 1]. */
+/* The first `lanes` floats at p, zeros in the other lanes; reads nothing
+ * past p[lanes - 1] (nothing at all if lanes <= 0). */
 static inline float32x4_t load_lanes(const float *p, int lanes)
 {
     const float32x2_t zero = vdup_n_f32(0.0f);
+    if (lanes <= 0)
+        return vdupq_n_f32(0.0f);
     if (lanes >= 4)
         return vld1q_f32(p);
     if (lanes == 3)

@@ -32,27 +32,50 @@ static int padded_out_channels(const winograd_microkernels *mk,
     return round_up(shape->out_channels, mk->block);
 }
 
+/* Whether the stages put two tile rows in one vector: when a tile row
+ * fills at most half a vector (the seed network's and the classifier's
+ * 14 x 14 and 16 x 16 outputs at 16 lanes), which keeps the lanes busy. */
+static int paired_rows(const winograd_microkernels *mk, const conv_shape *shape)
+{
+    return mk->lanes >= 4 && 2 * tile_columns_of(shape) <= mk->lanes;
+}
+
+/* Tiles one tile row takes in V and M: half a vector when paired. */
+static int row_tiles(const winograd_microkernels *mk, const conv_shape *shape)
+{
+    return paired_rows(mk, shape) ? mk->lanes / 2 : tile_columns_of(shape);
+}
+
+/* Tiles of a block of `rows` tile rows (whole pairs when paired). */
+static int block_tiles(const winograd_microkernels *mk, const conv_shape *shape,
+                       int rows)
+{
+    const int step = paired_rows(mk, shape) ? 2 : 1;
+    return round_up(rows, step) * row_tiles(mk, shape);
+}
+
 /* Floats of V and M for a block of `rows` tile rows. */
 static size_t block_floats(const winograd_microkernels *mk,
                            const conv_shape *shape, int rows)
 {
     const size_t stride =
-        (size_t)round_up(rows * tile_columns_of(shape), mk->lanes);
+        (size_t)round_up(block_tiles(mk, shape, rows), mk->lanes);
     return WINOGRAD_FREQUENCIES * stride *
            (size_t)(shape->in_channels + mk->block);
 }
 
-/* Tile rows per block: about block_tiles tiles, within the buffer. */
+/* Tile rows per block: about block_tiles tiles (whole pairs when paired),
+ * within the buffer. */
 static int block_rows(const winograd_microkernels *mk, const conv_shape *shape)
 {
-    const int columns = tile_columns_of(shape);
-    int rows = mk->block_tiles / columns;
-    if (rows < 1)
-        rows = 1;
+    const int step = paired_rows(mk, shape) ? 2 : 1;
+    int rows = mk->block_tiles / row_tiles(mk, shape) / step * step;
+    if (rows < step)
+        rows = step;
     if (rows > tile_rows_of(shape))
         rows = tile_rows_of(shape);
     while (rows > 0 && block_floats(mk, shape, rows) > WINOGRAD_BUFFER_FLOATS)
-        rows--;
+        rows -= rows > step ? step : rows;
     return rows;
 }
 
@@ -120,7 +143,10 @@ void winograd_forward(const winograd_microkernels *microkernels,
         .out_width = conv_out_width(shape),
         .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
         .tile_columns = tile_columns_of(shape),
+        .row_tiles = row_tiles(mk, shape),
+        .paired = paired_rows(mk, shape),
     };
+    const int step = g.paired ? 2 : 1;
     const int tile_rows = tile_rows_of(shape), rows = block_rows(mk, shape);
     const size_t in_image = (size_t)g.in_channels * g.in_plane;
     const size_t out_image = (size_t)g.out_channels * g.out_plane;
@@ -130,7 +156,7 @@ void winograd_forward(const winograd_microkernels *microkernels,
     /* The last vector's extra tiles: the input transform never writes
      * them, so zeros set once keep the products of lanes no output reads
      * finite. (A shorter last block finds earlier blocks' values there.) */
-    const int first_tiles = rows * g.tile_columns;
+    const int first_tiles = block_tiles(mk, shape, rows);
     const size_t first_stride = (size_t)round_up(first_tiles, mk->lanes);
     for (int r = 0; r < channel_rows; r++)
         for (size_t t = (size_t)first_tiles; t < first_stride; t++)
@@ -140,17 +166,17 @@ void winograd_forward(const winograd_microkernels *microkernels,
         float *out = output + i * out_image;
         for (int row0 = 0; row0 < tile_rows; row0 += rows) {
             const int block = rows < tile_rows - row0 ? rows : tile_rows - row0;
-            const int tiles = block * g.tile_columns;
+            const int tiles = block_tiles(mk, shape, block);
             g.stride = tiles == first_tiles
                            ? first_stride
                            : (size_t)round_up(tiles, mk->lanes);
             float *m = buffer + (size_t)channel_rows * g.stride;
-            for (int r = 0; r < block; r++)
-                mk->input_row(&g, image, row0 + r, v + r * g.tile_columns);
+            for (int r = 0; r < block; r += step)
+                mk->input_row(&g, image, row0 + r, v + r * g.row_tiles);
             for (int co = 0; co < g.out_channels; co += mk->block) {
                 mk->multiply(&g, packed, v, tiles, co, m);
-                for (int r = 0; r < block; r++)
-                    mk->output_row(&g, m + r * g.tile_columns, bias, relu,
+                for (int r = 0; r < block; r += step)
+                    mk->output_row(&g, m + r * g.row_tiles, bias, relu,
                                    row0 + r, co, out);
             }
         }

@@ -11,12 +11,14 @@
  * input channels is, for each of the 16 "frequencies", a small matrix
  * product [out_channels x in_channels] x [in_channels x tiles].
  *
- * Layouts (floats): U is [frequency][ci][co padded to the ISA's block];
- * a block of tile rows of one image keeps V as [frequency][ci][tile] and the
- * products M as [frequency][co][tile], tiles numbered row by row and padded
- * to a whole number of vectors. Blocks never mix images, and the vector
- * lanes (tiles) never exchange values, so an image's output does not depend
- * on the batch it is computed in.
+ * Layouts (floats): U is [frequency][ci][co padded to the ISA's block].
+ * A block of tile rows of one image keeps V as [ci][frequency][tile], and
+ * the products M of one block of output channels as [co][frequency][tile]
+ * (so a transform reads or writes 16 rows one stride apart); tiles are
+ * numbered row by row, padded to a whole number of vectors, and when a tile
+ * row fits in half a vector each vector holds two tile rows. Blocks never
+ * mix images, and the vector lanes (tiles) never exchange values, so an
+ * image's output does not depend on the batch it is computed in.
  *
  * Rounding: the result differs from the direct sum. Every path from an
  * input to an output passes through at most in_channels + 8 roundings (U is
@@ -43,6 +45,10 @@ typedef struct winograd_geometry {
     int out_height, out_width;
     size_t out_plane;
     int tile_columns; /* (out_width + 1) / 2 */
+    int row_tiles;    /* tiles a tile row takes in V and M: tile_columns,
+                         or half a vector when paired */
+    int paired;       /* 1: a vector holds two tile rows, each stage call
+                         does tile rows tile_row and tile_row + 1 */
     size_t stride;    /* floats from one frequency's row of V or M to the
                          next: the block's tiles, rounded up to whole
                          vectors */

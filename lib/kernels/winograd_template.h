@@ -14,12 +14,11 @@
  * accumulators, each weight of U broadcast against the tile vectors.
  *
  * Required before inclusion: the vocabulary (simd_avx2.h, simd_avx512.h or
- * simd_neon.h: LANES, SIMD_VECTOR, lanes_mask, SIMD_LOAD, SIMD_LOAD_ALIGNED,
- * SIMD_LOAD_MASKED, SIMD_STORE, SIMD_STORE_LAST, SIMD_BROADCAST, SIMD_ZERO,
- * SIMD_FMA, SIMD_ADD, SIMD_SUB, SIMD_RELU, deinterleave, interleave,
- * next_lane),
- * WINOGRAD_BLOCK (output channels per GEMM tile) and WINOGRAD_VECTORS (tile
- * vectors per GEMM tile, at most 4). */
+ * simd_neon.h: LANES, SIMD_VECTOR, SIMD_MASK, lanes_mask, SIMD_LOAD,
+ * SIMD_LOAD_ALIGNED, SIMD_LOAD_MASKED, SIMD_STORE, SIMD_STORE_LAST,
+ * SIMD_BROADCAST, SIMD_ZERO, SIMD_FMA, SIMD_ADD, SIMD_SUB, SIMD_RELU,
+ * deinterleave, interleave, next_lane), WINOGRAD_BLOCK (output channels per
+ * GEMM tile) and WINOGRAD_VECTORS (tile vectors per GEMM tile, at most 4). */
 #ifndef COSNET_KERNELS_WINOGRAD_TEMPLATE_H
 #define COSNET_KERNELS_WINOGRAD_TEMPLATE_H
 
@@ -46,9 +45,70 @@ SIMD_INLINE void store_part(float *p, SIMD_VECTOR x, int valid)
         SIMD_STORE_LAST(p, x, lanes_mask(valid), valid);
 }
 
+/* Tile rows tile_row and tile_row + 1 in one vector (tile_columns <=
+ * LANES / 2): deinterleaving a row of the first with the same row of the
+ * second puts the first's tiles in the low half of the lanes and the
+ * second's in the high half. Columns 0 .. LANES - 1 give each tile's d0, d1;
+ * columns 2 .. LANES + 1 its d2, d3. */
+static void input_pair_simd(const winograd_geometry *g, const float *image,
+                            int tile_row, float *v)
+{
+    const int wp = g->in_width;
+    const size_t frequency_stride = g->stride;
+    const size_t channel_stride = WINOGRAD_FREQUENCIES * g->stride;
+    /* The six input rows the pair reads; rows past the input read zeros. */
+    size_t row_offset[6];
+    SIMD_MASK mask[6][2];
+    for (int k = 0; k < 6; k++) {
+        const int y = 2 * tile_row + k;
+        const int present = y < g->in_height;
+        row_offset[k] = (size_t)(present ? y : 0) * wp;
+        mask[k][0] = lanes_mask(present ? wp : 0);
+        mask[k][1] = lanes_mask(present ? wp - 2 : 0);
+    }
+    for (int ci = 0; ci < g->in_channels; ci++) {
+        const float *plane = image + (size_t)ci * g->in_plane;
+        float *vc = v + (size_t)ci * channel_stride;
+        SIMD_VECTOR x[6][2];
+        UNROLL_FULL
+        for (int k = 0; k < 6; k++) {
+            x[k][0] = SIMD_LOAD_MASKED(plane + row_offset[k], mask[k][0]);
+            x[k][1] = SIMD_LOAD_MASKED(plane + row_offset[k] + 2, mask[k][1]);
+        }
+        /* B^T d down the rows of each tile row (h: first or second). */
+        SIMD_VECTOR t[2][4][2];
+        UNROLL_FULL
+        for (int h = 0; h < 2; h++) {
+            UNROLL_FULL
+            for (int o = 0; o < 2; o++) {
+                const SIMD_VECTOR *r = &x[2 * h][0];
+                t[h][0][o] = SIMD_SUB(r[0 * 2 + o], r[2 * 2 + o]);
+                t[h][1][o] = SIMD_ADD(r[1 * 2 + o], r[2 * 2 + o]);
+                t[h][2][o] = SIMD_SUB(r[2 * 2 + o], r[1 * 2 + o]);
+                t[h][3][o] = SIMD_SUB(r[1 * 2 + o], r[3 * 2 + o]);
+            }
+        }
+        UNROLL_FULL
+        for (int k = 0; k < 4; k++) {
+            SIMD_VECTOR d0, d1, d2, d3;
+            deinterleave(t[0][k][0], t[1][k][0], &d0, &d1);
+            deinterleave(t[0][k][1], t[1][k][1], &d2, &d3);
+            const SIMD_VECTOR u[4] = {SIMD_SUB(d0, d2), SIMD_ADD(d1, d2),
+                                      SIMD_SUB(d2, d1), SIMD_SUB(d1, d3)};
+            UNROLL_FULL
+            for (int j = 0; j < 4; j++)
+                SIMD_STORE(vc + (size_t)(4 * k + j) * frequency_stride, u[j]);
+        }
+    }
+}
+
 static void input_row_simd(const winograd_geometry *g, const float *image,
                            int tile_row, float *v)
 {
+    if (g->paired) {
+        input_pair_simd(g, image, tile_row, v);
+        return;
+    }
     const int wp = g->in_width;
     const size_t frequency_stride = g->stride;
     const size_t channel_stride = WINOGRAD_FREQUENCIES * g->stride;
@@ -197,13 +257,36 @@ static void multiply_simd(const winograd_geometry *g, const float *u,
     }
 }
 
+/* A^T M A for one output channel and one vector of tiles (`lanes` valid:
+ * masked loads), plus the bias: y[r][x] is each tile's row r, column x. */
+SIMD_INLINE void output_transform(const float *at, size_t frequency_stride,
+                                  int lanes, SIMD_VECTOR bias,
+                                  SIMD_VECTOR y[2][2])
+{
+    SIMD_VECTOR s[2][4];
+    UNROLL_FULL
+    for (int k = 0; k < 4; k++) {
+        const float *row = at + (size_t)4 * k * frequency_stride;
+        const SIMD_VECTOR m0 = load_part(row, lanes),
+                          m1 = load_part(row + frequency_stride, lanes),
+                          m2 = load_part(row + 2 * frequency_stride, lanes),
+                          m3 = load_part(row + 3 * frequency_stride, lanes);
+        s[0][k] = SIMD_ADD(SIMD_ADD(m0, m1), m2);
+        s[1][k] = SIMD_SUB(SIMD_SUB(m1, m2), m3);
+    }
+    UNROLL_FULL
+    for (int x = 0; x < 2; x++) {
+        y[0][x] = SIMD_ADD(SIMD_ADD(SIMD_ADD(s[x][0], s[x][1]), s[x][2]), bias);
+        y[1][x] = SIMD_ADD(SIMD_SUB(SIMD_SUB(s[x][1], s[x][2]), s[x][3]), bias);
+    }
+}
+
 static void output_row_simd(const winograd_geometry *g, const float *m,
                             const float *bias, int relu, int tile_row,
                             int out_block, float *out)
 {
     const size_t frequency_stride = g->stride;
     const int wo = g->out_width, y0 = 2 * tile_row;
-    const int rows = g->out_height - y0 < 2 ? 1 : 2;
     const int end = g->out_channels - out_block < WINOGRAD_BLOCK
                         ? g->out_channels
                         : out_block + WINOGRAD_BLOCK;
@@ -213,30 +296,31 @@ static void output_row_simd(const winograd_geometry *g, const float *m,
         float *plane = out + (size_t)co * g->out_plane;
         const float *mc =
             m + (size_t)(co - out_block) * WINOGRAD_FREQUENCIES * g->stride;
+        if (g->paired) {
+            /* Interleaving the two columns of each tile gives the first
+             * tile row's output row in `low`, the second's in `high`. */
+            SIMD_VECTOR y[2][2];
+            output_transform(mc, frequency_stride, LANES, b, y);
+            for (int r = 0; r < 2; r++) {
+                SIMD_VECTOR even = y[r][0], odd = y[r][1];
+                if (relu) {
+                    even = SIMD_RELU(even);
+                    odd = SIMD_RELU(odd);
+                }
+                SIMD_VECTOR low, high;
+                interleave(even, odd, &low, &high);
+                if (y0 + r < g->out_height)
+                    store_part(plane + (size_t)(y0 + r) * wo, low, wo);
+                if (y0 + 2 + r < g->out_height)
+                    store_part(plane + (size_t)(y0 + 2 + r) * wo, high, wo);
+            }
+            continue;
+        }
+        const int rows = g->out_height - y0 < 2 ? 1 : 2;
         for (int tc0 = 0; tc0 < g->tile_columns; tc0 += LANES) {
-            const int lanes = g->tile_columns - tc0;
-            /* A^T along each row of M, then down the columns. */
-            SIMD_VECTOR s[2][4];
-            UNROLL_FULL
-            for (int k = 0; k < 4; k++) {
-                const float *at = mc + (size_t)4 * k * frequency_stride + tc0;
-                const SIMD_VECTOR m0 = load_part(at, lanes),
-                                  m1 = load_part(at + frequency_stride, lanes),
-                                  m2 = load_part(at + 2 * frequency_stride,
-                                                 lanes),
-                                  m3 = load_part(at + 3 * frequency_stride,
-                                                 lanes);
-                s[0][k] = SIMD_ADD(SIMD_ADD(m0, m1), m2);
-                s[1][k] = SIMD_SUB(SIMD_SUB(m1, m2), m3);
-            }
-            SIMD_VECTOR y[2][2]; /* [row][column] of each tile */
-            UNROLL_FULL
-            for (int x = 0; x < 2; x++) {
-                y[0][x] =
-                    SIMD_ADD(SIMD_ADD(SIMD_ADD(s[x][0], s[x][1]), s[x][2]), b);
-                y[1][x] =
-                    SIMD_ADD(SIMD_SUB(SIMD_SUB(s[x][1], s[x][2]), s[x][3]), b);
-            }
+            SIMD_VECTOR y[2][2];
+            output_transform(mc + tc0, frequency_stride, g->tile_columns - tc0,
+                             b, y);
             const int valid = wo - 2 * tc0;
             for (int r = 0; r < rows; r++) {
                 SIMD_VECTOR even = y[r][0], odd = y[r][1];
