@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +90,7 @@ static void winograd_run(const winograd_microkernels *stages,
     float *packed = memory_allocate_aligned(
         64, sizeof(float) * winograd_packed_floats(stages, shape));
     assert_non_null(packed);
-    winograd_pack(stages, shape, weights, packed);
+    winograd_pack(stages, shape, weights, 0, packed);
     winograd_forward(stages, shape, count, input, packed, bias, relu, output);
     memory_free(packed);
 }
@@ -323,6 +324,42 @@ static void test_driver_rule(void **state)
     }
 }
 
+/* Weights near FLT_MAX overflow in U = G g G^T, and Winograd would turn
+ * the infinities into NaN (inf - inf), which ReLU maps to 0: the driver
+ * then runs the direct sum, whose infinities the library reports. */
+static void test_overflowing_weights_run_direct(void **state)
+{
+    (void)state;
+    const conv_shape s = {16, 8, 14, 14, 2};
+    const size_t count = 2;
+    const sizes z = sizes_of(&s, count);
+    float *input = malloc(sizeof(float) * z.input);
+    float *weights = malloc(sizeof(float) * z.weights);
+    float *output = malloc(sizeof(float) * z.output);
+    float *reference = malloc(sizeof(float) * z.output);
+    float bias[8] = {0};
+    assert_true(input && weights && output && reference);
+    fill_value(input, z.input, 1.0f);
+    fill_value(weights, z.weights, FLT_MAX);
+    conv3x3_forward_scalar(&s, count, input, weights, bias, 1, reference);
+    for (int v = 0; kernel_variant_names[v]; v++) {
+        const kernel_table *t = kernels_by_name(kernel_variant_names[v]);
+        if (!t)
+            continue;
+        conv3x3_forward_unpacked(t->conv3x3, &s, count, input, weights, bias, 1,
+                                 output);
+        for (size_t j = 0; j < z.output; j++) {
+            assert_true(isinf(reference[j]));
+            check_equal(t->name, "overflowing weights", j, output[j],
+                        reference[j]);
+        }
+    }
+    free(input);
+    free(weights);
+    free(output);
+    free(reference);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_random_shapes),
         cmocka_unit_test(test_batch_invariance),
         cmocka_unit_test(test_driver_rule),
+        cmocka_unit_test(test_overflowing_weights_run_direct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

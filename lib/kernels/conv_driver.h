@@ -17,6 +17,11 @@
  * sum by the bound winograd.h states. */
 int conv3x3_forward_uses_winograd(const kernel_table *table,
                                   const conv_shape *shape);
+/* The same for the input gradient, the forward pass of the output gradient
+ * padded by 2 - pad with the rotated, channel-swapped kernel (the packed
+ * backward weights are then that convolution's transformed weights). */
+int conv3x3_backward_input_uses_winograd(const kernel_table *table,
+                                         const conv_shape *shape);
 
 /* Floats of the packed forward weights and of the packed (rotated,
  * channel-swapped) weights the input gradient uses. */

@@ -2,6 +2,7 @@
  * winograd.h). The driver packs U, cuts each image into blocks of tile rows
  * whose V and M fit a stack buffer, and runs the three stages of the
  * variant's microkernels on each block. */
+#include <math.h>
 #include <string.h>
 
 #include "kernels/winograd.h"
@@ -97,16 +98,24 @@ size_t winograd_packed_floats(const winograd_microkernels *microkernels,
 static const double transform_g[4][3] = {
     {1.0, 0.0, 0.0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0.0, 0.0, 1.0}};
 
-void winograd_pack(const winograd_microkernels *microkernels,
-                   const conv_shape *shape, const float *weights, float *packed)
+int winograd_pack(const winograd_microkernels *microkernels,
+                  const conv_shape *shape, const float *weights,
+                  int rotate_swap, float *packed)
 {
+    int finite = 1;
     const int cin = shape->in_channels, cout = shape->out_channels;
     const int padded = padded_out_channels(microkernels, shape);
     memset(packed, 0,
            sizeof(float) * winograd_packed_floats(microkernels, shape));
     for (int co = 0; co < cout; co++)
         for (int ci = 0; ci < cin; ci++) {
-            const float *g = weights + ((size_t)co * cin + ci) * 9;
+            /* The 3 x 3 kernel g of (co, ci); rotated by 180 degrees and
+             * taken from the swapped channels for an input gradient. */
+            float g[9];
+            for (int k = 0; k < 9; k++)
+                g[k] = rotate_swap
+                           ? weights[((size_t)ci * cout + co) * 9 + (8 - k)]
+                           : weights[((size_t)co * cin + ci) * 9 + k];
             /* In double, rounded once: U adds one rounding to the bound. */
             double gg[4][3];
             for (int k = 0; k < 4; k++)
@@ -119,10 +128,13 @@ void winograd_pack(const winograd_microkernels *microkernels,
                     const double u = gg[k][0] * transform_g[j][0] +
                                      gg[k][1] * transform_g[j][1] +
                                      gg[k][2] * transform_g[j][2];
+                    const float rounded = (float)u;
+                    finite &= isfinite(rounded) != 0;
                     packed[((size_t)(k * 4 + j) * cin + ci) * padded + co] =
-                        (float)u;
+                        rounded;
                 }
         }
+    return finite;
 }
 
 void winograd_forward(const winograd_microkernels *microkernels,

@@ -102,12 +102,17 @@ extern const winograd_microkernels winograd_neon;
 int winograd_fits(const winograd_microkernels *microkernels,
                   const conv_shape *shape);
 
-/* Floats of U, and U from OIHW weights. */
+/* Floats of U, and U from OIHW weights. With rotate_swap, `weights` are
+ * those of the convolution whose input gradient `shape` describes (its
+ * in_channels are their out_channels): the kernel rotated by 180 degrees,
+ * the channel axes swapped, as conv_driver.c packs them for the direct
+ * input gradient. Returns whether every value of U is finite (weights near
+ * FLT_MAX overflow in G g G^T). */
 size_t winograd_packed_floats(const winograd_microkernels *microkernels,
                               const conv_shape *shape);
-void winograd_pack(const winograd_microkernels *microkernels,
-                   const conv_shape *shape, const float *weights,
-                   float *packed);
+int winograd_pack(const winograd_microkernels *microkernels,
+                  const conv_shape *shape, const float *weights,
+                  int rotate_swap, float *packed);
 
 /* conv3x3_forward_kernel's contract, on weights packed by winograd_pack.
  * Requires winograd_fits. */
