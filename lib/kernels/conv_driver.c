@@ -77,7 +77,8 @@ static void pack_weights(int out_channels, int in_channels,
  * Winograd F(2x2, 3x3) (winograd.h) does the forward pass with 2.25 times
  * fewer multiplications, but its transforms cost a fixed amount per tile
  * and channel, so it pays only with enough channels on both sides; the
- * ISA's rule (min_channels) was measured with bench_kernels. */
+ * ISA's rule (min_channels, min_channel_product) was measured with
+ * bench_kernels' "rule" lines. */
 static const winograd_microkernels *forward_winograd(const kernel_table *table,
                                                      const conv_shape *shape)
 {
@@ -86,7 +87,9 @@ static const winograd_microkernels *forward_winograd(const kernel_table *table,
         return NULL;
     const winograd_microkernels *w = mk->winograd;
     if (shape->in_channels < w->min_channels ||
-        shape->out_channels < w->min_channels || !winograd_fits(w, shape))
+        shape->out_channels < w->min_channels ||
+        shape->in_channels * shape->out_channels < w->min_channel_product ||
+        !winograd_fits(w, shape))
         return NULL;
     return w;
 }

@@ -290,6 +290,7 @@ const winograd_microkernels winograd_reference = {
     .block = 1,
     .block_tiles = 16,
     .min_channels = 1,
+    .min_channel_product = 1,
     .input_row = input_row_scalar,
     .multiply = multiply_scalar,
     .output_row = output_row_scalar,

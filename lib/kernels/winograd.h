@@ -85,7 +85,9 @@ typedef struct winograd_microkernels {
                          block of M */
     int block_tiles;  /* tiles per block the stages work well on */
     int min_channels; /* the rule: Winograd when in_channels and
-                         out_channels are both at least this */
+                         out_channels are both at least min_channels and
+                         their product at least min_channel_product */
+    int min_channel_product;
     winograd_input_row input_row;
     winograd_multiply multiply;
     winograd_output_row output_row;

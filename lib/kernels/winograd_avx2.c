@@ -8,4 +8,8 @@
 
 #include "kernels/winograd_template.h"
 
-const winograd_microkernels winograd_avx2 = WINOGRAD_MICROKERNELS(3 * LANES, 8);
+/* Winograd from 8 channels on each side and 128 channel pairs on: measured
+ * with bench_kernels --only rule (docs/performance.md), where 8 -> 8
+ * channels loses to the direct kernels and 8 -> 16 and 16 -> 8 win. */
+const winograd_microkernels winograd_avx2 =
+    WINOGRAD_MICROKERNELS(3 * LANES, 8, 128);

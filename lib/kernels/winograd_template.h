@@ -340,10 +340,12 @@ static void output_row_simd(const winograd_geometry *g, const float *m,
 
 /* A winograd_microkernels of these stages, with the ISA's block size and
  * rule. */
-#define WINOGRAD_MICROKERNELS(tiles_per_block, smallest_channels)              \
+#define WINOGRAD_MICROKERNELS(tiles_per_block, smallest_channels,              \
+                              smallest_product)                                \
     {                                                                          \
         .lanes = LANES, .block = WINOGRAD_BLOCK,                               \
         .block_tiles = (tiles_per_block), .min_channels = (smallest_channels), \
+        .min_channel_product = (smallest_product),                             \
         .input_row = input_row_simd, .multiply = multiply_simd,                \
         .output_row = output_row_simd,                                         \
     }
