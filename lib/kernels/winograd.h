@@ -55,10 +55,10 @@ typedef struct winograd_geometry {
 } winograd_geometry;
 
 /* The input transform of tile row `tile_row` of one image (`image`: its
- * first padded input channel) for every input channel: V's tiles of that
- * row start at v (tile column 0), channel ci of frequency f at
- * v + (ci * 16 + f) * stride. Input rows and columns past the padded input
- * count as zeros. */
+ * first padded input channel) for every input channel (and of tile row
+ * tile_row + 1 too when paired): V's tiles of that row start at v (tile
+ * column 0), channel ci of frequency f at v + (ci * 16 + f) * stride.
+ * Input rows and columns past the padded input count as zeros. */
 typedef void (*winograd_input_row)(const winograd_geometry *g,
                                    const float *image, int tile_row, float *v);
 
@@ -117,7 +117,7 @@ int winograd_pack(const winograd_microkernels *microkernels,
                   int rotate_swap, float *packed);
 
 /* conv3x3_forward_kernel's contract, on weights packed by winograd_pack.
- * Requires winograd_fits. */
+ * Requires winograd_fits. Keeps V and M in 64 KB of the caller's stack. */
 void winograd_forward(const winograd_microkernels *microkernels,
                       const conv_shape *shape, size_t count,
                       const float *input_padded, const float *packed,

@@ -3,13 +3,14 @@
  * ISA's vector vocabulary, set the GEMM tile below, include this file and
  * fill a winograd_microkernels with WINOGRAD_MICROKERNELS.
  *
- * One vector holds LANES neighbouring tiles of a tile row. The input
- * transform loads each input row as two vectors per 2 x LANES columns,
- * applies B^T down the four rows, splits even and odd columns (the tiles
- * start on even columns), shifts them one lane for each tile's last two
- * columns and applies B along the row; the output transform
- * applies A^T both ways and interleaves the two columns of each tile back
- * into output rows. The products M = U V take WINOGRAD_BLOCK output
+ * One vector holds LANES neighbouring tiles of a tile row, or, when a tile
+ * row fills at most half a vector, two tile rows (input_pair_simd). The
+ * input transform loads each input row as two vectors per 2 x LANES
+ * columns, applies B^T down the four rows, splits even and odd columns (the
+ * tiles start on even columns), shifts them one lane for each tile's last
+ * two columns and applies B along the row; the output transform applies
+ * A^T both ways and interleaves the two columns of each tile back into
+ * output rows. The products M = U V take WINOGRAD_BLOCK output
  * channels x up to WINOGRAD_VECTORS vectors of tiles as register
  * accumulators, each weight of U broadcast against the tile vectors.
  *
