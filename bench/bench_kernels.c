@@ -19,6 +19,11 @@
  * per image (SPEC: 415,008 per image forward); the input gradient
  * out_channels x in_channels x 9 x in_height x in_width.
  * Max-pool does no flops; it is reported in GB/s of its reads and writes.
+ * The "rule" lines time the forward pass by the direct kernels and by
+ * Winograd F(2x2, 3x3) on a grid of channel counts (batch --train-batch),
+ * both in direct-convolution flops, so above 100% of the peak means fewer
+ * multiplications than the direct sum: the evidence for the per-ISA rule
+ * in lib/kernels/winograd_*.c.
  * Cosine counts 6 flops per element for similarity (three dot products) and
  * 10 for loss with gradient. */
 #include <math.h>
@@ -34,6 +39,7 @@
 #include "fma_peak.h"
 #include "kernels/conv_driver.h"
 #include "kernels/kernels.h"
+#include "kernels/winograd.h"
 #include "network/architecture.h"
 
 #define BENCH_PROGRAM "bench_kernels"
@@ -419,6 +425,71 @@ static void network_bench(const kernel_table *table, size_t count, double peak,
     free(c.a3);
 }
 
+/* The Winograd rule's evidence: the direct forward pass (the variant's
+ * microkernels without their Winograd stages) and Winograd's, on a grid of
+ * channel counts and sizes, both counted in direct-convolution flops. */
+typedef struct rule_context {
+    conv_context conv;
+    conv3x3_microkernels direct;
+    float *packed;
+} rule_context;
+
+static void run_rule_direct(void *p)
+{
+    rule_context *r = p;
+    conv3x3_forward_unpacked(&r->direct, &r->conv.shape, r->conv.count,
+                             r->conv.input, r->conv.weights, r->conv.bias, 1,
+                             r->conv.output);
+}
+static void run_rule_winograd(void *p)
+{
+    rule_context *r = p;
+    const winograd_microkernels *w = r->direct.winograd;
+    winograd_pack(w, &r->conv.shape, r->conv.weights, 0, r->packed);
+    winograd_forward(w, &r->conv.shape, r->conv.count, r->conv.input, r->packed,
+                     r->conv.bias, 1, r->conv.output);
+}
+
+static void rule_bench(const kernel_table *table, double peak, const options *o)
+{
+    if (!table->conv3x3 || !table->conv3x3->winograd)
+        return;
+    static const int channels[][2] = {{2, 2},   {4, 4},   {4, 8},  {8, 4},
+                                      {8, 8},   {8, 16},  {16, 8}, {16, 16},
+                                      {16, 32}, {32, 16}, {32, 32}};
+    static const int sizes[] = {14, 28};
+    random_generator rng;
+    random_seed(&rng, 11);
+    for (size_t k = 0; k < sizeof channels / sizeof channels[0]; k++)
+        for (int z = 0; z < 2; z++) {
+            const conv_shape s = {channels[k][0], channels[k][1], sizes[z],
+                                  sizes[z], 1};
+            const winograd_microkernels *w = table->conv3x3->winograd;
+            if (!winograd_fits(w, &s))
+                continue;
+            rule_context r;
+            r.conv = conv_setup(table, &s, o->train_batch, &rng);
+            r.direct = *table->conv3x3;
+            r.packed = malloc(sizeof(float) * winograd_packed_floats(w, &s));
+            if (!r.packed)
+                exit(1);
+            const double flops = 2.0 * conv_macs(&s) * (double)r.conv.count;
+            char label[64];
+            snprintf(label, sizeof label, "rule %d->%d %dx%d direct",
+                     s.in_channels, s.out_channels, s.in_height, s.in_width);
+            r.direct.winograd = NULL;
+            measure(o, table->name, label, r.conv.count, run_rule_direct, &r,
+                    flops, 0.0, peak);
+            r.direct.winograd = w;
+            snprintf(label, sizeof label, "rule %d->%d %dx%d winograd",
+                     s.in_channels, s.out_channels, s.in_height, s.in_width);
+            measure(o, table->name, label, r.conv.count, run_rule_winograd, &r,
+                    flops, 0.0, peak);
+            free(r.packed);
+            conv_teardown(&r.conv);
+        }
+}
+
 static void variant_bench(const kernel_table *table, double peak,
                           const options *o)
 {
@@ -526,6 +597,7 @@ static void variant_bench(const kernel_table *table, double peak,
     if (o->train_batch != o->batch)
         network_bench(table, o->train_batch, peak, &rng, o);
     network_bench(table, 1, peak, &rng, o);
+    rule_bench(table, peak, o);
 }
 
 static void usage(void)

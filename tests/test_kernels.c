@@ -9,7 +9,10 @@
  * bound is a worst case and grows with K, so on its own it could hide a
  * single missing term in a long sum: every convolution is therefore also
  * run on small integers, where every partial sum is exact in float32 and
- * the variant must equal the reference bit for bit. Max-pool involves no
+ * the variant must equal the reference bit for bit. Where the driver runs
+ * a shape's forward pass or input gradient by Winograd F(2x2, 3x3), the
+ * bound is winograd_bound.h's instead (test_winograd.c tests those stages
+ * on their own); the integers still must match exactly. Max-pool involves no
  * arithmetic and must match exactly, argmax included. The cosine bounds
  * below follow the same first-order analysis (see cosine_tolerance).
  *
@@ -36,6 +39,7 @@
 #include "kernels/kernels.h"
 #include "kernel_test_support.h"
 #include "network/architecture.h"
+#include "winograd_bound.h"
 
 /* ---- data -------------------------------------------------------------- */
 
@@ -167,6 +171,7 @@ static void check_conv_forward(const kernel_table *table, const conv_case *c,
                              weights, bias, relu, output);
 
     const double terms = z.cin * 9.0 + 1.0;
+    const int winograd = conv3x3_forward_uses_winograd(table, &c->shape);
     size_t index = 0;
     for (size_t i = 0; i < c->count; i++)
         for (int co = 0; co < z.cout; co++)
@@ -189,9 +194,15 @@ static void check_conv_forward(const kernel_table *table, const conv_case *c,
                                     input[((i * z.cin + ci) * z.hp + oh + kh) *
                                               z.wp +
                                           ow + kw]);
+                    double tolerance = 2.0 * gamma_of(terms) * magnitude;
+                    if (winograd)
+                        tolerance =
+                            gamma_of(z.cin + 8.0) *
+                                winograd_magnitude(&c->shape, input, weights,
+                                                   bias, i, co, oh, ow) +
+                            gamma_of(terms) * magnitude;
                     check_close(table->name, "conv forward", index,
-                                output[index], reference[index],
-                                2.0 * gamma_of(terms) * magnitude);
+                                output[index], reference[index], tolerance);
                     if (relu)
                         assert_true(output[index] >= 0.0f);
                 }
@@ -309,23 +320,28 @@ static void test_conv_relu_pool(void **state)
     const kernel_table *table;
     FOR_EACH_VARIANT(table)
     {
-        if (!conv3x3_fuses_pool(table))
-            continue;
-        /* The layers the networks fuse: the seed's conv1 and conv2, the
-         * classifier's two convolutions. */
+        /* The convolutions of the networks, then random shapes; those
+         * the table does not fuse (AVX2, Winograd shapes) are skipped. */
+        int fused = 0;
         for (int layer = 0; layer < 2; layer++) {
             conv_case c = {seed_shape(layer), 20};
-            check_conv_relu_pool(table, &c, &rng);
+            if (conv3x3_fuses_pool(table, &c.shape))
+                check_conv_relu_pool(table, &c, &rng), fused++;
         }
         for (int l = 0; l < classifier.layer_count; l++)
             if (classifier.layers[l].kind == LAYER_CONV3X3) {
                 conv_case c = {classifier.layers[l].shape, 3};
-                check_conv_relu_pool(table, &c, &rng);
+                if (conv3x3_fuses_pool(table, &c.shape))
+                    check_conv_relu_pool(table, &c, &rng), fused++;
             }
         for (int trial = 0; trial < 120; trial++) {
             conv_case c = random_conv_case(&rng);
-            check_conv_relu_pool(table, &c, &rng);
+            if (conv3x3_fuses_pool(table, &c.shape))
+                check_conv_relu_pool(table, &c, &rng), fused++;
         }
+        /* Every table but AVX2's fuses conv1 and most random shapes. */
+        if (strcmp(table->name, "avx2") != 0 && fused < 60)
+            fail_msg("%s: only %d shapes fused", table->name, fused);
     }
 }
 
@@ -354,6 +370,28 @@ static void check_conv_backward_input(const kernel_table *table,
                                     weights, dy, dx);
 
     const double terms = z.cout * 9.0;
+    /* Winograd's input gradient is the forward pass of dy padded by
+     * 2 - pad with the rotated, channel-swapped kernel: its bound is taken
+     * on that convolution. */
+    const int winograd = conv3x3_backward_input_uses_winograd(table, &c->shape);
+    const conv_shape gradient = {z.cout, z.cin, z.ho, z.wo, 2 - pad};
+    const int gradient_height = conv_padded_height(&gradient),
+              gradient_width = conv_padded_width(&gradient);
+    float *padded_dy = calloc(
+        c->count * z.cout * gradient_height * gradient_width, sizeof(float));
+    float *rotated = malloc(sizeof(float) * z.weights);
+    assert_true(padded_dy && rotated);
+    for (size_t i = 0; i < c->count * z.cout; i++)
+        for (int oh = 0; oh < z.ho; oh++)
+            for (int ow = 0; ow < z.wo; ow++)
+                padded_dy[(i * gradient_height + oh + 2 - pad) *
+                              gradient_width +
+                          ow + 2 - pad] = dy[(i * z.ho + oh) * z.wo + ow];
+    for (int ci = 0; ci < z.cin; ci++)
+        for (int co = 0; co < z.cout; co++)
+            for (int k = 0; k < 9; k++)
+                rotated[(ci * z.cout + co) * 9 + k] =
+                    weights[(co * z.cin + ci) * 9 + 8 - k];
     size_t index = 0;
     for (size_t i = 0; i < c->count; i++)
         for (int ci = 0; ci < z.cin; ci++)
@@ -381,10 +419,18 @@ static void check_conv_backward_input(const kernel_table *table,
                                     dy[((i * z.cout + co) * z.ho + oh) * z.wo +
                                        ow]);
                             }
+                    double tolerance = 2.0 * gamma_of(terms) * magnitude;
+                    if (winograd)
+                        tolerance = gamma_of(z.cout + 8.0) *
+                                        winograd_magnitude(&gradient, padded_dy,
+                                                           rotated, NULL, i, ci,
+                                                           ih, iw) +
+                                    gamma_of(terms) * magnitude;
                     check_close(table->name, "conv input gradient", index,
-                                dx[index], reference[index],
-                                2.0 * gamma_of(terms) * magnitude);
+                                dx[index], reference[index], tolerance);
                 }
+    free(padded_dy);
+    free(rotated);
     free(reference);
     guarded_free(&gw);
     guarded_free(&gdy);

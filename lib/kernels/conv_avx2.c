@@ -15,6 +15,7 @@
 #define FORWARD_BLOCK 4
 
 #include "kernels/conv_x86_template.h"
+#include "kernels/winograd.h"
 
 DEFINE_FORWARD_PLAN(1, 12, 6)
 DEFINE_FORWARD_PLAN(2, 6, 3)
@@ -34,6 +35,7 @@ static const conv3x3_microkernels microkernels_avx2 = {
     .prefetch_min_bytes = 0,
     .weight_tiles = {NULL, weight_tile_1, NULL, NULL},
     .weight_stream_tiles = {NULL, weight_stream_tile_1, NULL, NULL},
+    .winograd = &winograd_avx2,
 };
 
 void conv_provide_avx2(kernel_table *table)

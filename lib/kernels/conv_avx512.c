@@ -13,6 +13,7 @@
 #define FORWARD_BLOCK 8
 
 #include "kernels/conv_x86_template.h"
+#include "kernels/winograd.h"
 
 DEFINE_FORWARD_PLAN(1, 10, 6)
 DEFINE_FORWARD_PLAN(2, 6, 4)
@@ -38,6 +39,7 @@ static const conv3x3_microkernels microkernels_avx512 = {
     .weight_tiles = {NULL, weight_tile_1, weight_tile_2, weight_tile_3},
     .weight_stream_tiles = {NULL, weight_stream_tile_1, weight_stream_tile_2,
                             NULL},
+    .winograd = &winograd_avx512,
 };
 
 void conv_provide_avx512(kernel_table *table)

@@ -16,6 +16,7 @@
 
 #include "common/memory.h"
 #include "kernels/conv_driver.h"
+#include "kernels/winograd.h"
 
 /* ---- Weight packing -----------------------------------------------------
  * Output channels are processed in blocks of `main_block`; the last,
@@ -72,48 +73,143 @@ static void pack_weights(int out_channels, int in_channels,
     }
 }
 
+/* ---- The choice of algorithm -------------------------------------------
+ * Winograd F(2x2, 3x3) (winograd.h) does the forward pass with 2.25 times
+ * fewer multiplications, but its transforms cost a fixed amount per tile
+ * and channel, so it pays only with enough channels on both sides; the
+ * ISA's rule (min_channels, min_channel_product) was measured with
+ * bench_kernels' "rule" lines. */
+static const winograd_microkernels *forward_winograd(const kernel_table *table,
+                                                     const conv_shape *shape)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk || !mk->winograd)
+        return NULL;
+    const winograd_microkernels *w = mk->winograd;
+    if (shape->in_channels < w->min_channels ||
+        shape->out_channels < w->min_channels ||
+        shape->in_channels * shape->out_channels < w->min_channel_product ||
+        !winograd_fits(w, shape))
+        return NULL;
+    return w;
+}
+
+/* A Winograd shape's packed weights start with a header vector: header[0]
+ * is 1 when U follows, 0 when U overflowed and the direct packing follows
+ * instead. Weights near FLT_MAX then reach the output as the direct sum's
+ * infinities, which the library reports as not finite, rather than as
+ * Winograd's inf - inf = NaN, which ReLU turns into 0. */
+#define WINOGRAD_HEADER_FLOATS 16
+
+static size_t winograd_or_direct_floats(const winograd_microkernels *w,
+                                        const conv_shape *winograd_shape,
+                                        size_t direct_floats)
+{
+    const size_t u = winograd_packed_floats(w, winograd_shape);
+    return WINOGRAD_HEADER_FLOATS + (u > direct_floats ? u : direct_floats);
+}
+
+int conv3x3_forward_uses_winograd(const kernel_table *table,
+                                  const conv_shape *shape)
+{
+    return forward_winograd(table, shape) != NULL;
+}
+
+/* The convolution whose forward pass is this shape's input gradient: the
+ * output gradient zero-padded by 2 - pad, channels swapped. */
+static conv_shape input_gradient_shape(const conv_shape *shape)
+{
+    const conv_shape gradient = {
+        .in_channels = shape->out_channels,
+        .out_channels = shape->in_channels,
+        .in_height = conv_out_height(shape),
+        .in_width = conv_out_width(shape),
+        .pad = 2 - shape->pad,
+    };
+    return gradient;
+}
+
+static const winograd_microkernels *
+input_gradient_winograd(const kernel_table *table, const conv_shape *shape)
+{
+    const conv_shape gradient = input_gradient_shape(shape);
+    return forward_winograd(table, &gradient);
+}
+
+int conv3x3_backward_input_uses_winograd(const kernel_table *table,
+                                         const conv_shape *shape)
+{
+    return input_gradient_winograd(table, shape) != NULL;
+}
+
 size_t conv3x3_packed_forward_floats(const kernel_table *table,
                                      const conv_shape *shape)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
+    const winograd_microkernels *w = forward_winograd(table, shape);
     if (!mk)
         return (size_t)shape->out_channels * shape->in_channels * 9;
-    return packed_floats(shape->out_channels, shape->in_channels,
-                         mk->forward_block);
+    const size_t direct = packed_floats(shape->out_channels, shape->in_channels,
+                                        mk->forward_block);
+    return w ? winograd_or_direct_floats(w, shape, direct) : direct;
 }
 
 size_t conv3x3_packed_backward_floats(const kernel_table *table,
                                       const conv_shape *shape)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
+    const winograd_microkernels *w = input_gradient_winograd(table, shape);
     if (!mk)
         return (size_t)shape->out_channels * shape->in_channels * 9;
-    return packed_floats(shape->in_channels, shape->out_channels,
-                         mk->forward_block);
+    const size_t direct = packed_floats(shape->in_channels, shape->out_channels,
+                                        mk->forward_block);
+    const conv_shape gradient = input_gradient_shape(shape);
+    return w ? winograd_or_direct_floats(w, &gradient, direct) : direct;
 }
 
 void conv3x3_pack_forward(const kernel_table *table, const conv_shape *shape,
                           const float *weights, float *packed)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
-    if (!mk)
+    const winograd_microkernels *w = forward_winograd(table, shape);
+    if (!mk) {
         memcpy(packed, weights,
                sizeof(float) * conv3x3_packed_forward_floats(table, shape));
-    else
-        pack_weights(shape->out_channels, shape->in_channels, weights, 0,
-                     mk->forward_block, packed);
+        return;
+    }
+    if (w) {
+        memset(packed, 0, sizeof(float) * WINOGRAD_HEADER_FLOATS);
+        packed += WINOGRAD_HEADER_FLOATS;
+        if (winograd_pack(w, shape, weights, 0, packed)) {
+            packed[-WINOGRAD_HEADER_FLOATS] = 1.0f;
+            return;
+        }
+    }
+    pack_weights(shape->out_channels, shape->in_channels, weights, 0,
+                 mk->forward_block, packed);
 }
 
 void conv3x3_pack_backward(const kernel_table *table, const conv_shape *shape,
                            const float *weights, float *packed)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
-    if (!mk)
+    const winograd_microkernels *w = input_gradient_winograd(table, shape);
+    if (!mk) {
         memcpy(packed, weights,
                sizeof(float) * conv3x3_packed_backward_floats(table, shape));
-    else
-        pack_weights(shape->in_channels, shape->out_channels, weights, 1,
-                     mk->forward_block, packed);
+        return;
+    }
+    if (w) {
+        const conv_shape gradient = input_gradient_shape(shape);
+        memset(packed, 0, sizeof(float) * WINOGRAD_HEADER_FLOATS);
+        packed += WINOGRAD_HEADER_FLOATS;
+        if (winograd_pack(w, &gradient, weights, 1, packed)) {
+            packed[-WINOGRAD_HEADER_FLOATS] = 1.0f;
+            return;
+        }
+    }
+    pack_weights(shape->in_channels, shape->out_channels, weights, 1,
+                 mk->forward_block, packed);
 }
 
 /* ---- Forward ----------------------------------------------------------- */
@@ -213,6 +309,16 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
                             float *output)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
+    const winograd_microkernels *w = forward_winograd(table, shape);
+    if (w) {
+        const int transformed = packed[0] != 0.0f;
+        packed += WINOGRAD_HEADER_FLOATS;
+        if (transformed) {
+            winograd_forward(w, shape, count, input_padded, packed, bias, relu,
+                             output);
+            return;
+        }
+    }
     if (!mk) {
         conv3x3_forward_scalar(shape, count, input_padded, packed, bias, relu,
                                output);
@@ -236,9 +342,10 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
  * For predictions: the ReLU output never leaves the registers, and only
  * the pooled quarter is stored (conv1 of the seed network wrote 50 KB per
  * image that the pool read back). */
-int conv3x3_fuses_pool(const kernel_table *table)
+int conv3x3_fuses_pool(const kernel_table *table, const conv_shape *shape)
 {
-    return !table->conv3x3 || table->conv3x3->pool_strips[0] != NULL;
+    return !table->conv3x3 || (table->conv3x3->pool_strips[0] != NULL &&
+                               !forward_winograd(table, shape));
 }
 
 void conv3x3_forward_relu_pool_packed(const kernel_table *table,
@@ -332,10 +439,21 @@ void conv3x3_backward_input_packed(const kernel_table *table,
         .out_plane = (size_t)shape->in_height * shape->in_width,
     };
     const size_t dy_image = (size_t)cout * ho * wo;
+    const winograd_microkernels *w = input_gradient_winograd(table, shape);
+    const conv_shape gradient = input_gradient_shape(shape);
+    if (w) {
+        if (packed_backward[0] == 0.0f)
+            w = NULL; /* U overflowed: the direct packing follows */
+        packed_backward += WINOGRAD_HEADER_FLOATS;
+    }
     if (extra == 0) {
         /* pad 2: the output gradient is already the padded input. */
-        forward_images(mk, &g, cin, count, output_grad, dy_image,
-                       packed_backward, NULL, 0, input_grad);
+        if (w)
+            winograd_forward(w, &gradient, count, output_grad, packed_backward,
+                             NULL, 0, input_grad);
+        else
+            forward_images(mk, &g, cin, count, output_grad, dy_image,
+                           packed_backward, NULL, 0, input_grad);
         return;
     }
     float *padded = scratch;
@@ -347,9 +465,13 @@ void conv3x3_backward_input_packed(const kernel_table *table,
             for (int oh = 0; oh < ho; oh++)
                 memcpy(padded + ((size_t)co * hp + oh + extra) * wp + extra,
                        dy + ((size_t)co * ho + oh) * wo, sizeof(float) * wo);
-        forward_images(mk, &g, cin, 1, padded, g.in_plane * cout,
-                       packed_backward, NULL, 0,
-                       input_grad + i * cin * g.out_plane);
+        float *dx = input_grad + i * cin * g.out_plane;
+        if (w)
+            winograd_forward(w, &gradient, 1, padded, packed_backward, NULL, 0,
+                             dx);
+        else
+            forward_images(mk, &g, cin, 1, padded, g.in_plane * cout,
+                           packed_backward, NULL, 0, dx);
     }
 }
 

@@ -11,6 +11,18 @@
 
 #include "kernels/kernels.h"
 
+/* Whether the forward pass of this shape runs Winograd F(2x2, 3x3)
+ * (winograd.h) rather than the direct sum: the packed forward weights are
+ * then its transformed weights, and the result differs from the direct
+ * sum by the bound winograd.h states. */
+int conv3x3_forward_uses_winograd(const kernel_table *table,
+                                  const conv_shape *shape);
+/* The same for the input gradient, the forward pass of the output gradient
+ * padded by 2 - pad with the rotated, channel-swapped kernel (the packed
+ * backward weights are then that convolution's transformed weights). */
+int conv3x3_backward_input_uses_winograd(const kernel_table *table,
+                                         const conv_shape *shape);
+
 /* Floats of the packed forward weights and of the packed (rotated,
  * channel-swapped) weights the input gradient uses. */
 size_t conv3x3_packed_forward_floats(const kernel_table *table,
@@ -33,10 +45,11 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
                             size_t count, const float *input_padded,
                             const float *packed, const float *bias, int relu,
                             float *output);
-/* Whether conv3x3_forward_relu_pool_packed is worth calling with this
- * table (the reference, or an ISA with pooled strips); if not, run the
- * convolution and the max-pool. */
-int conv3x3_fuses_pool(const kernel_table *table);
+/* Whether conv3x3_forward_relu_pool_packed runs this shape with this table:
+ * the reference, or an ISA with pooled strips, for a shape whose forward
+ * pass is direct (a Winograd shape's packed weights are its transform).
+ * If not, run the convolution and the max-pool. */
+int conv3x3_fuses_pool(const kernel_table *table, const conv_shape *shape);
 
 /* max-pool(ReLU(conv3x3_forward_packed)) without storing the convolution's
  * output: the layout of conv3x3_forward_relu_pool_scalar (kernels.h), the

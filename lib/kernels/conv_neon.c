@@ -16,6 +16,7 @@
  * tile) over the whole batch and reduce them once. */
 #include "kernels/conv_driver.h"
 #include "kernels/simd_neon.h"
+#include "kernels/winograd.h"
 
 /* Largest tile: output channels, accumulators, vectors per row segment. */
 #define FORWARD_BLOCK 8
@@ -190,6 +191,7 @@ static const conv3x3_microkernels microkernels_neon = {
     .prefetch_min_bytes = (size_t)-1,
     .weight_tiles = {NULL, weight_tile_1, weight_tile_2, NULL},
     .weight_stream_tiles = {NULL, NULL, NULL, NULL},
+    .winograd = &winograd_neon,
 };
 
 void conv_provide_neon(kernel_table *table)

@@ -212,6 +212,8 @@ typedef void (*conv_reduce_partials)(size_t count, const float *partial,
 typedef float (*conv_sum_planes)(size_t count, size_t stride, size_t plane,
                                  const float *data);
 
+struct winograd_microkernels; /* winograd.h */
+
 #define CONV_MAX_BLOCK_WIDTHS 4 /* blocks of 1, 2, 4, 8 channels */
 #define CONV_MAX_WEIGHT_TILE 3  /* output channels per weight tile */
 
@@ -235,6 +237,9 @@ typedef struct conv3x3_microkernels {
     size_t weight_chunk_bytes;
     conv_reduce_partials reduce_partials;
     conv_sum_planes sum_planes;
+    /* The ISA's Winograd forward stages (NULL: direct only); the driver
+     * uses them for the shapes their rule accepts. */
+    const struct winograd_microkernels *winograd;
 } conv3x3_microkernels;
 
 /* ---- The per-op configuration ------------------------------------------

@@ -64,6 +64,35 @@ static inline float horizontal_sum(__m256 v)
     return _mm_cvtss_f32(x);
 }
 
+/* [a1, a2, ..., a7, b0]: the lanes one place on, from the next vector. */
+static inline __m256 next_lane(__m256 a, __m256 b)
+{
+    const __m256 middle = _mm256_permute2f128_ps(a, b, 0x21); /* a_hi b_lo */
+    return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(middle),
+                                                  _mm256_castps_si256(a), 4));
+}
+
+/* The even and the odd lanes of the 16 floats a:b, each in order: the
+ * in-lane shuffle leaves the 64-bit quarters as a0a2 b0b2 a4a6 b4b6, and
+ * the cross-lane permute puts them back in order. */
+static inline void deinterleave(__m256 a, __m256 b, __m256 *even, __m256 *odd)
+{
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
+
+/* The inverse: even[0], odd[0], even[1], ... as two vectors. */
+static inline void interleave(__m256 even, __m256 odd, __m256 *low,
+                              __m256 *high)
+{
+    const __m256 first = _mm256_unpacklo_ps(even, odd);  /* e0o0e1o1 e4o4e5o5 */
+    const __m256 second = _mm256_unpackhi_ps(even, odd); /* e2o2e3o3 e6o6e7o7 */
+    *low = _mm256_permute2f128_ps(first, second, 0x20);
+    *high = _mm256_permute2f128_ps(first, second, 0x31);
+}
+
 /* The intrinsic `name` at this width (_mm256_name); simd_x86.h builds the
  * operations the two widths share from it. */
 #define SIMD_WIDE(name) _mm256_##name

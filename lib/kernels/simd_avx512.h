@@ -36,6 +36,36 @@ static inline __m128 fold_to_128(__m512 v)
                       _mm256_extractf128_ps(half, 1));
 }
 
+/* [a1, a2, ..., a15, b0]: the lanes one place on, from the next vector. */
+static inline __m512 next_lane(__m512 a, __m512 b)
+{
+    return _mm512_castsi512_ps(
+        _mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), 1));
+}
+
+/* The even and the odd lanes of the 32 floats a:b, each in order. */
+static inline void deinterleave(__m512 a, __m512 b, __m512 *even, __m512 *odd)
+{
+    const __m512i even_index = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16,
+                                                 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd_index = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17,
+                                                19, 21, 23, 25, 27, 29, 31);
+    *even = _mm512_permutex2var_ps(a, even_index, b);
+    *odd = _mm512_permutex2var_ps(a, odd_index, b);
+}
+
+/* The inverse: even[0], odd[0], even[1], ... as two vectors. */
+static inline void interleave(__m512 even, __m512 odd, __m512 *low,
+                              __m512 *high)
+{
+    const __m512i low_index = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4,
+                                                20, 5, 21, 6, 22, 7, 23);
+    const __m512i high_index = _mm512_setr_epi32(
+        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    *low = _mm512_permutex2var_ps(even, low_index, odd);
+    *high = _mm512_permutex2var_ps(even, high_index, odd);
+}
+
 /* The intrinsic `name` at this width (_mm512_name); simd_x86.h builds the
  * operations the two widths share from it. */
 #define SIMD_WIDE(name) _mm512_##name

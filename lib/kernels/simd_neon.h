@@ -22,11 +22,13 @@ static inline int first_lanes(int lanes)
     return lanes;
 }
 
-/* The first `lanes` (1..4) floats at p, zeros in the other lanes; reads
- * nothing past p[lanes - 1]. */
+/* The first `lanes` floats at p, zeros in the other lanes; reads nothing
+ * past p[lanes - 1] (nothing at all if lanes <= 0). */
 static inline float32x4_t load_lanes(const float *p, int lanes)
 {
     const float32x2_t zero = vdup_n_f32(0.0f);
+    if (lanes <= 0)
+        return vdupq_n_f32(0.0f);
     if (lanes >= 4)
         return vld1q_f32(p);
     if (lanes == 3)
@@ -65,6 +67,28 @@ static inline float32x4_t keep_positive(float32x4_t a, float32x4_t g)
     return vreinterpretq_f32_u32(vandq_u32(positive, vreinterpretq_u32_f32(g)));
 }
 
+/* [a1, a2, a3, b0]: the lanes one place on, from the next vector. */
+static inline float32x4_t next_lane(float32x4_t a, float32x4_t b)
+{
+    return vextq_f32(a, b, 1);
+}
+
+/* The even and the odd lanes of the 8 floats a:b, each in order. */
+static inline void deinterleave(float32x4_t a, float32x4_t b, float32x4_t *even,
+                                float32x4_t *odd)
+{
+    *even = vuzp1q_f32(a, b);
+    *odd = vuzp2q_f32(a, b);
+}
+
+/* The inverse: even[0], odd[0], even[1], ... as two vectors. */
+static inline void interleave(float32x4_t even, float32x4_t odd,
+                              float32x4_t *low, float32x4_t *high)
+{
+    *low = vzip1q_f32(even, odd);
+    *high = vzip2q_f32(even, odd);
+}
+
 #define SIMD_VECTOR float32x4_t
 #define SIMD_MASK int
 #define SIMD_LOAD(p) vld1q_f32(p)
@@ -77,6 +101,7 @@ static inline float32x4_t keep_positive(float32x4_t a, float32x4_t g)
 #define SIMD_ZERO() vdupq_n_f32(0.0f)
 #define SIMD_FMA(a, b, c) vfmaq_f32(c, a, b)
 #define SIMD_ADD(a, b) vaddq_f32(a, b)
+#define SIMD_SUB(a, b) vsubq_f32(a, b)
 #define SIMD_MUL(a, b) vmulq_f32(a, b)
 #define SIMD_SUM(v) vaddvq_f32(v)
 /* max(0, v), with NaN -> 0 as the reference's !(sum > 0) test gives (fmax

@@ -13,6 +13,7 @@
 #define SIMD_FMA(a, b, c) SIMD_WIDE(fmadd_ps)(a, b, c)
 #define SIMD_FMSUB(a, b, c) SIMD_WIDE(fmsub_ps)(a, b, c)
 #define SIMD_ADD(a, b) SIMD_WIDE(add_ps)(a, b)
+#define SIMD_SUB(a, b) SIMD_WIDE(sub_ps)(a, b)
 #define SIMD_MUL(a, b) SIMD_WIDE(mul_ps)(a, b)
 #define SIMD_MAX(a, b) SIMD_WIDE(max_ps)(a, b)
 /* max(v, 0) with NaN -> 0: max returns its second operand on NaN. */

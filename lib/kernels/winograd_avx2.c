@@ -1,0 +1,15 @@
+/* The Winograd F(2x2, 3x3) stages (winograd_template.h) for avx2.
+ * AVX2: 16 ymm registers, so 4 output channels x 3 vectors of 8 tiles (12
+ * accumulators). */
+#include "kernels/simd_avx2.h"
+
+#define WINOGRAD_BLOCK 4
+#define WINOGRAD_VECTORS 3
+
+#include "kernels/winograd_template.h"
+
+/* Winograd from 8 channels on each side and 128 channel pairs on: measured
+ * with bench_kernels --only rule (docs/performance.md), where 8 -> 8
+ * channels loses to the direct kernels and 8 -> 16 and 16 -> 8 win. */
+const winograd_microkernels winograd_avx2 =
+    WINOGRAD_MICROKERNELS(3 * LANES, 8, 128);

@@ -1,0 +1,15 @@
+/* The Winograd F(2x2, 3x3) stages (winograd_template.h) for avx512.
+ * AVX-512: 32 zmm registers, so 8 output channels x 3 vectors of 16 tiles (24
+ * accumulators). */
+#include "kernels/simd_avx512.h"
+
+#define WINOGRAD_BLOCK 8
+#define WINOGRAD_VECTORS 3
+
+#include "kernels/winograd_template.h"
+
+/* Winograd from 8 channels on each side and 128 channel pairs on: measured
+ * with bench_kernels --only rule (docs/performance.md), where 8 -> 8
+ * channels loses to the direct kernels and 8 -> 16 and 16 -> 8 win. */
+const winograd_microkernels winograd_avx512 =
+    WINOGRAD_MICROKERNELS(3 * LANES, 8, 128);

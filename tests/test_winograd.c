@@ -1,0 +1,373 @@
+/* The Winograd F(2x2, 3x3) forward pass (lib/kernels/winograd.h): its
+ * plain-C stages and every ISA's, held to the scalar direct convolution.
+ *
+ * Tolerance: gamma(in_channels + 8) times the Winograd magnitude plus the
+ * direct reference's own gamma(9 in_channels + 1) sum|terms|
+ * (winograd_bound.h explains both). On small integers every transform,
+ * product and sum is exact in float32, so there the result must equal the
+ * reference bit for bit: a wrong coefficient or a lost term cannot hide
+ * inside the bound. An image's output must not depend on the batch it is
+ * computed in, and the driver must send exactly the shapes its rule accepts
+ * to Winograd. Buffers end at a guard page. */
+#define _DEFAULT_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/memory.h"
+#include "common/rng.h"
+#include "kernels/conv_driver.h"
+#include "kernels/kernels.h"
+#include "kernels/winograd.h"
+#include "kernel_test_support.h"
+#include "winograd_bound.h"
+
+/* ---- the stage sets under test ----------------------------------------- */
+
+typedef struct stage_set {
+    const char *name;
+    const winograd_microkernels *stages;
+} stage_set;
+
+/* The plain-C stages and the stages of every variant this CPU runs. */
+static int stage_sets(stage_set *sets)
+{
+    int n = 0;
+    sets[n++] = (stage_set){"reference", &winograd_reference};
+    for (int i = 0; kernel_variant_names[i]; i++) {
+        const kernel_table *t = kernels_by_name(kernel_variant_names[i]);
+        if (t && t->conv3x3 && t->conv3x3->winograd)
+            sets[n++] = (stage_set){t->name, t->conv3x3->winograd};
+    }
+    return n;
+}
+
+/* ---- data -------------------------------------------------------------- */
+
+enum { VALUES_UNIFORM, VALUES_INTEGER };
+
+static void fill_values(random_generator *rng, float *x, size_t n, int kind)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = kind == VALUES_INTEGER
+                   ? (float)((int)random_below(rng, 7) - 3)
+                   : (float)(2.0 * random_uniform(rng) - 1.0);
+}
+
+static int random_int(random_generator *rng, int low, int high)
+{
+    return low + (int)random_below(rng, (uint64_t)(high - low + 1));
+}
+
+typedef struct sizes {
+    size_t input, output, weights;
+} sizes;
+
+static sizes sizes_of(const conv_shape *s, size_t count)
+{
+    sizes z;
+    z.input =
+        count * s->in_channels * conv_padded_height(s) * conv_padded_width(s);
+    z.output = count * s->out_channels * conv_out_height(s) * conv_out_width(s);
+    z.weights = (size_t)s->out_channels * s->in_channels * 9;
+    return z;
+}
+
+/* The stages' forward pass with weights packed here. */
+static void winograd_run(const winograd_microkernels *stages,
+                         const conv_shape *shape, size_t count,
+                         const float *input, const float *weights,
+                         const float *bias, int relu, float *output)
+{
+    float *packed = memory_allocate_aligned(
+        64, sizeof(float) * winograd_packed_floats(stages, shape));
+    assert_non_null(packed);
+    winograd_pack(stages, shape, weights, 0, packed);
+    winograd_forward(stages, shape, count, input, packed, bias, relu, output);
+    memory_free(packed);
+}
+
+/* sum|terms| of the direct sum for one output. */
+static double direct_magnitude(const conv_shape *s, const float *input,
+                               const float *weights, const float *bias,
+                               size_t image, int co, int oy, int ox)
+{
+    const int cin = s->in_channels;
+    const int hp = conv_padded_height(s), wp = conv_padded_width(s);
+    double total = fabs((double)bias[co]);
+    for (int ci = 0; ci < cin; ci++)
+        for (int kh = 0; kh < 3; kh++)
+            for (int kw = 0; kw < 3; kw++)
+                total += fabs(
+                    (double)weights[((co * cin + ci) * 3 + kh) * 3 + kw] *
+                    input[((image * cin + ci) * hp + oy + kh) * wp + ox + kw]);
+    return total;
+}
+
+/* Checks `output` (count images of the shape) against the direct reference
+ * with the Winograd bound (exactly on integers). */
+static void check_against_reference(const char *name, const conv_shape *s,
+                                    size_t count, const float *input,
+                                    const float *weights, const float *bias,
+                                    int relu, int kind, const float *output)
+{
+    const sizes z = sizes_of(s, count);
+    float *reference = malloc(sizeof(float) * z.output);
+    assert_non_null(reference);
+    conv3x3_forward_scalar(s, count, input, weights, bias, relu, reference);
+    const int ho = conv_out_height(s), wo = conv_out_width(s);
+    const int cin = s->in_channels;
+    size_t index = 0;
+    for (size_t i = 0; i < count; i++)
+        for (int co = 0; co < s->out_channels; co++)
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++, index++) {
+                    if (kind == VALUES_INTEGER) {
+                        check_equal(name, "winograd forward", index,
+                                    output[index], reference[index]);
+                        continue;
+                    }
+                    const double tolerance =
+                        gamma_of(cin + 8.0) *
+                            winograd_magnitude(s, input, weights, bias, i, co,
+                                               oy, ox) +
+                        gamma_of(9.0 * cin + 1.0) *
+                            direct_magnitude(s, input, weights, bias, i, co, oy,
+                                             ox);
+                    check_close(name, "winograd forward", index, output[index],
+                                reference[index], tolerance);
+                    if (relu)
+                        assert_true(output[index] >= 0.0f);
+                }
+    free(reference);
+}
+
+static void check_stages(const stage_set *set, const conv_shape *s,
+                         size_t count, int relu, int kind,
+                         random_generator *rng)
+{
+    const sizes z = sizes_of(s, count);
+    guarded gi, gw, gb, go;
+    float *input = guarded_floats(&gi, z.input);
+    float *weights = guarded_floats(&gw, z.weights);
+    float *bias = guarded_floats(&gb, (size_t)s->out_channels);
+    float *output = guarded_floats(&go, z.output);
+    /* The pad is filled too: the stages must read it, not assume zeros. */
+    fill_values(rng, input, z.input, kind);
+    fill_values(rng, weights, z.weights, kind);
+    fill_values(rng, bias, (size_t)s->out_channels, kind);
+    fill_value(output, z.output, SENTINEL);
+    winograd_run(set->stages, s, count, input, weights, bias, relu, output);
+    check_against_reference(set->name, s, count, input, weights, bias, relu,
+                            kind, output);
+    guarded_free(&gi);
+    guarded_free(&gw);
+    guarded_free(&gb);
+    guarded_free(&go);
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+/* The seed network's three convolutions and the honest classifier's
+ * second (16 -> 32 at 14 x 14, pad 1). */
+static const conv_shape network_shapes[] = {
+    {1, 16, 28, 28, 1},
+    {16, 8, 14, 14, 2},
+    {8, 1, 8, 8, 2},
+    {16, 32, 14, 14, 1},
+};
+
+static void test_network_shapes(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 1201);
+    stage_set sets[8];
+    const int n = stage_sets(sets);
+    for (int k = 0; k < n; k++)
+        for (size_t s = 0; s < sizeof network_shapes / sizeof *network_shapes;
+             s++)
+            for (int kind = VALUES_UNIFORM; kind <= VALUES_INTEGER; kind++) {
+                const size_t counts[] = {1, 3, 20};
+                for (int c = 0; c < 3; c++)
+                    if (winograd_fits(sets[k].stages, &network_shapes[s]))
+                        check_stages(&sets[k], &network_shapes[s], counts[c],
+                                     c != 1, kind, &rng);
+            }
+}
+
+/* Random shapes, pad 0..2, count 1..4, in two families that each fit the
+ * stack buffer of every variant: channels 1..16 with sizes 1..40 (odd
+ * output sizes leave half tiles; rows of up to 21 tiles span several
+ * vectors), and channels 1..28 with sizes 1..16. */
+static void test_random_shapes(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 1202);
+    stage_set sets[8];
+    const int n = stage_sets(sets);
+    for (int k = 0; k < n; k++)
+        for (int trial = 0; trial < 120; trial++) {
+            const int wide = trial % 2;
+            const int channels = wide ? 16 : 28, size = wide ? 40 : 16;
+            conv_shape s;
+            s.in_channels = random_int(&rng, 1, channels);
+            s.out_channels = random_int(&rng, 1, channels);
+            s.pad = random_int(&rng, 0, 2);
+            const int smallest = s.pad >= 1 ? 1 : 3;
+            s.in_height = random_int(&rng, smallest, size);
+            s.in_width = random_int(&rng, smallest, size);
+            const size_t count = (size_t)random_int(&rng, 1, 4);
+            assert_true(winograd_fits(sets[k].stages, &s));
+            check_stages(&sets[k], &s, count, trial % 4 < 2, trial % 3 == 0,
+                         &rng);
+        }
+}
+
+/* An image's output is the same bits whether it is computed alone or in a
+ * batch. */
+static void test_batch_invariance(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 1203);
+    stage_set sets[8];
+    const int n = stage_sets(sets);
+    const conv_shape s = {16, 8, 14, 14, 2};
+    const size_t count = 5;
+    const sizes z = sizes_of(&s, count), one = sizes_of(&s, 1);
+    float *input = malloc(sizeof(float) * z.input);
+    float *weights = malloc(sizeof(float) * z.weights);
+    float bias[8];
+    float *batch = malloc(sizeof(float) * z.output);
+    float *alone = malloc(sizeof(float) * one.output);
+    assert_true(input && weights && batch && alone);
+    fill_values(&rng, input, z.input, VALUES_UNIFORM);
+    fill_values(&rng, weights, z.weights, VALUES_UNIFORM);
+    fill_values(&rng, bias, 8, VALUES_UNIFORM);
+    for (int k = 0; k < n; k++) {
+        winograd_run(sets[k].stages, &s, count, input, weights, bias, 1, batch);
+        for (size_t i = 0; i < count; i++) {
+            winograd_run(sets[k].stages, &s, 1, input + i * one.input, weights,
+                         bias, 1, alone);
+            for (size_t j = 0; j < one.output; j++)
+                check_equal(sets[k].name, "image alone vs in a batch",
+                            i * one.output + j, alone[j],
+                            batch[i * one.output + j]);
+        }
+    }
+    free(input);
+    free(weights);
+    free(batch);
+    free(alone);
+}
+
+/* The driver runs Winograd exactly for the shapes the rule accepts: never
+ * for the scalar table (the reference) nor for one input channel, and its
+ * packed forward pass then gives the same bits as the stages alone. */
+static void test_driver_rule(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 1204);
+    for (int v = 0; kernel_variant_names[v]; v++) {
+        const kernel_table *t = kernels_by_name(kernel_variant_names[v]);
+        if (!t)
+            continue;
+        assert_false(conv3x3_forward_uses_winograd(t, &network_shapes[0]));
+        if (!t->conv3x3 || !t->conv3x3->winograd) {
+            for (size_t s = 0;
+                 s < sizeof network_shapes / sizeof *network_shapes; s++)
+                assert_false(
+                    conv3x3_forward_uses_winograd(t, &network_shapes[s]));
+            continue;
+        }
+        for (size_t s = 0; s < sizeof network_shapes / sizeof *network_shapes;
+             s++) {
+            const conv_shape *shape = &network_shapes[s];
+            if (!conv3x3_forward_uses_winograd(t, shape))
+                continue;
+            const size_t count = 3;
+            const sizes z = sizes_of(shape, count);
+            float *input = malloc(sizeof(float) * z.input);
+            float *weights = malloc(sizeof(float) * z.weights);
+            float *bias = malloc(sizeof(float) * shape->out_channels);
+            float *direct = malloc(sizeof(float) * z.output);
+            float *staged = malloc(sizeof(float) * z.output);
+            assert_true(input && weights && bias && direct && staged);
+            fill_values(&rng, input, z.input, VALUES_UNIFORM);
+            fill_values(&rng, weights, z.weights, VALUES_UNIFORM);
+            fill_values(&rng, bias, (size_t)shape->out_channels,
+                        VALUES_UNIFORM);
+            conv3x3_forward_unpacked(t->conv3x3, shape, count, input, weights,
+                                     bias, 1, direct);
+            winograd_run(t->conv3x3->winograd, shape, count, input, weights,
+                         bias, 1, staged);
+            for (size_t j = 0; j < z.output; j++)
+                check_equal(t->name, "driver vs stages", j, direct[j],
+                            staged[j]);
+            free(input);
+            free(weights);
+            free(bias);
+            free(direct);
+            free(staged);
+        }
+    }
+}
+
+/* Weights near FLT_MAX overflow in U = G g G^T, and Winograd would turn
+ * the infinities into NaN (inf - inf), which ReLU maps to 0: the driver
+ * then runs the direct sum, whose infinities the library reports. */
+static void test_overflowing_weights_run_direct(void **state)
+{
+    (void)state;
+    const conv_shape s = {16, 8, 14, 14, 2};
+    const size_t count = 2;
+    const sizes z = sizes_of(&s, count);
+    float *input = malloc(sizeof(float) * z.input);
+    float *weights = malloc(sizeof(float) * z.weights);
+    float *output = malloc(sizeof(float) * z.output);
+    float *reference = malloc(sizeof(float) * z.output);
+    float bias[8] = {0};
+    assert_true(input && weights && output && reference);
+    fill_value(input, z.input, 1.0f);
+    fill_value(weights, z.weights, FLT_MAX);
+    conv3x3_forward_scalar(&s, count, input, weights, bias, 1, reference);
+    for (int v = 0; kernel_variant_names[v]; v++) {
+        const kernel_table *t = kernels_by_name(kernel_variant_names[v]);
+        if (!t)
+            continue;
+        conv3x3_forward_unpacked(t->conv3x3, &s, count, input, weights, bias, 1,
+                                 output);
+        for (size_t j = 0; j < z.output; j++) {
+            assert_true(isinf(reference[j]));
+            check_equal(t->name, "overflowing weights", j, output[j],
+                        reference[j]);
+        }
+    }
+    free(input);
+    free(weights);
+    free(output);
+    free(reference);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_network_shapes),
+        cmocka_unit_test(test_random_shapes),
+        cmocka_unit_test(test_batch_invariance),
+        cmocka_unit_test(test_driver_rule),
+        cmocka_unit_test(test_overflowing_weights_run_direct),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
