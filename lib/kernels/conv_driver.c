@@ -303,6 +303,21 @@ static void forward_images(const conv3x3_microkernels *mk,
     }
 }
 
+/* What the strips need to know of a shape's planes. */
+static conv_forward_geometry forward_geometry_of(const conv_shape *shape)
+{
+    const conv_forward_geometry g = {
+        .in_channels = shape->in_channels,
+        .in_width = conv_padded_width(shape),
+        .in_plane =
+            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
+        .out_height = conv_out_height(shape),
+        .out_width = conv_out_width(shape),
+        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
+    };
+    return g;
+}
+
 void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
                             size_t count, const float *input_padded,
                             const float *packed, const float *bias, int relu,
@@ -324,15 +339,7 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
                                output);
         return;
     }
-    const conv_forward_geometry g = {
-        .in_channels = shape->in_channels,
-        .in_width = conv_padded_width(shape),
-        .in_plane =
-            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
-        .out_height = conv_out_height(shape),
-        .out_width = conv_out_width(shape),
-        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
-    };
+    const conv_forward_geometry g = forward_geometry_of(shape);
     forward_images(mk, &g, shape->out_channels, count, input_padded,
                    (size_t)shape->in_channels * g.in_plane, packed, bias, relu,
                    output);
@@ -362,15 +369,7 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
                                          output_row);
         return;
     }
-    const conv_forward_geometry g = {
-        .in_channels = shape->in_channels,
-        .in_width = conv_padded_width(shape),
-        .in_plane =
-            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
-        .out_height = conv_out_height(shape),
-        .out_width = conv_out_width(shape),
-        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
-    };
+    const conv_forward_geometry g = forward_geometry_of(shape);
     const int out_channels = shape->out_channels, lanes = mk->lanes;
     const size_t in_image = (size_t)shape->in_channels * g.in_plane;
     for (size_t i = 0; i < count; i++) {
