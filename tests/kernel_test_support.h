@@ -1,7 +1,7 @@
-/* What the kernel parity tests (test_kernels.c, test_dense_kernels.c)
- * share: the tolerance's gamma_K, buffers that end at a guard page, and
- * the element checks. Include after cmocka.h, with _DEFAULT_SOURCE defined
- * before any system header (for MAP_ANONYMOUS). */
+/* What the kernel parity tests (test_kernels.c, test_dense_kernels.c,
+ * test_winograd.c) share: the tolerance's gamma_K, buffers that end at a
+ * guard page, the test values and the element checks. Include after cmocka.h,
+ * with _DEFAULT_SOURCE defined before any system header (for MAP_ANONYMOUS). */
 #ifndef COSNET_TESTS_KERNEL_TEST_SUPPORT_H
 #define COSNET_TESTS_KERNEL_TEST_SUPPORT_H
 
@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "common/rng.h"
 
 #define UNIT_ROUNDOFF (1.0 / 16777216.0) /* 2^-24, float32 */
 #define SENTINEL 12345.5f
@@ -55,6 +57,19 @@ static inline void fill_value(float *x, size_t n, float value)
 {
     for (size_t i = 0; i < n; i++)
         x[i] = value;
+}
+
+/* Test values: uniform in [-1, 1), or integers in [-3, 3], whose products
+ * and sums stay exact in float32 so a variant must match bit for bit. */
+enum { VALUES_UNIFORM, VALUES_INTEGER };
+
+static inline void fill_values(random_generator *rng, float *x, size_t n,
+                               int kind)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = kind == VALUES_INTEGER
+                   ? (float)((int)random_below(rng, 7) - 3)
+                   : (float)(2.0 * random_uniform(rng) - 1.0);
 }
 
 static inline void check_close(const char *variant, const char *what,

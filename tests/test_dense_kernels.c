@@ -47,16 +47,6 @@ static float *checked_malloc(size_t floats)
 
 /* ---- data -------------------------------------------------------------- */
 
-enum { VALUES_UNIFORM, VALUES_INTEGER };
-
-static void fill_values(random_generator *rng, float *x, size_t n, int kind)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = kind == VALUES_INTEGER
-                   ? (float)((int)random_below(rng, 7) - 3)
-                   : (float)(2.0 * random_uniform(rng) - 1.0);
-}
-
 static size_t random_size(random_generator *rng, size_t low, size_t high)
 {
     return low + (size_t)random_below(rng, (uint64_t)(high - low + 1));

@@ -49,13 +49,6 @@ static void fill_uniform(random_generator *rng, float *x, size_t n)
         x[i] = (float)(2.0 * random_uniform(rng) - 1.0);
 }
 
-/* Integers in [-limit, limit]: products and sums stay exact in float32. */
-static void fill_integers(random_generator *rng, float *x, size_t n, int limit)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)((int)random_below(rng, 2 * (uint64_t)limit + 1) - limit);
-}
-
 static int random_int(random_generator *rng, int low, int high)
 {
     return low + (int)random_below(rng, (uint64_t)(high - low + 1));
@@ -133,16 +126,6 @@ static conv_sizes sizes_of(const conv_case *c)
     z.output = c->count * z.cout * z.ho * z.wo;
     z.weights = (size_t)z.cout * z.cin * 9;
     return z;
-}
-
-enum { VALUES_UNIFORM, VALUES_INTEGER };
-
-static void fill_values(random_generator *rng, float *x, size_t n, int kind)
-{
-    if (kind == VALUES_INTEGER)
-        fill_integers(rng, x, n, 3);
-    else
-        fill_uniform(rng, x, n);
 }
 
 /* ---- convolution forward ----------------------------------------------- */

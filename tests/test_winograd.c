@@ -52,16 +52,6 @@ static int stage_sets(stage_set *sets)
 
 /* ---- data -------------------------------------------------------------- */
 
-enum { VALUES_UNIFORM, VALUES_INTEGER };
-
-static void fill_values(random_generator *rng, float *x, size_t n, int kind)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = kind == VALUES_INTEGER
-                   ? (float)((int)random_below(rng, 7) - 3)
-                   : (float)(2.0 * random_uniform(rng) - 1.0);
-}
-
 static int random_int(random_generator *rng, int low, int high)
 {
     return low + (int)random_below(rng, (uint64_t)(high - low + 1));
