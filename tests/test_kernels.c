@@ -237,9 +237,10 @@ static void test_conv_forward_random_shapes(void **state)
  * the plain strips' order): every pooled value, written into a buffer laid
  * out like the next layer's padded input (one zero row and column before
  * the interior, two after), and nothing else of that buffer, which ends at
- * a guard page. */
-static void check_conv_relu_pool(const kernel_table *table, const conv_case *c,
-                                 random_generator *rng)
+ * a guard page. Returns whether the table fuses the shape (nothing is
+ * checked if not). */
+static int check_conv_relu_pool(const kernel_table *table, const conv_case *c,
+                                random_generator *rng)
 {
     const conv_sizes z = sizes_of(c);
     const int ph = z.ho / 2, pw = z.wo / 2;
@@ -261,26 +262,30 @@ static void check_conv_relu_pool(const kernel_table *table, const conv_case *c,
     fill_uniform(rng, bias, (size_t)z.cout);
     fill_value(output, planes * plane, SENTINEL);
     conv3x3_pack_forward(table, &c->shape, weights, packed);
-    conv3x3_forward_packed(table, &c->shape, c->count, input, packed, bias, 1,
-                           conv);
-    table->maxpool2x2_forward(planes, z.ho, z.wo, conv, pooled, (size_t)ph * pw,
-                              (size_t)pw, argmax);
-    conv3x3_forward_relu_pool_packed(table, &c->shape, c->count, input, packed,
-                                     bias, output + row + 1, plane, row);
-    for (size_t p = 0; p < planes; p++)
-        for (size_t k = 0; k < plane; k++) {
-            const size_t r = k / row, col = k % row;
-            const float got = output[p * plane + k];
-            if (r >= 1 && r <= (size_t)ph && col >= 1 && col <= (size_t)pw)
-                check_equal(table->name, "conv relu pool",
-                            (p * ph + r - 1) * pw + col - 1, got,
-                            pooled[(p * ph + r - 1) * pw + col - 1]);
-            else if (got != SENTINEL)
-                fail_msg("%s conv relu pool: %dx%d -> %d channels, pad %d: "
-                         "plane %zu, padded position %zu written",
-                         table->name, c->shape.in_height, c->shape.in_width,
-                         z.cout, c->shape.pad, p, k);
-        }
+    const int fused = conv3x3_fuses_pool(table, &c->shape, packed);
+    if (fused) {
+        conv3x3_forward_packed(table, &c->shape, c->count, input, packed, bias,
+                               1, conv);
+        table->maxpool2x2_forward(planes, z.ho, z.wo, conv, pooled,
+                                  (size_t)ph * pw, (size_t)pw, argmax);
+        conv3x3_forward_relu_pool_packed(table, &c->shape, c->count, input,
+                                         packed, bias, output + row + 1, plane,
+                                         row);
+        for (size_t p = 0; p < planes; p++)
+            for (size_t k = 0; k < plane; k++) {
+                const size_t r = k / row, col = k % row;
+                const float got = output[p * plane + k];
+                if (r >= 1 && r <= (size_t)ph && col >= 1 && col <= (size_t)pw)
+                    check_equal(table->name, "conv relu pool",
+                                (p * ph + r - 1) * pw + col - 1, got,
+                                pooled[(p * ph + r - 1) * pw + col - 1]);
+                else if (got != SENTINEL)
+                    fail_msg("%s conv relu pool: %dx%d -> %d channels, pad %d: "
+                             "plane %zu, padded position %zu written",
+                             table->name, c->shape.in_height, c->shape.in_width,
+                             z.cout, c->shape.pad, p, k);
+            }
+    }
     guarded_free(&go);
     free(input);
     free(weights);
@@ -289,6 +294,7 @@ static void check_conv_relu_pool(const kernel_table *table, const conv_case *c,
     free(conv);
     free(pooled);
     free(argmax);
+    return fused;
 }
 
 static void test_conv_relu_pool(void **state)
@@ -304,27 +310,38 @@ static void test_conv_relu_pool(void **state)
     FOR_EACH_VARIANT(table)
     {
         /* The convolutions of the networks, then random shapes; those
-         * the table does not fuse (AVX2, Winograd shapes) are skipped. */
-        int fused = 0;
+         * the table does not fuse (AVX2's direct shapes) are skipped. */
+        int fused = 0, winograd = 0, seed_conv2 = 0;
         for (int layer = 0; layer < 2; layer++) {
             conv_case c = {seed_shape(layer), 20};
-            if (conv3x3_fuses_pool(table, &c.shape))
-                check_conv_relu_pool(table, &c, &rng), fused++;
+            const int pooled = check_conv_relu_pool(table, &c, &rng);
+            fused += pooled;
+            seed_conv2 = layer == 1 && pooled &&
+                         conv3x3_forward_uses_winograd(table, &c.shape);
         }
         for (int l = 0; l < classifier.layer_count; l++)
             if (classifier.layers[l].kind == LAYER_CONV3X3) {
                 conv_case c = {classifier.layers[l].shape, 3};
-                if (conv3x3_fuses_pool(table, &c.shape))
-                    check_conv_relu_pool(table, &c, &rng), fused++;
+                fused += check_conv_relu_pool(table, &c, &rng);
             }
         for (int trial = 0; trial < 120; trial++) {
             conv_case c = random_conv_case(&rng);
-            if (conv3x3_fuses_pool(table, &c.shape))
-                check_conv_relu_pool(table, &c, &rng), fused++;
+            const int pooled = check_conv_relu_pool(table, &c, &rng);
+            fused += pooled;
+            winograd +=
+                pooled && conv3x3_forward_uses_winograd(table, &c.shape);
         }
-        /* Every table but AVX2's fuses conv1 and most random shapes. */
+        /* Every table but AVX2's fuses conv1 and most random shapes; every
+         * table with Winograd fuses its shapes, the seed's conv2 too. */
         if (strcmp(table->name, "avx2") != 0 && fused < 60)
             fail_msg("%s: only %d shapes fused", table->name, fused);
+        if (table->conv3x3 && table->conv3x3->winograd) {
+            if (winograd == 0)
+                fail_msg("%s: no random Winograd shape fused", table->name);
+            if (!seed_conv2)
+                fail_msg("%s: the seed's conv2 not fused by Winograd",
+                         table->name);
+        }
     }
 }
 

@@ -164,6 +164,64 @@ static void check_stages(const stage_set *set, const conv_shape *s,
     guarded_free(&go);
 }
 
+/* The stages' pooled forward pass (winograd_forward_relu_pool) against
+ * their forward pass with ReLU followed by the scalar max-pool, bit for
+ * bit: every pooled value, written into a buffer laid out like a padded
+ * input (one row and column before the interior, two after), and nothing
+ * else of that buffer, which ends at a guard page. */
+static void check_pooled_stages(const stage_set *set, const conv_shape *s,
+                                size_t count, random_generator *rng)
+{
+    const sizes z = sizes_of(s, count);
+    const int oh = conv_out_height(s), ow = conv_out_width(s);
+    const int ph = oh / 2, pw = ow / 2;
+    const size_t planes = count * (size_t)s->out_channels;
+    const size_t row = (size_t)pw + 3, plane = (size_t)(ph + 3) * row;
+    float *input = malloc(sizeof(float) * z.input);
+    float *weights = malloc(sizeof(float) * z.weights);
+    float *bias = malloc(sizeof(float) * (size_t)s->out_channels);
+    float *conv = malloc(sizeof(float) * z.output);
+    float *pooled = malloc(sizeof(float) * (planes * ph * pw + 1));
+    uint8_t *argmax = malloc(planes * ph * pw + 1);
+    float *packed = memory_allocate_aligned(
+        64, sizeof(float) * winograd_packed_floats(set->stages, s));
+    guarded go;
+    float *output = guarded_floats(&go, planes * plane);
+    assert_true(input && weights && bias && conv && pooled && argmax && packed);
+    fill_values(rng, input, z.input, VALUES_UNIFORM);
+    fill_values(rng, weights, z.weights, VALUES_UNIFORM);
+    fill_values(rng, bias, (size_t)s->out_channels, VALUES_UNIFORM);
+    fill_value(output, planes * plane, SENTINEL);
+    winograd_pack(set->stages, s, weights, 0, packed);
+    winograd_forward(set->stages, s, count, input, packed, bias, 1, conv);
+    maxpool2x2_forward_scalar(planes, oh, ow, conv, pooled, (size_t)ph * pw,
+                              (size_t)pw, argmax);
+    winograd_forward_relu_pool(set->stages, s, count, input, packed, bias,
+                               output + row + 1, plane, row);
+    for (size_t p = 0; p < planes; p++)
+        for (size_t k = 0; k < plane; k++) {
+            const size_t r = k / row, col = k % row;
+            const float got = output[p * plane + k];
+            if (r >= 1 && r <= (size_t)ph && col >= 1 && col <= (size_t)pw)
+                check_equal(set->name, "pooled",
+                            (p * ph + r - 1) * pw + col - 1, got,
+                            pooled[(p * ph + r - 1) * pw + col - 1]);
+            else if (got != SENTINEL)
+                fail_msg("%s pooled: %dx%d, %d -> %d channels, pad %d: plane "
+                         "%zu, padded position %zu written",
+                         set->name, s->in_height, s->in_width, s->in_channels,
+                         s->out_channels, s->pad, p, k);
+        }
+    guarded_free(&go);
+    memory_free(packed);
+    free(input);
+    free(weights);
+    free(bias);
+    free(conv);
+    free(pooled);
+    free(argmax);
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 /* The seed network's three convolutions and the honest classifier's
@@ -221,6 +279,36 @@ static void test_random_shapes(void **state)
             check_stages(&sets[k], &s, count, trial % 4 < 2, trial % 3 == 0,
                          &rng);
         }
+}
+
+/* The pooled output transform on the network shapes and on random shapes
+ * (odd output sizes: the pool drops the last row or column). */
+static void test_pooled(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 1205);
+    stage_set sets[8];
+    const int n = stage_sets(sets);
+    for (int k = 0; k < n; k++) {
+        for (size_t s = 0; s < sizeof network_shapes / sizeof *network_shapes;
+             s++)
+            if (winograd_fits(sets[k].stages, &network_shapes[s]))
+                check_pooled_stages(&sets[k], &network_shapes[s], 3, &rng);
+        for (int trial = 0; trial < 60; trial++) {
+            const int wide = trial % 2;
+            const int channels = wide ? 16 : 28, size = wide ? 40 : 16;
+            conv_shape s;
+            s.in_channels = random_int(&rng, 1, channels);
+            s.out_channels = random_int(&rng, 1, channels);
+            s.pad = random_int(&rng, 0, 2);
+            const int smallest = s.pad >= 1 ? 1 : 3;
+            s.in_height = random_int(&rng, smallest, size);
+            s.in_width = random_int(&rng, smallest, size);
+            check_pooled_stages(&sets[k], &s, (size_t)random_int(&rng, 1, 3),
+                                &rng);
+        }
+    }
 }
 
 /* An image's output is the same bits whether it is computed alone or in a
@@ -343,6 +431,24 @@ static void test_overflowing_weights_run_direct(void **state)
             check_equal(t->name, "overflowing weights", j, output[j],
                         reference[j]);
         }
+        /* The pooled forward pass too: it runs the direct pooled strips
+         * where the ISA has them, and is not offered where it has not. */
+        float *packed = memory_allocate_aligned(
+            64, sizeof(float) * conv3x3_packed_forward_floats(t, &s));
+        assert_non_null(packed);
+        conv3x3_pack_forward(t, &s, weights, packed);
+        const int fuses = conv3x3_fuses_pool(t, &s, packed);
+        assert_int_equal(fuses,
+                         !t->conv3x3 || t->conv3x3->pool_strips[0] != NULL);
+        if (fuses) {
+            const size_t pooled = z.output / 4; /* 16 x 16 -> 8 x 8 */
+            conv3x3_forward_relu_pool_packed(t, &s, count, input, packed, bias,
+                                             output, 64, 8);
+            for (size_t j = 0; j < pooled; j++)
+                check_equal(t->name, "overflowing weights, pooled", j,
+                            output[j], INFINITY);
+        }
+        memory_free(packed);
     }
     free(input);
     free(weights);
@@ -355,6 +461,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_network_shapes),
         cmocka_unit_test(test_random_shapes),
+        cmocka_unit_test(test_pooled),
         cmocka_unit_test(test_batch_invariance),
         cmocka_unit_test(test_driver_rule),
         cmocka_unit_test(test_overflowing_weights_run_direct),

@@ -348,11 +348,20 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
 /* ---- Forward with ReLU and max-pool -------------------------------------
  * For predictions: the ReLU output never leaves the registers, and only
  * the pooled quarter is stored (conv1 of the seed network wrote 50 KB per
- * image that the pool read back). */
-int conv3x3_fuses_pool(const kernel_table *table, const conv_shape *shape)
+ * image that the pool read back). A Winograd shape pools in its output
+ * transform; if its weights overflowed the transform (direct packing
+ * follows the header), the direct pooled strips run, where the ISA has
+ * them. */
+int conv3x3_fuses_pool(const kernel_table *table, const conv_shape *shape,
+                       const float *packed)
 {
-    return !table->conv3x3 || (table->conv3x3->pool_strips[0] != NULL &&
-                               !forward_winograd(table, shape));
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk)
+        return 1;
+    const winograd_microkernels *w = forward_winograd(table, shape);
+    if (w && packed[0] != 0.0f)
+        return w->output_pool_row != NULL;
+    return mk->pool_strips[0] != NULL;
 }
 
 void conv3x3_forward_relu_pool_packed(const kernel_table *table,
@@ -363,6 +372,16 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
                                       size_t output_row)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
+    const winograd_microkernels *w = forward_winograd(table, shape);
+    if (w) {
+        const int transformed = packed[0] != 0.0f;
+        packed += WINOGRAD_HEADER_FLOATS;
+        if (transformed) {
+            winograd_forward_relu_pool(w, shape, count, input_padded, packed,
+                                       bias, output, output_plane, output_row);
+            return;
+        }
+    }
     if (!mk) {
         conv3x3_forward_relu_pool_scalar(shape, count, input_padded, packed,
                                          bias, output, output_plane,

@@ -45,11 +45,14 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
                             size_t count, const float *input_padded,
                             const float *packed, const float *bias, int relu,
                             float *output);
-/* Whether conv3x3_forward_relu_pool_packed runs this shape with this table:
- * the reference, or an ISA with pooled strips, for a shape whose forward
- * pass is direct (a Winograd shape's packed weights are its transform).
- * If not, run the convolution and the max-pool. */
-int conv3x3_fuses_pool(const kernel_table *table, const conv_shape *shape);
+/* Whether conv3x3_forward_relu_pool_packed runs this shape with this table
+ * and these packed weights (from conv3x3_pack_forward): always for the
+ * reference; for a Winograd shape whose weights were transformed, by
+ * Winograd's pooled output transform; otherwise where the ISA has pooled
+ * direct strips (AVX2 has none). If not, run the convolution and the
+ * max-pool. */
+int conv3x3_fuses_pool(const kernel_table *table, const conv_shape *shape,
+                       const float *packed);
 
 /* max-pool(ReLU(conv3x3_forward_packed)) without storing the convolution's
  * output: the layout of conv3x3_forward_relu_pool_scalar (kernels.h), the

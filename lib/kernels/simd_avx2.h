@@ -114,6 +114,8 @@ static inline __m256 pair_max_low(__m256 v)
                                                   _MM_SHUFFLE(3, 1, 2, 0)));
 }
 #define SIMD_PAIR_MAX_LOW(v) pair_max_low(v)
+/* The upper 4 lanes in the lower 4. */
+#define SIMD_UPPER_HALF(v) _mm256_permute2f128_ps(v, v, 0x11)
 /* g where a > 0 (ordered: not on NaN), else +0. */
 #define SIMD_KEEP_POSITIVE(a, g)                                               \
     _mm256_and_ps(_mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ), g)

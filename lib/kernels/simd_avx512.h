@@ -87,6 +87,8 @@ static inline __m512 pair_max_low(__m512 v)
                          _mm512_permutexvar_ps(odd, v));
 }
 #define SIMD_PAIR_MAX_LOW(v) pair_max_low(v)
+/* The upper 8 lanes in the lower 8. */
+#define SIMD_UPPER_HALF(v) _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2))
 
 #include "kernels/simd_x86.h"
 

@@ -110,6 +110,8 @@ static inline void interleave(float32x4_t even, float32x4_t odd,
 #define SIMD_MAX(a, b) vmaxq_f32(a, b)
 /* The larger of lanes (0, 1) and of (2, 3), in the low 2 lanes. */
 #define SIMD_PAIR_MAX_LOW(v) vpmaxq_f32(v, v)
+/* The upper 2 lanes in the lower 2. */
+#define SIMD_UPPER_HALF(v) vcombine_f32(vget_high_f32(v), vget_high_f32(v))
 #define SIMD_KEEP_POSITIVE(a, g) keep_positive(a, g)
 
 #endif

@@ -137,12 +137,19 @@ int winograd_pack(const winograd_microkernels *microkernels,
     return finite;
 }
 
-void winograd_forward(const winograd_microkernels *microkernels,
-                      const conv_shape *shape, size_t count,
-                      const float *input_padded, const float *packed,
-                      const float *bias, int relu, float *output)
+/* Where the max-pool of the output goes, for the fused forward pass. */
+typedef struct pooled_destination {
+    float *output;
+    size_t plane, row;
+} pooled_destination;
+
+/* The forward pass of every image, into output (pool NULL) or pooled. */
+static void forward_images(const winograd_microkernels *mk,
+                           const conv_shape *shape, size_t count,
+                           const float *input_padded, const float *packed,
+                           const float *bias, int relu, float *output,
+                           const pooled_destination *pool)
 {
-    const winograd_microkernels *mk = microkernels;
     winograd_geometry g = {
         .in_channels = shape->in_channels,
         .out_channels = shape->out_channels,
@@ -161,7 +168,8 @@ void winograd_forward(const winograd_microkernels *microkernels,
     const int step = g.paired ? 2 : 1;
     const int tile_rows = tile_rows_of(shape), rows = block_rows(mk, shape);
     const size_t in_image = (size_t)g.in_channels * g.in_plane;
-    const size_t out_image = (size_t)g.out_channels * g.out_plane;
+    const size_t out_image =
+        (size_t)g.out_channels * (pool ? pool->plane : g.out_plane);
     const int channel_rows = WINOGRAD_FREQUENCIES * g.in_channels;
     _Alignas(64) float buffer[WINOGRAD_BUFFER_FLOATS];
     float *v = buffer;
@@ -175,7 +183,7 @@ void winograd_forward(const winograd_microkernels *microkernels,
             v[r * first_stride + t] = 0.0f;
     for (size_t i = 0; i < count; i++) {
         const float *image = input_padded + i * in_image;
-        float *out = output + i * out_image;
+        float *out = (pool ? pool->output : output) + i * out_image;
         for (int row0 = 0; row0 < tile_rows; row0 += rows) {
             const int block = rows < tile_rows - row0 ? rows : tile_rows - row0;
             const int tiles = block_tiles(mk, shape, block);
@@ -188,11 +196,36 @@ void winograd_forward(const winograd_microkernels *microkernels,
             for (int co = 0; co < g.out_channels; co += mk->block) {
                 mk->multiply(&g, packed, v, tiles, co, m);
                 for (int r = 0; r < block; r += step)
-                    mk->output_row(&g, m + r * g.row_tiles, bias, relu,
-                                   row0 + r, co, out);
+                    if (pool)
+                        mk->output_pool_row(&g, m + r * g.row_tiles, bias,
+                                            row0 + r, co, out, pool->plane,
+                                            pool->row);
+                    else
+                        mk->output_row(&g, m + r * g.row_tiles, bias, relu,
+                                       row0 + r, co, out);
             }
         }
     }
+}
+
+void winograd_forward(const winograd_microkernels *microkernels,
+                      const conv_shape *shape, size_t count,
+                      const float *input_padded, const float *packed,
+                      const float *bias, int relu, float *output)
+{
+    forward_images(microkernels, shape, count, input_padded, packed, bias, relu,
+                   output, NULL);
+}
+
+void winograd_forward_relu_pool(const winograd_microkernels *microkernels,
+                                const conv_shape *shape, size_t count,
+                                const float *input_padded, const float *packed,
+                                const float *bias, float *output,
+                                size_t output_plane, size_t output_row)
+{
+    const pooled_destination pool = {output, output_plane, output_row};
+    forward_images(microkernels, shape, count, input_padded, packed, bias, 1,
+                   NULL, &pool);
 }
 
 /* ---- The plain-C stages ------------------------------------------------ */
@@ -254,6 +287,29 @@ static void multiply_scalar(const winograd_geometry *g, const float *u,
     }
 }
 
+/* The four outputs y[r][x] of tile column tc, with the bias. */
+static void tile_outputs_scalar(const winograd_geometry *g, const float *m,
+                                int tc, float bias, float y[2][2])
+{
+    float s[2][4];
+    for (int k = 0; k < 4; k++) {
+        const float *at = m + (size_t)k * 4 * g->stride + tc;
+        const float m0 = at[0], m1 = at[g->stride], m2 = at[2 * g->stride],
+                    m3 = at[3 * g->stride];
+        s[0][k] = m0 + m1 + m2;
+        s[1][k] = m1 - m2 - m3;
+    }
+    for (int x = 0; x < 2; x++) {
+        y[0][x] = s[x][0] + s[x][1] + s[x][2] + bias;
+        y[1][x] = s[x][1] - s[x][2] - s[x][3] + bias;
+    }
+}
+
+static float relu_scalar(float value)
+{
+    return value > 0.0f ? value : 0.0f;
+}
+
 static void output_row_scalar(const winograd_geometry *g, const float *m,
                               const float *bias, int relu, int tile_row,
                               int out_block, float *out)
@@ -261,27 +317,37 @@ static void output_row_scalar(const winograd_geometry *g, const float *m,
     const int co = out_block;
     float *plane = out + (size_t)co * g->out_plane;
     for (int tc = 0; tc < g->tile_columns; tc++) {
-        float s[2][4];
-        for (int k = 0; k < 4; k++) {
-            const float *at = m + (size_t)k * 4 * g->stride + tc;
-            const float m0 = at[0], m1 = at[g->stride], m2 = at[2 * g->stride],
-                        m3 = at[3 * g->stride];
-            s[0][k] = m0 + m1 + m2;
-            s[1][k] = m1 - m2 - m3;
-        }
-        for (int x = 0; x < 2; x++) {
-            const float y[2] = {s[x][0] + s[x][1] + s[x][2],
-                                s[x][1] - s[x][2] - s[x][3]};
-            for (int r = 0; r < 2; r++) {
+        float y[2][2];
+        tile_outputs_scalar(g, m, tc, bias ? bias[co] : 0.0f, y);
+        for (int r = 0; r < 2; r++)
+            for (int x = 0; x < 2; x++) {
                 const int oy = 2 * tile_row + r, ox = 2 * tc + x;
-                if (oy >= g->out_height || ox >= g->out_width)
-                    continue;
-                float value = y[r] + (bias ? bias[co] : 0.0f);
-                if (relu && !(value > 0.0f))
-                    value = 0.0f;
-                plane[(size_t)oy * g->out_width + ox] = value;
+                if (oy < g->out_height && ox < g->out_width)
+                    plane[(size_t)oy * g->out_width + ox] =
+                        relu ? relu_scalar(y[r][x]) : y[r][x];
             }
-        }
+    }
+}
+
+static void output_pool_row_scalar(const winograd_geometry *g, const float *m,
+                                   const float *bias, int tile_row,
+                                   int out_block, float *out, size_t out_plane,
+                                   size_t out_row)
+{
+    const int co = out_block;
+    if (tile_row >= g->out_height / 2)
+        return;
+    float *row = out + (size_t)co * out_plane + (size_t)tile_row * out_row;
+    for (int tc = 0; tc < g->out_width / 2; tc++) {
+        float y[2][2];
+        tile_outputs_scalar(g, m, tc, bias ? bias[co] : 0.0f, y);
+        /* The max-pool's order; ReLU values are never NaN. */
+        float best = relu_scalar(y[0][0]);
+        const float rest[3] = {y[0][1], y[1][0], y[1][1]};
+        for (int k = 0; k < 3; k++)
+            if (relu_scalar(rest[k]) > best)
+                best = relu_scalar(rest[k]);
+        row[tc] = best;
     }
 }
 
@@ -294,4 +360,5 @@ const winograd_microkernels winograd_reference = {
     .input_row = input_row_scalar,
     .multiply = multiply_scalar,
     .output_row = output_row_scalar,
+    .output_pool_row = output_pool_row_scalar,
 };

@@ -79,6 +79,21 @@ typedef void (*winograd_output_row)(const winograd_geometry *g, const float *m,
                                     const float *bias, int relu, int tile_row,
                                     int out_block, float *out);
 
+/* The output transform of tile row `tile_row` with bias, ReLU and the 2x2
+ * max-pool (predictions): a 2x2 output tile is exactly one pool window, so
+ * pooled row tile_row (and tile_row + 1 when paired), column tc is the
+ * largest of tile tc's four outputs after ReLU, the same bits as
+ * output_row then the max-pool. Pooled rows at or past out_height / 2 and
+ * columns at or past out_width / 2 (an odd last row or column, which the
+ * pool drops) are not written. `out` is the image's first pooled channel
+ * plane; pooled channel c, row r, column x at
+ * out[c * out_plane + r * out_row + x]. */
+typedef void (*winograd_output_pool_row)(const winograd_geometry *g,
+                                         const float *m, const float *bias,
+                                         int tile_row, int out_block,
+                                         float *out, size_t out_plane,
+                                         size_t out_row);
+
 typedef struct winograd_microkernels {
     int lanes;        /* tiles per vector */
     int block;        /* output channels per GEMM register tile and per
@@ -91,6 +106,7 @@ typedef struct winograd_microkernels {
     winograd_input_row input_row;
     winograd_multiply multiply;
     winograd_output_row output_row;
+    winograd_output_pool_row output_pool_row;
 } winograd_microkernels;
 
 /* The plain-C stages (lanes 1, block 1), and each ISA's. */
@@ -122,5 +138,17 @@ void winograd_forward(const winograd_microkernels *microkernels,
                       const conv_shape *shape, size_t count,
                       const float *input_padded, const float *packed,
                       const float *bias, int relu, float *output);
+
+/* max-pool(ReLU(winograd_forward)) without storing the convolution's
+ * output: pooled plane p = image * out_channels + co, row r, column c at
+ * output[p * output_plane + r * output_row + c] (so it can write straight
+ * into the next layer's padded input); nothing else of output is written.
+ * The same bits as winograd_forward with ReLU followed by the max-pool.
+ * Requires winograd_fits. */
+void winograd_forward_relu_pool(const winograd_microkernels *microkernels,
+                                const conv_shape *shape, size_t count,
+                                const float *input_padded, const float *packed,
+                                const float *bias, float *output,
+                                size_t output_plane, size_t output_row);
 
 #endif

@@ -10,16 +10,19 @@
  * tiles start on even columns), shifts them one lane for each tile's last
  * two columns and applies B along the row; the output transform applies
  * A^T both ways and interleaves the two columns of each tile back into
- * output rows. The products M = U V take WINOGRAD_BLOCK output
- * channels x up to WINOGRAD_VECTORS vectors of tiles as register
- * accumulators, each weight of U broadcast against the tile vectors.
+ * output rows, or, with the max-pool, takes the largest of each tile's
+ * four outputs, which is already one pooled value per lane. The products M = U
+ * V take WINOGRAD_BLOCK output channels x up to WINOGRAD_VECTORS vectors of
+ * tiles as register accumulators, each weight of U broadcast against the tile
+ * vectors.
  *
  * Required before inclusion: the vocabulary (simd_avx2.h, simd_avx512.h or
  * simd_neon.h: LANES, SIMD_VECTOR, SIMD_MASK, lanes_mask, SIMD_LOAD,
  * SIMD_LOAD_ALIGNED, SIMD_LOAD_MASKED, SIMD_STORE, SIMD_STORE_LAST,
  * SIMD_BROADCAST, SIMD_ZERO, SIMD_FMA, SIMD_ADD, SIMD_SUB, SIMD_RELU,
- * deinterleave, interleave, next_lane), WINOGRAD_BLOCK (output channels per
- * GEMM tile) and WINOGRAD_VECTORS (tile vectors per GEMM tile, at most 4). */
+ * SIMD_MAX, SIMD_UPPER_HALF, deinterleave, interleave, next_lane),
+ * WINOGRAD_BLOCK (output channels per GEMM tile) and WINOGRAD_VECTORS (tile
+ * vectors per GEMM tile, at most 4). */
 #ifndef COSNET_KERNELS_WINOGRAD_TEMPLATE_H
 #define COSNET_KERNELS_WINOGRAD_TEMPLATE_H
 
@@ -339,6 +342,54 @@ static void output_row_simd(const winograd_geometry *g, const float *m,
     }
 }
 
+/* max(ReLU(y)) over each tile's four outputs: the pooled value of every
+ * tile of the vector. ReLU values are never NaN or -0, so the order of the
+ * maxima does not change the bits. */
+SIMD_INLINE SIMD_VECTOR pool_tiles(SIMD_VECTOR y[2][2])
+{
+    return SIMD_MAX(SIMD_MAX(SIMD_RELU(y[0][0]), SIMD_RELU(y[0][1])),
+                    SIMD_MAX(SIMD_RELU(y[1][0]), SIMD_RELU(y[1][1])));
+}
+
+/* The pooled values of each tile are contiguous in the lanes (one lane per
+ * pool window), so no interleave: a row of tiles is a row of the pool's
+ * output; when paired, the upper half of the vector is the next row. */
+static void output_pool_row_simd(const winograd_geometry *g, const float *m,
+                                 const float *bias, int tile_row, int out_block,
+                                 float *out, size_t out_plane, size_t out_row)
+{
+    const size_t frequency_stride = g->stride;
+    const int pooled_height = g->out_height / 2,
+              pooled_width = g->out_width / 2;
+    if (tile_row >= pooled_height)
+        return;
+    const int end = g->out_channels - out_block < WINOGRAD_BLOCK
+                        ? g->out_channels
+                        : out_block + WINOGRAD_BLOCK;
+    for (int co = out_block; co < end; co++) {
+        const SIMD_VECTOR b = bias ? SIMD_BROADCAST(bias[co]) : SIMD_ZERO();
+        float *row = out + (size_t)co * out_plane + (size_t)tile_row * out_row;
+        const float *mc =
+            m + (size_t)(co - out_block) * WINOGRAD_FREQUENCIES * g->stride;
+        if (g->paired) {
+            SIMD_VECTOR y[2][2];
+            output_transform(mc, frequency_stride, LANES, b, y);
+            const SIMD_VECTOR pooled = pool_tiles(y);
+            store_part(row, pooled, pooled_width);
+            if (tile_row + 1 < pooled_height)
+                store_part(row + out_row, SIMD_UPPER_HALF(pooled),
+                           pooled_width);
+            continue;
+        }
+        for (int tc0 = 0; tc0 < pooled_width; tc0 += LANES) {
+            SIMD_VECTOR y[2][2];
+            output_transform(mc + tc0, frequency_stride, g->tile_columns - tc0,
+                             b, y);
+            store_part(row + tc0, pool_tiles(y), pooled_width - tc0);
+        }
+    }
+}
+
 /* A winograd_microkernels of these stages, with the ISA's block size and
  * rule. */
 #define WINOGRAD_MICROKERNELS(tiles_per_block, smallest_channels,              \
@@ -349,6 +400,7 @@ static void output_row_simd(const winograd_geometry *g, const float *m,
         .min_channel_product = (smallest_product),                             \
         .input_row = input_row_simd, .multiply = multiply_simd,                \
         .output_row = output_row_simd,                                         \
+        .output_pool_row = output_pool_row_simd,                               \
     }
 
 #endif

@@ -316,7 +316,7 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                 copy_into_interior(count * (size_t)layer->in_channels, input,
                                    &layer->shape, ws->padded[l]);
             if (!ws->training && layer->relu && is_pool(arch, l + 1) &&
-                conv3x3_fuses_pool(k, &layer->shape)) {
+                conv3x3_fuses_pool(k, &layer->shape, ws->packed_forward[l])) {
                 /* Convolution, ReLU and pool in one: the pooled values go
                  * where the pool would put them (the next convolution's
                  * padded input, or the pool's output). */
