@@ -333,6 +333,52 @@ static void test_rules_match_recomputation(void **state)
     free_all(models, CLASSES, labels, dataset);
 }
 
+/* Models whose first layers differ (the seed network's conv pad 1, a conv
+ * with pad 2, a dense first layer): the evaluation cannot share one
+ * zero-bordered copy of the pixels among them and must still count what
+ * cosnet_model_predict gives image by image. Then only the pad of one first
+ * convolution differs; then all three first convolutions are alike but
+ * later layers differ (one shared copy). */
+static void test_mixed_first_layers_match_recomputation(void **state)
+{
+    (void)state;
+    enum { CLASSES = 3, COUNT = 300 };
+    static const char *const layer_sets[3][CLASSES] = {
+        {NULL, "conv3x3 4 pad 2, relu, maxpool2x2, flatten, dense 25",
+         "flatten, dense 16, relu, dense 25"},
+        {NULL, "conv3x3 4 pad 2, relu, maxpool2x2, flatten, dense 25",
+         "conv3x3 3 pad 1, relu, flatten, dense 25"},
+        {NULL, "conv3x3 16 pad 1, relu, maxpool2x2, flatten, dense 25",
+         "conv3x3 3 pad 1, relu, flatten, dense 25"},
+    };
+    for (int set = 0; set < 3; set++) {
+        cosnet_dataset *dataset =
+            make_dataset("mixed", COUNT, SIDE, CLASSES, CLASSES, 23);
+        cosnet_labels *labels = NULL;
+        assert_int_equal(
+            cosnet_labels_generate(CLASSES, DIMS, 0.5, 5, 0, &labels),
+            COSNET_OK);
+        cosnet_model *models[CLASSES];
+        make_models(models, 1, 300);
+        for (size_t k = 1; k < CLASSES; k++) {
+            models[k] = NULL;
+            assert_int_equal(cosnet_model_create_layers(layer_sets[set][k], 1,
+                                                        SIDE, SIDE, 300 + k,
+                                                        &models[k]),
+                             COSNET_OK);
+        }
+        train_briefly(models, CLASSES, labels, dataset, 4);
+        expected_counts expected;
+        recompute(models, CLASSES, labels, dataset, &expected);
+        cosnet_evaluation *evaluation =
+            evaluate(models, CLASSES, labels, dataset, 2);
+        assert_matches(evaluation, &expected, COUNT);
+        assert_true(predicted_classes(evaluation, COSNET_RULE_OWN_LABEL) >= 2);
+        cosnet_evaluation_free(evaluation);
+        free_all(models, CLASSES, labels, dataset);
+    }
+}
+
 /* 1000 images = four chunks, so 2, 3 and 0 (all CPUs) threads really split
  * the work; 9 threads is more than there are chunks. */
 static void test_thread_count_does_not_change_counts(void **state)
@@ -573,6 +619,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules_match_recomputation),
+        cmocka_unit_test(test_mixed_first_layers_match_recomputation),
         cmocka_unit_test(test_thread_count_does_not_change_counts),
         cmocka_unit_test(test_audit_is_always_perfect),
         cmocka_unit_test(test_ties_go_to_the_lowest_index),

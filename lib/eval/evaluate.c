@@ -89,10 +89,12 @@ static int same_network(const cosnet_model *a, const cosnet_model *b)
 
 typedef struct worker_buffers {
     network_workspace **workspaces; /* one per model, shared when equal */
-    float *pixels;                  /* chunk x image size */
-    float *outputs;                 /* models x chunk x dims */
-    float *true_vectors;            /* chunk x dims: v_y of each image */
-    float *scores;                  /* 2 x models x chunk: seed, own-label */
+    float *pixels;                  /* chunk x image floats */
+    int bordered;        /* pixels in model_convert_input's layout, which every
+                            model takes; else dense images */
+    float *outputs;      /* models x chunk x dims */
+    float *true_vectors; /* chunk x dims: v_y of each image */
+    float *scores;       /* 2 x models x chunk: seed, own-label */
 } worker_buffers;
 
 static void buffers_free(worker_buffers *b, size_t models)
@@ -112,10 +114,16 @@ static cosnet_status buffers_create(const evaluation_job *job, size_t chunk,
                                     worker_buffers *b)
 {
     const size_t classes = job->model_count, dims = job->dims;
-    const size_t image = architecture_input_size(&job->models[0]->arch);
+    const architecture_description *first = &job->models[0]->arch;
     memset(b, 0, sizeof *b);
+    b->bordered = 1;
+    for (size_t k = 1; k < classes; k++)
+        b->bordered &= model_same_input_layout(first, &job->models[k]->arch);
+    const size_t image = b->bordered ? model_input_floats(first)
+                                     : architecture_input_size(first);
     b->workspaces = memory_allocate_zeroed(classes, sizeof *b->workspaces);
-    b->pixels = memory_allocate(chunk * image * sizeof(float));
+    /* Zeroed: the border of the bordered layout is never written. */
+    b->pixels = memory_allocate_zeroed(chunk * image, sizeof(float));
     b->outputs = memory_allocate(classes * chunk * dims * sizeof(float));
     b->true_vectors = memory_allocate(chunk * dims * sizeof(float));
     b->scores = memory_allocate(2 * classes * chunk * sizeof(float));
@@ -177,11 +185,20 @@ static void *evaluation_worker_run(void *argument)
                    dims * sizeof(float));
         }
         /* Pixels converted once, then every model while they are cached. */
-        model_convert_images(kernels, job->dataset, first, n, b.pixels);
+        if (b.bordered)
+            model_convert_input(kernels, &job->models[0]->arch, job->dataset,
+                                first, n, b.pixels);
+        else
+            model_convert_images(kernels, job->dataset, first, n, b.pixels);
         for (size_t k = 0; k < classes; k++) {
             float *out = b.outputs + k * chunk * dims;
-            network_forward(b.workspaces[k], job->models[k]->parameters,
-                            b.pixels, n, out);
+            if (b.bordered)
+                model_forward_input(b.workspaces[k], &job->models[k]->arch,
+                                    job->models[k]->parameters, b.pixels, n,
+                                    out);
+            else
+                network_forward(b.workspaces[k], job->models[k]->parameters,
+                                b.pixels, n, out);
             kernels->cosine_similarity(n, dims, out, b.true_vectors, dims,
                                        seed_scores + k * chunk);
             kernels->cosine_similarity(n, dims, out,

@@ -283,6 +283,67 @@ void model_convert_images(const kernel_table *kernels,
                                  out + i * size);
 }
 
+size_t model_input_floats(const architecture_description *arch)
+{
+    const conv_shape *shape = network_padded_input(arch);
+    if (!shape)
+        return architecture_input_size(arch);
+    return (size_t)shape->in_channels * conv_padded_height(shape) *
+           conv_padded_width(shape);
+}
+
+int model_same_input_layout(const architecture_description *a,
+                            const architecture_description *b)
+{
+    const conv_shape *x = network_padded_input(a), *y = network_padded_input(b);
+    if (!x || !y)
+        return !x && !y &&
+               architecture_input_size(a) == architecture_input_size(b);
+    return x->in_channels == y->in_channels && x->in_height == y->in_height &&
+           x->in_width == y->in_width && x->pad == y->pad;
+}
+
+void model_convert_input(const kernel_table *kernels,
+                         const architecture_description *arch,
+                         const cosnet_dataset *dataset, size_t first,
+                         size_t count, float *out)
+{
+    const conv_shape *shape = network_padded_input(arch);
+    if (!shape) {
+        model_convert_images(kernels, dataset, first, count, out);
+        return;
+    }
+    /* Row by row into the interior of each channel plane. */
+    const size_t columns = (size_t)shape->in_width;
+    const size_t rows = (size_t)shape->in_channels * shape->in_height;
+    const size_t padded_width = (size_t)conv_padded_width(shape);
+    const size_t plane = padded_width * conv_padded_height(shape);
+    const size_t image_floats = (size_t)shape->in_channels * plane;
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *pixels = cosnet_dataset_image(dataset, first + i);
+        float *image = out + i * image_floats +
+                       (size_t)shape->pad * padded_width + shape->pad;
+        for (size_t r = 0; r < rows; r++) {
+            const size_t channel = r / shape->in_height,
+                         row = r % shape->in_height;
+            kernels->pixels_to_float(columns, pixels + r * columns,
+                                     image + channel * plane +
+                                         row * padded_width);
+        }
+    }
+}
+
+void model_forward_input(network_workspace *workspace,
+                         const architecture_description *arch,
+                         const float *parameters, const float *input,
+                         size_t count, float *outputs)
+{
+    if (network_padded_input(arch))
+        network_forward_padded(workspace, parameters, input, count, outputs);
+    else
+        network_forward(workspace, parameters, input, count, outputs);
+}
+
 COSNET_API cosnet_status cosnet_model_predict_dataset(
     const cosnet_model *model, const cosnet_dataset *dataset, size_t first,
     size_t count, float *outputs)
@@ -314,9 +375,9 @@ COSNET_API cosnet_status cosnet_model_predict_dataset(
         return status;
     /* Converted a chunk at a time, so the floats are still in cache when
      * the first layer reads them. */
-    const size_t image_size = architecture_input_size(arch);
+    const size_t image_size = model_input_floats(arch);
     const size_t chunk = arch->chunk;
-    float *staging = memory_allocate(sizeof(float) * chunk * image_size);
+    float *staging = memory_allocate_zeroed(chunk * image_size, sizeof(float));
     if (!staging) {
         network_workspace_free(workspace);
         return error_out_of_memory("prediction staging",
@@ -324,9 +385,9 @@ COSNET_API cosnet_status cosnet_model_predict_dataset(
     }
     for (size_t done = 0; done < count; done += chunk) {
         size_t n = count - done < chunk ? count - done : chunk;
-        model_convert_images(kernels, dataset, first + done, n, staging);
-        network_forward(workspace, model->parameters, staging, n,
-                        outputs + done * arch->output_dims);
+        model_convert_input(kernels, arch, dataset, first + done, n, staging);
+        model_forward_input(workspace, arch, model->parameters, staging, n,
+                            outputs + done * arch->output_dims);
     }
     memory_free(staging);
     network_workspace_free(workspace);

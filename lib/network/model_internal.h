@@ -6,6 +6,7 @@
 #include "cosnet.h"
 #include "kernels/kernels.h"
 #include "network/architecture.h"
+#include "network/passes.h"
 
 struct cosnet_model {
     architecture_description arch; /* validated layer list and sizes */
@@ -33,5 +34,29 @@ cosnet_status model_check_dataset(const char *function,
 void model_convert_images(const kernel_table *kernels,
                           const cosnet_dataset *dataset, size_t first,
                           size_t count, float *out);
+
+/* Floats per image in the layout model_convert_input writes: the first
+ * convolution's zero-bordered input (network_padded_input) when the first
+ * layer is one, else the image itself. */
+size_t model_input_floats(const architecture_description *arch);
+
+/* Whether two architectures take the same model_convert_input layout. */
+int model_same_input_layout(const architecture_description *a,
+                            const architecture_description *b);
+
+/* Images [first, first + count) as floats in [0, 1] in that layout. Only
+ * the interior of a bordered layout is written: the caller zeroes the
+ * buffer once (memory_allocate_zeroed). */
+void model_convert_input(const kernel_table *kernels,
+                         const architecture_description *arch,
+                         const cosnet_dataset *dataset, size_t first,
+                         size_t count, float *out);
+
+/* network_forward on images in that layout (the workspace's architecture
+ * must take the layout of `arch`). */
+void model_forward_input(network_workspace *workspace,
+                         const architecture_description *arch,
+                         const float *parameters, const float *input,
+                         size_t count, float *outputs);
 
 #endif

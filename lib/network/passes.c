@@ -300,18 +300,23 @@ static void pack_weights(network_workspace *ws, const float *parameters)
  * buffer. When training, every activation the backward pass reads is kept
  * in dense form. */
 static void forward_chunk(network_workspace *ws, const float *parameters,
-                          const float *images, size_t count, float *outputs)
+                          const float *images, int images_padded, size_t count,
+                          float *outputs)
 {
     const architecture_description *arch = &ws->arch;
     const kernel_table *k = ws->kernels;
     const int last = arch->layer_count - 1;
-    int interior_written = 0; /* the current conv's input is in place */
+    /* The current conv's input is in place (images_padded: the images
+     * are the first conv's zero-bordered input). */
+    int interior_written = images_padded;
     for (int l = 0; l <= last; l++) {
         const network_layer *layer = &arch->layers[l];
         const float *input = l == 0 ? images : ws->output[l - 1];
         float *output = l == last && outputs ? outputs : ws->output[l];
         switch (layer->kind) {
-        case LAYER_CONV3X3:
+        case LAYER_CONV3X3: {
+            const float *padded =
+                l == 0 && images_padded ? images : ws->padded[l];
             if (!interior_written)
                 copy_into_interior(count * (size_t)layer->in_channels, input,
                                    &layer->shape, ws->padded[l]);
@@ -333,17 +338,17 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                     row = (size_t)conv_padded_width(next);
                 }
                 conv3x3_forward_relu_pool_packed(
-                    k, &layer->shape, count, ws->padded[l],
-                    ws->packed_forward[l], parameters + layer->bias_offset,
-                    pooled, plane, row);
+                    k, &layer->shape, count, padded, ws->packed_forward[l],
+                    parameters + layer->bias_offset, pooled, plane, row);
                 l++; /* the pool is done */
                 break;
             }
             conv3x3_forward_packed(
-                k, &layer->shape, count, ws->padded[l], ws->packed_forward[l],
+                k, &layer->shape, count, padded, ws->packed_forward[l],
                 parameters + layer->bias_offset, layer->relu, output);
             interior_written = 0;
             break;
+        }
         case LAYER_MAXPOOL2X2: {
             const size_t planes = count * (size_t)layer->in_channels;
             if (!ws->training && is_conv(arch, l + 1)) {
@@ -380,21 +385,45 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
     }
 }
 
-void network_forward(network_workspace *workspace, const float *parameters,
-                     const float *images, size_t count, float *outputs)
+/* Prediction on count images of `in` floats each. */
+static void forward_images(network_workspace *workspace,
+                           const float *parameters, const float *images,
+                           int images_padded, size_t in, size_t count,
+                           float *outputs)
 {
     const architecture_description *arch = &workspace->arch;
-    const size_t in = architecture_input_size(arch);
     const size_t out = arch->output_dims, chunk = arch->chunk;
     const int training = workspace->training;
     workspace->training = 0; /* prediction: no activations kept */
     pack_weights(workspace, parameters);
     for (size_t first = 0; first < count; first += chunk) {
         size_t n = count - first < chunk ? count - first : chunk;
-        forward_chunk(workspace, parameters, images + first * in, n,
-                      outputs + first * out);
+        forward_chunk(workspace, parameters, images + first * in, images_padded,
+                      n, outputs + first * out);
     }
     workspace->training = training;
+}
+
+void network_forward(network_workspace *workspace, const float *parameters,
+                     const float *images, size_t count, float *outputs)
+{
+    forward_images(workspace, parameters, images, 0,
+                   architecture_input_size(&workspace->arch), count, outputs);
+}
+
+const conv_shape *network_padded_input(const architecture_description *arch)
+{
+    return is_conv(arch, 0) ? &arch->layers[0].shape : NULL;
+}
+
+void network_forward_padded(network_workspace *workspace,
+                            const float *parameters, const float *padded_images,
+                            size_t count, float *outputs)
+{
+    const conv_shape *shape = network_padded_input(&workspace->arch);
+    forward_images(workspace, parameters, padded_images, 1,
+                   (size_t)shape->in_channels * padded_plane(shape), count,
+                   outputs);
 }
 
 /* ---- Backward -----------------------------------------------------------
@@ -492,7 +521,7 @@ float network_loss_gradient_share(network_workspace *workspace,
         size_t count = n - first < chunk ? n - first : chunk;
         const float *chunk_images = images + first * image_size;
         ws->dropout_first = first;
-        forward_chunk(ws, parameters, chunk_images, count, NULL);
+        forward_chunk(ws, parameters, chunk_images, 0, count, NULL);
         if (outputs)
             memcpy(outputs + first * dims, chunk_outputs,
                    sizeof(float) * count * dims);

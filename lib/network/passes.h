@@ -44,6 +44,18 @@ void network_dropout_mask(uint64_t seed, uint64_t image, int layer,
 void network_forward(network_workspace *workspace, const float *parameters,
                      const float *images, size_t count, float *outputs);
 
+/* The shape of the first layer when it is a convolution (else NULL):
+ * images laid out as its zero-bordered input (in_channels planes of
+ * conv_padded_height x conv_padded_width, the image in the interior) can
+ * go to network_forward_padded, which then copies nothing. */
+const conv_shape *network_padded_input(const architecture_description *arch);
+
+/* network_forward on images in that layout (count x in_channels padded
+ * planes); only when network_padded_input is not NULL. */
+void network_forward_padded(network_workspace *workspace,
+                            const float *parameters, const float *padded_images,
+                            size_t count, float *outputs);
+
 /* Forward on n >= 1 images, the cosine loss
  * L = (1/n) sum_i (1 - cos(f(x_i), t_i)) against targets + i *
  * target_stride, then backward: gradient (parameter_count floats) is
