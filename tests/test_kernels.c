@@ -130,8 +130,36 @@ static conv_sizes sizes_of(const conv_case *c)
 
 /* ---- convolution forward ----------------------------------------------- */
 
+/* Bands of rows zero (+0 or -0) at the top and bottom of each image,
+ * across every channel, and image 0 all zero, as the empty rows of a digit
+ * (the forward passes with ReLU skip rows that read only zeros); with
+ * infinite, one weight +-inf, where zero inputs give NaN, not the bias, so
+ * nothing may be skipped. */
+static void zero_row_bands(random_generator *rng, const conv_case *c,
+                           float *input, float *weights, int infinite)
+{
+    const int cin = c->shape.in_channels, hp = conv_padded_height(&c->shape);
+    const size_t wp = (size_t)conv_padded_width(&c->shape);
+    for (size_t i = 0; i < c->count; i++) {
+        const int top = i == 0 ? hp : random_int(rng, 0, hp);
+        const int bottom = random_int(rng, 0, hp);
+        for (int ch = 0; ch < cin; ch++)
+            for (int y = 0; y < hp; y++)
+                if (y < top || y >= hp - bottom)
+                    for (size_t x = 0; x < wp; x++)
+                        input[((i * cin + ch) * hp + y) * wp + x] =
+                            random_below(rng, 2) ? -0.0f : 0.0f;
+    }
+    if (infinite)
+        weights[random_below(rng, (uint64_t)c->shape.out_channels * cin * 9)] =
+            random_below(rng, 2) ? INFINITY : -INFINITY;
+}
+
+/* zero_rows (with ReLU): 0 none; 1 zero_row_bands; 2 with an infinite
+ * weight too (integer values only: then the comparison is exact). */
 static void check_conv_forward(const kernel_table *table, const conv_case *c,
-                               int relu, int kind, random_generator *rng)
+                               int relu, int kind, int zero_rows,
+                               random_generator *rng)
 {
     const conv_sizes z = sizes_of(c);
     guarded gi, gw, gb, go;
@@ -146,6 +174,8 @@ static void check_conv_forward(const kernel_table *table, const conv_case *c,
     fill_values(rng, input, z.input, kind);
     fill_values(rng, weights, z.weights, kind);
     fill_values(rng, bias, (size_t)z.cout, kind);
+    if (zero_rows)
+        zero_row_bands(rng, c, input, weights, zero_rows == 2);
     fill_value(output, z.output, SENTINEL);
 
     conv3x3_forward_unpacked(NULL, &c->shape, c->count, input, weights, bias,
@@ -209,8 +239,13 @@ static void test_conv_forward_seed_shapes(void **state)
                 const size_t counts[] = {1, 3, 20};
                 for (int k = 0; k < 3; k++) {
                     conv_case c = {seed_shape(layer), counts[k]};
-                    check_conv_forward(table, &c, k != 1, kind, &rng);
+                    check_conv_forward(table, &c, k != 1, kind, 0, &rng);
                 }
+                /* Rows that read only zeros, with ReLU. */
+                conv_case c = {seed_shape(layer), 20};
+                check_conv_forward(table, &c, 1, kind, 1, &rng);
+                if (kind == VALUES_INTEGER)
+                    check_conv_forward(table, &c, 1, kind, 2, &rng);
             }
     }
 }
@@ -225,7 +260,12 @@ static void test_conv_forward_random_shapes(void **state)
     {
         for (int trial = 0; trial < 80; trial++) {
             conv_case c = random_conv_case(&rng);
-            check_conv_forward(table, &c, trial % 2, trial % 3 == 0, &rng);
+            const int kind = trial % 3 == 0;
+            check_conv_forward(table, &c, trial % 2, kind, 0, &rng);
+            /* Rows that read only zeros, with ReLU. */
+            check_conv_forward(table, &c, 1, kind,
+                               kind == VALUES_INTEGER ? 1 + trial % 2 : 1,
+                               &rng);
         }
     }
 }
@@ -238,9 +278,15 @@ static void test_conv_forward_random_shapes(void **state)
  * out like the next layer's padded input (one zero row and column before
  * the interior, two after), and nothing else of that buffer, which ends at
  * a guard page. Returns whether the table fuses the shape (nothing is
- * checked if not). */
+ * checked if not).
+ *
+ * Inputs: zero_rows 0 fills every value; 1 makes bands of rows zero (+0 or
+ * -0) at the top and bottom of each image, across every channel, and one
+ * image all zero, as the empty rows of a digit (the kernels skip those);
+ * 2 does the same with one weight infinite, where zero inputs give NaN,
+ * not the bias, so nothing may be skipped. */
 static int check_conv_relu_pool(const kernel_table *table, const conv_case *c,
-                                random_generator *rng)
+                                random_generator *rng, int zero_rows)
 {
     const conv_sizes z = sizes_of(c);
     const int ph = z.ho / 2, pw = z.wo / 2;
@@ -260,6 +306,8 @@ static int check_conv_relu_pool(const kernel_table *table, const conv_case *c,
     fill_uniform(rng, input, z.input);
     fill_uniform(rng, weights, z.weights);
     fill_uniform(rng, bias, (size_t)z.cout);
+    if (zero_rows)
+        zero_row_bands(rng, c, input, weights, zero_rows == 2);
     fill_value(output, planes * plane, SENTINEL);
     conv3x3_pack_forward(table, &c->shape, weights, packed);
     const int fused = conv3x3_fuses_pool(table, &c->shape, packed);
@@ -314,7 +362,9 @@ static void test_conv_relu_pool(void **state)
         int fused = 0, winograd = 0, seed_conv2 = 0;
         for (int layer = 0; layer < 2; layer++) {
             conv_case c = {seed_shape(layer), 20};
-            const int pooled = check_conv_relu_pool(table, &c, &rng);
+            for (int zero_rows = 1; zero_rows <= 2; zero_rows++)
+                check_conv_relu_pool(table, &c, &rng, zero_rows);
+            const int pooled = check_conv_relu_pool(table, &c, &rng, 0);
             fused += pooled;
             seed_conv2 = layer == 1 && pooled &&
                          conv3x3_forward_uses_winograd(table, &c.shape);
@@ -322,11 +372,11 @@ static void test_conv_relu_pool(void **state)
         for (int l = 0; l < classifier.layer_count; l++)
             if (classifier.layers[l].kind == LAYER_CONV3X3) {
                 conv_case c = {classifier.layers[l].shape, 3};
-                fused += check_conv_relu_pool(table, &c, &rng);
+                fused += check_conv_relu_pool(table, &c, &rng, 0);
             }
         for (int trial = 0; trial < 120; trial++) {
             conv_case c = random_conv_case(&rng);
-            const int pooled = check_conv_relu_pool(table, &c, &rng);
+            const int pooled = check_conv_relu_pool(table, &c, &rng, trial % 3);
             fused += pooled;
             winograd +=
                 pooled && conv3x3_forward_uses_winograd(table, &c.shape);

@@ -12,6 +12,8 @@
  * channel axes swapped. Weight gradients are summed by tiles into vector
  * partial sums, a few L2-sized chunks of images at a time, and reduced
  * horizontally once. */
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "common/memory.h"
@@ -212,6 +214,105 @@ void conv3x3_pack_backward(const kernel_table *table, const conv_shape *shape,
                  mk->forward_block, packed);
 }
 
+/* ---- Rows that read only zeros --------------------------------------------
+ * Output rows whose inputs are all zero (the empty top and bottom of a
+ * digit: 19% of conv1's pooled rows on MNIST) are ReLU(bias): with finite
+ * weights, the strips' sums of zero products are +0 or -0 before the
+ * bias, and ReLU makes any zero +0. The forward passes with ReLU write
+ * that value there instead of running the strips: the same bits. */
+
+/* Whether n floats are all finite (a NaN or an infinity times a zero input
+ * is NaN, so only finite weights turn zero inputs into the bias alone). */
+static int all_finite(const float *values, size_t n)
+{
+    int finite = 1;
+    for (size_t k = 0; k < n; k++)
+        finite &= isfinite(values[k]) != 0;
+    return finite;
+}
+
+/* Whether padded row y is zero (+0 or -0) in every channel. */
+static int padded_row_is_zero(const conv_forward_geometry *g,
+                              const float *image, int y)
+{
+    uint32_t bits = 0;
+    for (int c = 0; c < g->in_channels; c++) {
+        const float *row =
+            image + (size_t)c * g->in_plane + (size_t)y * g->in_width;
+        for (int x = 0; x < g->in_width; x++) {
+            uint32_t word;
+            memcpy(&word, &row[x], sizeof word);
+            bits |= word << 1; /* the sign bit dropped: -0 is a zero */
+        }
+    }
+    return bits == 0;
+}
+
+/* The first and the last padded row of one image holding a nonzero
+ * value; 0 if there is none. Scanning from each end stops at the first
+ * nonzero row. */
+static int nonzero_rows(const conv_forward_geometry *g, const float *image,
+                        int *top, int *bottom)
+{
+    const int rows = g->out_height + 2;
+    int y = 0;
+    while (y < rows && padded_row_is_zero(g, image, y))
+        y++;
+    if (y == rows)
+        return 0;
+    *top = y;
+    y = rows - 1;
+    while (padded_row_is_zero(g, image, y))
+        y--;
+    *bottom = y;
+    return 1;
+}
+
+/* The output rows [*first, *last) of one image that read a nonzero input
+ * (row y reads padded rows y .. y + 2). */
+static void rows_to_compute(const conv_forward_geometry *g, const float *image,
+                            int *first, int *last)
+{
+    int top, bottom;
+    if (!nonzero_rows(g, image, &top, &bottom)) {
+        *first = *last = 0;
+        return;
+    }
+    *first = top > 2 ? top - 2 : 0;
+    *last = bottom + 1 < g->out_height ? bottom + 1 : g->out_height;
+}
+
+/* The pooled rows [*first, *last) of one image that read a nonzero input
+ * (pooled row r reads padded rows 2r .. 2r + 3). */
+static void pooled_rows_to_compute(const conv_forward_geometry *g,
+                                   const float *image, int *first, int *last)
+{
+    const int pooled = g->out_height / 2;
+    int top, bottom;
+    if (!nonzero_rows(g, image, &top, &bottom)) {
+        *first = *last = 0;
+        return;
+    }
+    *first = top <= 3 ? 0 : (top - 2) / 2;
+    *last = bottom / 2 + 1 < pooled ? bottom / 2 + 1 : pooled;
+}
+
+/* Sets rows [0, first) and [last, rows) of every channel plane of one
+ * image's output to ReLU(bias), as max(0, bias) with NaN -> 0 (bias
+ * NULL: 0). */
+static void fill_relu_bias_rows(int channels, const float *bias, int rows,
+                                int columns, int first, int last, float *out,
+                                size_t plane, size_t row)
+{
+    for (int co = 0; co < channels; co++) {
+        const float value = bias && bias[co] > 0.0f ? bias[co] : 0.0f;
+        for (int r = 0; r < rows; r++)
+            if (r < first || r >= last)
+                for (int c = 0; c < columns; c++)
+                    out[(size_t)co * plane + (size_t)r * row + c] = value;
+    }
+}
+
 /* ---- Forward ----------------------------------------------------------- */
 
 static const conv_forward_plan *plan_for_width(const conv3x3_microkernels *mk,
@@ -281,6 +382,10 @@ static void forward_images(const conv3x3_microkernels *mk,
                            const float *packed, const float *bias, int relu,
                            float *out)
 {
+    /* With ReLU, rows that read only zeros are ReLU(bias). */
+    const int skip_zero_rows =
+        relu && all_finite(packed, packed_floats(out_channels, g->in_channels,
+                                                 mk->forward_block));
     const size_t out_image = (size_t)out_channels * g->out_plane;
     const size_t lines = (in_image + out_image) * sizeof(float) / 64 + 2;
     const int steps = forward_steps(mk, g, out_channels);
@@ -298,8 +403,25 @@ static void forward_images(const conv3x3_microkernels *mk,
         } else {
             stream.next = stream.end = stream.next_out = stream.end_out = NULL;
         }
-        forward_image(mk, g, out_channels, in + i * in_image, packed, bias,
-                      relu, out + i * out_image, &stream);
+        const float *image = in + i * in_image;
+        float *image_out = out + i * out_image;
+        if (!skip_zero_rows) {
+            forward_image(mk, g, out_channels, image, packed, bias, relu,
+                          image_out, &stream);
+            continue;
+        }
+        int first, last;
+        rows_to_compute(g, image, &first, &last);
+        fill_relu_bias_rows(out_channels, bias, g->out_height, g->out_width,
+                            first, last, image_out, g->out_plane,
+                            (size_t)g->out_width);
+        if (first >= last)
+            continue;
+        conv_forward_geometry rows = *g;
+        rows.out_height = last - first;
+        forward_image(mk, &rows, out_channels,
+                      image + (size_t)first * g->in_width, packed, bias, relu,
+                      image_out + (size_t)first * g->out_width, &stream);
     }
 }
 
@@ -388,19 +510,36 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
                                          output_row);
         return;
     }
-    const conv_forward_geometry g = forward_geometry_of(shape);
+    const conv_forward_geometry whole = forward_geometry_of(shape);
     const int out_channels = shape->out_channels, lanes = mk->lanes;
-    const size_t in_image = (size_t)shape->in_channels * g.in_plane;
+    const size_t in_image = (size_t)shape->in_channels * whole.in_plane;
+    const int pooled_rows = whole.out_height / 2,
+              pooled_columns = whole.out_width / 2;
+    /* Pooled rows that read only zeros are max-pool(ReLU(bias)). */
+    const int skip_zero_rows =
+        all_finite(packed, packed_floats(out_channels, shape->in_channels,
+                                         mk->forward_block));
     for (size_t i = 0; i < count; i++) {
-        const float *in = input_padded + i * in_image;
+        const float *image = input_padded + i * in_image;
+        int first = 0, last = pooled_rows;
+        if (skip_zero_rows)
+            pooled_rows_to_compute(&whole, image, &first, &last);
+        float *image_out = output + i * (size_t)out_channels * output_plane;
+        fill_relu_bias_rows(out_channels, bias, pooled_rows, pooled_columns,
+                            first, last, image_out, output_plane, output_row);
+        if (first >= last)
+            continue;
+        conv_forward_geometry g = whole;
+        g.out_height = 2 * (last - first);
+        const float *in = image + (size_t)(2 * first) * g.in_width;
         const float *block_weights = packed;
         for (int co = 0; co < out_channels;) {
             const int width = block_width(out_channels - co, mk->forward_block);
             const int valid =
                 out_channels - co < width ? out_channels - co : width;
             const int index = width >= 8 ? 3 : width >= 4 ? 2 : width >= 2;
-            float *out =
-                output + (i * (size_t)out_channels + (size_t)co) * output_plane;
+            float *out = image_out + (size_t)co * output_plane +
+                         (size_t)first * output_row;
             for (int ow = 0; ow < g.out_width; ow += lanes) {
                 const int left = g.out_width - ow;
                 mk->pool_strips[index](
