@@ -231,21 +231,27 @@ static int all_finite(const float *values, size_t n)
     return finite;
 }
 
+/* Scanning a padded row costs one comparison per input value; computing
+ * an output row 9 x out_channels multiply-adds per input value. With few
+ * output channels (the seed's conv3 has one, and its input is rarely
+ * zero) the scan costs about what it can save. */
+static int scan_pays(int out_channels)
+{
+    return out_channels >= 8;
+}
+
 /* Whether padded row y is zero (+0 or -0) in every channel. */
 static int padded_row_is_zero(const conv_forward_geometry *g,
                               const float *image, int y)
 {
-    uint32_t bits = 0;
+    int nonzero = 0;
     for (int c = 0; c < g->in_channels; c++) {
         const float *row =
             image + (size_t)c * g->in_plane + (size_t)y * g->in_width;
-        for (int x = 0; x < g->in_width; x++) {
-            uint32_t word;
-            memcpy(&word, &row[x], sizeof word);
-            bits |= word << 1; /* the sign bit dropped: -0 is a zero */
-        }
+        for (int x = 0; x < g->in_width; x++)
+            nonzero |= row[x] != 0.0f; /* -0 == 0; NaN != 0 */
     }
-    return bits == 0;
+    return !nonzero;
 }
 
 /* The first and the last padded row of one image holding a nonzero
@@ -306,10 +312,16 @@ static void fill_relu_bias_rows(int channels, const float *bias, int rows,
 {
     for (int co = 0; co < channels; co++) {
         const float value = bias && bias[co] > 0.0f ? bias[co] : 0.0f;
-        for (int r = 0; r < rows; r++)
-            if (r < first || r >= last)
-                for (int c = 0; c < columns; c++)
-                    out[(size_t)co * plane + (size_t)r * row + c] = value;
+        float *out_plane = out + (size_t)co * plane;
+        for (int r = 0; r < rows; r++) {
+            if (r == first)
+                r = last; /* the computed rows */
+            if (r >= rows)
+                break;
+            float *out_row = out_plane + (size_t)r * row;
+            for (int c = 0; c < columns; c++)
+                out_row[c] = value;
+        }
     }
 }
 
@@ -384,8 +396,9 @@ static void forward_images(const conv3x3_microkernels *mk,
 {
     /* With ReLU, rows that read only zeros are ReLU(bias). */
     const int skip_zero_rows =
-        relu && all_finite(packed, packed_floats(out_channels, g->in_channels,
-                                                 mk->forward_block));
+        relu && scan_pays(out_channels) &&
+        all_finite(packed, packed_floats(out_channels, g->in_channels,
+                                         mk->forward_block));
     const size_t out_image = (size_t)out_channels * g->out_plane;
     const size_t lines = (in_image + out_image) * sizeof(float) / 64 + 2;
     const int steps = forward_steps(mk, g, out_channels);
@@ -517,6 +530,7 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
               pooled_columns = whole.out_width / 2;
     /* Pooled rows that read only zeros are max-pool(ReLU(bias)). */
     const int skip_zero_rows =
+        scan_pays(out_channels) &&
         all_finite(packed, packed_floats(out_channels, shape->in_channels,
                                          mk->forward_block));
     for (size_t i = 0; i < count; i++) {
