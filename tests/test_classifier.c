@@ -506,6 +506,61 @@ static void test_trainer_rejects(void **state)
     free_run(trainer, model, labels, train);
 }
 
+/* A finite loss with a non-finite gradient: the first batch's gradient of
+ * the last layer's weights overflows while everything the forward pass
+ * computes is finite. Hidden units ReLU(0 x + 3e38) = 3e38; the last
+ * layer's weights +-1e-37, balanced so that its sums are exactly 0, and
+ * its bias (1e-3, 0, ...) give an output of norm 1e-3, so dL/doutput is
+ * about 1e3 on the other classes' axes and 1e3 x 3e38 overflows. 2,405
+ * parameters, so one thread steps two blocks of 1,024 before it reaches
+ * the bad one and the workers of 2 and 3 threads step their own ranges:
+ * the run must undo every step, leaving the model as it was, bit for
+ * bit, and say NOT_FINITE naming the gradient. */
+static void test_trainer_undoes_a_non_finite_gradient(void **state)
+{
+    (void)state;
+    enum { HIDDEN = 16 };
+    cosnet_dataset *train = make_dataset("data", 64, 8);
+    cosnet_labels *labels = new_labels();
+    for (unsigned threads = 1; threads <= 3; threads++) {
+        cosnet_model *model = NULL;
+        assert_int_equal(cosnet_model_create_layers("flatten, dense 16, relu, "
+                                                    "dense 5",
+                                                    1, SIDE, SIDE, 1, &model),
+                         COSNET_OK);
+        const size_t n = cosnet_model_parameter_count(model);
+        const size_t hidden_weights = (size_t)HIDDEN * SIDE * SIDE;
+        assert_int_equal(n, hidden_weights + HIDDEN + DIMS * HIDDEN + DIMS);
+        float *before = calloc(n, sizeof *before);
+        float *after = malloc(n * sizeof *after);
+        assert_true(before && after);
+        for (size_t h = 0; h < HIDDEN; h++)
+            before[hidden_weights + h] = 3e38f;
+        float *last = before + hidden_weights + HIDDEN;
+        for (size_t j = 0; j < DIMS; j++)
+            for (size_t h = 0; h < HIDDEN; h++)
+                last[j * HIDDEN + h] = h % 2 ? -1e-37f : 1e-37f;
+        last[DIMS * HIDDEN] = 1e-3f;
+        assert_int_equal(cosnet_model_set_parameters(model, before, n),
+                         COSNET_OK);
+        cosnet_trainer *trainer = new_trainer(threads);
+        assert_int_equal(cosnet_trainer_run(trainer, model, labels, train),
+                         COSNET_ERROR_NOT_FINITE);
+        const char *message = cosnet_last_error();
+        if (!strstr(message, "gradient") || !strstr(message, "undone"))
+            fail_msg("%u threads: %s", threads, message);
+        assert_int_equal(cosnet_model_get_parameters(model, after, n),
+                         COSNET_OK);
+        assert_memory_equal(after, before, n * sizeof *after);
+        cosnet_trainer_free(trainer);
+        cosnet_model_free(model);
+        free(before);
+        free(after);
+    }
+    cosnet_labels_free(labels);
+    cosnet_dataset_free(train);
+}
+
 /* A worker thread that cannot start: THREAD with a message, and the model
  * untouched. The run starts its threads - 1 pool threads before the first
  * batch; fail each start in turn. */
@@ -813,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_trainer_learns),
         cmocka_unit_test(test_trainer_threads_invariant),
         cmocka_unit_test(test_trainer_rejects),
+        cmocka_unit_test(test_trainer_undoes_a_non_finite_gradient),
         cmocka_unit_test(test_trainer_thread_failure),
         cmocka_unit_test(test_classify_agrees_with_evaluation),
         cmocka_unit_test(test_classifier_bundle),
