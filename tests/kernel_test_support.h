@@ -6,6 +6,7 @@
 #define COSNET_TESTS_KERNEL_TEST_SUPPORT_H
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -93,6 +94,32 @@ static inline void check_equal(const char *variant, const char *what,
                     variant, what, index, got, want);
         fail();
     }
+}
+
+/* A pooled result written into padded planes laid out like the next
+ * layer's input: one zero row and column before the ph x pw interior, two
+ * after (row = pw + 3 floats, plane = (ph + 3) rows). Every interior value
+ * must equal `expected` (planes x ph x pw) bit for bit; returns the first
+ * position outside the interiors that no longer holds SENTINEL, or
+ * SIZE_MAX if none. */
+static inline size_t check_pooled_interior(const char *variant,
+                                           const char *what,
+                                           const float *output,
+                                           const float *expected, size_t planes,
+                                           int ph, int pw)
+{
+    const size_t row = (size_t)pw + 3, plane = (size_t)(ph + 3) * row;
+    for (size_t p = 0; p < planes; p++)
+        for (size_t k = 0; k < plane; k++) {
+            const size_t r = k / row, col = k % row;
+            const float got = output[p * plane + k];
+            if (r >= 1 && r <= (size_t)ph && col >= 1 && col <= (size_t)pw)
+                check_equal(variant, what, (p * ph + r - 1) * pw + col - 1, got,
+                            expected[(p * ph + r - 1) * pw + col - 1]);
+            else if (got != SENTINEL)
+                return p * plane + k;
+        }
+    return SIZE_MAX;
 }
 
 #endif

@@ -319,20 +319,13 @@ static int check_conv_relu_pool(const kernel_table *table, const conv_case *c,
         conv3x3_forward_relu_pool_packed(table, &c->shape, c->count, input,
                                          packed, bias, output + row + 1, plane,
                                          row);
-        for (size_t p = 0; p < planes; p++)
-            for (size_t k = 0; k < plane; k++) {
-                const size_t r = k / row, col = k % row;
-                const float got = output[p * plane + k];
-                if (r >= 1 && r <= (size_t)ph && col >= 1 && col <= (size_t)pw)
-                    check_equal(table->name, "conv relu pool",
-                                (p * ph + r - 1) * pw + col - 1, got,
-                                pooled[(p * ph + r - 1) * pw + col - 1]);
-                else if (got != SENTINEL)
-                    fail_msg("%s conv relu pool: %dx%d -> %d channels, pad %d: "
-                             "plane %zu, padded position %zu written",
-                             table->name, c->shape.in_height, c->shape.in_width,
-                             z.cout, c->shape.pad, p, k);
-            }
+        const size_t stray = check_pooled_interior(
+            table->name, "conv relu pool", output, pooled, planes, ph, pw);
+        if (stray != SIZE_MAX)
+            fail_msg("%s conv relu pool: %dx%d -> %d channels, pad %d: "
+                     "plane %zu, padded position %zu written",
+                     table->name, c->shape.in_height, c->shape.in_width, z.cout,
+                     c->shape.pad, stray / plane, stray % plane);
     }
     guarded_free(&go);
     free(input);

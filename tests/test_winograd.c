@@ -198,20 +198,13 @@ static void check_pooled_stages(const stage_set *set, const conv_shape *s,
                               (size_t)pw, argmax);
     winograd_forward_relu_pool(set->stages, s, count, input, packed, bias,
                                output + row + 1, plane, row);
-    for (size_t p = 0; p < planes; p++)
-        for (size_t k = 0; k < plane; k++) {
-            const size_t r = k / row, col = k % row;
-            const float got = output[p * plane + k];
-            if (r >= 1 && r <= (size_t)ph && col >= 1 && col <= (size_t)pw)
-                check_equal(set->name, "pooled",
-                            (p * ph + r - 1) * pw + col - 1, got,
-                            pooled[(p * ph + r - 1) * pw + col - 1]);
-            else if (got != SENTINEL)
-                fail_msg("%s pooled: %dx%d, %d -> %d channels, pad %d: plane "
-                         "%zu, padded position %zu written",
-                         set->name, s->in_height, s->in_width, s->in_channels,
-                         s->out_channels, s->pad, p, k);
-        }
+    const size_t stray = check_pooled_interior(set->name, "pooled", output,
+                                               pooled, planes, ph, pw);
+    if (stray != SIZE_MAX)
+        fail_msg("%s pooled: %dx%d, %d -> %d channels, pad %d: plane %zu, "
+                 "padded position %zu written",
+                 set->name, s->in_height, s->in_width, s->in_channels,
+                 s->out_channels, s->pad, stray / plane, stray % plane);
     guarded_free(&go);
     memory_free(packed);
     free(input);
@@ -252,10 +245,25 @@ static void test_network_shapes(void **state)
             }
 }
 
-/* Random shapes, pad 0..2, count 1..4, in two families that each fit the
- * stack buffer of every variant: channels 1..16 with sizes 1..40 (odd
- * output sizes leave half tiles; rows of up to 21 tiles span several
- * vectors), and channels 1..28 with sizes 1..16. */
+/* A random shape, pad 0..2, from one of two families that each fit the
+ * stack buffer of every variant (trial odd: channels 1..16 with sizes
+ * 1..40, so odd output sizes leave half tiles and rows of up to 21 tiles
+ * span several vectors; even: channels 1..28 with sizes 1..16). */
+static conv_shape random_fitting_shape(random_generator *rng, int trial)
+{
+    const int wide = trial % 2;
+    const int channels = wide ? 16 : 28, size = wide ? 40 : 16;
+    conv_shape s;
+    s.in_channels = random_int(rng, 1, channels);
+    s.out_channels = random_int(rng, 1, channels);
+    s.pad = random_int(rng, 0, 2);
+    const int smallest = s.pad >= 1 ? 1 : 3;
+    s.in_height = random_int(rng, smallest, size);
+    s.in_width = random_int(rng, smallest, size);
+    return s;
+}
+
+/* Random shapes (random_fitting_shape), count 1..4. */
 static void test_random_shapes(void **state)
 {
     (void)state;
@@ -265,15 +273,7 @@ static void test_random_shapes(void **state)
     const int n = stage_sets(sets);
     for (int k = 0; k < n; k++)
         for (int trial = 0; trial < 120; trial++) {
-            const int wide = trial % 2;
-            const int channels = wide ? 16 : 28, size = wide ? 40 : 16;
-            conv_shape s;
-            s.in_channels = random_int(&rng, 1, channels);
-            s.out_channels = random_int(&rng, 1, channels);
-            s.pad = random_int(&rng, 0, 2);
-            const int smallest = s.pad >= 1 ? 1 : 3;
-            s.in_height = random_int(&rng, smallest, size);
-            s.in_width = random_int(&rng, smallest, size);
+            const conv_shape s = random_fitting_shape(&rng, trial);
             const size_t count = (size_t)random_int(&rng, 1, 4);
             assert_true(winograd_fits(sets[k].stages, &s));
             check_stages(&sets[k], &s, count, trial % 4 < 2, trial % 3 == 0,
@@ -296,15 +296,7 @@ static void test_pooled(void **state)
             if (winograd_fits(sets[k].stages, &network_shapes[s]))
                 check_pooled_stages(&sets[k], &network_shapes[s], 3, &rng);
         for (int trial = 0; trial < 60; trial++) {
-            const int wide = trial % 2;
-            const int channels = wide ? 16 : 28, size = wide ? 40 : 16;
-            conv_shape s;
-            s.in_channels = random_int(&rng, 1, channels);
-            s.out_channels = random_int(&rng, 1, channels);
-            s.pad = random_int(&rng, 0, 2);
-            const int smallest = s.pad >= 1 ? 1 : 3;
-            s.in_height = random_int(&rng, smallest, size);
-            s.in_width = random_int(&rng, smallest, size);
+            const conv_shape s = random_fitting_shape(&rng, trial);
             check_pooled_stages(&sets[k], &s, (size_t)random_int(&rng, 1, 3),
                                 &rng);
         }
