@@ -1,14 +1,13 @@
 /* The Winograd F(4x4, 3x3) stages (winograd4.h) for AVX-512, one image per
  * vector: an output of at most 16 x 16 is at most 4 x 4 tiles, tile (q, tc)
- * in lane q * 4 + tc, so each of the 36 frequencies of V and M is one
- * vector per channel. Tile rows are 4 input rows apart and tile columns 4
- * input columns apart, so the input transform gathers its 6 x 6 values d[y][x]
- * by permutes: a load of row 4 q + y from column x holds tile column tc's
- * value in lane 4 tc, and two two-source permutes and a blend put the four
- * tile rows' values in their lanes. The output transform undoes that with a
- * 4 x 4 transpose inside each 128-bit block (block q: tile row q) and masked
- * stores. The operations and their order are the plain-C stages' (winograd4.c),
- * every multiply-add by a constant fused. */
+ * in lane 4 tc + q, so each of the 36 frequencies of V and M is one vector
+ * per channel. In that order the gathers are 4 x 4 transposes inside the
+ * 128-bit blocks: columns 0 .. 15 of input row 4 q + y hold tile column
+ * tc's d[y][x] (x < 4) in lane x of block tc, so transposing the blocks of
+ * the four tile rows' loads puts d[y][x] of tile (q, tc) in lane 4 tc + q;
+ * the output transform's transpose turns each tile row's outputs back into
+ * whole output rows. The operations and their order are the plain-C
+ * stages' (winograd4.c), every multiply-add by a constant fused. */
 #include "kernels/simd_avx512.h"
 #include "kernels/winograd4.h"
 
@@ -46,53 +45,79 @@ SIMD_INLINE void output_transform(const __m512 m[6], __m512 out[4])
     out[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), d, b), m[5]);
 }
 
+/* The 4 x 4 transpose inside every 128-bit block: lane i of block b of
+ * out[k] is lane k of block b of in[i]. */
+SIMD_INLINE void transpose_blocks(const __m512 in[4], __m512 out[4])
+{
+    const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(in[0], in[1])),
+                  t1 = _mm512_castps_pd(_mm512_unpackhi_ps(in[0], in[1])),
+                  t2 = _mm512_castps_pd(_mm512_unpacklo_ps(in[2], in[3])),
+                  t3 = _mm512_castps_pd(_mm512_unpackhi_ps(in[2], in[3]));
+    out[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    out[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    out[2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    out[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+}
+
+/* Only out[0] and out[1] of transpose_blocks. */
+SIMD_INLINE void transpose_blocks_first_two(const __m512 in[4], __m512 out[2])
+{
+    const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(in[0], in[1])),
+                  t2 = _mm512_castps_pd(_mm512_unpacklo_ps(in[2], in[3]));
+    out[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    out[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+}
+
 static void input_image_avx512(const winograd4_geometry *g, const float *image,
                                float *v)
 {
     const int wp = g->in_width;
-    /* Lanes 0, 4, 8, 12 of the first source, then of the second. */
-    const __m512i gather_index = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28,
-                                                   0, 4, 8, 12, 16, 20, 24, 28);
     /* Row 4 q + y of tile row q: absent rows (past the input, or of tile
      * rows past the output) load nothing and read as zeros. */
-    size_t row_offset[4][6];
-    __mmask16 row_mask[4][6];
-    for (int q = 0; q < 4; q++)
-        for (int y = 0; y < 6; y++) {
+    size_t row_offset[6][4];
+    __mmask16 row_mask[6][4][2];
+    const __mmask16 columns[2] = {lanes_mask(wp), lanes_mask(wp - 4)};
+    for (int y = 0; y < 6; y++)
+        for (int q = 0; q < 4; q++) {
             const int row = 4 * q + y;
             const int present = q < g->tile_rows && row < g->in_height;
-            row_offset[q][y] = (size_t)(present ? row : 0) * wp;
-            row_mask[q][y] = present ? (__mmask16)0xFFFF : 0;
+            row_offset[y][q] = (size_t)(present ? row : 0) * wp;
+            for (int h = 0; h < 2; h++)
+                row_mask[y][q][h] = present ? columns[h] : 0;
         }
-    /* From column x, lanes up to 12 (tile column 3) and inside the row. */
-    __mmask16 column_mask[6];
-    for (int x = 0; x < 6; x++)
-        column_mask[x] = lanes_mask(wp - x < 13 ? wp - x : 13);
     for (int ci = 0; ci < g->in_channels; ci++) {
         const float *plane = image + (size_t)ci * g->in_plane;
         float *vc = v + (size_t)ci * WINOGRAD4_FREQUENCIES * g->stride;
-        __m512 t[6][6]; /* B^T d: t[k][x] */
-        for (int x = 0; x < 6; x++) {
-            __m512 d[6];
+        /* d[y][x], lane 4 tc + q: columns 0 .. 15 of the four rows 4 q + y
+         * hold columns 4 tc + x, x < 4, in lane x of block tc, and
+         * columns 4 .. 19 those of x = 4, 5 in lanes 0, 1; the transpose
+         * of the blocks gathers them. */
+        __m512 d[6][6];
+        UNROLL_FULL
+        for (int y = 0; y < 6; y++) {
+            __m512 rows[4], shifted[4];
             UNROLL_FULL
-            for (int y = 0; y < 6; y++) {
-                __m512 rows[4];
-                UNROLL_FULL
-                for (int q = 0; q < 4; q++)
-                    rows[q] =
-                        _mm512_maskz_loadu_ps(column_mask[x] & row_mask[q][y],
-                                              plane + row_offset[q][y] + x);
-                const __m512 low =
-                    _mm512_permutex2var_ps(rows[0], gather_index, rows[1]);
-                const __m512 high =
-                    _mm512_permutex2var_ps(rows[2], gather_index, rows[3]);
-                d[y] = _mm512_mask_blend_ps((__mmask16)0xFF00, low, high);
+            for (int q = 0; q < 4; q++) {
+                rows[q] = _mm512_maskz_loadu_ps(row_mask[y][q][0],
+                                                plane + row_offset[y][q]);
+                shifted[q] = _mm512_maskz_loadu_ps(
+                    row_mask[y][q][1], plane + row_offset[y][q] + 4);
             }
-            __m512 column[6];
-            input_transform(d, column);
+            transpose_blocks(rows, &d[y][0]);
+            transpose_blocks_first_two(shifted, &d[y][4]);
+        }
+        /* B^T d down the columns, then B along the rows. */
+        __m512 t[6][6];
+        UNROLL_FULL
+        for (int x = 0; x < 6; x++) {
+            __m512 column[6], out[6];
+            UNROLL_FULL
+            for (int y = 0; y < 6; y++)
+                column[y] = d[y][x];
+            input_transform(column, out);
             UNROLL_FULL
             for (int k = 0; k < 6; k++)
-                t[k][x] = column[k];
+                t[k][x] = out[k];
         }
         UNROLL_FULL
         for (int k = 0; k < 6; k++) {
@@ -184,10 +209,7 @@ static void output_image_avx512(const winograd4_geometry *g, const float *m,
                                 float *out)
 {
     const int wo = g->out_width, ho = g->out_height;
-    /* Columns 4 tc .. 4 tc + 3 of a row, inside the output. */
-    __mmask16 column_mask[4];
-    for (int tc = 0; tc < 4; tc++)
-        column_mask[tc] = lanes_mask(wo - 4 * tc < 4 ? wo - 4 * tc : 4);
+    const __mmask16 columns = lanes_mask(wo);
     for (int co = out_block; co < block_end(g, out_block); co++) {
         /* + 0 without a bias, as the direct kernels: a -0 sum becomes +0. */
         const __m512 b = bias ? _mm512_set1_ps(bias[co]) : _mm512_setzero_ps();
@@ -197,32 +219,17 @@ static void output_image_avx512(const winograd4_geometry *g, const float *m,
                              g->stride,
                      g->stride, b, y);
         for (int r = 0; r < 4; r++) {
-            __m512 x[4];
+            __m512 x[4], rows[4];
             UNROLL_FULL
             for (int k = 0; k < 4; k++)
                 x[k] = relu ? _mm512_max_ps(y[r][k], _mm512_setzero_ps())
                             : y[r][k];
-            /* Transposed inside each 128-bit block: block q of z[tc] is
-             * output row 4 q + r, columns 4 tc .. 4 tc + 3. */
-            const __m512 a0 = _mm512_unpacklo_ps(x[0], x[1]),
-                         a1 = _mm512_unpackhi_ps(x[0], x[1]),
-                         a2 = _mm512_unpacklo_ps(x[2], x[3]),
-                         a3 = _mm512_unpackhi_ps(x[2], x[3]);
-            const __m512 z[4] = {
-                _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a0),
-                                                    _mm512_castps_pd(a2))),
-                _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a0),
-                                                    _mm512_castps_pd(a2))),
-                _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a1),
-                                                    _mm512_castps_pd(a3))),
-                _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a1),
-                                                    _mm512_castps_pd(a3)))};
+            /* Lane 4 tc + q of x[k] is column 4 tc + k of output row
+             * 4 q + r: transposed, rows[q] is that whole row. */
+            transpose_blocks(x, rows);
             for (int q = 0; q < g->tile_rows && 4 * q + r < ho; q++)
-                for (int tc = 0; tc < g->tile_columns; tc++)
-                    /* Lane 4 q + i goes to column 4 tc + i of the row. */
-                    _mm512_mask_storeu_ps(
-                        plane + (size_t)(4 * q + r) * wo + 4 * tc - 4 * q,
-                        (__mmask16)(column_mask[tc] << (4 * q)), z[tc]);
+                _mm512_mask_storeu_ps(plane + (size_t)(4 * q + r) * wo, columns,
+                                      rows[q]);
         }
     }
 }
@@ -236,12 +243,12 @@ static void output_pool_image_avx512(const winograd4_geometry *g,
               pooled_width = g->out_width / 2;
     const __mmask16 columns = lanes_mask(pooled_width);
     /* Lane 8 h + 2 tc + b of a pooled pair of rows is column 2 tc + b of
-     * tile row h (first index) or 2 + h (second): lane 4 h + tc of the
-     * pooled values of column parity b. */
-    const __m512i first_rows = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4,
-                                                 20, 5, 21, 6, 22, 7, 23);
-    const __m512i last_rows = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27,
-                                                12, 28, 13, 29, 14, 30, 15, 31);
+     * tile row h (first index) or 2 + h (second): lane 4 tc + h (or
+     * 4 tc + 2 + h) of the pooled values of column parity b. */
+    const __m512i first_rows = _mm512_setr_epi32(0, 16, 4, 20, 8, 24, 12, 28, 1,
+                                                 17, 5, 21, 9, 25, 13, 29);
+    const __m512i last_rows = _mm512_setr_epi32(2, 18, 6, 22, 10, 26, 14, 30, 3,
+                                                19, 7, 23, 11, 27, 15, 31);
     for (int co = out_block; co < block_end(g, out_block); co++) {
         const __m512 b = bias ? _mm512_set1_ps(bias[co]) : _mm512_setzero_ps();
         float *plane = out + (size_t)co * out_plane;
