@@ -40,6 +40,7 @@
 #include "kernels/conv_driver.h"
 #include "kernels/kernels.h"
 #include "kernels/winograd.h"
+#include "kernels/winograd4.h"
 #include "network/architecture.h"
 
 #define BENCH_PROGRAM "bench_kernels"
@@ -450,6 +451,15 @@ static void run_rule_winograd(void *p)
                      r->conv.bias, 1, r->conv.output);
 }
 
+static void run_rule_winograd4(void *p)
+{
+    rule_context *r = p;
+    const winograd4_microkernels *w = r->direct.winograd4;
+    winograd4_pack(w, &r->conv.shape, r->conv.weights, 0, r->packed);
+    winograd4_forward(w, &r->conv.shape, r->conv.count, r->conv.input,
+                      r->packed, r->conv.bias, 1, r->conv.output);
+}
+
 static void rule_bench(const kernel_table *table, double peak, const options *o)
 {
     if (!table->conv3x3 || !table->conv3x3->winograd)
@@ -470,7 +480,13 @@ static void rule_bench(const kernel_table *table, double peak, const options *o)
             rule_context r;
             r.conv = conv_setup(table, &s, o->train_batch, &rng);
             r.direct = *table->conv3x3;
-            r.packed = malloc(sizeof(float) * winograd_packed_floats(w, &s));
+            const winograd4_microkernels *w4 = table->conv3x3->winograd4;
+            if (w4 && !winograd4_fits(w4, &s))
+                w4 = NULL;
+            const size_t f2_floats = winograd_packed_floats(w, &s);
+            const size_t f4_floats = w4 ? winograd4_packed_floats(w4, &s) : 0;
+            r.packed = malloc(sizeof(float) *
+                              (f2_floats > f4_floats ? f2_floats : f4_floats));
             if (!r.packed)
                 exit(1);
             const double flops = 2.0 * conv_macs(&s) * (double)r.conv.count;
@@ -485,6 +501,14 @@ static void rule_bench(const kernel_table *table, double peak, const options *o)
                      s.in_channels, s.out_channels, s.in_height, s.in_width);
             measure(o, table->name, label, r.conv.count, run_rule_winograd, &r,
                     flops, 0.0, peak);
+            if (w4) {
+                r.direct.winograd4 = w4;
+                snprintf(label, sizeof label, "rule %d->%d %dx%d winograd4",
+                         s.in_channels, s.out_channels, s.in_height,
+                         s.in_width);
+                measure(o, table->name, label, r.conv.count, run_rule_winograd4,
+                        &r, flops, 0.0, peak);
+            }
             free(r.packed);
             conv_teardown(&r.conv);
         }
@@ -518,6 +542,15 @@ static void variant_bench(const kernel_table *table, double peak,
     }
     const char *name = table->name;
     char label[64];
+    /* The same table with F(2x2) where it would run F(4x4): the "f2x2"
+     * lines, for the comparison. */
+    kernel_table f2_table = *table;
+    conv3x3_microkernels f2_conv;
+    if (table->conv3x3 && table->conv3x3->winograd4) {
+        f2_conv = *table->conv3x3;
+        f2_conv.winograd4 = NULL;
+        f2_table.conv3x3 = &f2_conv;
+    }
     for (int layer = 0; layer < shape_count; layer++) {
         const conv_shape *s = &shapes[layer];
         const double flops = 2.0 * conv_macs(s);
@@ -536,6 +569,21 @@ static void variant_bench(const kernel_table *table, double peak,
         snprintf(label, sizeof label, "%.47s d-input", layer_names[layer]);
         measure(o, name, label, c.count, run_conv_backward_input, &c,
                 input_flops * (double)c.count, 0.0, peak);
+        if (conv3x3_forward_uses_winograd4(table, s) ||
+            conv3x3_backward_input_uses_winograd4(table, s)) {
+            c.table = &f2_table;
+            c.count = o->batch;
+            snprintf(label, sizeof label, "%.40s forward f2x2",
+                     layer_names[layer]);
+            measure(o, name, label, c.count, run_conv_forward, &c,
+                    flops * (double)c.count, 0.0, peak);
+            c.count = o->train_batch;
+            snprintf(label, sizeof label, "%.40s d-input f2x2",
+                     layer_names[layer]);
+            measure(o, name, label, c.count, run_conv_backward_input, &c,
+                    input_flops * (double)c.count, 0.0, peak);
+            c.table = table;
+        }
         snprintf(label, sizeof label, "%.47s d-weights", layer_names[layer]);
         measure(o, name, label, c.count, run_conv_backward_weights, &c,
                 flops * (double)c.count, 0.0, peak);

@@ -40,6 +40,7 @@
 #include "kernel_test_support.h"
 #include "network/architecture.h"
 #include "winograd_bound.h"
+#include "winograd4_bound.h"
 
 /* ---- data -------------------------------------------------------------- */
 
@@ -185,12 +186,18 @@ static void check_conv_forward(const kernel_table *table, const conv_case *c,
 
     const double terms = z.cin * 9.0 + 1.0;
     const int winograd = conv3x3_forward_uses_winograd(table, &c->shape);
+    /* F(4x4)'s U = G g G^T has denominators up to 576, so integers are not
+     * exact there: its bound instead (test_winograd4.c checks exactness). */
+    int winograd4 = conv3x3_forward_uses_winograd4(table, &c->shape);
+    /* An infinite weight overflows U: the driver runs the direct sum. */
+    for (size_t k = 0; k < z.weights; k++)
+        winograd4 &= isfinite(weights[k]) != 0;
     size_t index = 0;
     for (size_t i = 0; i < c->count; i++)
         for (int co = 0; co < z.cout; co++)
             for (int oh = 0; oh < z.ho; oh++)
                 for (int ow = 0; ow < z.wo; ow++, index++) {
-                    if (kind == VALUES_INTEGER) {
+                    if (kind == VALUES_INTEGER && !winograd4) {
                         check_equal(table->name, "conv forward", index,
                                     output[index], reference[index]);
                         continue;
@@ -213,6 +220,12 @@ static void check_conv_forward(const kernel_table *table, const conv_case *c,
                             gamma_of(z.cin + 8.0) *
                                 winograd_magnitude(&c->shape, input, weights,
                                                    bias, i, co, oh, ow) +
+                            gamma_of(terms) * magnitude;
+                    if (winograd4)
+                        tolerance =
+                            gamma_of(WINOGRAD4_ROUNDINGS(z.cin)) *
+                                winograd4_magnitude(&c->shape, input, weights,
+                                                    bias, i, co, oh, ow) +
                             gamma_of(terms) * magnitude;
                     check_close(table->name, "conv forward", index,
                                 output[index], reference[index], tolerance);
@@ -417,6 +430,8 @@ static void check_conv_backward_input(const kernel_table *table,
      * 2 - pad with the rotated, channel-swapped kernel: its bound is taken
      * on that convolution. */
     const int winograd = conv3x3_backward_input_uses_winograd(table, &c->shape);
+    const int winograd4 =
+        conv3x3_backward_input_uses_winograd4(table, &c->shape);
     const conv_shape gradient = {z.cout, z.cin, z.ho, z.wo, 2 - pad};
     const int gradient_height = conv_padded_height(&gradient),
               gradient_width = conv_padded_width(&gradient);
@@ -440,7 +455,7 @@ static void check_conv_backward_input(const kernel_table *table,
         for (int ci = 0; ci < z.cin; ci++)
             for (int ih = 0; ih < h; ih++)
                 for (int iw = 0; iw < w; iw++, index++) {
-                    if (kind == VALUES_INTEGER) {
+                    if (kind == VALUES_INTEGER && !winograd4) {
                         check_equal(table->name, "conv input gradient", index,
                                     dx[index], reference[index]);
                         continue;
@@ -468,6 +483,12 @@ static void check_conv_backward_input(const kernel_table *table,
                                         winograd_magnitude(&gradient, padded_dy,
                                                            rotated, NULL, i, ci,
                                                            ih, iw) +
+                                    gamma_of(terms) * magnitude;
+                    if (winograd4)
+                        tolerance = gamma_of(WINOGRAD4_ROUNDINGS(z.cout)) *
+                                        winograd4_magnitude(
+                                            &gradient, padded_dy, rotated, NULL,
+                                            i, ci, ih, iw) +
                                     gamma_of(terms) * magnitude;
                     check_close(table->name, "conv input gradient", index,
                                 dx[index], reference[index], tolerance);

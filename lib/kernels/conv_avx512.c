@@ -14,6 +14,7 @@
 
 #include "kernels/conv_x86_template.h"
 #include "kernels/winograd.h"
+#include "kernels/winograd4.h"
 
 DEFINE_FORWARD_PLAN(1, 10, 6)
 DEFINE_FORWARD_PLAN(2, 6, 4)
@@ -40,6 +41,7 @@ static const conv3x3_microkernels microkernels_avx512 = {
     .weight_stream_tiles = {NULL, weight_stream_tile_1, weight_stream_tile_2,
                             NULL},
     .winograd = &winograd_avx512,
+    .winograd4 = &winograd4_avx512,
 };
 
 void conv_provide_avx512(kernel_table *table)

@@ -19,6 +19,7 @@
 #include "common/memory.h"
 #include "kernels/conv_driver.h"
 #include "kernels/winograd.h"
+#include "kernels/winograd4.h"
 
 /* ---- Weight packing -----------------------------------------------------
  * Output channels are processed in blocks of `main_block`; the last,
@@ -96,6 +97,23 @@ static const winograd_microkernels *forward_winograd(const kernel_table *table,
     return w;
 }
 
+/* Among the Winograd shapes, F(4x4, 3x3) (winograd4.h) where the ISA has
+ * its stages, they fit (AVX-512: outputs up to 16 x 16) and its rule
+ * accepts: 1.78 times fewer products than F(2x2) for larger transforms.
+ * The packed weights are then its U. */
+static const winograd4_microkernels *
+forward_winograd4(const kernel_table *table, const conv_shape *shape)
+{
+    if (!forward_winograd(table, shape))
+        return NULL;
+    const winograd4_microkernels *w4 = table->conv3x3->winograd4;
+    if (!w4 ||
+        shape->in_channels * shape->out_channels < w4->min_channel_product ||
+        !winograd4_fits(w4, shape))
+        return NULL;
+    return w4;
+}
+
 /* A Winograd shape's packed weights start with a header vector: header[0]
  * is 1 when U follows, 0 when U overflowed and the direct packing follows
  * instead. Weights near FLT_MAX then reach the output as the direct sum's
@@ -103,11 +121,14 @@ static const winograd_microkernels *forward_winograd(const kernel_table *table,
  * Winograd's inf - inf = NaN, which ReLU turns into 0. */
 #define WINOGRAD_HEADER_FLOATS 16
 
-static size_t winograd_or_direct_floats(const winograd_microkernels *w,
+static size_t winograd_or_direct_floats(const kernel_table *table,
+                                        const winograd_microkernels *w,
                                         const conv_shape *winograd_shape,
                                         size_t direct_floats)
 {
-    const size_t u = winograd_packed_floats(w, winograd_shape);
+    const winograd4_microkernels *w4 = forward_winograd4(table, winograd_shape);
+    const size_t u = w4 ? winograd4_packed_floats(w4, winograd_shape)
+                        : winograd_packed_floats(w, winograd_shape);
     return WINOGRAD_HEADER_FLOATS + (u > direct_floats ? u : direct_floats);
 }
 
@@ -144,6 +165,19 @@ int conv3x3_backward_input_uses_winograd(const kernel_table *table,
     return input_gradient_winograd(table, shape) != NULL;
 }
 
+int conv3x3_forward_uses_winograd4(const kernel_table *table,
+                                   const conv_shape *shape)
+{
+    return forward_winograd4(table, shape) != NULL;
+}
+
+int conv3x3_backward_input_uses_winograd4(const kernel_table *table,
+                                          const conv_shape *shape)
+{
+    const conv_shape gradient = input_gradient_shape(shape);
+    return forward_winograd4(table, &gradient) != NULL;
+}
+
 size_t conv3x3_packed_forward_floats(const kernel_table *table,
                                      const conv_shape *shape)
 {
@@ -153,7 +187,7 @@ size_t conv3x3_packed_forward_floats(const kernel_table *table,
         return (size_t)shape->out_channels * shape->in_channels * 9;
     const size_t direct = packed_floats(shape->out_channels, shape->in_channels,
                                         mk->forward_block);
-    return w ? winograd_or_direct_floats(w, shape, direct) : direct;
+    return w ? winograd_or_direct_floats(table, w, shape, direct) : direct;
 }
 
 size_t conv3x3_packed_backward_floats(const kernel_table *table,
@@ -166,7 +200,7 @@ size_t conv3x3_packed_backward_floats(const kernel_table *table,
     const size_t direct = packed_floats(shape->in_channels, shape->out_channels,
                                         mk->forward_block);
     const conv_shape gradient = input_gradient_shape(shape);
-    return w ? winograd_or_direct_floats(w, &gradient, direct) : direct;
+    return w ? winograd_or_direct_floats(table, w, &gradient, direct) : direct;
 }
 
 void conv3x3_pack_forward(const kernel_table *table, const conv_shape *shape,
@@ -182,7 +216,9 @@ void conv3x3_pack_forward(const kernel_table *table, const conv_shape *shape,
     if (w) {
         memset(packed, 0, sizeof(float) * WINOGRAD_HEADER_FLOATS);
         packed += WINOGRAD_HEADER_FLOATS;
-        if (winograd_pack(w, shape, weights, 0, packed)) {
+        const winograd4_microkernels *w4 = forward_winograd4(table, shape);
+        if (w4 ? winograd4_pack(w4, shape, weights, 0, packed)
+               : winograd_pack(w, shape, weights, 0, packed)) {
             packed[-WINOGRAD_HEADER_FLOATS] = 1.0f;
             return;
         }
@@ -205,7 +241,9 @@ void conv3x3_pack_backward(const kernel_table *table, const conv_shape *shape,
         const conv_shape gradient = input_gradient_shape(shape);
         memset(packed, 0, sizeof(float) * WINOGRAD_HEADER_FLOATS);
         packed += WINOGRAD_HEADER_FLOATS;
-        if (winograd_pack(w, &gradient, weights, 1, packed)) {
+        const winograd4_microkernels *w4 = forward_winograd4(table, &gradient);
+        if (w4 ? winograd4_pack(w4, &gradient, weights, 1, packed)
+               : winograd_pack(w, &gradient, weights, 1, packed)) {
             packed[-WINOGRAD_HEADER_FLOATS] = 1.0f;
             return;
         }
@@ -463,6 +501,12 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
     if (w) {
         const int transformed = packed[0] != 0.0f;
         packed += WINOGRAD_HEADER_FLOATS;
+        const winograd4_microkernels *w4 = forward_winograd4(table, shape);
+        if (transformed && w4) {
+            winograd4_forward(w4, shape, count, input_padded, packed, bias,
+                              relu, output);
+            return;
+        }
         if (transformed) {
             winograd_forward(w, shape, count, input_padded, packed, bias, relu,
                              output);
@@ -494,8 +538,10 @@ int conv3x3_fuses_pool(const kernel_table *table, const conv_shape *shape,
     if (!mk)
         return 1;
     const winograd_microkernels *w = forward_winograd(table, shape);
-    if (w && packed[0] != 0.0f)
-        return w->output_pool_row != NULL;
+    if (w && packed[0] != 0.0f) {
+        const winograd4_microkernels *w4 = forward_winograd4(table, shape);
+        return w4 ? w4->output_pool_image != NULL : w->output_pool_row != NULL;
+    }
     return mk->pool_strips[0] != NULL;
 }
 
@@ -511,6 +557,12 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
     if (w) {
         const int transformed = packed[0] != 0.0f;
         packed += WINOGRAD_HEADER_FLOATS;
+        const winograd4_microkernels *w4 = forward_winograd4(table, shape);
+        if (transformed && w4) {
+            winograd4_forward_relu_pool(w4, shape, count, input_padded, packed,
+                                        bias, output, output_plane, output_row);
+            return;
+        }
         if (transformed) {
             winograd_forward_relu_pool(w, shape, count, input_padded, packed,
                                        bias, output, output_plane, output_row);
@@ -612,14 +664,18 @@ void conv3x3_backward_input_packed(const kernel_table *table,
     const size_t dy_image = (size_t)cout * ho * wo;
     const winograd_microkernels *w = input_gradient_winograd(table, shape);
     const conv_shape gradient = input_gradient_shape(shape);
+    const winograd4_microkernels *w4 = forward_winograd4(table, &gradient);
     if (w) {
         if (packed_backward[0] == 0.0f)
-            w = NULL; /* U overflowed: the direct packing follows */
+            w = NULL, w4 = NULL; /* U overflowed: the direct packing follows */
         packed_backward += WINOGRAD_HEADER_FLOATS;
     }
     if (extra == 0) {
         /* pad 2: the output gradient is already the padded input. */
-        if (w)
+        if (w4)
+            winograd4_forward(w4, &gradient, count, output_grad,
+                              packed_backward, NULL, 0, input_grad);
+        else if (w)
             winograd_forward(w, &gradient, count, output_grad, packed_backward,
                              NULL, 0, input_grad);
         else
@@ -637,7 +693,10 @@ void conv3x3_backward_input_packed(const kernel_table *table,
                 memcpy(padded + ((size_t)co * hp + oh + extra) * wp + extra,
                        dy + ((size_t)co * ho + oh) * wo, sizeof(float) * wo);
         float *dx = input_grad + i * cin * g.out_plane;
-        if (w)
+        if (w4)
+            winograd4_forward(w4, &gradient, 1, padded, packed_backward, NULL,
+                              0, dx);
+        else if (w)
             winograd_forward(w, &gradient, 1, padded, packed_backward, NULL, 0,
                              dx);
         else

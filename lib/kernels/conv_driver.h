@@ -22,6 +22,12 @@ int conv3x3_forward_uses_winograd(const kernel_table *table,
  * backward weights are then that convolution's transformed weights). */
 int conv3x3_backward_input_uses_winograd(const kernel_table *table,
                                          const conv_shape *shape);
+/* Whether that Winograd is F(4x4, 3x3) (winograd4.h; its own bound)
+ * rather than F(2x2, 3x3). */
+int conv3x3_forward_uses_winograd4(const kernel_table *table,
+                                   const conv_shape *shape);
+int conv3x3_backward_input_uses_winograd4(const kernel_table *table,
+                                          const conv_shape *shape);
 
 /* Floats of the packed forward weights and of the packed (rotated,
  * channel-swapped) weights the input gradient uses. */

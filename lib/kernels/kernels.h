@@ -212,7 +212,8 @@ typedef void (*conv_reduce_partials)(size_t count, const float *partial,
 typedef float (*conv_sum_planes)(size_t count, size_t stride, size_t plane,
                                  const float *data);
 
-struct winograd_microkernels; /* winograd.h */
+struct winograd_microkernels;  /* winograd.h */
+struct winograd4_microkernels; /* winograd4.h */
 
 #define CONV_MAX_BLOCK_WIDTHS 4 /* blocks of 1, 2, 4, 8 channels */
 #define CONV_MAX_WEIGHT_TILE 3  /* output channels per weight tile */
@@ -240,6 +241,10 @@ typedef struct conv3x3_microkernels {
     /* The ISA's Winograd forward stages (NULL: direct only); the driver
      * uses them for the shapes their rule accepts. */
     const struct winograd_microkernels *winograd;
+    /* The ISA's Winograd F(4x4) stages (NULL: none): among the shapes the
+     * F(2x2) rule accepts, the driver uses them where they fit and their
+     * own rule accepts. */
+    const struct winograd4_microkernels *winograd4;
 } conv3x3_microkernels;
 
 /* ---- The per-op configuration ------------------------------------------

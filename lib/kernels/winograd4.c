@@ -1,0 +1,358 @@
+/* The Winograd F(4x4, 3x3) forward driver, the packing of U and the plain-C
+ * stages (see winograd4.h). The driver packs nothing itself: it runs the
+ * three stages of the variant's microkernels on one image at a time, V and
+ * M in a stack buffer. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/winograd4.h"
+
+/* V of one image and M of one block of output channels: 96 KB, which holds
+ * a 16 x 16 output's tiles for up to 32 input channels and 8 output
+ * channels (the classifier's conv2 input gradient has 32). */
+#define WINOGRAD4_BUFFER_FLOATS 24576
+
+static int round_up(int value, int multiple)
+{
+    return (value + multiple - 1) / multiple * multiple;
+}
+
+static int tile_rows_of(const conv_shape *shape)
+{
+    return (conv_out_height(shape) + 3) / 4;
+}
+
+static int tile_columns_of(const conv_shape *shape)
+{
+    return (conv_out_width(shape) + 3) / 4;
+}
+
+static int slot_columns(const winograd4_microkernels *mk,
+                        const conv_shape *shape)
+{
+    return mk->max_tile_columns ? mk->max_tile_columns : tile_columns_of(shape);
+}
+
+/* Floats from one frequency's row of V or M to the next. */
+static size_t image_stride(const winograd4_microkernels *mk,
+                           const conv_shape *shape)
+{
+    const int slot_rows =
+        mk->max_tile_rows ? mk->max_tile_rows : tile_rows_of(shape);
+    return (size_t)round_up(slot_rows * slot_columns(mk, shape), mk->lanes);
+}
+
+static int padded_out_channels(const winograd4_microkernels *mk,
+                               const conv_shape *shape)
+{
+    return round_up(shape->out_channels, mk->block);
+}
+
+int winograd4_fits(const winograd4_microkernels *microkernels,
+                   const conv_shape *shape)
+{
+    if (conv_out_height(shape) < 1 || conv_out_width(shape) < 1)
+        return 0;
+    if (microkernels->max_tile_rows &&
+        tile_rows_of(shape) > microkernels->max_tile_rows)
+        return 0;
+    if (microkernels->max_tile_columns &&
+        tile_columns_of(shape) > microkernels->max_tile_columns)
+        return 0;
+    const size_t floats = (size_t)WINOGRAD4_FREQUENCIES *
+                          image_stride(microkernels, shape) *
+                          (size_t)(shape->in_channels + microkernels->block);
+    return floats <= WINOGRAD4_BUFFER_FLOATS;
+}
+
+size_t winograd4_packed_floats(const winograd4_microkernels *microkernels,
+                               const conv_shape *shape)
+{
+    return (size_t)WINOGRAD4_FREQUENCIES * shape->in_channels *
+           padded_out_channels(microkernels, shape);
+}
+
+/* G of F(4x4, 3x3): U = G g G^T. */
+static const double transform_g[6][3] = {{1.0 / 4, 0.0, 0.0},
+                                         {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                         {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                         {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                         {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                         {0.0, 0.0, 1.0}};
+
+int winograd4_pack(const winograd4_microkernels *microkernels,
+                   const conv_shape *shape, const float *weights,
+                   int rotate_swap, float *packed)
+{
+    int finite = 1;
+    const int cin = shape->in_channels, cout = shape->out_channels;
+    const int padded = padded_out_channels(microkernels, shape);
+    memset(packed, 0,
+           sizeof(float) * winograd4_packed_floats(microkernels, shape));
+    for (int co = 0; co < cout; co++)
+        for (int ci = 0; ci < cin; ci++) {
+            /* The 3 x 3 kernel of (co, ci), as winograd_pack takes it. */
+            float g[9];
+            for (int k = 0; k < 9; k++)
+                g[k] = rotate_swap
+                           ? weights[((size_t)ci * cout + co) * 9 + (8 - k)]
+                           : weights[((size_t)co * cin + ci) * 9 + k];
+            /* In double, rounded once to float. */
+            double gg[6][3];
+            for (int k = 0; k < 6; k++)
+                for (int b = 0; b < 3; b++)
+                    gg[k][b] = transform_g[k][0] * g[b] +
+                               transform_g[k][1] * g[3 + b] +
+                               transform_g[k][2] * g[6 + b];
+            for (int k = 0; k < 6; k++)
+                for (int j = 0; j < 6; j++) {
+                    const double u = gg[k][0] * transform_g[j][0] +
+                                     gg[k][1] * transform_g[j][1] +
+                                     gg[k][2] * transform_g[j][2];
+                    const float rounded = (float)u;
+                    /* |U| is at most the largest weight (G's rows sum to
+                     * at most 1 in absolute value), so U alone never
+                     * overflows; weights within 512 times FLT_MAX (A^T's
+                     * gain is up to 18 each way) count as overflowing, so
+                     * that they run direct as F(2x2)'s do. */
+                    finite &= isfinite((float)(u * 512.0)) != 0;
+                    packed[((size_t)(k * 6 + j) * cin + ci) * padded + co] =
+                        rounded;
+                }
+        }
+    return finite;
+}
+
+typedef struct pooled_destination {
+    float *output;
+    size_t plane, row;
+} pooled_destination;
+
+static void forward_images(const winograd4_microkernels *mk,
+                           const conv_shape *shape, size_t count,
+                           const float *input_padded, const float *packed,
+                           const float *bias, int relu, float *output,
+                           const pooled_destination *pool)
+{
+    const winograd4_geometry g = {
+        .in_channels = shape->in_channels,
+        .out_channels = shape->out_channels,
+        .padded_out_channels = padded_out_channels(mk, shape),
+        .in_height = conv_padded_height(shape),
+        .in_width = conv_padded_width(shape),
+        .in_plane =
+            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
+        .out_height = conv_out_height(shape),
+        .out_width = conv_out_width(shape),
+        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
+        .tile_rows = tile_rows_of(shape),
+        .tile_columns = tile_columns_of(shape),
+        .slot_columns = slot_columns(mk, shape),
+        .stride = image_stride(mk, shape),
+    };
+    const size_t in_image = (size_t)g.in_channels * g.in_plane;
+    const size_t out_image =
+        (size_t)g.out_channels * (pool ? pool->plane : g.out_plane);
+    _Alignas(64) float buffer[WINOGRAD4_BUFFER_FLOATS];
+    float *v = buffer;
+    float *m =
+        buffer + (size_t)WINOGRAD4_FREQUENCIES * g.in_channels * g.stride;
+    for (size_t i = 0; i < count; i++) {
+        float *out = (pool ? pool->output : output) + i * out_image;
+        mk->input_image(&g, input_padded + i * in_image, v);
+        for (int co = 0; co < g.out_channels; co += mk->block) {
+            mk->multiply(&g, packed, v, co, m);
+            if (pool)
+                mk->output_pool_image(&g, m, bias, co, out, pool->plane,
+                                      pool->row);
+            else
+                mk->output_image(&g, m, bias, relu, co, out);
+        }
+    }
+}
+
+void winograd4_forward(const winograd4_microkernels *microkernels,
+                       const conv_shape *shape, size_t count,
+                       const float *input_padded, const float *packed,
+                       const float *bias, int relu, float *output)
+{
+    forward_images(microkernels, shape, count, input_padded, packed, bias, relu,
+                   output, NULL);
+}
+
+void winograd4_forward_relu_pool(const winograd4_microkernels *microkernels,
+                                 const conv_shape *shape, size_t count,
+                                 const float *input_padded, const float *packed,
+                                 const float *bias, float *output,
+                                 size_t output_plane, size_t output_row)
+{
+    const pooled_destination pool = {output, output_plane, output_row};
+    forward_images(microkernels, shape, count, input_padded, packed, bias, 1,
+                   NULL, &pool);
+}
+
+/* ---- The plain-C stages ------------------------------------------------
+ * The same operations, in the same order, as the AVX-512 stages
+ * (winograd4_avx512.c), so that both meet the rounding count of
+ * winograd4.h: every multiply-add by a constant is one fused operation. */
+
+/* B^T applied to d[0], d[step], ..., d[5 step]: 2 roundings on each path. */
+static void input_transform_scalar(const float *d, int step, float *out,
+                                   int out_step)
+{
+    const float d0 = d[0], d1 = d[step], d2 = d[2 * step], d3 = d[3 * step],
+                d4 = d[4 * step], d5 = d[5 * step];
+    const float t1 = fmaf(-4.0f, d2, d4), t2 = fmaf(-4.0f, d1, d3);
+    const float t3 = d4 - d2, t4 = d3 - d1;
+    out[0] = fmaf(4.0f, d0, fmaf(-5.0f, d2, d4));
+    out[out_step] = t1 + t2;
+    out[2 * out_step] = t1 - t2;
+    out[3 * out_step] = fmaf(2.0f, t4, t3);
+    out[4 * out_step] = fmaf(-2.0f, t4, t3);
+    out[5 * out_step] = fmaf(4.0f, d1, fmaf(-5.0f, d3, d5));
+}
+
+/* A^T applied to m[0], m[step], ..., m[5 step]: 3 roundings on each path. */
+static void output_transform_scalar(const float *m, int step, float *out,
+                                    int out_step)
+{
+    const float m0 = m[0], m1 = m[step], m2 = m[2 * step], m3 = m[3 * step],
+                m4 = m[4 * step], m5 = m[5 * step];
+    const float a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+    out[0] = m0 + a + c;
+    out[out_step] = fmaf(2.0f, d, b);
+    out[2 * out_step] = fmaf(4.0f, c, a);
+    out[3 * out_step] = fmaf(8.0f, d, b) + m5;
+}
+
+static void input_image_scalar(const winograd4_geometry *g, const float *image,
+                               float *v)
+{
+    for (int ci = 0; ci < g->in_channels; ci++) {
+        const float *plane = image + (size_t)ci * g->in_plane;
+        for (int q = 0; q < g->tile_rows; q++)
+            for (int tc = 0; tc < g->tile_columns; tc++) {
+                float d[6][6], t[6][6], u[6][6];
+                for (int y = 0; y < 6; y++)
+                    for (int x = 0; x < 6; x++) {
+                        const int py = 4 * q + y, px = 4 * tc + x;
+                        d[y][x] = py < g->in_height && px < g->in_width
+                                      ? plane[(size_t)py * g->in_width + px]
+                                      : 0.0f;
+                    }
+                /* B^T d down the columns, then B along the rows. */
+                for (int x = 0; x < 6; x++)
+                    input_transform_scalar(&d[0][x], 6, &t[0][x], 6);
+                for (int k = 0; k < 6; k++)
+                    input_transform_scalar(t[k], 1, u[k], 1);
+                const int slot = q * g->slot_columns + tc;
+                for (int f = 0; f < WINOGRAD4_FREQUENCIES; f++)
+                    v[((size_t)ci * WINOGRAD4_FREQUENCIES + f) * g->stride +
+                      slot] = u[f / 6][f % 6];
+            }
+    }
+}
+
+static void multiply_scalar(const winograd4_geometry *g, const float *u,
+                            const float *v, int out_block, float *m)
+{
+    const int cin = g->in_channels, cout = g->padded_out_channels;
+    const size_t channel_stride = WINOGRAD4_FREQUENCIES * g->stride;
+    for (int f = 0; f < WINOGRAD4_FREQUENCIES; f++) {
+        const float *uf = u + (size_t)f * cin * cout + out_block;
+        for (size_t t = 0; t < g->stride; t++) {
+            float sum = 0.0f;
+            for (int ci = 0; ci < cin; ci++)
+                sum = fmaf(uf[(size_t)ci * cout],
+                           v[(size_t)ci * channel_stride + f * g->stride + t],
+                           sum);
+            m[(size_t)f * g->stride + t] = sum;
+        }
+    }
+}
+
+/* The 16 outputs y[r][x] of tile slot `slot`, with the bias. */
+static void tile_outputs_scalar(const winograd4_geometry *g, const float *m,
+                                int slot, float bias, float y[4][4])
+{
+    float mm[6][6], s[4][6];
+    for (int f = 0; f < WINOGRAD4_FREQUENCIES; f++)
+        mm[f / 6][f % 6] = m[(size_t)f * g->stride + slot];
+    for (int j = 0; j < 6; j++)
+        output_transform_scalar(&mm[0][j], 6, &s[0][j], 6);
+    for (int r = 0; r < 4; r++) {
+        output_transform_scalar(s[r], 1, y[r], 1);
+        for (int x = 0; x < 4; x++)
+            y[r][x] += bias;
+    }
+}
+
+static float relu_scalar(float value)
+{
+    return value > 0.0f ? value : 0.0f;
+}
+
+static void output_image_scalar(const winograd4_geometry *g, const float *m,
+                                const float *bias, int relu, int out_block,
+                                float *out)
+{
+    const int co = out_block;
+    float *plane = out + (size_t)co * g->out_plane;
+    for (int q = 0; q < g->tile_rows; q++)
+        for (int tc = 0; tc < g->tile_columns; tc++) {
+            float y[4][4];
+            tile_outputs_scalar(g, m, q * g->slot_columns + tc,
+                                bias ? bias[co] : 0.0f, y);
+            for (int r = 0; r < 4; r++)
+                for (int x = 0; x < 4; x++) {
+                    const int oy = 4 * q + r, ox = 4 * tc + x;
+                    if (oy < g->out_height && ox < g->out_width)
+                        plane[(size_t)oy * g->out_width + ox] =
+                            relu ? relu_scalar(y[r][x]) : y[r][x];
+                }
+        }
+}
+
+static void output_pool_image_scalar(const winograd4_geometry *g,
+                                     const float *m, const float *bias,
+                                     int out_block, float *out,
+                                     size_t out_plane, size_t out_row)
+{
+    const int co = out_block;
+    const int pooled_height = g->out_height / 2,
+              pooled_width = g->out_width / 2;
+    float *plane = out + (size_t)co * out_plane;
+    for (int q = 0; q < g->tile_rows; q++)
+        for (int tc = 0; tc < g->tile_columns; tc++) {
+            float y[4][4];
+            tile_outputs_scalar(g, m, q * g->slot_columns + tc,
+                                bias ? bias[co] : 0.0f, y);
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++) {
+                    const int py = 2 * q + a, px = 2 * tc + b;
+                    if (py >= pooled_height || px >= pooled_width)
+                        continue;
+                    /* The max-pool's order; ReLU values are never NaN. */
+                    float best = relu_scalar(y[2 * a][2 * b]);
+                    const float rest[3] = {y[2 * a][2 * b + 1],
+                                           y[2 * a + 1][2 * b],
+                                           y[2 * a + 1][2 * b + 1]};
+                    for (int k = 0; k < 3; k++)
+                        if (relu_scalar(rest[k]) > best)
+                            best = relu_scalar(rest[k]);
+                    plane[(size_t)py * out_row + px] = best;
+                }
+        }
+}
+
+const winograd4_microkernels winograd4_reference = {
+    .lanes = 1,
+    .block = 1,
+    .max_tile_rows = 0,
+    .max_tile_columns = 0,
+    .min_channel_product = 1,
+    .input_image = input_image_scalar,
+    .multiply = multiply_scalar,
+    .output_image = output_image_scalar,
+    .output_pool_image = output_pool_image_scalar,
+};

@@ -1,0 +1,302 @@
+/* The Winograd F(4x4, 3x3) stages (winograd4.h) for AVX-512, one image per
+ * vector: an output of at most 16 x 16 is at most 4 x 4 tiles, tile (q, tc)
+ * in lane 4 tc + q, so each of the 36 frequencies of V and M is one vector
+ * per channel. In that order the gathers are 4 x 4 transposes inside the
+ * 128-bit blocks: columns 0 .. 15 of input row 4 q + y hold tile column
+ * tc's d[y][x] (x < 4) in lane x of block tc, so transposing the blocks of
+ * the four tile rows' loads puts d[y][x] of tile (q, tc) in lane 4 tc + q;
+ * the output transform's transpose turns each tile row's outputs back into
+ * whole output rows. The operations and their order are the plain-C
+ * stages' (winograd4.c), every multiply-add by a constant fused. */
+#include "kernels/simd_avx512.h"
+#include "kernels/winograd4.h"
+
+#define BLOCK 8          /* output channels per block of M */
+#define FREQUENCY_TILE 3 /* frequencies per register tile of the products */
+
+/* B^T applied to d[0 .. 5] (2 roundings on each path). */
+SIMD_INLINE void input_transform(const __m512 d[6], __m512 out[6])
+{
+    const __m512 four = _mm512_set1_ps(4.0f),
+                 minus_four = _mm512_set1_ps(-4.0f),
+                 minus_five = _mm512_set1_ps(-5.0f), two = _mm512_set1_ps(2.0f),
+                 minus_two = _mm512_set1_ps(-2.0f);
+    const __m512 t1 = _mm512_fmadd_ps(minus_four, d[2], d[4]);
+    const __m512 t2 = _mm512_fmadd_ps(minus_four, d[1], d[3]);
+    const __m512 t3 = _mm512_sub_ps(d[4], d[2]), t4 = _mm512_sub_ps(d[3], d[1]);
+    out[0] =
+        _mm512_fmadd_ps(four, d[0], _mm512_fmadd_ps(minus_five, d[2], d[4]));
+    out[1] = _mm512_add_ps(t1, t2);
+    out[2] = _mm512_sub_ps(t1, t2);
+    out[3] = _mm512_fmadd_ps(two, t4, t3);
+    out[4] = _mm512_fmadd_ps(minus_two, t4, t3);
+    out[5] =
+        _mm512_fmadd_ps(four, d[1], _mm512_fmadd_ps(minus_five, d[3], d[5]));
+}
+
+/* A^T applied to m[0 .. 5] (3 roundings on each path). */
+SIMD_INLINE void output_transform(const __m512 m[6], __m512 out[4])
+{
+    const __m512 a = _mm512_add_ps(m[1], m[2]), b = _mm512_sub_ps(m[1], m[2]),
+                 c = _mm512_add_ps(m[3], m[4]), d = _mm512_sub_ps(m[3], m[4]);
+    out[0] = _mm512_add_ps(_mm512_add_ps(m[0], a), c);
+    out[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), d, b);
+    out[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), c, a);
+    out[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), d, b), m[5]);
+}
+
+/* The 4 x 4 transpose inside every 128-bit block: lane i of block b of
+ * out[k] is lane k of block b of in[i]. */
+SIMD_INLINE void transpose_blocks(const __m512 in[4], __m512 out[4])
+{
+    const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(in[0], in[1])),
+                  t1 = _mm512_castps_pd(_mm512_unpackhi_ps(in[0], in[1])),
+                  t2 = _mm512_castps_pd(_mm512_unpacklo_ps(in[2], in[3])),
+                  t3 = _mm512_castps_pd(_mm512_unpackhi_ps(in[2], in[3]));
+    out[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    out[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    out[2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    out[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+}
+
+/* Only out[0] and out[1] of transpose_blocks. */
+SIMD_INLINE void transpose_blocks_first_two(const __m512 in[4], __m512 out[2])
+{
+    const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(in[0], in[1])),
+                  t2 = _mm512_castps_pd(_mm512_unpacklo_ps(in[2], in[3]));
+    out[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    out[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+}
+
+static void input_image_avx512(const winograd4_geometry *g, const float *image,
+                               float *v)
+{
+    const int wp = g->in_width;
+    /* Row 4 q + y of tile row q: absent rows (past the input, or of tile
+     * rows past the output) load nothing and read as zeros. */
+    size_t row_offset[6][4];
+    __mmask16 row_mask[6][4][2];
+    const __mmask16 columns[2] = {lanes_mask(wp), lanes_mask(wp - 4)};
+    for (int y = 0; y < 6; y++)
+        for (int q = 0; q < 4; q++) {
+            const int row = 4 * q + y;
+            const int present = q < g->tile_rows && row < g->in_height;
+            row_offset[y][q] = (size_t)(present ? row : 0) * wp;
+            for (int h = 0; h < 2; h++)
+                row_mask[y][q][h] = present ? columns[h] : 0;
+        }
+    for (int ci = 0; ci < g->in_channels; ci++) {
+        const float *plane = image + (size_t)ci * g->in_plane;
+        float *vc = v + (size_t)ci * WINOGRAD4_FREQUENCIES * g->stride;
+        /* d[y][x], lane 4 tc + q: columns 0 .. 15 of the four rows 4 q + y
+         * hold columns 4 tc + x, x < 4, in lane x of block tc, and
+         * columns 4 .. 19 those of x = 4, 5 in lanes 0, 1; the transpose
+         * of the blocks gathers them. */
+        __m512 d[6][6];
+        UNROLL_FULL
+        for (int y = 0; y < 6; y++) {
+            __m512 rows[4], shifted[4];
+            UNROLL_FULL
+            for (int q = 0; q < 4; q++) {
+                rows[q] = _mm512_maskz_loadu_ps(row_mask[y][q][0],
+                                                plane + row_offset[y][q]);
+                shifted[q] = _mm512_maskz_loadu_ps(
+                    row_mask[y][q][1], plane + row_offset[y][q] + 4);
+            }
+            transpose_blocks(rows, &d[y][0]);
+            transpose_blocks_first_two(shifted, &d[y][4]);
+        }
+        /* B^T d down the columns, then B along the rows. */
+        __m512 t[6][6];
+        UNROLL_FULL
+        for (int x = 0; x < 6; x++) {
+            __m512 column[6], out[6];
+            UNROLL_FULL
+            for (int y = 0; y < 6; y++)
+                column[y] = d[y][x];
+            input_transform(column, out);
+            UNROLL_FULL
+            for (int k = 0; k < 6; k++)
+                t[k][x] = out[k];
+        }
+        UNROLL_FULL
+        for (int k = 0; k < 6; k++) {
+            __m512 row[6];
+            input_transform(t[k], row);
+            UNROLL_FULL
+            for (int j = 0; j < 6; j++)
+                _mm512_store_ps(vc + (size_t)(6 * k + j) * g->stride, row[j]);
+        }
+    }
+}
+
+/* M of frequencies f0 .. f0 + FREQUENCY_TILE - 1 and BLOCK output channels,
+ * summed over the input channels in order; each weight of U broadcast. */
+static void multiply_avx512(const winograd4_geometry *g, const float *u,
+                            const float *v, int out_block, float *m)
+{
+    const int cin = g->in_channels, cout = g->padded_out_channels;
+    const size_t stride = g->stride;
+    const size_t channel_stride = WINOGRAD4_FREQUENCIES * stride;
+    const size_t frequency_u = (size_t)cin * cout;
+    for (int f0 = 0; f0 < WINOGRAD4_FREQUENCIES; f0 += FREQUENCY_TILE) {
+        __m512 acc[BLOCK][FREQUENCY_TILE];
+        UNROLL_FULL
+        for (int c = 0; c < BLOCK; c++)
+            UNROLL_FULL
+        for (int r = 0; r < FREQUENCY_TILE; r++)
+            acc[c][r] = _mm512_setzero_ps();
+        const float *uf = u + f0 * frequency_u + out_block;
+        const float *vf = v + f0 * stride;
+        for (int ci = 0; ci < cin; ci++) {
+            __m512 x[FREQUENCY_TILE];
+            UNROLL_FULL
+            for (int r = 0; r < FREQUENCY_TILE; r++)
+                x[r] = _mm512_load_ps(vf + ci * channel_stride + r * stride);
+            const float *w = uf + (size_t)ci * cout;
+            UNROLL_FULL
+            for (int c = 0; c < BLOCK; c++)
+                UNROLL_FULL
+            for (int r = 0; r < FREQUENCY_TILE; r++)
+                acc[c][r] = _mm512_fmadd_ps(
+                    _mm512_set1_ps(w[r * frequency_u + c]), x[r], acc[c][r]);
+        }
+        UNROLL_FULL
+        for (int c = 0; c < BLOCK; c++)
+            UNROLL_FULL
+        for (int r = 0; r < FREQUENCY_TILE; r++)
+            _mm512_store_ps(m + (c * WINOGRAD4_FREQUENCIES + f0 + r) * stride,
+                            acc[c][r]);
+    }
+}
+
+/* A^T M A of one output channel plus the bias: y[r][x] is each tile's
+ * output row r, column x. */
+SIMD_INLINE void tile_outputs(const float *mc, size_t stride, __m512 bias,
+                              __m512 y[4][4])
+{
+    __m512 s[4][6];
+    UNROLL_FULL
+    for (int j = 0; j < 6; j++) {
+        __m512 column[6], out[4];
+        UNROLL_FULL
+        for (int k = 0; k < 6; k++)
+            column[k] = _mm512_load_ps(mc + (size_t)(6 * k + j) * stride);
+        output_transform(column, out);
+        UNROLL_FULL
+        for (int r = 0; r < 4; r++)
+            s[r][j] = out[r];
+    }
+    UNROLL_FULL
+    for (int r = 0; r < 4; r++) {
+        __m512 out[4];
+        output_transform(s[r], out);
+        UNROLL_FULL
+        for (int x = 0; x < 4; x++)
+            y[r][x] = _mm512_add_ps(out[x], bias);
+    }
+}
+
+/* The end of the block: out_channels at most. */
+static int block_end(const winograd4_geometry *g, int out_block)
+{
+    return g->out_channels - out_block < BLOCK ? g->out_channels
+                                               : out_block + BLOCK;
+}
+
+static void output_image_avx512(const winograd4_geometry *g, const float *m,
+                                const float *bias, int relu, int out_block,
+                                float *out)
+{
+    const int wo = g->out_width, ho = g->out_height;
+    const __mmask16 columns = lanes_mask(wo);
+    for (int co = out_block; co < block_end(g, out_block); co++) {
+        /* + 0 without a bias, as the direct kernels: a -0 sum becomes +0. */
+        const __m512 b = bias ? _mm512_set1_ps(bias[co]) : _mm512_setzero_ps();
+        float *plane = out + (size_t)co * g->out_plane;
+        __m512 y[4][4];
+        tile_outputs(m + (size_t)(co - out_block) * WINOGRAD4_FREQUENCIES *
+                             g->stride,
+                     g->stride, b, y);
+        for (int r = 0; r < 4; r++) {
+            __m512 x[4], rows[4];
+            UNROLL_FULL
+            for (int k = 0; k < 4; k++)
+                x[k] = relu ? _mm512_max_ps(y[r][k], _mm512_setzero_ps())
+                            : y[r][k];
+            /* Lane 4 tc + q of x[k] is column 4 tc + k of output row
+             * 4 q + r: transposed, rows[q] is that whole row. */
+            transpose_blocks(x, rows);
+            for (int q = 0; q < g->tile_rows && 4 * q + r < ho; q++)
+                _mm512_mask_storeu_ps(plane + (size_t)(4 * q + r) * wo, columns,
+                                      rows[q]);
+        }
+    }
+}
+
+static void output_pool_image_avx512(const winograd4_geometry *g,
+                                     const float *m, const float *bias,
+                                     int out_block, float *out,
+                                     size_t out_plane, size_t out_row)
+{
+    const int pooled_height = g->out_height / 2,
+              pooled_width = g->out_width / 2;
+    const __mmask16 columns = lanes_mask(pooled_width);
+    /* Lane 8 h + 2 tc + b of a pooled pair of rows is column 2 tc + b of
+     * tile row h (first index) or 2 + h (second): lane 4 tc + h (or
+     * 4 tc + 2 + h) of the pooled values of column parity b. */
+    const __m512i first_rows = _mm512_setr_epi32(0, 16, 4, 20, 8, 24, 12, 28, 1,
+                                                 17, 5, 21, 9, 25, 13, 29);
+    const __m512i last_rows = _mm512_setr_epi32(2, 18, 6, 22, 10, 26, 14, 30, 3,
+                                                19, 7, 23, 11, 27, 15, 31);
+    for (int co = out_block; co < block_end(g, out_block); co++) {
+        const __m512 b = bias ? _mm512_set1_ps(bias[co]) : _mm512_setzero_ps();
+        float *plane = out + (size_t)co * out_plane;
+        __m512 y[4][4];
+        tile_outputs(m + (size_t)(co - out_block) * WINOGRAD4_FREQUENCIES *
+                             g->stride,
+                     g->stride, b, y);
+        const __m512 zero = _mm512_setzero_ps();
+        for (int a = 0; a < 2; a++) {
+            /* ReLU values are never NaN or -0, so the order of the maxima
+             * does not change the bits. */
+            __m512 pooled[2];
+            UNROLL_FULL
+            for (int parity = 0; parity < 2; parity++)
+                pooled[parity] = _mm512_max_ps(
+                    _mm512_max_ps(
+                        _mm512_max_ps(y[2 * a][2 * parity], zero),
+                        _mm512_max_ps(y[2 * a][2 * parity + 1], zero)),
+                    _mm512_max_ps(
+                        _mm512_max_ps(y[2 * a + 1][2 * parity], zero),
+                        _mm512_max_ps(y[2 * a + 1][2 * parity + 1], zero)));
+            const __m512 rows[2] = {
+                _mm512_permutex2var_ps(pooled[0], first_rows, pooled[1]),
+                _mm512_permutex2var_ps(pooled[0], last_rows, pooled[1])};
+            for (int pair = 0; pair < 2; pair++) {
+                const int row = 4 * pair + a;
+                if (row < pooled_height)
+                    _mm512_mask_storeu_ps(plane + (size_t)row * out_row,
+                                          columns, rows[pair]);
+                if (row + 2 < pooled_height)
+                    _mm512_mask_storeu_ps(plane + (size_t)(row + 2) * out_row,
+                                          columns, SIMD_UPPER_HALF(rows[pair]));
+            }
+        }
+    }
+}
+
+/* No rule beyond F(2x2)'s (the driver asks F(4x4) only among its shapes):
+ * on bench_kernels --only rule at 14 x 14, F(4x4) ran faster than F(2x2)
+ * on every channel grid point from 2 -> 2 to 32 -> 32 (docs/performance.md). */
+const winograd4_microkernels winograd4_avx512 = {
+    .lanes = LANES,
+    .block = BLOCK,
+    .max_tile_rows = 4,
+    .max_tile_columns = 4,
+    .min_channel_product = 128,
+    .input_image = input_image_avx512,
+    .multiply = multiply_avx512,
+    .output_image = output_image_avx512,
+    .output_pool_image = output_pool_image_avx512,
+};
