@@ -4,6 +4,9 @@
  * the caller set it, and leave no block allocated: a counting allocator
  * installed before anything else is allocated checks the last point
  * exactly, whatever the build (the sanitizer build checks it again). */
+/* pthread_getattr_np and pthread_setattr_default_np are GNU extensions
+ * (glibc, musl). */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -219,6 +222,54 @@ static void test_thread_start_hook(void **state)
     assert_ptr_equal(result, &value);
 }
 
+/* The stack size of the calling thread, through *argument. */
+static void *record_stack_size(void *argument)
+{
+    size_t *size = argument;
+    pthread_attr_t attributes;
+    *size = 0;
+    if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
+        pthread_attr_getstacksize(&attributes, size);
+        pthread_attr_destroy(&attributes);
+    }
+    return NULL;
+}
+
+/* The library's threads get at least 1 MB of stack (the Winograd kernels
+ * keep up to 96 KB of buffers there), also where the platform's default
+ * is smaller: musl's 128 KB, set here as the process default. */
+static void test_thread_stack_is_large_enough(void **state)
+{
+    (void)state;
+    pthread_attr_t saved, small;
+    assert_int_equal(pthread_getattr_default_np(&saved), 0);
+    assert_int_equal(pthread_attr_init(&small), 0);
+    assert_int_equal(pthread_attr_setstacksize(&small, 128 * 1024), 0);
+    assert_int_equal(pthread_setattr_default_np(&small), 0);
+    size_t size = 0;
+    pthread_t thread;
+    /* A plain thread now gets the small default... */
+    assert_int_equal(pthread_create(&thread, NULL, record_stack_size, &size),
+                     0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_true(size < (size_t)1 << 20);
+    /* ...and one of the library's at least 1 MB. */
+    assert_int_equal(
+        thread_start(&thread, record_stack_size, &size, "the stack test"),
+        COSNET_OK);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_true(size >= (size_t)1 << 20);
+    assert_int_equal(pthread_setattr_default_np(&saved), 0);
+    pthread_attr_destroy(&small);
+    pthread_attr_destroy(&saved);
+    /* With the platform's default (8 MB here), at least that. */
+    assert_int_equal(
+        thread_start(&thread, record_stack_size, &size, "the stack test"),
+        COSNET_OK);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_true(size >= (size_t)1 << 20);
+}
+
 /* The label generator fills pairs on a helper thread for big sets; when
  * that thread cannot start it fills them itself: the same set, no error. */
 static void test_label_generation_without_its_thread(void **state)
@@ -249,6 +300,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_thread_start_hook),
+        cmocka_unit_test(test_thread_stack_is_large_enough),
         cmocka_unit_test(test_label_generation_without_its_thread),
         cmocka_unit_test_setup_teardown(test_first_thread_start_fails,
                                         fixture_setup, fixture_teardown),

@@ -17,6 +17,30 @@ unsigned long thread_fail_after(unsigned long n)
     return seen;
 }
 
+/* Stack of the library's threads, at least: the convolution kernels keep
+ * up to 96 KB of Winograd buffers on the stack, and some platforms' default
+ * (musl: 128 KB) leaves too little room above that. */
+#define THREAD_STACK_BYTES ((size_t)1 << 20)
+
+/* pthread_create with a stack of at least THREAD_STACK_BYTES (the
+ * platform's default when larger). Returns 0 or an errno value. */
+static int create_with_stack(pthread_t *thread, void *(*run)(void *),
+                             void *argument)
+{
+    pthread_attr_t attributes;
+    int failure = pthread_attr_init(&attributes);
+    if (failure != 0)
+        return failure;
+    size_t size = 0;
+    failure = pthread_attr_getstacksize(&attributes, &size);
+    if (failure == 0 && size < THREAD_STACK_BYTES)
+        failure = pthread_attr_setstacksize(&attributes, THREAD_STACK_BYTES);
+    if (failure == 0)
+        failure = pthread_create(thread, &attributes, run, argument);
+    pthread_attr_destroy(&attributes);
+    return failure;
+}
+
 cosnet_status thread_start(pthread_t *thread, void *(*run)(void *),
                            void *argument, const char *what)
 {
@@ -30,7 +54,7 @@ cosnet_status thread_start(pthread_t *thread, void *(*run)(void *),
     int failure = from != 0 && seen >= from ? EAGAIN : 0;
     pthread_t started;
     if (failure == 0)
-        failure = pthread_create(&started, NULL, run, argument);
+        failure = create_with_stack(&started, run, argument);
     if (failure != 0) {
         char reason[128];
         /* strerror_r (POSIX) because strerror is not thread-safe. */

@@ -8,7 +8,9 @@
 
 #include "cosnet.h"
 
-/* Starts `run(argument)` on a new thread with default attributes.
+/* Starts `run(argument)` on a new thread whose stack is at least 1 MB
+ * (the platform's default when larger: the kernels keep up to 96 KB of
+ * buffers on the stack).
  * thread: receives the handle (joined by the caller) on success only.
  * what: names the work in the message, e.g. "cosnet_evaluate worker 2 of 4".
  * Returns COSNET_OK, or COSNET_ERROR_THREAD with a message naming `what`
