@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/rng.h"
+#include "kernels/kernels.h"
 
 #define UNIT_ROUNDOFF (1.0 / 16777216.0) /* 2^-24, float32 */
 #define SENTINEL 12345.5f
@@ -71,6 +72,29 @@ static inline void fill_values(random_generator *rng, float *x, size_t n,
         x[i] = kind == VALUES_INTEGER
                    ? (float)((int)random_below(rng, 7) - 3)
                    : (float)(2.0 * random_uniform(rng) - 1.0);
+}
+
+/* A uniform integer in [low, high]. */
+static inline int random_int(random_generator *rng, int low, int high)
+{
+    return low + (int)random_below(rng, (uint64_t)(high - low + 1));
+}
+
+/* Floats of a convolution's padded input, output and weights for `count`
+ * images of `shape`. */
+typedef struct shape_floats {
+    size_t input, output, weights;
+} shape_floats;
+
+static inline shape_floats floats_of(const conv_shape *shape, size_t count)
+{
+    shape_floats z;
+    z.input = count * shape->in_channels * conv_padded_height(shape) *
+              conv_padded_width(shape);
+    z.output = count * shape->out_channels * conv_out_height(shape) *
+               conv_out_width(shape);
+    z.weights = (size_t)shape->out_channels * shape->in_channels * 9;
+    return z;
 }
 
 static inline void check_close(const char *variant, const char *what,

@@ -50,11 +50,6 @@ static void fill_uniform(random_generator *rng, float *x, size_t n)
         x[i] = (float)(2.0 * random_uniform(rng) - 1.0);
 }
 
-static int random_int(random_generator *rng, int low, int high)
-{
-    return low + (int)random_below(rng, (uint64_t)(high - low + 1));
-}
-
 /* The variants to test: every one this build knows and this CPU runs. */
 static int variant_count(const kernel_table **tables)
 {

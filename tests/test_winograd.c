@@ -52,25 +52,6 @@ static int stage_sets(stage_set *sets)
 
 /* ---- data -------------------------------------------------------------- */
 
-static int random_int(random_generator *rng, int low, int high)
-{
-    return low + (int)random_below(rng, (uint64_t)(high - low + 1));
-}
-
-typedef struct sizes {
-    size_t input, output, weights;
-} sizes;
-
-static sizes sizes_of(const conv_shape *s, size_t count)
-{
-    sizes z;
-    z.input =
-        count * s->in_channels * conv_padded_height(s) * conv_padded_width(s);
-    z.output = count * s->out_channels * conv_out_height(s) * conv_out_width(s);
-    z.weights = (size_t)s->out_channels * s->in_channels * 9;
-    return z;
-}
-
 /* The stages' forward pass with weights packed here. */
 static void winograd_run(const winograd_microkernels *stages,
                          const conv_shape *shape, size_t count,
@@ -109,7 +90,7 @@ static void check_against_reference(const char *name, const conv_shape *s,
                                     const float *weights, const float *bias,
                                     int relu, int kind, const float *output)
 {
-    const sizes z = sizes_of(s, count);
+    const shape_floats z = floats_of(s, count);
     float *reference = malloc(sizeof(float) * z.output);
     assert_non_null(reference);
     conv3x3_forward_scalar(s, count, input, weights, bias, relu, reference);
@@ -144,7 +125,7 @@ static void check_stages(const stage_set *set, const conv_shape *s,
                          size_t count, int relu, int kind,
                          random_generator *rng)
 {
-    const sizes z = sizes_of(s, count);
+    const shape_floats z = floats_of(s, count);
     guarded gi, gw, gb, go;
     float *input = guarded_floats(&gi, z.input);
     float *weights = guarded_floats(&gw, z.weights);
@@ -172,7 +153,7 @@ static void check_stages(const stage_set *set, const conv_shape *s,
 static void check_pooled_stages(const stage_set *set, const conv_shape *s,
                                 size_t count, random_generator *rng)
 {
-    const sizes z = sizes_of(s, count);
+    const shape_floats z = floats_of(s, count);
     const int oh = conv_out_height(s), ow = conv_out_width(s);
     const int ph = oh / 2, pw = ow / 2;
     const size_t planes = count * (size_t)s->out_channels;
@@ -314,7 +295,7 @@ static void test_batch_invariance(void **state)
     const int n = stage_sets(sets);
     const conv_shape s = {16, 8, 14, 14, 2};
     const size_t count = 5;
-    const sizes z = sizes_of(&s, count), one = sizes_of(&s, 1);
+    const shape_floats z = floats_of(&s, count), one = floats_of(&s, 1);
     float *input = malloc(sizeof(float) * z.input);
     float *weights = malloc(sizeof(float) * z.weights);
     float bias[8];
@@ -370,7 +351,7 @@ static void test_driver_rule(void **state)
                 conv3x3_forward_uses_winograd4(t, shape))
                 continue;
             const size_t count = 3;
-            const sizes z = sizes_of(shape, count);
+            const shape_floats z = floats_of(shape, count);
             float *input = malloc(sizeof(float) * z.input);
             float *weights = malloc(sizeof(float) * z.weights);
             float *bias = malloc(sizeof(float) * shape->out_channels);
@@ -405,7 +386,7 @@ static void test_overflowing_weights_run_direct(void **state)
     (void)state;
     const conv_shape s = {16, 8, 14, 14, 2};
     const size_t count = 2;
-    const sizes z = sizes_of(&s, count);
+    const shape_floats z = floats_of(&s, count);
     float *input = malloc(sizeof(float) * z.input);
     float *weights = malloc(sizeof(float) * z.weights);
     float *output = malloc(sizeof(float) * z.output);

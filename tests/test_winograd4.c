@@ -51,25 +51,6 @@ static int stage_sets(stage_set *sets)
     return n;
 }
 
-static int random_int(random_generator *rng, int low, int high)
-{
-    return low + (int)random_below(rng, (uint64_t)(high - low + 1));
-}
-
-typedef struct sizes {
-    size_t input, output, weights;
-} sizes;
-
-static sizes sizes_of(const conv_shape *s, size_t count)
-{
-    sizes z;
-    z.input =
-        count * s->in_channels * conv_padded_height(s) * conv_padded_width(s);
-    z.output = count * s->out_channels * conv_out_height(s) * conv_out_width(s);
-    z.weights = (size_t)s->out_channels * s->in_channels * 9;
-    return z;
-}
-
 enum { DATA_UNIFORM, DATA_EXACT };
 
 /* Uniform in [-1, 1], or the exact kind: inputs -1, 0, 1 (nonzero one time
@@ -135,7 +116,7 @@ static void check_against_reference(const char *name, const conv_shape *s,
                                     const float *weights, const float *bias,
                                     int relu, int kind, const float *output)
 {
-    const sizes z = sizes_of(s, count);
+    const shape_floats z = floats_of(s, count);
     float *reference = malloc(sizeof(float) * z.output);
     assert_non_null(reference);
     conv3x3_forward_scalar(s, count, input, weights, bias, relu, reference);
@@ -174,7 +155,7 @@ static void check_stages(const stage_set *set, const conv_shape *s,
                          size_t count, int relu, int kind,
                          random_generator *rng)
 {
-    const sizes z = sizes_of(s, count);
+    const shape_floats z = floats_of(s, count);
     guarded gi, gw, gb, go;
     float *input = guarded_floats(&gi, z.input);
     float *weights = guarded_floats(&gw, z.weights);
@@ -200,7 +181,7 @@ static void check_stages(const stage_set *set, const conv_shape *s,
 static void check_pooled_stages(const stage_set *set, const conv_shape *s,
                                 size_t count, random_generator *rng)
 {
-    const sizes z = sizes_of(s, count);
+    const shape_floats z = floats_of(s, count);
     const int oh = conv_out_height(s), ow = conv_out_width(s);
     const int ph = oh / 2, pw = ow / 2;
     const size_t planes = count * (size_t)s->out_channels;
@@ -356,7 +337,7 @@ static void test_batch_invariance(void **state)
     const int n = stage_sets(sets);
     const conv_shape s = {16, 8, 14, 14, 2};
     const size_t count = 5;
-    const sizes z = sizes_of(&s, count), one = sizes_of(&s, 1);
+    const shape_floats z = floats_of(&s, count), one = floats_of(&s, 1);
     float *input = malloc(sizeof(float) * z.input);
     float *weights = malloc(sizeof(float) * z.weights);
     float bias[8];
@@ -418,7 +399,7 @@ static void test_driver_choice(void **state)
         assert_true(conv3x3_forward_uses_winograd(t, &seed_conv2));
         const conv_shape *shape = &seed_conv2;
         const size_t count = 3;
-        const sizes z = sizes_of(shape, count);
+        const shape_floats z = floats_of(shape, count);
         const int ph = conv_out_height(shape) / 2,
                   pw = conv_out_width(shape) / 2;
         float *input = malloc(sizeof(float) * z.input);
