@@ -496,6 +496,89 @@ static void test_network_gradient_chunks(void **state)
     }
 }
 
+/* ---- Packed weights kept for a generation -------------------------------
+ * The trainer declares a generation per batch so that the pieces of a batch
+ * pack the convolution weights once. Changing the parameters under a new
+ * generation, or after a prediction, must give exactly what a fresh
+ * workspace gives; under the same generation the packed weights are reused
+ * (the old conv weights meet the new biases, so the result differs). */
+static float generation_loss(network_workspace *workspace,
+                             const float *parameters, const float *images,
+                             const float *target, float *gradient)
+{
+    return network_loss_gradient(workspace, parameters, images, 5, target, 0,
+                                 gradient, NULL);
+}
+
+static void test_weights_generation(void **state)
+{
+    (void)state;
+    architecture_description arch;
+    assert_int_equal(architecture_find(COSNET_ARCHITECTURE_SEED, &arch),
+                     COSNET_OK);
+    static float parameters[PARAMETERS], changed[PARAMETERS], images[5 * IMAGE],
+        gradient[PARAMETERS], expected[PARAMETERS], outputs[5 * OUTPUTS];
+    cosnet_model *model = NULL;
+    assert_int_equal(cosnet_model_create(COSNET_ARCHITECTURE_SEED, 8, &model),
+                     COSNET_OK);
+    assert_int_equal(cosnet_model_get_parameters(model, parameters, PARAMETERS),
+                     COSNET_OK);
+    cosnet_model_free(model);
+    random_generator g;
+    random_seed(&g, 9);
+    for (size_t i = 0; i < 5 * IMAGE; i++)
+        images[i] = (float)random_uniform(&g);
+    for (size_t k = 0; k < PARAMETERS; k++)
+        changed[k] = parameters[k] * 0.75f + 0.01f;
+    float target[OUTPUTS];
+    for (int d = 0; d < OUTPUTS; d++)
+        target[d] = d % 3 ? 0.3f : -0.2f;
+    const kernel_table *tables[8];
+    size_t variants = available_variants(tables);
+    for (size_t v = 0; v < variants; v++) {
+        network_workspace *fresh = NULL, *kept = NULL;
+        assert_int_equal(network_workspace_create(&arch, tables[v], 1, &fresh),
+                         COSNET_OK);
+        assert_int_equal(network_workspace_create(&arch, tables[v], 1, &kept),
+                         COSNET_OK);
+        float work[PARAMETERS];
+        memcpy(work, parameters, sizeof work);
+        const float loss_before =
+            generation_loss(fresh, parameters, images, target, expected);
+        network_set_weights_generation(kept, 1);
+        assert_true(generation_loss(kept, work, images, target, gradient) ==
+                    loss_before);
+        assert_memory_equal(gradient, expected, sizeof gradient);
+
+        /* New values, same generation: the first packing is reused. */
+        memcpy(work, changed, sizeof work);
+        const float loss_changed =
+            generation_loss(fresh, changed, images, target, expected);
+        assert_true(generation_loss(kept, work, images, target, gradient) !=
+                    loss_changed);
+
+        /* A new generation packs the new values. */
+        network_set_weights_generation(kept, 2);
+        assert_true(generation_loss(kept, work, images, target, gradient) ==
+                    loss_changed);
+        assert_memory_equal(gradient, expected, sizeof gradient);
+
+        /* A prediction with other parameters in between packs anew. */
+        network_forward(kept, parameters, images, 5, outputs);
+        assert_true(generation_loss(kept, work, images, target, gradient) ==
+                    loss_changed);
+        assert_memory_equal(gradient, expected, sizeof gradient);
+
+        /* Generation 0 packs at every call. */
+        network_set_weights_generation(kept, 0);
+        memcpy(work, parameters, sizeof work);
+        assert_true(generation_loss(kept, work, images, target, gradient) ==
+                    loss_before);
+        network_workspace_free(fresh);
+        network_workspace_free(kept);
+    }
+}
+
 /* ---- Any layer list ------------------------------------------------------
  * The same check for the layer lists the library can build beyond the seed
  * network (dense heads, convolutions without pools, several widths): a
@@ -1186,6 +1269,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_network_gradient),
         cmocka_unit_test(test_network_gradient_chunks),
+        cmocka_unit_test(test_weights_generation),
         cmocka_unit_test(test_dropout_masks),
         cmocka_unit_test(test_layer_list_gradients),
         cmocka_unit_test(test_conv_backward),

@@ -103,6 +103,9 @@ struct network_workspace {
     float *scratch;       /* the conv driver's scratch */
     float *gradient_a, *gradient_b; /* activation gradients (training) */
     float *chunk_gradient;          /* one chunk's parameter gradient */
+    /* The training passes pack the weights once per generation (0: at
+     * every call); packed_generation is the one the packed weights hold. */
+    uint64_t weights_generation, packed_generation;
 };
 
 cosnet_status network_workspace_create(const architecture_description *arch,
@@ -221,6 +224,12 @@ void network_workspace_free(network_workspace *workspace)
         return;
     memory_free(workspace->memory);
     memory_free(workspace);
+}
+
+void network_set_weights_generation(network_workspace *workspace,
+                                    uint64_t generation)
+{
+    workspace->weights_generation = generation;
 }
 
 void network_set_dropout_seed(network_workspace *workspace, uint64_t seed)
@@ -396,6 +405,7 @@ static void forward_images(network_workspace *workspace,
     const int training = workspace->training;
     workspace->training = 0; /* prediction: no activations kept */
     pack_weights(workspace, parameters);
+    workspace->packed_generation = 0; /* these may be other parameters */
     for (size_t first = 0; first < count; first += chunk) {
         size_t n = count - first < chunk ? count - first : chunk;
         forward_chunk(workspace, parameters, images + first * in, images_padded,
@@ -515,7 +525,11 @@ float network_loss_gradient_share(network_workspace *workspace,
     const size_t dims = arch->output_dims, chunk = arch->chunk;
     const size_t image_size = architecture_input_size(arch);
     const float *chunk_outputs = ws->output[arch->layer_count - 1];
-    pack_weights(ws, parameters);
+    if (ws->weights_generation == 0 ||
+        ws->packed_generation != ws->weights_generation) {
+        pack_weights(ws, parameters);
+        ws->packed_generation = ws->weights_generation;
+    }
     double loss_sum = 0.0;
     for (size_t first = 0; first < n; first += chunk) {
         size_t count = n - first < chunk ? n - first : chunk;

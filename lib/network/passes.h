@@ -33,6 +33,15 @@ void network_workspace_free(network_workspace *workspace);
  * Prediction never drops. The seed of a new workspace is 0. */
 void network_set_dropout_seed(network_workspace *workspace, uint64_t seed);
 
+/* Declares that the parameters handed to the training passes that follow
+ * keep the same values while `generation` stays the same: those passes
+ * then pack the convolution weights at their first call of a generation
+ * and reuse them at the next calls (a trainer's pieces of one batch)
+ * instead of packing at every call. A prediction in between packs anew.
+ * Generation 0, a new workspace's, packs at every call. */
+void network_set_weights_generation(network_workspace *workspace,
+                                    uint64_t generation);
+
 /* The dropout mask of one image: kept[j] = 1 for the values layer `layer`
  * keeps (each with probability 1 - dropped/1000), from (seed, image,
  * layer) alone. The training passes use it; tests rebuild masks with it. */

@@ -241,6 +241,9 @@ static void worker_fail(worker *w, cosnet_status status)
 static void compute_gradients(worker *w)
 {
     run_state *r = w->run;
+    /* The parameters change only between tasks: each gradient task is a
+     * generation, and its pieces share one packing of the weights. */
+    network_set_weights_generation(w->workspace, r->task_number);
     for (size_t p = w->index; p < TRAINER_PIECES; p += r->threads) {
         const size_t first = piece_start(r->batch, p);
         const size_t n = piece_start(r->batch, p + 1) - first;
