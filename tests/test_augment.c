@@ -1,7 +1,9 @@
 /* The trainer's image augmentation (lib/train/augment.c): identity and
  * shifts are exact, an elastic field moves every pixel by at most its
  * stated distance, depends only on its seed, and leaves the affine path
- * unchanged when off. */
+ * unchanged when off; every variant of the resampling kernel gives the
+ * reference's bits. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS (kernel_test_support.h) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernel_test_support.h"
 #include "train/augment.h"
 
 #define SIDE 28
@@ -131,6 +134,67 @@ static void test_quarter_turn(void **state)
         }
 }
 
+/* Every variant of the resampling kernel against the reference, bit for
+ * bit, on random sizes (lane tails, one row or column, and images past the
+ * vector path's limits, which fall back to the reference) and random
+ * motions, with the output ending at a guard page. */
+static void random_motion(random_generator *rng, resample_motion *m)
+{
+    const double angle =
+        random_int(rng, 0, 3) == 0 ? 0.0 : (random_uniform(rng) - 0.5) * 1.6;
+    const double scale = 0.5 + random_uniform(rng);
+    m->c = cos(angle) / scale;
+    m->s = sin(angle) / scale;
+    m->shift_x = random_int(rng, -16, 16);
+    m->shift_y = random_int(rng, -16, 16);
+    m->elastic = random_int(rng, 0, 2) != 0;
+    const double distance = 8.0 * random_uniform(rng);
+    for (int j = 0; j < RESAMPLE_GRID; j++)
+        for (int i = 0; i < RESAMPLE_GRID; i++) {
+            m->field_x[j][i] = (2.0 * random_uniform(rng) - 1.0) * distance;
+            m->field_y[j][i] = (2.0 * random_uniform(rng) - 1.0) * distance;
+        }
+}
+
+static void test_resample_variants(void **state)
+{
+    (void)state;
+    static const int sizes[][2] = {{28, 28}, {1, 1},   {1, 9},  {9, 1},
+                                   {64, 64}, {65, 64}, {3, 65}, {70, 70}};
+    enum { CASES = 400, LARGEST = 70 * 70 };
+    static uint8_t pixels[LARGEST];
+    static float expected[LARGEST];
+    random_generator rng;
+    random_seed(&rng, 11);
+    int variants = 0;
+    for (int v = 0; kernel_variant_names[v]; v++) {
+        const kernel_table *kernels = kernels_by_name(kernel_variant_names[v]);
+        if (!kernels)
+            continue;
+        variants++;
+        for (int k = 0; k < CASES; k++) {
+            const int fixed = k < (int)(sizeof sizes / sizeof sizes[0]);
+            const int rows = fixed ? sizes[k][0] : random_int(&rng, 1, 40);
+            const int columns = fixed ? sizes[k][1] : random_int(&rng, 1, 40);
+            const size_t n = (size_t)rows * columns;
+            for (size_t i = 0; i < n; i++)
+                pixels[i] = (uint8_t)random_below(&rng, 256);
+            resample_motion m;
+            random_motion(&rng, &m);
+            resample_scalar(pixels, rows, columns, &m, expected);
+            guarded buffer;
+            float *out = guarded_floats(&buffer, n);
+            kernels->resample(pixels, rows, columns, &m, out);
+            if (memcmp(out, expected, n * sizeof(float)) != 0)
+                fail_msg("%s: %d x %d image, case %d, differs from the "
+                         "reference",
+                         kernels->name, rows, columns, k);
+            guarded_free(&buffer);
+        }
+    }
+    assert_true(variants >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_elastic_moves_at_most_its_distance),
         cmocka_unit_test(test_elastic_depends_on_its_seed_only),
         cmocka_unit_test(test_quarter_turn),
+        cmocka_unit_test(test_resample_variants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,10 +59,10 @@ static const variant variants[] = {
 #if defined(COSNET_HAVE_X86_KERNELS)
     {"avx2",
      {conv_provide_avx2, pool_provide_avx2, cosine_provide_avx2,
-      dense_provide_avx2, adamw_provide_avx2}},
+      dense_provide_avx2, adamw_provide_avx2, resample_provide_avx2}},
     {"avx512",
      {conv_provide_avx512, pool_provide_avx512, cosine_provide_avx512,
-      dense_provide_avx512, adamw_provide_avx512}},
+      dense_provide_avx512, adamw_provide_avx512, resample_provide_avx512}},
 #endif
 #if defined(COSNET_HAVE_ARM_KERNELS)
     {"neon",

@@ -18,6 +18,7 @@
 #include "cosnet.h"
 #include "kernels/adamw.h"
 #include "kernels/dense.h"
+#include "kernels/resample.h"
 
 /* A 3x3, stride-1 convolution (cross-correlation, as in PyTorch). */
 typedef struct conv_shape {
@@ -268,6 +269,7 @@ typedef struct kernel_table {
     relu_backward_kernel relu_backward;
     pixels_to_float_kernel pixels_to_float;
     adamw_step_kernel adamw_step; /* kernels/adamw.h */
+    resample_kernel resample;     /* kernels/resample.h */
 } kernel_table;
 
 /* The plain-C references (every op has one). */
@@ -309,6 +311,8 @@ void pool_provide_neon(kernel_table *table);
 void cosine_provide_neon(kernel_table *table);
 void adamw_provide_avx2(kernel_table *table);
 void adamw_provide_avx512(kernel_table *table);
+void resample_provide_avx2(kernel_table *table);
+void resample_provide_avx512(kernel_table *table);
 
 /* The table this process uses: chosen once (thread-safe) from the CPU and
  * COSNET_ISA. Returns COSNET_OK, or COSNET_ERROR_UNSUPPORTED with the

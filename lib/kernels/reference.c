@@ -17,5 +17,6 @@ void kernels_provide_scalar(kernel_table *table)
         .relu_backward = relu_backward_scalar,
         .pixels_to_float = pixels_to_float_scalar,
         .adamw_step = adamw_step_scalar,
+        .resample = resample_scalar,
     };
 }

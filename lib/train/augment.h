@@ -11,10 +11,9 @@
 
 #include "kernels/kernels.h"
 
-/* Control points per side of the elastic displacement grid: 5 x 5 points
- * about 7 pixels apart on a 28 x 28 image, so the field bends strokes
- * without tearing them. */
-#define AUGMENT_ELASTIC_GRID 5
+/* Control points per side of the elastic displacement grid
+ * (kernels/resample.h). */
+#define AUGMENT_ELASTIC_GRID RESAMPLE_GRID
 
 typedef struct image_motion {
     int dx, dy;     /* whole-pixel shift */
