@@ -391,7 +391,12 @@ typedef enum cosnet_architecture {
      * maxpool2; conv3x3(32, pad 1), ReLU, maxpool2; flatten; dense(128),
      * ReLU; dense(25). 208,857 parameters. One model for all classes,
      * trained with cosnet_trainer_run, used with cosnet_classify. */
-    COSNET_ARCHITECTURE_CLASSIFIER = 2
+    COSNET_ARCHITECTURE_CLASSIFIER = 2,
+    /* The classifier with a second convolution at 14x14 (cosnet-train's
+     * default): 1x28x28 input; conv3x3(16, pad 1), ReLU, maxpool2;
+     * conv3x3(32, pad 1), ReLU; conv3x3(32, pad 1), ReLU, maxpool2;
+     * flatten; dense(128), ReLU; dense(25). 218,105 parameters. */
+    COSNET_ARCHITECTURE_DEEP_CLASSIFIER = 3
 } cosnet_architecture;
 
 /* Creates a model with Glorot-uniform weights and zero biases drawn from the

@@ -240,7 +240,7 @@ static void test_dropout_layer(void **state)
     cosnet_model_free(b);
 }
 
-/* The built-in classifier: its numbers, and a file round trip (version 2
+/* The built-in classifiers: their numbers, and a file round trip (version 2
  * records the layers) for it and for a custom list. */
 static void test_classifier_architecture_files(void **state)
 {
@@ -259,6 +259,24 @@ static void test_classifier_architecture_files(void **state)
     assert_int_equal(cosnet_model_load(path, &loaded), COSNET_OK);
     assert_int_equal(cosnet_model_architecture(loaded),
                      COSNET_ARCHITECTURE_CLASSIFIER);
+    assert_string_equal(cosnet_model_layers(loaded),
+                        cosnet_model_layers(model));
+    cosnet_model_free(loaded);
+    cosnet_model_free(model);
+
+    assert_int_equal(
+        cosnet_model_create(COSNET_ARCHITECTURE_DEEP_CLASSIFIER, 5, &model),
+        COSNET_OK);
+    /* 16*9+16, 32*16*9+32, 32*32*9+32, 128*1568+128, 25*128+25. */
+    assert_int_equal(cosnet_model_parameter_count(model), 218105);
+    assert_string_equal(cosnet_model_layers(model),
+                        "conv3x3 16 pad 1, relu, maxpool2x2, conv3x3 32 pad 1, "
+                        "relu, conv3x3 32 pad 1, relu, maxpool2x2, flatten, "
+                        "dense 128, relu, dense 25");
+    assert_int_equal(cosnet_model_save(model, path), COSNET_OK);
+    assert_int_equal(cosnet_model_load(path, &loaded), COSNET_OK);
+    assert_int_equal(cosnet_model_architecture(loaded),
+                     COSNET_ARCHITECTURE_DEEP_CLASSIFIER);
     assert_string_equal(cosnet_model_layers(loaded),
                         cosnet_model_layers(model));
     cosnet_model_free(loaded);

@@ -920,6 +920,11 @@ static void test_layer_list_gradients(void **state)
     check_layer_list("conv3x3 16 pad 1, relu, maxpool2x2, conv3x3 32 pad 1, "
                      "relu, maxpool2x2, flatten, dense 128, relu, dense 25",
                      1, 28, 1, 4);
+    /* The deep classifier's (a convolution straight after another). */
+    check_layer_list("conv3x3 16 pad 1, relu, maxpool2x2, conv3x3 32 pad 1, "
+                     "relu, conv3x3 32 pad 1, relu, maxpool2x2, flatten, "
+                     "dense 128, relu, dense 25",
+                     1, 28, 1, 4);
 }
 
 /* ---- Single kernels ----------------------------------------------------- */

@@ -351,9 +351,12 @@ static void test_conv_relu_pool(void **state)
     (void)state;
     random_generator rng;
     random_seed(&rng, 107);
-    architecture_description classifier;
+    architecture_description classifiers[2];
     assert_int_equal(
-        architecture_find(COSNET_ARCHITECTURE_CLASSIFIER, &classifier),
+        architecture_find(COSNET_ARCHITECTURE_CLASSIFIER, &classifiers[0]),
+        COSNET_OK);
+    assert_int_equal(
+        architecture_find(COSNET_ARCHITECTURE_DEEP_CLASSIFIER, &classifiers[1]),
         COSNET_OK);
     const kernel_table *table;
     FOR_EACH_VARIANT(table)
@@ -370,11 +373,12 @@ static void test_conv_relu_pool(void **state)
             seed_conv2 = layer == 1 && pooled &&
                          conv3x3_forward_uses_winograd(table, &c.shape);
         }
-        for (int l = 0; l < classifier.layer_count; l++)
-            if (classifier.layers[l].kind == LAYER_CONV3X3) {
-                conv_case c = {classifier.layers[l].shape, 3};
-                fused += check_conv_relu_pool(table, &c, &rng, 0);
-            }
+        for (int n = 0; n < 2; n++)
+            for (int l = 0; l < classifiers[n].layer_count; l++)
+                if (classifiers[n].layers[l].kind == LAYER_CONV3X3) {
+                    conv_case c = {classifiers[n].layers[l].shape, 3};
+                    fused += check_conv_relu_pool(table, &c, &rng, 0);
+                }
         for (int trial = 0; trial < 120; trial++) {
             conv_case c = random_conv_case(&rng);
             const int pooled = check_conv_relu_pool(table, &c, &rng, trial % 3);

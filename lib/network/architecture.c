@@ -224,6 +224,17 @@ static const layer_spec classifier_layers[] = {
     {LAYER_DENSE, 25, 0},
 };
 
+/* The classifier with a second convolution after the first pool
+ * (docs/honest-classifier.md has the measurements that chose it: 0.1
+ * points more than the classifier for 1.7 times the work per image).
+ * 28x28 -> 16x14x14 -> 32x14x14 -> 32x7x7 -> 128 -> 25. */
+static const layer_spec deep_classifier_layers[] = {
+    {LAYER_CONV3X3, 16, 1}, {LAYER_RELU, 0, 0},       {LAYER_MAXPOOL2X2, 0, 0},
+    {LAYER_CONV3X3, 32, 1}, {LAYER_RELU, 0, 0},       {LAYER_CONV3X3, 32, 1},
+    {LAYER_RELU, 0, 0},     {LAYER_MAXPOOL2X2, 0, 0}, {LAYER_FLATTEN, 0, 0},
+    {LAYER_DENSE, 128, 0},  {LAYER_RELU, 0, 0},       {LAYER_DENSE, 25, 0},
+};
+
 cosnet_status architecture_find(cosnet_architecture id,
                                 architecture_description *out)
 {
@@ -236,6 +247,11 @@ cosnet_status architecture_find(cosnet_architecture id,
         return architecture_build(
             id, "classifier", 1, 28, 28, classifier_layers,
             sizeof classifier_layers / sizeof classifier_layers[0], out);
+    case COSNET_ARCHITECTURE_DEEP_CLASSIFIER:
+        return architecture_build(
+            id, "deep-classifier", 1, 28, 28, deep_classifier_layers,
+            sizeof deep_classifier_layers / sizeof deep_classifier_layers[0],
+            out);
     }
     return error_set(COSNET_ERROR_INVALID_ARGUMENT, "unknown architecture %d",
                      (int)id);
