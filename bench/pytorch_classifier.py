@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """The honest classifier of cosnet-train in PyTorch, for the race of
-bench/race-classifier.sh: the same network (conv3x3 16 pad 1, ReLU, pool,
-conv3x3 32 pad 1, ReLU, pool, dense 128, ReLU, dense 25), Glorot init, the
+bench/race-classifier.sh: the same network (--arch deep-classifier, the
+default: conv3x3 16 pad 1, ReLU, pool, conv3x3 32 pad 1, ReLU, conv3x3 32
+pad 1, ReLU, pool, dense 128, ReLU, dense 25; --arch classifier: the same
+without the second 32-channel convolution), Glorot init, the
 article's label table as targets, the cosine loss, AdamW with linear warm-up
 and cosine decay, batch size, epochs and random shifts of up to N pixels,
 then the test set classified by argmax_k cos(f(x), v_k).
@@ -23,10 +25,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_pipeline import AUTHOR_LABELS, cosine, default_data_dir, read_idx
 
 
-def make_model():
+def make_model(arch):
+    second = ([nn.Conv2d(32, 32, 3, padding=1), nn.ReLU()]
+              if arch == "deep-classifier" else [])
     model = nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), *second, nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(),
         nn.Linear(128, 25))
     for layer in model:
@@ -53,6 +57,8 @@ def shifted(x, shift, generator):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=default_data_dir())
+    parser.add_argument("--arch", default="deep-classifier",
+                        choices=("deep-classifier", "classifier"))
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.003)
@@ -78,7 +84,7 @@ def main():
     labels = torch.tensor(AUTHOR_LABELS, dtype=torch.float32)
     loaded = time.perf_counter()
 
-    model = make_model()
+    model = make_model(args.arch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr,
                                   betas=(0.9, 0.999), eps=1e-8,
                                   weight_decay=args.weight_decay)

@@ -6,16 +6,19 @@
 # in bench/race.sh. Prints both programs' training and evaluation times,
 # the ratios, and both test accuracies.
 #
-# Usage: bench/race-classifier.sh [BUILD_DIR] [--epochs N]
+# Usage: bench/race-classifier.sh [BUILD_DIR] [--epochs N] [--arch NAME]
+#        (NAME: deep-classifier, the default, or classifier)
 # Environment: COSNET_DATA, the MNIST folder.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${COSNET_BUILD:-build}
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then build=$1; shift; fi
 epochs=12
+arch=deep-classifier
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
+    --arch) arch=$2; shift 2 ;;
     -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "race-classifier.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -27,13 +30,14 @@ data_args=()
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "== cosnet-train --epochs $epochs (rotations and scaling off, as in PyTorch)"
-"$program" --quiet --threads 0 "${data_args[@]}" --epochs "$epochs" \
-  --rotate 0 --scale 0 --json "$work/cosnet.json" > /dev/null
+echo "== cosnet-train --arch $arch --epochs $epochs (shifts only, as in PyTorch)"
+"$program" --quiet --threads 0 "${data_args[@]}" --arch "$arch" \
+  --epochs "$epochs" --rotate 0 --scale 0 --elastic 0 \
+  --json "$work/cosnet.json" > /dev/null
 echo "== PyTorch, allocator tuned"
 MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 \
   /usr/bin/python3 "$here/pytorch_classifier.py" "${data_args[@]}" \
-  --epochs "$epochs" --json "$work/torch.json" > /dev/null
+  --arch "$arch" --epochs "$epochs" --json "$work/torch.json" > /dev/null
 /usr/bin/python3 - "$work/cosnet.json" "$work/torch.json" <<'PY'
 import json, sys
 c, t = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))

@@ -24,7 +24,8 @@ enum { EXIT_USAGE = 2 };
 typedef struct options {
     char *data_dir;     /* owned; NULL: the dataset's default */
     int fashion;        /* --dataset fashion */
-    const char *arch;   /* "classifier", "seed" or a layer list */
+    const char *arch;   /* "deep-classifier", "classifier", "seed" or a
+                           layer list */
     const char *labels; /* "author", "generate" or a file */
     uint64_t label_seed, seed;
     unsigned epochs, threads;

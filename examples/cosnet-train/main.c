@@ -141,7 +141,10 @@ static int make_model(const options *opt, const cosnet_labels *labels,
                       cosnet_model **model)
 {
     cosnet_status status;
-    if (strcmp(opt->arch, "classifier") == 0)
+    if (strcmp(opt->arch, "deep-classifier") == 0)
+        status = cosnet_model_create(COSNET_ARCHITECTURE_DEEP_CLASSIFIER,
+                                     opt->seed, model);
+    else if (strcmp(opt->arch, "classifier") == 0)
         status = cosnet_model_create(COSNET_ARCHITECTURE_CLASSIFIER, opt->seed,
                                      model);
     else if (strcmp(opt->arch, "seed") == 0)

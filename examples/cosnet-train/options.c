@@ -34,13 +34,15 @@ static void print_help(FILE *out)
         "                     ${XDG_CACHE_HOME:-$HOME/.cache}/cosnet/mnist; "
         "for\n"
         "                     fashion: /usr/share/datasets/fashion-mnist\n"
-        "  --arch ARCH        classifier (default): two convolutions and a "
-        "dense\n"
-        "                     head; seed: the article's network; or a layer "
-        "list such\n"
-        "                     as \"conv3x3 16 pad 1, relu, maxpool2x2, "
-        "flatten,\n"
-        "                     dense 25\" (its output is the label "
+        "  --arch ARCH        deep-classifier (default): three convolutions "
+        "and a\n"
+        "                     dense head; classifier: two convolutions and "
+        "the\n"
+        "                     same head; seed: the article's network; or a "
+        "layer\n"
+        "                     list such as \"conv3x3 16 pad 1, relu, "
+        "maxpool2x2,\n"
+        "                     flatten, dense 25\" (its output is the label "
         "dimension)\n"
         "  --labels KIND      author: the article's 10x25 table (default); "
         "generate:\n"
@@ -246,7 +248,7 @@ static int take(int which, const char *value, options *opt)
 int parse_options(int argc, char **argv, options *opt, int *done)
 {
     *done = 0;
-    opt->arch = "classifier";
+    opt->arch = "deep-classifier";
     opt->labels = "author";
     opt->epochs = 20;
     opt->batch_size = 64;
