@@ -20,6 +20,7 @@
 #include "kernels/conv_driver.h"
 #include "kernels/winograd.h"
 #include "kernels/winograd4.h"
+#include "kernels/winograd_weights.h"
 
 /* ---- Weight packing -----------------------------------------------------
  * Output channels are processed in blocks of `main_block`; the last,
@@ -714,6 +715,21 @@ static size_t partial_floats(const conv3x3_microkernels *mk,
            (size_t)mk->lanes;
 }
 
+/* The weight gradient by Winograd (winograd_weights.h) for the shapes
+ * whose forward pass the rule sends to Winograd: the same transforms pay
+ * from the same channel counts (bench_kernels' weight-gradient lines). */
+static const winograd_microkernels *weights_winograd(const kernel_table *table,
+                                                     const conv_shape *shape)
+{
+    return forward_winograd(table, shape);
+}
+
+int conv3x3_backward_weights_uses_winograd(const kernel_table *table,
+                                           const conv_shape *shape)
+{
+    return weights_winograd(table, shape) != NULL;
+}
+
 size_t conv3x3_scratch_floats(const kernel_table *table,
                               const conv_shape *shape)
 {
@@ -721,6 +737,11 @@ size_t conv3x3_scratch_floats(const kernel_table *table,
     if (!mk)
         return 0;
     size_t a = padded_gradient_floats(shape), b = partial_floats(mk, shape);
+    const winograd_microkernels *w = weights_winograd(table, shape);
+    if (w) {
+        const size_t c = winograd_weights_scratch_floats(w, shape);
+        b = b > c ? b : c;
+    }
     return a > b ? a : b;
 }
 
@@ -734,6 +755,17 @@ static int widest_tile(const conv_weight_tile *tiles, int most)
         if (tiles[n])
             return n;
     return 0;
+}
+
+/* Bias gradient: plain sums of each output-gradient plane. */
+static void sum_bias_planes(const conv3x3_microkernels *mk, int out_channels,
+                            size_t count, const float *output_grad,
+                            size_t out_plane, size_t out_image,
+                            float *bias_grad)
+{
+    for (int co = 0; co < out_channels; co++)
+        bias_grad[co] = mk->sum_planes(count, out_image, out_plane,
+                                       output_grad + (size_t)co * out_plane);
 }
 
 void conv3x3_backward_weights_with(const kernel_table *table,
@@ -753,6 +785,15 @@ void conv3x3_backward_weights_with(const kernel_table *table,
     }
     const int hp = conv_padded_height(shape), wp = conv_padded_width(shape);
     const int ho = conv_out_height(shape), wo = conv_out_width(shape);
+    const size_t out_plane = (size_t)ho * wo, out_image = cout * out_plane;
+    const winograd_microkernels *w = weights_winograd(table, shape);
+    if (w) {
+        winograd_backward_weights(w, shape, count, input_padded, output_grad,
+                                  weight_grad, scratch);
+        sum_bias_planes(mk, cout, count, output_grad, out_plane, out_image,
+                        bias_grad);
+        return;
+    }
     conv_weight_geometry g = {
         .count = count,
         .in_width = wp,
@@ -786,10 +827,8 @@ void conv3x3_backward_weights_with(const kernel_table *table,
         }
     }
     mk->reduce_partials(weights, scratch, weight_grad);
-    /* Bias gradient: plain sums of each output-gradient plane. */
-    for (int co = 0; co < cout; co++)
-        bias_grad[co] = mk->sum_planes(count, g.out_image, g.out_plane,
-                                       output_grad + (size_t)co * g.out_plane);
+    sum_bias_planes(mk, cout, count, output_grad, out_plane, out_image,
+                    bias_grad);
 }
 
 /* ---- Whole-op entry points --------------------------------------------- */

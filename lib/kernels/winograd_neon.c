@@ -5,6 +5,7 @@
 
 #define WINOGRAD_BLOCK 8
 #define WINOGRAD_VECTORS 3
+#define WINOGRAD_GRADIENT_INPUTS 3
 
 #include "kernels/winograd_template.h"
 

@@ -1,0 +1,200 @@
+/* The Winograd F(2x2, 3x3) weight-gradient driver (winograd_weights.h).
+ * It transforms a chunk of images into V and W (tiles of image k of the
+ * chunk at k * image_tiles), adds the chunk's products into M, and after
+ * the last chunk applies G^T M G. */
+#include <string.h>
+
+#include "kernels/winograd_weights.h"
+
+/* V and W of a chunk of images take about this much: with the partials of
+ * one frequency they stay in L2 while the products pass over them 16
+ * times (measured with bench_kernels; 256 KB and 1 MB were slower). */
+#define WEIGHT_CHUNK_BYTES (512 * 1024)
+
+/* Vectors after each row of V and W that no stage reads or writes: rows a
+ * power of two apart would share the few L1 sets that the products'
+ * eleven streams cycle through. */
+#define STRIDE_PADDING 1
+
+static size_t round_up(size_t value, size_t multiple)
+{
+    return (value + multiple - 1) / multiple * multiple;
+}
+
+static int tile_rows_of(const winograd_geometry *g)
+{
+    return (g->out_height + 1) / 2;
+}
+
+/* Tiles of one image in V and W: whole vectors, so every image of a chunk
+ * starts on a vector (when paired, a vector holds two tile rows and the
+ * stages write every lane). */
+static size_t image_tiles(const winograd_microkernels *mk,
+                          const winograd_geometry *g)
+{
+    const int rows = tile_rows_of(g);
+    if (g->paired)
+        return (size_t)(rows + 1) / 2 * (size_t)mk->lanes;
+    return round_up((size_t)rows * g->tile_columns, (size_t)mk->lanes);
+}
+
+/* Floats of V and W for one image. */
+static size_t image_floats(const winograd_microkernels *mk,
+                           const winograd_geometry *g)
+{
+    return (size_t)WINOGRAD_FREQUENCIES *
+           (size_t)(g->in_channels + g->padded_out_channels) *
+           image_tiles(mk, g);
+}
+
+/* Floats of V and W for a chunk of `images`. */
+static size_t chunk_floats(const winograd_microkernels *mk,
+                           const winograd_geometry *g, size_t images)
+{
+    return images * image_floats(mk, g) +
+           (size_t)WINOGRAD_FREQUENCIES *
+               (size_t)(g->in_channels + g->padded_out_channels) *
+               (size_t)mk->lanes * STRIDE_PADDING;
+}
+
+static size_t chunk_images(const winograd_microkernels *mk,
+                           const winograd_geometry *g)
+{
+    const size_t images =
+        WEIGHT_CHUNK_BYTES / (sizeof(float) * image_floats(mk, g));
+    return images > 0 ? images : 1;
+}
+
+/* Floats of M, [frequency][ci][co of padded_out_channels], rounded up to
+ * whole cache lines so that V after it stays aligned. */
+static size_t m_floats(const winograd_geometry *g)
+{
+    return round_up((size_t)WINOGRAD_FREQUENCIES * g->in_channels *
+                        g->padded_out_channels,
+                    16);
+}
+
+size_t
+winograd_weights_scratch_floats(const winograd_microkernels *microkernels,
+                                const conv_shape *shape)
+{
+    const winograd_geometry g = winograd_layer_geometry(microkernels, shape);
+    return m_floats(&g) +
+           chunk_floats(microkernels, &g, chunk_images(microkernels, &g));
+}
+
+/* Zeros where the stages write nothing, so those lanes add exact zeros:
+ * in W the rows of the padded output channels and, unless paired, the
+ * lanes after each image's last tile (also in V, which must be finite
+ * there). */
+static void clear_unwritten(const winograd_microkernels *mk,
+                            const winograd_geometry *g, size_t images, float *v,
+                            float *w)
+{
+    const size_t channel_floats = WINOGRAD_FREQUENCIES * g->stride;
+    memset(w + (size_t)g->out_channels * channel_floats, 0,
+           sizeof(float) * (size_t)(g->padded_out_channels - g->out_channels) *
+               channel_floats);
+    if (g->paired)
+        return;
+    const size_t per_image = image_tiles(mk, g);
+    const size_t used = (size_t)tile_rows_of(g) * g->tile_columns;
+    if (used == per_image)
+        return;
+    const int rows = WINOGRAD_FREQUENCIES * g->in_channels;
+    const int w_rows = WINOGRAD_FREQUENCIES * g->out_channels;
+    for (size_t k = 0; k < images; k++) {
+        const size_t at = k * per_image + used;
+        for (int r = 0; r < rows; r++)
+            memset(v + (size_t)r * g->stride + at, 0,
+                   sizeof(float) * (per_image - used));
+        for (int r = 0; r < w_rows; r++)
+            memset(w + (size_t)r * g->stride + at, 0,
+                   sizeof(float) * (per_image - used));
+    }
+}
+
+/* Asks for n floats from p to be brought towards L2 (prefetcht1 on x86):
+ * the transforms read a few rows of each small channel plane, which the
+ * hardware prefetchers do not follow, and stalled on L3 without it. */
+static void prefetch_floats(const float *p, size_t n)
+{
+    for (size_t k = 0; k < n; k += 16)
+        __builtin_prefetch(p + k, 0, 2);
+}
+
+/* G of F(2x2, 3x3). */
+static const double transform_g[4][3] = {
+    {1.0, 0.0, 0.0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0.0, 0.0, 1.0}};
+
+/* weight_grad = G^T M G for every channel pair, in double (the entries of
+ * G are powers of two), rounded once. */
+static void weights_of(const winograd_geometry *g, const float *m,
+                       float *weight_grad)
+{
+    const int cin = g->in_channels, padded = g->padded_out_channels;
+    for (int co = 0; co < g->out_channels; co++)
+        for (int ci = 0; ci < cin; ci++) {
+            double mg[4][3];
+            for (int k = 0; k < 4; k++)
+                for (int b = 0; b < 3; b++) {
+                    mg[k][b] = 0.0;
+                    for (int j = 0; j < 4; j++)
+                        mg[k][b] +=
+                            (double)
+                                m[((size_t)(k * 4 + j) * cin + ci) * padded +
+                                  co] *
+                            transform_g[j][b];
+                }
+            float *out = weight_grad + ((size_t)co * cin + ci) * 9;
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++) {
+                    double sum = 0.0;
+                    for (int k = 0; k < 4; k++)
+                        sum += transform_g[k][a] * mg[k][b];
+                    out[a * 3 + b] = (float)sum;
+                }
+        }
+}
+
+void winograd_backward_weights(const winograd_microkernels *microkernels,
+                               const conv_shape *shape, size_t count,
+                               const float *input_padded,
+                               const float *output_grad, float *weight_grad,
+                               float *scratch)
+{
+    const winograd_microkernels *mk = microkernels;
+    winograd_geometry g = winograd_layer_geometry(mk, shape);
+    const size_t lanes = (size_t)mk->lanes;
+    const size_t per_image = image_tiles(mk, &g), chunk = chunk_images(mk, &g);
+    const size_t in_image = (size_t)g.in_channels * g.in_plane;
+    const size_t out_image = (size_t)g.out_channels * g.out_plane;
+    const int tile_rows = tile_rows_of(&g), step = g.paired ? 2 : 1;
+    float *m = scratch;
+    float *v = m + m_floats(&g);
+    memset(m, 0, sizeof(float) * m_floats(&g));
+    for (size_t i0 = 0; i0 < count; i0 += chunk) {
+        const size_t images = count - i0 < chunk ? count - i0 : chunk;
+        g.stride = images * per_image + lanes * STRIDE_PADDING;
+        float *w = v + (size_t)WINOGRAD_FREQUENCIES * g.in_channels * g.stride;
+        clear_unwritten(mk, &g, images, v, w);
+        for (size_t k = 0; k < images; k++) {
+            const float *image = input_padded + (i0 + k) * in_image;
+            const float *gradient = output_grad + (i0 + k) * out_image;
+            for (int r = 0; r < tile_rows; r += step) {
+                const size_t at = k * per_image + (size_t)r * g.row_tiles;
+                mk->input_row(&g, image, r, v + at);
+                mk->gradient_row(&g, gradient, r, w + at);
+            }
+        }
+        /* The next chunk's images arrive while the products run. */
+        const size_t next = i0 + images;
+        if (next < count) {
+            const size_t ahead = count - next < chunk ? count - next : chunk;
+            prefetch_floats(input_padded + next * in_image, ahead * in_image);
+            prefetch_floats(output_grad + next * out_image, ahead * out_image);
+        }
+        mk->gradient_multiply(&g, v, w, (int)(images * per_image / lanes), m);
+    }
+    weights_of(&g, m, weight_grad);
+}
