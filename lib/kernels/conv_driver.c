@@ -715,13 +715,24 @@ static size_t partial_floats(const conv3x3_microkernels *mk,
            (size_t)mk->lanes;
 }
 
-/* The weight gradient by Winograd (winograd_weights.h) for the shapes
- * whose forward pass the rule sends to Winograd: the same transforms pay
- * from the same channel counts (bench_kernels' weight-gradient lines). */
+/* The weight gradient by Winograd (winograd_weights.h) by the ISA's rule
+ * (min_channels, min_weight_channel_product: winograd_avx512.c and
+ * winograd_avx2.c give the measurements), without the forward pass's
+ * stack-buffer limit. */
 static const winograd_microkernels *weights_winograd(const kernel_table *table,
                                                      const conv_shape *shape)
 {
-    return forward_winograd(table, shape);
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk || !mk->winograd)
+        return NULL;
+    const winograd_microkernels *w = mk->winograd;
+    if (shape->in_channels < w->min_channels ||
+        shape->out_channels < w->min_channels ||
+        shape->in_channels * shape->out_channels <
+            w->min_weight_channel_product ||
+        !winograd_weights_fits(w, shape))
+        return NULL;
+    return w;
 }
 
 int conv3x3_backward_weights_uses_winograd(const kernel_table *table,

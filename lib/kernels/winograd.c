@@ -424,6 +424,7 @@ const winograd_microkernels winograd_reference = {
     .block_tiles = 16,
     .min_channels = 1,
     .min_channel_product = 1,
+    .min_weight_channel_product = 1,
     .input_row = input_row_scalar,
     .multiply = multiply_scalar,
     .output_row = output_row_scalar,

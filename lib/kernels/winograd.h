@@ -124,6 +124,8 @@ typedef struct winograd_microkernels {
                          out_channels are both at least min_channels and
                          their product at least min_channel_product */
     int min_channel_product;
+    int min_weight_channel_product; /* the weight gradient's rule: the
+                                       same min_channels, and this */
     winograd_input_row input_row;
     winograd_multiply multiply;
     winograd_output_row output_row;

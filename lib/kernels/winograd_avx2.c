@@ -11,6 +11,9 @@
 
 /* Winograd from 8 channels on each side and 128 channel pairs on: measured
  * with bench_kernels --only rule (docs/performance.md), where 8 -> 8
- * channels loses to the direct kernels and 8 -> 16 and 16 -> 8 win. */
+ * channels loses to the direct kernels and 8 -> 16 and 16 -> 8 win. The
+ * weight gradient from 512 channel pairs: at 14 x 14, pad 1 (7 tiles a
+ * row, 7 of 8 lanes) 8 -> 16, 16 -> 16 and 8 -> 32 lose by 10 to 30% (count
+ * 8), 32 -> 16 and 16 -> 32 and up win by 1.2 to 1.8 times. */
 const winograd_microkernels winograd_avx2 =
-    WINOGRAD_MICROKERNELS(3 * LANES, 8, 128);
+    WINOGRAD_MICROKERNELS(3 * LANES, 8, 128, 512);

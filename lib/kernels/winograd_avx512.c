@@ -11,6 +11,9 @@
 
 /* Winograd from 8 channels on each side and 128 channel pairs on: measured
  * with bench_kernels --only rule (docs/performance.md), where 8 -> 8
- * channels loses to the direct kernels and 8 -> 16 and 16 -> 8 win. */
+ * channels loses to the direct kernels and 8 -> 16 and 16 -> 8 win. The
+ * weight gradient by the same rule: on a grid of 8 .. 64 channels at 4 x 4
+ * to 28 x 28 (count 8), 8 -> 8 is even and 8 -> 16, 16 -> 8 and up win,
+ * by up to 2 times (bench_kernels' d-weights lines for the networks). */
 const winograd_microkernels winograd_avx512 =
-    WINOGRAD_MICROKERNELS(3 * LANES, 8, 128);
+    WINOGRAD_MICROKERNELS(3 * LANES, 8, 128, 128);

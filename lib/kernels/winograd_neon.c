@@ -13,4 +13,4 @@
  * channels loses, 8 -> 16 and 16 -> 8 win); not measured on NEON hardware
  * (the arm64 build runs under qemu, which cannot time it). */
 const winograd_microkernels winograd_neon =
-    WINOGRAD_MICROKERNELS(6 * LANES, 8, 128);
+    WINOGRAD_MICROKERNELS(6 * LANES, 8, 128, 128);

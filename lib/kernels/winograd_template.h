@@ -585,13 +585,14 @@ static void gradient_multiply_simd(const winograd_geometry *g, const float *v,
 }
 
 /* A winograd_microkernels of these stages, with the ISA's block size and
- * rule. */
+ * rules. */
 #define WINOGRAD_MICROKERNELS(tiles_per_block, smallest_channels,              \
-                              smallest_product)                                \
+                              smallest_product, smallest_weight_product)       \
     {                                                                          \
         .lanes = LANES, .block = WINOGRAD_BLOCK,                               \
         .block_tiles = (tiles_per_block), .min_channels = (smallest_channels), \
         .min_channel_product = (smallest_product),                             \
+        .min_weight_channel_product = (smallest_weight_product),               \
         .input_row = input_row_simd, .multiply = multiply_simd,                \
         .output_row = output_row_simd,                                         \
         .output_pool_row = output_pool_row_simd,                               \

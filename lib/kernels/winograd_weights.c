@@ -11,6 +11,11 @@
  * times (measured with bench_kernels; 256 KB and 1 MB were slower). */
 #define WEIGHT_CHUNK_BYTES (512 * 1024)
 
+/* The largest V and W of one image the driver takes: 4 chunks' worth,
+ * so that the scratch stays a few MB whatever the layer (64 -> 64
+ * channels at 28 x 28 take 1.7 MB). */
+#define IMAGE_LIMIT_BYTES (4 * WEIGHT_CHUNK_BYTES)
+
 /* Vectors after each row of V and W that no stage reads or writes: rows a
  * power of two apart would share the few L1 sets that the products'
  * eleven streams cycle through. */
@@ -74,6 +79,15 @@ static size_t m_floats(const winograd_geometry *g)
                     16);
 }
 
+int winograd_weights_fits(const winograd_microkernels *microkernels,
+                          const conv_shape *shape)
+{
+    if (conv_out_height(shape) < 1 || conv_out_width(shape) < 1)
+        return 0;
+    const winograd_geometry g = winograd_layer_geometry(microkernels, shape);
+    return sizeof(float) * image_floats(microkernels, &g) <= IMAGE_LIMIT_BYTES;
+}
+
 size_t
 winograd_weights_scratch_floats(const winograd_microkernels *microkernels,
                                 const conv_shape *shape)
@@ -123,37 +137,51 @@ static void prefetch_floats(const float *p, size_t n)
         __builtin_prefetch(p + k, 0, 2);
 }
 
-/* G of F(2x2, 3x3). */
-static const double transform_g[4][3] = {
-    {1.0, 0.0, 0.0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0.0, 0.0, 1.0}};
+/* Output channels per pass of weights_of: its values stay in L1. */
+#define TRANSFORM_CHANNELS 64
 
-/* weight_grad = G^T M G for every channel pair, in double (the entries of
- * G are powers of two), rounded once. */
+/* weight_grad = G^T M G for every channel pair, in float, with the output
+ * channels (contiguous in M) innermost so that the compiler vectorises it.
+ * G's entries are 0, 1 and +-1/2: each result passes through 4 roundings
+ * (two additions each way; the halvings are exact). */
 static void weights_of(const winograd_geometry *g, const float *m,
                        float *weight_grad)
 {
-    const int cin = g->in_channels, padded = g->padded_out_channels;
-    for (int co = 0; co < g->out_channels; co++)
-        for (int ci = 0; ci < cin; ci++) {
-            double mg[4][3];
-            for (int k = 0; k < 4; k++)
-                for (int b = 0; b < 3; b++) {
-                    mg[k][b] = 0.0;
-                    for (int j = 0; j < 4; j++)
-                        mg[k][b] +=
-                            (double)
-                                m[((size_t)(k * 4 + j) * cin + ci) * padded +
-                                  co] *
-                            transform_g[j][b];
+    const int cin = g->in_channels, cout = g->out_channels;
+    const size_t padded = (size_t)g->padded_out_channels;
+    for (int ci = 0; ci < cin; ci++)
+        for (int co0 = 0; co0 < cout; co0 += TRANSFORM_CHANNELS) {
+            const int n = cout - co0 < TRANSFORM_CHANNELS ? cout - co0
+                                                          : TRANSFORM_CHANNELS;
+            /* M G: row k of M is frequencies 4 k .. 4 k + 3. */
+            float mg[4][3][TRANSFORM_CHANNELS];
+            for (int k = 0; k < 4; k++) {
+                const float *row =
+                    m + ((size_t)(4 * k) * cin + ci) * padded + co0;
+                const size_t next = (size_t)cin * padded;
+                for (int c = 0; c < n; c++) {
+                    const float m0 = row[c], m1 = row[next + c],
+                                m2 = row[2 * next + c], m3 = row[3 * next + c];
+                    mg[k][0][c] = m0 + 0.5f * (m1 + m2);
+                    mg[k][1][c] = 0.5f * (m1 - m2);
+                    mg[k][2][c] = 0.5f * (m1 + m2) + m3;
                 }
-            float *out = weight_grad + ((size_t)co * cin + ci) * 9;
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++) {
-                    double sum = 0.0;
-                    for (int k = 0; k < 4; k++)
-                        sum += transform_g[k][a] * mg[k][b];
-                    out[a * 3 + b] = (float)sum;
+            }
+            /* G^T (M G), the same combination down the rows. */
+            float dw[9][TRANSFORM_CHANNELS];
+            for (int b = 0; b < 3; b++)
+                for (int c = 0; c < n; c++) {
+                    const float r0 = mg[0][b][c], r1 = mg[1][b][c],
+                                r2 = mg[2][b][c], r3 = mg[3][b][c];
+                    dw[b][c] = r0 + 0.5f * (r1 + r2);
+                    dw[3 + b][c] = 0.5f * (r1 - r2);
+                    dw[6 + b][c] = 0.5f * (r1 + r2) + r3;
                 }
+            for (int c = 0; c < n; c++) {
+                float *out = weight_grad + ((size_t)(co0 + c) * cin + ci) * 9;
+                for (int k = 0; k < 9; k++)
+                    out[k] = dw[k][c];
+            }
         }
 }
 

@@ -25,15 +25,14 @@
  * finite V, so they add exact zeros.
  *
  * Rounding: the result differs from the direct sum. Every path from an
- * input to a weight gradient passes through at most count * tiles + 6
+ * input to a weight gradient passes through at most count * tiles + 8
  * roundings, tiles = tile_rows x tile_columns of one image (V takes 2
- * additions, W 2; the product 1; the sum over count * tiles terms, in
- * whatever order the lanes, the chunks and the final reduction take, at
- * most count * tiles - 1, since adding an exact zero does not round;
- * G^T M G is computed in double and rounded once: 2 allowing for the
- * double's own error), so the error is within gamma(count * tiles + 6)
- * times the same expression evaluated on absolute values (Higham, 2nd ed.,
- * section 3.1); tests/test_winograd_weights.c holds every variant to it.
+ * additions, W 2; the product 1; the sum over the count * tiles terms, in
+ * whatever order the lanes, the chunks and M take, at most count * tiles -
+ * 1, since adding an exact zero does not round; G^T M G 4), so the error
+ * is within gamma(count * tiles + 8) times the same expression evaluated
+ * on absolute values (Higham, 2nd ed., section 3.1);
+ * tests/test_winograd_weights.c holds every variant to it.
  * The result of one call is deterministic: the summation order depends on
  * the shape, count and variant only. */
 #ifndef COSNET_KERNELS_WINOGRAD_WEIGHTS_H
@@ -44,6 +43,12 @@
 #include "kernels/kernels.h"
 #include "kernels/winograd.h"
 
+/* Whether winograd_backward_weights takes this shape: an output, and V and
+ * W of one image within a few MB (the scratch holds a chunk of images).
+ * Says nothing about whether it pays. */
+int winograd_weights_fits(const winograd_microkernels *microkernels,
+                          const conv_shape *shape);
+
 /* Scratch floats (64-byte aligned) winograd_backward_weights needs: M,
  * and V and W of a chunk of images. */
 size_t
@@ -51,7 +56,8 @@ winograd_weights_scratch_floats(const winograd_microkernels *microkernels,
                                 const conv_shape *shape);
 
 /* The weight gradient of conv3x3_backward_weights_kernel (not the bias's):
- * weight_grad (OIHW) = the sum over the `count` images. */
+ * weight_grad (OIHW) = the sum over the `count` images. Requires
+ * winograd_weights_fits. */
 void winograd_backward_weights(const winograd_microkernels *microkernels,
                                const conv_shape *shape, size_t count,
                                const float *input_padded,
