@@ -11,7 +11,8 @@
  * zero-padded by 2 - pad, with the kernel rotated by 180 degrees and its
  * channel axes swapped. Weight gradients are summed by tiles into vector
  * partial sums, a few L2-sized chunks of images at a time, and reduced
- * horizontally once. */
+ * horizontally once; where the ISA's rule accepts the channels, by
+ * Winograd instead (winograd_weights.h). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

@@ -26,7 +26,10 @@
  * and the sum over input channels in_channels; A^T M A 4 additions; the
  * bias 1), so the error is within gamma(in_channels + 8) times the same
  * expression evaluated on absolute values (Higham, 2nd ed., section 3.1);
- * tests/test_winograd.c holds every variant to that bound. */
+ * tests/test_winograd.c holds every variant to that bound.
+ *
+ * The weight gradient (winograd_weights.h) reuses the input transform and
+ * adds two stages here: the output gradient's transform and its products. */
 #ifndef COSNET_KERNELS_WINOGRAD_H
 #define COSNET_KERNELS_WINOGRAD_H
 

@@ -1,6 +1,7 @@
 /* The Winograd F(2x2, 3x3) stages (winograd_template.h) for avx2.
  * AVX2: 16 ymm registers, so 4 output channels x 3 vectors of 8 tiles (12
- * accumulators). */
+ * accumulators), and for the weight gradient 4 output x 2 input channels
+ * (8 accumulators, 2 + 1 vectors loaded). */
 #include "kernels/simd_avx2.h"
 
 #define WINOGRAD_BLOCK 4

@@ -1,6 +1,7 @@
 /* The Winograd F(2x2, 3x3) stages (winograd_template.h) for avx512.
  * AVX-512: 32 zmm registers, so 8 output channels x 3 vectors of 16 tiles (24
- * accumulators). */
+ * accumulators), and for the weight gradient 8 output x 3 input channels
+ * (24 accumulators, 3 + 1 vectors loaded). */
 #include "kernels/simd_avx512.h"
 
 #define WINOGRAD_BLOCK 8

@@ -1,6 +1,7 @@
 /* The Winograd F(2x2, 3x3) stages (winograd_template.h) for neon.
  * NEON: 32 q registers, so 8 output channels x 3 vectors of 4 tiles (24
- * accumulators). */
+ * accumulators), and for the weight gradient 8 output x 3 input channels
+ * (24 accumulators). */
 #include "kernels/simd_neon.h"
 
 #define WINOGRAD_BLOCK 8
