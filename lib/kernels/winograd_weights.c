@@ -128,12 +128,15 @@ static void clear_unwritten(const winograd_microkernels *mk,
     }
 }
 
-/* Asks for n floats from p to be brought towards L2 (prefetcht1 on x86):
- * the transforms read a few rows of each small channel plane, which the
- * hardware prefetchers do not follow, and stalled on L3 without it. */
-static void prefetch_floats(const float *p, size_t n)
+/* Asks for part [first, last) of `parts` of the n floats at p to be
+ * brought towards L2 (prefetcht1 on x86): the transforms read a few rows of
+ * each small channel plane, which the hardware prefetchers do not follow,
+ * and stalled on L3 without it. */
+static void prefetch_part(const float *p, size_t n, size_t first, size_t last,
+                          int parts)
 {
-    for (size_t k = 0; k < n; k += 16)
+    const size_t end = last >= (size_t)parts ? n : n * last / (size_t)parts;
+    for (size_t k = n * first / (size_t)parts / 16 * 16; k < end; k += 16)
         __builtin_prefetch(p + k, 0, 2);
 }
 
@@ -207,20 +210,21 @@ void winograd_backward_weights(const winograd_microkernels *microkernels,
         float *w = v + (size_t)WINOGRAD_FREQUENCIES * g.in_channels * g.stride;
         clear_unwritten(mk, &g, images, v, w);
         for (size_t k = 0; k < images; k++) {
-            const float *image = input_padded + (i0 + k) * in_image;
-            const float *gradient = output_grad + (i0 + k) * out_image;
+            const size_t i = i0 + k;
+            const float *image = input_padded + i * in_image;
+            const float *gradient = output_grad + i * out_image;
             for (int r = 0; r < tile_rows; r += step) {
                 const size_t at = k * per_image + (size_t)r * g.row_tiles;
+                /* The next image's share, spread over the tile rows. */
+                if (i + 1 < count) {
+                    const size_t a = (size_t)r, b = (size_t)(r + step);
+                    prefetch_part(image + in_image, in_image, a, b, tile_rows);
+                    prefetch_part(gradient + out_image, out_image, a, b,
+                                  tile_rows);
+                }
                 mk->input_row(&g, image, r, v + at);
                 mk->gradient_row(&g, gradient, r, w + at);
             }
-        }
-        /* The next chunk's images arrive while the products run. */
-        const size_t next = i0 + images;
-        if (next < count) {
-            const size_t ahead = count - next < chunk ? count - next : chunk;
-            prefetch_floats(input_padded + next * in_image, ahead * in_image);
-            prefetch_floats(output_grad + next * out_image, ahead * out_image);
         }
         mk->gradient_multiply(&g, v, w, (int)(images * per_image / lanes), m);
     }
