@@ -24,6 +24,11 @@
  * both in direct-convolution flops, so above 100% of the peak means fewer
  * multiplications than the direct sum: the evidence for the per-ISA rule
  * in lib/kernels/winograd_*.c.
+ * Weight gradients run on scratch allocated once, as the trainer's; where
+ * the driver computes one by Winograd (winograd_weights.h), a "d-weights
+ * direct" line times the direct kernels on the same data, in the same
+ * direct-convolution flops. The 32 -> 32 layer of docs' wider network
+ * (conv3x3 16, pool, conv3x3 32, conv3x3 32, pool, ...) is measured too.
  * Cosine counts 6 flops per element for similarity (three dot products) and
  * 10 for loss with gradient. */
 #include <math.h>
