@@ -111,9 +111,9 @@ typedef void (*winograd_gradient_row)(const winograd_geometry *g,
 
 /* The weight gradient's products: for each frequency f, input channel ci
  * and output channel co (of padded_out_channels),
- * m[(f * in_channels + ci) * padded_out_channels + co] gets the sum over
+ * m[(f * in_channels + ci) * padded_out_channels + co] += the sum over
  * `vectors` vectors of tiles of W's row (co, f) times V's row (ci, f),
- * summed along the lanes. */
+ * along the lanes too (V's rows start on a vector). */
 typedef void (*winograd_gradient_multiply)(const winograd_geometry *g,
                                            const float *v, const float *w,
                                            int vectors, float *m);
