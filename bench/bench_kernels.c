@@ -24,6 +24,11 @@
  * both in direct-convolution flops, so above 100% of the peak means fewer
  * multiplications than the direct sum: the evidence for the per-ISA rule
  * in lib/kernels/winograd_*.c.
+ * Weight gradients run on scratch allocated once, as the trainer's; where
+ * the driver computes one by Winograd (winograd_weights.h), a "d-weights
+ * direct" line times the direct kernels on the same data, in the same
+ * direct-convolution flops. The 32 -> 32 layer of docs' wider network
+ * (conv3x3 16, pool, conv3x3 32, conv3x3 32, pool, ...) is measured too.
  * Cosine counts 6 flops per element for similarity (three dot products) and
  * 10 for loss with gradient. */
 #include <math.h>
@@ -152,6 +157,8 @@ typedef struct conv_context {
     conv_shape shape;
     size_t count;
     float *input, *weights, *bias, *output, *dy, *dx, *dw, *db;
+    float *scratch; /* the weight gradient's, allocated once as the trainer
+                       does, for the largest table the context runs */
 } conv_context;
 
 static void run_conv_forward(void *p)
@@ -169,8 +176,13 @@ static void run_conv_backward_input(void *p)
 static void run_conv_backward_weights(void *p)
 {
     conv_context *c = p;
-    conv3x3_backward_weights_unpacked(c->table->conv3x3, &c->shape, c->count,
-                                      c->input, c->dy, c->dw, c->db);
+    if (!c->table->conv3x3) {
+        conv3x3_backward_weights_unpacked(NULL, &c->shape, c->count, c->input,
+                                          c->dy, c->dw, c->db);
+        return;
+    }
+    conv3x3_backward_weights_with(c->table, &c->shape, c->count, c->input,
+                                  c->dy, c->dw, c->db, c->scratch);
 }
 
 static conv_context conv_setup(const kernel_table *table,
@@ -178,7 +190,7 @@ static conv_context conv_setup(const kernel_table *table,
                                random_generator *rng)
 {
     conv_context c = {table, *shape, count, NULL, NULL, NULL,
-                      NULL,  NULL,   NULL,  NULL, NULL};
+                      NULL,  NULL,   NULL,  NULL, NULL, NULL};
     const size_t in_plane =
         (size_t)conv_padded_height(shape) * conv_padded_width(shape);
     const size_t out_plane =
@@ -193,6 +205,10 @@ static conv_context conv_setup(const kernel_table *table,
                                   (size_t)shape->in_height * shape->in_width);
     c.dw = random_floats(rng, weights);
     c.db = random_floats(rng, (size_t)shape->out_channels);
+    c.scratch = aligned_alloc(64, (conv3x3_scratch_floats(table, shape) + 16) /
+                                      16 * 64);
+    if (!c.scratch)
+        abort();
     return c;
 }
 
@@ -206,6 +222,7 @@ static void conv_teardown(conv_context *c)
     free(c->dx);
     free(c->dw);
     free(c->db);
+    free(c->scratch);
 }
 
 static double conv_macs(const conv_shape *s)
@@ -540,8 +557,26 @@ static void variant_bench(const kernel_table *table, double peak,
                 shapes[shape_count++] = *c;
             }
     }
+    /* The 32 -> 32 convolution of docs' wider network (conv3x3 16, pool,
+     * conv3x3 32, conv3x3 32, pool, ...), for its weight gradient. */
+    if (shape_count < 8) {
+        const conv_shape wide = {32, 32, 14, 14, 1};
+        snprintf(layer_names[shape_count], sizeof layer_names[0],
+                 "wide conv3 32->32 14x14 pad1");
+        shapes[shape_count++] = wide;
+    }
     const char *name = table->name;
     char label[64];
+    /* The same table without Winograd: the "direct" weight-gradient lines,
+     * for the comparison. */
+    kernel_table direct_table = *table;
+    conv3x3_microkernels direct_conv;
+    if (table->conv3x3) {
+        direct_conv = *table->conv3x3;
+        direct_conv.winograd = NULL;
+        direct_conv.winograd4 = NULL;
+        direct_table.conv3x3 = &direct_conv;
+    }
     /* The same table with F(2x2) where it would run F(4x4): the "f2x2"
      * lines, for the comparison. */
     kernel_table f2_table = *table;
@@ -587,6 +622,14 @@ static void variant_bench(const kernel_table *table, double peak,
         snprintf(label, sizeof label, "%.47s d-weights", layer_names[layer]);
         measure(o, name, label, c.count, run_conv_backward_weights, &c,
                 flops * (double)c.count, 0.0, peak);
+        if (conv3x3_backward_weights_uses_winograd(table, s)) {
+            c.table = &direct_table;
+            snprintf(label, sizeof label, "%.40s d-weights direct",
+                     layer_names[layer]);
+            measure(o, name, label, c.count, run_conv_backward_weights, &c,
+                    flops * (double)c.count, 0.0, peak);
+            c.table = table;
+        }
         conv_teardown(&c);
     }
     static const int pool_planes[3] = {16, 8, 1}, pool_sizes[3] = {28, 16, 10};

@@ -11,7 +11,8 @@
  * zero-padded by 2 - pad, with the kernel rotated by 180 degrees and its
  * channel axes swapped. Weight gradients are summed by tiles into vector
  * partial sums, a few L2-sized chunks of images at a time, and reduced
- * horizontally once. */
+ * horizontally once; where the ISA's rule accepts the channels, by
+ * Winograd instead (winograd_weights.h). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "kernels/conv_driver.h"
 #include "kernels/winograd.h"
 #include "kernels/winograd4.h"
+#include "kernels/winograd_weights.h"
 
 /* ---- Weight packing -----------------------------------------------------
  * Output channels are processed in blocks of `main_block`; the last,
@@ -714,6 +716,32 @@ static size_t partial_floats(const conv3x3_microkernels *mk,
            (size_t)mk->lanes;
 }
 
+/* The weight gradient by Winograd (winograd_weights.h) by the ISA's rule
+ * (min_channels, min_weight_channel_product: winograd_avx512.c and
+ * winograd_avx2.c give the measurements), without the forward pass's
+ * stack-buffer limit. */
+static const winograd_microkernels *weights_winograd(const kernel_table *table,
+                                                     const conv_shape *shape)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk || !mk->winograd)
+        return NULL;
+    const winograd_microkernels *w = mk->winograd;
+    if (shape->in_channels < w->min_channels ||
+        shape->out_channels < w->min_channels ||
+        shape->in_channels * shape->out_channels <
+            w->min_weight_channel_product ||
+        !winograd_weights_fits(w, shape))
+        return NULL;
+    return w;
+}
+
+int conv3x3_backward_weights_uses_winograd(const kernel_table *table,
+                                           const conv_shape *shape)
+{
+    return weights_winograd(table, shape) != NULL;
+}
+
 size_t conv3x3_scratch_floats(const kernel_table *table,
                               const conv_shape *shape)
 {
@@ -721,6 +749,11 @@ size_t conv3x3_scratch_floats(const kernel_table *table,
     if (!mk)
         return 0;
     size_t a = padded_gradient_floats(shape), b = partial_floats(mk, shape);
+    const winograd_microkernels *w = weights_winograd(table, shape);
+    if (w) {
+        const size_t c = winograd_weights_scratch_floats(w, shape);
+        b = b > c ? b : c;
+    }
     return a > b ? a : b;
 }
 
@@ -734,6 +767,17 @@ static int widest_tile(const conv_weight_tile *tiles, int most)
         if (tiles[n])
             return n;
     return 0;
+}
+
+/* Bias gradient: plain sums of each output-gradient plane. */
+static void sum_bias_planes(const conv3x3_microkernels *mk, int out_channels,
+                            size_t count, const float *output_grad,
+                            size_t out_plane, size_t out_image,
+                            float *bias_grad)
+{
+    for (int co = 0; co < out_channels; co++)
+        bias_grad[co] = mk->sum_planes(count, out_image, out_plane,
+                                       output_grad + (size_t)co * out_plane);
 }
 
 void conv3x3_backward_weights_with(const kernel_table *table,
@@ -753,6 +797,15 @@ void conv3x3_backward_weights_with(const kernel_table *table,
     }
     const int hp = conv_padded_height(shape), wp = conv_padded_width(shape);
     const int ho = conv_out_height(shape), wo = conv_out_width(shape);
+    const size_t out_plane = (size_t)ho * wo, out_image = cout * out_plane;
+    const winograd_microkernels *w = weights_winograd(table, shape);
+    if (w) {
+        winograd_backward_weights(w, shape, count, input_padded, output_grad,
+                                  weight_grad, scratch);
+        sum_bias_planes(mk, cout, count, output_grad, out_plane, out_image,
+                        bias_grad);
+        return;
+    }
     conv_weight_geometry g = {
         .count = count,
         .in_width = wp,
@@ -786,10 +839,8 @@ void conv3x3_backward_weights_with(const kernel_table *table,
         }
     }
     mk->reduce_partials(weights, scratch, weight_grad);
-    /* Bias gradient: plain sums of each output-gradient plane. */
-    for (int co = 0; co < cout; co++)
-        bias_grad[co] = mk->sum_planes(count, g.out_image, g.out_plane,
-                                       output_grad + (size_t)co * g.out_plane);
+    sum_bias_planes(mk, cout, count, output_grad, out_plane, out_image,
+                    bias_grad);
 }
 
 /* ---- Whole-op entry points --------------------------------------------- */

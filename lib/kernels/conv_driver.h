@@ -42,6 +42,11 @@ void conv3x3_pack_forward(const kernel_table *table, const conv_shape *shape,
 void conv3x3_pack_backward(const kernel_table *table, const conv_shape *shape,
                            const float *weights, float *packed);
 
+/* Whether conv3x3_backward_weights_with computes this shape's weight
+ * gradient by Winograd (winograd_weights.h) with this table. */
+int conv3x3_backward_weights_uses_winograd(const kernel_table *table,
+                                           const conv_shape *shape);
+
 /* Scratch floats (64-byte aligned) the backward entry points need. */
 size_t conv3x3_scratch_floats(const kernel_table *table,
                               const conv_shape *shape);

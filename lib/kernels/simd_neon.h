@@ -96,7 +96,10 @@ static inline void interleave(float32x4_t even, float32x4_t odd,
 #define SIMD_LOAD_MASKED(p, mask) load_lanes(p, mask)
 #define SIMD_STORE(p, v) vst1q_f32(p, v)
 #define SIMD_STORE_LAST(p, v, mask, lanes) store_lanes(p, v, lanes)
+/* Makes the compiler hold v in a register (simd_x86.h says why). */
+#define SIMD_KEEP_IN_REGISTER(v) __asm__("" : "+w"(v))
 #define SIMD_STORE4(p, v) vst1q_f32(p, v)
+#define SIMD_ADD_TO4(p, v) vst1q_f32(p, vaddq_f32(vld1q_f32(p), v))
 #define SIMD_BROADCAST(x) vdupq_n_f32(x)
 #define SIMD_ZERO() vdupq_n_f32(0.0f)
 #define SIMD_FMA(a, b, c) vfmaq_f32(c, a, b)

@@ -28,8 +28,14 @@
     SIMD_WIDE(castpd_ps)                                                       \
     (SIMD_WIDE(unpackhi_pd)(SIMD_WIDE(castps_pd)(a), SIMD_WIDE(castps_pd)(b)))
 
-/* Stores the four sums lane_sums4 returns. */
+/* Makes the compiler hold v in a register: a vector loaded once for
+ * several FMAs is otherwise folded into each as a memory operand, one load
+ * per FMA, and the loads then limit the tile. */
+#define SIMD_KEEP_IN_REGISTER(v) __asm__("" : "+v"(v))
+
+/* Stores the four sums lane_sums4 returns, or adds them to four floats. */
 #define SIMD_STORE4(p, v) _mm_storeu_ps(p, v)
+#define SIMD_ADD_TO4(p, v) _mm_storeu_ps(p, _mm_add_ps(_mm_loadu_ps(p), v))
 
 /* The lane sums of four vectors, in a tree that is the same for every
  * vector whatever its slot and partners: within each 128-bit block lanes

@@ -137,20 +137,10 @@ int winograd_pack(const winograd_microkernels *microkernels,
     return finite;
 }
 
-/* Where the max-pool of the output goes, for the fused forward pass. */
-typedef struct pooled_destination {
-    float *output;
-    size_t plane, row;
-} pooled_destination;
-
-/* The forward pass of every image, into output (pool NULL) or pooled. */
-static void forward_images(const winograd_microkernels *mk,
-                           const conv_shape *shape, size_t count,
-                           const float *input_padded, const float *packed,
-                           const float *bias, int relu, float *output,
-                           const pooled_destination *pool)
+winograd_geometry winograd_layer_geometry(const winograd_microkernels *mk,
+                                          const conv_shape *shape)
 {
-    winograd_geometry g = {
+    const winograd_geometry g = {
         .in_channels = shape->in_channels,
         .out_channels = shape->out_channels,
         .padded_out_channels = padded_out_channels(mk, shape),
@@ -165,6 +155,23 @@ static void forward_images(const winograd_microkernels *mk,
         .row_tiles = row_tiles(mk, shape),
         .paired = paired_rows(mk, shape),
     };
+    return g;
+}
+
+/* Where the max-pool of the output goes, for the fused forward pass. */
+typedef struct pooled_destination {
+    float *output;
+    size_t plane, row;
+} pooled_destination;
+
+/* The forward pass of every image, into output (pool NULL) or pooled. */
+static void forward_images(const winograd_microkernels *mk,
+                           const conv_shape *shape, size_t count,
+                           const float *input_padded, const float *packed,
+                           const float *bias, int relu, float *output,
+                           const pooled_destination *pool)
+{
+    winograd_geometry g = winograd_layer_geometry(mk, shape);
     const int step = g.paired ? 2 : 1;
     const int tile_rows = tile_rows_of(shape), rows = block_rows(mk, shape);
     const size_t in_image = (size_t)g.in_channels * g.in_plane;
@@ -351,14 +358,77 @@ static void output_pool_row_scalar(const winograd_geometry *g, const float *m,
     }
 }
 
+/* The gradient value at row y, column x of channel plane p (zero past the
+ * output). */
+static float gradient_at(const winograd_geometry *g, const float *p, int y,
+                         int x)
+{
+    return y < g->out_height && x < g->out_width
+               ? p[(size_t)y * g->out_width + x]
+               : 0.0f;
+}
+
+static void gradient_row_scalar(const winograd_geometry *g,
+                                const float *gradient, int tile_row, float *w)
+{
+    for (int co = 0; co < g->out_channels; co++) {
+        const float *plane = gradient + (size_t)co * g->out_plane;
+        for (int tc = 0; tc < g->tile_columns; tc++) {
+            float dy[2][2], t[4][2];
+            for (int y = 0; y < 2; y++)
+                for (int x = 0; x < 2; x++)
+                    dy[y][x] =
+                        gradient_at(g, plane, 2 * tile_row + y, 2 * tc + x);
+            /* A dY: down the columns. */
+            for (int x = 0; x < 2; x++) {
+                t[0][x] = dy[0][x];
+                t[1][x] = dy[0][x] + dy[1][x];
+                t[2][x] = dy[0][x] - dy[1][x];
+                t[3][x] = -dy[1][x];
+            }
+            /* (A dY) A^T: along the rows. */
+            for (int k = 0; k < 4; k++) {
+                const float row[4] = {t[k][0], t[k][0] + t[k][1],
+                                      t[k][0] - t[k][1], -t[k][1]};
+                for (int j = 0; j < 4; j++)
+                    w[((size_t)co * WINOGRAD_FREQUENCIES + k * 4 + j) *
+                          g->stride +
+                      tc] = row[j];
+            }
+        }
+    }
+}
+
+static void gradient_multiply_scalar(const winograd_geometry *g, const float *v,
+                                     const float *w, int vectors, float *m)
+{
+    const int cin = g->in_channels, cout = g->padded_out_channels;
+    const size_t channel_stride = WINOGRAD_FREQUENCIES * g->stride;
+    for (int f = 0; f < WINOGRAD_FREQUENCIES; f++)
+        for (int ci = 0; ci < cin; ci++)
+            for (int co = 0; co < cout; co++) {
+                const float *wr =
+                    w + co * channel_stride + (size_t)f * g->stride;
+                const float *vr =
+                    v + ci * channel_stride + (size_t)f * g->stride;
+                float sum = 0.0f;
+                for (int t = 0; t < vectors; t++)
+                    sum += wr[t] * vr[t];
+                m[((size_t)f * cin + ci) * cout + co] += sum;
+            }
+}
+
 const winograd_microkernels winograd_reference = {
     .lanes = 1,
     .block = 1,
     .block_tiles = 16,
     .min_channels = 1,
     .min_channel_product = 1,
+    .min_weight_channel_product = 1,
     .input_row = input_row_scalar,
     .multiply = multiply_scalar,
     .output_row = output_row_scalar,
     .output_pool_row = output_pool_row_scalar,
+    .gradient_row = gradient_row_scalar,
+    .gradient_multiply = gradient_multiply_scalar,
 };

@@ -26,7 +26,10 @@
  * and the sum over input channels in_channels; A^T M A 4 additions; the
  * bias 1), so the error is within gamma(in_channels + 8) times the same
  * expression evaluated on absolute values (Higham, 2nd ed., section 3.1);
- * tests/test_winograd.c holds every variant to that bound. */
+ * tests/test_winograd.c holds every variant to that bound.
+ *
+ * The weight gradient (winograd_weights.h) reuses the input transform and
+ * adds two stages here: the output gradient's transform and its products. */
 #ifndef COSNET_KERNELS_WINOGRAD_H
 #define COSNET_KERNELS_WINOGRAD_H
 
@@ -94,6 +97,27 @@ typedef void (*winograd_output_pool_row)(const winograd_geometry *g,
                                          float *out, size_t out_plane,
                                          size_t out_row);
 
+/* The weight gradient's transform A dY A^T (winograd_weights.h) of tile row
+ * `tile_row` (and tile_row + 1 when paired) of one image's output gradient
+ * (`gradient`: its first channel, out_channels planes of out_height x
+ * out_width) into w, laid out as V with output channels for input
+ * channels: channel co of frequency f at w + (co * 16 + f) * stride.
+ * Gradient rows and columns past the output read as zeros, so a tile past
+ * the output transforms to zeros; when paired, every lane of the row's
+ * vectors is written. */
+typedef void (*winograd_gradient_row)(const winograd_geometry *g,
+                                      const float *gradient, int tile_row,
+                                      float *w);
+
+/* The weight gradient's products: for each frequency f, input channel ci
+ * and output channel co (of padded_out_channels),
+ * m[(f * in_channels + ci) * padded_out_channels + co] += the sum over
+ * `vectors` vectors of tiles of W's row (co, f) times V's row (ci, f),
+ * along the lanes too (V's rows start on a vector). */
+typedef void (*winograd_gradient_multiply)(const winograd_geometry *g,
+                                           const float *v, const float *w,
+                                           int vectors, float *m);
+
 typedef struct winograd_microkernels {
     int lanes;        /* tiles per vector */
     int block;        /* output channels per GEMM register tile and per
@@ -103,10 +127,14 @@ typedef struct winograd_microkernels {
                          out_channels are both at least min_channels and
                          their product at least min_channel_product */
     int min_channel_product;
+    int min_weight_channel_product; /* the weight gradient's rule: the
+                                       same min_channels, and this */
     winograd_input_row input_row;
     winograd_multiply multiply;
     winograd_output_row output_row;
     winograd_output_pool_row output_pool_row;
+    winograd_gradient_row gradient_row;
+    winograd_gradient_multiply gradient_multiply;
 } winograd_microkernels;
 
 /* The plain-C stages (lanes 1, block 1), and each ISA's. */
@@ -119,6 +147,10 @@ extern const winograd_microkernels winograd_neon;
  * least one tile row). Says nothing about whether it pays. */
 int winograd_fits(const winograd_microkernels *microkernels,
                   const conv_shape *shape);
+
+/* The geometry of a layer (stride left 0: the caller's blocks set it). */
+winograd_geometry winograd_layer_geometry(const winograd_microkernels *mk,
+                                          const conv_shape *shape);
 
 /* Floats of U, and U from OIHW weights. With rotate_swap, `weights` are
  * those of the convolution whose input gradient `shape` describes (its

@@ -20,9 +20,12 @@
  * simd_neon.h: LANES, SIMD_VECTOR, SIMD_MASK, lanes_mask, SIMD_LOAD,
  * SIMD_LOAD_ALIGNED, SIMD_LOAD_MASKED, SIMD_STORE, SIMD_STORE_LAST,
  * SIMD_BROADCAST, SIMD_ZERO, SIMD_FMA, SIMD_ADD, SIMD_SUB, SIMD_RELU,
- * SIMD_MAX, SIMD_UPPER_HALF, deinterleave, interleave, next_lane),
- * WINOGRAD_BLOCK (output channels per GEMM tile) and WINOGRAD_VECTORS (tile
- * vectors per GEMM tile, at most 4). */
+ * SIMD_MAX, SIMD_UPPER_HALF, deinterleave, interleave, next_lane,
+ * lane_sums4, SIMD_ADD_TO4, SIMD_KEEP_IN_REGISTER),
+ * WINOGRAD_BLOCK (output channels per GEMM tile), WINOGRAD_VECTORS (tile
+ * vectors per GEMM tile, at most 4) and WINOGRAD_GRADIENT_INPUTS (input
+ * channels per weight-gradient register tile of WINOGRAD_BLOCK output
+ * channels, at most 3; WINOGRAD_BLOCK a multiple of 4). */
 #ifndef COSNET_KERNELS_WINOGRAD_TEMPLATE_H
 #define COSNET_KERNELS_WINOGRAD_TEMPLATE_H
 
@@ -390,17 +393,211 @@ static void output_pool_row_simd(const winograd_geometry *g, const float *m,
     }
 }
 
+/* ---- The weight gradient (winograd_weights.h) --------------------------- */
+
+/* A dY A^T of one vector of tiles, from each tile's two gradient rows split
+ * into even columns (the tile's first) and odd ones: the 16 frequencies,
+ * `lanes` of them stored, one frequency_stride apart. */
+SIMD_INLINE void gradient_transform(SIMD_VECTOR even0, SIMD_VECTOR odd0,
+                                    SIMD_VECTOR even1, SIMD_VECTOR odd1,
+                                    float *w, size_t frequency_stride,
+                                    int lanes)
+{
+    /* A dY down the two rows: r0, r0 + r1, r0 - r1, -r1. */
+    const SIMD_VECTOR t[4][2] = {
+        {even0, odd0},
+        {SIMD_ADD(even0, even1), SIMD_ADD(odd0, odd1)},
+        {SIMD_SUB(even0, even1), SIMD_SUB(odd0, odd1)},
+        {SIMD_SUB(SIMD_ZERO(), even1), SIMD_SUB(SIMD_ZERO(), odd1)}};
+    /* Then A^T along the row, the same way. */
+    UNROLL_FULL
+    for (int k = 0; k < 4; k++) {
+        const SIMD_VECTOR u[4] = {t[k][0], SIMD_ADD(t[k][0], t[k][1]),
+                                  SIMD_SUB(t[k][0], t[k][1]),
+                                  SIMD_SUB(SIMD_ZERO(), t[k][1])};
+        UNROLL_FULL
+        for (int j = 0; j < 4; j++)
+            store_part(w + (size_t)(4 * k + j) * frequency_stride, u[j], lanes);
+    }
+}
+
+/* Tile rows tile_row and tile_row + 1 in one vector, as input_pair_simd:
+ * one vector holds a whole gradient row (out_width <= LANES), and
+ * deinterleaving a row of the first tile row with the same row of the
+ * second puts the first's tiles in the low half. Lanes past the output read
+ * zeros, so every lane is written. */
+static void gradient_pair_simd(const winograd_geometry *g,
+                               const float *gradient, int tile_row, float *w)
+{
+    const int wo = g->out_width;
+    const size_t channel_stride = WINOGRAD_FREQUENCIES * g->stride;
+    size_t row_offset[4];
+    SIMD_MASK mask[4];
+    for (int k = 0; k < 4; k++) {
+        const int y = 2 * tile_row + k;
+        const int present = y < g->out_height;
+        row_offset[k] = (size_t)(present ? y : 0) * wo;
+        mask[k] = lanes_mask(present ? wo : 0);
+    }
+    for (int co = 0; co < g->out_channels; co++) {
+        const float *plane = gradient + (size_t)co * g->out_plane;
+        SIMD_VECTOR x[4];
+        UNROLL_FULL
+        for (int k = 0; k < 4; k++)
+            x[k] = SIMD_LOAD_MASKED(plane + row_offset[k], mask[k]);
+        SIMD_VECTOR even0, odd0, even1, odd1;
+        deinterleave(x[0], x[2], &even0, &odd0);
+        deinterleave(x[1], x[3], &even1, &odd1);
+        gradient_transform(even0, odd0, even1, odd1,
+                           w + (size_t)co * channel_stride, g->stride, LANES);
+    }
+}
+
+static void gradient_row_simd(const winograd_geometry *g, const float *gradient,
+                              int tile_row, float *w)
+{
+    if (g->paired) {
+        gradient_pair_simd(g, gradient, tile_row, w);
+        return;
+    }
+    const int wo = g->out_width;
+    const size_t channel_stride = WINOGRAD_FREQUENCIES * g->stride;
+    int present[2];
+    size_t row_offset[2];
+    for (int r = 0; r < 2; r++) {
+        const int y = 2 * tile_row + r;
+        present[r] = y < g->out_height;
+        row_offset[r] = (size_t)(present[r] ? y : 0) * wo;
+    }
+    for (int tc0 = 0; tc0 < g->tile_columns; tc0 += LANES) {
+        const int lanes = g->tile_columns - tc0;
+        /* The chunk's 2 LANES gradient columns, as two vectors per row. */
+        int valid[2][2];
+        for (int r = 0; r < 2; r++)
+            for (int piece = 0; piece < 2; piece++)
+                valid[r][piece] =
+                    present[r] ? wo - (2 * tc0 + piece * LANES) : 0;
+        for (int co = 0; co < g->out_channels; co++) {
+            const float *plane = gradient + (size_t)co * g->out_plane + 2 * tc0;
+            SIMD_VECTOR even[2], odd[2];
+            UNROLL_FULL
+            for (int r = 0; r < 2; r++)
+                deinterleave(
+                    load_part(plane + row_offset[r], valid[r][0]),
+                    load_part(plane + row_offset[r] + LANES, valid[r][1]),
+                    &even[r], &odd[r]);
+            gradient_transform(even[0], odd[0], even[1], odd[1],
+                               w + (size_t)co * channel_stride + tc0, g->stride,
+                               lanes);
+        }
+    }
+}
+
+/* The sums of WINOGRAD_BLOCK output channels x `inputs` input channels of
+ * one frequency over `vectors` vectors of tiles: vector sums in registers,
+ * then the lanes of four output channels at a time summed and added to m
+ * (one input channel's row, m_row floats from one input channel to the
+ * next), which stays small enough for L1 whatever the batch. */
+SIMD_INLINE void gradient_tile(const int inputs, const float *w, const float *v,
+                               size_t channel_stride, int vectors, float *m,
+                               size_t m_row)
+{
+    SIMD_VECTOR acc[WINOGRAD_BLOCK * WINOGRAD_GRADIENT_INPUTS];
+    UNROLL_FULL
+    for (int k = 0; k < WINOGRAD_BLOCK * inputs; k++)
+        acc[k] = SIMD_ZERO();
+    for (int t = 0; t < vectors; t++) {
+        SIMD_VECTOR x[WINOGRAD_GRADIENT_INPUTS];
+        UNROLL_FULL
+        for (int i = 0; i < inputs; i++)
+            x[i] =
+                SIMD_LOAD_ALIGNED(v + i * channel_stride + (size_t)t * LANES);
+        UNROLL_FULL
+        for (int c = 0; c < WINOGRAD_BLOCK; c++) {
+            SIMD_VECTOR y =
+                SIMD_LOAD_ALIGNED(w + c * channel_stride + (size_t)t * LANES);
+            SIMD_KEEP_IN_REGISTER(y);
+            UNROLL_FULL
+            for (int i = 0; i < inputs; i++)
+                acc[c * inputs + i] = SIMD_FMA(y, x[i], acc[c * inputs + i]);
+        }
+    }
+    UNROLL_FULL
+    for (int i = 0; i < inputs; i++) {
+        UNROLL_FULL
+        for (int c = 0; c < WINOGRAD_BLOCK; c += 4)
+            SIMD_ADD_TO4(m + i * m_row + c,
+                         lane_sums4(acc[c * inputs + i],
+                                    acc[(c + 1) * inputs + i],
+                                    acc[(c + 2) * inputs + i],
+                                    acc[(c + 3) * inputs + i]));
+    }
+}
+
+/* Each number of input channels its own function, as multiply_tile. */
+#define DEFINE_GRADIENT_TILE(inputs)                                           \
+    __attribute__((noinline)) static void gradient_tile_##inputs(              \
+        const float *w, const float *v, size_t channel_stride, int vectors,    \
+        float *m, size_t m_row)                                                \
+    {                                                                          \
+        gradient_tile(inputs, w, v, channel_stride, vectors, m, m_row);        \
+    }
+DEFINE_GRADIENT_TILE(1)
+#if WINOGRAD_GRADIENT_INPUTS >= 2
+DEFINE_GRADIENT_TILE(2)
+#endif
+#if WINOGRAD_GRADIENT_INPUTS >= 3
+DEFINE_GRADIENT_TILE(3)
+#endif
+
+typedef void (*gradient_tile_function)(const float *, const float *, size_t,
+                                       int, float *, size_t);
+
+static void gradient_multiply_simd(const winograd_geometry *g, const float *v,
+                                   const float *w, int vectors, float *m)
+{
+    static const gradient_tile_function by_inputs[] = {
+        NULL,
+        gradient_tile_1,
+#if WINOGRAD_GRADIENT_INPUTS >= 2
+        gradient_tile_2,
+#endif
+#if WINOGRAD_GRADIENT_INPUTS >= 3
+        gradient_tile_3,
+#endif
+    };
+    const int cin = g->in_channels, cout = g->padded_out_channels;
+    const size_t channel_stride = WINOGRAD_FREQUENCIES * g->stride;
+    for (int f = 0; f < WINOGRAD_FREQUENCIES; f++) {
+        const float *vf = v + (size_t)f * g->stride;
+        const float *wf = w + (size_t)f * g->stride;
+        float *mf = m + (size_t)f * cin * cout;
+        for (int co = 0; co < cout; co += WINOGRAD_BLOCK)
+            for (int ci = 0; ci < cin; ci += WINOGRAD_GRADIENT_INPUTS) {
+                const int n = cin - ci < WINOGRAD_GRADIENT_INPUTS
+                                  ? cin - ci
+                                  : WINOGRAD_GRADIENT_INPUTS;
+                by_inputs[n](wf + co * channel_stride, vf + ci * channel_stride,
+                             channel_stride, vectors,
+                             mf + (size_t)ci * cout + co, (size_t)cout);
+            }
+    }
+}
+
 /* A winograd_microkernels of these stages, with the ISA's block size and
- * rule. */
+ * rules. */
 #define WINOGRAD_MICROKERNELS(tiles_per_block, smallest_channels,              \
-                              smallest_product)                                \
+                              smallest_product, smallest_weight_product)       \
     {                                                                          \
         .lanes = LANES, .block = WINOGRAD_BLOCK,                               \
         .block_tiles = (tiles_per_block), .min_channels = (smallest_channels), \
         .min_channel_product = (smallest_product),                             \
+        .min_weight_channel_product = (smallest_weight_product),               \
         .input_row = input_row_simd, .multiply = multiply_simd,                \
         .output_row = output_row_simd,                                         \
         .output_pool_row = output_pool_row_simd,                               \
+        .gradient_row = gradient_row_simd,                                     \
+        .gradient_multiply = gradient_multiply_simd,                           \
     }
 
 #endif
