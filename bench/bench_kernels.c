@@ -27,8 +27,8 @@
  * Weight gradients run on scratch allocated once, as the trainer's; where
  * the driver computes one by Winograd (winograd_weights.h), a "d-weights
  * direct" line times the direct kernels on the same data, in the same
- * direct-convolution flops. The 32 -> 32 layer of docs' wider network
- * (conv3x3 16, pool, conv3x3 32, conv3x3 32, pool, ...) is measured too.
+ * direct-convolution flops. The deep classifier's 32 -> 32 layer is
+ * measured too.
  * Cosine counts 6 flops per element for similarity (three dot products) and
  * 10 for loss with gradient. */
 #include <math.h>
@@ -557,14 +557,20 @@ static void variant_bench(const kernel_table *table, double peak,
                 shapes[shape_count++] = *c;
             }
     }
-    /* The 32 -> 32 convolution of docs' wider network (conv3x3 16, pool,
-     * conv3x3 32, conv3x3 32, pool, ...), for its weight gradient. */
-    if (shape_count < 8) {
-        const conv_shape wide = {32, 32, 14, 14, 1};
-        snprintf(layer_names[shape_count], sizeof layer_names[0],
-                 "wide conv3 32->32 14x14 pad1");
-        shapes[shape_count++] = wide;
-    }
+    /* The deep classifier's third convolution (32 -> 32; its first two are
+     * the classifier's). */
+    architecture_description deep;
+    if (architecture_find(COSNET_ARCHITECTURE_DEEP_CLASSIFIER, &deep) !=
+        COSNET_OK)
+        abort();
+    for (int l = 0, conv = 0; l < deep.layer_count && shape_count < 8; l++)
+        if (deep.layers[l].kind == LAYER_CONV3X3 && ++conv == 3) {
+            const conv_shape *c = &deep.layers[l].shape;
+            snprintf(layer_names[shape_count], sizeof layer_names[0],
+                     "%s conv3 %d->%d %dx%d pad%d", deep.name, c->in_channels,
+                     c->out_channels, c->in_height, c->in_width, c->pad);
+            shapes[shape_count++] = *c;
+        }
     const char *name = table->name;
     char label[64];
     /* The same table without Winograd: the "direct" weight-gradient lines,
