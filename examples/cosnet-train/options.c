@@ -50,7 +50,7 @@ static void print_help(FILE *out)
         "0.5); or a\n"
         "                     label-set FILE (cosnet_labels_save format)\n"
         "  --label-seed N     seed of --labels generate (default 0)\n"
-        "  --epochs N         passes over the training images (default 20)\n"
+        "  --epochs N         passes over the training images (default 18)\n"
         "  --batch-size N     images per step (default 64)\n"
         "  --lr X             peak learning rate of AdamW (default 0.003)\n"
         "  --weight-decay X   AdamW weight decay (default 0.0001)\n"
@@ -250,7 +250,7 @@ int parse_options(int argc, char **argv, options *opt, int *done)
     *done = 0;
     opt->arch = "deep-classifier";
     opt->labels = "author";
-    opt->epochs = 20;
+    opt->epochs = 18;
     opt->batch_size = 64;
     opt->learning_rate = 0.003;
     opt->weight_decay = 0.0001;
