@@ -123,6 +123,12 @@ forward_winograd4(const kernel_table *table, const conv_shape *shape)
  * Winograd's inf - inf = NaN, which ReLU turns into 0. */
 #define WINOGRAD_HEADER_FLOATS 16
 
+/* Whether a Winograd shape's packed weights (header first) hold U. */
+static int holds_transformed(const float *packed)
+{
+    return packed[0] != 0.0f;
+}
+
 static size_t winograd_or_direct_floats(const kernel_table *table,
                                         const winograd_microkernels *w,
                                         const conv_shape *winograd_shape,
@@ -221,7 +227,7 @@ void conv3x3_pack_forward(const kernel_table *table, const conv_shape *shape,
         const winograd4_microkernels *w4 = forward_winograd4(table, shape);
         if (w4 ? winograd4_pack(w4, shape, weights, 0, packed)
                : winograd_pack(w, shape, weights, 0, packed)) {
-            packed[-WINOGRAD_HEADER_FLOATS] = 1.0f;
+            packed[-WINOGRAD_HEADER_FLOATS] = 1.0f; /* holds U */
             return;
         }
     }
@@ -246,7 +252,7 @@ void conv3x3_pack_backward(const kernel_table *table, const conv_shape *shape,
         const winograd4_microkernels *w4 = forward_winograd4(table, &gradient);
         if (w4 ? winograd4_pack(w4, &gradient, weights, 1, packed)
                : winograd_pack(w, &gradient, weights, 1, packed)) {
-            packed[-WINOGRAD_HEADER_FLOATS] = 1.0f;
+            packed[-WINOGRAD_HEADER_FLOATS] = 1.0f; /* holds U */
             return;
         }
     }
@@ -501,7 +507,7 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
     const conv3x3_microkernels *mk = table->conv3x3;
     const winograd_microkernels *w = forward_winograd(table, shape);
     if (w) {
-        const int transformed = packed[0] != 0.0f;
+        const int transformed = holds_transformed(packed);
         packed += WINOGRAD_HEADER_FLOATS;
         const winograd4_microkernels *w4 = forward_winograd4(table, shape);
         if (transformed && w4) {
@@ -540,7 +546,7 @@ int conv3x3_fuses_pool(const kernel_table *table, const conv_shape *shape,
     if (!mk)
         return 1;
     const winograd_microkernels *w = forward_winograd(table, shape);
-    if (w && packed[0] != 0.0f) {
+    if (w && holds_transformed(packed)) {
         const winograd4_microkernels *w4 = forward_winograd4(table, shape);
         return w4 ? w4->output_pool_image != NULL : w->output_pool_row != NULL;
     }
@@ -557,7 +563,7 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
     const conv3x3_microkernels *mk = table->conv3x3;
     const winograd_microkernels *w = forward_winograd(table, shape);
     if (w) {
-        const int transformed = packed[0] != 0.0f;
+        const int transformed = holds_transformed(packed);
         packed += WINOGRAD_HEADER_FLOATS;
         const winograd4_microkernels *w4 = forward_winograd4(table, shape);
         if (transformed && w4) {
@@ -668,7 +674,7 @@ void conv3x3_backward_input_packed(const kernel_table *table,
     const conv_shape gradient = input_gradient_shape(shape);
     const winograd4_microkernels *w4 = forward_winograd4(table, &gradient);
     if (w) {
-        if (packed_backward[0] == 0.0f)
+        if (!holds_transformed(packed_backward))
             w = NULL, w4 = NULL; /* U overflowed: the direct packing follows */
         packed_backward += WINOGRAD_HEADER_FLOATS;
     }
