@@ -104,6 +104,20 @@ static resample_index source_index(resample_index px, resample_index py,
                                  RESAMPLE_INDEX_SET1(rows * columns));
 }
 
+/* value + (weight_x weight_y) pixel(px, py): one term of the bilinear
+ * sum. */
+static resample_vector add_corner(resample_vector value,
+                                  resample_vector weight_x,
+                                  resample_vector weight_y, const double *image,
+                                  resample_index px, resample_index py,
+                                  int rows, int columns)
+{
+    return RESAMPLE_ADD(
+        value, RESAMPLE_MUL(RESAMPLE_MUL(weight_x, weight_y),
+                            RESAMPLE_GATHER(
+                                image, source_index(px, py, rows, columns))));
+}
+
 void RESAMPLE_NAME(const uint8_t *pixels, int rows, int columns,
                    const resample_motion *m, float *out)
 {
@@ -168,27 +182,14 @@ void RESAMPLE_NAME(const uint8_t *pixels, int rows, int columns,
             const resample_vector ay_source = RESAMPLE_SUB(sy, fy);
             const resample_vector bx = RESAMPLE_SUB(one, ax);
             const resample_vector by = RESAMPLE_SUB(one, ay_source);
+            /* The four corners in the reference's order. */
             resample_vector value = RESAMPLE_SET1(0.0);
-            value = RESAMPLE_ADD(
-                value,
-                RESAMPLE_MUL(RESAMPLE_MUL(bx, by),
-                             RESAMPLE_GATHER(
-                                 image, source_index(x0, y0, rows, columns))));
-            value = RESAMPLE_ADD(
-                value,
-                RESAMPLE_MUL(RESAMPLE_MUL(ax, by),
-                             RESAMPLE_GATHER(
-                                 image, source_index(x1, y0, rows, columns))));
-            value = RESAMPLE_ADD(
-                value,
-                RESAMPLE_MUL(RESAMPLE_MUL(bx, ay_source),
-                             RESAMPLE_GATHER(
-                                 image, source_index(x0, y1, rows, columns))));
-            value = RESAMPLE_ADD(
-                value,
-                RESAMPLE_MUL(RESAMPLE_MUL(ax, ay_source),
-                             RESAMPLE_GATHER(
-                                 image, source_index(x1, y1, rows, columns))));
+            value = add_corner(value, bx, by, image, x0, y0, rows, columns);
+            value = add_corner(value, ax, by, image, x1, y0, rows, columns);
+            value =
+                add_corner(value, bx, ay_source, image, x0, y1, rows, columns);
+            value =
+                add_corner(value, ax, ay_source, image, x1, y1, rows, columns);
             const int left = columns - x;
             RESAMPLE_STORE_FLOATS(
                 out + (size_t)y * columns + x, RESAMPLE_DIV(value, scale),
