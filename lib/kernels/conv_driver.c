@@ -84,6 +84,16 @@ static void pack_weights(int out_channels, int in_channels,
  * and channel, so it pays only with enough channels on both sides; the
  * ISA's rule (min_channels, min_channel_product) was measured with
  * bench_kernels' "rule" lines. */
+/* Whether a shape has the channels a Winograd rule asks for: at least
+ * min_channels on each side and min_product pairs. */
+static int enough_channels(const winograd_microkernels *w,
+                           const conv_shape *shape, int min_product)
+{
+    return shape->in_channels >= w->min_channels &&
+           shape->out_channels >= w->min_channels &&
+           shape->in_channels * shape->out_channels >= min_product;
+}
+
 static const winograd_microkernels *forward_winograd(const kernel_table *table,
                                                      const conv_shape *shape)
 {
@@ -91,9 +101,7 @@ static const winograd_microkernels *forward_winograd(const kernel_table *table,
     if (!mk || !mk->winograd)
         return NULL;
     const winograd_microkernels *w = mk->winograd;
-    if (shape->in_channels < w->min_channels ||
-        shape->out_channels < w->min_channels ||
-        shape->in_channels * shape->out_channels < w->min_channel_product ||
+    if (!enough_channels(w, shape, w->min_channel_product) ||
         !winograd_fits(w, shape))
         return NULL;
     return w;
@@ -733,10 +741,7 @@ static const winograd_microkernels *weights_winograd(const kernel_table *table,
     if (!mk || !mk->winograd)
         return NULL;
     const winograd_microkernels *w = mk->winograd;
-    if (shape->in_channels < w->min_channels ||
-        shape->out_channels < w->min_channels ||
-        shape->in_channels * shape->out_channels <
-            w->min_weight_channel_product ||
+    if (!enough_channels(w, shape, w->min_weight_channel_product) ||
         !winograd_weights_fits(w, shape))
         return NULL;
     return w;
