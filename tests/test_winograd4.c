@@ -465,6 +465,68 @@ static void test_overflowing_weights(void **state)
     free(weights);
 }
 
+/* Every variant's packing gives the plain-C packing's bits and verdict,
+ * padding included, on random shapes both ways round: weights of every
+ * magnitude (2^-60 to near FLT_MAX, where 512 U overflows) and now and
+ * then an infinity or a NaN (whose payloads may differ: any NaN passes for
+ * any). The output ends at a guard page. */
+static void test_pack_variants(void **state)
+{
+    (void)state;
+    stage_set sets[8];
+    const int n = stage_sets(sets);
+    random_generator rng;
+    random_seed(&rng, 41);
+    int verdicts[2] = {0, 0};
+    for (int set = 1; set < n; set++)
+        for (int trial = 0; trial < 300; trial++) {
+            const conv_shape s = {random_int(&rng, 1, 40),
+                                  random_int(&rng, 1, 40), 8, 8, 1};
+            const int rotate_swap = trial % 2;
+            const size_t count = (size_t)s.in_channels * s.out_channels * 9;
+            const size_t floats = winograd4_packed_floats(sets[set].stages, &s);
+            const int padded =
+                (int)(floats / WINOGRAD4_FREQUENCIES / (size_t)s.in_channels);
+            float *weights = malloc(sizeof(float) * count);
+            float *expected = malloc(sizeof(float) * floats);
+            guarded g;
+            float *packed = guarded_floats(&g, floats);
+            assert_true(weights && expected);
+            const int largest = trial % 3 == 0 ? 127 : 10;
+            for (size_t i = 0; i < count; i++) {
+                const float x = (float)ldexp(2.0 * random_uniform(&rng) - 1.0,
+                                             random_int(&rng, -60, largest));
+                const uint64_t special = random_below(&rng, 4000);
+                weights[i] = special == 0   ? INFINITY
+                             : special == 1 ? -INFINITY
+                             : special == 2 ? NAN
+                                            : x;
+            }
+            fill_value(packed, floats, -1.0f);
+            const int want = winograd4_pack_scalar(&s, weights, rotate_swap,
+                                                   padded, expected);
+            const int got = winograd4_pack(sets[set].stages, &s, weights,
+                                           rotate_swap, packed);
+            size_t same = 0;
+            for (size_t i = 0; i < floats; i++)
+                same += memcmp(&packed[i], &expected[i], sizeof(float)) == 0 ||
+                        (isnan(packed[i]) && isnan(expected[i]));
+            if (got != want || same != floats)
+                fail_msg("%s: packing %d -> %d (rotate_swap %d, verdict %d, "
+                         "expected %d, %zu of %zu equal) differs "
+                         "from the plain-C packing",
+                         sets[set].name, s.in_channels, s.out_channels,
+                         rotate_swap, got, want, same, floats);
+            verdicts[want]++;
+            guarded_free(&g);
+            free(expected);
+            free(weights);
+        }
+    /* Both verdicts were tried (when a vector variant runs here). */
+    if (n > 1)
+        assert_true(verdicts[0] > 0 && verdicts[1] > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_batch_invariance),
         cmocka_unit_test(test_driver_choice),
         cmocka_unit_test(test_overflowing_weights),
+        cmocka_unit_test(test_pack_variants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,55 +72,12 @@ size_t winograd4_packed_floats(const winograd4_microkernels *microkernels,
            padded_out_channels(microkernels, shape);
 }
 
-/* G of F(4x4, 3x3): U = G g G^T. */
-static const double transform_g[6][3] = {{1.0 / 4, 0.0, 0.0},
-                                         {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                         {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                         {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                         {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                         {0.0, 0.0, 1.0}};
-
 int winograd4_pack(const winograd4_microkernels *microkernels,
                    const conv_shape *shape, const float *weights,
                    int rotate_swap, float *packed)
 {
-    int finite = 1;
-    const int cin = shape->in_channels, cout = shape->out_channels;
-    const int padded = padded_out_channels(microkernels, shape);
-    memset(packed, 0,
-           sizeof(float) * winograd4_packed_floats(microkernels, shape));
-    for (int co = 0; co < cout; co++)
-        for (int ci = 0; ci < cin; ci++) {
-            /* The 3 x 3 kernel of (co, ci), as winograd_pack takes it. */
-            float g[9];
-            for (int k = 0; k < 9; k++)
-                g[k] = rotate_swap
-                           ? weights[((size_t)ci * cout + co) * 9 + (8 - k)]
-                           : weights[((size_t)co * cin + ci) * 9 + k];
-            /* In double, rounded once to float. */
-            double gg[6][3];
-            for (int k = 0; k < 6; k++)
-                for (int b = 0; b < 3; b++)
-                    gg[k][b] = transform_g[k][0] * g[b] +
-                               transform_g[k][1] * g[3 + b] +
-                               transform_g[k][2] * g[6 + b];
-            for (int k = 0; k < 6; k++)
-                for (int j = 0; j < 6; j++) {
-                    const double u = gg[k][0] * transform_g[j][0] +
-                                     gg[k][1] * transform_g[j][1] +
-                                     gg[k][2] * transform_g[j][2];
-                    const float rounded = (float)u;
-                    /* |U| is at most the largest weight (G's rows sum to
-                     * at most 1 in absolute value), so U alone never
-                     * overflows; weights within 512 times FLT_MAX (A^T's
-                     * gain is up to 18 each way) count as overflowing, so
-                     * that they run direct as F(2x2)'s do. */
-                    finite &= isfinite((float)(u * 512.0)) != 0;
-                    packed[((size_t)(k * 6 + j) * cin + ci) * padded + co] =
-                        rounded;
-                }
-        }
-    return finite;
+    return microkernels->pack(shape, weights, rotate_swap,
+                              padded_out_channels(microkernels, shape), packed);
 }
 
 typedef struct pooled_destination {
@@ -355,4 +312,5 @@ const winograd4_microkernels winograd4_reference = {
     .multiply = multiply_scalar,
     .output_image = output_image_scalar,
     .output_pool_image = output_pool_image_scalar,
+    .pack = winograd4_pack_scalar,
 };

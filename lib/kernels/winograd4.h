@@ -76,6 +76,18 @@ typedef void (*winograd4_output_pool_image)(const winograd4_geometry *g,
                                             int out_block, float *out,
                                             size_t out_plane, size_t out_row);
 
+/* U = G g G^T of every (output, input) channel pair, in double, each value
+ * rounded once to float: U [36][in_channels][padded_out_channels] from OIHW
+ * weights, or, with rotate_swap, from the weights rotated by 180 degrees
+ * with the channels swapped (the input gradient's convolution: `shape` is
+ * that convolution's). Columns from out_channels to padded_out_channels are
+ * zeros. Returns whether every value of U times 512 is finite. Every
+ * variant gives the reference's bits (the files are compiled without
+ * contraction). */
+typedef int (*winograd4_pack_weights)(const conv_shape *shape,
+                                      const float *weights, int rotate_swap,
+                                      int padded_out_channels, float *packed);
+
 typedef struct winograd4_microkernels {
     int lanes;            /* tile slots per vector */
     int block;            /* output channels per block of M */
@@ -88,7 +100,17 @@ typedef struct winograd4_microkernels {
     winograd4_multiply multiply;
     winograd4_output_image output_image;
     winograd4_output_pool_image output_pool_image;
+    winograd4_pack_weights pack;
 } winograd4_microkernels;
+
+/* The packings: plain C (winograd4_pack.c) and AVX-512, eight output
+ * channels per vector (winograd4_pack_avx512.c). */
+int winograd4_pack_scalar(const conv_shape *shape, const float *weights,
+                          int rotate_swap, int padded_out_channels,
+                          float *packed);
+int winograd4_pack_avx512(const conv_shape *shape, const float *weights,
+                          int rotate_swap, int padded_out_channels,
+                          float *packed);
 
 /* The plain-C stages (lanes 1, block 1), and AVX-512's. */
 extern const winograd4_microkernels winograd4_reference;

@@ -299,4 +299,5 @@ const winograd4_microkernels winograd4_avx512 = {
     .multiply = multiply_avx512,
     .output_image = output_image_avx512,
     .output_pool_image = output_pool_image_avx512,
+    .pack = winograd4_pack_avx512,
 };
