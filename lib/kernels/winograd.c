@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/winograd.h"
+#include "kernels/winograd_weight_transform.h"
 
 /* V of one block of tile rows and M of one block of output channels live
  * on the stack: 64 KB, which holds 32 tiles of a layer with 16 input
@@ -94,10 +95,6 @@ size_t winograd_packed_floats(const winograd_microkernels *microkernels,
            padded_out_channels(microkernels, shape);
 }
 
-/* G of F(2x2, 3x3): U = G g G^T. */
-static const double transform_g[4][3] = {
-    {1.0, 0.0, 0.0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0.0, 0.0, 1.0}};
-
 int winograd_pack(const winograd_microkernels *microkernels,
                   const conv_shape *shape, const float *weights,
                   int rotate_swap, float *packed)
@@ -109,30 +106,16 @@ int winograd_pack(const winograd_microkernels *microkernels,
            sizeof(float) * winograd_packed_floats(microkernels, shape));
     for (int co = 0; co < cout; co++)
         for (int ci = 0; ci < cin; ci++) {
-            /* The 3 x 3 kernel g of (co, ci); rotated by 180 degrees and
-             * taken from the swapped channels for an input gradient. */
             float g[9];
-            for (int k = 0; k < 9; k++)
-                g[k] = rotate_swap
-                           ? weights[((size_t)ci * cout + co) * 9 + (8 - k)]
-                           : weights[((size_t)co * cin + ci) * 9 + k];
+            winograd_kernel_of(weights, cin, cout, co, ci, rotate_swap, g);
             /* In double, rounded once: U adds one rounding to the bound. */
-            double gg[4][3];
-            for (int k = 0; k < 4; k++)
-                for (int b = 0; b < 3; b++)
-                    gg[k][b] = transform_g[k][0] * g[b] +
-                               transform_g[k][1] * g[3 + b] +
-                               transform_g[k][2] * g[6 + b];
-            for (int k = 0; k < 4; k++)
-                for (int j = 0; j < 4; j++) {
-                    const double u = gg[k][0] * transform_g[j][0] +
-                                     gg[k][1] * transform_g[j][1] +
-                                     gg[k][2] * transform_g[j][2];
-                    const float rounded = (float)u;
-                    finite &= isfinite(rounded) != 0;
-                    packed[((size_t)(k * 4 + j) * cin + ci) * padded + co] =
-                        rounded;
-                }
+            double u[16];
+            winograd_transform_kernel(4, winograd_transform_g, g, u);
+            for (int kj = 0; kj < 16; kj++) {
+                const float rounded = (float)u[kj];
+                finite &= isfinite(rounded) != 0;
+                packed[((size_t)kj * cin + ci) * padded + co] = rounded;
+            }
         }
     return finite;
 }

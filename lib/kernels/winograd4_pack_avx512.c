@@ -6,7 +6,7 @@
 #include <immintrin.h>
 
 #include "kernels/winograd4.h"
-#include "kernels/winograd4_transform.h"
+#include "kernels/winograd_weight_transform.h"
 
 #define LANES 8 /* output channels per vector */
 
