@@ -28,7 +28,10 @@
  * the driver computes one by Winograd (winograd_weights.h), a "d-weights
  * direct" line times the direct kernels on the same data, in the same
  * direct-convolution flops. The deep classifier's 32 -> 32 layer is
- * measured too.
+ * measured too. Where the forward pass runs F(4x4), a "pack" line times
+ * what a training step does per layer and worker: U of the forward pass and
+ * of the input gradient, reported in GB/s of U written; "pack plain-C" the
+ * same with the plain-C packing.
  * Cosine counts 6 flops per element for similarity (three dot products) and
  * 10 for loss with gradient. */
 #include <math.h>
@@ -167,6 +170,21 @@ static void run_conv_forward(void *p)
     conv3x3_forward_unpacked(c->table->conv3x3, &c->shape, c->count, c->input,
                              c->weights, c->bias, 1, c->output);
 }
+/* The weight packings of one training step for one layer. */
+typedef struct pack_context {
+    const kernel_table *table;
+    conv_shape shape;
+    const float *weights;
+    float *forward, *backward;
+} pack_context;
+
+static void run_pack(void *p)
+{
+    pack_context *c = p;
+    conv3x3_pack_forward(c->table, &c->shape, c->weights, c->forward);
+    conv3x3_pack_backward(c->table, &c->shape, c->weights, c->backward);
+}
+
 static void run_conv_backward_input(void *p)
 {
     conv_context *c = p;
@@ -531,6 +549,37 @@ static void rule_bench(const kernel_table *table, double peak, const options *o)
         }
 }
 
+/* The "pack" lines: the variant's packing and the plain-C one, in one
+ * table each (the plain-C line swaps only F(4x4)'s pack). */
+static void pack_bench(const options *o, const kernel_table *table,
+                       const conv_shape *s, const char *layer_name,
+                       const float *weights, double peak)
+{
+    const size_t forward = conv3x3_packed_forward_floats(table, s),
+                 backward = conv3x3_packed_backward_floats(table, s);
+    pack_context c = {
+        table, *s, weights,
+        aligned_alloc(64, (forward * sizeof(float) + 63) / 64 * 64),
+        aligned_alloc(64, (backward * sizeof(float) + 63) / 64 * 64)};
+    if (!c.forward || !c.backward)
+        exit(1);
+    const double bytes = 4.0 * (double)(forward + backward);
+    char label[64];
+    snprintf(label, sizeof label, "%.47s pack", layer_name);
+    measure(o, table->name, label, 1, run_pack, &c, 0.0, bytes, peak);
+    kernel_table plain_table = *table;
+    conv3x3_microkernels plain_conv = *table->conv3x3;
+    winograd4_microkernels plain_w4 = *table->conv3x3->winograd4;
+    plain_w4.pack = winograd4_pack_scalar;
+    plain_conv.winograd4 = &plain_w4;
+    plain_table.conv3x3 = &plain_conv;
+    c.table = &plain_table;
+    snprintf(label, sizeof label, "%.40s pack plain-C", layer_name);
+    measure(o, table->name, label, 1, run_pack, &c, 0.0, bytes, peak);
+    free(c.forward);
+    free(c.backward);
+}
+
 static void variant_bench(const kernel_table *table, double peak,
                           const options *o)
 {
@@ -636,6 +685,8 @@ static void variant_bench(const kernel_table *table, double peak,
                     flops * (double)c.count, 0.0, peak);
             c.table = table;
         }
+        if (conv3x3_forward_uses_winograd4(table, s))
+            pack_bench(o, table, s, layer_names[layer], c.weights, peak);
         conv_teardown(&c);
     }
     static const int pool_planes[3] = {16, 8, 1}, pool_sizes[3] = {28, 16, 10};
