@@ -28,175 +28,7 @@
 #include "kernels/kernels.h"
 #include "kernels/winograd.h"
 #include "kernel_test_support.h"
-#include "winograd_bound.h"
-
-/* ---- the stage sets under test ----------------------------------------- */
-
-typedef struct stage_set {
-    const char *name;
-    const winograd_microkernels *stages;
-} stage_set;
-
-/* The plain-C stages and the stages of every variant this CPU runs. */
-static int stage_sets(stage_set *sets)
-{
-    int n = 0;
-    sets[n++] = (stage_set){"reference", &winograd_reference};
-    for (int i = 0; kernel_variant_names[i]; i++) {
-        const kernel_table *t = kernels_by_name(kernel_variant_names[i]);
-        if (t && t->conv3x3 && t->conv3x3->winograd)
-            sets[n++] = (stage_set){t->name, t->conv3x3->winograd};
-    }
-    return n;
-}
-
-/* ---- data -------------------------------------------------------------- */
-
-/* The stages' forward pass with weights packed here. */
-static void winograd_run(const winograd_microkernels *stages,
-                         const conv_shape *shape, size_t count,
-                         const float *input, const float *weights,
-                         const float *bias, int relu, float *output)
-{
-    float *packed = memory_allocate_aligned(
-        64, sizeof(float) * winograd_packed_floats(stages, shape));
-    assert_non_null(packed);
-    winograd_pack(stages, shape, weights, 0, packed);
-    winograd_forward(stages, shape, count, input, packed, bias, relu, output);
-    memory_free(packed);
-}
-
-/* sum|terms| of the direct sum for one output. */
-static double direct_magnitude(const conv_shape *s, const float *input,
-                               const float *weights, const float *bias,
-                               size_t image, int co, int oy, int ox)
-{
-    const int cin = s->in_channels;
-    const int hp = conv_padded_height(s), wp = conv_padded_width(s);
-    double total = fabs((double)bias[co]);
-    for (int ci = 0; ci < cin; ci++)
-        for (int kh = 0; kh < 3; kh++)
-            for (int kw = 0; kw < 3; kw++)
-                total += fabs(
-                    (double)weights[((co * cin + ci) * 3 + kh) * 3 + kw] *
-                    input[((image * cin + ci) * hp + oy + kh) * wp + ox + kw]);
-    return total;
-}
-
-/* Checks `output` (count images of the shape) against the direct reference
- * with the Winograd bound (exactly on integers). */
-static void check_against_reference(const char *name, const conv_shape *s,
-                                    size_t count, const float *input,
-                                    const float *weights, const float *bias,
-                                    int relu, int kind, const float *output)
-{
-    const shape_floats z = floats_of(s, count);
-    float *reference = malloc(sizeof(float) * z.output);
-    assert_non_null(reference);
-    conv3x3_forward_scalar(s, count, input, weights, bias, relu, reference);
-    const int ho = conv_out_height(s), wo = conv_out_width(s);
-    const int cin = s->in_channels;
-    size_t index = 0;
-    for (size_t i = 0; i < count; i++)
-        for (int co = 0; co < s->out_channels; co++)
-            for (int oy = 0; oy < ho; oy++)
-                for (int ox = 0; ox < wo; ox++, index++) {
-                    if (kind == VALUES_INTEGER) {
-                        check_equal(name, "winograd forward", index,
-                                    output[index], reference[index]);
-                        continue;
-                    }
-                    const double tolerance =
-                        gamma_of(cin + 8.0) *
-                            winograd_magnitude(s, input, weights, bias, i, co,
-                                               oy, ox) +
-                        gamma_of(9.0 * cin + 1.0) *
-                            direct_magnitude(s, input, weights, bias, i, co, oy,
-                                             ox);
-                    check_close(name, "winograd forward", index, output[index],
-                                reference[index], tolerance);
-                    if (relu)
-                        assert_true(output[index] >= 0.0f);
-                }
-    free(reference);
-}
-
-static void check_stages(const stage_set *set, const conv_shape *s,
-                         size_t count, int relu, int kind,
-                         random_generator *rng)
-{
-    const shape_floats z = floats_of(s, count);
-    guarded gi, gw, gb, go;
-    float *input = guarded_floats(&gi, z.input);
-    float *weights = guarded_floats(&gw, z.weights);
-    float *bias = guarded_floats(&gb, (size_t)s->out_channels);
-    float *output = guarded_floats(&go, z.output);
-    /* The pad is filled too: the stages must read it, not assume zeros. */
-    fill_values(rng, input, z.input, kind);
-    fill_values(rng, weights, z.weights, kind);
-    fill_values(rng, bias, (size_t)s->out_channels, kind);
-    fill_value(output, z.output, SENTINEL);
-    winograd_run(set->stages, s, count, input, weights, bias, relu, output);
-    check_against_reference(set->name, s, count, input, weights, bias, relu,
-                            kind, output);
-    guarded_free(&gi);
-    guarded_free(&gw);
-    guarded_free(&gb);
-    guarded_free(&go);
-}
-
-/* The stages' pooled forward pass (winograd_forward_relu_pool) against
- * their forward pass with ReLU followed by the scalar max-pool, bit for
- * bit: every pooled value, written into a buffer laid out like a padded
- * input (one row and column before the interior, two after), and nothing
- * else of that buffer, which ends at a guard page. */
-static void check_pooled_stages(const stage_set *set, const conv_shape *s,
-                                size_t count, random_generator *rng)
-{
-    const shape_floats z = floats_of(s, count);
-    const int oh = conv_out_height(s), ow = conv_out_width(s);
-    const int ph = oh / 2, pw = ow / 2;
-    const size_t planes = count * (size_t)s->out_channels;
-    const size_t row = (size_t)pw + 3, plane = (size_t)(ph + 3) * row;
-    float *input = malloc(sizeof(float) * z.input);
-    float *weights = malloc(sizeof(float) * z.weights);
-    float *bias = malloc(sizeof(float) * (size_t)s->out_channels);
-    float *conv = malloc(sizeof(float) * z.output);
-    float *pooled = malloc(sizeof(float) * (planes * ph * pw + 1));
-    uint8_t *argmax = malloc(planes * ph * pw + 1);
-    float *packed = memory_allocate_aligned(
-        64, sizeof(float) * winograd_packed_floats(set->stages, s));
-    guarded go;
-    float *output = guarded_floats(&go, planes * plane);
-    assert_true(input && weights && bias && conv && pooled && argmax && packed);
-    fill_values(rng, input, z.input, VALUES_UNIFORM);
-    fill_values(rng, weights, z.weights, VALUES_UNIFORM);
-    fill_values(rng, bias, (size_t)s->out_channels, VALUES_UNIFORM);
-    fill_value(output, planes * plane, SENTINEL);
-    winograd_pack(set->stages, s, weights, 0, packed);
-    winograd_forward(set->stages, s, count, input, packed, bias, 1, conv);
-    maxpool2x2_forward_scalar(planes, oh, ow, conv, pooled, (size_t)ph * pw,
-                              (size_t)pw, argmax);
-    winograd_forward_relu_pool(set->stages, s, count, input, packed, bias,
-                               output + row + 1, plane, row);
-    const size_t stray = check_pooled_interior(set->name, "pooled", output,
-                                               pooled, planes, ph, pw);
-    if (stray != SIZE_MAX)
-        fail_msg("%s pooled: %dx%d, %d -> %d channels, pad %d: plane %zu, "
-                 "padded position %zu written",
-                 set->name, s->in_height, s->in_width, s->in_channels,
-                 s->out_channels, s->pad, stray / plane, stray % plane);
-    guarded_free(&go);
-    memory_free(packed);
-    free(input);
-    free(weights);
-    free(bias);
-    free(conv);
-    free(pooled);
-    free(argmax);
-}
-
-/* ---- tests ------------------------------------------------------------- */
+#include "winograd_test_support.h"
 
 /* The seed network's three convolutions and the honest classifier's
  * second (16 -> 32 at 14 x 14, pad 1). */
@@ -213,7 +45,7 @@ static void test_network_shapes(void **state)
     random_generator rng;
     random_seed(&rng, 1201);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F2X2);
     for (int k = 0; k < n; k++)
         for (size_t s = 0; s < sizeof network_shapes / sizeof *network_shapes;
              s++)
@@ -221,8 +53,8 @@ static void test_network_shapes(void **state)
                 const size_t counts[] = {1, 3, 20};
                 for (int c = 0; c < 3; c++)
                     if (winograd_fits(sets[k].stages, &network_shapes[s]))
-                        check_stages(&sets[k], &network_shapes[s], counts[c],
-                                     c != 1, kind, &rng);
+                        check_forward_stages(&sets[k], &network_shapes[s],
+                                             counts[c], c != 1, kind, &rng);
             }
 }
 
@@ -251,14 +83,14 @@ static void test_random_shapes(void **state)
     random_generator rng;
     random_seed(&rng, 1202);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F2X2);
     for (int k = 0; k < n; k++)
         for (int trial = 0; trial < 120; trial++) {
             const conv_shape s = random_fitting_shape(&rng, trial);
             const size_t count = (size_t)random_int(&rng, 1, 4);
             assert_true(winograd_fits(sets[k].stages, &s));
-            check_stages(&sets[k], &s, count, trial % 4 < 2, trial % 3 == 0,
-                         &rng);
+            check_forward_stages(&sets[k], &s, count, trial % 4 < 2,
+                                 trial % 3 == 0, &rng);
         }
 }
 
@@ -270,7 +102,7 @@ static void test_pooled(void **state)
     random_generator rng;
     random_seed(&rng, 1205);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F2X2);
     for (int k = 0; k < n; k++) {
         for (size_t s = 0; s < sizeof network_shapes / sizeof *network_shapes;
              s++)
@@ -292,34 +124,9 @@ static void test_batch_invariance(void **state)
     random_generator rng;
     random_seed(&rng, 1203);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F2X2);
     const conv_shape s = {16, 8, 14, 14, 2};
-    const size_t count = 5;
-    const shape_floats z = floats_of(&s, count), one = floats_of(&s, 1);
-    float *input = malloc(sizeof(float) * z.input);
-    float *weights = malloc(sizeof(float) * z.weights);
-    float bias[8];
-    float *batch = malloc(sizeof(float) * z.output);
-    float *alone = malloc(sizeof(float) * one.output);
-    assert_true(input && weights && batch && alone);
-    fill_values(&rng, input, z.input, VALUES_UNIFORM);
-    fill_values(&rng, weights, z.weights, VALUES_UNIFORM);
-    fill_values(&rng, bias, 8, VALUES_UNIFORM);
-    for (int k = 0; k < n; k++) {
-        winograd_run(sets[k].stages, &s, count, input, weights, bias, 1, batch);
-        for (size_t i = 0; i < count; i++) {
-            winograd_run(sets[k].stages, &s, 1, input + i * one.input, weights,
-                         bias, 1, alone);
-            for (size_t j = 0; j < one.output; j++)
-                check_equal(sets[k].name, "image alone vs in a batch",
-                            i * one.output + j, alone[j],
-                            batch[i * one.output + j]);
-        }
-    }
-    free(input);
-    free(weights);
-    free(batch);
-    free(alone);
+    check_batch_invariance(sets, n, &s, 5, &rng);
 }
 
 /* The driver runs Winograd exactly for the shapes the rule accepts: never
@@ -364,8 +171,8 @@ static void test_driver_rule(void **state)
                         VALUES_UNIFORM);
             conv3x3_forward_unpacked(t->conv3x3, shape, count, input, weights,
                                      bias, 1, direct);
-            winograd_run(t->conv3x3->winograd, shape, count, input, weights,
-                         bias, 1, staged);
+            const stage_set set = {t->name, t->conv3x3->winograd, NULL};
+            forward_run(&set, shape, count, input, weights, bias, 1, staged);
             for (size_t j = 0; j < z.output; j++)
                 check_equal(t->name, "driver vs stages", j, direct[j],
                             staged[j]);

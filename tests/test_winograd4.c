@@ -31,197 +31,7 @@
 #include "kernels/kernels.h"
 #include "kernels/winograd4.h"
 #include "kernel_test_support.h"
-#include "winograd4_bound.h"
-
-typedef struct stage_set {
-    const char *name;
-    const winograd4_microkernels *stages;
-} stage_set;
-
-/* The plain-C stages and those of every variant this CPU runs. */
-static int stage_sets(stage_set *sets)
-{
-    int n = 0;
-    sets[n++] = (stage_set){"reference", &winograd4_reference};
-    for (int i = 0; kernel_variant_names[i]; i++) {
-        const kernel_table *t = kernels_by_name(kernel_variant_names[i]);
-        if (t && t->conv3x3 && t->conv3x3->winograd4)
-            sets[n++] = (stage_set){t->name, t->conv3x3->winograd4};
-    }
-    return n;
-}
-
-enum { DATA_UNIFORM, DATA_EXACT };
-
-/* Uniform in [-1, 1], or the exact kind: inputs -1, 0, 1 (nonzero one time
- * in 8), weights -9, 0, 9 (nonzero one time in 4), bias -3 .. 3. */
-static void fill_data(random_generator *rng, float *input, size_t n_input,
-                      float *weights, size_t n_weights, float *bias,
-                      size_t n_bias, int kind)
-{
-    if (kind == DATA_UNIFORM) {
-        fill_values(rng, input, n_input, VALUES_UNIFORM);
-        fill_values(rng, weights, n_weights, VALUES_UNIFORM);
-        fill_values(rng, bias, n_bias, VALUES_UNIFORM);
-        return;
-    }
-    for (size_t i = 0; i < n_input; i++)
-        input[i] = random_below(rng, 8) == 0
-                       ? (random_below(rng, 2) ? 1.0f : -1.0f)
-                       : 0.0f;
-    for (size_t i = 0; i < n_weights; i++)
-        weights[i] = random_below(rng, 4) == 0
-                         ? (random_below(rng, 2) ? 9.0f : -9.0f)
-                         : 0.0f;
-    for (size_t i = 0; i < n_bias; i++)
-        bias[i] = (float)random_int(rng, -3, 3);
-}
-
-static void winograd4_run(const winograd4_microkernels *stages,
-                          const conv_shape *shape, size_t count,
-                          const float *input, const float *weights,
-                          const float *bias, int relu, float *output)
-{
-    float *packed = memory_allocate_aligned(
-        64, sizeof(float) * winograd4_packed_floats(stages, shape));
-    assert_non_null(packed);
-    assert_true(winograd4_pack(stages, shape, weights, 0, packed));
-    winograd4_forward(stages, shape, count, input, packed, bias, relu, output);
-    memory_free(packed);
-}
-
-/* sum|terms| of the direct sum for one output. */
-static double direct_magnitude(const conv_shape *s, const float *input,
-                               const float *weights, const float *bias,
-                               size_t image, int co, int oy, int ox)
-{
-    const int cin = s->in_channels;
-    const int hp = conv_padded_height(s), wp = conv_padded_width(s);
-    double total = fabs((double)bias[co]);
-    for (int ci = 0; ci < cin; ci++)
-        for (int kh = 0; kh < 3; kh++)
-            for (int kw = 0; kw < 3; kw++)
-                total += fabs(
-                    (double)weights[((co * cin + ci) * 3 + kh) * 3 + kw] *
-                    input[(((size_t)image * cin + ci) * hp + oy + kh) * wp +
-                          ox + kw]);
-    return total;
-}
-
-/* Checks `output` against the direct reference: bit for bit for the exact
- * kind (after checking that its magnitudes keep every intermediate exact),
- * else within the bound. */
-static void check_against_reference(const char *name, const conv_shape *s,
-                                    size_t count, const float *input,
-                                    const float *weights, const float *bias,
-                                    int relu, int kind, const float *output)
-{
-    const shape_floats z = floats_of(s, count);
-    float *reference = malloc(sizeof(float) * z.output);
-    assert_non_null(reference);
-    conv3x3_forward_scalar(s, count, input, weights, bias, relu, reference);
-    const int ho = conv_out_height(s), wo = conv_out_width(s);
-    const int cin = s->in_channels;
-    size_t index = 0;
-    for (size_t i = 0; i < count; i++)
-        for (int co = 0; co < s->out_channels; co++)
-            for (int oy = 0; oy < ho; oy++)
-                for (int ox = 0; ox < wo; ox++, index++) {
-                    const double magnitude = winograd4_magnitude(
-                        s, input, weights, bias, i, co, oy, ox);
-                    if (kind == DATA_EXACT) {
-                        if (!(magnitude * 64.0 < 16777216.0))
-                            fail_msg("%s: magnitude %g too large for the "
-                                     "exact test",
-                                     name, magnitude);
-                        check_equal(name, "winograd4 forward (exact)", index,
-                                    output[index], reference[index]);
-                        continue;
-                    }
-                    const double tolerance =
-                        gamma_of(WINOGRAD4_ROUNDINGS(cin)) * magnitude +
-                        gamma_of(9.0 * cin + 1.0) *
-                            direct_magnitude(s, input, weights, bias, i, co, oy,
-                                             ox);
-                    check_close(name, "winograd4 forward", index, output[index],
-                                reference[index], tolerance);
-                    if (relu)
-                        assert_true(output[index] >= 0.0f);
-                }
-    free(reference);
-}
-
-static void check_stages(const stage_set *set, const conv_shape *s,
-                         size_t count, int relu, int kind,
-                         random_generator *rng)
-{
-    const shape_floats z = floats_of(s, count);
-    guarded gi, gw, gb, go;
-    float *input = guarded_floats(&gi, z.input);
-    float *weights = guarded_floats(&gw, z.weights);
-    float *bias = guarded_floats(&gb, (size_t)s->out_channels);
-    float *output = guarded_floats(&go, z.output);
-    /* The pad is filled too: the stages must read it, not assume zeros. */
-    fill_data(rng, input, z.input, weights, z.weights, bias,
-              (size_t)s->out_channels, kind);
-    fill_value(output, z.output, SENTINEL);
-    winograd4_run(set->stages, s, count, input, weights, bias, relu, output);
-    check_against_reference(set->name, s, count, input, weights, bias, relu,
-                            kind, output);
-    guarded_free(&gi);
-    guarded_free(&gw);
-    guarded_free(&gb);
-    guarded_free(&go);
-}
-
-/* winograd4_forward_relu_pool against winograd4_forward with ReLU and the
- * scalar max-pool, bit for bit, written into a buffer laid out like a
- * padded input (one row and column before the interior, two after) that
- * ends at a guard page; nothing else of it may change. */
-static void check_pooled_stages(const stage_set *set, const conv_shape *s,
-                                size_t count, random_generator *rng)
-{
-    const shape_floats z = floats_of(s, count);
-    const int oh = conv_out_height(s), ow = conv_out_width(s);
-    const int ph = oh / 2, pw = ow / 2;
-    const size_t planes = count * (size_t)s->out_channels;
-    const size_t row = (size_t)pw + 3, plane = (size_t)(ph + 3) * row;
-    float *input = malloc(sizeof(float) * z.input);
-    float *weights = malloc(sizeof(float) * z.weights);
-    float *bias = malloc(sizeof(float) * (size_t)s->out_channels);
-    float *conv = malloc(sizeof(float) * z.output);
-    float *pooled = malloc(sizeof(float) * (planes * ph * pw + 1));
-    uint8_t *argmax = malloc(planes * ph * pw + 1);
-    float *packed = memory_allocate_aligned(
-        64, sizeof(float) * winograd4_packed_floats(set->stages, s));
-    guarded go;
-    float *output = guarded_floats(&go, planes * plane);
-    assert_true(input && weights && bias && conv && pooled && argmax && packed);
-    fill_data(rng, input, z.input, weights, z.weights, bias,
-              (size_t)s->out_channels, DATA_UNIFORM);
-    fill_value(output, planes * plane, SENTINEL);
-    assert_true(winograd4_pack(set->stages, s, weights, 0, packed));
-    winograd4_forward(set->stages, s, count, input, packed, bias, 1, conv);
-    maxpool2x2_forward_scalar(planes, oh, ow, conv, pooled, (size_t)ph * pw,
-                              (size_t)pw, argmax);
-    winograd4_forward_relu_pool(set->stages, s, count, input, packed, bias,
-                                output + row + 1, plane, row);
-    const size_t stray = check_pooled_interior(set->name, "winograd4 pooled",
-                                               output, pooled, planes, ph, pw);
-    if (stray != SIZE_MAX)
-        fail_msg("%s pooled: %dx%d, %d -> %d channels, pad %d: plane %zu, "
-                 "padded position %zu written",
-                 set->name, s->in_height, s->in_width, s->in_channels,
-                 s->out_channels, s->pad, stray / plane, stray % plane);
-    guarded_free(&go);
-    memory_free(packed);
-    free(input);
-    free(weights);
-    free(bias);
-    free(conv);
-    free(pooled);
-    free(argmax);
-}
+#include "winograd_test_support.h"
 
 /* The networks' convolutions that F(4x4) takes on AVX-512, forward and as
  * input gradients: the seed's conv2 (16 -> 8, 14 x 14, pad 2) and its
@@ -254,14 +64,14 @@ static void test_network_shapes(void **state)
     random_generator rng;
     random_seed(&rng, 1401);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F4X4);
     for (int k = 0; k < n; k++)
         for (size_t s = 0; s < NETWORK_SHAPES; s++) {
-            assert_true(winograd4_fits(sets[k].stages, &network_shapes[s]));
+            assert_true(winograd4_fits(sets[k].stages4, &network_shapes[s]));
             const size_t counts[] = {1, 3, 20};
             for (int c = 0; c < 3; c++)
-                check_stages(&sets[k], &network_shapes[s], counts[c], c != 1,
-                             DATA_UNIFORM, &rng);
+                check_forward_stages(&sets[k], &network_shapes[s], counts[c],
+                                     c != 1, VALUES_UNIFORM, &rng);
         }
 }
 
@@ -271,14 +81,15 @@ static void test_exact_on_integers(void **state)
     random_generator rng;
     random_seed(&rng, 1402);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F4X4);
     for (int k = 0; k < n; k++) {
         for (size_t s = 0; s < NETWORK_SHAPES; s++)
-            check_stages(&sets[k], &network_shapes[s], 2, (int)s % 2,
-                         DATA_EXACT, &rng);
+            check_forward_stages(&sets[k], &network_shapes[s], 2, (int)s % 2,
+                                 VALUES_SPARSE_NINES, &rng);
         for (int trial = 0; trial < 30; trial++) {
             const conv_shape s = random_fitting_shape(&rng);
-            check_stages(&sets[k], &s, 1, trial % 2, DATA_EXACT, &rng);
+            check_forward_stages(&sets[k], &s, 1, trial % 2,
+                                 VALUES_SPARSE_NINES, &rng);
         }
     }
 }
@@ -289,13 +100,13 @@ static void test_random_shapes(void **state)
     random_generator rng;
     random_seed(&rng, 1403);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F4X4);
     for (int k = 0; k < n; k++)
         for (int trial = 0; trial < 100; trial++) {
             const conv_shape s = random_fitting_shape(&rng);
-            assert_true(winograd4_fits(sets[k].stages, &s));
-            check_stages(&sets[k], &s, (size_t)random_int(&rng, 1, 3),
-                         trial % 4 < 2, DATA_UNIFORM, &rng);
+            assert_true(winograd4_fits(sets[k].stages4, &s));
+            check_forward_stages(&sets[k], &s, (size_t)random_int(&rng, 1, 3),
+                                 trial % 4 < 2, VALUES_UNIFORM, &rng);
         }
     /* The plain-C stages take larger outputs too (any tile grid). */
     for (int trial = 0; trial < 10; trial++) {
@@ -304,7 +115,8 @@ static void test_random_shapes(void **state)
         s.in_width = random_int(&rng, 17, 30);
         s.in_channels = random_int(&rng, 1, 8);
         if (winograd4_fits(&winograd4_reference, &s))
-            check_stages(&sets[0], &s, 1, trial % 2, DATA_UNIFORM, &rng);
+            check_forward_stages(&sets[0], &s, 1, trial % 2, VALUES_UNIFORM,
+                                 &rng);
     }
 }
 
@@ -315,7 +127,7 @@ static void test_pooled(void **state)
     random_generator rng;
     random_seed(&rng, 1404);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F4X4);
     for (int k = 0; k < n; k++) {
         for (size_t s = 0; s < NETWORK_SHAPES; s++)
             check_pooled_stages(&sets[k], &network_shapes[s], 3, &rng);
@@ -334,33 +146,9 @@ static void test_batch_invariance(void **state)
     random_generator rng;
     random_seed(&rng, 1405);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F4X4);
     const conv_shape s = {16, 8, 14, 14, 2};
-    const size_t count = 5;
-    const shape_floats z = floats_of(&s, count), one = floats_of(&s, 1);
-    float *input = malloc(sizeof(float) * z.input);
-    float *weights = malloc(sizeof(float) * z.weights);
-    float bias[8];
-    float *batch = malloc(sizeof(float) * z.output);
-    float *alone = malloc(sizeof(float) * one.output);
-    assert_true(input && weights && batch && alone);
-    fill_data(&rng, input, z.input, weights, z.weights, bias, 8, DATA_UNIFORM);
-    for (int k = 0; k < n; k++) {
-        winograd4_run(sets[k].stages, &s, count, input, weights, bias, 1,
-                      batch);
-        for (size_t i = 0; i < count; i++) {
-            winograd4_run(sets[k].stages, &s, 1, input + i * one.input, weights,
-                          bias, 1, alone);
-            for (size_t j = 0; j < one.output; j++)
-                check_equal(sets[k].name, "image alone vs in a batch",
-                            i * one.output + j, alone[j],
-                            batch[i * one.output + j]);
-        }
-    }
-    free(input);
-    free(weights);
-    free(batch);
-    free(alone);
+    check_batch_invariance(sets, n, &s, 5, &rng);
 }
 
 /* The driver: F(4x4) only where the table has its stages, the F(2x2) rule
@@ -413,8 +201,8 @@ static void test_driver_choice(void **state)
             64, sizeof(float) * winograd4_packed_floats(w4, shape));
         assert_true(input && weights && driver && staged && packed &&
                     stage_packed);
-        fill_data(&rng, input, z.input, weights, z.weights, bias, 8,
-                  DATA_UNIFORM);
+        fill_forward_data(&rng, input, z.input, weights, z.weights, bias, 8,
+                          VALUES_UNIFORM);
         conv3x3_pack_forward(t, shape, weights, packed);
         assert_true(packed[0] == 1.0f);
         conv3x3_forward_packed(t, shape, count, input, packed, bias, 1, driver);
@@ -474,7 +262,7 @@ static void test_pack_variants(void **state)
 {
     (void)state;
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F4X4);
     random_generator rng;
     random_seed(&rng, 41);
     int verdicts[2] = {0, 0};
@@ -484,7 +272,8 @@ static void test_pack_variants(void **state)
                                   random_int(&rng, 1, 40), 8, 8, 1};
             const int rotate_swap = trial % 2;
             const size_t count = (size_t)s.in_channels * s.out_channels * 9;
-            const size_t floats = winograd4_packed_floats(sets[set].stages, &s);
+            const size_t floats =
+                winograd4_packed_floats(sets[set].stages4, &s);
             const int padded =
                 (int)(floats / WINOGRAD4_FREQUENCIES / (size_t)s.in_channels);
             float *weights = malloc(sizeof(float) * count);
@@ -505,7 +294,7 @@ static void test_pack_variants(void **state)
             fill_value(packed, floats, -1.0f);
             const int want = winograd4_pack_scalar(&s, weights, rotate_swap,
                                                    padded, expected);
-            const int got = winograd4_pack(sets[set].stages, &s, weights,
+            const int got = winograd4_pack(sets[set].stages4, &s, weights,
                                            rotate_swap, packed);
             size_t same = 0;
             for (size_t i = 0; i < floats; i++)

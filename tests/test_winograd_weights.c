@@ -31,27 +31,7 @@
 #include "kernels/winograd.h"
 #include "kernels/winograd_weights.h"
 #include "kernel_test_support.h"
-#include "winograd_bound.h"
-
-/* ---- the stage sets under test ----------------------------------------- */
-
-typedef struct stage_set {
-    const char *name;
-    const winograd_microkernels *stages;
-} stage_set;
-
-/* The plain-C stages and the stages of every variant this CPU runs. */
-static int stage_sets(stage_set *sets)
-{
-    int n = 0;
-    sets[n++] = (stage_set){"reference", &winograd_reference};
-    for (int i = 0; kernel_variant_names[i]; i++) {
-        const kernel_table *t = kernels_by_name(kernel_variant_names[i]);
-        if (t && t->conv3x3 && t->conv3x3->winograd)
-            sets[n++] = (stage_set){t->name, t->conv3x3->winograd};
-    }
-    return n;
-}
+#include "winograd_test_support.h"
 
 /* The stages' weight gradient, on scratch that starts as NaN. */
 static void stages_run(const stage_set *set, const conv_shape *s, size_t count,
@@ -219,7 +199,7 @@ static void test_network_shapes(void **state)
     random_generator rng;
     random_seed(&rng, 1301);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F2X2);
     const size_t counts[] = {1, 3, 9};
     for (int k = 0; k < n; k++)
         for (size_t s = 0; s < sizeof network_shapes / sizeof *network_shapes;
@@ -239,7 +219,7 @@ static void test_random_shapes(void **state)
     random_generator rng;
     random_seed(&rng, 1302);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F2X2);
     for (int k = 0; k < n; k++)
         for (int trial = 0; trial < 80; trial++) {
             conv_shape s;
@@ -263,7 +243,7 @@ static void test_non_finite(void **state)
     random_generator rng;
     random_seed(&rng, 1303);
     stage_set sets[8];
-    const int n = stage_sets(sets);
+    const int n = stage_sets(sets, WINOGRAD_F2X2);
     const conv_shape s = {16, 32, 14, 14, 1};
     const size_t count = 2;
     const shape_floats z = floats_of(&s, count);
@@ -337,7 +317,7 @@ static void test_driver_rule(void **state)
             for (int co = 0; co < shape->out_channels; co++)
                 assert_true(bias[co] == bias_reference[co]);
             if (uses) {
-                const stage_set set = {t->name, t->conv3x3->winograd};
+                const stage_set set = {t->name, t->conv3x3->winograd, NULL};
                 stages_run(&set, shape, count, input, gradient, staged);
                 for (size_t j = 0; j < z.weights; j++)
                     check_equal(t->name, "driver vs stages", j, driver[j],
