@@ -191,17 +191,10 @@ cosnet_status architecture_build(cosnet_architecture id, const char *name,
     /* Each chunk's parameter gradient is added into the batch's: with many
      * parameters per activation (dense heads), bigger chunks keep that
      * addition small next to the arithmetic, and the dense layers' weights
-     * are read once for more images. Rounded up to a power of two, which
-     * divides the trainer's pieces (a batch of 64 is 8 pieces of 8): the
-     * deep classifier's 6 left each piece a chunk of 2 and one more
-     * addition: an epoch with 8 took 0.88 times as long (median of 11
-     * alternating pairs). */
+     * are read once for more images. */
     const size_t by_parameters = (parameters + activations - 1) / activations;
-    if (by_parameters > chunk) {
-        chunk = 1;
-        while (chunk < by_parameters)
-            chunk *= 2;
-    }
+    if (by_parameters > chunk)
+        chunk = by_parameters;
     d.chunk = chunk < 1                  ? 1
               : chunk > CHUNK_MAX_IMAGES ? CHUNK_MAX_IMAGES
                                          : chunk;
