@@ -1,8 +1,8 @@
-/* The Winograd F(4x4, 3x3) forward driver, the packing of U and the plain-C
- * stages (see winograd4.h). The driver packs nothing itself: it runs the
+/* The Winograd F(4x4, 3x3) forward driver and the plain-C stages (see
+ * winograd4.h; the packings of U are in winograd4_pack.c and
+ * winograd4_pack_avx512.c). The driver packs nothing itself: it runs the
  * three stages of the variant's microkernels on one image at a time, V and
  * M in a stack buffer. */
-#include <math.h>
 #include <string.h>
 
 #include "kernels/winograd4.h"
