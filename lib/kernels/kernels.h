@@ -44,6 +44,23 @@ static inline int conv_out_width(const conv_shape *s)
     return s->in_width + 2 * s->pad - 2;
 }
 
+/* Tiles of `tile` x `tile` outputs down and across the output, the last
+ * row and column of tiles perhaps partial (the Winograd drivers'). */
+static inline int conv_tile_rows(const conv_shape *s, int tile)
+{
+    return (conv_out_height(s) + tile - 1) / tile;
+}
+static inline int conv_tile_columns(const conv_shape *s, int tile)
+{
+    return (conv_out_width(s) + tile - 1) / tile;
+}
+
+/* value rounded up to a multiple of `multiple` (both positive). */
+static inline int round_up_to(int value, int multiple)
+{
+    return (value + multiple - 1) / multiple * multiple;
+}
+
 /* output[i][co][oh][ow] = bias[co] + sum_{ci,kh,kw}
  *     weights[co][ci][kh][kw] * input_padded[i][ci][oh+kh][ow+kw],
  * then max(0, .) if relu. input_padded: count images of in_channels x

@@ -13,25 +13,10 @@
  * channels (the seed network's conv2, the classifier's conv2). */
 #define WINOGRAD_BUFFER_FLOATS 16384
 
-static int round_up(int value, int multiple)
-{
-    return (value + multiple - 1) / multiple * multiple;
-}
-
-static int tile_rows_of(const conv_shape *shape)
-{
-    return (conv_out_height(shape) + 1) / 2;
-}
-
-static int tile_columns_of(const conv_shape *shape)
-{
-    return (conv_out_width(shape) + 1) / 2;
-}
-
 static int padded_out_channels(const winograd_microkernels *mk,
                                const conv_shape *shape)
 {
-    return round_up(shape->out_channels, mk->block);
+    return round_up_to(shape->out_channels, mk->block);
 }
 
 /* Whether the stages put two tile rows in one vector: when a tile row
@@ -39,13 +24,13 @@ static int padded_out_channels(const winograd_microkernels *mk,
  * 14 x 14 and 16 x 16 outputs at 16 lanes), which keeps the lanes busy. */
 static int paired_rows(const winograd_microkernels *mk, const conv_shape *shape)
 {
-    return mk->lanes >= 4 && 2 * tile_columns_of(shape) <= mk->lanes;
+    return mk->lanes >= 4 && 2 * conv_tile_columns(shape, 2) <= mk->lanes;
 }
 
 /* Tiles one tile row takes in V and M: half a vector when paired. */
 static int row_tiles(const winograd_microkernels *mk, const conv_shape *shape)
 {
-    return paired_rows(mk, shape) ? mk->lanes / 2 : tile_columns_of(shape);
+    return paired_rows(mk, shape) ? mk->lanes / 2 : conv_tile_columns(shape, 2);
 }
 
 /* Tiles of a block of `rows` tile rows (whole pairs when paired). */
@@ -53,7 +38,7 @@ static int block_tiles(const winograd_microkernels *mk, const conv_shape *shape,
                        int rows)
 {
     const int step = paired_rows(mk, shape) ? 2 : 1;
-    return round_up(rows, step) * row_tiles(mk, shape);
+    return round_up_to(rows, step) * row_tiles(mk, shape);
 }
 
 /* Floats of V and M for a block of `rows` tile rows. */
@@ -61,7 +46,7 @@ static size_t block_floats(const winograd_microkernels *mk,
                            const conv_shape *shape, int rows)
 {
     const size_t stride =
-        (size_t)round_up(block_tiles(mk, shape, rows), mk->lanes);
+        (size_t)round_up_to(block_tiles(mk, shape, rows), mk->lanes);
     return WINOGRAD_FREQUENCIES * stride *
            (size_t)(shape->in_channels + mk->block);
 }
@@ -74,8 +59,8 @@ static int block_rows(const winograd_microkernels *mk, const conv_shape *shape)
     int rows = mk->block_tiles / row_tiles(mk, shape) / step * step;
     if (rows < step)
         rows = step;
-    if (rows > tile_rows_of(shape))
-        rows = tile_rows_of(shape);
+    if (rows > conv_tile_rows(shape, 2))
+        rows = conv_tile_rows(shape, 2);
     while (rows > 0 && block_floats(mk, shape, rows) > WINOGRAD_BUFFER_FLOATS)
         rows -= rows > step ? step : rows;
     return rows;
@@ -134,7 +119,7 @@ winograd_geometry winograd_layer_geometry(const winograd_microkernels *mk,
         .out_height = conv_out_height(shape),
         .out_width = conv_out_width(shape),
         .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
-        .tile_columns = tile_columns_of(shape),
+        .tile_columns = conv_tile_columns(shape, 2),
         .row_tiles = row_tiles(mk, shape),
         .paired = paired_rows(mk, shape),
     };
@@ -156,7 +141,8 @@ static void forward_images(const winograd_microkernels *mk,
 {
     winograd_geometry g = winograd_layer_geometry(mk, shape);
     const int step = g.paired ? 2 : 1;
-    const int tile_rows = tile_rows_of(shape), rows = block_rows(mk, shape);
+    const int tile_rows = conv_tile_rows(shape, 2),
+              rows = block_rows(mk, shape);
     const size_t in_image = (size_t)g.in_channels * g.in_plane;
     const size_t out_image =
         (size_t)g.out_channels * (pool ? pool->plane : g.out_plane);
@@ -167,7 +153,7 @@ static void forward_images(const winograd_microkernels *mk,
      * them, so zeros set once keep the products of lanes no output reads
      * finite. (A shorter last block finds earlier blocks' values there.) */
     const int first_tiles = block_tiles(mk, shape, rows);
-    const size_t first_stride = (size_t)round_up(first_tiles, mk->lanes);
+    const size_t first_stride = (size_t)round_up_to(first_tiles, mk->lanes);
     for (int r = 0; r < channel_rows; r++)
         for (size_t t = (size_t)first_tiles; t < first_stride; t++)
             v[r * first_stride + t] = 0.0f;
@@ -179,7 +165,7 @@ static void forward_images(const winograd_microkernels *mk,
             const int tiles = block_tiles(mk, shape, block);
             g.stride = tiles == first_tiles
                            ? first_stride
-                           : (size_t)round_up(tiles, mk->lanes);
+                           : (size_t)round_up_to(tiles, mk->lanes);
             float *m = buffer + (size_t)channel_rows * g.stride;
             for (int r = 0; r < block; r += step)
                 mk->input_row(&g, image, row0 + r, v + r * g.row_tiles);

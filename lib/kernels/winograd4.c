@@ -12,25 +12,11 @@
  * channels (the classifier's conv2 input gradient has 32). */
 #define WINOGRAD4_BUFFER_FLOATS 24576
 
-static int round_up(int value, int multiple)
-{
-    return (value + multiple - 1) / multiple * multiple;
-}
-
-static int tile_rows_of(const conv_shape *shape)
-{
-    return (conv_out_height(shape) + 3) / 4;
-}
-
-static int tile_columns_of(const conv_shape *shape)
-{
-    return (conv_out_width(shape) + 3) / 4;
-}
-
 static int slot_columns(const winograd4_microkernels *mk,
                         const conv_shape *shape)
 {
-    return mk->max_tile_columns ? mk->max_tile_columns : tile_columns_of(shape);
+    return mk->max_tile_columns ? mk->max_tile_columns
+                                : conv_tile_columns(shape, 4);
 }
 
 /* Floats from one frequency's row of V or M to the next. */
@@ -38,14 +24,14 @@ static size_t image_stride(const winograd4_microkernels *mk,
                            const conv_shape *shape)
 {
     const int slot_rows =
-        mk->max_tile_rows ? mk->max_tile_rows : tile_rows_of(shape);
-    return (size_t)round_up(slot_rows * slot_columns(mk, shape), mk->lanes);
+        mk->max_tile_rows ? mk->max_tile_rows : conv_tile_rows(shape, 4);
+    return (size_t)round_up_to(slot_rows * slot_columns(mk, shape), mk->lanes);
 }
 
 static int padded_out_channels(const winograd4_microkernels *mk,
                                const conv_shape *shape)
 {
-    return round_up(shape->out_channels, mk->block);
+    return round_up_to(shape->out_channels, mk->block);
 }
 
 int winograd4_fits(const winograd4_microkernels *microkernels,
@@ -54,10 +40,10 @@ int winograd4_fits(const winograd4_microkernels *microkernels,
     if (conv_out_height(shape) < 1 || conv_out_width(shape) < 1)
         return 0;
     if (microkernels->max_tile_rows &&
-        tile_rows_of(shape) > microkernels->max_tile_rows)
+        conv_tile_rows(shape, 4) > microkernels->max_tile_rows)
         return 0;
     if (microkernels->max_tile_columns &&
-        tile_columns_of(shape) > microkernels->max_tile_columns)
+        conv_tile_columns(shape, 4) > microkernels->max_tile_columns)
         return 0;
     const size_t floats = (size_t)WINOGRAD4_FREQUENCIES *
                           image_stride(microkernels, shape) *
@@ -102,8 +88,8 @@ static void forward_images(const winograd4_microkernels *mk,
         .out_height = conv_out_height(shape),
         .out_width = conv_out_width(shape),
         .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
-        .tile_rows = tile_rows_of(shape),
-        .tile_columns = tile_columns_of(shape),
+        .tile_rows = conv_tile_rows(shape, 4),
+        .tile_columns = conv_tile_columns(shape, 4),
         .slot_columns = slot_columns(mk, shape),
         .stride = image_stride(mk, shape),
     };
