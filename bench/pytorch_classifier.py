@@ -66,11 +66,13 @@ def main():
     parser.add_argument("--warmup", type=float, default=0.1)
     parser.add_argument("--augment", type=int, default=2)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the weights, shuffles and shifts")
     parser.add_argument("--json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
 
     start = time.perf_counter()
     train_x = torch.from_numpy(read_idx(args.data, "train-images-idx3-ubyte")
