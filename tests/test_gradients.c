@@ -500,8 +500,8 @@ static void test_network_gradient_chunks(void **state)
  * images are cut into chunks (each chunk's gradient is added into the
  * first's), beyond rounding: chunks of 4, 5 (its own: 5 + 3) and 8 against
  * one image a chunk, every layer's weights and biases within 1e-5 of their
- * largest entry (measured: at most 2e-6 on AVX-512). A chunk dropped,
- * counted twice or scaled wrongly moves them by a whole image's share. */
+ * largest entry. A chunk dropped, counted twice or scaled wrongly moves
+ * them by a whole image's share. */
 static void test_deep_gradient_chunks(void **state)
 {
     (void)state;

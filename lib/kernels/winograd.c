@@ -84,25 +84,10 @@ int winograd_pack(const winograd_microkernels *microkernels,
                   const conv_shape *shape, const float *weights,
                   int rotate_swap, float *packed)
 {
-    int finite = 1;
-    const int cin = shape->in_channels, cout = shape->out_channels;
-    const int padded = padded_out_channels(microkernels, shape);
-    memset(packed, 0,
-           sizeof(float) * winograd_packed_floats(microkernels, shape));
-    for (int co = 0; co < cout; co++)
-        for (int ci = 0; ci < cin; ci++) {
-            float g[9];
-            winograd_kernel_of(weights, cin, cout, co, ci, rotate_swap, g);
-            /* In double, rounded once: U adds one rounding to the bound. */
-            double u[16];
-            winograd_transform_kernel(4, winograd_transform_g, g, u);
-            for (int kj = 0; kj < 16; kj++) {
-                const float rounded = (float)u[kj];
-                finite &= isfinite(rounded) != 0;
-                packed[((size_t)kj * cin + ci) * padded + co] = rounded;
-            }
-        }
-    return finite;
+    /* In double, rounded once: U adds one rounding to the bound. */
+    return winograd_pack_pairs(
+        4, winograd_transform_g, 1.0, shape, weights, rotate_swap,
+        padded_out_channels(microkernels, shape), packed);
 }
 
 winograd_geometry winograd_layer_geometry(const winograd_microkernels *mk,

@@ -5,7 +5,11 @@
 #ifndef COSNET_KERNELS_WINOGRAD_WEIGHT_TRANSFORM_H
 #define COSNET_KERNELS_WINOGRAD_WEIGHT_TRANSFORM_H
 
+#include <math.h>
 #include <stddef.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
 
 /* G of F(2x2, 3x3) and of F(4x4, 3x3). */
 static const double winograd_transform_g[4][3] = {
@@ -46,6 +50,37 @@ static inline void winograd_transform_kernel(int points,
             u[k * points + j] = gg[k][0] * transform_g[j][0] +
                                 gg[k][1] * transform_g[j][1] +
                                 gg[k][2] * transform_g[j][2];
+}
+
+/* The whole packing, one (output, input) channel pair at a time: U
+ * [points^2][in_channels][padded_out_channels] of `shape`'s weights (or,
+ * with rotate_swap, the input gradient's), zeros past out_channels, each
+ * value rounded once to float. Returns whether every value of U times
+ * overflow_scale is finite in float. */
+static inline int winograd_pack_pairs(int points,
+                                      const double (*transform_g)[3],
+                                      double overflow_scale,
+                                      const conv_shape *shape,
+                                      const float *weights, int rotate_swap,
+                                      int padded_out_channels, float *packed)
+{
+    int finite = 1;
+    const int cin = shape->in_channels, cout = shape->out_channels;
+    const size_t padded = (size_t)padded_out_channels;
+    const int frequencies = points * points;
+    memset(packed, 0, sizeof(float) * (size_t)frequencies * cin * padded);
+    for (int co = 0; co < cout; co++)
+        for (int ci = 0; ci < cin; ci++) {
+            float g[9];
+            winograd_kernel_of(weights, cin, cout, co, ci, rotate_swap, g);
+            double u[36];
+            winograd_transform_kernel(points, transform_g, g, u);
+            for (int kj = 0; kj < frequencies; kj++) {
+                finite &= isfinite((float)(u[kj] * overflow_scale)) != 0;
+                packed[((size_t)kj * cin + ci) * padded + co] = (float)u[kj];
+            }
+        }
+    return finite;
 }
 
 #endif
