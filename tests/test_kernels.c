@@ -127,24 +127,31 @@ static conv_sizes sizes_of(const conv_case *c)
 /* ---- convolution forward ----------------------------------------------- */
 
 /* Bands of rows zero (+0 or -0) at the top and bottom of each image,
- * across every channel, and image 0 all zero, as the empty rows of a digit
- * (the forward passes with ReLU skip rows that read only zeros); with
- * infinite, one weight +-inf, where zero inputs give NaN, not the bias, so
- * nothing may be skipped. */
+ * across every channel, and image 0 all zero, as the empty rows of a digit,
+ * and zero margins left and right of each row, as its empty columns: each
+ * image draws a margin on either side, each row widens it by 0 .. 3 columns
+ * and some rows keep nothing (the forward passes with ReLU skip what reads
+ * only zeros). With infinite, one weight +-inf, where zero inputs give
+ * NaN, not the bias, so nothing may be skipped. */
 static void zero_row_bands(random_generator *rng, const conv_case *c,
                            float *input, float *weights, int infinite)
 {
     const int cin = c->shape.in_channels, hp = conv_padded_height(&c->shape);
-    const size_t wp = (size_t)conv_padded_width(&c->shape);
+    const int wp = conv_padded_width(&c->shape);
     for (size_t i = 0; i < c->count; i++) {
         const int top = i == 0 ? hp : random_int(rng, 0, hp);
         const int bottom = random_int(rng, 0, hp);
-        for (int ch = 0; ch < cin; ch++)
-            for (int y = 0; y < hp; y++)
-                if (y < top || y >= hp - bottom)
-                    for (size_t x = 0; x < wp; x++)
-                        input[((i * cin + ch) * hp + y) * wp + x] =
+        const int left = random_int(rng, 0, wp), right = random_int(rng, 0, wp);
+        for (int y = 0; y < hp; y++) {
+            const int band = y < top || y >= hp - bottom;
+            const int row_left = left + random_int(rng, 0, 3),
+                      row_right = right + random_int(rng, 0, 3);
+            for (int ch = 0; ch < cin; ch++)
+                for (int x = 0; x < wp; x++)
+                    if (band || x < row_left || x >= wp - row_right)
+                        input[((i * cin + ch) * hp + y) * (size_t)wp + x] =
                             random_below(rng, 2) ? -0.0f : 0.0f;
+        }
     }
     if (infinite)
         weights[random_below(rng, (uint64_t)c->shape.out_channels * cin * 9)] =

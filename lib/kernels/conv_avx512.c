@@ -22,6 +22,87 @@ DEFINE_FORWARD_PLAN(4, 4, 2)
 DEFINE_FORWARD_PLAN_ONE_ROW(8, 2)
 DEFINE_FORWARD_POOL_STRIPS
 DEFINE_FORWARD_POOL_STRIP(8)
+
+/* The pool strip's sums and pooling for one row pair and one column
+ * segment, its pooled values moved to pooled column start / 2 and merged
+ * with ReLU(bias) in one permute and one blend per channel, so each pooled
+ * row is one store per channel. */
+SIMD_INLINE void forward_pool_row(const int nco, const conv_forward_geometry *g,
+                                  const float *in, const float *weights,
+                                  const float *bias, int start, int lanes,
+                                  int pooled_columns, float *out,
+                                  size_t out_plane, int valid_co)
+{
+    const __mmask16 row_mask = lanes_mask(pooled_columns);
+    if (lanes == 0) {
+        UNROLL_FULL
+        for (int co = 0; co < nco; co++)
+            if (co < valid_co)
+                _mm512_mask_storeu_ps(out + co * out_plane, row_mask,
+                                      bias ? SIMD_RELU(SIMD_BROADCAST(bias[co]))
+                                           : SIMD_ZERO());
+        return;
+    }
+    const int shift = start / 2;
+    const __mmask16 computed =
+        (__mmask16)((unsigned)lanes_mask(lanes / 2) << shift);
+    __m512 acc[16];
+    UNROLL_FULL
+    for (int co = 0; co < nco; co++)
+        acc[2 * co] = acc[2 * co + 1] =
+            bias && co < valid_co ? SIMD_BROADCAST(bias[co]) : SIMD_ZERO();
+    ACCUMULATE_TILE(nco, 2, 1, g, in + start, weights, lanes_mask(lanes), acc);
+    /* Lane i of the pooled row takes the pair at lanes 2 (i - shift) and
+     * 2 (i - shift) + 1 of the sums (only the computed lanes' indices
+     * matter). */
+    const __m512i even =
+        _mm512_sub_epi32(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                           20, 22, 24, 26, 28, 30),
+                         _mm512_set1_epi32(2 * shift));
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    UNROLL_FULL
+    for (int co = 0; co < nco; co++) {
+        if (co >= valid_co)
+            continue;
+        const __m512 rows =
+            SIMD_MAX(SIMD_RELU(acc[2 * co]), SIMD_RELU(acc[2 * co + 1]));
+        const __m512 pooled = _mm512_max_ps(_mm512_permutexvar_ps(even, rows),
+                                            _mm512_permutexvar_ps(odd, rows));
+        const __m512 fill =
+            bias ? SIMD_RELU(SIMD_BROADCAST(bias[co])) : SIMD_ZERO();
+        _mm512_mask_storeu_ps(out + co * out_plane, row_mask,
+                              _mm512_mask_blend_ps(computed, fill, pooled));
+    }
+}
+
+#define DEFINE_FORWARD_POOL_ROW(nco)                                           \
+    __attribute__((noinline)) static void forward_pool_row_##nco(              \
+        const conv_forward_geometry *g, const float *in, const float *weights, \
+        const float *bias, int start, int lanes, int pooled_columns,           \
+        float *out, size_t out_plane, int valid_co)                            \
+    {                                                                          \
+        forward_pool_row(nco, g, in, weights, bias, start, lanes,              \
+                         pooled_columns, out, out_plane, valid_co);            \
+    }
+DEFINE_FORWARD_POOL_ROW(1)
+DEFINE_FORWARD_POOL_ROW(2)
+DEFINE_FORWARD_POOL_ROW(4)
+DEFINE_FORWARD_POOL_ROW(8)
+
+/* NaN compares unequal to zero, as != does. */
+static uint64_t nonzero_columns_avx512(const float *row, int width)
+{
+    uint64_t bits = 0;
+    for (int x = 0; x < width; x += 16) {
+        const __m512 v = _mm512_maskz_loadu_ps(
+            lanes_mask(width - x < 16 ? width - x : 16), row + x);
+        bits |=
+            (uint64_t)_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ)
+            << x;
+    }
+    return bits;
+}
+
 DEFINE_WEIGHT_TILE(3)
 DEFINE_WEIGHT_TILE(2)
 DEFINE_WEIGHT_TILE(1)
@@ -36,6 +117,9 @@ static const conv3x3_microkernels microkernels_avx512 = {
     .plans = {FORWARD_PLAN(1, 10, 6), FORWARD_PLAN(2, 6, 4),
               FORWARD_PLAN(4, 4, 2), FORWARD_PLAN(8, 2, 1)},
     .pool_strips = {FORWARD_POOL_STRIPS, forward_pool_strip_8},
+    .pool_rows = {forward_pool_row_1, forward_pool_row_2, forward_pool_row_4,
+                  forward_pool_row_8},
+    .nonzero_columns = nonzero_columns_avx512,
     .prefetch_min_bytes = 1024 * 1024,
     .weight_tiles = {NULL, weight_tile_1, weight_tile_2, weight_tile_3},
     .weight_stream_tiles = {NULL, weight_stream_tile_1, weight_stream_tile_2,

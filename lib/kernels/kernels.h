@@ -195,6 +195,26 @@ typedef void (*conv_forward_pool_strip)(const conv_forward_geometry *g,
                                         float *out, size_t out_plane,
                                         size_t out_row, int valid_co);
 
+/* One pooled row of the fused forward (the pool strip's values, one row
+ * pair of output rows): output columns [start, start + lanes) computed
+ * (start and lanes even, lanes <= the ISA's lanes; lanes 0 computes
+ * nothing), pooled, and the whole pooled row of `pooled_columns` values
+ * (at most the ISA's lanes) stored for each channel co < valid_co at
+ * out + co * out_plane: the computed pooled columns [start / 2,
+ * start / 2 + lanes / 2) and ReLU(bias[co]) (0 when bias is NULL) in every
+ * other column. `in` points at the row pair's first padded input row,
+ * column 0. The driver calls it where the other columns read only zeros,
+ * so they hold what the strip would compute (see conv_driver.c). */
+typedef void (*conv_forward_pool_row)(const conv_forward_geometry *g,
+                                      const float *in, const float *packed,
+                                      const float *bias, int start, int lanes,
+                                      int pooled_columns, float *out,
+                                      size_t out_plane, int valid_co);
+
+/* Bit x set where row[x] is not zero (+0 and -0 are zero, NaN is not),
+ * for x < width <= 64. */
+typedef uint64_t (*conv_nonzero_columns)(const float *row, int width);
+
 /* The strips for one block width: for one-vector and two-vector column
  * segments, with their rows per group, and one-row variants for images
  * shorter than a group. */
@@ -243,6 +263,11 @@ typedef struct conv3x3_microkernels {
     conv_forward_plan plans[CONV_MAX_BLOCK_WIDTHS];
     /* pool_strips[log2(width)]: the same blocks, pooled (predictions). */
     conv_forward_pool_strip pool_strips[CONV_MAX_BLOCK_WIDTHS];
+    /* Optional (NULL: the driver skips zero rows only): pool_rows, indexed
+     * like pool_strips, and nonzero_columns, with which the driver computes
+     * only the columns of each pooled row that read a nonzero input. */
+    conv_forward_pool_row pool_rows[CONV_MAX_BLOCK_WIDTHS];
+    conv_nonzero_columns nonzero_columns;
     /* A batch whose input and output are smaller than this stays in L2:
      * no software prefetch (0: always prefetch). */
     size_t prefetch_min_bytes;
