@@ -21,73 +21,98 @@ DEFINE_FORWARD_PLAN(2, 6, 4)
 DEFINE_FORWARD_PLAN(4, 4, 2)
 DEFINE_FORWARD_PLAN_ONE_ROW(8, 2)
 DEFINE_FORWARD_POOL_STRIPS
-DEFINE_FORWARD_POOL_STRIP(8)
+DEFINE_FORWARD_POOL_STRIP(8, 2)
 
-/* The pool strip's sums and pooling for one row pair and one column
- * segment, its pooled values moved to pooled column start / 2 and merged
- * with ReLU(bias) in one permute and one blend per channel, so each pooled
- * row is one store per channel. */
-SIMD_INLINE void forward_pool_row(const int nco, const conv_forward_geometry *g,
-                                  const float *in, const float *weights,
-                                  const float *bias, int start, int lanes,
-                                  int pooled_columns, float *out,
-                                  size_t out_plane, int valid_co)
+/* The pool strip's sums and pooling for each row pair, over the vectors
+ * of output columns that cover its span; each vector's pooled values moved
+ * to pooled column start / 2 by the pairing permutes themselves. The first
+ * vector of a row is merged with ReLU(bias) in one blend and stored as the
+ * whole pooled row; a second stores its own lanes. One call per image and
+ * block, so consecutive rows overlap in the pipeline. */
+SIMD_INLINE void
+forward_pool_rows(const int nco, const conv_forward_geometry *g,
+                  const float *in, const float *weights, const float *bias,
+                  const uint8_t *spans, int pooled_columns, float *out,
+                  size_t out_plane, size_t out_row, int valid_co)
 {
     const __mmask16 row_mask = lanes_mask(pooled_columns);
-    if (lanes == 0) {
-        UNROLL_FULL
-        for (int co = 0; co < nco; co++)
-            if (co < valid_co)
-                _mm512_mask_storeu_ps(out + co * out_plane, row_mask,
-                                      bias ? SIMD_RELU(SIMD_BROADCAST(bias[co]))
-                                           : SIMD_ZERO());
-        return;
-    }
-    const int shift = start / 2;
-    const __mmask16 computed =
-        (__mmask16)((unsigned)lanes_mask(lanes / 2) << shift);
-    __m512 acc[16];
-    UNROLL_FULL
-    for (int co = 0; co < nco; co++)
-        acc[2 * co] = acc[2 * co + 1] =
-            bias && co < valid_co ? SIMD_BROADCAST(bias[co]) : SIMD_ZERO();
-    ACCUMULATE_TILE(nco, 2, 1, g, in + start, weights, lanes_mask(lanes), acc);
-    /* Lane i of the pooled row takes the pair at lanes 2 (i - shift) and
-     * 2 (i - shift) + 1 of the sums (only the computed lanes' indices
-     * matter). */
-    const __m512i even =
-        _mm512_sub_epi32(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
-                                           20, 22, 24, 26, 28, 30),
-                         _mm512_set1_epi32(2 * shift));
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const int pooled_rows = g->out_height / 2;
+    const __m512i pairs = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18,
+                                            20, 22, 24, 26, 28, 30);
+    /* The bias and ReLU(bias) of each channel, made once (no branches in
+     * the rows). */
+    __m512 start_value[8], fill[8];
     UNROLL_FULL
     for (int co = 0; co < nco; co++) {
-        if (co >= valid_co)
+        start_value[co] =
+            bias && co < valid_co ? SIMD_BROADCAST(bias[co]) : SIMD_ZERO();
+        fill[co] = SIMD_RELU(start_value[co]);
+    }
+    for (int r = 0; r < pooled_rows; r++) {
+        float *row_out = out + (size_t)r * out_row;
+        const int end = 2 * spans[2 * r + 1];
+        int start = 2 * spans[2 * r];
+        if (start >= end) {
+            UNROLL_FULL
+            for (int co = 0; co < nco; co++)
+                if (co < valid_co)
+                    _mm512_mask_storeu_ps(row_out + co * out_plane, row_mask,
+                                          fill[co]);
             continue;
-        const __m512 rows =
-            SIMD_MAX(SIMD_RELU(acc[2 * co]), SIMD_RELU(acc[2 * co + 1]));
-        const __m512 pooled = _mm512_max_ps(_mm512_permutexvar_ps(even, rows),
-                                            _mm512_permutexvar_ps(odd, rows));
-        const __m512 fill =
-            bias ? SIMD_RELU(SIMD_BROADCAST(bias[co])) : SIMD_ZERO();
-        _mm512_mask_storeu_ps(out + co * out_plane, row_mask,
-                              _mm512_mask_blend_ps(computed, fill, pooled));
+        }
+        const float *row_in = in + (size_t)(2 * r) * g->in_width;
+        for (int first = 1; start < end; start += LANES, first = 0) {
+            const int lanes = 2 * pooled_columns - start < LANES
+                                  ? 2 * pooled_columns - start
+                                  : LANES;
+            const int shift = start / 2;
+            const __mmask16 computed =
+                (__mmask16)((unsigned)lanes_mask(lanes / 2) << shift);
+            __m512 acc[16];
+            UNROLL_FULL
+            for (int co = 0; co < nco; co++)
+                acc[2 * co] = acc[2 * co + 1] = start_value[co];
+            ACCUMULATE_TILE(nco, 2, 1, g, row_in + start, weights,
+                            lanes_mask(lanes), acc);
+            /* Lane i takes the pair at lanes 2 (i - shift) and
+             * 2 (i - shift) + 1 (only the computed lanes matter). */
+            const __m512i even =
+                _mm512_sub_epi32(pairs, _mm512_set1_epi32(2 * shift));
+            const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+            UNROLL_FULL
+            for (int co = 0; co < nco; co++) {
+                if (co >= valid_co)
+                    continue;
+                const __m512 rows = SIMD_MAX(SIMD_RELU(acc[2 * co]),
+                                             SIMD_RELU(acc[2 * co + 1]));
+                const __m512 pooled =
+                    _mm512_max_ps(_mm512_permutexvar_ps(even, rows),
+                                  _mm512_permutexvar_ps(odd, rows));
+                float *p = row_out + co * out_plane;
+                if (first)
+                    _mm512_mask_storeu_ps(
+                        p, row_mask,
+                        _mm512_mask_blend_ps(computed, fill[co], pooled));
+                else
+                    _mm512_mask_storeu_ps(p, computed, pooled);
+            }
+        }
     }
 }
 
-#define DEFINE_FORWARD_POOL_ROW(nco)                                           \
-    __attribute__((noinline)) static void forward_pool_row_##nco(              \
+#define DEFINE_FORWARD_POOL_ROWS(nco)                                          \
+    __attribute__((noinline)) static void forward_pool_rows_##nco(             \
         const conv_forward_geometry *g, const float *in, const float *weights, \
-        const float *bias, int start, int lanes, int pooled_columns,           \
-        float *out, size_t out_plane, int valid_co)                            \
+        const float *bias, const uint8_t *spans, int pooled_columns,           \
+        float *out, size_t out_plane, size_t out_row, int valid_co)            \
     {                                                                          \
-        forward_pool_row(nco, g, in, weights, bias, start, lanes,              \
-                         pooled_columns, out, out_plane, valid_co);            \
+        forward_pool_rows(nco, g, in, weights, bias, spans, pooled_columns,    \
+                          out, out_plane, out_row, valid_co);                  \
     }
-DEFINE_FORWARD_POOL_ROW(1)
-DEFINE_FORWARD_POOL_ROW(2)
-DEFINE_FORWARD_POOL_ROW(4)
-DEFINE_FORWARD_POOL_ROW(8)
+DEFINE_FORWARD_POOL_ROWS(1)
+DEFINE_FORWARD_POOL_ROWS(2)
+DEFINE_FORWARD_POOL_ROWS(4)
+DEFINE_FORWARD_POOL_ROWS(8)
 
 /* NaN compares unequal to zero, as != does. */
 static uint64_t nonzero_columns_avx512(const float *row, int width)
@@ -117,8 +142,8 @@ static const conv3x3_microkernels microkernels_avx512 = {
     .plans = {FORWARD_PLAN(1, 10, 6), FORWARD_PLAN(2, 6, 4),
               FORWARD_PLAN(4, 4, 2), FORWARD_PLAN(8, 2, 1)},
     .pool_strips = {FORWARD_POOL_STRIPS, forward_pool_strip_8},
-    .pool_rows = {forward_pool_row_1, forward_pool_row_2, forward_pool_row_4,
-                  forward_pool_row_8},
+    .pool_rows = {forward_pool_rows_1, forward_pool_rows_2, forward_pool_rows_4,
+                  forward_pool_rows_8},
     .nonzero_columns = nonzero_columns_avx512,
     .prefetch_min_bytes = 1024 * 1024,
     .weight_tiles = {NULL, weight_tile_1, weight_tile_2, weight_tile_3},

@@ -563,24 +563,25 @@ int conv3x3_fuses_pool(const kernel_table *table, const conv_shape *shape,
 
 /* The pooled rows of one image, each computed only over the columns that
  * read a nonzero input (on MNIST 38% of conv1's pooled values do, against
- * 81% of its pooled rows): where those fit one vector of output columns,
- * pool_rows computes that vector and writes ReLU(bias) around it (the same
- * bits, by the argument above: a pooled column c reads padded columns
- * 2c .. 2c + 3); wider rows run the pool strips over every column. The
- * caller checked that the weights are finite, that a pooled row fits one
- * vector and that a padded row fits nonzero_columns. */
+ * 81% of its pooled rows): the span of pooled columns of each row whose
+ * padded columns 2c .. 2c + 3 hold a nonzero value in one of its padded
+ * rows 2r .. 2r + 3; pool_rows writes ReLU(bias) around it (the same bits,
+ * by the argument above). The caller checked that the weights are finite,
+ * that a pooled row fits one vector, that a padded row fits
+ * nonzero_columns and that the pooled rows fit the span table. */
+enum { COLUMN_SPAN_ROWS = 128 };
+
 static void forward_relu_pool_columns(const conv3x3_microkernels *mk,
-                                      const conv_forward_geometry *whole,
+                                      const conv_forward_geometry *g,
                                       int out_channels, const float *image,
                                       const float *packed, const float *bias,
                                       float *out, size_t out_plane,
                                       size_t out_row)
 {
-    const int lanes = mk->lanes, wp = whole->in_width;
-    const int pooled_rows = whole->out_height / 2,
-              pooled_columns = whole->out_width / 2;
-    conv_forward_geometry g = *whole;
-    g.out_height = 2;
+    const int wp = g->in_width;
+    const int pooled_rows = g->out_height / 2,
+              pooled_columns = g->out_width / 2;
+    uint8_t spans[2 * COLUMN_SPAN_ROWS];
     /* masks[k]: padded row 2 r + k of every channel, ORed. */
     uint64_t masks[4] = {0, 0, 0, 0};
     for (int r = 0; r < pooled_rows; r++) {
@@ -588,14 +589,14 @@ static void forward_relu_pool_columns(const conv3x3_microkernels *mk,
             if (r > 0)
                 masks[k - 2] = masks[k];
             uint64_t bits = 0;
-            for (int c = 0; c < g.in_channels; c++)
-                bits |= mk->nonzero_columns(image + (size_t)c * g.in_plane +
+            for (int c = 0; c < g->in_channels; c++)
+                bits |= mk->nonzero_columns(image + (size_t)c * g->in_plane +
                                                 (size_t)(2 * r + k) * wp,
                                             wp);
             masks[k] = bits;
         }
         const uint64_t window = masks[0] | masks[1] | masks[2] | masks[3];
-        int first = 0, last = 0; /* pooled columns to compute */
+        int first = 0, last = 0;
         if (window != 0) {
             const int left = __builtin_ctzll(window),
                       right = 63 - __builtin_clzll(window);
@@ -605,36 +606,20 @@ static void forward_relu_pool_columns(const conv3x3_microkernels *mk,
             if (first >= last)
                 first = last = 0;
         }
-        const float *in = image + (size_t)(2 * r) * wp;
-        const float *block_weights = packed;
-        const int one_vector = last - first <= lanes / 2;
-        const int start = 2 * first;
-        int segment = 2 * pooled_columns - start;
-        if (segment > lanes)
-            segment = lanes;
-        if (first == last)
-            segment = 0;
-        for (int co = 0; co < out_channels;) {
-            const int width = block_width(out_channels - co, mk->forward_block);
-            const int valid =
-                out_channels - co < width ? out_channels - co : width;
-            const int index = width >= 8 ? 3 : width >= 4 ? 2 : width >= 2;
-            const float *b = bias ? bias + co : NULL;
-            float *o = out + (size_t)co * out_plane + (size_t)r * out_row;
-            if (one_vector)
-                mk->pool_rows[index](&g, in, block_weights, b, start, segment,
-                                     pooled_columns, o, out_plane, valid);
-            else
-                for (int ow = 0; ow < g.out_width; ow += lanes) {
-                    const int left = g.out_width - ow;
-                    mk->pool_strips[index](&g, in + ow, block_weights, b,
-                                           left < lanes ? left : lanes,
-                                           o + ow / 2, out_plane, out_row,
-                                           valid);
-                }
-            block_weights += (size_t)width * g.in_channels * 9;
-            co += valid;
-        }
+        spans[2 * r] = (uint8_t)first;
+        spans[2 * r + 1] = (uint8_t)last;
+    }
+    const float *block_weights = packed;
+    for (int co = 0; co < out_channels;) {
+        const int width = block_width(out_channels - co, mk->forward_block);
+        const int valid = out_channels - co < width ? out_channels - co : width;
+        const int index = width >= 8 ? 3 : width >= 4 ? 2 : width >= 2;
+        mk->pool_rows[index](g, image, block_weights, bias ? bias + co : NULL,
+                             spans, pooled_columns,
+                             out + (size_t)co * out_plane, out_plane, out_row,
+                             valid);
+        block_weights += (size_t)width * g->in_channels * 9;
+        co += valid;
     }
 }
 
@@ -680,7 +665,8 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
                                          mk->forward_block));
     const int by_columns = skip_zero_rows && mk->pool_rows[0] &&
                            mk->nonzero_columns && pooled_columns <= lanes &&
-                           whole.in_width <= 64;
+                           whole.in_width <= 64 &&
+                           pooled_rows <= COLUMN_SPAN_ROWS;
     for (size_t i = 0; i < count; i++) {
         const float *image = input_padded + i * in_image;
         float *image_out = output + i * (size_t)out_channels * output_plane;

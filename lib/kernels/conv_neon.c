@@ -107,7 +107,7 @@ DEFINE_FORWARD_PLAN(2, 4, 2)
 DEFINE_FORWARD_PLAN(4, 4, 2)
 DEFINE_FORWARD_PLAN_ONE_ROW(8, 2)
 DEFINE_FORWARD_POOL_STRIPS
-DEFINE_FORWARD_POOL_STRIP(8)
+DEFINE_FORWARD_POOL_STRIP(8, 2)
 
 /* One vector of `lanes` output pixels at (oh, ow): the gradient vectors of
  * nco channels times the 9 shifted input vectors. Lanes past `lanes` load

@@ -132,13 +132,51 @@ SIMD_INLINE void forward_strip(const int nco, const int nr, const int nv,
 }
 
 /* The forward convolution with ReLU and a 2x2 max-pool, for predictions:
- * nco output channels x 2 rows x one vector down every row pair of one
- * column segment (an even column), each pair pooled in registers. The
+ * nco output channels x nr rows (even) x one vector down every row pair of
+ * one column segment (an even column), each pair pooled in registers. The
  * pooled values, last_lanes / 2 of them, go to out: channel co, pooled row
  * r at out + co * out_plane + r * out_row. An odd last row or column is
  * dropped, as the max-pool does. The values are the plain strip's, so
  * the result is max-pool(ReLU(conv)) bit for bit. */
-SIMD_INLINE void forward_pool_strip(const int nco,
+SIMD_INLINE void forward_pool_tile(const int nco, const int nr,
+                                   const conv_forward_geometry *g,
+                                   const float *in, const float *weights,
+                                   const SIMD_VECTOR *start, SIMD_MASK last,
+                                   SIMD_MASK pooled, int pooled_lanes,
+                                   float *out, size_t out_plane, size_t out_row,
+                                   int valid_co, int pr)
+{
+    (void)pooled; /* vocabularies that store by lane count ignore it */
+    const float *tile_in = in + (size_t)(2 * pr) * g->in_width;
+    SIMD_VECTOR acc[MAX_ACCUMULATORS];
+    UNROLL_FULL
+    for (int co = 0; co < nco; co++)
+        UNROLL_FULL
+    for (int r = 0; r < nr; r++)
+        acc[co * nr + r] = start[co];
+    ACCUMULATE_TILE(nco, nr, 1, g, tile_in, weights, last, acc);
+    if (pooled_lanes == 0)
+        return;
+    UNROLL_FULL
+    for (int co = 0; co < nco; co++) {
+        if (co >= valid_co)
+            continue;
+        UNROLL_FULL
+        for (int h = 0; h < nr / 2; h++) {
+            const SIMD_VECTOR rows =
+                SIMD_MAX(SIMD_RELU(acc[co * nr + 2 * h]),
+                         SIMD_RELU(acc[co * nr + 2 * h + 1]));
+            SIMD_STORE_LAST(out + co * out_plane + (size_t)(pr + h) * out_row,
+                            SIMD_PAIR_MAX_LOW(rows), pooled, pooled_lanes);
+        }
+    }
+}
+
+/* Tiles of nr / 2 pooled rows; the last tile is moved up to end at the last
+ * pooled row (recomputing identical values), and images of fewer pooled
+ * rows run tiles of one. With one output channel a tile of two rows was
+ * bound by the latency of its two chains of multiply-adds. */
+SIMD_INLINE void forward_pool_strip(const int nco, const int nr,
                                     const conv_forward_geometry *g,
                                     const float *in, const float *weights,
                                     const float *bias, int last_lanes,
@@ -148,47 +186,39 @@ SIMD_INLINE void forward_pool_strip(const int nco,
     const SIMD_MASK last = lanes_mask(last_lanes);
     const int pooled_lanes = last_lanes / 2;
     const SIMD_MASK pooled = lanes_mask(pooled_lanes);
-    (void)pooled; /* vocabularies that store by lane count ignore it */
     SIMD_VECTOR start[8];
     UNROLL_FULL
     for (int co = 0; co < nco; co++)
         start[co] =
             bias && co < valid_co ? SIMD_BROADCAST(bias[co]) : SIMD_ZERO();
-    const int wp = g->in_width, pooled_rows = g->out_height / 2;
-    for (int pr = 0; pr < pooled_rows; pr++) {
-        const float *tile_in = in + (size_t)(2 * pr) * wp;
-        SIMD_VECTOR acc[MAX_ACCUMULATORS];
-        UNROLL_FULL
-        for (int co = 0; co < nco; co++)
-            acc[2 * co] = acc[2 * co + 1] = start[co];
-        ACCUMULATE_TILE(nco, 2, 1, g, tile_in, weights, last, acc);
-        if (pooled_lanes == 0)
-            continue;
-        UNROLL_FULL
-        for (int co = 0; co < nco; co++) {
-            if (co >= valid_co)
-                continue;
-            const SIMD_VECTOR rows =
-                SIMD_MAX(SIMD_RELU(acc[2 * co]), SIMD_RELU(acc[2 * co + 1]));
-            SIMD_STORE_LAST(out + co * out_plane + (size_t)pr * out_row,
-                            SIMD_PAIR_MAX_LOW(rows), pooled, pooled_lanes);
-        }
+    const int pooled_rows = g->out_height / 2, group = nr / 2;
+    if (pooled_rows < group) {
+        for (int pr = 0; pr < pooled_rows; pr++)
+            forward_pool_tile(nco, 2, g, in, weights, start, last, pooled,
+                              pooled_lanes, out, out_plane, out_row, valid_co,
+                              pr);
+        return;
     }
+    for (int p0 = 0; p0 < pooled_rows; p0 += group)
+        forward_pool_tile(nco, nr, g, in, weights, start, last, pooled,
+                          pooled_lanes, out, out_plane, out_row, valid_co,
+                          p0 + group <= pooled_rows ? p0 : pooled_rows - group);
 }
 
-#define DEFINE_FORWARD_POOL_STRIP(nco)                                         \
+#define DEFINE_FORWARD_POOL_STRIP(nco, nr)                                     \
     __attribute__((noinline)) static void forward_pool_strip_##nco(            \
         const conv_forward_geometry *g, const float *in, const float *weights, \
         const float *bias, int last_lanes, float *out, size_t out_plane,       \
         size_t out_row, int valid_co)                                          \
     {                                                                          \
-        forward_pool_strip(nco, g, in, weights, bias, last_lanes, out,         \
+        forward_pool_strip(nco, nr, g, in, weights, bias, last_lanes, out,     \
                            out_plane, out_row, valid_co);                      \
     }
+/* Rows per tile: the accumulators of the strips' plans, at most 16. */
 #define DEFINE_FORWARD_POOL_STRIPS                                             \
-    DEFINE_FORWARD_POOL_STRIP(1)                                               \
-    DEFINE_FORWARD_POOL_STRIP(2)                                               \
-    DEFINE_FORWARD_POOL_STRIP(4)
+    DEFINE_FORWARD_POOL_STRIP(1, 10)                                           \
+    DEFINE_FORWARD_POOL_STRIP(2, 6)                                            \
+    DEFINE_FORWARD_POOL_STRIP(4, 4)
 #define FORWARD_POOL_STRIPS                                                    \
     forward_pool_strip_1, forward_pool_strip_2, forward_pool_strip_4
 

@@ -195,21 +195,21 @@ typedef void (*conv_forward_pool_strip)(const conv_forward_geometry *g,
                                         float *out, size_t out_plane,
                                         size_t out_row, int valid_co);
 
-/* One pooled row of the fused forward (the pool strip's values, one row
- * pair of output rows): output columns [start, start + lanes) computed
- * (start and lanes even, lanes <= the ISA's lanes; lanes 0 computes
- * nothing), pooled, and the whole pooled row of `pooled_columns` values
- * (at most the ISA's lanes) stored for each channel co < valid_co at
- * out + co * out_plane: the computed pooled columns [start / 2,
- * start / 2 + lanes / 2) and ReLU(bias[co]) (0 when bias is NULL) in every
- * other column. `in` points at the row pair's first padded input row,
- * column 0. The driver calls it where the other columns read only zeros,
- * so they hold what the strip would compute (see conv_driver.c). */
-typedef void (*conv_forward_pool_row)(const conv_forward_geometry *g,
-                                      const float *in, const float *packed,
-                                      const float *bias, int start, int lanes,
-                                      int pooled_columns, float *out,
-                                      size_t out_plane, int valid_co);
+/* The fused forward of one image's pooled rows (the pool strips' values),
+ * each computed only over some of its columns: pooled row r over pooled
+ * columns [spans[2 r], spans[2 r + 1]) (equal: none), rounded out to whole
+ * vectors of output columns, and ReLU(bias[co]) (0 when bias is NULL) in
+ * every other column; each row's `pooled_columns` values (at most the
+ * ISA's lanes) stored for every channel co < valid_co at out + co *
+ * out_plane + r * out_row. `in` points at the image's first padded input
+ * row, column 0. The driver passes spans outside of which the pooled
+ * values read only zeros, so they are ReLU(bias) (see conv_driver.c). */
+typedef void (*conv_forward_pool_rows)(const conv_forward_geometry *g,
+                                       const float *in, const float *packed,
+                                       const float *bias, const uint8_t *spans,
+                                       int pooled_columns, float *out,
+                                       size_t out_plane, size_t out_row,
+                                       int valid_co);
 
 /* Bit x set where row[x] is not zero (+0 and -0 are zero, NaN is not),
  * for x < width <= 64. */
@@ -266,7 +266,7 @@ typedef struct conv3x3_microkernels {
     /* Optional (NULL: the driver skips zero rows only): pool_rows, indexed
      * like pool_strips, and nonzero_columns, with which the driver computes
      * only the columns of each pooled row that read a nonzero input. */
-    conv_forward_pool_row pool_rows[CONV_MAX_BLOCK_WIDTHS];
+    conv_forward_pool_rows pool_rows[CONV_MAX_BLOCK_WIDTHS];
     conv_nonzero_columns nonzero_columns;
     /* A batch whose input and output are smaller than this stays in L2:
      * no software prefetch (0: always prefetch). */
