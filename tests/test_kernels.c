@@ -393,6 +393,15 @@ static void test_conv_relu_pool(void **state)
             winograd +=
                 pooled && conv3x3_forward_uses_winograd(table, &c.shape);
         }
+        /* One input channel and 16 or 32 output channels, as every
+         * network's conv1 (AVX-512 puts the channels in the lanes). */
+        for (int trial = 0; trial < 60; trial++) {
+            conv_case c = random_conv_case(&rng);
+            c.shape.in_channels = 1;
+            c.shape.out_channels = 16 * random_int(&rng, 1, 2);
+            static const int zeros[4] = {1, 1, 0, 2};
+            fused += check_conv_relu_pool(table, &c, &rng, zeros[trial % 4]);
+        }
         /* Every table but AVX2's fuses conv1 and most random shapes; every
          * table with Winograd fuses its shapes, the seed's conv2 too. */
         if (strcmp(table->name, "avx2") != 0 && fused < 60)

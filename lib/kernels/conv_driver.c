@@ -610,6 +610,16 @@ static void forward_relu_pool_columns(const conv3x3_microkernels *mk,
         spans[2 * r + 1] = (uint8_t)last;
     }
     const float *block_weights = packed;
+    if (mk->pool_rows_one_input && g->in_channels == 1 &&
+        mk->forward_block == 8 && out_channels % 16 == 0 &&
+        pooled_columns <= 16) {
+        for (int co = 0; co < out_channels; co += 16)
+            mk->pool_rows_one_input(
+                g, image, packed + (size_t)co * 9, bias ? bias + co : NULL,
+                spans, pooled_columns, out + (size_t)co * out_plane, out_plane,
+                out_row);
+        return;
+    }
     for (int co = 0; co < out_channels;) {
         const int width = block_width(out_channels - co, mk->forward_block);
         const int valid = out_channels - co < width ? out_channels - co : width;

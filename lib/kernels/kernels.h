@@ -211,6 +211,14 @@ typedef void (*conv_forward_pool_rows)(const conv_forward_geometry *g,
                                        size_t out_plane, size_t out_row,
                                        int valid_co);
 
+/* pool_rows for one input channel and 16 output channels (two forward
+ * blocks of 8: `packed` points at the first), every channel valid and
+ * bias a vector of 16 (or NULL). */
+typedef void (*conv_forward_pool_rows_one_input)(
+    const conv_forward_geometry *g, const float *in, const float *packed,
+    const float *bias, const uint8_t *spans, int pooled_columns, float *out,
+    size_t out_plane, size_t out_row);
+
 /* Bit x set where row[x] is not zero (+0 and -0 are zero, NaN is not),
  * for x < width <= 64. */
 typedef uint64_t (*conv_nonzero_columns)(const float *row, int width);
@@ -268,6 +276,9 @@ typedef struct conv3x3_microkernels {
      * only the columns of each pooled row that read a nonzero input. */
     conv_forward_pool_rows pool_rows[CONV_MAX_BLOCK_WIDTHS];
     conv_nonzero_columns nonzero_columns;
+    /* Optional (NULL: pool_rows): the same for one input channel, 16
+     * output channels at a time, where forward_block is 8. */
+    conv_forward_pool_rows_one_input pool_rows_one_input;
     /* A batch whose input and output are smaller than this stays in L2:
      * no software prefetch (0: always prefetch). */
     size_t prefetch_min_bytes;
