@@ -353,6 +353,95 @@ static int check_conv_relu_pool(const kernel_table *table, const conv_case *c,
     return fused;
 }
 
+/* The training forward of a pooled ReLU convolution against the same
+ * variant's convolution then max-pool: the pooled values and the argmax bit
+ * for bit, each array exactly filled (guard pages after both). Returns
+ * whether the table fuses the shape. */
+static int check_conv_relu_pool_argmax(const kernel_table *table,
+                                       const conv_case *c,
+                                       random_generator *rng, int zero_rows)
+{
+    const conv_sizes z = sizes_of(c);
+    const int ph = z.ho / 2, pw = z.wo / 2;
+    const size_t pooled_count = c->count * (size_t)z.cout * ph * pw;
+    const size_t packed_count = conv3x3_packed_forward_floats(table, &c->shape);
+    float *input = malloc(sizeof(float) * z.input);
+    float *weights = malloc(sizeof(float) * z.weights);
+    float *bias = malloc(sizeof(float) * (size_t)z.cout);
+    float *packed = malloc(sizeof(float) * packed_count);
+    float *conv = malloc(sizeof(float) * z.output);
+    float *pooled = malloc(sizeof(float) * (pooled_count + 1));
+    uint8_t *argmax = malloc(pooled_count + 1);
+    guarded go, ga;
+    float *output = guarded_floats(&go, pooled_count);
+    uint8_t *fused_argmax = guarded_alloc(&ga, pooled_count);
+    assert_true(input && weights && bias && packed && conv && pooled && argmax);
+    fill_uniform(rng, input, z.input);
+    fill_uniform(rng, weights, z.weights);
+    fill_uniform(rng, bias, (size_t)z.cout);
+    if (zero_rows)
+        zero_row_bands(rng, c, input, weights, zero_rows == 2);
+    conv3x3_pack_forward(table, &c->shape, weights, packed);
+    const int fused = conv3x3_fuses_pool_argmax(table, &c->shape, packed);
+    if (fused) {
+        fill_value(output, pooled_count, SENTINEL);
+        memset(fused_argmax, 0xAA, pooled_count);
+        conv3x3_forward_packed(table, &c->shape, c->count, input, packed, bias,
+                               1, conv);
+        table->maxpool2x2_forward(c->count * (size_t)z.cout, z.ho, z.wo, conv,
+                                  pooled, (size_t)ph * pw, (size_t)pw, argmax);
+        conv3x3_forward_relu_pool_argmax_packed(table, &c->shape, c->count,
+                                                input, packed, bias, output,
+                                                fused_argmax);
+        for (size_t k = 0; k < pooled_count; k++)
+            if (memcmp(&output[k], &pooled[k], sizeof(float)) != 0 ||
+                fused_argmax[k] != argmax[k])
+                fail_msg("%s conv relu pool argmax: %dx%d -> %d channels, pad "
+                         "%d: pooled value %zu is %a (position %d), the "
+                         "max-pool's %a (%d)",
+                         table->name, c->shape.in_height, c->shape.in_width,
+                         z.cout, c->shape.pad, k, output[k], fused_argmax[k],
+                         pooled[k], argmax[k]);
+    }
+    guarded_free(&go);
+    guarded_free(&ga);
+    free(input);
+    free(weights);
+    free(bias);
+    free(packed);
+    free(conv);
+    free(pooled);
+    free(argmax);
+    return fused;
+}
+
+/* Every network's conv1 and random one-input shapes; AVX-512 must fuse the
+ * seed's conv1 with finite weights (and nothing with an infinite one). */
+static void test_conv_relu_pool_argmax(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 108);
+    const kernel_table *table;
+    FOR_EACH_VARIANT(table)
+    {
+        int fused = 0;
+        conv_case seed = {seed_shape(0), 20};
+        for (int zero_rows = 0; zero_rows <= 1; zero_rows++)
+            fused += check_conv_relu_pool_argmax(table, &seed, &rng, zero_rows);
+        if (check_conv_relu_pool_argmax(table, &seed, &rng, 2))
+            fail_msg("%s: fused with an infinite weight", table->name);
+        for (int trial = 0; trial < 60; trial++) {
+            conv_case c = random_conv_case(&rng);
+            c.shape.in_channels = 1;
+            c.shape.out_channels = 16 * random_int(&rng, 1, 2);
+            check_conv_relu_pool_argmax(table, &c, &rng, trial % 2);
+        }
+        if (strcmp(table->name, "avx512") == 0 && fused != 2)
+            fail_msg("avx512: the seed's conv1 not fused with its argmax");
+    }
+}
+
 static void test_conv_relu_pool(void **state)
 {
     (void)state;
@@ -1139,6 +1228,7 @@ int main(void)
         cmocka_unit_test(test_pool_forward_seed_shapes),
         cmocka_unit_test(test_pool_forward_random_shapes),
         cmocka_unit_test(test_conv_relu_pool),
+        cmocka_unit_test(test_conv_relu_pool_argmax),
         cmocka_unit_test(test_pool_backward),
         cmocka_unit_test(test_cosine_seed_shape),
         cmocka_unit_test(test_cosine_random_shapes),

@@ -161,10 +161,14 @@ SIMD_INLINE void transpose_16x16(__m512 r[16])
 }
 
 /* n pooled columns from column `first` of pooled row r: 4 n output pixels
- * of 16 channels, ReLU and the 2 x 2 maximum into pooled[first ..]. */
-SIMD_INLINE void pooled_pixels(const int n, const float *in, int wp, int r,
-                               int first, const __m512 weight[9], __m512 bias,
-                               float pooled[16][16])
+ * of 16 channels, ReLU and the 2 x 2 maximum into pooled[first ..], and
+ * with_argmax, the window position of each maximum into position[first ..]
+ * (the max-pool's: the first maximum of top left, top right, bottom left,
+ * bottom right; ReLU values are never NaN or -0, so equality finds it). */
+SIMD_INLINE void pooled_pixels(const int n, const int with_argmax,
+                               const float *in, int wp, int r, int first,
+                               const __m512 weight[9], __m512 bias,
+                               float pooled[16][16], int32_t position[16][16])
 {
     __m512 acc[16];
     UNROLL_FULL
@@ -188,19 +192,53 @@ SIMD_INLINE void pooled_pixels(const int n, const float *in, int wp, int r,
     }
     const __m512 zero = _mm512_setzero_ps();
     UNROLL_FULL
-    for (int p = 0; p < n; p++)
-        _mm512_store_ps(
-            pooled[first + p],
-            _mm512_max_ps(_mm512_max_ps(_mm512_max_ps(acc[4 * p], zero),
-                                        _mm512_max_ps(acc[4 * p + 2], zero)),
-                          _mm512_max_ps(_mm512_max_ps(acc[4 * p + 1], zero),
-                                        _mm512_max_ps(acc[4 * p + 3], zero))));
+    for (int p = 0; p < n; p++) {
+        const __m512 top_left = _mm512_max_ps(acc[4 * p], zero),
+                     top_right = _mm512_max_ps(acc[4 * p + 1], zero),
+                     bottom_left = _mm512_max_ps(acc[4 * p + 2], zero),
+                     bottom_right = _mm512_max_ps(acc[4 * p + 3], zero);
+        const __m512 best =
+            _mm512_max_ps(_mm512_max_ps(top_left, bottom_left),
+                          _mm512_max_ps(top_right, bottom_right));
+        _mm512_store_ps(pooled[first + p], best);
+        if (with_argmax) {
+            __m512i at = _mm512_set1_epi32(3);
+            at = _mm512_mask_mov_epi32(
+                at, _mm512_cmp_ps_mask(bottom_left, best, _CMP_EQ_OQ),
+                _mm512_set1_epi32(2));
+            at = _mm512_mask_mov_epi32(
+                at, _mm512_cmp_ps_mask(top_right, best, _CMP_EQ_OQ),
+                _mm512_set1_epi32(1));
+            at = _mm512_mask_mov_epi32(
+                at, _mm512_cmp_ps_mask(top_left, best, _CMP_EQ_OQ),
+                _mm512_setzero_si512());
+            _mm512_store_si512(position[first + p], at);
+        }
+    }
 }
 
-static void pool_rows_one_input(const conv_forward_geometry *g, const float *in,
-                                const float *packed, const float *bias,
-                                const uint8_t *spans, int pooled_columns,
-                                float *out, size_t out_plane, size_t out_row)
+/* The pooled row's 16 columns of 16 channels, transposed and stored as
+ * each channel's row (pooled_columns lanes). */
+SIMD_INLINE void store_channel_rows(const float columns[16][16],
+                                    __mmask16 row_mask, float *out,
+                                    size_t out_plane)
+{
+    __m512 rows[16];
+    UNROLL_FULL
+    for (int k = 0; k < 16; k++)
+        rows[k] = _mm512_load_ps(columns[k]);
+    transpose_16x16(rows);
+    UNROLL_FULL
+    for (int co = 0; co < 16; co++)
+        _mm512_mask_storeu_ps(out + co * out_plane, row_mask, rows[co]);
+}
+
+SIMD_INLINE void
+pool_rows_one_input_with(const int with_argmax, const conv_forward_geometry *g,
+                         const float *in, const float *packed,
+                         const float *bias, const uint8_t *spans,
+                         int pooled_columns, float *out, size_t out_plane,
+                         size_t out_row, uint8_t *argmax)
 {
     /* The packed weights of two blocks of 8 channels, [tap][co] each. */
     __m512 weight[9];
@@ -212,38 +250,73 @@ static void pool_rows_one_input(const conv_forward_geometry *g, const float *in,
     const __m512 fill = _mm512_max_ps(start, _mm512_setzero_ps());
     const __mmask16 row_mask = lanes_mask(pooled_columns);
     const int wp = g->in_width, pooled_rows = g->out_height / 2;
+    const size_t argmax_plane = (size_t)pooled_rows * pooled_columns;
     float fills[16];
     _mm512_storeu_ps(fills, fill);
     for (int r = 0; r < pooled_rows; r++) {
         float *row_out = out + (size_t)r * out_row;
+        uint8_t *row_argmax =
+            with_argmax ? argmax + (size_t)r * pooled_columns : NULL;
         const int first = spans[2 * r], end = spans[2 * r + 1];
         if (first >= end) {
-            for (int co = 0; co < 16; co++)
+            for (int co = 0; co < 16; co++) {
                 _mm512_mask_storeu_ps(row_out + co * out_plane, row_mask,
                                       _mm512_set1_ps(fills[co]));
+                if (with_argmax)
+                    _mm_mask_storeu_epi8(row_argmax + co * argmax_plane,
+                                         row_mask, _mm_setzero_si128());
+            }
             continue;
         }
         /* pooled[c]: pooled column c's 16 channels (ReLU(bias) outside
-         * the span). */
+         * the span, where the position is 0). */
         float pooled[16][16] __attribute__((aligned(64)));
-        for (int c = 0; c < 16; c++)
+        int32_t position[16][16] __attribute__((aligned(64)));
+        for (int c = 0; c < 16; c++) {
             _mm512_store_ps(pooled[c], fill);
+            if (with_argmax)
+                _mm512_store_si512(position[c], _mm512_setzero_si512());
+        }
         int c = first;
         for (; c + 4 <= end; c += 4)
-            pooled_pixels(4, in, wp, r, c, weight, start, pooled);
+            pooled_pixels(4, with_argmax, in, wp, r, c, weight, start, pooled,
+                          position);
         if (end - c == 3)
-            pooled_pixels(3, in, wp, r, c, weight, start, pooled);
+            pooled_pixels(3, with_argmax, in, wp, r, c, weight, start, pooled,
+                          position);
         else if (end - c == 2)
-            pooled_pixels(2, in, wp, r, c, weight, start, pooled);
+            pooled_pixels(2, with_argmax, in, wp, r, c, weight, start, pooled,
+                          position);
         else if (end - c == 1)
-            pooled_pixels(1, in, wp, r, c, weight, start, pooled);
-        __m512 rows[16];
-        for (int k = 0; k < 16; k++)
-            rows[k] = _mm512_load_ps(pooled[k]);
-        transpose_16x16(rows);
-        for (int co = 0; co < 16; co++)
-            _mm512_mask_storeu_ps(row_out + co * out_plane, row_mask, rows[co]);
+            pooled_pixels(1, with_argmax, in, wp, r, c, weight, start, pooled,
+                          position);
+        store_channel_rows((const float(*)[16])pooled, row_mask, row_out,
+                           out_plane);
+        if (with_argmax) {
+            __m512 rows[16];
+            for (int k = 0; k < 16; k++)
+                rows[k] = _mm512_castsi512_ps(_mm512_load_si512(position[k]));
+            transpose_16x16(rows);
+            for (int co = 0; co < 16; co++)
+                _mm_mask_storeu_epi8(
+                    row_argmax + co * argmax_plane, row_mask,
+                    _mm512_cvtepi32_epi8(_mm512_castps_si512(rows[co])));
+        }
     }
+}
+
+static void pool_rows_one_input(const conv_forward_geometry *g, const float *in,
+                                const float *packed, const float *bias,
+                                const uint8_t *spans, int pooled_columns,
+                                float *out, size_t out_plane, size_t out_row,
+                                uint8_t *argmax)
+{
+    if (argmax)
+        pool_rows_one_input_with(1, g, in, packed, bias, spans, pooled_columns,
+                                 out, out_plane, out_row, argmax);
+    else
+        pool_rows_one_input_with(0, g, in, packed, bias, spans, pooled_columns,
+                                 out, out_plane, out_row, NULL);
 }
 
 /* NaN compares unequal to zero, as != does. */

@@ -571,17 +571,14 @@ int conv3x3_fuses_pool(const kernel_table *table, const conv_shape *shape,
  * nonzero_columns and that the pooled rows fit the span table. */
 enum { COLUMN_SPAN_ROWS = 128 };
 
-static void forward_relu_pool_columns(const conv3x3_microkernels *mk,
-                                      const conv_forward_geometry *g,
-                                      int out_channels, const float *image,
-                                      const float *packed, const float *bias,
-                                      float *out, size_t out_plane,
-                                      size_t out_row)
+/* The spans (pool_rows' contract) of one image. */
+static void pooled_column_spans(const conv3x3_microkernels *mk,
+                                const conv_forward_geometry *g,
+                                const float *image, uint8_t *spans)
 {
     const int wp = g->in_width;
     const int pooled_rows = g->out_height / 2,
               pooled_columns = g->out_width / 2;
-    uint8_t spans[2 * COLUMN_SPAN_ROWS];
     /* masks[k]: padded row 2 r + k of every channel, ORed. */
     uint64_t masks[4] = {0, 0, 0, 0};
     for (int r = 0; r < pooled_rows; r++) {
@@ -609,15 +606,34 @@ static void forward_relu_pool_columns(const conv3x3_microkernels *mk,
         spans[2 * r] = (uint8_t)first;
         spans[2 * r + 1] = (uint8_t)last;
     }
+}
+
+/* Whether pool_rows_one_input takes this shape (with pool_rows' checks). */
+static int one_input_fits(const conv3x3_microkernels *mk,
+                          const conv_forward_geometry *g, int out_channels)
+{
+    return mk->pool_rows_one_input && g->in_channels == 1 &&
+           mk->forward_block == 8 && out_channels % 16 == 0 &&
+           g->out_width / 2 <= 16;
+}
+
+static void forward_relu_pool_columns(const conv3x3_microkernels *mk,
+                                      const conv_forward_geometry *g,
+                                      int out_channels, const float *image,
+                                      const float *packed, const float *bias,
+                                      float *out, size_t out_plane,
+                                      size_t out_row)
+{
+    const int pooled_columns = g->out_width / 2;
+    uint8_t spans[2 * COLUMN_SPAN_ROWS];
+    pooled_column_spans(mk, g, image, spans);
     const float *block_weights = packed;
-    if (mk->pool_rows_one_input && g->in_channels == 1 &&
-        mk->forward_block == 8 && out_channels % 16 == 0 &&
-        pooled_columns <= 16) {
+    if (one_input_fits(mk, g, out_channels)) {
         for (int co = 0; co < out_channels; co += 16)
             mk->pool_rows_one_input(
                 g, image, packed + (size_t)co * 9, bias ? bias + co : NULL,
                 spans, pooled_columns, out + (size_t)co * out_plane, out_plane,
-                out_row);
+                out_row, NULL);
         return;
     }
     for (int co = 0; co < out_channels;) {
@@ -713,6 +729,56 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
             }
             block_weights += (size_t)width * g.in_channels * 9;
             co += valid;
+        }
+    }
+}
+
+/* ---- Forward with ReLU, max-pool and its argmax (training) ---------------
+ * The training forward keeps what the backward pass reads of a pooled
+ * ReLU convolution: the pooled values (its ReLU mask) and the argmax, not
+ * the convolution's output. Where pool_rows_one_input runs (conv1 on
+ * AVX-512), both come from one pass over the spans. */
+static int fuses_pool_argmax(const kernel_table *table, const conv_shape *shape,
+                             const float *packed)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk || !mk->nonzero_columns || forward_winograd(table, shape))
+        return 0;
+    const conv_forward_geometry g = forward_geometry_of(shape);
+    return one_input_fits(mk, &g, shape->out_channels) &&
+           scan_pays(shape->out_channels) && g.in_width <= 64 &&
+           g.out_height / 2 <= COLUMN_SPAN_ROWS &&
+           all_finite(packed,
+                      packed_floats(shape->out_channels, shape->in_channels,
+                                    mk->forward_block));
+}
+
+int conv3x3_fuses_pool_argmax(const kernel_table *table,
+                              const conv_shape *shape, const float *packed)
+{
+    return fuses_pool_argmax(table, shape, packed);
+}
+
+void conv3x3_forward_relu_pool_argmax_packed(
+    const kernel_table *table, const conv_shape *shape, size_t count,
+    const float *input_padded, const float *packed, const float *bias,
+    float *output, uint8_t *argmax)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    const conv_forward_geometry g = forward_geometry_of(shape);
+    const int out_channels = shape->out_channels;
+    const int pooled_rows = g.out_height / 2, pooled_columns = g.out_width / 2;
+    const size_t pooled_plane = (size_t)pooled_rows * pooled_columns;
+    uint8_t spans[2 * COLUMN_SPAN_ROWS];
+    for (size_t i = 0; i < count; i++) {
+        const float *image = input_padded + i * g.in_plane;
+        pooled_column_spans(mk, &g, image, spans);
+        for (int co = 0; co < out_channels; co += 16) {
+            const size_t plane = (i * out_channels + co) * pooled_plane;
+            mk->pool_rows_one_input(
+                &g, image, packed + (size_t)co * 9, bias ? bias + co : NULL,
+                spans, pooled_columns, output + plane, pooled_plane,
+                (size_t)pooled_columns, argmax + plane);
         }
     }
 }

@@ -75,6 +75,22 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
                                       const float *packed, const float *bias,
                                       float *output, size_t output_plane,
                                       size_t output_row);
+/* Whether conv3x3_forward_relu_pool_argmax_packed runs this shape with
+ * this table and these packed weights (one input channel, 16 output
+ * channels at a time, finite weights, on AVX-512). If not, run the
+ * convolution and the max-pool. */
+int conv3x3_fuses_pool_argmax(const kernel_table *table,
+                              const conv_shape *shape, const float *packed);
+
+/* The max-pool's output and argmax (kernels.h: maxpool2x2_forward_kernel,
+ * dense planes) of ReLU(conv3x3_forward_packed), without storing the
+ * convolution's output: the same bits as the convolution followed by the
+ * max-pool. Only where conv3x3_fuses_pool_argmax is true. */
+void conv3x3_forward_relu_pool_argmax_packed(
+    const kernel_table *table, const conv_shape *shape, size_t count,
+    const float *input_padded, const float *packed, const float *bias,
+    float *output, uint8_t *argmax);
+
 void conv3x3_backward_input_packed(const kernel_table *table,
                                    const conv_shape *shape, size_t count,
                                    const float *packed_backward,

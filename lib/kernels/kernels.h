@@ -213,11 +213,15 @@ typedef void (*conv_forward_pool_rows)(const conv_forward_geometry *g,
 
 /* pool_rows for one input channel and 16 output channels (two forward
  * blocks of 8: `packed` points at the first), every channel valid and
- * bias a vector of 16 (or NULL). */
+ * bias a vector of 16 (or NULL). If argmax is not NULL it also receives
+ * each pooled value's position in its window, as the max-pool's argmax
+ * (0 outside the spans, where the four values are equal): channel co,
+ * pooled row r, column c at argmax[(co * pooled_rows + r) *
+ * pooled_columns + c], pooled_rows = g->out_height / 2. */
 typedef void (*conv_forward_pool_rows_one_input)(
     const conv_forward_geometry *g, const float *in, const float *packed,
     const float *bias, const uint8_t *spans, int pooled_columns, float *out,
-    size_t out_plane, size_t out_row);
+    size_t out_plane, size_t out_row, uint8_t *argmax);
 
 /* Bit x set where row[x] is not zero (+0 and -0 are zero, NaN is not),
  * for x < width <= 64. */

@@ -352,6 +352,20 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                 l++; /* the pool is done */
                 break;
             }
+            if (ws->training && layer->relu && is_pool(arch, l + 1) &&
+                conv3x3_fuses_pool_argmax(k, &layer->shape,
+                                          ws->packed_forward[l])) {
+                /* The pool's output (the ReLU mask the backward pass
+                 * reads) and argmax, without the convolution's. */
+                conv3x3_forward_relu_pool_argmax_packed(
+                    k, &layer->shape, count, padded, ws->packed_forward[l],
+                    parameters + layer->bias_offset,
+                    l + 1 == last && outputs ? outputs : ws->output[l + 1],
+                    ws->argmax[l + 1]);
+                interior_written = 0;
+                l++; /* the pool is done */
+                break;
+            }
             conv3x3_forward_packed(
                 k, &layer->shape, count, padded, ws->packed_forward[l],
                 parameters + layer->bias_offset, layer->relu, output);
