@@ -320,17 +320,20 @@ static void pool_rows_one_input(const conv_forward_geometry *g, const float *in,
 }
 
 /* NaN compares unequal to zero, as != does. */
-static uint64_t nonzero_columns_avx512(const float *row, int width)
+static void nonzero_columns_avx512(const float *plane, int width, int rows,
+                                   size_t row_stride, uint64_t *masks)
 {
-    uint64_t bits = 0;
-    for (int x = 0; x < width; x += 16) {
-        const __m512 v = _mm512_maskz_loadu_ps(
-            lanes_mask(width - x < 16 ? width - x : 16), row + x);
-        bits |=
-            (uint64_t)_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ)
-            << x;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int y = 0; y < rows; y++) {
+        const float *row = plane + (size_t)y * row_stride;
+        uint64_t bits = 0;
+        for (int x = 0; x < width; x += 16) {
+            const __m512 v =
+                _mm512_maskz_loadu_ps(lanes_mask(width - x), row + x);
+            bits |= (uint64_t)_mm512_cmp_ps_mask(v, zero, _CMP_NEQ_UQ) << x;
+        }
+        masks[y] |= bits;
     }
-    return bits;
 }
 
 DEFINE_WEIGHT_TILE(3)

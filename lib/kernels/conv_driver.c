@@ -576,23 +576,19 @@ static void pooled_column_spans(const conv3x3_microkernels *mk,
                                 const conv_forward_geometry *g,
                                 const float *image, uint8_t *spans)
 {
-    const int wp = g->in_width;
     const int pooled_rows = g->out_height / 2,
               pooled_columns = g->out_width / 2;
-    /* masks[k]: padded row 2 r + k of every channel, ORed. */
-    uint64_t masks[4] = {0, 0, 0, 0};
+    /* masks[y]: padded row y of every channel, ORed (rows 0 .. 2 r + 3
+     * are read). */
+    uint64_t masks[2 * COLUMN_SPAN_ROWS + 2];
+    const int rows = 2 * pooled_rows + 2;
+    memset(masks, 0, sizeof(uint64_t) * (size_t)rows);
+    for (int c = 0; c < g->in_channels; c++)
+        mk->nonzero_columns(image + (size_t)c * g->in_plane, g->in_width, rows,
+                            (size_t)g->in_width, masks);
     for (int r = 0; r < pooled_rows; r++) {
-        for (int k = r == 0 ? 0 : 2; k < 4; k++) {
-            if (r > 0)
-                masks[k - 2] = masks[k];
-            uint64_t bits = 0;
-            for (int c = 0; c < g->in_channels; c++)
-                bits |= mk->nonzero_columns(image + (size_t)c * g->in_plane +
-                                                (size_t)(2 * r + k) * wp,
-                                            wp);
-            masks[k] = bits;
-        }
-        const uint64_t window = masks[0] | masks[1] | masks[2] | masks[3];
+        const uint64_t window = masks[2 * r] | masks[2 * r + 1] |
+                                masks[2 * r + 2] | masks[2 * r + 3];
         int first = 0, last = 0;
         if (window != 0) {
             const int left = __builtin_ctzll(window),

@@ -223,9 +223,11 @@ typedef void (*conv_forward_pool_rows_one_input)(
     const float *bias, const uint8_t *spans, int pooled_columns, float *out,
     size_t out_plane, size_t out_row, uint8_t *argmax);
 
-/* Bit x set where row[x] is not zero (+0 and -0 are zero, NaN is not),
- * for x < width <= 64. */
-typedef uint64_t (*conv_nonzero_columns)(const float *row, int width);
+/* For each of `rows` rows of `width` <= 64 floats, row_stride apart from
+ * `plane`: masks[y] |= bit x set where row y's value x is not zero (+0 and
+ * -0 are zero, NaN is not). */
+typedef void (*conv_nonzero_columns)(const float *plane, int width, int rows,
+                                     size_t row_stride, uint64_t *masks);
 
 /* The strips for one block width: for one-vector and two-vector column
  * segments, with their rows per group, and one-row variants for images
