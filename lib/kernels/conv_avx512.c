@@ -175,20 +175,25 @@ SIMD_INLINE void pooled_pixels(const int n, const int with_argmax,
     for (int k = 0; k < 4 * n; k++)
         acc[k] = bias;
     const float *x = in + (size_t)(2 * r) * wp + 2 * first;
+    /* Each input value broadcast once, into every pixel it reaches; a
+     * pixel still takes its taps in order (input row, then column). */
     UNROLL_FULL
-    for (int kh = 0; kh < 3; kh++)
+    for (int row = 0; row < 4; row++)
         UNROLL_FULL
-    for (int kw = 0; kw < 3; kw++)
+    for (int column = 0; column < 2 * n + 2; column++) {
+        const __m512 value = _mm512_set1_ps(x[(size_t)row * wp + column]);
         UNROLL_FULL
-    for (int p = 0; p < n; p++)
-        UNROLL_FULL
-    for (int dy = 0; dy < 2; dy++)
-        UNROLL_FULL
-    for (int dx = 0; dx < 2; dx++) {
-        __m512 *a = &acc[4 * p + 2 * dy + dx];
-        *a = _mm512_fmadd_ps(
-            weight[3 * kh + kw],
-            _mm512_set1_ps(x[(size_t)(dy + kh) * wp + 2 * p + dx + kw]), *a);
+        for (int p = 0; p < n; p++)
+            UNROLL_FULL
+        for (int dy = 0; dy < 2; dy++)
+            UNROLL_FULL
+        for (int dx = 0; dx < 2; dx++) {
+            const int kh = row - dy, kw = column - 2 * p - dx;
+            if (kh < 0 || kh > 2 || kw < 0 || kw > 2)
+                continue;
+            __m512 *a = &acc[4 * p + 2 * dy + dx];
+            *a = _mm512_fmadd_ps(weight[3 * kh + kw], value, *a);
+        }
     }
     const __m512 zero = _mm512_setzero_ps();
     UNROLL_FULL
@@ -277,14 +282,13 @@ pool_rows_one_input_with(const int with_argmax, const conv_forward_geometry *g,
             if (with_argmax)
                 _mm512_store_si512(position[c], _mm512_setzero_si512());
         }
+        /* Groups of 3 pooled columns (12 accumulators) measured a little
+         * faster than groups of 4. */
         int c = first;
-        for (; c + 4 <= end; c += 4)
-            pooled_pixels(4, with_argmax, in, wp, r, c, weight, start, pooled,
-                          position);
-        if (end - c == 3)
+        for (; c + 3 <= end; c += 3)
             pooled_pixels(3, with_argmax, in, wp, r, c, weight, start, pooled,
                           position);
-        else if (end - c == 2)
+        if (end - c == 2)
             pooled_pixels(2, with_argmax, in, wp, r, c, weight, start, pooled,
                           position);
         else if (end - c == 1)
