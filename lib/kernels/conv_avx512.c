@@ -258,6 +258,16 @@ pool_rows_one_input_with(const int with_argmax, const conv_forward_geometry *g,
     const size_t argmax_plane = (size_t)pooled_rows * pooled_columns;
     float fills[16];
     _mm512_storeu_ps(fills, fill);
+    /* pooled[c]: pooled column c's 16 channels, ReLU(bias) outside the
+     * span (where the position is 0): filled once, and each row's span
+     * is filled again after its store. */
+    float pooled[16][16] __attribute__((aligned(64)));
+    int32_t position[16][16] __attribute__((aligned(64)));
+    for (int c = 0; c < 16; c++) {
+        _mm512_store_ps(pooled[c], fill);
+        if (with_argmax)
+            _mm512_store_si512(position[c], _mm512_setzero_si512());
+    }
     for (int r = 0; r < pooled_rows; r++) {
         float *row_out = out + (size_t)r * out_row;
         uint8_t *row_argmax =
@@ -272,15 +282,6 @@ pool_rows_one_input_with(const int with_argmax, const conv_forward_geometry *g,
                                          row_mask, _mm_setzero_si128());
             }
             continue;
-        }
-        /* pooled[c]: pooled column c's 16 channels (ReLU(bias) outside
-         * the span, where the position is 0). */
-        float pooled[16][16] __attribute__((aligned(64)));
-        int32_t position[16][16] __attribute__((aligned(64)));
-        for (int c = 0; c < 16; c++) {
-            _mm512_store_ps(pooled[c], fill);
-            if (with_argmax)
-                _mm512_store_si512(position[c], _mm512_setzero_si512());
         }
         /* Groups of 3 pooled columns (12 accumulators) measured a little
          * faster than groups of 4. */
@@ -305,6 +306,11 @@ pool_rows_one_input_with(const int with_argmax, const conv_forward_geometry *g,
                 _mm_mask_storeu_epi8(
                     row_argmax + co * argmax_plane, row_mask,
                     _mm512_cvtepi32_epi8(_mm512_castps_si512(rows[co])));
+        }
+        for (int k = first; k < end; k++) {
+            _mm512_store_ps(pooled[k], fill);
+            if (with_argmax)
+                _mm512_store_si512(position[k], _mm512_setzero_si512());
         }
     }
 }
