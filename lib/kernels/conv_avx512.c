@@ -334,6 +334,21 @@ static void nonzero_columns_avx512(const float *plane, int width, int rows,
                                    size_t row_stride, uint64_t *masks)
 {
     const __m512 zero = _mm512_setzero_ps();
+    if (width <= 32) {
+        /* Two vectors a row (every network's rows), masks made once. */
+        const __mmask16 low = lanes_mask(width), high = lanes_mask(width - 16);
+        for (int y = 0; y < rows; y++) {
+            const float *row = plane + (size_t)y * row_stride;
+            const uint32_t bits =
+                (uint32_t)_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(low, row),
+                                             zero, _CMP_NEQ_UQ) |
+                (uint32_t)_mm512_cmp_ps_mask(
+                    _mm512_maskz_loadu_ps(high, row + 16), zero, _CMP_NEQ_UQ)
+                    << 16;
+            masks[y] |= bits;
+        }
+        return;
+    }
     for (int y = 0; y < rows; y++) {
         const float *row = plane + (size_t)y * row_stride;
         uint64_t bits = 0;
