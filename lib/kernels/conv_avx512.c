@@ -334,7 +334,7 @@ static void nonzero_columns_avx512(const float *plane, int width, int rows,
                                    size_t row_stride, uint64_t *masks)
 {
     const __m512 zero = _mm512_setzero_ps();
-    if (width <= 32) {
+    if (width > 16 && width <= 32) {
         /* Two vectors a row (every network's rows), masks made once. */
         const __mmask16 low = lanes_mask(width), high = lanes_mask(width - 16);
         for (int y = 0; y < rows; y++) {

@@ -734,8 +734,8 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
  * ReLU convolution: the pooled values (its ReLU mask) and the argmax, not
  * the convolution's output. Where pool_rows_one_input runs (conv1 on
  * AVX-512), both come from one pass over the spans. */
-static int fuses_pool_argmax(const kernel_table *table, const conv_shape *shape,
-                             const float *packed)
+int conv3x3_fuses_pool_argmax(const kernel_table *table,
+                              const conv_shape *shape, const float *packed)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
     if (!mk || !mk->nonzero_columns || forward_winograd(table, shape))
@@ -747,12 +747,6 @@ static int fuses_pool_argmax(const kernel_table *table, const conv_shape *shape,
            all_finite(packed,
                       packed_floats(shape->out_channels, shape->in_channels,
                                     mk->forward_block));
-}
-
-int conv3x3_fuses_pool_argmax(const kernel_table *table,
-                              const conv_shape *shape, const float *packed)
-{
-    return fuses_pool_argmax(table, shape, packed);
 }
 
 void conv3x3_forward_relu_pool_argmax_packed(
