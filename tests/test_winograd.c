@@ -226,7 +226,7 @@ static void test_overflowing_weights_run_direct(void **state)
         if (fuses) {
             const size_t pooled = z.output / 4; /* 16 x 16 -> 8 x 8 */
             conv3x3_forward_relu_pool_packed(t, &s, count, input, packed, bias,
-                                             output, 64, 8);
+                                             NULL, output, 64, 8);
             for (size_t j = 0; j < pooled; j++)
                 check_equal(t->name, "overflowing weights, pooled", j,
                             output[j], INFINITY);

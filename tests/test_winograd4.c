@@ -214,7 +214,8 @@ static void test_driver_choice(void **state)
                         staged[j]);
         assert_true(conv3x3_fuses_pool(t, shape, packed));
         conv3x3_forward_relu_pool_packed(t, shape, count, input, packed, bias,
-                                         driver, (size_t)ph * pw, (size_t)pw);
+                                         NULL, driver, (size_t)ph * pw,
+                                         (size_t)pw);
         winograd4_forward_relu_pool(w4, shape, count, input, stage_packed, bias,
                                     staged, (size_t)ph * pw, (size_t)pw);
         for (size_t j = 0; j < count * 8 * (size_t)ph * pw; j++)

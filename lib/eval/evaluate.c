@@ -17,6 +17,7 @@
 #include "common/numeric.h"
 #include "common/thread.h"
 #include "eval/classify.h"
+#include "kernels/conv_driver.h"
 #include "kernels/kernels.h"
 #include "network/model_internal.h"
 #include "network/passes.h"
@@ -90,8 +91,13 @@ static int same_network(const cosnet_model *a, const cosnet_model *b)
 typedef struct worker_buffers {
     network_workspace **workspaces; /* one per model, shared when equal */
     float *pixels;                  /* chunk x image floats */
-    int bordered;        /* pixels in model_convert_input's layout, which every
-                            model takes; else dense images */
+    int bordered; /* pixels in model_convert_input's layout, which every
+                     model takes; else dense images */
+    /* With bordered pixels: the first convolution's column spans of the
+     * chunk (span_bytes per image), made once for every model; NULL when
+     * the kernels make none for its shape. */
+    uint8_t *spans;
+    size_t span_bytes;
     float *outputs;      /* models x chunk x dims */
     float *true_vectors; /* chunk x dims: v_y of each image */
     float *scores;       /* 2 x models x chunk: seed, own-label */
@@ -105,6 +111,7 @@ static void buffers_free(worker_buffers *b, size_t models)
                 network_workspace_free(b->workspaces[k]);
     memory_free(b->workspaces);
     memory_free(b->pixels);
+    memory_free(b->spans);
     memory_free(b->outputs);
     memory_free(b->true_vectors);
     memory_free(b->scores);
@@ -131,6 +138,16 @@ static cosnet_status buffers_create(const evaluation_job *job, size_t chunk,
         !b->scores)
         return error_out_of_memory("evaluation buffers",
                                    classes * chunk * dims * sizeof(float));
+    if (b->bordered) {
+        b->span_bytes =
+            conv3x3_pool_span_bytes(job->kernels, network_padded_input(first));
+        if (b->span_bytes > 0) {
+            b->spans = memory_allocate(chunk * b->span_bytes);
+            if (!b->spans)
+                return error_out_of_memory("evaluation spans",
+                                           chunk * b->span_bytes);
+        }
+    }
     for (size_t k = 0; k < classes; k++) {
         if (k > 0 && same_network(job->models[k], job->models[k - 1])) {
             b->workspaces[k] = b->workspaces[k - 1];
@@ -185,17 +202,21 @@ static void *evaluation_worker_run(void *argument)
                    dims * sizeof(float));
         }
         /* Pixels converted once, then every model while they are cached. */
-        if (b.bordered)
+        if (b.bordered) {
             model_convert_input(kernels, &job->models[0]->arch, job->dataset,
                                 first, n, b.pixels);
-        else
+            if (b.spans)
+                conv3x3_pool_spans(kernels,
+                                   network_padded_input(&job->models[0]->arch),
+                                   n, b.pixels, b.spans);
+        } else
             model_convert_images(kernels, job->dataset, first, n, b.pixels);
         for (size_t k = 0; k < classes; k++) {
             float *out = b.outputs + k * chunk * dims;
             if (b.bordered)
                 model_forward_input(b.workspaces[k], &job->models[k]->arch,
-                                    job->models[k]->parameters, b.pixels, n,
-                                    out);
+                                    job->models[k]->parameters, b.pixels,
+                                    b.spans, n, out);
             else
                 network_forward(b.workspaces[k], job->models[k]->parameters,
                                 b.pixels, n, out);

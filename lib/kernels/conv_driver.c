@@ -617,12 +617,16 @@ static void forward_relu_pool_columns(const conv3x3_microkernels *mk,
                                       const conv_forward_geometry *g,
                                       int out_channels, const float *image,
                                       const float *packed, const float *bias,
-                                      float *out, size_t out_plane,
-                                      size_t out_row)
+                                      const uint8_t *given_spans, float *out,
+                                      size_t out_plane, size_t out_row)
 {
     const int pooled_columns = g->out_width / 2;
-    uint8_t spans[2 * COLUMN_SPAN_ROWS];
-    pooled_column_spans(mk, g, image, spans);
+    uint8_t own_spans[2 * COLUMN_SPAN_ROWS];
+    const uint8_t *spans = given_spans;
+    if (!spans) {
+        pooled_column_spans(mk, g, image, own_spans);
+        spans = own_spans;
+    }
     const float *block_weights = packed;
     if (one_input_fits(mk, g, out_channels)) {
         for (int co = 0; co < out_channels; co += 16)
@@ -645,12 +649,44 @@ static void forward_relu_pool_columns(const conv3x3_microkernels *mk,
     }
 }
 
+/* Whether the fused forward of this shape computes column spans (finite
+ * weights aside): bytes of spans per image, else 0. */
+static size_t span_bytes(const kernel_table *table, const conv_shape *shape)
+{
+    const conv3x3_microkernels *mk = table->conv3x3;
+    if (!mk || !mk->pool_rows[0] || !mk->nonzero_columns ||
+        !scan_pays(shape->out_channels) || forward_winograd(table, shape))
+        return 0;
+    const conv_forward_geometry g = forward_geometry_of(shape);
+    if (g.out_width / 2 > mk->lanes || g.in_width > 64 ||
+        g.out_height / 2 > COLUMN_SPAN_ROWS)
+        return 0;
+    return 2 * (size_t)(g.out_height / 2);
+}
+
+size_t conv3x3_pool_span_bytes(const kernel_table *table,
+                               const conv_shape *shape)
+{
+    return span_bytes(table, shape);
+}
+
+void conv3x3_pool_spans(const kernel_table *table, const conv_shape *shape,
+                        size_t count, const float *input_padded, uint8_t *spans)
+{
+    const conv_forward_geometry g = forward_geometry_of(shape);
+    const size_t per_image = span_bytes(table, shape);
+    const size_t in_image = (size_t)shape->in_channels * g.in_plane;
+    for (size_t i = 0; i < count; i++)
+        pooled_column_spans(table->conv3x3, &g, input_padded + i * in_image,
+                            spans + i * per_image);
+}
+
 void conv3x3_forward_relu_pool_packed(const kernel_table *table,
                                       const conv_shape *shape, size_t count,
                                       const float *input_padded,
                                       const float *packed, const float *bias,
-                                      float *output, size_t output_plane,
-                                      size_t output_row)
+                                      const uint8_t *spans, float *output,
+                                      size_t output_plane, size_t output_row)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
     const winograd_microkernels *w = forward_winograd(table, shape);
@@ -685,17 +721,16 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
         scan_pays(out_channels) &&
         all_finite(packed, packed_floats(out_channels, shape->in_channels,
                                          mk->forward_block));
-    const int by_columns = skip_zero_rows && mk->pool_rows[0] &&
-                           mk->nonzero_columns && pooled_columns <= lanes &&
-                           whole.in_width <= 64 &&
-                           pooled_rows <= COLUMN_SPAN_ROWS;
+    const size_t per_image = span_bytes(table, shape);
+    const int by_columns = skip_zero_rows && per_image > 0;
     for (size_t i = 0; i < count; i++) {
         const float *image = input_padded + i * in_image;
         float *image_out = output + i * (size_t)out_channels * output_plane;
         if (by_columns) {
             forward_relu_pool_columns(mk, &whole, out_channels, image, packed,
-                                      bias, image_out, output_plane,
-                                      output_row);
+                                      bias,
+                                      spans ? spans + i * per_image : NULL,
+                                      image_out, output_plane, output_row);
             continue;
         }
         int first = 0, last = pooled_rows;
@@ -738,12 +773,10 @@ int conv3x3_fuses_pool_argmax(const kernel_table *table,
                               const conv_shape *shape, const float *packed)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
-    if (!mk || !mk->nonzero_columns || forward_winograd(table, shape))
+    if (span_bytes(table, shape) == 0)
         return 0;
     const conv_forward_geometry g = forward_geometry_of(shape);
     return one_input_fits(mk, &g, shape->out_channels) &&
-           scan_pays(shape->out_channels) && g.in_width <= 64 &&
-           g.out_height / 2 <= COLUMN_SPAN_ROWS &&
            all_finite(packed,
                       packed_floats(shape->out_channels, shape->in_channels,
                                     mk->forward_block));

@@ -65,16 +65,30 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
 int conv3x3_fuses_pool(const kernel_table *table, const conv_shape *shape,
                        const float *packed);
 
+/* Bytes per image of the column spans the fused forward computes from
+ * each input image for this shape and table (conv_driver.c: only the
+ * pooled columns that read a nonzero input are computed), or 0 if it
+ * computes none. They depend on the input alone, so callers that run
+ * several models on the same input (the evaluation) make them once with
+ * conv3x3_pool_spans: count images of input_padded into spans (count x
+ * conv3x3_pool_span_bytes bytes; only where those are not 0). */
+size_t conv3x3_pool_span_bytes(const kernel_table *table,
+                               const conv_shape *shape);
+void conv3x3_pool_spans(const kernel_table *table, const conv_shape *shape,
+                        size_t count, const float *input_padded,
+                        uint8_t *spans);
+
 /* max-pool(ReLU(conv3x3_forward_packed)) without storing the convolution's
  * output: the layout of conv3x3_forward_relu_pool_scalar (kernels.h), the
  * same bits as the convolution followed by the max-pool in every variant.
- * Only for tables for which conv3x3_fuses_pool is true. */
+ * spans: NULL, or conv3x3_pool_spans of these images (then not made
+ * again). Only for tables for which conv3x3_fuses_pool is true. */
 void conv3x3_forward_relu_pool_packed(const kernel_table *table,
                                       const conv_shape *shape, size_t count,
                                       const float *input_padded,
                                       const float *packed, const float *bias,
-                                      float *output, size_t output_plane,
-                                      size_t output_row);
+                                      const uint8_t *spans, float *output,
+                                      size_t output_plane, size_t output_row);
 /* Whether conv3x3_forward_relu_pool_argmax_packed runs this shape with
  * this table and these packed weights (one input channel, 16 output
  * channels at a time, finite weights, on AVX-512). If not, run the

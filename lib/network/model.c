@@ -336,10 +336,11 @@ void model_convert_input(const kernel_table *kernels,
 void model_forward_input(network_workspace *workspace,
                          const architecture_description *arch,
                          const float *parameters, const float *input,
-                         size_t count, float *outputs)
+                         const uint8_t *spans, size_t count, float *outputs)
 {
     if (network_padded_input(arch))
-        network_forward_padded(workspace, parameters, input, count, outputs);
+        network_forward_padded(workspace, parameters, input, spans, count,
+                               outputs);
     else
         network_forward(workspace, parameters, input, count, outputs);
 }
@@ -386,8 +387,8 @@ COSNET_API cosnet_status cosnet_model_predict_dataset(
     for (size_t done = 0; done < count; done += chunk) {
         size_t n = count - done < chunk ? count - done : chunk;
         model_convert_input(kernels, arch, dataset, first + done, n, staging);
-        model_forward_input(workspace, arch, model->parameters, staging, n,
-                            outputs + done * arch->output_dims);
+        model_forward_input(workspace, arch, model->parameters, staging, NULL,
+                            n, outputs + done * arch->output_dims);
     }
     memory_free(staging);
     network_workspace_free(workspace);

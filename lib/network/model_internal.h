@@ -53,10 +53,11 @@ void model_convert_input(const kernel_table *kernels,
                          size_t count, float *out);
 
 /* network_forward on images in that layout (the workspace's architecture
- * must take the layout of `arch`). */
+ * must take the layout of `arch`). spans: NULL, or for a bordered layout
+ * the first convolution's conv3x3_pool_spans of these images. */
 void model_forward_input(network_workspace *workspace,
                          const architecture_description *arch,
                          const float *parameters, const float *input,
-                         size_t count, float *outputs);
+                         const uint8_t *spans, size_t count, float *outputs);
 
 #endif

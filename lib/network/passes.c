@@ -309,8 +309,8 @@ static void pack_weights(network_workspace *ws, const float *parameters)
  * buffer. When training, every activation the backward pass reads is kept
  * in dense form. */
 static void forward_chunk(network_workspace *ws, const float *parameters,
-                          const float *images, int images_padded, size_t count,
-                          float *outputs)
+                          const float *images, int images_padded,
+                          const uint8_t *spans, size_t count, float *outputs)
 {
     const architecture_description *arch = &ws->arch;
     const kernel_table *k = ws->kernels;
@@ -348,7 +348,8 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                 }
                 conv3x3_forward_relu_pool_packed(
                     k, &layer->shape, count, padded, ws->packed_forward[l],
-                    parameters + layer->bias_offset, pooled, plane, row);
+                    parameters + layer->bias_offset, l == 0 ? spans : NULL,
+                    pooled, plane, row);
                 l++; /* the pool is done */
                 break;
             }
@@ -408,14 +409,19 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
     }
 }
 
-/* Prediction on count images of `in` floats each. */
+/* Prediction on count images of `in` floats each (spans: NULL, or the
+ * first layer's conv3x3_pool_spans of the padded images). */
 static void forward_images(network_workspace *workspace,
                            const float *parameters, const float *images,
-                           int images_padded, size_t in, size_t count,
-                           float *outputs)
+                           int images_padded, const uint8_t *spans, size_t in,
+                           size_t count, float *outputs)
 {
     const architecture_description *arch = &workspace->arch;
     const size_t out = arch->output_dims, chunk = arch->chunk;
+    const size_t span_bytes =
+        spans ? conv3x3_pool_span_bytes(workspace->kernels,
+                                        &arch->layers[0].shape)
+              : 0;
     const int training = workspace->training;
     workspace->training = 0; /* prediction: no activations kept */
     pack_weights(workspace, parameters);
@@ -423,7 +429,8 @@ static void forward_images(network_workspace *workspace,
     for (size_t first = 0; first < count; first += chunk) {
         size_t n = count - first < chunk ? count - first : chunk;
         forward_chunk(workspace, parameters, images + first * in, images_padded,
-                      n, outputs + first * out);
+                      span_bytes ? spans + first * span_bytes : NULL, n,
+                      outputs + first * out);
     }
     workspace->training = training;
 }
@@ -431,7 +438,7 @@ static void forward_images(network_workspace *workspace,
 void network_forward(network_workspace *workspace, const float *parameters,
                      const float *images, size_t count, float *outputs)
 {
-    forward_images(workspace, parameters, images, 0,
+    forward_images(workspace, parameters, images, 0, NULL,
                    architecture_input_size(&workspace->arch), count, outputs);
 }
 
@@ -442,10 +449,10 @@ const conv_shape *network_padded_input(const architecture_description *arch)
 
 void network_forward_padded(network_workspace *workspace,
                             const float *parameters, const float *padded_images,
-                            size_t count, float *outputs)
+                            const uint8_t *spans, size_t count, float *outputs)
 {
     const conv_shape *shape = network_padded_input(&workspace->arch);
-    forward_images(workspace, parameters, padded_images, 1,
+    forward_images(workspace, parameters, padded_images, 1, spans,
                    (size_t)shape->in_channels * padded_plane(shape), count,
                    outputs);
 }
@@ -549,7 +556,7 @@ float network_loss_gradient_share(network_workspace *workspace,
         size_t count = n - first < chunk ? n - first : chunk;
         const float *chunk_images = images + first * image_size;
         ws->dropout_first = first;
-        forward_chunk(ws, parameters, chunk_images, 0, count, NULL);
+        forward_chunk(ws, parameters, chunk_images, 0, NULL, count, NULL);
         if (outputs)
             memcpy(outputs + first * dims, chunk_outputs,
                    sizeof(float) * count * dims);

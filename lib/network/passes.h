@@ -60,10 +60,12 @@ void network_forward(network_workspace *workspace, const float *parameters,
 const conv_shape *network_padded_input(const architecture_description *arch);
 
 /* network_forward on images in that layout (count x in_channels padded
- * planes); only when network_padded_input is not NULL. */
+ * planes); only when network_padded_input is not NULL. spans: NULL, or
+ * conv3x3_pool_spans (conv_driver.h) of these images for the first layer's
+ * shape, made once for several models. */
 void network_forward_padded(network_workspace *workspace,
                             const float *parameters, const float *padded_images,
-                            size_t count, float *outputs);
+                            const uint8_t *spans, size_t count, float *outputs);
 
 /* Forward on n >= 1 images, the cosine loss
  * L = (1/n) sum_i (1 - cos(f(x_i), t_i)) against targets + i *
