@@ -287,6 +287,63 @@ static void test_conv_forward_random_shapes(void **state)
 
 /* ---- convolution, ReLU and max-pool in one ----------------------------- */
 
+/* The inputs of a fused-forward check and the reference it is held to:
+ * input, weights and bias drawn (zero_rows as below), the weights packed,
+ * and, by fused_pool_reference, the variant's convolution with ReLU then
+ * its max-pool into pooled and argmax (dense planes). */
+typedef struct fused_pool_case {
+    float *input, *weights, *bias, *packed, *conv, *pooled;
+    uint8_t *argmax;
+} fused_pool_case;
+
+static void fused_pool_make(const kernel_table *table, const conv_case *c,
+                            random_generator *rng, int zero_rows,
+                            fused_pool_case *p)
+{
+    const conv_sizes z = sizes_of(c);
+    const size_t pooled_count =
+        c->count * (size_t)z.cout * (z.ho / 2) * (z.wo / 2);
+    p->input = malloc(sizeof(float) * z.input);
+    p->weights = malloc(sizeof(float) * z.weights);
+    p->bias = malloc(sizeof(float) * (size_t)z.cout);
+    p->packed =
+        malloc(sizeof(float) * conv3x3_packed_forward_floats(table, &c->shape));
+    p->conv = malloc(sizeof(float) * z.output);
+    p->pooled = malloc(sizeof(float) * (pooled_count + 1));
+    p->argmax = malloc(pooled_count + 1);
+    assert_true(p->input && p->weights && p->bias && p->packed && p->conv &&
+                p->pooled && p->argmax);
+    fill_uniform(rng, p->input, z.input);
+    fill_uniform(rng, p->weights, z.weights);
+    fill_uniform(rng, p->bias, (size_t)z.cout);
+    if (zero_rows)
+        zero_row_bands(rng, c, p->input, p->weights, zero_rows == 2);
+    conv3x3_pack_forward(table, &c->shape, p->weights, p->packed);
+}
+
+static void fused_pool_reference(const kernel_table *table, const conv_case *c,
+                                 fused_pool_case *p)
+{
+    const conv_sizes z = sizes_of(c);
+    const int ph = z.ho / 2, pw = z.wo / 2;
+    conv3x3_forward_packed(table, &c->shape, c->count, p->input, p->packed,
+                           p->bias, 1, p->conv);
+    table->maxpool2x2_forward(c->count * (size_t)z.cout, z.ho, z.wo, p->conv,
+                              p->pooled, (size_t)ph * pw, (size_t)pw,
+                              p->argmax);
+}
+
+static void fused_pool_free(fused_pool_case *p)
+{
+    free(p->input);
+    free(p->weights);
+    free(p->bias);
+    free(p->packed);
+    free(p->conv);
+    free(p->pooled);
+    free(p->argmax);
+}
+
 /* The fused forward of a variant against the same variant's convolution
  * followed by the max-pool, bit for bit (the fused strips take every tap in
  * the plain strips' order): every pooled value, written into a buffer laid
@@ -307,49 +364,33 @@ static int check_conv_relu_pool(const kernel_table *table, const conv_case *c,
     const int ph = z.ho / 2, pw = z.wo / 2;
     const size_t row = (size_t)pw + 3, plane = (size_t)(ph + 3) * row;
     const size_t planes = c->count * (size_t)z.cout;
-    const size_t packed_count = conv3x3_packed_forward_floats(table, &c->shape);
-    float *input = malloc(sizeof(float) * z.input);
-    float *weights = malloc(sizeof(float) * z.weights);
-    float *bias = malloc(sizeof(float) * (size_t)z.cout);
-    float *packed = malloc(sizeof(float) * packed_count);
-    float *conv = malloc(sizeof(float) * z.output);
-    float *pooled = malloc(sizeof(float) * (planes * ph * pw + 1));
-    uint8_t *argmax = malloc(planes * ph * pw + 1);
+    fused_pool_case p;
+    fused_pool_make(table, c, rng, zero_rows, &p);
     guarded go;
     float *output = guarded_floats(&go, planes * plane);
-    assert_true(input && weights && bias && packed && conv && pooled && argmax);
-    fill_uniform(rng, input, z.input);
-    fill_uniform(rng, weights, z.weights);
-    fill_uniform(rng, bias, (size_t)z.cout);
-    if (zero_rows)
-        zero_row_bands(rng, c, input, weights, zero_rows == 2);
     fill_value(output, planes * plane, SENTINEL);
-    conv3x3_pack_forward(table, &c->shape, weights, packed);
-    const int fused = conv3x3_fuses_pool(table, &c->shape, packed);
+    const int fused = conv3x3_fuses_pool(table, &c->shape, p.packed);
     if (fused) {
-        conv3x3_forward_packed(table, &c->shape, c->count, input, packed, bias,
-                               1, conv);
-        table->maxpool2x2_forward(planes, z.ho, z.wo, conv, pooled,
-                                  (size_t)ph * pw, (size_t)pw, argmax);
-        conv3x3_forward_relu_pool_packed(table, &c->shape, c->count, input,
-                                         packed, bias, NULL, output + row + 1,
-                                         plane, row);
+        fused_pool_reference(table, c, &p);
+        conv3x3_forward_relu_pool_packed(table, &c->shape, c->count, p.input,
+                                         p.packed, p.bias, NULL,
+                                         output + row + 1, plane, row);
         size_t stray = check_pooled_interior(table->name, "conv relu pool",
-                                             output, pooled, planes, ph, pw);
+                                             output, p.pooled, planes, ph, pw);
         /* Again with the column spans made beforehand (as the evaluation
          * makes them once for ten models): the same values. */
         const size_t span_bytes = conv3x3_pool_span_bytes(table, &c->shape);
         if (stray == SIZE_MAX && span_bytes > 0) {
             uint8_t *spans = malloc(c->count * span_bytes);
             assert_non_null(spans);
-            conv3x3_pool_spans(table, &c->shape, c->count, input, spans);
+            conv3x3_pool_spans(table, &c->shape, c->count, p.input, spans);
             fill_value(output, planes * plane, SENTINEL);
-            conv3x3_forward_relu_pool_packed(table, &c->shape, c->count, input,
-                                             packed, bias, spans,
+            conv3x3_forward_relu_pool_packed(table, &c->shape, c->count,
+                                             p.input, p.packed, p.bias, spans,
                                              output + row + 1, plane, row);
             stray = check_pooled_interior(table->name,
                                           "conv relu pool, spans given", output,
-                                          pooled, planes, ph, pw);
+                                          p.pooled, planes, ph, pw);
             free(spans);
         }
         if (stray != SIZE_MAX)
@@ -359,13 +400,7 @@ static int check_conv_relu_pool(const kernel_table *table, const conv_case *c,
                      c->shape.pad, stray / plane, stray % plane);
     }
     guarded_free(&go);
-    free(input);
-    free(weights);
-    free(bias);
-    free(packed);
-    free(conv);
-    free(pooled);
-    free(argmax);
+    fused_pool_free(&p);
     return fused;
 }
 
@@ -378,56 +413,34 @@ static int check_conv_relu_pool_argmax(const kernel_table *table,
                                        random_generator *rng, int zero_rows)
 {
     const conv_sizes z = sizes_of(c);
-    const int ph = z.ho / 2, pw = z.wo / 2;
-    const size_t pooled_count = c->count * (size_t)z.cout * ph * pw;
-    const size_t packed_count = conv3x3_packed_forward_floats(table, &c->shape);
-    float *input = malloc(sizeof(float) * z.input);
-    float *weights = malloc(sizeof(float) * z.weights);
-    float *bias = malloc(sizeof(float) * (size_t)z.cout);
-    float *packed = malloc(sizeof(float) * packed_count);
-    float *conv = malloc(sizeof(float) * z.output);
-    float *pooled = malloc(sizeof(float) * (pooled_count + 1));
-    uint8_t *argmax = malloc(pooled_count + 1);
+    const size_t pooled_count =
+        c->count * (size_t)z.cout * (z.ho / 2) * (z.wo / 2);
+    fused_pool_case p;
+    fused_pool_make(table, c, rng, zero_rows, &p);
     guarded go, ga;
     float *output = guarded_floats(&go, pooled_count);
     uint8_t *fused_argmax = guarded_alloc(&ga, pooled_count);
-    assert_true(input && weights && bias && packed && conv && pooled && argmax);
-    fill_uniform(rng, input, z.input);
-    fill_uniform(rng, weights, z.weights);
-    fill_uniform(rng, bias, (size_t)z.cout);
-    if (zero_rows)
-        zero_row_bands(rng, c, input, weights, zero_rows == 2);
-    conv3x3_pack_forward(table, &c->shape, weights, packed);
-    const int fused = conv3x3_fuses_pool_argmax(table, &c->shape, packed);
+    const int fused = conv3x3_fuses_pool_argmax(table, &c->shape, p.packed);
     if (fused) {
         fill_value(output, pooled_count, SENTINEL);
         memset(fused_argmax, 0xAA, pooled_count);
-        conv3x3_forward_packed(table, &c->shape, c->count, input, packed, bias,
-                               1, conv);
-        table->maxpool2x2_forward(c->count * (size_t)z.cout, z.ho, z.wo, conv,
-                                  pooled, (size_t)ph * pw, (size_t)pw, argmax);
+        fused_pool_reference(table, c, &p);
         conv3x3_forward_relu_pool_argmax_packed(table, &c->shape, c->count,
-                                                input, packed, bias, output,
-                                                fused_argmax);
+                                                p.input, p.packed, p.bias,
+                                                output, fused_argmax);
         for (size_t k = 0; k < pooled_count; k++)
-            if (memcmp(&output[k], &pooled[k], sizeof(float)) != 0 ||
-                fused_argmax[k] != argmax[k])
+            if (memcmp(&output[k], &p.pooled[k], sizeof(float)) != 0 ||
+                fused_argmax[k] != p.argmax[k])
                 fail_msg("%s conv relu pool argmax: %dx%d -> %d channels, pad "
                          "%d: pooled value %zu is %a (position %d), the "
                          "max-pool's %a (%d)",
                          table->name, c->shape.in_height, c->shape.in_width,
                          z.cout, c->shape.pad, k, output[k], fused_argmax[k],
-                         pooled[k], argmax[k]);
+                         p.pooled[k], p.argmax[k]);
     }
     guarded_free(&go);
     guarded_free(&ga);
-    free(input);
-    free(weights);
-    free(bias);
-    free(packed);
-    free(conv);
-    free(pooled);
-    free(argmax);
+    fused_pool_free(&p);
     return fused;
 }
 
