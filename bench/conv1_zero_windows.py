@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""How much of conv1's pooled output reads a nonzero pixel, on MNIST: the
+counts behind the column spans of lib/kernels/conv_driver.c
+(docs/performance.md, "Zeros by column").
+
+conv1 is 3x3, pad 1, on 28x28, then a 2x2 max-pool: pooled pixel (r, c)
+reads padded rows 2r .. 2r + 3 and columns 2c .. 2c + 3. Prints, over the
+first N training images, the fraction of pooled pixels whose window holds a
+nonzero pixel, of pooled rows that hold one, and of the run from the first
+to the last such pixel in each row (what the kernels compute), and the
+16-lane vectors of output columns that cover those runs per image (two per
+row before the change).
+
+Usage: /usr/bin/python3 bench/conv1_zero_windows.py [MNIST_DIR] [N]
+(default $COSNET_DATA, else ~/.cache/cosnet/mnist; N 20000). Needs numpy
+(Debian's python3-numpy, which python3-torch brings).
+"""
+import os
+import sys
+
+import numpy as np
+
+
+def main():
+    folder = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
+        "COSNET_DATA", os.path.expanduser("~/.cache/cosnet/mnist"))
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+    with open(os.path.join(folder, "train-images-idx3-ubyte"), "rb") as f:
+        data = f.read()
+    images = np.frombuffer(data, np.uint8, offset=16).reshape(-1, 28, 28)
+    images = images[:count]
+    n = images.shape[0]
+    padded = np.zeros((n, 30, 30), bool)
+    padded[:, 1:29, 1:29] = images > 0
+    active = np.zeros((n, 14, 14), bool)
+    for r in range(14):
+        for c in range(14):
+            active[:, r, c] = padded[:, 2 * r:2 * r + 4,
+                                     2 * c:2 * c + 4].any(axis=(1, 2))
+    rows = active.any(axis=2)
+    first = np.argmax(active, axis=2)
+    last = 13 - np.argmax(active[:, :, ::-1], axis=2)
+    run = np.where(rows, last - first + 1, 0)
+    vectors = np.ceil(2 * run / 16).sum() / n
+    print(f"images: {n}")
+    print(f"pooled pixels reading a nonzero pixel: {active.mean():.1%}")
+    print(f"pooled rows holding one: {rows.mean():.1%}")
+    print(f"runs from first to last per row: {run.sum() / (n * 196):.1%}")
+    print(f"16-lane vectors of output columns per image: {vectors:.2f} "
+          f"(every row holding one, two vectors a row: "
+          f"{2 * rows.sum() / n:.2f})")
+
+
+if __name__ == "__main__":
+    main()
