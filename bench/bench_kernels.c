@@ -230,6 +230,20 @@ static conv_context conv_setup(const kernel_table *table,
     return c;
 }
 
+/* Runs c's calls with `table` from now on, its scratch grown to what that
+ * table needs (the comparison tables may need more than c's own). */
+static void conv_use_table(conv_context *c, const kernel_table *table)
+{
+    const size_t need = conv3x3_scratch_floats(table, &c->shape);
+    if (need > conv3x3_scratch_floats(c->table, &c->shape)) {
+        free(c->scratch);
+        c->scratch = aligned_alloc(64, (need + 16) / 16 * 64);
+        if (!c->scratch)
+            abort();
+    }
+    c->table = table;
+}
+
 static void conv_teardown(conv_context *c)
 {
     free(c->input);
@@ -549,6 +563,48 @@ static void rule_bench(const kernel_table *table, double peak, const options *o)
         }
 }
 
+/* The weight-gradient rule's evidence: F(2x2) against F(4x4) on a grid
+ * of the shapes F(2x2)'s weight rule takes (at least 8 channels a side),
+ * outputs from one 4 x 4 tile to the AVX-512 stages' 16 x 16. */
+static void weight_rule_bench(const kernel_table *table, double peak,
+                              const options *o)
+{
+    if (!table->conv3x3 || !table->conv3x3->winograd4)
+        return;
+    static const int channels[][2] = {{8, 8},   {8, 16},  {16, 8},
+                                      {16, 16}, {16, 32}, {32, 32}};
+    static const int sizes[] = {4, 6, 8, 10, 12, 14, 16};
+    kernel_table f2_table = *table;
+    conv3x3_microkernels f2_conv = *table->conv3x3;
+    f2_conv.winograd4 = NULL;
+    f2_table.conv3x3 = &f2_conv;
+    random_generator rng;
+    random_seed(&rng, 12);
+    for (size_t k = 0; k < sizeof channels / sizeof channels[0]; k++)
+        for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+            const conv_shape s = {channels[k][0], channels[k][1], sizes[z],
+                                  sizes[z], 1};
+            if (!conv3x3_backward_weights_uses_winograd(table, &s))
+                continue;
+            conv_context c = conv_setup(&f2_table, &s, o->train_batch, &rng);
+            const double flops = 2.0 * conv_macs(&s) * (double)c.count;
+            char label[64];
+            snprintf(label, sizeof label, "weight rule %d->%d %dx%d f2x2",
+                     s.in_channels, s.out_channels, s.in_height, s.in_width);
+            measure(o, table->name, label, c.count, run_conv_backward_weights,
+                    &c, flops, 0.0, peak);
+            conv_use_table(&c, table);
+            snprintf(label, sizeof label, "weight rule %d->%d %dx%d %s",
+                     s.in_channels, s.out_channels, s.in_height, s.in_width,
+                     conv3x3_backward_weights_uses_winograd4(table, &s)
+                         ? "f4x4"
+                         : "f2x2 (rule)");
+            measure(o, table->name, label, c.count, run_conv_backward_weights,
+                    &c, flops, 0.0, peak);
+            conv_teardown(&c);
+        }
+}
+
 /* The "pack" lines: the variant's packing and the plain-C one, in one
  * table each (the plain-C line swaps only F(4x4)'s pack). */
 static void pack_bench(const options *o, const kernel_table *table,
@@ -661,7 +717,7 @@ static void variant_bench(const kernel_table *table, double peak,
                 input_flops * (double)c.count, 0.0, peak);
         if (conv3x3_forward_uses_winograd4(table, s) ||
             conv3x3_backward_input_uses_winograd4(table, s)) {
-            c.table = &f2_table;
+            conv_use_table(&c, &f2_table);
             c.count = o->batch;
             snprintf(label, sizeof label, "%.40s forward f2x2",
                      layer_names[layer]);
@@ -672,18 +728,26 @@ static void variant_bench(const kernel_table *table, double peak,
                      layer_names[layer]);
             measure(o, name, label, c.count, run_conv_backward_input, &c,
                     input_flops * (double)c.count, 0.0, peak);
-            c.table = table;
+            conv_use_table(&c, table);
         }
         snprintf(label, sizeof label, "%.47s d-weights", layer_names[layer]);
         measure(o, name, label, c.count, run_conv_backward_weights, &c,
                 flops * (double)c.count, 0.0, peak);
         if (conv3x3_backward_weights_uses_winograd(table, s)) {
-            c.table = &direct_table;
+            conv_use_table(&c, &direct_table);
             snprintf(label, sizeof label, "%.40s d-weights direct",
                      layer_names[layer]);
             measure(o, name, label, c.count, run_conv_backward_weights, &c,
                     flops * (double)c.count, 0.0, peak);
-            c.table = table;
+            conv_use_table(&c, table);
+        }
+        if (conv3x3_backward_weights_uses_winograd4(table, s)) {
+            conv_use_table(&c, &f2_table);
+            snprintf(label, sizeof label, "%.40s d-weights f2x2",
+                     layer_names[layer]);
+            measure(o, name, label, c.count, run_conv_backward_weights, &c,
+                    flops * (double)c.count, 0.0, peak);
+            conv_use_table(&c, table);
         }
         if (conv3x3_forward_uses_winograd4(table, s))
             pack_bench(o, table, s, layer_names[layer], c.weights, peak);
@@ -746,6 +810,7 @@ static void variant_bench(const kernel_table *table, double peak,
         network_bench(table, o->train_batch, peak, &rng, o);
     network_bench(table, 1, peak, &rng, o);
     rule_bench(table, peak, o);
+    weight_rule_bench(table, peak, o);
 }
 
 static void usage(void)

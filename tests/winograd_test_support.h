@@ -1,8 +1,9 @@
 /* What the Winograd tests (test_winograd.c, test_winograd4.c,
- * test_winograd_weights.c) share: the stage sets under test, the data, and
- * the forward-pass checks of F(2x2) and F(4x4) against the scalar direct
- * convolution (one body for both, so the two transforms are held to the
- * same checks). Include after cmocka.h and kernel_test_support.h. */
+ * test_winograd_weights.c, test_winograd4_weights.c) share: the stage sets
+ * under test, the data, and the forward-pass checks of F(2x2) and F(4x4)
+ * against the scalar direct convolution (one body for both, so the two
+ * transforms are held to the same checks). Include after cmocka.h and
+ * kernel_test_support.h. */
 #ifndef COSNET_TESTS_WINOGRAD_TEST_SUPPORT_H
 #define COSNET_TESTS_WINOGRAD_TEST_SUPPORT_H
 

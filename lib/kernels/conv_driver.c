@@ -21,6 +21,7 @@
 #include "kernels/conv_driver.h"
 #include "kernels/winograd.h"
 #include "kernels/winograd4.h"
+#include "kernels/winograd4_weights.h"
 #include "kernels/winograd_weights.h"
 
 /* ---- Weight packing -----------------------------------------------------
@@ -918,10 +919,32 @@ static const winograd_microkernels *weights_winograd(const kernel_table *table,
     return w;
 }
 
+/* Among those shapes, F(4x4) (winograd4_weights.h) where the ISA's F(4x4)
+ * stages have the weight-gradient stages, fit and accept the shape. */
+static const winograd4_microkernels *
+weights_winograd4(const kernel_table *table, const conv_shape *shape)
+{
+    if (!weights_winograd(table, shape))
+        return NULL;
+    const winograd4_microkernels *w4 = table->conv3x3->winograd4;
+    if (!w4 || !w4->min_weight_tiles ||
+        conv_tile_rows(shape, 4) * conv_tile_columns(shape, 4) <
+            w4->min_weight_tiles ||
+        !winograd4_weights_fits(w4, shape))
+        return NULL;
+    return w4;
+}
+
 int conv3x3_backward_weights_uses_winograd(const kernel_table *table,
                                            const conv_shape *shape)
 {
     return weights_winograd(table, shape) != NULL;
+}
+
+int conv3x3_backward_weights_uses_winograd4(const kernel_table *table,
+                                            const conv_shape *shape)
+{
+    return weights_winograd4(table, shape) != NULL;
 }
 
 size_t conv3x3_scratch_floats(const kernel_table *table,
@@ -933,7 +956,9 @@ size_t conv3x3_scratch_floats(const kernel_table *table,
     size_t a = padded_gradient_floats(shape), b = partial_floats(mk, shape);
     const winograd_microkernels *w = weights_winograd(table, shape);
     if (w) {
-        const size_t c = winograd_weights_scratch_floats(w, shape);
+        const winograd4_microkernels *w4 = weights_winograd4(table, shape);
+        const size_t c = w4 ? winograd4_weights_scratch_floats(w4, shape)
+                            : winograd_weights_scratch_floats(w, shape);
         b = b > c ? b : c;
     }
     return a > b ? a : b;
@@ -982,8 +1007,13 @@ void conv3x3_backward_weights_with(const kernel_table *table,
     const size_t out_plane = (size_t)ho * wo, out_image = cout * out_plane;
     const winograd_microkernels *w = weights_winograd(table, shape);
     if (w) {
-        winograd_backward_weights(w, shape, count, input_padded, output_grad,
-                                  weight_grad, scratch);
+        const winograd4_microkernels *w4 = weights_winograd4(table, shape);
+        if (w4)
+            winograd4_backward_weights(w4, shape, count, input_padded,
+                                       output_grad, weight_grad, scratch);
+        else
+            winograd_backward_weights(w, shape, count, input_padded,
+                                      output_grad, weight_grad, scratch);
         sum_bias_planes(mk, cout, count, output_grad, out_plane, out_image,
                         bias_grad);
         return;

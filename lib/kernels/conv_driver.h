@@ -46,6 +46,11 @@ void conv3x3_pack_backward(const kernel_table *table, const conv_shape *shape,
  * gradient by Winograd (winograd_weights.h) with this table. */
 int conv3x3_backward_weights_uses_winograd(const kernel_table *table,
                                            const conv_shape *shape);
+/* Whether that Winograd is F(4x4, 3x3) (winograd4_weights.h; its own
+ * bound): where the table's F(4x4) stages have the weight-gradient stages,
+ * fit the shape and an image has at least their min_weight_tiles. */
+int conv3x3_backward_weights_uses_winograd4(const kernel_table *table,
+                                            const conv_shape *shape);
 
 /* Scratch floats (64-byte aligned) the backward entry points need. */
 size_t conv3x3_scratch_floats(const kernel_table *table,

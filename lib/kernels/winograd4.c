@@ -288,6 +288,68 @@ static void output_pool_image_scalar(const winograd4_geometry *g,
         }
 }
 
+/* A applied to y[0], y[step], .., y[3 step] (4 values to 6): 2 roundings
+ * on each path. */
+static void gradient_transform_scalar(const float *y, int step, float *out,
+                                      int out_step)
+{
+    const float y0 = y[0], y1 = y[step], y2 = y[2 * step], y3 = y[3 * step];
+    const float a = y0 + y2, b = y1 + y3;
+    const float c = fmaf(4.0f, y2, y0), d = fmaf(4.0f, y3, y1);
+    out[0] = y0;
+    out[out_step] = a + b;
+    out[2 * out_step] = a - b;
+    out[3 * out_step] = fmaf(2.0f, d, c);
+    out[4 * out_step] = fmaf(-2.0f, d, c);
+    out[5 * out_step] = y3;
+}
+
+static void gradient_image_scalar(const winograd4_geometry *g,
+                                  const float *gradient, float *w)
+{
+    for (int co = 0; co < g->out_channels; co++) {
+        const float *plane = gradient + (size_t)co * g->out_plane;
+        for (int q = 0; q < g->tile_rows; q++)
+            for (int tc = 0; tc < g->tile_columns; tc++) {
+                float y[4][4], e[6][4], u[6][6];
+                for (int r = 0; r < 4; r++)
+                    for (int x = 0; x < 4; x++) {
+                        const int oy = 4 * q + r, ox = 4 * tc + x;
+                        y[r][x] = oy < g->out_height && ox < g->out_width
+                                      ? plane[(size_t)oy * g->out_width + ox]
+                                      : 0.0f;
+                    }
+                /* A dY down the columns, then A^T along the rows. */
+                for (int x = 0; x < 4; x++)
+                    gradient_transform_scalar(&y[0][x], 4, &e[0][x], 4);
+                for (int k = 0; k < 6; k++)
+                    gradient_transform_scalar(e[k], 1, u[k], 1);
+                const int slot = q * g->slot_columns + tc;
+                for (int f = 0; f < WINOGRAD4_FREQUENCIES; f++)
+                    w[((size_t)co * WINOGRAD4_FREQUENCIES + f) * g->stride +
+                      slot] = u[f / 6][f % 6];
+            }
+    }
+}
+
+static void gradient_multiply_scalar(const winograd4_geometry *g,
+                                     const float *v, const float *w,
+                                     size_t slots, float *m)
+{
+    const int cin = g->in_channels, cout = g->padded_out_channels;
+    const size_t channel_stride = WINOGRAD4_FREQUENCIES * g->stride;
+    for (int f = 0; f < WINOGRAD4_FREQUENCIES; f++)
+        for (int ci = 0; ci < cin; ci++)
+            for (int co = 0; co < cout; co++) {
+                const float *vr = v + ci * channel_stride + f * g->stride;
+                const float *wr = w + co * channel_stride + f * g->stride;
+                float sum = 0.0f;
+                for (size_t t = 0; t < slots; t++)
+                    sum = fmaf(wr[t], vr[t], sum);
+                m[((size_t)f * cin + ci) * cout + co] += sum;
+            }
+}
+
 const winograd4_microkernels winograd4_reference = {
     .lanes = 1,
     .block = 1,
@@ -299,4 +361,7 @@ const winograd4_microkernels winograd4_reference = {
     .output_image = output_image_scalar,
     .output_pool_image = output_pool_image_scalar,
     .pack = winograd4_pack_scalar,
+    .min_weight_tiles = 1,
+    .gradient_image = gradient_image_scalar,
+    .gradient_multiply = gradient_multiply_scalar,
 };

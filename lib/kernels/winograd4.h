@@ -88,6 +88,22 @@ typedef int (*winograd4_pack_weights)(const conv_shape *shape,
                                       const float *weights, int rotate_swap,
                                       int padded_out_channels, float *packed);
 
+/* The weight gradient's stages (winograd4_weights.h). W = A dY A^T of every
+ * output channel of one image (`gradient`: its first output-gradient
+ * channel, out_height x out_width planes): channel co, frequency f at
+ * w + (co * 36 + f) * stride, in V's tile slots; outputs past the output
+ * count as zeros. Rows of the padded output channels are not written. */
+typedef void (*winograd4_gradient_image)(const winograd4_geometry *g,
+                                         const float *gradient, float *w);
+
+/* M [36][in_channels][padded_out_channels] += the sums over `slots` tile
+ * slots (whole vectors) of W[co][f] .* V[ci][f], for every frequency f and
+ * channel pair (V and W as the stages above write them, one frequency's
+ * row `stride` floats from the next). */
+typedef void (*winograd4_gradient_multiply)(const winograd4_geometry *g,
+                                            const float *v, const float *w,
+                                            size_t slots, float *m);
+
 typedef struct winograd4_microkernels {
     int lanes;            /* tile slots per vector */
     int block;            /* output channels per block of M */
@@ -101,6 +117,11 @@ typedef struct winograd4_microkernels {
     winograd4_output_image output_image;
     winograd4_output_pool_image output_pool_image;
     winograd4_pack_weights pack;
+    /* The weight gradient: F(4x4) where the F(2x2) weight rule accepts the
+     * shape and an image has at least min_weight_tiles tiles (0: never). */
+    int min_weight_tiles;
+    winograd4_gradient_image gradient_image;
+    winograd4_gradient_multiply gradient_multiply;
 } winograd4_microkernels;
 
 /* The packings: plain C (winograd4_pack.c) and AVX-512, eight output

@@ -312,7 +312,160 @@ static void output_pool_image_avx512(const winograd4_geometry *g,
     }
 }
 
-/* No rule beyond F(2x2)'s (the driver asks F(4x4) only among its shapes):
+/* ---- The weight gradient's stages (winograd4_weights.h) ---------------- */
+
+/* A applied to y[0 .. 3] (4 values to 6; 2 roundings on each path), the
+ * plain-C gradient_transform_scalar's operations. */
+SIMD_INLINE void gradient_transform(const __m512 y[4], __m512 out[6])
+{
+    const __m512 four = _mm512_set1_ps(4.0f);
+    const __m512 a = _mm512_add_ps(y[0], y[2]), b = _mm512_add_ps(y[1], y[3]);
+    const __m512 c = _mm512_fmadd_ps(four, y[2], y[0]),
+                 d = _mm512_fmadd_ps(four, y[3], y[1]);
+    out[0] = y[0];
+    out[1] = _mm512_add_ps(a, b);
+    out[2] = _mm512_sub_ps(a, b);
+    out[3] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), d, c);
+    out[4] = _mm512_fmadd_ps(_mm512_set1_ps(-2.0f), d, c);
+    out[5] = y[3];
+}
+
+/* W = A dY A^T, tile (q, tc) in lane 4 tc + q as V: output row 4 q + r
+ * holds tile column tc's dY[r][x] in lane x of block tc, so the block
+ * transpose of the four tile rows' loads gathers dY[r][x]. Absent rows
+ * and columns load as zeros, so every lane of W is written. */
+static void gradient_image_avx512(const winograd4_geometry *g,
+                                  const float *gradient, float *w)
+{
+    const int wo = g->out_width, ho = g->out_height;
+    const __mmask16 columns = lanes_mask(wo);
+    const size_t stride = g->stride;
+    for (int co = 0; co < g->out_channels; co++) {
+        const float *plane = gradient + (size_t)co * g->out_plane;
+        __m512 y[4][4];
+        UNROLL_FULL
+        for (int r = 0; r < 4; r++) {
+            __m512 rows[4];
+            UNROLL_FULL
+            for (int q = 0; q < 4; q++) {
+                const int row = 4 * q + r;
+                rows[q] = _mm512_maskz_loadu_ps(
+                    row < ho ? columns : 0,
+                    plane + (size_t)(row < ho ? row : 0) * wo);
+            }
+            transpose_blocks(rows, y[r]);
+        }
+        /* A dY down the columns, then A^T along the rows. */
+        __m512 e[6][4];
+        UNROLL_FULL
+        for (int x = 0; x < 4; x++) {
+            __m512 column[4], out[6];
+            UNROLL_FULL
+            for (int r = 0; r < 4; r++)
+                column[r] = y[r][x];
+            gradient_transform(column, out);
+            UNROLL_FULL
+            for (int k = 0; k < 6; k++)
+                e[k][x] = out[k];
+        }
+        float *wc = w + (size_t)co * WINOGRAD4_FREQUENCIES * stride;
+        UNROLL_FULL
+        for (int k = 0; k < 6; k++) {
+            __m512 row[6];
+            gradient_transform(e[k], row);
+            UNROLL_FULL
+            for (int j = 0; j < 6; j++)
+                _mm512_store_ps(wc + (size_t)(6 * k + j) * stride, row[j]);
+        }
+    }
+}
+
+/* Input channels per register tile of the products: BLOCK x 3 sums. */
+#define GRADIENT_INPUTS 3
+
+/* The sums of BLOCK output channels x `inputs` input channels of one
+ * frequency over `vectors` vectors of tile slots: vector sums in
+ * registers, then the lanes of four output channels at a time summed
+ * (lane_sums4) and added to m (one input channel's row, m_row floats from
+ * one input channel to the next). */
+SIMD_INLINE void frequency_sums(const int inputs, const float *w,
+                                const float *v, size_t channel_stride,
+                                size_t vectors, float *m, size_t m_row)
+{
+    __m512 acc[BLOCK * GRADIENT_INPUTS];
+    UNROLL_FULL
+    for (int k = 0; k < BLOCK * inputs; k++)
+        acc[k] = _mm512_setzero_ps();
+    for (size_t t = 0; t < vectors; t++) {
+        __m512 x[GRADIENT_INPUTS];
+        UNROLL_FULL
+        for (int i = 0; i < inputs; i++)
+            x[i] = _mm512_load_ps(v + i * channel_stride + t * LANES);
+        UNROLL_FULL
+        for (int c = 0; c < BLOCK; c++) {
+            __m512 y = _mm512_load_ps(w + c * channel_stride + t * LANES);
+            SIMD_KEEP_IN_REGISTER(y);
+            UNROLL_FULL
+            for (int i = 0; i < inputs; i++)
+                acc[c * inputs + i] =
+                    _mm512_fmadd_ps(y, x[i], acc[c * inputs + i]);
+        }
+    }
+    UNROLL_FULL
+    for (int i = 0; i < inputs; i++)
+        UNROLL_FULL
+    for (int c = 0; c < BLOCK; c += 4)
+        SIMD_ADD_TO4(m + i * m_row + c,
+                     lane_sums4(acc[c * inputs + i], acc[(c + 1) * inputs + i],
+                                acc[(c + 2) * inputs + i],
+                                acc[(c + 3) * inputs + i]));
+}
+
+/* Each number of input channels its own function, so that each keeps its
+ * sums in registers. */
+#define DEFINE_FREQUENCY_SUMS(inputs)                                          \
+    __attribute__((noinline)) static void frequency_sums_##inputs(             \
+        const float *w, const float *v, size_t channel_stride, size_t vectors, \
+        float *m, size_t m_row)                                                \
+    {                                                                          \
+        frequency_sums(inputs, w, v, channel_stride, vectors, m, m_row);       \
+    }
+DEFINE_FREQUENCY_SUMS(1)
+DEFINE_FREQUENCY_SUMS(2)
+DEFINE_FREQUENCY_SUMS(3)
+
+static void gradient_multiply_avx512(const winograd4_geometry *g,
+                                     const float *v, const float *w,
+                                     size_t slots, float *m)
+{
+    typedef void (*sums_function)(const float *, const float *, size_t, size_t,
+                                  float *, size_t);
+    static const sums_function by_inputs[] = {
+        NULL, frequency_sums_1, frequency_sums_2, frequency_sums_3};
+    const int cin = g->in_channels, cout = g->padded_out_channels;
+    const size_t channel_stride = WINOGRAD4_FREQUENCIES * g->stride;
+    const size_t vectors = slots / LANES;
+    for (int f = 0; f < WINOGRAD4_FREQUENCIES; f++) {
+        const float *vf = v + (size_t)f * g->stride;
+        const float *wf = w + (size_t)f * g->stride;
+        float *mf = m + (size_t)f * cin * cout;
+        for (int co = 0; co < cout; co += BLOCK)
+            for (int ci = 0; ci < cin; ci += GRADIENT_INPUTS) {
+                const int n =
+                    cin - ci < GRADIENT_INPUTS ? cin - ci : GRADIENT_INPUTS;
+                by_inputs[n](wf + co * channel_stride, vf + ci * channel_stride,
+                             channel_stride, vectors,
+                             mf + (size_t)ci * cout + co, (size_t)cout);
+            }
+    }
+}
+
+/* The weight gradient from 9 tiles an image (outputs of 3 x 3 tiles, 9
+ * of a vector's 16 lanes): on bench_kernels --only "weight rule" (batch
+ * 20, 8 -> 8 .. 32 -> 32 channels), F(4x4) took 1.1 to 1.6 times less
+ * time than F(2x2) at 10 x 10 outputs and up, and 1.3 to 2.6 times more
+ * at 8 x 8 and below (4 tiles). The forward pass: no rule beyond
+ * F(2x2)'s (the driver asks F(4x4) only among its shapes):
  * on bench_kernels --only rule at 14 x 14, F(4x4) ran faster than F(2x2)
  * on every channel grid point from 2 -> 2 to 32 -> 32 (docs/performance.md). */
 const winograd4_microkernels winograd4_avx512 = {
@@ -326,4 +479,7 @@ const winograd4_microkernels winograd4_avx512 = {
     .output_image = output_image_avx512,
     .output_pool_image = output_pool_image_avx512,
     .pack = winograd4_pack_avx512,
+    .min_weight_tiles = 9,
+    .gradient_image = gradient_image_avx512,
+    .gradient_multiply = gradient_multiply_avx512,
 };

@@ -1,0 +1,224 @@
+/* The Winograd F(4x4, 3x3) weight-gradient driver (winograd4_weights.h).
+ * It transforms a chunk of images into V and W (image k of the chunk in
+ * tile slots from k * image_slots), adds the chunk's products into M, and
+ * after the last chunk applies G^T M G in double. */
+#include <string.h>
+
+#include "kernels/winograd4_weights.h"
+
+/* V and W of a chunk of images take at most about this much, so that they
+ * stay in L2 while the products pass over them once per frequency and
+ * block of input channels (F(2x2)'s measured size, winograd_weights.c). */
+#define WEIGHT_CHUNK_BYTES (768 * 1024)
+
+/* The largest V and W of one image the driver takes, as F(2x2)'s. */
+#define IMAGE_LIMIT_BYTES (4 * WEIGHT_CHUNK_BYTES)
+
+/* Vectors after each row of V and W that no stage reads or writes: rows a
+ * power of two apart would share a few L1 sets (winograd_weights.c). */
+#define STRIDE_PADDING 1
+
+static size_t round_up(size_t value, size_t multiple)
+{
+    return (value + multiple - 1) / multiple * multiple;
+}
+
+static int slot_columns(const winograd4_microkernels *mk,
+                        const conv_shape *shape)
+{
+    return mk->max_tile_columns ? mk->max_tile_columns
+                                : conv_tile_columns(shape, 4);
+}
+
+/* Tile slots of one image: whole vectors, so that every image of a chunk
+ * starts on a vector. */
+static size_t image_slots(const winograd4_microkernels *mk,
+                          const conv_shape *shape)
+{
+    const int rows =
+        mk->max_tile_rows ? mk->max_tile_rows : conv_tile_rows(shape, 4);
+    return round_up((size_t)rows * slot_columns(mk, shape), (size_t)mk->lanes);
+}
+
+static int padded_out_channels(const winograd4_microkernels *mk,
+                               const conv_shape *shape)
+{
+    return round_up_to(shape->out_channels, mk->block);
+}
+
+/* Floats of V and W for one image. */
+static size_t image_floats(const winograd4_microkernels *mk,
+                           const conv_shape *shape)
+{
+    return (size_t)WINOGRAD4_FREQUENCIES *
+           (size_t)(shape->in_channels + padded_out_channels(mk, shape)) *
+           image_slots(mk, shape);
+}
+
+static size_t chunk_images(const winograd4_microkernels *mk,
+                           const conv_shape *shape)
+{
+    const size_t images =
+        WEIGHT_CHUNK_BYTES / (sizeof(float) * image_floats(mk, shape));
+    return images > 0 ? images : 1;
+}
+
+/* Floats of V and W for a chunk of `images`, padding included. */
+static size_t chunk_floats(const winograd4_microkernels *mk,
+                           const conv_shape *shape, size_t images)
+{
+    return (images * image_slots(mk, shape) +
+            (size_t)mk->lanes * STRIDE_PADDING) *
+           (size_t)WINOGRAD4_FREQUENCIES *
+           (size_t)(shape->in_channels + padded_out_channels(mk, shape));
+}
+
+/* Floats of M, [frequency][ci][co of padded_out_channels], rounded up to
+ * whole cache lines so that V after it stays aligned. */
+static size_t m_floats(const winograd4_microkernels *mk,
+                       const conv_shape *shape)
+{
+    return round_up((size_t)WINOGRAD4_FREQUENCIES * shape->in_channels *
+                        padded_out_channels(mk, shape),
+                    16);
+}
+
+int winograd4_weights_fits(const winograd4_microkernels *microkernels,
+                           const conv_shape *shape)
+{
+    if (!microkernels->gradient_image || !microkernels->gradient_multiply ||
+        conv_out_height(shape) < 1 || conv_out_width(shape) < 1)
+        return 0;
+    if (microkernels->max_tile_rows &&
+        conv_tile_rows(shape, 4) > microkernels->max_tile_rows)
+        return 0;
+    if (microkernels->max_tile_columns &&
+        conv_tile_columns(shape, 4) > microkernels->max_tile_columns)
+        return 0;
+    return sizeof(float) * image_floats(microkernels, shape) <=
+           IMAGE_LIMIT_BYTES;
+}
+
+size_t
+winograd4_weights_scratch_floats(const winograd4_microkernels *microkernels,
+                                 const conv_shape *shape)
+{
+    return m_floats(microkernels, shape) +
+           chunk_floats(microkernels, shape, chunk_images(microkernels, shape));
+}
+
+/* Output channels per pass of weights_of: its values stay in L1. */
+#define TRANSFORM_CHANNELS 32
+
+/* 24 G^T applied to r[0], .., r[5] (6 values to 3), in double: 24 G has
+ * small integer entries, so on integer values this is exact, and the
+ * division by 24^2 at the end gives every integer gradient exactly (G's
+ * own entries 1/6, 1/12, 1/24 would leave a residue of order 1e-15 where
+ * the gradient is 0). The rows of G grouped as sums and differences of
+ * the pairs they share: 11 operations instead of 18. */
+static void transform_g_transposed(const double r[6], double out[3])
+{
+    const double sum12 = r[1] + r[2], difference12 = r[1] - r[2];
+    const double sum34 = r[3] + r[4], difference34 = r[3] - r[4];
+    out[0] = 6.0 * r[0] - 4.0 * sum12 + sum34;
+    out[1] = 2.0 * difference34 - 4.0 * difference12;
+    out[2] = 4.0 * (sum34 - sum12) + 24.0 * r[5];
+}
+
+/* weight_grad = G^T M G = (24 G)^T M (24 G) / 576 of every channel pair,
+ * in double, each value rounded once to float; the output channels
+ * (contiguous in M) innermost. Multiplying by 1 / 576 (rounded to double)
+ * instead of dividing keeps integer results exact: 576 k times it is k
+ * within two double roundings, which the rounding to float removes for
+ * any integer 0 < |k| < 2^24, and 0 stays 0. */
+static void weights_of(const conv_shape *shape, int padded_out, const float *m,
+                       float *weight_grad)
+{
+    const int cin = shape->in_channels, cout = shape->out_channels;
+    const size_t frequency = (size_t)cin * padded_out;
+    for (int ci = 0; ci < cin; ci++)
+        for (int co0 = 0; co0 < cout; co0 += TRANSFORM_CHANNELS) {
+            const int n = cout - co0 < TRANSFORM_CHANNELS ? cout - co0
+                                                          : TRANSFORM_CHANNELS;
+            const float *pair = m + (size_t)ci * padded_out + co0;
+            /* G^T M down the columns: gm[a][j]. */
+            double gm[3][6][TRANSFORM_CHANNELS];
+            for (int j = 0; j < 6; j++)
+                for (int c = 0; c < n; c++) {
+                    double column[6], out[3];
+                    for (int k = 0; k < 6; k++)
+                        column[k] = pair[(size_t)(6 * k + j) * frequency + c];
+                    transform_g_transposed(column, out);
+                    for (int a = 0; a < 3; a++)
+                        gm[a][j][c] = out[a];
+                }
+            /* (G^T M) G along the rows. */
+            for (int a = 0; a < 3; a++)
+                for (int c = 0; c < n; c++) {
+                    double row[6], out[3];
+                    for (int j = 0; j < 6; j++)
+                        row[j] = gm[a][j][c];
+                    transform_g_transposed(row, out);
+                    float *dw =
+                        weight_grad + ((size_t)(co0 + c) * cin + ci) * 9;
+                    for (int b = 0; b < 3; b++)
+                        dw[3 * a + b] = (float)(out[b] * (1.0 / 576));
+                }
+        }
+}
+
+void winograd4_backward_weights(const winograd4_microkernels *microkernels,
+                                const conv_shape *shape, size_t count,
+                                const float *input_padded,
+                                const float *output_grad, float *weight_grad,
+                                float *scratch)
+{
+    const winograd4_microkernels *mk = microkernels;
+    const int padded_out = padded_out_channels(mk, shape);
+    winograd4_geometry g = {
+        .in_channels = shape->in_channels,
+        .out_channels = shape->out_channels,
+        .padded_out_channels = padded_out,
+        .in_height = conv_padded_height(shape),
+        .in_width = conv_padded_width(shape),
+        .in_plane =
+            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
+        .out_height = conv_out_height(shape),
+        .out_width = conv_out_width(shape),
+        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
+        .tile_rows = conv_tile_rows(shape, 4),
+        .tile_columns = conv_tile_columns(shape, 4),
+        .slot_columns = slot_columns(mk, shape),
+    };
+    const size_t per_image = image_slots(mk, shape);
+    const size_t chunk = chunk_images(mk, shape);
+    const size_t in_image = (size_t)g.in_channels * g.in_plane;
+    const size_t out_image = (size_t)g.out_channels * g.out_plane;
+    float *m = scratch;
+    float *v = m + m_floats(mk, shape);
+    memset(m, 0, sizeof(float) * m_floats(mk, shape));
+    /* Chunks of equal size (the last at most one image shorter), so that
+     * no chunk is a remnant whose lane sums cost more than its products. */
+    const size_t chunks = (count + chunk - 1) / chunk;
+    size_t i0 = 0;
+    for (size_t c = 0; c < chunks; c++) {
+        const size_t images =
+            (count - i0) / (chunks - c) + ((count - i0) % (chunks - c) != 0);
+        g.stride = images * per_image + (size_t)mk->lanes * STRIDE_PADDING;
+        const size_t channel_floats = WINOGRAD4_FREQUENCIES * g.stride;
+        float *w = v + (size_t)g.in_channels * channel_floats;
+        /* W of the padded output channels: zeros, so they add nothing. */
+        memset(w + (size_t)g.out_channels * channel_floats, 0,
+               sizeof(float) * (size_t)(padded_out - g.out_channels) *
+                   channel_floats);
+        for (size_t k = 0; k < images; k++) {
+            const size_t i = i0 + k;
+            mk->input_image(&g, input_padded + i * in_image, v + k * per_image);
+            mk->gradient_image(&g, output_grad + i * out_image,
+                               w + k * per_image);
+        }
+        mk->gradient_multiply(&g, v, w, images * per_image, m);
+        i0 += images;
+    }
+    weights_of(shape, padded_out, m, weight_grad);
+}
