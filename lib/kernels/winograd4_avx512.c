@@ -59,65 +59,104 @@ SIMD_INLINE void transpose_blocks(const __m512 in[4], __m512 out[4])
     out[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
 }
 
-/* Only out[0] and out[1] of transpose_blocks. */
-SIMD_INLINE void transpose_blocks_first_two(const __m512 in[4], __m512 out[2])
+/* d[y][0 .. 5] of input row y of every tile, lane 4 tc + q: columns
+ * 0 .. 15 of the four rows 4 q + y hold columns 4 tc + x, x < 4, in lane x
+ * of block tc, so the transpose of the blocks gathers d[y][0 .. 3]. Column
+ * 4 tc + 4 is tile column tc + 1's x = 0, so d[y][4] is d[y][0] moved down
+ * one block, with columns 16 of the four rows (a 4 x 4 transpose of their
+ * columns 16 .. 19) in the last; d[y][5] likewise. row_offset and row_mask
+ * as input_image_avx512 makes them (row_mask[y][q][1]: columns 16 .. 19),
+ * or, when `whole` (a constant), every row 4 q + y present: offsets
+ * (4 q + y) wp and masks `columns`. */
+SIMD_INLINE void gather_row(const int whole, const float *plane, int wp,
+                            const __mmask16 columns[2],
+                            const size_t row_offset[6][4],
+                            const __mmask16 row_mask[6][4][2], int y,
+                            __m512 d[6])
 {
-    const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(in[0], in[1])),
-                  t2 = _mm512_castps_pd(_mm512_unpacklo_ps(in[2], in[3]));
-    out[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
-    out[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    __m512 rows[4];
+    __m128 tail[4];
+    UNROLL_FULL
+    for (int q = 0; q < 4; q++) {
+        const float *row =
+            plane + (whole ? (size_t)(4 * q + y) * wp : row_offset[y][q]);
+        rows[q] =
+            _mm512_maskz_loadu_ps(whole ? columns[0] : row_mask[y][q][0], row);
+        tail[q] = _mm_maskz_loadu_ps(
+            (__mmask8)(whole ? columns[1] : row_mask[y][q][1]), row + 16);
+    }
+    transpose_blocks(rows, &d[0]);
+    const __m128 low = _mm_unpacklo_ps(tail[0], tail[1]),
+                 high = _mm_unpacklo_ps(tail[2], tail[3]);
+    const __m512i next[2] = {
+        _mm512_castsi128_si512(_mm_castps_si128(_mm_movelh_ps(low, high))),
+        _mm512_castsi128_si512(_mm_castps_si128(_mm_movehl_ps(high, low)))};
+    UNROLL_FULL
+    for (int x = 0; x < 2; x++)
+        d[4 + x] = _mm512_castsi512_ps(
+            _mm512_alignr_epi32(next[x], _mm512_castps_si512(d[x]), 4));
 }
 
-/* V of one input channel; row_offset and row_mask as input_image_avx512
- * makes them, or, when `whole` (a constant), every row 4 q + y present:
- * offsets (4 q + y) wp and masks `columns`. */
+/* Row k of V: B applied along t[0 .. 5], stored. */
+SIMD_INLINE void store_transformed_row(const __m512 t[6], int k, size_t stride,
+                                       float *vc)
+{
+    __m512 row[6];
+    input_transform(t, row);
+    UNROLL_FULL
+    for (int j = 0; j < 6; j++)
+        _mm512_store_ps(vc + (size_t)(6 * k + j) * stride, row[j]);
+}
+
+/* V of one input channel: B^T d down the columns, then B along the rows,
+ * input_transform's operations in its order, so the plain-C stage's bits.
+ * 36 gathered values and 36 transformed ones do not fit in 32 registers,
+ * so the rows of B^T d are made in the order that spills fewest (15
+ * vectors over both variants against 39 gathering all 36 first): row 0
+ * from input rows 0, 2 and 4; row 5 from 1, 3 and 5; rows 1 to 4 from 1
+ * to 4, each column's four at once. */
 SIMD_INLINE void input_channel(const int whole, const float *plane,
                                size_t stride, int wp,
                                const __mmask16 columns[2],
                                const size_t row_offset[6][4],
                                const __mmask16 row_mask[6][4][2], float *vc)
 {
-    /* d[y][x], lane 4 tc + q: columns 0 .. 15 of the four rows 4 q + y
-     * hold columns 4 tc + x, x < 4, in lane x of block tc, and columns
-     * 4 .. 19 those of x = 4, 5 in lanes 0, 1; the transpose of the blocks
-     * gathers them. */
-    __m512 d[6][6];
+    const __m512 four = _mm512_set1_ps(4.0f),
+                 minus_four = _mm512_set1_ps(-4.0f),
+                 minus_five = _mm512_set1_ps(-5.0f), two = _mm512_set1_ps(2.0f),
+                 minus_two = _mm512_set1_ps(-2.0f);
+    __m512 d[6][6], t[6];
+    gather_row(whole, plane, wp, columns, row_offset, row_mask, 0, d[0]);
+    gather_row(whole, plane, wp, columns, row_offset, row_mask, 2, d[2]);
+    gather_row(whole, plane, wp, columns, row_offset, row_mask, 4, d[4]);
     UNROLL_FULL
-    for (int y = 0; y < 6; y++) {
-        __m512 rows[4], shifted[4];
-        UNROLL_FULL
-        for (int q = 0; q < 4; q++) {
-            const float *row =
-                plane + (whole ? (size_t)(4 * q + y) * wp : row_offset[y][q]);
-            rows[q] = _mm512_maskz_loadu_ps(
-                whole ? columns[0] : row_mask[y][q][0], row);
-            shifted[q] = _mm512_maskz_loadu_ps(
-                whole ? columns[1] : row_mask[y][q][1], row + 4);
-        }
-        transpose_blocks(rows, &d[y][0]);
-        transpose_blocks_first_two(shifted, &d[y][4]);
-    }
-    /* B^T d down the columns, then B along the rows. */
-    __m512 t[6][6];
+    for (int x = 0; x < 6; x++)
+        t[x] = _mm512_fmadd_ps(four, d[0][x],
+                               _mm512_fmadd_ps(minus_five, d[2][x], d[4][x]));
+    store_transformed_row(t, 0, stride, vc);
+    gather_row(whole, plane, wp, columns, row_offset, row_mask, 1, d[1]);
+    gather_row(whole, plane, wp, columns, row_offset, row_mask, 3, d[3]);
+    gather_row(whole, plane, wp, columns, row_offset, row_mask, 5, d[5]);
+    UNROLL_FULL
+    for (int x = 0; x < 6; x++)
+        t[x] = _mm512_fmadd_ps(four, d[1][x],
+                               _mm512_fmadd_ps(minus_five, d[3][x], d[5][x]));
+    store_transformed_row(t, 5, stride, vc);
+    __m512 middle[4][6];
     UNROLL_FULL
     for (int x = 0; x < 6; x++) {
-        __m512 column[6], out[6];
-        UNROLL_FULL
-        for (int y = 0; y < 6; y++)
-            column[y] = d[y][x];
-        input_transform(column, out);
-        UNROLL_FULL
-        for (int k = 0; k < 6; k++)
-            t[k][x] = out[k];
+        const __m512 t1 = _mm512_fmadd_ps(minus_four, d[2][x], d[4][x]);
+        const __m512 t2 = _mm512_fmadd_ps(minus_four, d[1][x], d[3][x]);
+        const __m512 t3 = _mm512_sub_ps(d[4][x], d[2][x]),
+                     t4 = _mm512_sub_ps(d[3][x], d[1][x]);
+        middle[0][x] = _mm512_add_ps(t1, t2);
+        middle[1][x] = _mm512_sub_ps(t1, t2);
+        middle[2][x] = _mm512_fmadd_ps(two, t4, t3);
+        middle[3][x] = _mm512_fmadd_ps(minus_two, t4, t3);
     }
     UNROLL_FULL
-    for (int k = 0; k < 6; k++) {
-        __m512 row[6];
-        input_transform(t[k], row);
-        UNROLL_FULL
-        for (int j = 0; j < 6; j++)
-            _mm512_store_ps(vc + (size_t)(6 * k + j) * stride, row[j]);
-    }
+    for (int k = 1; k < 5; k++)
+        store_transformed_row(middle[k - 1], k, stride, vc);
 }
 
 static void input_image_avx512(const winograd4_geometry *g, const float *image,
@@ -128,7 +167,7 @@ static void input_image_avx512(const winograd4_geometry *g, const float *image,
      * rows past the output) load nothing and read as zeros. */
     size_t row_offset[6][4];
     __mmask16 row_mask[6][4][2];
-    const __mmask16 columns[2] = {lanes_mask(wp), lanes_mask(wp - 4)};
+    const __mmask16 columns[2] = {lanes_mask(wp), lanes_mask(wp - 16)};
     int all_present = 1;
     for (int y = 0; y < 6; y++)
         for (int q = 0; q < 4; q++) {
