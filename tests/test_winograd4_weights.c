@@ -52,7 +52,7 @@ static void stages_run(const stage_set *set, const conv_shape *s, size_t count,
     float *scratch = memory_allocate_aligned(64, sizeof(float) * n);
     assert_non_null(scratch);
     fill_value(scratch, n, NAN);
-    winograd4_backward_weights(set->stages4, s, count, input, gradient,
+    winograd4_backward_weights(set->stages4, s, count, input, NULL, gradient,
                                weight_grad, scratch);
     memory_free(scratch);
 }
@@ -540,6 +540,119 @@ static void test_driver_rule(void **state)
     }
 }
 
+/* The input transform kept by the forward pass gives the weight gradient
+ * the same bits as transforming the input again: the stages (every set,
+ * through winograd4_forward_keeping), and the driver, whose forward output
+ * is conv3x3_forward_packed's and which keeps exactly where the table runs
+ * F(4x4) both ways (the seed's conv2 on AVX-512). Uniform values, several
+ * chunks (20 images), and V's buffer and the scratch start as NaN. */
+static void test_kept_input(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 1406);
+    stage_set sets[8];
+    const int n = stage_sets(sets, WINOGRAD_F4X4);
+    const size_t count = 20;
+    for (size_t s = 0; s < NETWORK_SHAPES; s++) {
+        const conv_shape *shape = &network_shapes[s];
+        const shape_floats z = floats_of(shape, count);
+        float *input = malloc(sizeof(float) * z.input);
+        float *gradient = malloc(sizeof(float) * z.output);
+        float *weights = malloc(sizeof(float) * z.weights);
+        float *bias = malloc(sizeof(float) * shape->out_channels);
+        float *output = malloc(sizeof(float) * z.output);
+        float *again = malloc(sizeof(float) * z.weights);
+        float *kept_result = malloc(sizeof(float) * z.weights);
+        assert_true(input && gradient && weights && bias && output && again &&
+                    kept_result);
+        fill_values(&rng, input, z.input, VALUES_UNIFORM);
+        fill_values(&rng, gradient, z.output, VALUES_UNIFORM);
+        fill_values(&rng, weights, z.weights, VALUES_UNIFORM);
+        fill_values(&rng, bias, (size_t)shape->out_channels, VALUES_UNIFORM);
+        for (int k = 0; k < n; k++) {
+            const winograd4_microkernels *w4 = sets[k].stages4;
+            if (!winograd4_fits(w4, shape) ||
+                !winograd4_weights_fits(w4, shape))
+                continue;
+            const size_t kept_floats = count * winograd4_kept_floats(w4, shape);
+            float *kept =
+                memory_allocate_aligned(64, sizeof(float) * kept_floats);
+            float *packed = memory_allocate_aligned(
+                64, sizeof(float) * winograd4_packed_floats(w4, shape));
+            const size_t scratch_floats =
+                winograd4_weights_scratch_floats(w4, shape);
+            float *scratch =
+                memory_allocate_aligned(64, sizeof(float) * scratch_floats);
+            assert_true(kept && packed && scratch);
+            fill_value(kept, kept_floats, NAN);
+            winograd4_pack(w4, shape, weights, 0, packed);
+            winograd4_forward_keeping(w4, shape, count, input, packed, bias, 1,
+                                      output, kept);
+            stages_run(&sets[k], shape, count, input, gradient, again);
+            fill_value(scratch, scratch_floats, NAN);
+            /* input_padded NULL: the kept V alone must do. */
+            winograd4_backward_weights(w4, shape, count, NULL, kept, gradient,
+                                       kept_result, scratch);
+            for (size_t j = 0; j < z.weights; j++)
+                check_equal(sets[k].name, "kept V vs V again", j,
+                            kept_result[j], again[j]);
+            memory_free(kept);
+            memory_free(packed);
+            memory_free(scratch);
+        }
+        for (int v = 0; kernel_variant_names[v]; v++) {
+            const kernel_table *t = kernels_by_name(kernel_variant_names[v]);
+            if (!t)
+                continue;
+            const size_t per_image = conv3x3_kept_input_floats(t, shape);
+            assert_int_equal(
+                per_image > 0,
+                conv3x3_forward_uses_winograd4(t, shape) &&
+                    conv3x3_backward_weights_uses_winograd4(t, shape));
+            float *kept = memory_allocate_aligned(
+                64, sizeof(float) * (per_image ? count * per_image : 1));
+            float *packed =
+                malloc(sizeof(float) * conv3x3_packed_forward_floats(t, shape));
+            float *plain = malloc(sizeof(float) * z.output);
+            float *bias_grad = malloc(sizeof(float) * shape->out_channels);
+            const size_t scratch_floats = conv3x3_scratch_floats(t, shape);
+            float *scratch = memory_allocate_aligned(
+                64, sizeof(float) * (scratch_floats ? scratch_floats : 1));
+            assert_true(kept && packed && plain && bias_grad && scratch);
+            conv3x3_pack_forward(t, shape, weights, packed);
+            const int kept_it = conv3x3_forward_packed_keeping(
+                t, shape, count, input, packed, bias, 1, output, kept);
+            assert_int_equal(kept_it, per_image > 0);
+            conv3x3_forward_packed(t, shape, count, input, packed, bias, 1,
+                                   plain);
+            for (size_t j = 0; j < z.output; j++)
+                check_equal(t->name, "forward keeping vs forward", j, output[j],
+                            plain[j]);
+            conv3x3_backward_weights_with(t, shape, count, input, gradient,
+                                          again, bias_grad, scratch);
+            conv3x3_backward_weights_kept(t, shape, count, input,
+                                          kept_it ? kept : NULL, gradient,
+                                          kept_result, bias_grad, scratch);
+            for (size_t j = 0; j < z.weights; j++)
+                check_equal(t->name, "driver, kept V vs V again", j,
+                            kept_result[j], again[j]);
+            memory_free(kept);
+            free(packed);
+            free(plain);
+            free(bias_grad);
+            memory_free(scratch);
+        }
+        free(input);
+        free(gradient);
+        free(weights);
+        free(bias);
+        free(output);
+        free(again);
+        free(kept_result);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_sets_on_same_data),
         cmocka_unit_test(test_non_finite),
         cmocka_unit_test(test_driver_rule),
+        cmocka_unit_test(test_kept_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -508,6 +508,36 @@ static conv_forward_geometry forward_geometry_of(const conv_shape *shape)
     return g;
 }
 
+static const winograd4_microkernels *
+weights_winograd4(const kernel_table *table, const conv_shape *shape);
+
+size_t conv3x3_kept_input_floats(const kernel_table *table,
+                                 const conv_shape *shape)
+{
+    const winograd4_microkernels *w4 = forward_winograd4(table, shape);
+    if (!w4 || weights_winograd4(table, shape) != w4)
+        return 0;
+    return winograd4_kept_floats(w4, shape);
+}
+
+int conv3x3_forward_packed_keeping(const kernel_table *table,
+                                   const conv_shape *shape, size_t count,
+                                   const float *input_padded,
+                                   const float *packed, const float *bias,
+                                   int relu, float *output, float *kept_input)
+{
+    if (kept_input && conv3x3_kept_input_floats(table, shape) > 0 &&
+        holds_transformed(packed)) {
+        winograd4_forward_keeping(forward_winograd4(table, shape), shape, count,
+                                  input_padded, packed + WINOGRAD_HEADER_FLOATS,
+                                  bias, relu, output, kept_input);
+        return 1;
+    }
+    conv3x3_forward_packed(table, shape, count, input_padded, packed, bias,
+                           relu, output);
+    return 0;
+}
+
 void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
                             size_t count, const float *input_padded,
                             const float *packed, const float *bias, int relu,
@@ -993,6 +1023,17 @@ void conv3x3_backward_weights_with(const kernel_table *table,
                                    const float *output_grad, float *weight_grad,
                                    float *bias_grad, float *scratch)
 {
+    conv3x3_backward_weights_kept(table, shape, count, input_padded, NULL,
+                                  output_grad, weight_grad, bias_grad, scratch);
+}
+
+void conv3x3_backward_weights_kept(const kernel_table *table,
+                                   const conv_shape *shape, size_t count,
+                                   const float *input_padded,
+                                   const float *kept_input,
+                                   const float *output_grad, float *weight_grad,
+                                   float *bias_grad, float *scratch)
+{
     const conv3x3_microkernels *mk = table->conv3x3;
     const int cin = shape->in_channels, cout = shape->out_channels;
     const size_t weights = (size_t)cout * cin * 9;
@@ -1010,7 +1051,8 @@ void conv3x3_backward_weights_with(const kernel_table *table,
         const winograd4_microkernels *w4 = weights_winograd4(table, shape);
         if (w4)
             winograd4_backward_weights(w4, shape, count, input_padded,
-                                       output_grad, weight_grad, scratch);
+                                       kept_input, output_grad, weight_grad,
+                                       scratch);
         else
             winograd_backward_weights(w, shape, count, input_padded,
                                       output_grad, weight_grad, scratch);

@@ -52,6 +52,23 @@ int conv3x3_backward_weights_uses_winograd(const kernel_table *table,
 int conv3x3_backward_weights_uses_winograd4(const kernel_table *table,
                                             const conv_shape *shape);
 
+/* Floats per image of the input transform that a training forward pass
+ * can keep for this shape's weight gradient (both by F(4x4) with this
+ * table), else 0. */
+size_t conv3x3_kept_input_floats(const kernel_table *table,
+                                 const conv_shape *shape);
+
+/* conv3x3_forward_packed that also leaves each image's F(4x4) input
+ * transform in kept_input (count times conv3x3_kept_input_floats; may be
+ * NULL) where the shape has one and the packed weights hold U. Returns
+ * whether it did: then conv3x3_backward_weights_kept may take kept_input
+ * for the same images. */
+int conv3x3_forward_packed_keeping(const kernel_table *table,
+                                   const conv_shape *shape, size_t count,
+                                   const float *input_padded,
+                                   const float *packed, const float *bias,
+                                   int relu, float *output, float *kept_input);
+
 /* Scratch floats (64-byte aligned) the backward entry points need. */
 size_t conv3x3_scratch_floats(const kernel_table *table,
                               const conv_shape *shape);
@@ -118,6 +135,16 @@ void conv3x3_backward_input_packed(const kernel_table *table,
 void conv3x3_backward_weights_with(const kernel_table *table,
                                    const conv_shape *shape, size_t count,
                                    const float *input_padded,
+                                   const float *output_grad, float *weight_grad,
+                                   float *bias_grad, float *scratch);
+/* The same with kept_input: NULL, or what conv3x3_forward_packed_keeping
+ * kept of these images (when it returned 1), which the F(4x4) weight
+ * gradient then reads instead of transforming the input again; the same
+ * bits either way. */
+void conv3x3_backward_weights_kept(const kernel_table *table,
+                                   const conv_shape *shape, size_t count,
+                                   const float *input_padded,
+                                   const float *kept_input,
                                    const float *output_grad, float *weight_grad,
                                    float *bias_grad, float *scratch);
 

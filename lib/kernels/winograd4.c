@@ -75,7 +75,7 @@ static void forward_images(const winograd4_microkernels *mk,
                            const conv_shape *shape, size_t count,
                            const float *input_padded, const float *packed,
                            const float *bias, int relu, float *output,
-                           const pooled_destination *pool)
+                           const pooled_destination *pool, float *kept_v)
 {
     const winograd4_geometry g = {
         .in_channels = shape->in_channels,
@@ -100,8 +100,11 @@ static void forward_images(const winograd4_microkernels *mk,
     float *v = buffer;
     float *m =
         buffer + (size_t)WINOGRAD4_FREQUENCIES * g.in_channels * g.stride;
+    const size_t v_image = winograd4_kept_floats(mk, shape);
     for (size_t i = 0; i < count; i++) {
         float *out = (pool ? pool->output : output) + i * out_image;
+        if (kept_v)
+            v = kept_v + i * v_image;
         mk->input_image(&g, input_padded + i * in_image, v);
         for (int co = 0; co < g.out_channels; co += mk->block) {
             mk->multiply(&g, packed, v, co, m);
@@ -114,13 +117,30 @@ static void forward_images(const winograd4_microkernels *mk,
     }
 }
 
+size_t winograd4_kept_floats(const winograd4_microkernels *microkernels,
+                             const conv_shape *shape)
+{
+    return (size_t)WINOGRAD4_FREQUENCIES * shape->in_channels *
+           image_stride(microkernels, shape);
+}
+
 void winograd4_forward(const winograd4_microkernels *microkernels,
                        const conv_shape *shape, size_t count,
                        const float *input_padded, const float *packed,
                        const float *bias, int relu, float *output)
 {
     forward_images(microkernels, shape, count, input_padded, packed, bias, relu,
-                   output, NULL);
+                   output, NULL, NULL);
+}
+
+void winograd4_forward_keeping(const winograd4_microkernels *microkernels,
+                               const conv_shape *shape, size_t count,
+                               const float *input_padded, const float *packed,
+                               const float *bias, int relu, float *output,
+                               float *kept_v)
+{
+    forward_images(microkernels, shape, count, input_padded, packed, bias, relu,
+                   output, NULL, kept_v);
 }
 
 void winograd4_forward_relu_pool(const winograd4_microkernels *microkernels,
@@ -131,7 +151,7 @@ void winograd4_forward_relu_pool(const winograd4_microkernels *microkernels,
 {
     const pooled_destination pool = {output, output_plane, output_row};
     forward_images(microkernels, shape, count, input_padded, packed, bias, 1,
-                   NULL, &pool);
+                   NULL, &pool, NULL);
 }
 
 /* ---- The plain-C stages ------------------------------------------------
@@ -333,19 +353,24 @@ static void gradient_image_scalar(const winograd4_geometry *g,
 }
 
 static void gradient_multiply_scalar(const winograd4_geometry *g,
-                                     const float *v, const float *w,
-                                     size_t slots, float *m)
+                                     const float *v, size_t v_image,
+                                     const float *w, size_t w_image,
+                                     size_t images, float *m)
 {
     const int cin = g->in_channels, cout = g->padded_out_channels;
     const size_t channel_stride = WINOGRAD4_FREQUENCIES * g->stride;
     for (int f = 0; f < WINOGRAD4_FREQUENCIES; f++)
         for (int ci = 0; ci < cin; ci++)
             for (int co = 0; co < cout; co++) {
-                const float *vr = v + ci * channel_stride + f * g->stride;
-                const float *wr = w + co * channel_stride + f * g->stride;
                 float sum = 0.0f;
-                for (size_t t = 0; t < slots; t++)
-                    sum = fmaf(wr[t], vr[t], sum);
+                for (size_t k = 0; k < images; k++) {
+                    const float *vr =
+                        v + k * v_image + ci * channel_stride + f * g->stride;
+                    const float *wr =
+                        w + k * w_image + co * channel_stride + f * g->stride;
+                    for (size_t t = 0; t < g->stride; t++)
+                        sum = fmaf(wr[t], vr[t], sum);
+                }
                 m[((size_t)f * cin + ci) * cout + co] += sum;
             }
 }

@@ -96,13 +96,15 @@ typedef int (*winograd4_pack_weights)(const conv_shape *shape,
 typedef void (*winograd4_gradient_image)(const winograd4_geometry *g,
                                          const float *gradient, float *w);
 
-/* M [36][in_channels][padded_out_channels] += the sums over `slots` tile
- * slots (whole vectors) of W[co][f] .* V[ci][f], for every frequency f and
- * channel pair (V and W as the stages above write them, one frequency's
- * row `stride` floats from the next). */
+/* M [36][in_channels][padded_out_channels] += the sums over `images`
+ * images and their `stride` tile slots (whole vectors) of W[co][f] .*
+ * V[ci][f], for every frequency f and channel pair: V and W of each image
+ * as the stages above write them, image k's at v + k * v_image and
+ * w + k * w_image. */
 typedef void (*winograd4_gradient_multiply)(const winograd4_geometry *g,
-                                            const float *v, const float *w,
-                                            size_t slots, float *m);
+                                            const float *v, size_t v_image,
+                                            const float *w, size_t w_image,
+                                            size_t images, float *m);
 
 typedef struct winograd4_microkernels {
     int lanes;            /* tile slots per vector */
@@ -157,6 +159,17 @@ void winograd4_forward(const winograd4_microkernels *microkernels,
                        const conv_shape *shape, size_t count,
                        const float *input_padded, const float *packed,
                        const float *bias, int relu, float *output);
+/* Floats of V of one image ([ci][36][stride]), and winograd4_forward
+ * that leaves every image's V there too: image i at kept_v + i *
+ * winograd4_kept_floats (the weight gradient reads it back,
+ * winograd4_weights.h). */
+size_t winograd4_kept_floats(const winograd4_microkernels *microkernels,
+                             const conv_shape *shape);
+void winograd4_forward_keeping(const winograd4_microkernels *microkernels,
+                               const conv_shape *shape, size_t count,
+                               const float *input_padded, const float *packed,
+                               const float *bias, int relu, float *output,
+                               float *kept_v);
 void winograd4_forward_relu_pool(const winograd4_microkernels *microkernels,
                                  const conv_shape *shape, size_t count,
                                  const float *input_padded, const float *packed,

@@ -423,26 +423,28 @@ static void gradient_image_avx512(const winograd4_geometry *g,
 #define GRADIENT_INPUTS 3
 
 /* The sums of BLOCK output channels x `inputs` input channels of one
- * frequency over `vectors` vectors of tile slots: vector sums in
- * registers, then the lanes of four output channels at a time summed
+ * frequency over `images` images, one vector each (the stride of an image
+ * of at most 4 x 4 tiles), v_image and w_image floats apart: vector sums
+ * in registers, then the lanes of four output channels at a time summed
  * (lane_sums4) and added to m (one input channel's row, m_row floats from
  * one input channel to the next). */
 SIMD_INLINE void frequency_sums(const int inputs, const float *w,
-                                const float *v, size_t channel_stride,
-                                size_t vectors, float *m, size_t m_row)
+                                size_t w_image, const float *v, size_t v_image,
+                                size_t channel_stride, size_t images, float *m,
+                                size_t m_row)
 {
     __m512 acc[BLOCK * GRADIENT_INPUTS];
     UNROLL_FULL
     for (int k = 0; k < BLOCK * inputs; k++)
         acc[k] = _mm512_setzero_ps();
-    for (size_t t = 0; t < vectors; t++) {
+    for (size_t t = 0; t < images; t++) {
         __m512 x[GRADIENT_INPUTS];
         UNROLL_FULL
         for (int i = 0; i < inputs; i++)
-            x[i] = _mm512_load_ps(v + i * channel_stride + t * LANES);
+            x[i] = _mm512_load_ps(v + i * channel_stride + t * v_image);
         UNROLL_FULL
         for (int c = 0; c < BLOCK; c++) {
-            __m512 y = _mm512_load_ps(w + c * channel_stride + t * LANES);
+            __m512 y = _mm512_load_ps(w + c * channel_stride + t * w_image);
             SIMD_KEEP_IN_REGISTER(y);
             UNROLL_FULL
             for (int i = 0; i < inputs; i++)
@@ -464,26 +466,29 @@ SIMD_INLINE void frequency_sums(const int inputs, const float *w,
  * sums in registers. */
 #define DEFINE_FREQUENCY_SUMS(inputs)                                          \
     __attribute__((noinline)) static void frequency_sums_##inputs(             \
-        const float *w, const float *v, size_t channel_stride, size_t vectors, \
-        float *m, size_t m_row)                                                \
+        const float *w, size_t w_image, const float *v, size_t v_image,        \
+        size_t channel_stride, size_t images, float *m, size_t m_row)          \
     {                                                                          \
-        frequency_sums(inputs, w, v, channel_stride, vectors, m, m_row);       \
+        frequency_sums(inputs, w, w_image, v, v_image, channel_stride, images, \
+                       m, m_row);                                              \
     }
 DEFINE_FREQUENCY_SUMS(1)
 DEFINE_FREQUENCY_SUMS(2)
 DEFINE_FREQUENCY_SUMS(3)
 
+/* An image's V and W rows are one vector (stride LANES: at most 4 x 4
+ * tiles). */
 static void gradient_multiply_avx512(const winograd4_geometry *g,
-                                     const float *v, const float *w,
-                                     size_t slots, float *m)
+                                     const float *v, size_t v_image,
+                                     const float *w, size_t w_image,
+                                     size_t images, float *m)
 {
-    typedef void (*sums_function)(const float *, const float *, size_t, size_t,
-                                  float *, size_t);
+    typedef void (*sums_function)(const float *, size_t, const float *, size_t,
+                                  size_t, size_t, float *, size_t);
     static const sums_function by_inputs[] = {
         NULL, frequency_sums_1, frequency_sums_2, frequency_sums_3};
     const int cin = g->in_channels, cout = g->padded_out_channels;
     const size_t channel_stride = WINOGRAD4_FREQUENCIES * g->stride;
-    const size_t vectors = slots / LANES;
     for (int f = 0; f < WINOGRAD4_FREQUENCIES; f++) {
         const float *vf = v + (size_t)f * g->stride;
         const float *wf = w + (size_t)f * g->stride;
@@ -492,9 +497,9 @@ static void gradient_multiply_avx512(const winograd4_geometry *g,
             for (int ci = 0; ci < cin; ci += GRADIENT_INPUTS) {
                 const int n =
                     cin - ci < GRADIENT_INPUTS ? cin - ci : GRADIENT_INPUTS;
-                by_inputs[n](wf + co * channel_stride, vf + ci * channel_stride,
-                             channel_stride, vectors,
-                             mf + (size_t)ci * cout + co, (size_t)cout);
+                by_inputs[n](wf + co * channel_stride, w_image,
+                             vf + ci * channel_stride, v_image, channel_stride,
+                             images, mf + (size_t)ci * cout + co, (size_t)cout);
             }
     }
 }

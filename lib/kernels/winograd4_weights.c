@@ -14,10 +14,6 @@
 /* The largest V and W of one image the driver takes, as F(2x2)'s. */
 #define IMAGE_LIMIT_BYTES (4 * WEIGHT_CHUNK_BYTES)
 
-/* Vectors after each row of V and W that no stage reads or writes: rows a
- * power of two apart would share a few L1 sets (winograd_weights.c). */
-#define STRIDE_PADDING 1
-
 static size_t round_up(size_t value, size_t multiple)
 {
     return (value + multiple - 1) / multiple * multiple;
@@ -63,14 +59,11 @@ static size_t chunk_images(const winograd4_microkernels *mk,
     return images > 0 ? images : 1;
 }
 
-/* Floats of V and W for a chunk of `images`, padding included. */
+/* Floats of V and W for a chunk of `images`. */
 static size_t chunk_floats(const winograd4_microkernels *mk,
                            const conv_shape *shape, size_t images)
 {
-    return (images * image_slots(mk, shape) +
-            (size_t)mk->lanes * STRIDE_PADDING) *
-           (size_t)WINOGRAD4_FREQUENCIES *
-           (size_t)(shape->in_channels + padded_out_channels(mk, shape));
+    return images * image_floats(mk, shape);
 }
 
 /* Floats of M, [frequency][ci][co of padded_out_channels], rounded up to
@@ -169,13 +162,14 @@ static void weights_of(const conv_shape *shape, int padded_out, const float *m,
 
 void winograd4_backward_weights(const winograd4_microkernels *microkernels,
                                 const conv_shape *shape, size_t count,
-                                const float *input_padded,
+                                const float *input_padded, const float *kept_v,
                                 const float *output_grad, float *weight_grad,
                                 float *scratch)
 {
     const winograd4_microkernels *mk = microkernels;
     const int padded_out = padded_out_channels(mk, shape);
-    winograd4_geometry g = {
+    const size_t per_image = image_slots(mk, shape);
+    const winograd4_geometry g = {
         .in_channels = shape->in_channels,
         .out_channels = shape->out_channels,
         .padded_out_channels = padded_out,
@@ -189,14 +183,24 @@ void winograd4_backward_weights(const winograd4_microkernels *microkernels,
         .tile_rows = conv_tile_rows(shape, 4),
         .tile_columns = conv_tile_columns(shape, 4),
         .slot_columns = slot_columns(mk, shape),
+        .stride = per_image,
     };
-    const size_t per_image = image_slots(mk, shape);
+    /* V and W image by image: V [ci][36][slots], W [co][36][slots]. */
+    const size_t frequency_rows = WINOGRAD4_FREQUENCIES * per_image;
+    const size_t v_image = (size_t)g.in_channels * frequency_rows,
+                 w_image = (size_t)padded_out * frequency_rows;
     const size_t chunk = chunk_images(mk, shape);
     const size_t in_image = (size_t)g.in_channels * g.in_plane;
     const size_t out_image = (size_t)g.out_channels * g.out_plane;
     float *m = scratch;
     float *v = m + m_floats(mk, shape);
+    float *w = v + chunk * v_image;
     memset(m, 0, sizeof(float) * m_floats(mk, shape));
+    /* W of the padded output channels: zeros, so they add nothing. */
+    for (size_t k = 0; k < chunk && padded_out > g.out_channels; k++)
+        memset(w + k * w_image + (size_t)g.out_channels * frequency_rows, 0,
+               sizeof(float) * (size_t)(padded_out - g.out_channels) *
+                   frequency_rows);
     /* Chunks of equal size (the last at most one image shorter), so that
      * no chunk is a remnant whose lane sums cost more than its products. */
     const size_t chunks = (count + chunk - 1) / chunk;
@@ -204,20 +208,16 @@ void winograd4_backward_weights(const winograd4_microkernels *microkernels,
     for (size_t c = 0; c < chunks; c++) {
         const size_t images =
             (count - i0) / (chunks - c) + ((count - i0) % (chunks - c) != 0);
-        g.stride = images * per_image + (size_t)mk->lanes * STRIDE_PADDING;
-        const size_t channel_floats = WINOGRAD4_FREQUENCIES * g.stride;
-        float *w = v + (size_t)g.in_channels * channel_floats;
-        /* W of the padded output channels: zeros, so they add nothing. */
-        memset(w + (size_t)g.out_channels * channel_floats, 0,
-               sizeof(float) * (size_t)(padded_out - g.out_channels) *
-                   channel_floats);
         for (size_t k = 0; k < images; k++) {
             const size_t i = i0 + k;
-            mk->input_image(&g, input_padded + i * in_image, v + k * per_image);
+            if (!kept_v)
+                mk->input_image(&g, input_padded + i * in_image,
+                                v + k * v_image);
             mk->gradient_image(&g, output_grad + i * out_image,
-                               w + k * per_image);
+                               w + k * w_image);
         }
-        mk->gradient_multiply(&g, v, w, images * per_image, m);
+        mk->gradient_multiply(&g, kept_v ? kept_v + i0 * v_image : v, v_image,
+                              w, w_image, images, m);
         i0 += images;
     }
     weights_of(shape, padded_out, m, weight_grad);

@@ -10,8 +10,9 @@
  * W = A dY A^T (36 values, one per frequency), and dW[co][ci] = G^T M G
  * once at the end: 36 multiply-adds per 4 x 4 tile and channel pair, where
  * F(2x2) takes 64 and the direct sum 144. V is the forward pass's input
- * stage; the products sum along the vector lanes, vector sums in registers
- * over a chunk of images, their lane sums added into M.
+ * stage, made again or kept from the training forward pass; the products
+ * sum along the vector lanes, vector sums in registers over a chunk of
+ * images, their lane sums added into M.
  *
  * Rounding: a path from an input to a weight gradient passes through at
  * most count * tiles + 10 roundings, tiles = tile_rows x tile_columns of
@@ -46,10 +47,12 @@ winograd4_weights_scratch_floats(const winograd4_microkernels *microkernels,
 
 /* The weight gradient of conv3x3_backward_weights_kernel (not the bias's):
  * weight_grad (OIHW) = the sum over the `count` images. Requires
- * winograd4_weights_fits and stages with gradient_image. */
+ * winograd4_weights_fits and stages with gradient_image. kept_v: NULL, or
+ * V of these images as winograd4_forward_keeping left it, which is then
+ * not made again (input_padded is not read); the same bits either way. */
 void winograd4_backward_weights(const winograd4_microkernels *microkernels,
                                 const conv_shape *shape, size_t count,
-                                const float *input_padded,
+                                const float *input_padded, const float *kept_v,
                                 const float *output_grad, float *weight_grad,
                                 float *scratch);
 

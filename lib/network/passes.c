@@ -97,6 +97,10 @@ struct network_workspace {
     float *output[ARCHITECTURE_MAX_LAYERS];          /* chunk activations */
     uint8_t *argmax[ARCHITECTURE_MAX_LAYERS];        /* pools */
     uint8_t *kept[ARCHITECTURE_MAX_LAYERS]; /* dropout (training): 1 = kept */
+    /* Training: a conv's F(4x4) input transform of the chunk, kept by the
+     * forward pass for the weight gradient (when `transformed_valid`). */
+    float *transformed_input[ARCHITECTURE_MAX_LAYERS];
+    int transformed_valid[ARCHITECTURE_MAX_LAYERS];
     uint64_t dropout_seed;
     size_t dropout_first; /* index of the chunk's first image in the call */
     float *conv_scratch;  /* outputs of convs that a pool follows */
@@ -128,6 +132,7 @@ cosnet_status network_workspace_create(const architecture_description *arch,
     size_t output_at[ARCHITECTURE_MAX_LAYERS] = {0};
     size_t argmax_at[ARCHITECTURE_MAX_LAYERS] = {0};
     size_t kept_at[ARCHITECTURE_MAX_LAYERS] = {0};
+    size_t transformed_at[ARCHITECTURE_MAX_LAYERS] = {0};
     size_t largest_scratch = 0, largest_conv_output = 0;
     size_t largest_activation = architecture_input_size(arch);
     for (int l = 0; l < arch->layer_count; l++) {
@@ -148,6 +153,11 @@ cosnet_status network_workspace_create(const architecture_description *arch,
                 backward_at[l] = plan_block(
                     &plan, conv3x3_packed_backward_floats(kernels, shape),
                     sizeof(float));
+            const size_t transformed =
+                training ? conv3x3_kept_input_floats(kernels, shape) : 0;
+            if (transformed)
+                transformed_at[l] =
+                    plan_block(&plan, chunk, sizeof(float) * transformed);
             size_t scratch = conv3x3_scratch_floats(kernels, shape);
             if (scratch > largest_scratch)
                 largest_scratch = scratch;
@@ -196,6 +206,9 @@ cosnet_status network_workspace_create(const architecture_description *arch,
             ws->packed_forward[l] = (float *)(m + forward_at[l]);
             if (training && l > 0)
                 ws->packed_backward[l] = (float *)(m + backward_at[l]);
+            if (training &&
+                conv3x3_kept_input_floats(kernels, &arch->layers[l].shape))
+                ws->transformed_input[l] = (float *)(m + transformed_at[l]);
             if (is_pool(arch, l + 1)) {
                 ws->output[l] = (float *)(m + conv_scratch_at);
                 continue;
@@ -326,6 +339,7 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
         case LAYER_CONV3X3: {
             const float *padded =
                 l == 0 && images_padded ? images : ws->padded[l];
+            ws->transformed_valid[l] = 0;
             if (!interior_written)
                 copy_into_interior(count * (size_t)layer->in_channels, input,
                                    &layer->shape, ws->padded[l]);
@@ -367,9 +381,10 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                 l++; /* the pool is done */
                 break;
             }
-            conv3x3_forward_packed(
+            ws->transformed_valid[l] = conv3x3_forward_packed_keeping(
                 k, &layer->shape, count, padded, ws->packed_forward[l],
-                parameters + layer->bias_offset, layer->relu, output);
+                parameters + layer->bias_offset, layer->relu, output,
+                ws->training ? ws->transformed_input[l] : NULL);
             interior_written = 0;
             break;
         }
@@ -503,10 +518,11 @@ static void backward_chunk(network_workspace *ws, const float *parameters,
             if (layer->relu && !relu_done)
                 k->relu_backward(count * layer->out_size, ws->output[l],
                                  current);
-            conv3x3_backward_weights_with(
-                k, &layer->shape, count, ws->padded[l], current,
-                gradient + layer->weight_offset, gradient + layer->bias_offset,
-                ws->scratch);
+            conv3x3_backward_weights_kept(
+                k, &layer->shape, count, ws->padded[l],
+                ws->transformed_valid[l] ? ws->transformed_input[l] : NULL,
+                current, gradient + layer->weight_offset,
+                gradient + layer->bias_offset, ws->scratch);
             if (l > 0)
                 conv3x3_backward_input_packed(k, &layer->shape, count,
                                               ws->packed_backward[l], current,
