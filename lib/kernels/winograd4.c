@@ -34,6 +34,28 @@ static int padded_out_channels(const winograd4_microkernels *mk,
     return round_up_to(shape->out_channels, mk->block);
 }
 
+winograd4_geometry winograd4_geometry_of(const winograd4_microkernels *mk,
+                                         const conv_shape *shape)
+{
+    const winograd4_geometry g = {
+        .in_channels = shape->in_channels,
+        .out_channels = shape->out_channels,
+        .padded_out_channels = padded_out_channels(mk, shape),
+        .in_height = conv_padded_height(shape),
+        .in_width = conv_padded_width(shape),
+        .in_plane =
+            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
+        .out_height = conv_out_height(shape),
+        .out_width = conv_out_width(shape),
+        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
+        .tile_rows = conv_tile_rows(shape, 4),
+        .tile_columns = conv_tile_columns(shape, 4),
+        .slot_columns = slot_columns(mk, shape),
+        .stride = image_stride(mk, shape),
+    };
+    return g;
+}
+
 int winograd4_fits(const winograd4_microkernels *microkernels,
                    const conv_shape *shape)
 {
@@ -77,22 +99,7 @@ static void forward_images(const winograd4_microkernels *mk,
                            const float *bias, int relu, float *output,
                            const pooled_destination *pool, float *kept_v)
 {
-    const winograd4_geometry g = {
-        .in_channels = shape->in_channels,
-        .out_channels = shape->out_channels,
-        .padded_out_channels = padded_out_channels(mk, shape),
-        .in_height = conv_padded_height(shape),
-        .in_width = conv_padded_width(shape),
-        .in_plane =
-            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
-        .out_height = conv_out_height(shape),
-        .out_width = conv_out_width(shape),
-        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
-        .tile_rows = conv_tile_rows(shape, 4),
-        .tile_columns = conv_tile_columns(shape, 4),
-        .slot_columns = slot_columns(mk, shape),
-        .stride = image_stride(mk, shape),
-    };
+    const winograd4_geometry g = winograd4_geometry_of(mk, shape);
     const size_t in_image = (size_t)g.in_channels * g.in_plane;
     const size_t out_image =
         (size_t)g.out_channels * (pool ? pool->plane : g.out_plane);

@@ -139,6 +139,11 @@ int winograd4_pack_avx512(const conv_shape *shape, const float *weights,
 extern const winograd4_microkernels winograd4_reference;
 extern const winograd4_microkernels winograd4_avx512;
 
+/* The geometry of a shape for these stages, `stride` that of one image:
+ * its tile slots rounded up to whole vectors. */
+winograd4_geometry winograd4_geometry_of(const winograd4_microkernels *mk,
+                                         const conv_shape *shape);
+
 /* Whether these stages run this shape (tile limits; V and M of one image
  * fit the stack buffer). */
 int winograd4_fits(const winograd4_microkernels *microkernels,

@@ -1,14 +1,16 @@
 /* The Winograd F(4x4, 3x3) weight-gradient driver (winograd4_weights.h).
- * It transforms a chunk of images into V and W (image k of the chunk in
- * tile slots from k * image_slots), adds the chunk's products into M, and
- * after the last chunk applies G^T M G in double. */
+ * It transforms a chunk of images into W (and V, unless the forward pass
+ * kept it), image after image (V [ci][36][slots], W [co][36][slots] of
+ * each), adds the chunk's products into M, and after the last chunk
+ * applies G^T M G in double. */
 #include <string.h>
 
 #include "kernels/winograd4_weights.h"
 
 /* V and W of a chunk of images take at most about this much, so that they
  * stay in L2 while the products pass over them once per frequency and
- * block of input channels (F(2x2)'s measured size, winograd_weights.c). */
+ * block of input channels: measured with bench_kernels --only d-weights
+ * from 256 KB to 2 MB (docs/performance.md). */
 #define WEIGHT_CHUNK_BYTES (768 * 1024)
 
 /* The largest V and W of one image the driver takes, as F(2x2)'s. */
@@ -19,36 +21,15 @@ static size_t round_up(size_t value, size_t multiple)
     return (value + multiple - 1) / multiple * multiple;
 }
 
-static int slot_columns(const winograd4_microkernels *mk,
-                        const conv_shape *shape)
-{
-    return mk->max_tile_columns ? mk->max_tile_columns
-                                : conv_tile_columns(shape, 4);
-}
-
-/* Tile slots of one image: whole vectors, so that every image of a chunk
- * starts on a vector. */
-static size_t image_slots(const winograd4_microkernels *mk,
-                          const conv_shape *shape)
-{
-    const int rows =
-        mk->max_tile_rows ? mk->max_tile_rows : conv_tile_rows(shape, 4);
-    return round_up((size_t)rows * slot_columns(mk, shape), (size_t)mk->lanes);
-}
-
-static int padded_out_channels(const winograd4_microkernels *mk,
-                               const conv_shape *shape)
-{
-    return round_up_to(shape->out_channels, mk->block);
-}
-
-/* Floats of V and W for one image. */
+/* Floats of V and W for one image (V [ci][36][slots], W [co][36][slots],
+ * slots: the image's tile slots rounded up to whole vectors, so that every
+ * image of a chunk starts on a vector). */
 static size_t image_floats(const winograd4_microkernels *mk,
                            const conv_shape *shape)
 {
+    const winograd4_geometry g = winograd4_geometry_of(mk, shape);
     return (size_t)WINOGRAD4_FREQUENCIES *
-           (size_t)(shape->in_channels + padded_out_channels(mk, shape)) *
-           image_slots(mk, shape);
+           (size_t)(g.in_channels + g.padded_out_channels) * g.stride;
 }
 
 static size_t chunk_images(const winograd4_microkernels *mk,
@@ -72,7 +53,7 @@ static size_t m_floats(const winograd4_microkernels *mk,
                        const conv_shape *shape)
 {
     return round_up((size_t)WINOGRAD4_FREQUENCIES * shape->in_channels *
-                        padded_out_channels(mk, shape),
+                        (size_t)round_up_to(shape->out_channels, mk->block),
                     16);
 }
 
@@ -167,24 +148,9 @@ void winograd4_backward_weights(const winograd4_microkernels *microkernels,
                                 float *scratch)
 {
     const winograd4_microkernels *mk = microkernels;
-    const int padded_out = padded_out_channels(mk, shape);
-    const size_t per_image = image_slots(mk, shape);
-    const winograd4_geometry g = {
-        .in_channels = shape->in_channels,
-        .out_channels = shape->out_channels,
-        .padded_out_channels = padded_out,
-        .in_height = conv_padded_height(shape),
-        .in_width = conv_padded_width(shape),
-        .in_plane =
-            (size_t)conv_padded_height(shape) * conv_padded_width(shape),
-        .out_height = conv_out_height(shape),
-        .out_width = conv_out_width(shape),
-        .out_plane = (size_t)conv_out_height(shape) * conv_out_width(shape),
-        .tile_rows = conv_tile_rows(shape, 4),
-        .tile_columns = conv_tile_columns(shape, 4),
-        .slot_columns = slot_columns(mk, shape),
-        .stride = per_image,
-    };
+    const winograd4_geometry g = winograd4_geometry_of(mk, shape);
+    const int padded_out = g.padded_out_channels;
+    const size_t per_image = g.stride;
     /* V and W image by image: V [ci][36][slots], W [co][36][slots]. */
     const size_t frequency_rows = WINOGRAD4_FREQUENCIES * per_image;
     const size_t v_image = (size_t)g.in_channels * frequency_rows,
