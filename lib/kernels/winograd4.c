@@ -56,16 +56,22 @@ winograd4_geometry winograd4_geometry_of(const winograd4_microkernels *mk,
     return g;
 }
 
-int winograd4_fits(const winograd4_microkernels *microkernels,
-                   const conv_shape *shape)
+int winograd4_tiles_fit(const winograd4_microkernels *microkernels,
+                        const conv_shape *shape)
 {
     if (conv_out_height(shape) < 1 || conv_out_width(shape) < 1)
         return 0;
     if (microkernels->max_tile_rows &&
         conv_tile_rows(shape, 4) > microkernels->max_tile_rows)
         return 0;
-    if (microkernels->max_tile_columns &&
-        conv_tile_columns(shape, 4) > microkernels->max_tile_columns)
+    return !microkernels->max_tile_columns ||
+           conv_tile_columns(shape, 4) <= microkernels->max_tile_columns;
+}
+
+int winograd4_fits(const winograd4_microkernels *microkernels,
+                   const conv_shape *shape)
+{
+    if (!winograd4_tiles_fit(microkernels, shape))
         return 0;
     const size_t floats = (size_t)WINOGRAD4_FREQUENCIES *
                           image_stride(microkernels, shape) *

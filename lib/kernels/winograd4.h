@@ -144,6 +144,10 @@ extern const winograd4_microkernels winograd4_avx512;
 winograd4_geometry winograd4_geometry_of(const winograd4_microkernels *mk,
                                          const conv_shape *shape);
 
+/* Whether the shape has an output within the stages' tile limits. */
+int winograd4_tiles_fit(const winograd4_microkernels *microkernels,
+                        const conv_shape *shape);
+
 /* Whether these stages run this shape (tile limits; V and M of one image
  * fit the stack buffer). */
 int winograd4_fits(const winograd4_microkernels *microkernels,

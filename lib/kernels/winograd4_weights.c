@@ -61,13 +61,7 @@ int winograd4_weights_fits(const winograd4_microkernels *microkernels,
                            const conv_shape *shape)
 {
     if (!microkernels->gradient_image || !microkernels->gradient_multiply ||
-        conv_out_height(shape) < 1 || conv_out_width(shape) < 1)
-        return 0;
-    if (microkernels->max_tile_rows &&
-        conv_tile_rows(shape, 4) > microkernels->max_tile_rows)
-        return 0;
-    if (microkernels->max_tile_columns &&
-        conv_tile_columns(shape, 4) > microkernels->max_tile_columns)
+        !winograd4_tiles_fit(microkernels, shape))
         return 0;
     return sizeof(float) * image_floats(microkernels, shape) <=
            IMAGE_LIMIT_BYTES;
