@@ -27,7 +27,10 @@
  * Weight gradients run on scratch allocated once, as the trainer's; where
  * the driver computes one by Winograd (winograd_weights.h), a "d-weights
  * direct" line times the direct kernels on the same data, in the same
- * direct-convolution flops. The deep classifier's 32 -> 32 layer is
+ * direct-convolution flops. For conv1, "d-weights from pool" times the
+ * training step's conv3x3_pool_backward_weights and "d-weights unfused"
+ * the max-pool gradient and the weight gradient it replaces, both in the
+ * convolution's direct flops. The deep classifier's 32 -> 32 layer is
  * measured too. Where the forward pass runs F(4x4), a "pack" line times
  * what a training step does per layer and worker: U of the forward pass and
  * of the input gradient, reported in GB/s of U written; "pack plain-C" the
@@ -255,6 +258,33 @@ static void conv_teardown(conv_context *c)
     free(c->dw);
     free(c->db);
     free(c->scratch);
+}
+
+/* A first layer's weight gradient through its ReLU and pool: by
+ * conv3x3_pool_backward_weights (from the pool's gradient) or unfused
+ * (maxpool2x2_backward, then the convolution's weight gradient). */
+typedef struct pool_weights_context {
+    conv_context *conv; /* input, dy (the unfused gradient), dw, db */
+    conv3x3_pool_backward_weights_kernel fused;
+    float *pooled, *pooled_grad;
+    uint8_t *argmax;
+} pool_weights_context;
+
+static void run_pool_weights_fused(void *p)
+{
+    pool_weights_context *c = p;
+    c->fused(&c->conv->shape, c->conv->count, c->conv->input, c->pooled,
+             c->pooled_grad, c->argmax, c->conv->dw, c->conv->db);
+}
+
+static void run_pool_weights_unfused(void *p)
+{
+    pool_weights_context *c = p;
+    const conv_shape *s = &c->conv->shape;
+    c->conv->table->maxpool2x2_backward(
+        c->conv->count * (size_t)s->out_channels, conv_out_height(s),
+        conv_out_width(s), c->pooled_grad, c->argmax, c->pooled, c->conv->dy);
+    run_conv_backward_weights(c->conv);
 }
 
 static double conv_macs(const conv_shape *s)
@@ -748,6 +778,39 @@ static void variant_bench(const kernel_table *table, double peak,
             measure(o, name, label, c.count, run_conv_backward_weights, &c,
                     flops * (double)c.count, 0.0, peak);
             conv_use_table(&c, table);
+        }
+        if (layer == 0) {
+            /* conv1 (the same shape in every network) in training: its
+             * weight gradient from the pool's, with the ReLU mask of
+             * pooled values of which a quarter are 0. */
+            const size_t pooled = c.count * s->out_channels *
+                                  (size_t)(conv_out_height(s) / 2) *
+                                  (conv_out_width(s) / 2);
+            /* A variant without the op (the network keeps the unfused
+             * ones there): the plain-C op, for the comparison. */
+            conv3x3_pool_backward_weights_kernel fused =
+                table->conv3x3_pool_backward_weights;
+            pool_weights_context p = {
+                &c, fused ? fused : conv3x3_pool_backward_weights_scalar,
+                random_floats(&rng, pooled), random_floats(&rng, pooled),
+                malloc(pooled)};
+            if (!p.argmax)
+                exit(1);
+            for (size_t k = 0; k < pooled; k++) {
+                p.pooled[k] = p.pooled[k] < -0.5f ? 0.0f : p.pooled[k] + 1.0f;
+                p.argmax[k] = (uint8_t)random_below(&rng, 4);
+            }
+            snprintf(label, sizeof label, "%.32s d-weights from pool%s",
+                     layer_names[layer], fused ? "" : " plain-C");
+            measure(o, name, label, c.count, run_pool_weights_fused, &p,
+                    flops * (double)c.count, 0.0, peak);
+            snprintf(label, sizeof label, "%.32s d-weights unfused",
+                     layer_names[layer]);
+            measure(o, name, label, c.count, run_pool_weights_unfused, &p,
+                    flops * (double)c.count, 0.0, peak);
+            free(p.pooled);
+            free(p.pooled_grad);
+            free(p.argmax);
         }
         if (conv3x3_forward_uses_winograd4(table, s))
             pack_bench(o, table, s, layer_names[layer], c.weights, peak);

@@ -125,41 +125,6 @@ DEFINE_FORWARD_POOL_ROWS(8)
  * the values are theirs bit for bit. The pipeline's evaluation took 8%
  * less time than with pool_rows (docs/performance.md, "Zeros by column"). */
 
-/* The 16 x 16 transpose: lane j of r[i] goes to lane i of r[j]. */
-SIMD_INLINE void transpose_16x16(__m512 r[16])
-{
-    __m512 t[16];
-    UNROLL_FULL
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    UNROLL_FULL
-    for (int i = 0; i < 4; i++)
-        UNROLL_FULL
-    for (int j = 0; j < 2; j++) {
-        const __m512d a = _mm512_castps_pd(t[4 * i + j]),
-                      b = _mm512_castps_pd(t[4 * i + j + 2]);
-        r[4 * i + 2 * j] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-        r[4 * i + 2 * j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-    }
-    UNROLL_FULL
-    for (int i = 0; i < 2; i++)
-        UNROLL_FULL
-    for (int j = 0; j < 4; j++) {
-        t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + j + 4],
-                                            _MM_SHUFFLE(2, 0, 2, 0));
-        t[8 * i + j + 4] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + j + 4],
-                                                _MM_SHUFFLE(3, 1, 3, 1));
-    }
-    UNROLL_FULL
-    for (int j = 0; j < 8; j++) {
-        r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], _MM_SHUFFLE(2, 0, 2, 0));
-        r[j + 8] =
-            _mm512_shuffle_f32x4(t[j], t[j + 8], _MM_SHUFFLE(3, 1, 3, 1));
-    }
-}
-
 /* n pooled columns from column `first` of pooled row r: 4 n output pixels
  * of 16 channels, ReLU and the 2 x 2 maximum into pooled[first ..], and
  * with_argmax, the window position of each maximum into position[first ..]
@@ -390,4 +355,5 @@ static const conv3x3_microkernels microkernels_avx512 = {
 void conv_provide_avx512(kernel_table *table)
 {
     table->conv3x3 = &microkernels_avx512;
+    table->conv3x3_pool_backward_weights = conv3x3_pool_backward_weights_avx512;
 }

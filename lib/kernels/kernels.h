@@ -112,6 +112,33 @@ typedef void (*maxpool2x2_backward_kernel)(size_t planes, int height, int width,
                                            const float *relu_output,
                                            float *input_grad);
 
+/* The weight and bias gradients of a 3x3 convolution whose output went
+ * through a 2x2 max-pool (and ReLU, if `pooled` is not NULL), from the
+ * pool's output gradient alone: the convolution's output gradient is
+ * output_grad at each window's argmax and 0 elsewhere (maxpool2x2_backward),
+ * so only those pixels add to the sums, one term per pooled value:
+ *     g = pooled_grad[o] if pooled == NULL or pooled[o] > 0, else 0
+ *     bias_grad[co] += g
+ *     weight_grad[co][ci][kh][kw] += g * input_padded[i][ci][y + kh][x + kw]
+ * for o = (i, co, r, c) and (y, x) = (2r, 2c) moved by argmax[o] (0..3,
+ * maxpool2x2_forward's). pooled_grad, pooled and argmax: count x
+ * out_channels x (out_height / 2) x (out_width / 2). Both outputs are
+ * overwritten. Every sum starts from +0 and takes its terms in the order
+ * image, pooled row, pooled column, each product rounded, then added
+ * (no fused multiply-add), so every variant gives the reference's bits.
+ * For a first layer (no input gradient), it replaces maxpool2x2_backward
+ * and conv3x3_backward_weights: a quarter of the products, and no
+ * convolution-sized gradient written and read back. The one difference:
+ * those multiply every input pixel by its (mostly zero) gradient, so a
+ * NaN or infinite input would reach every weight of its channel; this op
+ * reads only the windows it sums. (Training's first-layer inputs are
+ * pixels / 255, always finite.) A NULL entry in a table: the variant has
+ * no faster version than its unfused ops, which the network then runs. */
+typedef void (*conv3x3_pool_backward_weights_kernel)(
+    const conv_shape *shape, size_t count, const float *input_padded,
+    const float *pooled, const float *pooled_grad, const uint8_t *argmax,
+    float *weight_grad, float *bias_grad);
+
 /* cos_out[i] = cos(a_i, b_i) for count rows of `dims` floats, with
  * cos(a, b) = a.b / sqrt(max(|a|^2 |b|^2, eps^2)), eps = 1e-6.
  * Row i of a is a + i*dims; row i of b is b + i*b_stride (b_stride 0: one
@@ -320,6 +347,7 @@ typedef struct kernel_table {
     const conv3x3_microkernels *conv3x3;
     maxpool2x2_forward_kernel maxpool2x2_forward;
     maxpool2x2_backward_kernel maxpool2x2_backward;
+    conv3x3_pool_backward_weights_kernel conv3x3_pool_backward_weights;
     cosine_similarity_kernel cosine_similarity;
     cosine_loss_kernel cosine_loss;
     dense_forward_kernel dense_forward;
@@ -345,6 +373,10 @@ void conv3x3_backward_input_scalar(const conv_shape *, size_t, const float *,
                                    const float *, float *);
 void conv3x3_backward_weights_scalar(const conv_shape *, size_t, const float *,
                                      const float *, float *, float *);
+void conv3x3_pool_backward_weights_scalar(const conv_shape *, size_t,
+                                          const float *, const float *,
+                                          const float *, const uint8_t *,
+                                          float *, float *);
 void maxpool2x2_forward_scalar(size_t, int, int, const float *, float *, size_t,
                                size_t, uint8_t *);
 void maxpool2x2_backward_scalar(size_t, int, int, const float *,
@@ -363,6 +395,10 @@ void conv_provide_avx2(kernel_table *table);
 void pool_provide_avx2(kernel_table *table);
 void cosine_provide_avx2(kernel_table *table);
 void conv_provide_avx512(kernel_table *table);
+void conv3x3_pool_backward_weights_avx512(const conv_shape *, size_t,
+                                          const float *, const float *,
+                                          const float *, const uint8_t *,
+                                          float *, float *);
 void pool_provide_avx512(kernel_table *table);
 void cosine_provide_avx512(kernel_table *table);
 void conv_provide_neon(kernel_table *table);

@@ -9,6 +9,7 @@ void kernels_provide_scalar(kernel_table *table)
         .conv3x3 = NULL,
         .maxpool2x2_forward = maxpool2x2_forward_scalar,
         .maxpool2x2_backward = maxpool2x2_backward_scalar,
+        .conv3x3_pool_backward_weights = conv3x3_pool_backward_weights_scalar,
         .cosine_similarity = cosine_similarity_scalar,
         .cosine_loss = cosine_loss_scalar,
         .dense_forward = dense_forward_scalar,

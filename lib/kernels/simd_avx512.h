@@ -90,6 +90,43 @@ static inline __m512 pair_max_low(__m512 v)
 /* The upper 8 lanes in the lower 8. */
 #define SIMD_UPPER_HALF(v) _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2))
 
+/* The 16 x 16 transpose: lane j of r[i] goes to lane i of r[j] (16
+ * channels' rows of 16 columns into 16 columns' vectors of channels, and
+ * back). */
+SIMD_INLINE void transpose_16x16(__m512 r[16])
+{
+    __m512 t[16];
+    UNROLL_FULL
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    UNROLL_FULL
+    for (int i = 0; i < 4; i++)
+        UNROLL_FULL
+    for (int j = 0; j < 2; j++) {
+        const __m512d a = _mm512_castps_pd(t[4 * i + j]),
+                      b = _mm512_castps_pd(t[4 * i + j + 2]);
+        r[4 * i + 2 * j] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        r[4 * i + 2 * j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    }
+    UNROLL_FULL
+    for (int i = 0; i < 2; i++)
+        UNROLL_FULL
+    for (int j = 0; j < 4; j++) {
+        t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + j + 4],
+                                            _MM_SHUFFLE(2, 0, 2, 0));
+        t[8 * i + j + 4] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + j + 4],
+                                                _MM_SHUFFLE(3, 1, 3, 1));
+    }
+    UNROLL_FULL
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], _MM_SHUFFLE(2, 0, 2, 0));
+        r[j + 8] =
+            _mm512_shuffle_f32x4(t[j], t[j + 8], _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
 #include "kernels/simd_x86.h"
 
 #endif

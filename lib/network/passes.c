@@ -506,6 +506,18 @@ static void backward_chunk(network_workspace *ws, const float *parameters,
         case LAYER_MAXPOOL2X2: {
             const network_layer *before = l > 0 ? &arch->layers[l - 1] : NULL;
             const int mask = before && before->relu;
+            if (l == 1 && before->kind == LAYER_CONV3X3 &&
+                k->conv3x3_pool_backward_weights) {
+                /* The first convolution needs no input gradient: its
+                 * weight gradient comes straight from the pool's, one
+                 * term per pooled value (kernels.h). */
+                k->conv3x3_pool_backward_weights(
+                    &before->shape, count, ws->padded[0],
+                    mask ? ws->output[l] : NULL, current, ws->argmax[l],
+                    gradient + before->weight_offset,
+                    gradient + before->bias_offset);
+                return;
+            }
             if (l > 0)
                 k->maxpool2x2_backward(count * (size_t)layer->in_channels,
                                        layer->in_height, layer->in_width,
