@@ -189,16 +189,20 @@ static void test_reference_against_unfused(void **state)
 }
 
 /* Every variant's op equals the reference bit for bit. A variant without
- * one (NULL: the network keeps the unfused ops) is skipped; AVX-512 has
- * one wherever the CPU runs it, and the plain-C table is the reference. */
+ * one (NULL: the network keeps the unfused ops; NEON) is skipped; AVX2 and
+ * AVX-512 have one wherever the CPU runs them, and the plain-C table is
+ * the reference. */
 static void test_variants_equal_reference(void **state)
 {
     (void)state;
     const kernel_table *scalar = kernels_by_name("scalar"),
+                       *avx2 = kernels_by_name("avx2"),
                        *avx512 = kernels_by_name("avx512");
     assert_non_null(scalar);
     assert_ptr_equal(scalar->conv3x3_pool_backward_weights,
                      conv3x3_pool_backward_weights_scalar);
+    if (avx2)
+        assert_non_null(avx2->conv3x3_pool_backward_weights);
     if (avx512)
         assert_non_null(avx512->conv3x3_pool_backward_weights);
     for (int v = 0; kernel_variant_names[v]; v++) {

@@ -41,9 +41,5 @@ static const conv3x3_microkernels microkernels_avx2 = {
 void conv_provide_avx2(kernel_table *table)
 {
     table->conv3x3 = &microkernels_avx2;
-    /* No AVX2 conv3x3_pool_backward_weights: the plain-C one took 2.1 times
-     * as long as this variant's max-pool gradient and weight gradient
-     * (bench_kernels, "conv1 ... d-weights from pool" and "unfused"), so
-     * the network keeps those. */
-    table->conv3x3_pool_backward_weights = NULL;
+    table->conv3x3_pool_backward_weights = conv3x3_pool_backward_weights_avx2;
 }

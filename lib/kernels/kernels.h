@@ -392,6 +392,10 @@ void pixels_to_float_scalar(size_t, const uint8_t *, float *);
 typedef void (*kernel_provider)(kernel_table *table);
 void kernels_provide_scalar(kernel_table *table);
 void conv_provide_avx2(kernel_table *table);
+void conv3x3_pool_backward_weights_avx2(const conv_shape *, size_t,
+                                        const float *, const float *,
+                                        const float *, const uint8_t *, float *,
+                                        float *);
 void pool_provide_avx2(kernel_table *table);
 void cosine_provide_avx2(kernel_table *table);
 void conv_provide_avx512(kernel_table *table);

@@ -120,6 +120,35 @@ static inline __m256 pair_max_low(__m256 v)
 #define SIMD_KEEP_POSITIVE(a, g)                                               \
     _mm256_and_ps(_mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ), g)
 
+/* The 8 x 8 transpose: lane j of r[i] goes to lane i of r[j] (8 channels'
+ * rows of 8 columns into 8 columns' vectors of channels). */
+SIMD_INLINE void transpose_8x8(__m256 r[8])
+{
+    __m256 t[8];
+    UNROLL_FULL
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    UNROLL_FULL
+    for (int i = 0; i < 2; i++)
+        UNROLL_FULL
+    for (int j = 0; j < 2; j++) {
+        const __m256d a = _mm256_castps_pd(t[4 * i + j]),
+                      b = _mm256_castps_pd(t[4 * i + j + 2]);
+        r[4 * i + 2 * j] = _mm256_castpd_ps(_mm256_unpacklo_pd(a, b));
+        r[4 * i + 2 * j + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(a, b));
+    }
+    UNROLL_FULL
+    for (int j = 0; j < 4; j++) {
+        t[j] = _mm256_permute2f128_ps(r[j], r[j + 4], 0x20);
+        t[j + 4] = _mm256_permute2f128_ps(r[j], r[j + 4], 0x31);
+    }
+    UNROLL_FULL
+    for (int j = 0; j < 8; j++)
+        r[j] = t[j];
+}
+
 #include "kernels/simd_x86.h"
 
 #endif
