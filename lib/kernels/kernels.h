@@ -132,8 +132,8 @@ typedef void (*maxpool2x2_backward_kernel)(size_t planes, int height, int width,
  * those multiply every input pixel by its (mostly zero) gradient, so a
  * NaN or infinite input would reach every weight of its channel; this op
  * reads only the windows it sums. (Training's first-layer inputs are
- * pixels / 255, always finite.) A NULL entry in a table: the variant has
- * no faster version than its unfused ops, which the network then runs. */
+ * pixels / 255, always finite.) A NULL entry in a table (NEON, not yet
+ * timed against its unfused ops): the network runs the unfused ops. */
 typedef void (*conv3x3_pool_backward_weights_kernel)(
     const conv_shape *shape, size_t count, const float *input_padded,
     const float *pooled, const float *pooled_grad, const uint8_t *argmax,
