@@ -10,8 +10,10 @@
  * Random shapes: 1-3 input and 1-40 output channels (so groups of 16 and a
  * remainder), even and odd sizes, pads 0-2, batches 0-3. Every array ends
  * at a guard page, pooled values include zeros, negatives and NaN (the
- * ReLU mask must drop them), and the outputs start as NaN (the op must
- * overwrite every element). */
+ * ReLU mask must drop them), inputs are often zero over whole windows
+ * (skipped) and the outputs start as NaN (the op must overwrite every
+ * element). A last test: zero windows add nothing even with an infinite
+ * gradient. */
 #define _DEFAULT_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,7 +39,31 @@ typedef struct case_data {
     uint8_t *argmax;
 } case_data;
 
-static void case_make(random_generator *rng, case_data *d, int values)
+/* Zeros (+0 and -0) over random rows and columns of every input plane,
+ * so that many windows' 4 x 4 patches hold only zeros, which the op skips
+ * (kernels.h), and many others a few zeros. */
+static void sparsify(random_generator *rng, case_data *d)
+{
+    const conv_shape *s = &d->shape;
+    const int rows = conv_padded_height(s), columns = conv_padded_width(s);
+    const size_t planes = d->input_floats / ((size_t)rows * columns);
+    for (size_t p = 0; p < planes; p++) {
+        float *plane = d->input + p * rows * columns;
+        const int first_row = random_int(rng, 0, rows),
+                  last_row = random_int(rng, first_row, rows);
+        const int first_column = random_int(rng, 0, columns),
+                  last_column = random_int(rng, first_column, columns);
+        for (int y = 0; y < rows; y++)
+            for (int x = 0; x < columns; x++)
+                if (y < first_row || y >= last_row || x < first_column ||
+                    x >= last_column || random_below(rng, 4) == 0)
+                    plane[(size_t)y * columns + x] =
+                        random_below(rng, 2) ? 0.0f : -0.0f;
+    }
+}
+
+static void case_make(random_generator *rng, case_data *d, int values,
+                      int sparse)
 {
     conv_shape *s = &d->shape;
     s->in_channels = random_int(rng, 1, 3);
@@ -63,6 +89,8 @@ static void case_make(random_generator *rng, case_data *d, int values)
     d->pooled_grad = guarded_floats(&d->grad_guard, d->pooled_floats);
     d->argmax = guarded_alloc(&d->argmax_guard, d->pooled_floats);
     fill_values(rng, d->input, d->input_floats, values);
+    if (sparse)
+        sparsify(rng, d);
     fill_values(rng, d->pooled_grad, d->pooled_floats, values);
     for (size_t k = 0; k < d->pooled_floats; k++) {
         const uint64_t kind = random_below(rng, 8);
@@ -154,7 +182,7 @@ static void test_reference_against_unfused(void **state)
     for (int trial = 0; trial < 60; trial++) {
         const int values = trial % 2 ? VALUES_INTEGER : VALUES_UNIFORM;
         case_data d;
-        case_make(&rng, &d, values);
+        case_make(&rng, &d, values, trial % 4 >= 2);
         const int with_mask = trial % 3 != 0;
         const int weights = (int)d.weight_floats,
                   outputs = weights + d.shape.out_channels;
@@ -216,7 +244,8 @@ static void test_variants_equal_reference(void **state)
         for (int trial = 0; trial < 200; trial++) {
             case_data d;
             case_make(&rng, &d,
-                      trial % 4 == 3 ? VALUES_INTEGER : VALUES_UNIFORM);
+                      trial % 4 == 3 ? VALUES_INTEGER : VALUES_UNIFORM,
+                      trial % 5 >= 2);
             const int with_mask = trial % 3 != 0;
             const size_t outputs = d.weight_floats + d.shape.out_channels;
             float *want = malloc(sizeof(float) * outputs),
@@ -237,11 +266,43 @@ static void test_variants_equal_reference(void **state)
     }
 }
 
+/* A window whose 4 x 4 input patch holds only zeros adds nothing to the
+ * weight gradient, even with an infinite gradient (its terms would be
+ * inf x 0 = NaN), and still its gradient to the bias: in every variant.
+ * One input channel of 6 x 6 (pad 0, 4 x 4 outputs, 2 x 2 pooled), one
+ * output channel; only pooled value (0, 0)'s patch has a nonzero pixel. */
+static void test_zero_patches_skipped(void **state)
+{
+    (void)state;
+    const conv_shape shape = {1, 1, 6, 6, 0};
+    float input[36] = {0};
+    input[1 * 6 + 1] = 3.0f; /* row 1, column 1: only in window (0, 0) */
+    input[4 * 6 + 4] = -0.0f;
+    const float pooled[4] = {1.0f, 1.0f, 1.0f, 1.0f};
+    const float gradient[4] = {2.0f, INFINITY, -INFINITY, INFINITY};
+    const uint8_t argmax[4] = {1, 0, 3, 2};
+    for (int v = 0; kernel_variant_names[v]; v++) {
+        const kernel_table *table = kernels_by_name(kernel_variant_names[v]);
+        if (!table || !table->conv3x3_pool_backward_weights)
+            continue;
+        float weights[9], bias;
+        table->conv3x3_pool_backward_weights(&shape, 1, input, pooled, gradient,
+                                             argmax, weights, &bias);
+        /* Window (0, 0) at argmax 1 reads rows 0-2, columns 1-3: the 3 at
+         * tap (1, 0). */
+        for (int k = 0; k < 9; k++)
+            check_equal(table->name, "weight_grad", (size_t)k, weights[k],
+                        k == 3 ? 6.0f : 0.0f);
+        assert_true(isnan(bias)); /* 2 + inf - inf + inf */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_against_unfused),
         cmocka_unit_test(test_variants_equal_reference),
+        cmocka_unit_test(test_zero_patches_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

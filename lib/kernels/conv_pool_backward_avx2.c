@@ -49,6 +49,15 @@ SIMD_INLINE void patch_at(const float *corner, int padded_w, input_patch *patch)
                                     _mm_loadu_ps(corner + 2 * padded_w));
 }
 
+/* Whether every value of the patch is zero (+0 or -0; NaN is not). */
+SIMD_INLINE int patch_is_zero(const input_patch *patch)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    return _mm256_movemask_ps(_mm256_or_ps(
+               _mm256_cmp_ps(patch->top, zero, _CMP_NEQ_UQ),
+               _mm256_cmp_ps(patch->bottom, zero, _CMP_NEQ_UQ))) == 0;
+}
+
 SIMD_INLINE __m256 tap_values(const input_patch *patch, __m256 offsets, int tap)
 {
     const __m256i index =

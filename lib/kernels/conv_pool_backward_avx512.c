@@ -45,6 +45,13 @@ SIMD_INLINE void patch_at(const float *corner, int padded_w, input_patch *patch)
     patch->rows = _mm512_insertf32x4(v, _mm_loadu_ps(corner + 3 * padded_w), 3);
 }
 
+/* Whether every value of the patch is zero (+0 or -0; NaN is not). */
+SIMD_INLINE int patch_is_zero(const input_patch *patch)
+{
+    return _mm512_cmp_ps_mask(patch->rows, _mm512_setzero_ps(), _CMP_NEQ_UQ) ==
+           0;
+}
+
 SIMD_INLINE __m512 tap_values(const input_patch *patch, __m512 offsets, int tap)
 {
     return _mm512_permutexvar_ps(

@@ -126,6 +126,12 @@ typedef void (*maxpool2x2_backward_kernel)(size_t planes, int height, int width,
  * overwritten. Every sum starts from +0 and takes its terms in the order
  * image, pooled row, pooled column, each product rounded, then added
  * (no fused multiply-add), so every variant gives the reference's bits.
+ * Where the 4 x 4 input patch of a window (rows 2r .. 2r + 3, columns
+ * 2c .. 2c + 3 of channel ci: every position its argmax can select) holds
+ * only zeros, its nine terms for ci are skipped: for a finite g they are
+ * +0 or -0, and a sum that starts from +0 never becomes -0 (x + -x is +0
+ * when rounding to nearest), so skipping them changes no bit; for an
+ * infinite or NaN g they would be NaN, which bias_grad carries anyway.
  * For a first layer (no input gradient), it replaces maxpool2x2_backward
  * and conv3x3_backward_weights: a quarter of the products, and no
  * convolution-sized gradient written and read back. The one difference:
