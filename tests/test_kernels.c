@@ -406,8 +406,9 @@ static int check_conv_relu_pool(const kernel_table *table, const conv_case *c,
 
 /* The training forward of a pooled ReLU convolution against the same
  * variant's convolution then max-pool: the pooled values and the argmax bit
- * for bit, each array exactly filled (guard pages after both). Returns
- * whether the table fuses the shape. */
+ * for bit, each array exactly filled (guard pages after both), and the
+ * copy into a padded layout equal to the pooled values with nothing of
+ * its margins written. Returns whether the table fuses the shape. */
 static int check_conv_relu_pool_argmax(const kernel_table *table,
                                        const conv_case *c,
                                        random_generator *rng, int zero_rows)
@@ -417,17 +418,39 @@ static int check_conv_relu_pool_argmax(const kernel_table *table,
         c->count * (size_t)z.cout * (z.ho / 2) * (z.wo / 2);
     fused_pool_case p;
     fused_pool_make(table, c, rng, zero_rows, &p);
-    guarded go, ga;
+    guarded go, ga, gc;
     float *output = guarded_floats(&go, pooled_count);
     uint8_t *fused_argmax = guarded_alloc(&ga, pooled_count);
+    /* The copy: every pooled plane inside a margin of one row above,
+     * one below, one column left and two right (as a next padded input). */
+    const int pooled_rows = z.ho / 2, pooled_columns = z.wo / 2;
+    const size_t copy_row = (size_t)pooled_columns + 3,
+                 copy_plane = (size_t)(pooled_rows + 2) * copy_row;
+    const size_t planes = c->count * (size_t)z.cout;
+    float *copy = guarded_floats(&gc, planes * copy_plane + 1);
     const int fused = conv3x3_fuses_pool_argmax(table, &c->shape, p.packed);
     if (fused) {
         fill_value(output, pooled_count, SENTINEL);
+        fill_value(copy, planes * copy_plane + 1, SENTINEL);
         memset(fused_argmax, 0xAA, pooled_count);
         fused_pool_reference(table, c, &p);
-        conv3x3_forward_relu_pool_argmax_packed(table, &c->shape, c->count,
-                                                p.input, p.packed, p.bias,
-                                                output, fused_argmax);
+        conv3x3_forward_relu_pool_argmax_packed(
+            table, &c->shape, c->count, p.input, p.packed, p.bias, output,
+            fused_argmax, copy + copy_row + 1, copy_plane, copy_row);
+        for (size_t k = 0; k < planes * copy_plane + 1; k++) {
+            const size_t plane = k / copy_plane, at = k % copy_plane;
+            const int r = (int)(at / copy_row) - 1,
+                      x = (int)(at % copy_row) - 1;
+            const int inside = plane < planes && r >= 0 && r < pooled_rows &&
+                               x >= 0 && x < pooled_columns;
+            const float want =
+                inside ? output[(plane * pooled_rows + r) * pooled_columns + x]
+                       : SENTINEL;
+            if (memcmp(&copy[k], &want, sizeof(float)) != 0)
+                fail_msg("%s conv relu pool argmax: the copy's float %zu is "
+                         "%a, not %a",
+                         table->name, k, copy[k], want);
+        }
         for (size_t k = 0; k < pooled_count; k++)
             if (memcmp(&output[k], &p.pooled[k], sizeof(float)) != 0 ||
                 fused_argmax[k] != p.argmax[k])
@@ -440,6 +463,7 @@ static int check_conv_relu_pool_argmax(const kernel_table *table,
     }
     guarded_free(&go);
     guarded_free(&ga);
+    guarded_free(&gc);
     fused_pool_free(&p);
     return fused;
 }

@@ -188,10 +188,11 @@ SIMD_INLINE void pooled_pixels(const int n, const int with_argmax,
 }
 
 /* The pooled row's 16 columns of 16 channels, transposed and stored as
- * each channel's row (pooled_columns lanes). */
+ * each channel's row (pooled_columns lanes), and into copy if not NULL. */
 SIMD_INLINE void store_channel_rows(const float columns[16][16],
                                     __mmask16 row_mask, float *out,
-                                    size_t out_plane)
+                                    size_t out_plane, float *copy,
+                                    size_t copy_plane)
 {
     __m512 rows[16];
     UNROLL_FULL
@@ -199,16 +200,18 @@ SIMD_INLINE void store_channel_rows(const float columns[16][16],
         rows[k] = _mm512_load_ps(columns[k]);
     transpose_16x16(rows);
     UNROLL_FULL
-    for (int co = 0; co < 16; co++)
+    for (int co = 0; co < 16; co++) {
         _mm512_mask_storeu_ps(out + co * out_plane, row_mask, rows[co]);
+        if (copy)
+            _mm512_mask_storeu_ps(copy + co * copy_plane, row_mask, rows[co]);
+    }
 }
 
-SIMD_INLINE void
-pool_rows_one_input_with(const int with_argmax, const conv_forward_geometry *g,
-                         const float *in, const float *packed,
-                         const float *bias, const uint8_t *spans,
-                         int pooled_columns, float *out, size_t out_plane,
-                         size_t out_row, uint8_t *argmax)
+SIMD_INLINE void pool_rows_one_input_with(
+    const int with_argmax, const conv_forward_geometry *g, const float *in,
+    const float *packed, const float *bias, const uint8_t *spans,
+    int pooled_columns, float *out, size_t out_plane, size_t out_row,
+    uint8_t *argmax, float *copy, size_t copy_plane, size_t copy_row)
 {
     /* The packed weights of two blocks of 8 channels, [tap][co] each. */
     __m512 weight[9];
@@ -238,10 +241,14 @@ pool_rows_one_input_with(const int with_argmax, const conv_forward_geometry *g,
         uint8_t *row_argmax =
             with_argmax ? argmax + (size_t)r * pooled_columns : NULL;
         const int first = spans[2 * r], end = spans[2 * r + 1];
+        float *row_copy = copy ? copy + (size_t)r * copy_row : NULL;
         if (first >= end) {
             for (int co = 0; co < 16; co++) {
                 _mm512_mask_storeu_ps(row_out + co * out_plane, row_mask,
                                       _mm512_set1_ps(fills[co]));
+                if (row_copy)
+                    _mm512_mask_storeu_ps(row_copy + co * copy_plane, row_mask,
+                                          _mm512_set1_ps(fills[co]));
                 if (with_argmax)
                     _mm_mask_storeu_epi8(row_argmax + co * argmax_plane,
                                          row_mask, _mm_setzero_si128());
@@ -261,7 +268,7 @@ pool_rows_one_input_with(const int with_argmax, const conv_forward_geometry *g,
             pooled_pixels(1, with_argmax, in, wp, r, c, weight, start, pooled,
                           position);
         store_channel_rows((const float(*)[16])pooled, row_mask, row_out,
-                           out_plane);
+                           out_plane, row_copy, copy_plane);
         if (with_argmax) {
             __m512 rows[16];
             for (int k = 0; k < 16; k++)
@@ -284,14 +291,17 @@ static void pool_rows_one_input(const conv_forward_geometry *g, const float *in,
                                 const float *packed, const float *bias,
                                 const uint8_t *spans, int pooled_columns,
                                 float *out, size_t out_plane, size_t out_row,
-                                uint8_t *argmax)
+                                uint8_t *argmax, float *copy, size_t copy_plane,
+                                size_t copy_row)
 {
     if (argmax)
         pool_rows_one_input_with(1, g, in, packed, bias, spans, pooled_columns,
-                                 out, out_plane, out_row, argmax);
+                                 out, out_plane, out_row, argmax, copy,
+                                 copy_plane, copy_row);
     else
         pool_rows_one_input_with(0, g, in, packed, bias, spans, pooled_columns,
-                                 out, out_plane, out_row, NULL);
+                                 out, out_plane, out_row, NULL, copy,
+                                 copy_plane, copy_row);
 }
 
 /* NaN compares unequal to zero, as != does. */

@@ -664,7 +664,7 @@ static void forward_relu_pool_columns(const conv3x3_microkernels *mk,
             mk->pool_rows_one_input(
                 g, image, packed + (size_t)co * 9, bias ? bias + co : NULL,
                 spans, pooled_columns, out + (size_t)co * out_plane, out_plane,
-                out_row, NULL);
+                out_row, NULL, NULL, 0, 0);
         return;
     }
     for (int co = 0; co < out_channels;) {
@@ -816,7 +816,8 @@ int conv3x3_fuses_pool_argmax(const kernel_table *table,
 void conv3x3_forward_relu_pool_argmax_packed(
     const kernel_table *table, const conv_shape *shape, size_t count,
     const float *input_padded, const float *packed, const float *bias,
-    float *output, uint8_t *argmax)
+    float *output, uint8_t *argmax, float *copy, size_t copy_plane,
+    size_t copy_row)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
     const conv_forward_geometry g = forward_geometry_of(shape);
@@ -832,7 +833,9 @@ void conv3x3_forward_relu_pool_argmax_packed(
             mk->pool_rows_one_input(
                 &g, image, packed + (size_t)co * 9, bias ? bias + co : NULL,
                 spans, pooled_columns, output + plane, pooled_plane,
-                (size_t)pooled_columns, argmax + plane);
+                (size_t)pooled_columns, argmax + plane,
+                copy ? copy + (i * out_channels + co) * copy_plane : NULL,
+                copy_plane, copy_row);
         }
     }
 }

@@ -121,11 +121,16 @@ int conv3x3_fuses_pool_argmax(const kernel_table *table,
 /* The max-pool's output and argmax (kernels.h: maxpool2x2_forward_kernel,
  * dense planes) of ReLU(conv3x3_forward_packed), without storing the
  * convolution's output: the same bits as the convolution followed by the
- * max-pool. Only where conv3x3_fuses_pool_argmax is true. */
+ * max-pool. copy: NULL, or where the pooled values go as well, pooled
+ * plane p (image * out_channels + channel), row r, column c at copy + p *
+ * copy_plane + r * copy_row + c (the next convolution's padded input,
+ * which then needs no copy). Only where conv3x3_fuses_pool_argmax is
+ * true. */
 void conv3x3_forward_relu_pool_argmax_packed(
     const kernel_table *table, const conv_shape *shape, size_t count,
     const float *input_padded, const float *packed, const float *bias,
-    float *output, uint8_t *argmax);
+    float *output, uint8_t *argmax, float *copy, size_t copy_plane,
+    size_t copy_row);
 
 void conv3x3_backward_input_packed(const kernel_table *table,
                                    const conv_shape *shape, size_t count,

@@ -250,11 +250,15 @@ typedef void (*conv_forward_pool_rows)(const conv_forward_geometry *g,
  * each pooled value's position in its window, as the max-pool's argmax
  * (0 outside the spans, where the four values are equal): channel co,
  * pooled row r, column c at argmax[(co * pooled_rows + r) *
- * pooled_columns + c], pooled_rows = g->out_height / 2. */
+ * pooled_columns + c], pooled_rows = g->out_height / 2. If copy is not
+ * NULL the pooled values go there too, at copy + co * copy_plane + r *
+ * copy_row (training: the dense output is the backward pass's ReLU mask,
+ * the copy the next convolution's padded input). */
 typedef void (*conv_forward_pool_rows_one_input)(
     const conv_forward_geometry *g, const float *in, const float *packed,
     const float *bias, const uint8_t *spans, int pooled_columns, float *out,
-    size_t out_plane, size_t out_row, uint8_t *argmax);
+    size_t out_plane, size_t out_row, uint8_t *argmax, float *copy,
+    size_t copy_plane, size_t copy_row);
 
 /* For each of `rows` rows of `width` <= 64 floats, row_stride apart from
  * `plane`: masks[y] |= bit x set where row y's value x is not zero (+0 and

@@ -371,13 +371,23 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                 conv3x3_fuses_pool_argmax(k, &layer->shape,
                                           ws->packed_forward[l])) {
                 /* The pool's output (the ReLU mask the backward pass
-                 * reads) and argmax, without the convolution's. */
+                 * reads) and argmax, without the convolution's; the pooled
+                 * values also straight into the next convolution's padded
+                 * input. */
+                float *copy = NULL;
+                size_t copy_plane = 0, copy_row = 0;
+                interior_written = is_conv(arch, l + 2);
+                if (interior_written) {
+                    const conv_shape *next = &arch->layers[l + 2].shape;
+                    copy = ws->padded[l + 2] + interior_offset(next);
+                    copy_plane = padded_plane(next);
+                    copy_row = (size_t)conv_padded_width(next);
+                }
                 conv3x3_forward_relu_pool_argmax_packed(
                     k, &layer->shape, count, padded, ws->packed_forward[l],
                     parameters + layer->bias_offset,
                     l + 1 == last && outputs ? outputs : ws->output[l + 1],
-                    ws->argmax[l + 1]);
-                interior_written = 0;
+                    ws->argmax[l + 1], copy, copy_plane, copy_row);
                 l++; /* the pool is done */
                 break;
             }
