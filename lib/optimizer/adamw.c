@@ -197,17 +197,6 @@ void adamw_snapshot_free(adamw_snapshot *snapshot)
     snapshot->memory = NULL;
 }
 
-void adamw_save(const cosnet_optimizer *optimizer, const float *parameters,
-                adamw_snapshot *snapshot)
-{
-    const size_t n = snapshot->parameter_count;
-    memcpy(snapshot->memory, parameters, n * sizeof(float));
-    memcpy(snapshot->memory + n, optimizer->first_moment, n * sizeof(float));
-    memcpy(snapshot->memory + 2 * n, optimizer->second_moment,
-           n * sizeof(float));
-    snapshot->steps = optimizer->steps;
-}
-
 void adamw_restore(cosnet_optimizer *optimizer, float *parameters,
                    const adamw_snapshot *snapshot)
 {

@@ -30,7 +30,8 @@ adamw_factors adamw_step_factors(const cosnet_optimizer *optimizer);
 
 /* A copy of the optimiser's mutable state (moments and step counter) and
  * of the parameters it updates, taken before a step so that a step that
- * makes a parameter non-finite can be undone. */
+ * makes a parameter non-finite can be undone. The adamw_step kernel
+ * fills it as it steps (its saved_* arguments). */
 typedef struct adamw_snapshot {
     size_t parameter_count;
     float *memory; /* parameters, then m, then v */
@@ -41,8 +42,6 @@ typedef struct adamw_snapshot {
 cosnet_status adamw_snapshot_create(size_t parameter_count,
                                     adamw_snapshot *snapshot);
 void adamw_snapshot_free(adamw_snapshot *snapshot);
-void adamw_save(const cosnet_optimizer *optimizer, const float *parameters,
-                adamw_snapshot *snapshot);
 void adamw_restore(cosnet_optimizer *optimizer, float *parameters,
                    const adamw_snapshot *snapshot);
 /* adamw_restore for parameters [first, end) only, without touching the

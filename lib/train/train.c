@@ -17,6 +17,7 @@
  * once per call so that an epoch's batches share it (its size does not
  * depend on the batch size). */
 typedef struct training_context {
+    const kernel_table *kernels;
     network_workspace *workspace;
     float *gradient;            /* parameter_count floats */
     adamw_snapshot before_step; /* model and optimiser before the step */
@@ -37,6 +38,7 @@ static cosnet_status context_create(const cosnet_model *model,
     cosnet_status status = kernels_active(&kernels);
     if (status != COSNET_OK)
         return status;
+    context->kernels = kernels;
     status =
         network_workspace_create(&model->arch, kernels, 1, &context->workspace);
     if (status != COSNET_OK)
@@ -138,9 +140,16 @@ static cosnet_status train_one(training_context *context, cosnet_model *model,
                          first_image + n);
 
     /* A finite gradient can still overflow a weight (huge learning rate):
-     * keep a snapshot to undo the step. */
-    adamw_save(optimizer, model->parameters, &context->before_step);
-    adamw_step(optimizer, model->parameters, context->gradient);
+     * keep a snapshot to undo the step, taken by the step kernel as it
+     * goes (every variant gives the reference's bits, kernels/adamw.h). */
+    const adamw_factors factors = adamw_step_factors(optimizer);
+    adamw_snapshot *saved = &context->before_step;
+    saved->steps = optimizer->steps;
+    context->kernels->adamw_step(
+        count, &factors, context->gradient, model->parameters,
+        optimizer->first_moment, optimizer->second_moment, saved->memory,
+        saved->memory + count, saved->memory + 2 * count);
+    optimizer->steps++;
     bad = first_non_finite(model->parameters, count);
     if (bad < count) {
         float value = model->parameters[bad];
