@@ -8,7 +8,9 @@
  * (test_gradients.c holds the network's gradients through it, where a
  * convolution, ReLU and pool come first, to finite differences.)
  * Random shapes: 1-3 input and 1-40 output channels (so groups of 16 and a
- * remainder), even and odd sizes, pads 0-2, batches 0-3. Every array ends
+ * remainder), even and odd sizes (an eighth of them 62 to 72 padded
+ * columns wide, past the x86 variants' 64-column bit masks), pads 0-2,
+ * batches 0-3. Every array ends
  * at a guard page, pooled values include zeros, negatives and NaN (the
  * ReLU mask must drop them), inputs are often zero over whole windows
  * (skipped) and the outputs start as NaN (the op must overwrite every
@@ -72,7 +74,11 @@ static void case_make(random_generator *rng, case_data *d, int values,
     /* outputs of 2 to 37 rows and columns (at least one pooled value),
      * at least one input row and column */
     s->in_height = random_int(rng, 2, 37) + 2 - 2 * s->pad;
-    s->in_width = random_int(rng, 2, 37) + 2 - 2 * s->pad;
+    /* sometimes wider than 64 padded columns (the x86 variants then test
+     * each window's patch instead of a row's column bits) */
+    s->in_width = (random_below(rng, 8) == 0 ? random_int(rng, 60, 70)
+                                             : random_int(rng, 2, 37)) +
+                  2 - 2 * s->pad;
     if (s->in_height < 1)
         s->in_height = 1;
     if (s->in_width < 1)
@@ -269,31 +275,48 @@ static void test_variants_equal_reference(void **state)
 /* A window whose 4 x 4 input patch holds only zeros adds nothing to the
  * weight gradient, even with an infinite gradient (its terms would be
  * inf x 0 = NaN), and still its gradient to the bias: in every variant.
- * One input channel of 6 x 6 (pad 0, 4 x 4 outputs, 2 x 2 pooled), one
- * output channel; only pooled value (0, 0)'s patch has a nonzero pixel. */
+ * One input channel of 6 rows (pad 0, 2 pooled rows), 6 or 70 columns
+ * (the x86 variants find zero patches by a row's column bits up to 64
+ * padded columns, patch by patch past that), one output channel; only
+ * pooled value (0, 0)'s patch has a nonzero pixel, every other pooled
+ * gradient is infinite. */
 static void test_zero_patches_skipped(void **state)
 {
     (void)state;
-    const conv_shape shape = {1, 1, 6, 6, 0};
-    float input[36] = {0};
-    input[1 * 6 + 1] = 3.0f; /* row 1, column 1: only in window (0, 0) */
-    input[4 * 6 + 4] = -0.0f;
-    const float pooled[4] = {1.0f, 1.0f, 1.0f, 1.0f};
-    const float gradient[4] = {2.0f, INFINITY, -INFINITY, INFINITY};
-    const uint8_t argmax[4] = {1, 0, 3, 2};
-    for (int v = 0; kernel_variant_names[v]; v++) {
-        const kernel_table *table = kernels_by_name(kernel_variant_names[v]);
-        if (!table || !table->conv3x3_pool_backward_weights)
-            continue;
-        float weights[9], bias;
-        table->conv3x3_pool_backward_weights(&shape, 1, input, pooled, gradient,
-                                             argmax, weights, &bias);
-        /* Window (0, 0) at argmax 1 reads rows 0-2, columns 1-3: the 3 at
-         * tap (1, 0). */
-        for (int k = 0; k < 9; k++)
-            check_equal(table->name, "weight_grad", (size_t)k, weights[k],
-                        k == 3 ? 6.0f : 0.0f);
-        assert_true(isnan(bias)); /* 2 + inf - inf + inf */
+    for (int width = 6; width <= 70; width += 64) {
+        const conv_shape shape = {1, 1, 6, width, 0};
+        const int pooled = 2 * ((width - 2) / 2);
+        float *input = calloc((size_t)6 * width, sizeof(float));
+        float *values = malloc(sizeof(float) * (size_t)pooled);
+        float *gradient = malloc(sizeof(float) * (size_t)pooled);
+        uint8_t *argmax = malloc((size_t)pooled);
+        assert_true(input && values && gradient && argmax);
+        input[1 * width + 1] = 3.0f; /* row 1, column 1: window (0, 0) only */
+        input[4 * width + 4] = -0.0f;
+        for (int k = 0; k < pooled; k++) {
+            values[k] = 1.0f;
+            gradient[k] = k == 0 ? 2.0f : INFINITY;
+            argmax[k] = (uint8_t)(k == 0 ? 1 : k % 4);
+        }
+        for (int v = 0; kernel_variant_names[v]; v++) {
+            const kernel_table *table =
+                kernels_by_name(kernel_variant_names[v]);
+            if (!table || !table->conv3x3_pool_backward_weights)
+                continue;
+            float weights[9], bias;
+            table->conv3x3_pool_backward_weights(
+                &shape, 1, input, values, gradient, argmax, weights, &bias);
+            /* Window (0, 0) at argmax 1 reads rows 0-2, columns 1-3: the 3
+             * at tap (1, 0). */
+            for (int k = 0; k < 9; k++)
+                check_equal(table->name, "weight_grad", (size_t)k, weights[k],
+                            k == 3 ? 6.0f : 0.0f);
+            check_equal(table->name, "bias_grad", 0, bias, INFINITY);
+        }
+        free(input);
+        free(values);
+        free(gradient);
+        free(argmax);
     }
 }
 

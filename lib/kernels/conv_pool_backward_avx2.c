@@ -49,6 +49,22 @@ SIMD_INLINE void patch_at(const float *corner, int padded_w, input_patch *patch)
                                     _mm_loadu_ps(corner + 2 * padded_w));
 }
 
+/* Bit x set where column x (< width <= 64) of one of the four rows from
+ * `corner` is not zero (NaN is not zero). */
+SIMD_INLINE uint64_t nonzero_columns_of_rows(const float *corner, int padded_w,
+                                             int width)
+{
+    uint64_t bits = 0;
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < width; x += 8)
+            bits |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(
+                        _mm256_maskload_ps(corner + (size_t)y * padded_w + x,
+                                           lanes_mask(width - x)),
+                        _mm256_setzero_ps(), _CMP_NEQ_UQ))
+                    << x;
+    return bits;
+}
+
 /* Whether every value of the patch is zero (+0 or -0; NaN is not). */
 SIMD_INLINE int patch_is_zero(const input_patch *patch)
 {

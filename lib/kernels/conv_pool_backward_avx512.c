@@ -45,6 +45,23 @@ SIMD_INLINE void patch_at(const float *corner, int padded_w, input_patch *patch)
     patch->rows = _mm512_insertf32x4(v, _mm_loadu_ps(corner + 3 * padded_w), 3);
 }
 
+/* Bit x set where column x (< width <= 64) of one of the four rows from
+ * `corner` is not zero (NaN is not zero). */
+SIMD_INLINE uint64_t nonzero_columns_of_rows(const float *corner, int padded_w,
+                                             int width)
+{
+    uint64_t bits = 0;
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < width; x += 16)
+            bits |=
+                (uint64_t)_mm512_cmp_ps_mask(
+                    _mm512_maskz_loadu_ps(lanes_mask(width - x),
+                                          corner + (size_t)y * padded_w + x),
+                    _mm512_setzero_ps(), _CMP_NEQ_UQ)
+                << x;
+    return bits;
+}
+
 /* Whether every value of the patch is zero (+0 or -0; NaN is not). */
 SIMD_INLINE int patch_is_zero(const input_patch *patch)
 {

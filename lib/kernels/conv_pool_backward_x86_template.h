@@ -11,7 +11,9 @@
  * vectors, and per tap one fetch gives every channel's input value at its
  * own window position: nine multiplies and adds, and one add for the bias,
  * serve LANES channels; a patch of zeros (62% of them for conv1 on MNIST)
- * adds only to the bias. The ten sums stay in registers over the whole
+ * adds only to the bias, found from the nonzero columns of the pooled
+ * row's four input rows (a chunk of only such patches loads no window
+ * positions). The ten sums stay in registers over the whole
  * batch, so each lane takes its terms in the reference's order (image,
  * pooled row, pooled column), product then add (the ISA files are compiled
  * without contraction): the plain-C op's bits.
@@ -24,7 +26,9 @@
  *   transpose_rows(r): lane j of r[i] to lane i of r[j], LANES rows;
  *   input_patch, patch_at(corner, padded_w, &patch): rows 0-3, columns
  *     0-3 from corner; patch_is_zero(&patch): whether all 16 values are
- *     zero (not NaN); tap_values(&patch, offsets, tap): per lane, the
+ *     zero (not NaN); nonzero_columns_of_rows(corner, padded_w, width):
+ *     bit x set where column x < width <= 64 of rows 0-3 is not zero;
+ *     tap_values(&patch, offsets, tap): per lane, the
  *     patch value at offsets + tap (tap = 4 kh + kw). */
 #ifndef COSNET_KERNELS_CONV_POOL_BACKWARD_X86_TEMPLATE_H
 #define COSNET_KERNELS_CONV_POOL_BACKWARD_X86_TEMPLATE_H
@@ -52,33 +56,59 @@ SIMD_INLINE void channel_group(const int channels, const conv_shape *shape,
             input_padded + (i * shape->in_channels + ci) * in_plane;
         const size_t first_plane =
             (i * shape->out_channels + co0) * pooled_plane;
-        for (int r = 0; r < pooled_rows; r++)
+        for (int r = 0; r < pooled_rows; r++) {
+            const float *corner = plane + (size_t)(2 * r) * padded_w;
+            /* Which of the row's patches hold a nonzero value: from the
+             * nonzero columns of its four input rows where they fit 64
+             * bits, else patch by patch. */
+            const int by_columns = padded_w <= 64;
+            const uint64_t nonzero =
+                by_columns ? nonzero_columns_of_rows(corner, padded_w, padded_w)
+                           : ~(uint64_t)0;
             for (int c0 = 0; c0 < pooled_columns; c0 += LANES) {
                 const int n =
                     pooled_columns - c0 < LANES ? pooled_columns - c0 : LANES;
+                /* columns 2 c0 .. 2 (c0 + n) + 1 (at most 34 bits) */
+                const uint64_t chunk =
+                    (nonzero >> (2 * c0)) & (((uint64_t)1 << (2 * n + 2)) - 1);
                 UNROLL_FULL
                 for (int j = 0; j < LANES; j++) {
                     if (j >= channels) {
                         gradient[j] = SIMD_ZERO();
-                        offset[j] = SIMD_ZERO();
                         continue;
                     }
                     const size_t o = first_plane + j * pooled_plane +
                                      (size_t)r * pooled_columns + c0;
                     gradient[j] = gradient_row(pooled_grad + o,
                                                pooled ? pooled + o : NULL, n);
-                    offset[j] = offset_row(argmax + o, n);
                 }
                 transpose_rows(gradient);
+                if (chunk == 0) {
+                    /* Only zero patches: only the bias. */
+                    for (int c = 0; c < n; c++)
+                        sums[9] = SIMD_ADD(sums[9], gradient[c]);
+                    continue;
+                }
+                UNROLL_FULL
+                for (int j = 0; j < LANES; j++) {
+                    if (j >= channels) {
+                        offset[j] = SIMD_ZERO();
+                        continue;
+                    }
+                    const size_t o = first_plane + j * pooled_plane +
+                                     (size_t)r * pooled_columns + c0;
+                    offset[j] = offset_row(argmax + o, n);
+                }
                 transpose_rows(offset);
-                const float *corner = plane + (size_t)(2 * r) * padded_w;
                 for (int c = 0; c < n; c++) {
-                    input_patch patch;
-                    patch_at(corner + 2 * (c0 + c), padded_w, &patch);
                     const SIMD_VECTOR g = gradient[c];
                     sums[9] = SIMD_ADD(sums[9], g);
                     /* A patch of zeros adds only zeros (kernels.h). */
-                    if (patch_is_zero(&patch))
+                    if (by_columns && ((chunk >> (2 * c)) & 0xF) == 0)
+                        continue;
+                    input_patch patch;
+                    patch_at(corner + 2 * (c0 + c), padded_w, &patch);
+                    if (!by_columns && patch_is_zero(&patch))
                         continue;
                     UNROLL_FULL
                     for (int k = 0; k < 9; k++)
@@ -88,6 +118,7 @@ SIMD_INLINE void channel_group(const int channels, const conv_shape *shape,
                                                    k / 3 * 4 + k % 3)));
                 }
             }
+        }
     }
 }
 
