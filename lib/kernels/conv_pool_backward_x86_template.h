@@ -64,13 +64,16 @@ SIMD_INLINE void channel_group(const int channels, const conv_shape *shape,
             const int by_columns = padded_w <= 64;
             const uint64_t nonzero =
                 by_columns ? nonzero_columns_of_rows(corner, padded_w, padded_w)
-                           : ~(uint64_t)0;
+                           : 0;
             for (int c0 = 0; c0 < pooled_columns; c0 += LANES) {
                 const int n =
                     pooled_columns - c0 < LANES ? pooled_columns - c0 : LANES;
-                /* columns 2 c0 .. 2 (c0 + n) + 1 (at most 34 bits) */
+                /* columns 2 c0 .. 2 (c0 + n) + 1 (at most 34 bits; 2 c0
+                 * is at most 32 where by_columns) */
                 const uint64_t chunk =
-                    (nonzero >> (2 * c0)) & (((uint64_t)1 << (2 * n + 2)) - 1);
+                    by_columns ? (nonzero >> (2 * c0)) &
+                                     (((uint64_t)1 << (2 * n + 2)) - 1)
+                               : ~(uint64_t)0;
                 UNROLL_FULL
                 for (int j = 0; j < LANES; j++) {
                     if (j >= channels) {
