@@ -151,8 +151,9 @@ COSNET_API void cosnet_optimizer_reset(cosnet_optimizer *optimizer)
 void adamw_step(cosnet_optimizer *optimizer, float *parameters,
                 const float *gradient)
 {
-    /* The reference kernel: every variant gives its bits, and the
-     * networks stepped here are small. */
+    /* The reference kernel, for the tests and benchmarks that step with
+     * this function; the trainers call their table's adamw_step, which
+     * gives the same bits. */
     const adamw_factors factors = adamw_step_factors(optimizer);
     adamw_step_scalar(optimizer->parameter_count, &factors, gradient,
                       parameters, optimizer->first_moment,

@@ -17,8 +17,10 @@ struct cosnet_optimizer {
 };
 
 /* One AdamW step (SPEC section 2) on parameter_count parameters with their
- * gradient; advances the step counter. No validation: the caller checks
- * the sizes and that the gradient is finite. */
+ * gradient, by the plain-C kernel; advances the step counter. No
+ * validation: the caller checks the sizes and that the gradient is finite.
+ * (The trainers step with their kernel table's adamw_step instead, which
+ * gives the same bits and takes the undo snapshot as it goes.) */
 void adamw_step(cosnet_optimizer *optimizer, float *parameters,
                 const float *gradient);
 
