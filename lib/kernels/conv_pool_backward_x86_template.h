@@ -74,16 +74,17 @@ SIMD_INLINE void channel_group(const int channels, const conv_shape *shape,
                     by_columns ? (nonzero >> (2 * c0)) &
                                      (((uint64_t)1 << (2 * n + 2)) - 1)
                                : ~(uint64_t)0;
+                /* channel j's row of the chunk at row + j * pooled_plane */
+                const size_t row =
+                    first_plane + (size_t)r * pooled_columns + c0;
                 UNROLL_FULL
                 for (int j = 0; j < LANES; j++) {
-                    if (j >= channels) {
-                        gradient[j] = SIMD_ZERO();
-                        continue;
-                    }
-                    const size_t o = first_plane + j * pooled_plane +
-                                     (size_t)r * pooled_columns + c0;
-                    gradient[j] = gradient_row(pooled_grad + o,
-                                               pooled ? pooled + o : NULL, n);
+                    const size_t o = row + j * pooled_plane;
+                    gradient[j] =
+                        j < channels
+                            ? gradient_row(pooled_grad + o,
+                                           pooled ? pooled + o : NULL, n)
+                            : SIMD_ZERO();
                 }
                 transpose_rows(gradient);
                 if (chunk == 0) {
@@ -93,15 +94,11 @@ SIMD_INLINE void channel_group(const int channels, const conv_shape *shape,
                     continue;
                 }
                 UNROLL_FULL
-                for (int j = 0; j < LANES; j++) {
-                    if (j >= channels) {
-                        offset[j] = SIMD_ZERO();
-                        continue;
-                    }
-                    const size_t o = first_plane + j * pooled_plane +
-                                     (size_t)r * pooled_columns + c0;
-                    offset[j] = offset_row(argmax + o, n);
-                }
+                for (int j = 0; j < LANES; j++)
+                    offset[j] =
+                        j < channels
+                            ? offset_row(argmax + row + j * pooled_plane, n)
+                            : SIMD_ZERO();
                 transpose_rows(offset);
                 for (int c = 0; c < n; c++) {
                     const SIMD_VECTOR g = gradient[c];

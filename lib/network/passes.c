@@ -321,6 +321,20 @@ static void pack_weights(network_workspace *ws, const float *parameters)
  * `outputs` (count x output_dims) when it is not NULL, else into its own
  * buffer. When training, every activation the backward pass reads is kept
  * in dense form. */
+/* Where layer l's padded input starts its interior, with its plane and
+ * row strides, if layer l is a convolution (pooled values written there
+ * need no copy_into_interior); else NULL, strides untouched. */
+static float *next_padded_input(network_workspace *ws, int l, size_t *plane,
+                                size_t *row)
+{
+    if (!is_conv(&ws->arch, l))
+        return NULL;
+    const conv_shape *shape = &ws->arch.layers[l].shape;
+    *plane = padded_plane(shape);
+    *row = (size_t)conv_padded_width(shape);
+    return ws->padded[l] + interior_offset(shape);
+}
+
 static void forward_chunk(network_workspace *ws, const float *parameters,
                           const float *images, int images_padded,
                           const uint8_t *spans, size_t count, float *outputs)
@@ -353,13 +367,10 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                     l + 1 == last && outputs ? outputs : ws->output[l + 1];
                 size_t plane = (size_t)pool->out_height * pool->out_width;
                 size_t row = (size_t)pool->out_width;
-                interior_written = is_conv(arch, l + 2);
-                if (interior_written) {
-                    const conv_shape *next = &arch->layers[l + 2].shape;
-                    pooled = ws->padded[l + 2] + interior_offset(next);
-                    plane = padded_plane(next);
-                    row = (size_t)conv_padded_width(next);
-                }
+                float *next = next_padded_input(ws, l + 2, &plane, &row);
+                interior_written = next != NULL;
+                if (next)
+                    pooled = next;
                 conv3x3_forward_relu_pool_packed(
                     k, &layer->shape, count, padded, ws->packed_forward[l],
                     parameters + layer->bias_offset, l == 0 ? spans : NULL,
@@ -374,15 +385,10 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                  * reads) and argmax, without the convolution's; the pooled
                  * values also straight into the next convolution's padded
                  * input. */
-                float *copy = NULL;
                 size_t copy_plane = 0, copy_row = 0;
-                interior_written = is_conv(arch, l + 2);
-                if (interior_written) {
-                    const conv_shape *next = &arch->layers[l + 2].shape;
-                    copy = ws->padded[l + 2] + interior_offset(next);
-                    copy_plane = padded_plane(next);
-                    copy_row = (size_t)conv_padded_width(next);
-                }
+                float *copy =
+                    next_padded_input(ws, l + 2, &copy_plane, &copy_row);
+                interior_written = copy != NULL;
                 conv3x3_forward_relu_pool_argmax_packed(
                     k, &layer->shape, count, padded, ws->packed_forward[l],
                     parameters + layer->bias_offset,
