@@ -34,6 +34,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/memory.h"
 #include "common/rng.h"
 #include "kernels/conv_driver.h"
 #include "kernels/kernels.h"
@@ -411,7 +412,8 @@ static int check_conv_relu_pool(const kernel_table *table, const conv_case *c,
  * its margins written. Returns whether the table fuses the shape. */
 static int check_conv_relu_pool_argmax(const kernel_table *table,
                                        const conv_case *c,
-                                       random_generator *rng, int zero_rows)
+                                       random_generator *rng, int zero_rows,
+                                       int *kept)
 {
     const conv_sizes z = sizes_of(c);
     const size_t pooled_count =
@@ -434,9 +436,44 @@ static int check_conv_relu_pool_argmax(const kernel_table *table,
         fill_value(copy, planes * copy_plane + 1, SENTINEL);
         memset(fused_argmax, 0xAA, pooled_count);
         fused_pool_reference(table, c, &p);
-        conv3x3_forward_relu_pool_argmax_packed(
+        /* Where the shape keeps its F(4x4) input transform for the
+         * weight gradient, the fused pass keeps the same. */
+        const size_t kept_floats =
+            c->count * conv3x3_kept_input_floats(table, &c->shape);
+        guarded gk;
+        float *kept_input =
+            kept_floats ? guarded_floats(&gk, kept_floats) : NULL;
+        if (kept_input)
+            fill_value(kept_input, kept_floats, SENTINEL);
+        const int fused_kept = conv3x3_forward_relu_pool_argmax_packed(
             table, &c->shape, c->count, p.input, p.packed, p.bias, output,
-            fused_argmax, copy + copy_row + 1, copy_plane, copy_row);
+            fused_argmax, copy + copy_row + 1, copy_plane, copy_row,
+            kept_input);
+        if (kept)
+            *kept = fused_kept;
+        if (fused_kept != (kept_input != NULL) &&
+            conv3x3_forward_uses_winograd4(table, &c->shape))
+            fail_msg("%s conv relu pool argmax: F(4x4) input %s kept",
+                     table->name, fused_kept ? "wrongly" : "not");
+        if (kept_input) {
+            /* Aligned as the kept transform must be (whole vectors). */
+            float *want =
+                memory_allocate_aligned(64, sizeof(float) * kept_floats);
+            float *conv = malloc(sizeof(float) * sizes_of(c).output);
+            assert_true(want && conv);
+            fill_value(want, kept_floats, SENTINEL);
+            const int want_kept = conv3x3_forward_packed_keeping(
+                table, &c->shape, c->count, p.input, p.packed, p.bias, 1, conv,
+                want);
+            assert_int_equal(fused_kept, want_kept);
+            if (fused_kept &&
+                memcmp(want, kept_input, sizeof(float) * kept_floats) != 0)
+                fail_msg("%s conv relu pool argmax: kept input differs",
+                         table->name);
+            memory_free(want);
+            free(conv);
+            guarded_free(&gk);
+        }
         for (size_t k = 0; k < planes * copy_plane + 1; k++) {
             const size_t plane = k / copy_plane, at = k % copy_plane;
             const int r = (int)(at / copy_row) - 1,
@@ -468,8 +505,10 @@ static int check_conv_relu_pool_argmax(const kernel_table *table,
     return fused;
 }
 
-/* Every network's conv1 and random one-input shapes; AVX-512 must fuse the
- * seed's conv1 with finite weights (and nothing with an infinite one). */
+/* Every network's conv1, random one-input shapes, the seed's conv2 and
+ * random shapes of any channels (F(4x4) on AVX-512); AVX-512 must fuse the
+ * seed's conv1 with finite weights (and nothing with an infinite one) and
+ * its conv2, keeping conv2's input transform. */
 static void test_conv_relu_pool_argmax(void **state)
 {
     (void)state;
@@ -481,17 +520,37 @@ static void test_conv_relu_pool_argmax(void **state)
         int fused = 0;
         conv_case seed = {seed_shape(0), 20};
         for (int zero_rows = 0; zero_rows <= 1; zero_rows++)
-            fused += check_conv_relu_pool_argmax(table, &seed, &rng, zero_rows);
-        if (check_conv_relu_pool_argmax(table, &seed, &rng, 2))
+            fused += check_conv_relu_pool_argmax(table, &seed, &rng, zero_rows,
+                                                 NULL);
+        if (check_conv_relu_pool_argmax(table, &seed, &rng, 2, NULL))
             fail_msg("%s: fused with an infinite weight", table->name);
         for (int trial = 0; trial < 60; trial++) {
             conv_case c = random_conv_case(&rng);
             c.shape.in_channels = 1;
             c.shape.out_channels = 16 * random_int(&rng, 1, 2);
-            check_conv_relu_pool_argmax(table, &c, &rng, trial % 2);
+            check_conv_relu_pool_argmax(table, &c, &rng, trial % 2, NULL);
         }
         if (strcmp(table->name, "avx512") == 0 && fused != 2)
             fail_msg("avx512: the seed's conv1 not fused with its argmax");
+        int conv2_kept = 0, winograd = 0;
+        conv_case conv2 = {seed_shape(1), 20};
+        for (int zero_rows = 0; zero_rows <= 1; zero_rows++) {
+            int kept = 0;
+            if (check_conv_relu_pool_argmax(table, &conv2, &rng, zero_rows,
+                                            &kept))
+                conv2_kept += kept;
+        }
+        for (int trial = 0; trial < 60; trial++) {
+            conv_case c = random_conv_case(&rng);
+            winograd +=
+                check_conv_relu_pool_argmax(table, &c, &rng, trial % 2, NULL) &&
+                conv3x3_forward_uses_winograd4(table, &c.shape);
+        }
+        if (strcmp(table->name, "avx512") == 0 &&
+            (conv2_kept != 2 || winograd == 0))
+            fail_msg("avx512: the seed's conv2 fused and kept %d times of 2, "
+                     "%d random F(4x4) shapes fused",
+                     conv2_kept, winograd);
     }
 }
 

@@ -139,6 +139,109 @@ static void test_pooled(void **state)
     }
 }
 
+/* The training forward's pooled pass (winograd4_forward_relu_pool_argmax)
+ * against the stages' forward pass with ReLU and the scalar max-pool, bit
+ * for bit: the dense pooled values and argmax (each ending at a guard
+ * page), the copy into a padded layout (nothing of its margins written)
+ * and V as winograd4_forward_keeping keeps it. `kind`: VALUES_UNIFORM, or
+ * VALUES_SPARSE_NINES, whose exact outputs make ties inside windows
+ * common (the first maximum must win). */
+static void check_pooled_argmax_stages(const stage_set *set,
+                                       const conv_shape *s, size_t count,
+                                       int kind, random_generator *rng)
+{
+    const winograd4_microkernels *w4 = set->stages4;
+    const shape_floats z = floats_of(s, count);
+    const int oh = conv_out_height(s), ow = conv_out_width(s);
+    const int ph = oh / 2, pw = ow / 2;
+    const size_t planes = count * (size_t)s->out_channels;
+    const size_t pooled_count = planes * (size_t)ph * pw;
+    const size_t row = (size_t)pw + 3, plane = (size_t)(ph + 3) * row;
+    const size_t v_floats = count * winograd4_kept_floats(w4, s);
+    float *input = malloc(sizeof(float) * z.input);
+    float *weights = malloc(sizeof(float) * z.weights);
+    float *bias = malloc(sizeof(float) * (size_t)s->out_channels);
+    float *conv = malloc(sizeof(float) * z.output);
+    float *want_pooled = malloc(sizeof(float) * (pooled_count + 1));
+    uint8_t *want_argmax = malloc(pooled_count + 1);
+    float *packed = memory_allocate_aligned(
+        64, sizeof(float) * winograd4_packed_floats(w4, s));
+    float *want_v = memory_allocate_aligned(64, sizeof(float) * v_floats);
+    float *v = memory_allocate_aligned(64, sizeof(float) * v_floats);
+    guarded gp, ga, gc;
+    float *pooled = guarded_floats(&gp, pooled_count);
+    uint8_t *argmax = guarded_alloc(&ga, pooled_count);
+    float *copy = guarded_floats(&gc, planes * plane);
+    assert_true(input && weights && bias && conv && want_pooled &&
+                want_argmax && packed && want_v && v);
+    fill_forward_data(rng, input, z.input, weights, z.weights, bias,
+                      (size_t)s->out_channels, kind);
+    fill_value(pooled, pooled_count, SENTINEL);
+    memset(argmax, 0xAA, pooled_count);
+    fill_value(copy, planes * plane, SENTINEL);
+    fill_value(v, v_floats, SENTINEL);
+    stages_pack(set, s, weights, packed);
+    winograd4_forward_keeping(w4, s, count, input, packed, bias, 1, conv,
+                              want_v);
+    maxpool2x2_forward_scalar(planes, oh, ow, conv, want_pooled,
+                              (size_t)ph * pw, (size_t)pw, want_argmax);
+    winograd4_forward_relu_pool_argmax(w4, s, count, input, packed, bias,
+                                       pooled, argmax, copy + row + 1, plane,
+                                       row, v);
+    for (size_t k = 0; k < pooled_count; k++) {
+        check_equal(set->name, "winograd4 pooled with argmax", k, pooled[k],
+                    want_pooled[k]);
+        if (argmax[k] != want_argmax[k])
+            fail_msg("%s winograd4 argmax: %dx%d, %d -> %d channels, pad %d: "
+                     "pooled value %zu (%a) at %d, the max-pool's at %d",
+                     set->name, s->in_height, s->in_width, s->in_channels,
+                     s->out_channels, s->pad, k, pooled[k], argmax[k],
+                     want_argmax[k]);
+    }
+    const size_t stray = check_pooled_interior(
+        set->name, "winograd4 pooled copy", copy, want_pooled, planes, ph, pw);
+    if (stray != SIZE_MAX)
+        fail_msg("%s winograd4 pooled copy: plane %zu, padded position %zu "
+                 "written",
+                 set->name, stray / plane, stray % plane);
+    if (memcmp(v, want_v, sizeof(float) * v_floats) != 0)
+        fail_msg("%s winograd4 pooled with argmax: V not as kept", set->name);
+    guarded_free(&gp);
+    guarded_free(&ga);
+    guarded_free(&gc);
+    memory_free(packed);
+    memory_free(want_v);
+    memory_free(v);
+    free(input);
+    free(weights);
+    free(bias);
+    free(conv);
+    free(want_pooled);
+    free(want_argmax);
+}
+
+static void test_pooled_argmax(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 1405);
+    stage_set sets[8];
+    const int n = stage_sets(sets, WINOGRAD_F4X4);
+    for (int k = 0; k < n; k++) {
+        for (size_t s = 0; s < NETWORK_SHAPES; s++)
+            for (int kind = 0; kind < 2; kind++)
+                check_pooled_argmax_stages(
+                    &sets[k], &network_shapes[s], 3,
+                    kind ? VALUES_SPARSE_NINES : VALUES_UNIFORM, &rng);
+        for (int trial = 0; trial < 60; trial++) {
+            const conv_shape s = random_fitting_shape(&rng);
+            check_pooled_argmax_stages(
+                &sets[k], &s, (size_t)random_int(&rng, 1, 3),
+                trial % 2 ? VALUES_SPARSE_NINES : VALUES_UNIFORM, &rng);
+        }
+    }
+}
+
 /* An image's output is the same bits alone or in a batch. */
 static void test_batch_invariance(void **state)
 {
@@ -324,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_exact_on_integers),
         cmocka_unit_test(test_random_shapes),
         cmocka_unit_test(test_pooled),
+        cmocka_unit_test(test_pooled_argmax),
         cmocka_unit_test(test_batch_invariance),
         cmocka_unit_test(test_driver_choice),
         cmocka_unit_test(test_overflowing_weights),

@@ -800,10 +800,24 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
  * ReLU convolution: the pooled values (its ReLU mask) and the argmax, not
  * the convolution's output. Where pool_rows_one_input runs (conv1 on
  * AVX-512), both come from one pass over the spans. */
+/* The F(4x4) stages that pool with the argmax in their output transform
+ * for this shape and these packed weights, or NULL. */
+static const winograd4_microkernels *
+pool_argmax_winograd4(const kernel_table *table, const conv_shape *shape,
+                      const float *packed)
+{
+    const winograd4_microkernels *w4 = forward_winograd4(table, shape);
+    return w4 && w4->output_pool_argmax_image && holds_transformed(packed)
+               ? w4
+               : NULL;
+}
+
 int conv3x3_fuses_pool_argmax(const kernel_table *table,
                               const conv_shape *shape, const float *packed)
 {
     const conv3x3_microkernels *mk = table->conv3x3;
+    if (pool_argmax_winograd4(table, shape, packed))
+        return 1;
     if (span_bytes(table, shape) == 0)
         return 0;
     const conv_forward_geometry g = forward_geometry_of(shape);
@@ -813,12 +827,23 @@ int conv3x3_fuses_pool_argmax(const kernel_table *table,
                                     mk->forward_block));
 }
 
-void conv3x3_forward_relu_pool_argmax_packed(
+int conv3x3_forward_relu_pool_argmax_packed(
     const kernel_table *table, const conv_shape *shape, size_t count,
     const float *input_padded, const float *packed, const float *bias,
     float *output, uint8_t *argmax, float *copy, size_t copy_plane,
-    size_t copy_row)
+    size_t copy_row, float *kept_input)
 {
+    const winograd4_microkernels *w4 =
+        pool_argmax_winograd4(table, shape, packed);
+    if (w4) {
+        /* The weight gradient reads V back only if it is F(4x4) too. */
+        if (conv3x3_kept_input_floats(table, shape) == 0)
+            kept_input = NULL;
+        winograd4_forward_relu_pool_argmax(
+            w4, shape, count, input_padded, packed + WINOGRAD_HEADER_FLOATS,
+            bias, output, argmax, copy, copy_plane, copy_row, kept_input);
+        return kept_input != NULL;
+    }
     const conv3x3_microkernels *mk = table->conv3x3;
     const conv_forward_geometry g = forward_geometry_of(shape);
     const int out_channels = shape->out_channels;
@@ -838,6 +863,7 @@ void conv3x3_forward_relu_pool_argmax_packed(
                 copy_plane, copy_row);
         }
     }
+    return 0;
 }
 
 /* ---- Input gradient ---------------------------------------------------- */

@@ -112,9 +112,10 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
                                       const uint8_t *spans, float *output,
                                       size_t output_plane, size_t output_row);
 /* Whether conv3x3_forward_relu_pool_argmax_packed runs this shape with
- * this table and these packed weights (one input channel, 16 output
- * channels at a time, finite weights, on AVX-512). If not, run the
- * convolution and the max-pool. */
+ * this table and these packed weights (on AVX-512: a shape its F(4x4)
+ * stages take, with the weights transformed; or one input channel, 16
+ * output channels at a time, finite weights). If not, run the convolution
+ * and the max-pool. */
 int conv3x3_fuses_pool_argmax(const kernel_table *table,
                               const conv_shape *shape, const float *packed);
 
@@ -124,13 +125,15 @@ int conv3x3_fuses_pool_argmax(const kernel_table *table,
  * max-pool. copy: NULL, or where the pooled values go as well, pooled
  * plane p (image * out_channels + channel), row r, column c at copy + p *
  * copy_plane + r * copy_row + c (the next convolution's padded input,
- * which then needs no copy). Only where conv3x3_fuses_pool_argmax is
- * true. */
-void conv3x3_forward_relu_pool_argmax_packed(
+ * which then needs no copy). kept_input: NULL, or what
+ * conv3x3_forward_packed_keeping would keep; returns, as that function,
+ * whether it was kept (F(4x4) shapes). Only where
+ * conv3x3_fuses_pool_argmax is true. */
+int conv3x3_forward_relu_pool_argmax_packed(
     const kernel_table *table, const conv_shape *shape, size_t count,
     const float *input_padded, const float *packed, const float *bias,
     float *output, uint8_t *argmax, float *copy, size_t copy_plane,
-    size_t copy_row);
+    size_t copy_row, float *kept_input);
 
 void conv3x3_backward_input_packed(const kernel_table *table,
                                    const conv_shape *shape, size_t count,

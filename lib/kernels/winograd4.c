@@ -94,9 +94,14 @@ int winograd4_pack(const winograd4_microkernels *microkernels,
                               padded_out_channels(microkernels, shape), packed);
 }
 
+/* A pooled forward's outputs: output_pool_image's (argmax NULL), or
+ * output_pool_argmax_image's (dense output and argmax, an optional copy). */
 typedef struct pooled_destination {
     float *output;
     size_t plane, row;
+    uint8_t *argmax;
+    float *copy;
+    size_t copy_plane, copy_row;
 } pooled_destination;
 
 static void forward_images(const winograd4_microkernels *mk,
@@ -114,6 +119,8 @@ static void forward_images(const winograd4_microkernels *mk,
     float *m =
         buffer + (size_t)WINOGRAD4_FREQUENCIES * g.in_channels * g.stride;
     const size_t v_image = winograd4_kept_floats(mk, shape);
+    const size_t copy_image =
+        pool && pool->copy ? (size_t)g.out_channels * pool->copy_plane : 0;
     for (size_t i = 0; i < count; i++) {
         float *out = (pool ? pool->output : output) + i * out_image;
         if (kept_v)
@@ -121,7 +128,12 @@ static void forward_images(const winograd4_microkernels *mk,
         mk->input_image(&g, input_padded + i * in_image, v);
         for (int co = 0; co < g.out_channels; co += mk->block) {
             mk->multiply(&g, packed, v, co, m);
-            if (pool)
+            if (pool && pool->argmax)
+                mk->output_pool_argmax_image(
+                    &g, m, bias, co, out, pool->argmax + i * out_image,
+                    pool->copy ? pool->copy + i * copy_image : NULL,
+                    pool->copy_plane, pool->copy_row);
+            else if (pool)
                 mk->output_pool_image(&g, m, bias, co, out, pool->plane,
                                       pool->row);
             else
@@ -162,9 +174,25 @@ void winograd4_forward_relu_pool(const winograd4_microkernels *microkernels,
                                  const float *bias, float *output,
                                  size_t output_plane, size_t output_row)
 {
-    const pooled_destination pool = {output, output_plane, output_row};
+    const pooled_destination pool = {
+        output, output_plane, output_row, NULL, NULL, 0, 0};
     forward_images(microkernels, shape, count, input_padded, packed, bias, 1,
                    NULL, &pool, NULL);
+}
+
+void winograd4_forward_relu_pool_argmax(
+    const winograd4_microkernels *microkernels, const conv_shape *shape,
+    size_t count, const float *input_padded, const float *packed,
+    const float *bias, float *output, uint8_t *argmax, float *copy,
+    size_t copy_plane, size_t copy_row, float *kept_v)
+{
+    const size_t plane = (size_t)(conv_out_height(shape) / 2) *
+                         (size_t)(conv_out_width(shape) / 2);
+    const pooled_destination pool = {
+        output,     plane,   (size_t)(conv_out_width(shape) / 2), argmax, copy,
+        copy_plane, copy_row};
+    forward_images(microkernels, shape, count, input_padded, packed, bias, 1,
+                   NULL, &pool, kept_v);
 }
 
 /* ---- The plain-C stages ------------------------------------------------
@@ -289,6 +317,23 @@ static void output_image_scalar(const winograd4_geometry *g, const float *m,
         }
 }
 
+/* ReLU and the max-pool's scan (maxpool2x2_forward_scalar's order, a
+ * later value winning only if strictly greater) of the window (a, b) of
+ * a tile's outputs: its value, and its position in *position. */
+static float pool_window_scalar(const float y[4][4], int a, int b,
+                                int *position)
+{
+    const float window[4] = {
+        relu_scalar(y[2 * a][2 * b]), relu_scalar(y[2 * a][2 * b + 1]),
+        relu_scalar(y[2 * a + 1][2 * b]), relu_scalar(y[2 * a + 1][2 * b + 1])};
+    int best = 0;
+    for (int k = 1; k < 4; k++)
+        if (window[k] > window[best])
+            best = k;
+    *position = best;
+    return window[best];
+}
+
 static void output_pool_image_scalar(const winograd4_geometry *g,
                                      const float *m, const float *bias,
                                      int out_block, float *out,
@@ -308,15 +353,42 @@ static void output_pool_image_scalar(const winograd4_geometry *g,
                     const int py = 2 * q + a, px = 2 * tc + b;
                     if (py >= pooled_height || px >= pooled_width)
                         continue;
-                    /* The max-pool's order; ReLU values are never NaN. */
-                    float best = relu_scalar(y[2 * a][2 * b]);
-                    const float rest[3] = {y[2 * a][2 * b + 1],
-                                           y[2 * a + 1][2 * b],
-                                           y[2 * a + 1][2 * b + 1]};
-                    for (int k = 0; k < 3; k++)
-                        if (relu_scalar(rest[k]) > best)
-                            best = relu_scalar(rest[k]);
-                    plane[(size_t)py * out_row + px] = best;
+                    int position;
+                    plane[(size_t)py * out_row + px] =
+                        pool_window_scalar(y, a, b, &position);
+                }
+        }
+}
+
+static void output_pool_argmax_image_scalar(const winograd4_geometry *g,
+                                            const float *m, const float *bias,
+                                            int out_block, float *out,
+                                            uint8_t *argmax, float *copy,
+                                            size_t copy_plane, size_t copy_row)
+{
+    const int co = out_block;
+    const int pooled_height = g->out_height / 2,
+              pooled_width = g->out_width / 2;
+    const size_t plane = (size_t)co * pooled_height * pooled_width;
+    for (int q = 0; q < g->tile_rows; q++)
+        for (int tc = 0; tc < g->tile_columns; tc++) {
+            float y[4][4];
+            tile_outputs_scalar(g, m, q * g->slot_columns + tc,
+                                bias ? bias[co] : 0.0f, y);
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++) {
+                    const int py = 2 * q + a, px = 2 * tc + b;
+                    if (py >= pooled_height || px >= pooled_width)
+                        continue;
+                    int position;
+                    const float value = pool_window_scalar(y, a, b, &position);
+                    const size_t at =
+                        plane + (size_t)py * pooled_width + (size_t)px;
+                    out[at] = value;
+                    argmax[at] = (uint8_t)position;
+                    if (copy)
+                        copy[(size_t)co * copy_plane + (size_t)py * copy_row +
+                             (size_t)px] = value;
                 }
         }
 }
@@ -398,6 +470,7 @@ const winograd4_microkernels winograd4_reference = {
     .multiply = multiply_scalar,
     .output_image = output_image_scalar,
     .output_pool_image = output_pool_image_scalar,
+    .output_pool_argmax_image = output_pool_argmax_image_scalar,
     .pack = winograd4_pack_scalar,
     .min_weight_tiles = 1,
     .gradient_image = gradient_image_scalar,

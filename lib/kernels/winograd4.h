@@ -29,6 +29,7 @@
 #define COSNET_KERNELS_WINOGRAD4_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernels/kernels.h"
 
@@ -76,6 +77,19 @@ typedef void (*winograd4_output_pool_image)(const winograd4_geometry *g,
                                             int out_block, float *out,
                                             size_t out_plane, size_t out_row);
 
+/* The training forward's pool (ReLU, 2x2 max-pool and its argmax): the
+ * block's pooled values (to out_channels at most) into `out`, dense planes
+ * of out_height / 2 x out_width / 2 from the image's first channel, each
+ * window's argmax likewise into `argmax` (maxpool2x2_forward's order and
+ * ties: the first maximum wins) and, if copy is not NULL, the pooled values
+ * also at copy[c * copy_plane + r * copy_row + x] (the next convolution's
+ * padded input). The same bits as output_image with ReLU then
+ * maxpool2x2_forward. */
+typedef void (*winograd4_output_pool_argmax_image)(
+    const winograd4_geometry *g, const float *m, const float *bias,
+    int out_block, float *out, uint8_t *argmax, float *copy, size_t copy_plane,
+    size_t copy_row);
+
 /* U = G g G^T of every (output, input) channel pair, in double, each value
  * rounded once to float: U [36][in_channels][padded_out_channels] from OIHW
  * weights, or, with rotate_swap, from the weights rotated by 180 degrees
@@ -118,6 +132,7 @@ typedef struct winograd4_microkernels {
     winograd4_multiply multiply;
     winograd4_output_image output_image;
     winograd4_output_pool_image output_pool_image;
+    winograd4_output_pool_argmax_image output_pool_argmax_image; /* or NULL */
     winograd4_pack_weights pack;
     /* The weight gradient: F(4x4) where the F(2x2) weight rule accepts the
      * shape and an image has at least min_weight_tiles tiles (0: never). */
@@ -184,5 +199,16 @@ void winograd4_forward_relu_pool(const winograd4_microkernels *microkernels,
                                  const float *input_padded, const float *packed,
                                  const float *bias, float *output,
                                  size_t output_plane, size_t output_row);
+/* The training forward of a convolution with ReLU and a 2x2 max-pool, by
+ * the output_pool_argmax_image stage (not NULL): image i's pooled values
+ * and argmax at output and argmax + i * out_channels * (out_height / 2) *
+ * (out_width / 2), the copy (if not NULL) at copy + i * out_channels *
+ * copy_plane, and, if kept_v is not NULL, its V as
+ * winograd4_forward_keeping leaves it. */
+void winograd4_forward_relu_pool_argmax(
+    const winograd4_microkernels *microkernels, const conv_shape *shape,
+    size_t count, const float *input_padded, const float *packed,
+    const float *bias, float *output, uint8_t *argmax, float *copy,
+    size_t copy_plane, size_t copy_row, float *kept_v);
 
 #endif

@@ -299,6 +299,18 @@ static void output_image_avx512(const winograd4_geometry *g, const float *m,
     }
 }
 
+/* The lanes of a pair of pooled rows (`last`: tile rows 2 and 3, else 0
+ * and 1) in the two vectors of the pooled values of column parities 0 and
+ * 1: lane 8 h + 2 tc + b of the pair is column 2 tc + b of tile row h
+ * (first pair) or 2 + h (last), lane 4 tc + h (or 4 tc + 2 + h) of
+ * parity b's values. */
+SIMD_INLINE __m512i pooled_rows_order(int last)
+{
+    return _mm512_add_epi32(_mm512_setr_epi32(0, 16, 4, 20, 8, 24, 12, 28, 1,
+                                              17, 5, 21, 9, 25, 13, 29),
+                            _mm512_set1_epi32(last ? 2 : 0));
+}
+
 static void output_pool_image_avx512(const winograd4_geometry *g,
                                      const float *m, const float *bias,
                                      int out_block, float *out,
@@ -307,13 +319,8 @@ static void output_pool_image_avx512(const winograd4_geometry *g,
     const int pooled_height = g->out_height / 2,
               pooled_width = g->out_width / 2;
     const __mmask16 columns = lanes_mask(pooled_width);
-    /* Lane 8 h + 2 tc + b of a pooled pair of rows is column 2 tc + b of
-     * tile row h (first index) or 2 + h (second): lane 4 tc + h (or
-     * 4 tc + 2 + h) of the pooled values of column parity b. */
-    const __m512i first_rows = _mm512_setr_epi32(0, 16, 4, 20, 8, 24, 12, 28, 1,
-                                                 17, 5, 21, 9, 25, 13, 29);
-    const __m512i last_rows = _mm512_setr_epi32(2, 18, 6, 22, 10, 26, 14, 30, 3,
-                                                19, 7, 23, 11, 27, 15, 31);
+    const __m512i first_rows = pooled_rows_order(0),
+                  last_rows = pooled_rows_order(1);
     for (int co = out_block; co < block_end(g, out_block); co++) {
         const __m512 b = bias ? _mm512_set1_ps(bias[co]) : _mm512_setzero_ps();
         float *plane = out + (size_t)co * out_plane;
@@ -346,6 +353,94 @@ static void output_pool_image_avx512(const winograd4_geometry *g,
                 if (row + 2 < pooled_height)
                     _mm512_mask_storeu_ps(plane + (size_t)(row + 2) * out_row,
                                           columns, SIMD_UPPER_HALF(rows[pair]));
+            }
+        }
+    }
+}
+
+/* ReLU, then the max-pool's scan of one window's four values (v[0] top
+ * left, v[1] top right, v[2] bottom left, v[3] bottom right): a later
+ * value replaces the best only if strictly greater, as in
+ * maxpool2x2_forward. ReLU values are never NaN or -0, so the best is
+ * also their maximum. */
+SIMD_INLINE __m512 pool_window_argmax(const __m512 v[4], __m512i *position)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 best = _mm512_max_ps(v[0], zero);
+    __m512i at = _mm512_setzero_si512();
+    UNROLL_FULL
+    for (int k = 1; k < 4; k++) {
+        const __m512 value = _mm512_max_ps(v[k], zero);
+        const __mmask16 greater = _mm512_cmp_ps_mask(value, best, _CMP_GT_OQ);
+        best = _mm512_mask_mov_ps(best, greater, value);
+        at = _mm512_mask_mov_epi32(at, greater, _mm512_set1_epi32(k));
+    }
+    *position = at;
+    return best;
+}
+
+/* output_pool_image's pooling with the argmax (winograd4.h): the pooled
+ * values of the four tile rows come out in the same lanes, so one
+ * permutation turns values and positions into pooled rows. */
+static void output_pool_argmax_image_avx512(const winograd4_geometry *g,
+                                            const float *m, const float *bias,
+                                            int out_block, float *out,
+                                            uint8_t *argmax, float *copy,
+                                            size_t copy_plane, size_t copy_row)
+{
+    const int pooled_height = g->out_height / 2,
+              pooled_width = g->out_width / 2;
+    const size_t pooled_plane = (size_t)pooled_height * pooled_width;
+    const __mmask16 columns = lanes_mask(pooled_width);
+    const __m512i first_rows = pooled_rows_order(0),
+                  last_rows = pooled_rows_order(1);
+    for (int co = out_block; co < block_end(g, out_block); co++) {
+        const __m512 b = bias ? _mm512_set1_ps(bias[co]) : _mm512_setzero_ps();
+        float *plane = out + (size_t)co * pooled_plane;
+        uint8_t *positions = argmax + (size_t)co * pooled_plane;
+        float *copy_channel = copy ? copy + (size_t)co * copy_plane : NULL;
+        __m512 y[4][4];
+        tile_outputs(m + (size_t)(co - out_block) * WINOGRAD4_FREQUENCIES *
+                             g->stride,
+                     g->stride, b, y);
+        for (int a = 0; a < 2; a++) {
+            __m512 pooled[2];
+            __m512i at[2];
+            UNROLL_FULL
+            for (int parity = 0; parity < 2; parity++) {
+                const __m512 window[4] = {
+                    y[2 * a][2 * parity], y[2 * a][2 * parity + 1],
+                    y[2 * a + 1][2 * parity], y[2 * a + 1][2 * parity + 1]};
+                pooled[parity] = pool_window_argmax(window, &at[parity]);
+            }
+            const __m512 rows[2] = {
+                _mm512_permutex2var_ps(pooled[0], first_rows, pooled[1]),
+                _mm512_permutex2var_ps(pooled[0], last_rows, pooled[1])};
+            const __m512i row_positions[2] = {
+                _mm512_permutex2var_epi32(at[0], first_rows, at[1]),
+                _mm512_permutex2var_epi32(at[0], last_rows, at[1])};
+            for (int pair = 0; pair < 2; pair++) {
+                /* The low half is pooled row 4 pair + a, the high half the
+                 * row two below. */
+                const __m512 high = SIMD_UPPER_HALF(rows[pair]);
+                const __m512i high_positions = _mm512_shuffle_i32x4(
+                    row_positions[pair], row_positions[pair],
+                    _MM_SHUFFLE(3, 2, 3, 2));
+                for (int h = 0; h < 2; h++) {
+                    const int row = 4 * pair + a + 2 * h;
+                    if (row >= pooled_height)
+                        continue;
+                    const __m512 values = h ? high : rows[pair];
+                    const size_t at_row = (size_t)row * pooled_width;
+                    _mm512_mask_storeu_ps(plane + at_row, columns, values);
+                    _mm512_mask_cvtepi32_storeu_epi8(
+                        positions + at_row, columns,
+                        h ? high_positions : row_positions[pair]);
+                    if (copy_channel)
+                        _mm512_mask_storeu_ps(copy_channel +
+                                                  (size_t)row * copy_row,
+                                              columns, values);
+                }
             }
         }
     }
@@ -522,6 +617,7 @@ const winograd4_microkernels winograd4_avx512 = {
     .multiply = multiply_avx512,
     .output_image = output_image_avx512,
     .output_pool_image = output_pool_image_avx512,
+    .output_pool_argmax_image = output_pool_argmax_image_avx512,
     .pack = winograd4_pack_avx512,
     .min_weight_tiles = 9,
     .gradient_image = gradient_image_avx512,

@@ -6,8 +6,10 @@
  * output; a pool that feeds a convolution writes straight into that
  * convolution's input interior when predicting, and into its own dense
  * buffer (kept for the backward pass, where its values are the ReLU mask)
- * when training. A convolution followed by a pool writes into one shared
- * scratch buffer: nothing reads it after the pool. */
+ * when training; a convolution whose kernels fuse its ReLU and pool
+ * (with the argmax when training) writes the pooled values to both. A
+ * convolution followed by an unfused pool writes into one shared scratch
+ * buffer: nothing reads it after the pool. */
 #include <stdint.h>
 #include <string.h>
 
@@ -384,16 +386,18 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                 /* The pool's output (the ReLU mask the backward pass
                  * reads) and argmax, without the convolution's; the pooled
                  * values also straight into the next convolution's padded
-                 * input. */
+                 * input; an F(4x4) shape's input transform kept. */
                 size_t copy_plane = 0, copy_row = 0;
                 float *copy =
                     next_padded_input(ws, l + 2, &copy_plane, &copy_row);
                 interior_written = copy != NULL;
-                conv3x3_forward_relu_pool_argmax_packed(
-                    k, &layer->shape, count, padded, ws->packed_forward[l],
-                    parameters + layer->bias_offset,
-                    l + 1 == last && outputs ? outputs : ws->output[l + 1],
-                    ws->argmax[l + 1], copy, copy_plane, copy_row);
+                ws->transformed_valid[l] =
+                    conv3x3_forward_relu_pool_argmax_packed(
+                        k, &layer->shape, count, padded, ws->packed_forward[l],
+                        parameters + layer->bias_offset,
+                        l + 1 == last && outputs ? outputs : ws->output[l + 1],
+                        ws->argmax[l + 1], copy, copy_plane, copy_row,
+                        ws->transformed_input[l]);
                 l++; /* the pool is done */
                 break;
             }
