@@ -409,6 +409,60 @@ static void test_sets_on_same_data(void **state)
     }
 }
 
+/* G^T M G of every set against the plain C's, bit for bit, on random M
+ * (uniform values scaled by 2^-40 .. 2^40, and every other trial with
+ * columns that cancel; the float results hide most double roundings)
+ * for random channel counts and paddings of the output channels; the
+ * weight gradient ends at a guard page. */
+static void test_weights_of_variants(void **state)
+{
+    (void)state;
+    random_generator rng;
+    random_seed(&rng, 1406);
+    stage_set sets[8];
+    const int n = stage_sets(sets, WINOGRAD_F4X4);
+    for (int trial = 0; trial < 80; trial++) {
+        const conv_shape shape = random_shape(&rng, 16);
+        const int padded_out = shape.out_channels + random_int(&rng, 0, 8);
+        const size_t m_count =
+            (size_t)WINOGRAD4_FREQUENCIES * shape.in_channels * padded_out;
+        const size_t weights =
+            (size_t)shape.out_channels * shape.in_channels * 9;
+        float *m = malloc(sizeof(float) * m_count);
+        float *want = malloc(sizeof(float) * weights);
+        assert_true(m && want);
+        fill_values(&rng, m, m_count, VALUES_UNIFORM);
+        for (size_t k = 0; k < m_count; k++)
+            m[k] = ldexpf(m[k], random_int(&rng, -40, 40));
+        if (trial % 2) {
+            /* Every column k = 0 .. 2 of each frequency row j: 2x, x, 2x
+             * with x = 2^20 .. 2^40, so that 6 r0 - 4 (r1 + r2) cancels
+             * exactly before the small r3 + r4 is added: another order of
+             * that sum would lose them. */
+            const size_t row = (size_t)shape.in_channels * padded_out;
+            for (int j = 0; j < 6; j++)
+                for (size_t p = 0; p < row; p++) {
+                    const float x = ldexpf(1.0f, random_int(&rng, 20, 40));
+                    m[(size_t)j * row + p] = 2.0f * x;
+                    m[(size_t)(6 + j) * row + p] = x;
+                    m[(size_t)(12 + j) * row + p] = 2.0f * x;
+                }
+        }
+        winograd4_weights_of_scalar(&shape, padded_out, m, want);
+        for (int k = 0; k < n; k++) {
+            guarded gw;
+            float *got = guarded_floats(&gw, weights);
+            fill_value(got, weights, SENTINEL);
+            sets[k].stages4->weights_of(&shape, padded_out, m, got);
+            for (size_t j = 0; j < weights; j++)
+                check_equal(sets[k].name, "G^T M G", j, got[j], want[j]);
+            guarded_free(&gw);
+        }
+        free(m);
+        free(want);
+    }
+}
+
 /* A NaN or an infinity in the input or the gradient gives a non-finite
  * weight gradient for every weight that reads it, and leaves the other
  * channel pairs finite (no read out of bounds, no lane or channel that
@@ -658,6 +712,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_network_shapes),
         cmocka_unit_test(test_random_shapes),
+        cmocka_unit_test(test_weights_of_variants),
         cmocka_unit_test(test_sets_on_same_data),
         cmocka_unit_test(test_non_finite),
         cmocka_unit_test(test_driver_rule),

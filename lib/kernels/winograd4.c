@@ -475,4 +475,5 @@ const winograd4_microkernels winograd4_reference = {
     .min_weight_tiles = 1,
     .gradient_image = gradient_image_scalar,
     .gradient_multiply = gradient_multiply_scalar,
+    .weights_of = winograd4_weights_of_scalar,
 };

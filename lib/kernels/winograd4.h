@@ -120,6 +120,13 @@ typedef void (*winograd4_gradient_multiply)(const winograd4_geometry *g,
                                             const float *w, size_t w_image,
                                             size_t images, float *m);
 
+/* weight_grad (OIHW, out_channels x in_channels x 9) = G^T M G of every
+ * channel pair, M [36][in_channels][padded_out] as gradient_multiply
+ * sums it, in double, each value rounded once to float. Every variant
+ * gives the same bits (winograd4_weights_of_template.h). */
+typedef void (*winograd4_weights_of)(const conv_shape *shape, int padded_out,
+                                     const float *m, float *weight_grad);
+
 typedef struct winograd4_microkernels {
     int lanes;            /* tile slots per vector */
     int block;            /* output channels per block of M */
@@ -139,6 +146,7 @@ typedef struct winograd4_microkernels {
     int min_weight_tiles;
     winograd4_gradient_image gradient_image;
     winograd4_gradient_multiply gradient_multiply;
+    winograd4_weights_of weights_of;
 } winograd4_microkernels;
 
 /* The packings: plain C (winograd4_pack.c) and AVX-512, eight output
@@ -149,6 +157,12 @@ int winograd4_pack_scalar(const conv_shape *shape, const float *weights,
 int winograd4_pack_avx512(const conv_shape *shape, const float *weights,
                           int rotate_swap, int padded_out_channels,
                           float *packed);
+
+/* G^T M G in plain C, and compiled for AVX-512. */
+void winograd4_weights_of_scalar(const conv_shape *shape, int padded_out,
+                                 const float *m, float *weight_grad);
+void winograd4_weights_of_avx512(const conv_shape *shape, int padded_out,
+                                 const float *m, float *weight_grad);
 
 /* The plain-C stages (lanes 1, block 1), and AVX-512's. */
 extern const winograd4_microkernels winograd4_reference;

@@ -622,4 +622,5 @@ const winograd4_microkernels winograd4_avx512 = {
     .min_weight_tiles = 9,
     .gradient_image = gradient_image_avx512,
     .gradient_multiply = gradient_multiply_avx512,
+    .weights_of = winograd4_weights_of_avx512,
 };

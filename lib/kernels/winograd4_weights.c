@@ -2,7 +2,8 @@
  * It transforms a chunk of images into W (and V, unless the forward pass
  * kept it), image after image (V [ci][36][slots], W [co][36][slots] of
  * each), adds the chunk's products into M, and after the last chunk
- * applies G^T M G in double. */
+ * applies G^T M G in double (the stages' weights_of,
+ * winograd4_weights_of_template.h). */
 #include <string.h>
 
 #include "kernels/winograd4_weights.h"
@@ -75,66 +76,6 @@ winograd4_weights_scratch_floats(const winograd4_microkernels *microkernels,
            chunk_floats(microkernels, shape, chunk_images(microkernels, shape));
 }
 
-/* Output channels per pass of weights_of: its values stay in L1. */
-#define TRANSFORM_CHANNELS 32
-
-/* 24 G^T applied to r[0], .., r[5] (6 values to 3), in double: 24 G has
- * small integer entries, so on integer values this is exact, and the
- * division by 24^2 at the end gives every integer gradient exactly (G's
- * own entries 1/6, 1/12, 1/24 would leave a residue of order 1e-15 where
- * the gradient is 0). The rows of G grouped as sums and differences of
- * the pairs they share: 11 operations instead of 18. */
-static void transform_g_transposed(const double r[6], double out[3])
-{
-    const double sum12 = r[1] + r[2], difference12 = r[1] - r[2];
-    const double sum34 = r[3] + r[4], difference34 = r[3] - r[4];
-    out[0] = 6.0 * r[0] - 4.0 * sum12 + sum34;
-    out[1] = 2.0 * difference34 - 4.0 * difference12;
-    out[2] = 4.0 * (sum34 - sum12) + 24.0 * r[5];
-}
-
-/* weight_grad = G^T M G = (24 G)^T M (24 G) / 576 of every channel pair,
- * in double, each value rounded once to float; the output channels
- * (contiguous in M) innermost. Multiplying by 1 / 576 (rounded to double)
- * instead of dividing keeps integer results exact: 576 k times it is k
- * within two double roundings, which the rounding to float removes for
- * any integer 0 < |k| < 2^24, and 0 stays 0. */
-static void weights_of(const conv_shape *shape, int padded_out, const float *m,
-                       float *weight_grad)
-{
-    const int cin = shape->in_channels, cout = shape->out_channels;
-    const size_t frequency = (size_t)cin * padded_out;
-    for (int ci = 0; ci < cin; ci++)
-        for (int co0 = 0; co0 < cout; co0 += TRANSFORM_CHANNELS) {
-            const int n = cout - co0 < TRANSFORM_CHANNELS ? cout - co0
-                                                          : TRANSFORM_CHANNELS;
-            const float *pair = m + (size_t)ci * padded_out + co0;
-            /* G^T M down the columns: gm[a][j]. */
-            double gm[3][6][TRANSFORM_CHANNELS];
-            for (int j = 0; j < 6; j++)
-                for (int c = 0; c < n; c++) {
-                    double column[6], out[3];
-                    for (int k = 0; k < 6; k++)
-                        column[k] = pair[(size_t)(6 * k + j) * frequency + c];
-                    transform_g_transposed(column, out);
-                    for (int a = 0; a < 3; a++)
-                        gm[a][j][c] = out[a];
-                }
-            /* (G^T M) G along the rows. */
-            for (int a = 0; a < 3; a++)
-                for (int c = 0; c < n; c++) {
-                    double row[6], out[3];
-                    for (int j = 0; j < 6; j++)
-                        row[j] = gm[a][j][c];
-                    transform_g_transposed(row, out);
-                    float *dw =
-                        weight_grad + ((size_t)(co0 + c) * cin + ci) * 9;
-                    for (int b = 0; b < 3; b++)
-                        dw[3 * a + b] = (float)(out[b] * (1.0 / 576));
-                }
-        }
-}
-
 void winograd4_backward_weights(const winograd4_microkernels *microkernels,
                                 const conv_shape *shape, size_t count,
                                 const float *input_padded, const float *kept_v,
@@ -180,5 +121,5 @@ void winograd4_backward_weights(const winograd4_microkernels *microkernels,
                               w, w_image, images, m);
         i0 += images;
     }
-    weights_of(shape, padded_out, m, weight_grad);
+    mk->weights_of(shape, padded_out, m, weight_grad);
 }
