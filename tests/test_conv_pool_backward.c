@@ -64,12 +64,14 @@ static void sparsify(random_generator *rng, case_data *d)
     }
 }
 
+/* sixteen: 16 or 32 output channels (window bits), else 1 .. 40. */
 static void case_make(random_generator *rng, case_data *d, int values,
-                      int sparse)
+                      int sparse, int sixteen)
 {
     conv_shape *s = &d->shape;
     s->in_channels = random_int(rng, 1, 3);
-    s->out_channels = random_int(rng, 1, 40);
+    s->out_channels =
+        sixteen ? 16 * random_int(rng, 1, 2) : random_int(rng, 1, 40);
     s->pad = random_int(rng, 0, 2);
     /* outputs of 2 to 37 rows and columns (at least one pooled value),
      * at least one input row and column */
@@ -188,7 +190,7 @@ static void test_reference_against_unfused(void **state)
     for (int trial = 0; trial < 60; trial++) {
         const int values = trial % 2 ? VALUES_INTEGER : VALUES_UNIFORM;
         case_data d;
-        case_make(&rng, &d, values, trial % 4 >= 2);
+        case_make(&rng, &d, values, trial % 4 >= 2, 0);
         const int with_mask = trial % 3 != 0;
         const int weights = (int)d.weight_floats,
                   outputs = weights + d.shape.out_channels;
@@ -251,7 +253,7 @@ static void test_variants_equal_reference(void **state)
             case_data d;
             case_make(&rng, &d,
                       trial % 4 == 3 ? VALUES_INTEGER : VALUES_UNIFORM,
-                      trial % 5 >= 2);
+                      trial % 5 >= 2, 0);
             const int with_mask = trial % 3 != 0;
             const size_t outputs = d.weight_floats + d.shape.out_channels;
             float *want = malloc(sizeof(float) * outputs),
@@ -270,6 +272,69 @@ static void test_variants_equal_reference(void **state)
             case_free(&d);
         }
     }
+}
+
+/* The window-bits op (conv3x3_pool_backward_weights_bits, AVX-512) on the
+ * positions of random cases packed as window bits (output channels a
+ * multiple of 16; the words end at a guard page): the reference's bits,
+ * given the same positions as argmax. The packing is checked on the way
+ * by window_position, which the forward's test uses to read them. */
+static void test_window_bits(void **state)
+{
+    (void)state;
+    int ran = 0;
+    for (int v = 0; kernel_variant_names[v]; v++) {
+        const kernel_table *table = kernels_by_name(kernel_variant_names[v]);
+        if (!table || !table->conv3x3_pool_backward_weights_bits)
+            continue;
+        random_generator rng;
+        random_seed(&rng, 43);
+        for (int trial = 0; trial < 120; trial++) {
+            case_data d;
+            case_make(&rng, &d,
+                      trial % 4 == 3 ? VALUES_INTEGER : VALUES_UNIFORM,
+                      trial % 5 >= 2, 1);
+            const size_t pooled_plane =
+                (size_t)(conv_out_height(&d.shape) / 2) *
+                (size_t)(conv_out_width(&d.shape) / 2);
+            const size_t words = d.pooled_floats / 16;
+            guarded gb;
+            uint32_t *bits = guarded_alloc(&gb, sizeof(uint32_t) * words);
+            memset(bits, 0, sizeof(uint32_t) * words);
+            for (size_t k = 0; k < d.pooled_floats; k++) {
+                const size_t plane = k / pooled_plane, at = k % pooled_plane;
+                const int channel = (int)(plane % 16);
+                uint32_t *word = &bits[plane / 16 * pooled_plane + at];
+                *word |= (uint32_t)(d.argmax[k] & 1) << channel |
+                         (uint32_t)(d.argmax[k] >> 1) << (16 + channel);
+                assert_int_equal(window_position(*word, channel), d.argmax[k]);
+            }
+            const int with_mask = trial % 3 != 0;
+            const size_t outputs = d.weight_floats + d.shape.out_channels;
+            float *want = malloc(sizeof(float) * outputs),
+                  *got = malloc(sizeof(float) * outputs);
+            assert_true(want && got);
+            run_op(conv3x3_pool_backward_weights_scalar, &d, with_mask, want,
+                   want + d.weight_floats);
+            fill_value(got, outputs, NAN);
+            table->conv3x3_pool_backward_weights_bits(
+                &d.shape, d.count, d.input, with_mask ? d.pooled : NULL,
+                d.pooled_grad, bits, got, got + d.weight_floats);
+            for (size_t w = 0; w < outputs; w++)
+                check_equal(table->name,
+                            w < d.weight_floats ? "weight_grad (window bits)"
+                                                : "bias_grad (window bits)",
+                            w, got[w], want[w]);
+            ran++;
+            free(want);
+            free(got);
+            guarded_free(&gb);
+            case_free(&d);
+        }
+    }
+    const kernel_table *avx512 = kernels_by_name("avx512");
+    if (avx512 && ran < 5)
+        fail_msg("avx512: only %d window-bits cases", ran);
 }
 
 /* A window whose 4 x 4 input patch holds only zeros adds nothing to the
@@ -325,6 +390,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_against_unfused),
         cmocka_unit_test(test_variants_equal_reference),
+        cmocka_unit_test(test_window_bits),
         cmocka_unit_test(test_zero_patches_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -447,7 +447,7 @@ static int check_conv_relu_pool_argmax(const kernel_table *table,
             fill_value(kept_input, kept_floats, SENTINEL);
         const int fused_kept = conv3x3_forward_relu_pool_argmax_packed(
             table, &c->shape, c->count, p.input, p.packed, p.bias, output,
-            fused_argmax, copy + copy_row + 1, copy_plane, copy_row,
+            fused_argmax, NULL, copy + copy_row + 1, copy_plane, copy_row,
             kept_input);
         if (kept)
             *kept = fused_kept;
@@ -497,6 +497,34 @@ static int check_conv_relu_pool_argmax(const kernel_table *table,
                          table->name, c->shape.in_height, c->shape.in_width,
                          z.cout, c->shape.pad, k, output[k], fused_argmax[k],
                          p.pooled[k], p.argmax[k]);
+        /* The same positions as window bits, where the table writes them
+         * (every word of the guarded array; values and copy again). */
+        if (conv3x3_fuses_pool_window_bits(table, &c->shape, p.packed)) {
+            const size_t pooled_plane =
+                (size_t)pooled_rows * (size_t)pooled_columns;
+            const size_t words = pooled_count / 16;
+            guarded gb;
+            uint32_t *bits = guarded_alloc(&gb, sizeof(uint32_t) * words);
+            memset(bits, 0xAA, sizeof(uint32_t) * words);
+            fill_value(output, pooled_count, SENTINEL);
+            conv3x3_forward_relu_pool_argmax_packed(
+                table, &c->shape, c->count, p.input, p.packed, p.bias, output,
+                fused_argmax, bits, copy + copy_row + 1, copy_plane, copy_row,
+                NULL);
+            for (size_t k = 0; k < pooled_count; k++) {
+                const size_t plane = k / pooled_plane, at = k % pooled_plane;
+                const int channel = (int)(plane % 16);
+                const int position = window_position(
+                    bits[plane / 16 * pooled_plane + at], channel);
+                if (position != p.argmax[k] ||
+                    memcmp(&output[k], &p.pooled[k], sizeof(float)) != 0)
+                    fail_msg("%s conv relu pool window bits: pooled value %zu "
+                             "is %a at %d, the max-pool's %a at %d",
+                             table->name, k, output[k], position, p.pooled[k],
+                             p.argmax[k]);
+            }
+            guarded_free(&gb);
+        }
     }
     guarded_free(&go);
     guarded_free(&ga);

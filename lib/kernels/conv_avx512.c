@@ -125,15 +125,21 @@ DEFINE_FORWARD_POOL_ROWS(8)
  * the values are theirs bit for bit. The pipeline's evaluation took 8%
  * less time than with pool_rows (docs/performance.md, "Zeros by column"). */
 
+/* What pool_rows_one_input writes of the window positions. */
+enum { POSITIONS_NONE, POSITIONS_ARGMAX, POSITIONS_WINDOW_BITS };
+
 /* n pooled columns from column `first` of pooled row r: 4 n output pixels
  * of 16 channels, ReLU and the 2 x 2 maximum into pooled[first ..], and
- * with_argmax, the window position of each maximum into position[first ..]
- * (the max-pool's: the first maximum of top left, top right, bottom left,
- * bottom right; ReLU values are never NaN or -0, so equality finds it). */
-SIMD_INLINE void pooled_pixels(const int n, const int with_argmax,
+ * the window position of each maximum (the max-pool's: the first maximum
+ * of top left, top right, bottom left, bottom right; ReLU values are never
+ * NaN or -0, so equality finds it): POSITIONS_ARGMAX, into
+ * position[first ..]; POSITIONS_WINDOW_BITS, as window bits (kernels.h)
+ * into bits[first ..]. */
+SIMD_INLINE void pooled_pixels(const int n, const int positions,
                                const float *in, int wp, int r, int first,
                                const __m512 weight[9], __m512 bias,
-                               float pooled[16][16], int32_t position[16][16])
+                               float pooled[16][16], int32_t position[16][16],
+                               uint32_t bits[16])
 {
     __m512 acc[16];
     UNROLL_FULL
@@ -171,7 +177,22 @@ SIMD_INLINE void pooled_pixels(const int n, const int with_argmax,
             _mm512_max_ps(_mm512_max_ps(top_left, bottom_left),
                           _mm512_max_ps(top_right, bottom_right));
         _mm512_store_ps(pooled[first + p], best);
-        if (with_argmax) {
+        if (positions == POSITIONS_WINDOW_BITS) {
+            /* 0 if top left, else 1 if top right, else 2 if bottom left,
+             * else 3: the low bit where not top left and (top right or
+             * not bottom left), the high bit where neither top. */
+            const __mmask16 left =
+                _mm512_cmp_ps_mask(top_left, best, _CMP_EQ_OQ);
+            const __mmask16 right =
+                _mm512_cmp_ps_mask(top_right, best, _CMP_EQ_OQ);
+            const __mmask16 bottom =
+                _mm512_cmp_ps_mask(bottom_left, best, _CMP_EQ_OQ);
+            const uint32_t low =
+                (uint32_t)(uint16_t)(~left & (right | ~bottom));
+            const uint32_t high = (uint32_t)(uint16_t)(~left & ~right);
+            bits[first + p] = low | high << 16;
+        }
+        if (positions == POSITIONS_ARGMAX) {
             __m512i at = _mm512_set1_epi32(3);
             at = _mm512_mask_mov_epi32(
                 at, _mm512_cmp_ps_mask(bottom_left, best, _CMP_EQ_OQ),
@@ -207,12 +228,16 @@ SIMD_INLINE void store_channel_rows(const float columns[16][16],
     }
 }
 
-SIMD_INLINE void pool_rows_one_input_with(
-    const int with_argmax, const conv_forward_geometry *g, const float *in,
-    const float *packed, const float *bias, const uint8_t *spans,
-    int pooled_columns, float *out, size_t out_plane, size_t out_row,
-    uint8_t *argmax, float *copy, size_t copy_plane, size_t copy_row)
+SIMD_INLINE void
+pool_rows_one_input_with(const int positions, const conv_forward_geometry *g,
+                         const float *in, const float *packed,
+                         const float *bias, const uint8_t *spans,
+                         int pooled_columns, float *out, size_t out_plane,
+                         size_t out_row, uint8_t *argmax, uint32_t *window_bits,
+                         float *copy, size_t copy_plane, size_t copy_row)
 {
+    const int with_argmax = positions == POSITIONS_ARGMAX,
+              with_bits = positions == POSITIONS_WINDOW_BITS;
     /* The packed weights of two blocks of 8 channels, [tap][co] each. */
     __m512 weight[9];
     for (int tap = 0; tap < 9; tap++)
@@ -231,6 +256,7 @@ SIMD_INLINE void pool_rows_one_input_with(
      * is filled again after its store. */
     float pooled[16][16] __attribute__((aligned(64)));
     int32_t position[16][16] __attribute__((aligned(64)));
+    uint32_t bits[16] __attribute__((aligned(64))) = {0};
     for (int c = 0; c < 16; c++) {
         _mm512_store_ps(pooled[c], fill);
         if (with_argmax)
@@ -240,6 +266,8 @@ SIMD_INLINE void pool_rows_one_input_with(
         float *row_out = out + (size_t)r * out_row;
         uint8_t *row_argmax =
             with_argmax ? argmax + (size_t)r * pooled_columns : NULL;
+        uint32_t *row_bits =
+            with_bits ? window_bits + (size_t)r * pooled_columns : NULL;
         const int first = spans[2 * r], end = spans[2 * r + 1];
         float *row_copy = copy ? copy + (size_t)r * copy_row : NULL;
         if (first >= end) {
@@ -253,20 +281,23 @@ SIMD_INLINE void pool_rows_one_input_with(
                     _mm_mask_storeu_epi8(row_argmax + co * argmax_plane,
                                          row_mask, _mm_setzero_si128());
             }
+            if (with_bits)
+                _mm512_mask_storeu_epi32(row_bits, row_mask,
+                                         _mm512_setzero_si512());
             continue;
         }
         /* Groups of 3 pooled columns (12 accumulators) measured a little
          * faster than groups of 4. */
         int c = first;
         for (; c + 3 <= end; c += 3)
-            pooled_pixels(3, with_argmax, in, wp, r, c, weight, start, pooled,
-                          position);
+            pooled_pixels(3, positions, in, wp, r, c, weight, start, pooled,
+                          position, bits);
         if (end - c == 2)
-            pooled_pixels(2, with_argmax, in, wp, r, c, weight, start, pooled,
-                          position);
+            pooled_pixels(2, positions, in, wp, r, c, weight, start, pooled,
+                          position, bits);
         else if (end - c == 1)
-            pooled_pixels(1, with_argmax, in, wp, r, c, weight, start, pooled,
-                          position);
+            pooled_pixels(1, positions, in, wp, r, c, weight, start, pooled,
+                          position, bits);
         store_channel_rows((const float(*)[16])pooled, row_mask, row_out,
                            out_plane, row_copy, copy_plane);
         if (with_argmax) {
@@ -278,6 +309,11 @@ SIMD_INLINE void pool_rows_one_input_with(
                 _mm_mask_storeu_epi8(
                     row_argmax + co * argmax_plane, row_mask,
                     _mm512_cvtepi32_epi8(_mm512_castps_si512(rows[co])));
+        }
+        if (with_bits) {
+            _mm512_mask_storeu_epi32(row_bits, row_mask,
+                                     _mm512_load_si512(bits));
+            _mm512_store_si512(bits, _mm512_setzero_si512());
         }
         for (int k = first; k < end; k++) {
             _mm512_store_ps(pooled[k], fill);
@@ -291,17 +327,21 @@ static void pool_rows_one_input(const conv_forward_geometry *g, const float *in,
                                 const float *packed, const float *bias,
                                 const uint8_t *spans, int pooled_columns,
                                 float *out, size_t out_plane, size_t out_row,
-                                uint8_t *argmax, float *copy, size_t copy_plane,
-                                size_t copy_row)
+                                uint8_t *argmax, uint32_t *window_bits,
+                                float *copy, size_t copy_plane, size_t copy_row)
 {
     if (argmax)
-        pool_rows_one_input_with(1, g, in, packed, bias, spans, pooled_columns,
-                                 out, out_plane, out_row, argmax, copy,
-                                 copy_plane, copy_row);
+        pool_rows_one_input_with(POSITIONS_ARGMAX, g, in, packed, bias, spans,
+                                 pooled_columns, out, out_plane, out_row,
+                                 argmax, NULL, copy, copy_plane, copy_row);
+    else if (window_bits)
+        pool_rows_one_input_with(POSITIONS_WINDOW_BITS, g, in, packed, bias,
+                                 spans, pooled_columns, out, out_plane, out_row,
+                                 NULL, window_bits, copy, copy_plane, copy_row);
     else
-        pool_rows_one_input_with(0, g, in, packed, bias, spans, pooled_columns,
-                                 out, out_plane, out_row, NULL, copy,
-                                 copy_plane, copy_row);
+        pool_rows_one_input_with(POSITIONS_NONE, g, in, packed, bias, spans,
+                                 pooled_columns, out, out_plane, out_row, NULL,
+                                 NULL, copy, copy_plane, copy_row);
 }
 
 /* NaN compares unequal to zero, as != does. */
@@ -366,4 +406,6 @@ void conv_provide_avx512(kernel_table *table)
 {
     table->conv3x3 = &microkernels_avx512;
     table->conv3x3_pool_backward_weights = conv3x3_pool_backward_weights_avx512;
+    table->conv3x3_pool_backward_weights_bits =
+        conv3x3_pool_backward_weights_bits_avx512;
 }

@@ -664,7 +664,7 @@ static void forward_relu_pool_columns(const conv3x3_microkernels *mk,
             mk->pool_rows_one_input(
                 g, image, packed + (size_t)co * 9, bias ? bias + co : NULL,
                 spans, pooled_columns, out + (size_t)co * out_plane, out_plane,
-                out_row, NULL, NULL, 0, 0);
+                out_row, NULL, NULL, NULL, 0, 0);
         return;
     }
     for (int co = 0; co < out_channels;) {
@@ -827,11 +827,19 @@ int conv3x3_fuses_pool_argmax(const kernel_table *table,
                                     mk->forward_block));
 }
 
+int conv3x3_fuses_pool_window_bits(const kernel_table *table,
+                                   const conv_shape *shape, const float *packed)
+{
+    return table->conv3x3_pool_backward_weights_bits &&
+           !pool_argmax_winograd4(table, shape, packed) &&
+           conv3x3_fuses_pool_argmax(table, shape, packed);
+}
+
 int conv3x3_forward_relu_pool_argmax_packed(
     const kernel_table *table, const conv_shape *shape, size_t count,
     const float *input_padded, const float *packed, const float *bias,
-    float *output, uint8_t *argmax, float *copy, size_t copy_plane,
-    size_t copy_row, float *kept_input)
+    float *output, uint8_t *argmax, uint32_t *window_bits, float *copy,
+    size_t copy_plane, size_t copy_row, float *kept_input)
 {
     const winograd4_microkernels *w4 =
         pool_argmax_winograd4(table, shape, packed);
@@ -858,7 +866,8 @@ int conv3x3_forward_relu_pool_argmax_packed(
             mk->pool_rows_one_input(
                 &g, image, packed + (size_t)co * 9, bias ? bias + co : NULL,
                 spans, pooled_columns, output + plane, pooled_plane,
-                (size_t)pooled_columns, argmax + plane,
+                (size_t)pooled_columns, window_bits ? NULL : argmax + plane,
+                window_bits ? window_bits + plane / 16 : NULL,
                 copy ? copy + (i * out_channels + co) * copy_plane : NULL,
                 copy_plane, copy_row);
         }

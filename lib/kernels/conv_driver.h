@@ -125,15 +125,23 @@ int conv3x3_fuses_pool_argmax(const kernel_table *table,
  * max-pool. copy: NULL, or where the pooled values go as well, pooled
  * plane p (image * out_channels + channel), row r, column c at copy + p *
  * copy_plane + r * copy_row + c (the next convolution's padded input,
- * which then needs no copy). kept_input: NULL, or what
- * conv3x3_forward_packed_keeping would keep; returns, as that function,
- * whether it was kept (F(4x4) shapes). Only where
- * conv3x3_fuses_pool_argmax is true. */
+ * which then needs no copy). window_bits: NULL, or (only where
+ * conv3x3_fuses_pool_window_bits is true) where the positions go instead
+ * of argmax, as conv3x3_pool_backward_weights_bits reads them (kernels.h).
+ * kept_input: NULL, or what conv3x3_forward_packed_keeping would keep;
+ * returns, as that function, whether it was kept (F(4x4) shapes). Only
+ * where conv3x3_fuses_pool_argmax is true. */
 int conv3x3_forward_relu_pool_argmax_packed(
     const kernel_table *table, const conv_shape *shape, size_t count,
     const float *input_padded, const float *packed, const float *bias,
-    float *output, uint8_t *argmax, float *copy, size_t copy_plane,
-    size_t copy_row, float *kept_input);
+    float *output, uint8_t *argmax, uint32_t *window_bits, float *copy,
+    size_t copy_plane, size_t copy_row, float *kept_input);
+/* Whether conv3x3_forward_relu_pool_argmax_packed can write window bits
+ * for this shape (the one-input path, channels in the lanes, of a table
+ * with conv3x3_pool_backward_weights_bits). */
+int conv3x3_fuses_pool_window_bits(const kernel_table *table,
+                                   const conv_shape *shape,
+                                   const float *packed);
 
 void conv3x3_backward_input_packed(const kernel_table *table,
                                    const conv_shape *shape, size_t count,

@@ -31,6 +31,17 @@ SIMD_INLINE __m512 offset_row(const uint8_t *argmax, int n)
     return _mm512_castsi512_ps(_mm512_permutexvar_epi32(at, corner_index));
 }
 
+/* offset_row's vector from window bits: 4 where the high bit is set,
+ * plus 1 where the low bit is. */
+SIMD_INLINE __m512 offsets_of_bits(uint32_t word)
+{
+    const __m512i high =
+        _mm512_maskz_mov_epi32((__mmask16)(word >> 16), _mm512_set1_epi32(4));
+    return _mm512_castsi512_ps(_mm512_mask_add_epi32(
+        high, (__mmask16)word, high, _mm512_set1_epi32(1)));
+}
+#define WINDOW_BITS_OFFSETS 1
+
 #define transpose_rows transpose_16x16
 
 typedef struct input_patch {
@@ -87,4 +98,13 @@ void conv3x3_pool_backward_weights_avx512(const conv_shape *shape, size_t count,
 {
     pool_backward_weights(shape, count, input_padded, pooled, pooled_grad,
                           argmax, weight_grad, bias_grad);
+}
+
+void conv3x3_pool_backward_weights_bits_avx512(
+    const conv_shape *shape, size_t count, const float *input_padded,
+    const float *pooled, const float *pooled_grad, const uint32_t *window_bits,
+    float *weight_grad, float *bias_grad)
+{
+    pool_backward_weights_bits(shape, count, input_padded, pooled, pooled_grad,
+                               window_bits, weight_grad, bias_grad);
 }

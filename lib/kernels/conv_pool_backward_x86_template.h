@@ -29,7 +29,12 @@
  *     zero (not NaN); nonzero_columns_of_rows(corner, padded_w, width):
  *     bit x set where column x < width <= 64 of rows 0-3 is not zero;
  *     tap_values(&patch, offsets, tap): per lane, the
- *     patch value at offsets + tap (tap = 4 kh + kw). */
+ *     patch value at offsets + tap (tap = 4 kh + kw).
+ * Optional: WINDOW_BITS_OFFSETS (16 lanes only) with
+ *   offsets_of_bits(word): offset_row's vector from one pooled pixel's
+ *     window bits (kernels.h);
+ * then the file also defines pool_backward_weights_bits, which reads the
+ * positions as window bits: one word per window, no transpose. */
 #ifndef COSNET_KERNELS_CONV_POOL_BACKWARD_X86_TEMPLATE_H
 #define COSNET_KERNELS_CONV_POOL_BACKWARD_X86_TEMPLATE_H
 
@@ -39,7 +44,8 @@
 SIMD_INLINE void channel_group(const int channels, const conv_shape *shape,
                                size_t count, const float *input_padded,
                                const float *pooled, const float *pooled_grad,
-                               const uint8_t *argmax, int ci, int co0,
+                               const uint8_t *argmax,
+                               const uint32_t *window_bits, int ci, int co0,
                                SIMD_VECTOR sums[10])
 {
     const int padded_w = conv_padded_width(shape);
@@ -93,13 +99,23 @@ SIMD_INLINE void channel_group(const int channels, const conv_shape *shape,
                         sums[9] = SIMD_ADD(sums[9], gradient[c]);
                     continue;
                 }
-                UNROLL_FULL
-                for (int j = 0; j < LANES; j++)
-                    offset[j] =
-                        j < channels
-                            ? offset_row(argmax + row + j * pooled_plane, n)
-                            : SIMD_ZERO();
-                transpose_rows(offset);
+#ifdef WINDOW_BITS_OFFSETS
+                /* window_bits: the chunk's words, of channels co0 ..
+                 * co0 + 15 of image i. */
+                const uint32_t *words =
+                    window_bits ? window_bits + first_plane / LANES +
+                                      (size_t)r * pooled_columns + c0
+                                : NULL;
+#endif
+                if (!window_bits) {
+                    UNROLL_FULL
+                    for (int j = 0; j < LANES; j++)
+                        offset[j] =
+                            j < channels
+                                ? offset_row(argmax + row + j * pooled_plane, n)
+                                : SIMD_ZERO();
+                    transpose_rows(offset);
+                }
                 for (int c = 0; c < n; c++) {
                     const SIMD_VECTOR g = gradient[c];
                     sums[9] = SIMD_ADD(sums[9], g);
@@ -110,11 +126,17 @@ SIMD_INLINE void channel_group(const int channels, const conv_shape *shape,
                     patch_at(corner + 2 * (c0 + c), padded_w, &patch);
                     if (!by_columns && patch_is_zero(&patch))
                         continue;
+#ifdef WINDOW_BITS_OFFSETS
+                    const SIMD_VECTOR offsets =
+                        words ? offsets_of_bits(words[c]) : offset[c];
+#else
+                    const SIMD_VECTOR offsets = offset[c];
+#endif
                     UNROLL_FULL
                     for (int k = 0; k < 9; k++)
                         sums[k] = SIMD_ADD(
                             sums[k],
-                            SIMD_MUL(g, tap_values(&patch, offset[c],
+                            SIMD_MUL(g, tap_values(&patch, offsets,
                                                    k / 3 * 4 + k % 3)));
                 }
             }
@@ -122,11 +144,11 @@ SIMD_INLINE void channel_group(const int channels, const conv_shape *shape,
     }
 }
 
-static void pool_backward_weights(const conv_shape *shape, size_t count,
-                                  const float *input_padded,
-                                  const float *pooled, const float *pooled_grad,
-                                  const uint8_t *argmax, float *weight_grad,
-                                  float *bias_grad)
+/* argmax, or (WINDOW_BITS_OFFSETS) window_bits. */
+static void pool_backward_weights_from(
+    const conv_shape *shape, size_t count, const float *input_padded,
+    const float *pooled, const float *pooled_grad, const uint8_t *argmax,
+    const uint32_t *window_bits, float *weight_grad, float *bias_grad)
 {
     const int in_channels = shape->in_channels;
     for (int ci = 0; ci < in_channels; ci++)
@@ -137,10 +159,10 @@ static void pool_backward_weights(const conv_shape *shape, size_t count,
             SIMD_VECTOR sums[10];
             if (channels == LANES)
                 channel_group(LANES, shape, count, input_padded, pooled,
-                              pooled_grad, argmax, ci, co0, sums);
+                              pooled_grad, argmax, window_bits, ci, co0, sums);
             else
                 channel_group(channels, shape, count, input_padded, pooled,
-                              pooled_grad, argmax, ci, co0, sums);
+                              pooled_grad, argmax, window_bits, ci, co0, sums);
             float lanes[10][LANES];
             for (int k = 0; k < 10; k++)
                 SIMD_STORE(lanes[k], sums[k]);
@@ -154,5 +176,28 @@ static void pool_backward_weights(const conv_shape *shape, size_t count,
             }
         }
 }
+
+static void pool_backward_weights(const conv_shape *shape, size_t count,
+                                  const float *input_padded,
+                                  const float *pooled, const float *pooled_grad,
+                                  const uint8_t *argmax, float *weight_grad,
+                                  float *bias_grad)
+{
+    pool_backward_weights_from(shape, count, input_padded, pooled, pooled_grad,
+                               argmax, NULL, weight_grad, bias_grad);
+}
+
+#ifdef WINDOW_BITS_OFFSETS
+static void pool_backward_weights_bits(const conv_shape *shape, size_t count,
+                                       const float *input_padded,
+                                       const float *pooled,
+                                       const float *pooled_grad,
+                                       const uint32_t *window_bits,
+                                       float *weight_grad, float *bias_grad)
+{
+    pool_backward_weights_from(shape, count, input_padded, pooled, pooled_grad,
+                               NULL, window_bits, weight_grad, bias_grad);
+}
+#endif
 
 #endif

@@ -145,6 +145,29 @@ typedef void (*conv3x3_pool_backward_weights_kernel)(
     const float *pooled, const float *pooled_grad, const uint8_t *argmax,
     float *weight_grad, float *bias_grad);
 
+/* Window bits: the window positions (maxpool2x2_forward's argmax, 0..3)
+ * of 16 output channels of one pooled pixel in one word, bit j the low
+ * bit of channel j's position and bit 16 + j its high bit. A training
+ * forward that holds the channels in the lanes (pool_rows_one_input)
+ * writes them without transposing, and the op below reads them without
+ * transposing back. */
+static inline int window_position(uint32_t window_bits, int channel)
+{
+    return (int)((window_bits >> channel) & 1u) |
+           (int)((window_bits >> (16 + channel)) & 1u) << 1;
+}
+
+/* conv3x3_pool_backward_weights with the positions as window bits:
+ * out_channels a multiple of 16, the word of channels 16 k .. 16 k + 15
+ * of image i, pooled row r, column c at window_bits[((i * out_channels /
+ * 16 + k) * (out_height / 2) + r) * (out_width / 2) + c]. The same bits
+ * as conv3x3_pool_backward_weights given the same positions. A NULL entry
+ * in a table: the training forward writes argmax. */
+typedef void (*conv3x3_pool_backward_weights_bits_kernel)(
+    const conv_shape *shape, size_t count, const float *input_padded,
+    const float *pooled, const float *pooled_grad, const uint32_t *window_bits,
+    float *weight_grad, float *bias_grad);
+
 /* cos_out[i] = cos(a_i, b_i) for count rows of `dims` floats, with
  * cos(a, b) = a.b / sqrt(max(|a|^2 |b|^2, eps^2)), eps = 1e-6.
  * Row i of a is a + i*dims; row i of b is b + i*b_stride (b_stride 0: one
@@ -250,15 +273,18 @@ typedef void (*conv_forward_pool_rows)(const conv_forward_geometry *g,
  * each pooled value's position in its window, as the max-pool's argmax
  * (0 outside the spans, where the four values are equal): channel co,
  * pooled row r, column c at argmax[(co * pooled_rows + r) *
- * pooled_columns + c], pooled_rows = g->out_height / 2. If copy is not
- * NULL the pooled values go there too, at copy + co * copy_plane + r *
- * copy_row (training: the dense output is the backward pass's ReLU mask,
- * the copy the next convolution's padded input). */
+ * pooled_columns + c], pooled_rows = g->out_height / 2. If window_bits
+ * is not NULL (and argmax NULL), the positions go there instead as
+ * window bits (below), pooled row r, column c at window_bits[r *
+ * pooled_columns + c]. If copy is not NULL the pooled values go there too,
+ * at copy + co * copy_plane + r * copy_row (training: the dense output is
+ * the backward pass's ReLU mask, the copy the next convolution's padded
+ * input). */
 typedef void (*conv_forward_pool_rows_one_input)(
     const conv_forward_geometry *g, const float *in, const float *packed,
     const float *bias, const uint8_t *spans, int pooled_columns, float *out,
-    size_t out_plane, size_t out_row, uint8_t *argmax, float *copy,
-    size_t copy_plane, size_t copy_row);
+    size_t out_plane, size_t out_row, uint8_t *argmax, uint32_t *window_bits,
+    float *copy, size_t copy_plane, size_t copy_row);
 
 /* For each of `rows` rows of `width` <= 64 floats, row_stride apart from
  * `plane`: masks[y] |= bit x set where row y's value x is not zero (+0 and
@@ -358,6 +384,8 @@ typedef struct kernel_table {
     maxpool2x2_forward_kernel maxpool2x2_forward;
     maxpool2x2_backward_kernel maxpool2x2_backward;
     conv3x3_pool_backward_weights_kernel conv3x3_pool_backward_weights;
+    conv3x3_pool_backward_weights_bits_kernel
+        conv3x3_pool_backward_weights_bits;
     cosine_similarity_kernel cosine_similarity;
     cosine_loss_kernel cosine_loss;
     dense_forward_kernel dense_forward;
@@ -413,6 +441,10 @@ void conv3x3_pool_backward_weights_avx512(const conv_shape *, size_t,
                                           const float *, const float *,
                                           const float *, const uint8_t *,
                                           float *, float *);
+void conv3x3_pool_backward_weights_bits_avx512(const conv_shape *, size_t,
+                                               const float *, const float *,
+                                               const float *, const uint32_t *,
+                                               float *, float *);
 void pool_provide_avx512(kernel_table *table);
 void cosine_provide_avx512(kernel_table *table);
 void conv_provide_neon(kernel_table *table);

@@ -10,6 +10,8 @@ void kernels_provide_scalar(kernel_table *table)
         .maxpool2x2_forward = maxpool2x2_forward_scalar,
         .maxpool2x2_backward = maxpool2x2_backward_scalar,
         .conv3x3_pool_backward_weights = conv3x3_pool_backward_weights_scalar,
+        /* Window bits come only from AVX-512's one-input forward. */
+        .conv3x3_pool_backward_weights_bits = NULL,
         .cosine_similarity = cosine_similarity_scalar,
         .cosine_loss = cosine_loss_scalar,
         .dense_forward = dense_forward_scalar,

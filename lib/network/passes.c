@@ -98,6 +98,10 @@ struct network_workspace {
     float *packed_backward[ARCHITECTURE_MAX_LAYERS]; /* training, l > 0 */
     float *output[ARCHITECTURE_MAX_LAYERS];          /* chunk activations */
     uint8_t *argmax[ARCHITECTURE_MAX_LAYERS];        /* pools */
+    /* The training forward wrote the pool's positions as window bits
+     * (kernels.h) into argmax's buffer: a first layer's pool whose
+     * backward is conv3x3_pool_backward_weights_bits. */
+    int window_bits[ARCHITECTURE_MAX_LAYERS];
     uint8_t *kept[ARCHITECTURE_MAX_LAYERS]; /* dropout (training): 1 = kept */
     /* Training: a conv's F(4x4) input transform of the chunk, kept by the
      * forward pass for the weight gradient (when `transformed_valid`). */
@@ -391,13 +395,19 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                 float *copy =
                     next_padded_input(ws, l + 2, &copy_plane, &copy_row);
                 interior_written = copy != NULL;
+                /* A first layer's positions as the backward reads them. */
+                ws->window_bits[l + 1] =
+                    l == 0 && conv3x3_fuses_pool_window_bits(
+                                  k, &layer->shape, ws->packed_forward[l]);
                 ws->transformed_valid[l] =
                     conv3x3_forward_relu_pool_argmax_packed(
                         k, &layer->shape, count, padded, ws->packed_forward[l],
                         parameters + layer->bias_offset,
                         l + 1 == last && outputs ? outputs : ws->output[l + 1],
-                        ws->argmax[l + 1], copy, copy_plane, copy_row,
-                        ws->transformed_input[l]);
+                        ws->argmax[l + 1],
+                        ws->window_bits[l + 1] ? (uint32_t *)ws->argmax[l + 1]
+                                               : NULL,
+                        copy, copy_plane, copy_row, ws->transformed_input[l]);
                 l++; /* the pool is done */
                 break;
             }
@@ -410,6 +420,7 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
         }
         case LAYER_MAXPOOL2X2: {
             const size_t planes = count * (size_t)layer->in_channels;
+            ws->window_bits[l] = 0; /* maxpool2x2_forward's argmax */
             if (!ws->training && is_conv(arch, l + 1)) {
                 /* Straight into the next convolution's input. */
                 const conv_shape *next = &arch->layers[l + 1].shape;
@@ -531,11 +542,19 @@ static void backward_chunk(network_workspace *ws, const float *parameters,
                 /* The first convolution needs no input gradient: its
                  * weight gradient comes straight from the pool's, one
                  * term per pooled value (kernels.h). */
-                k->conv3x3_pool_backward_weights(
-                    &before->shape, count, ws->padded[0],
-                    mask ? ws->output[l] : NULL, current, ws->argmax[l],
-                    gradient + before->weight_offset,
-                    gradient + before->bias_offset);
+                if (ws->window_bits[l])
+                    k->conv3x3_pool_backward_weights_bits(
+                        &before->shape, count, ws->padded[0],
+                        mask ? ws->output[l] : NULL, current,
+                        (const uint32_t *)ws->argmax[l],
+                        gradient + before->weight_offset,
+                        gradient + before->bias_offset);
+                else
+                    k->conv3x3_pool_backward_weights(
+                        &before->shape, count, ws->padded[0],
+                        mask ? ws->output[l] : NULL, current, ws->argmax[l],
+                        gradient + before->weight_offset,
+                        gradient + before->bias_offset);
                 return;
             }
             if (l > 0)
