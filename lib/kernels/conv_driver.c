@@ -799,7 +799,10 @@ void conv3x3_forward_relu_pool_packed(const kernel_table *table,
  * The training forward keeps what the backward pass reads of a pooled
  * ReLU convolution: the pooled values (its ReLU mask) and the argmax, not
  * the convolution's output. Where pool_rows_one_input runs (conv1 on
- * AVX-512), both come from one pass over the spans. */
+ * AVX-512), both come from one pass over the spans (the argmax as window
+ * bits where the table's pool backward reads them); an F(4x4) shape (conv2)
+ * pools in its output transform and keeps V. */
+
 /* The F(4x4) stages that pool with the argmax in their output transform
  * for this shape and these packed weights, or NULL. */
 static const winograd4_microkernels *
