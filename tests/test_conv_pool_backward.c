@@ -129,6 +129,26 @@ static void run_op(conv3x3_pool_backward_weights_kernel kernel,
            d->pooled_grad, d->argmax, weight_grad, bias_grad);
 }
 
+/* got (weight_grad then bias_grad) against the reference op on the same
+ * data, bit for bit; `how` names the variant's form in messages. */
+static void expect_reference(const char *variant, const char *how,
+                             const case_data *d, int with_mask,
+                             const float *got)
+{
+    const size_t outputs = d->weight_floats + d->shape.out_channels;
+    float *want = malloc(sizeof(float) * outputs);
+    assert_non_null(want);
+    run_op(conv3x3_pool_backward_weights_scalar, d, with_mask, want,
+           want + d->weight_floats);
+    char what[64];
+    for (size_t w = 0; w < outputs; w++) {
+        snprintf(what, sizeof what, "%s%s",
+                 w < d->weight_floats ? "weight_grad" : "bias_grad", how);
+        check_equal(variant, what, w, got[w], want[w]);
+    }
+    free(want);
+}
+
 /* The unfused ops on the same data, and the exact sum and the sum of
  * |terms| of every output, in double, over the convolution's output
  * gradient that maxpool2x2_backward makes. */
@@ -256,18 +276,11 @@ static void test_variants_equal_reference(void **state)
                       trial % 5 >= 2, 0);
             const int with_mask = trial % 3 != 0;
             const size_t outputs = d.weight_floats + d.shape.out_channels;
-            float *want = malloc(sizeof(float) * outputs),
-                  *got = malloc(sizeof(float) * outputs);
-            assert_true(want && got);
-            run_op(conv3x3_pool_backward_weights_scalar, &d, with_mask, want,
-                   want + d.weight_floats);
+            float *got = malloc(sizeof(float) * outputs);
+            assert_non_null(got);
             run_op(table->conv3x3_pool_backward_weights, &d, with_mask, got,
                    got + d.weight_floats);
-            for (size_t w = 0; w < outputs; w++)
-                check_equal(table->name,
-                            w < d.weight_floats ? "weight_grad" : "bias_grad",
-                            w, got[w], want[w]);
-            free(want);
+            expect_reference(table->name, "", &d, with_mask, got);
             free(got);
             case_free(&d);
         }
@@ -311,22 +324,14 @@ static void test_window_bits(void **state)
             }
             const int with_mask = trial % 3 != 0;
             const size_t outputs = d.weight_floats + d.shape.out_channels;
-            float *want = malloc(sizeof(float) * outputs),
-                  *got = malloc(sizeof(float) * outputs);
-            assert_true(want && got);
-            run_op(conv3x3_pool_backward_weights_scalar, &d, with_mask, want,
-                   want + d.weight_floats);
+            float *got = malloc(sizeof(float) * outputs);
+            assert_non_null(got);
             fill_value(got, outputs, NAN);
             table->conv3x3_pool_backward_weights_bits(
                 &d.shape, d.count, d.input, with_mask ? d.pooled : NULL,
                 d.pooled_grad, bits, got, got + d.weight_floats);
-            for (size_t w = 0; w < outputs; w++)
-                check_equal(table->name,
-                            w < d.weight_floats ? "weight_grad (window bits)"
-                                                : "bias_grad (window bits)",
-                            w, got[w], want[w]);
+            expect_reference(table->name, " (window bits)", &d, with_mask, got);
             ran++;
-            free(want);
             free(got);
             guarded_free(&gb);
             case_free(&d);
