@@ -533,7 +533,8 @@ typedef enum cosnet_optimizer_option {
 COSNET_API cosnet_status cosnet_optimizer_create(const cosnet_model *model,
                                                  cosnet_optimizer **out);
 
-/* Frees an optimiser. NULL is a no-op. */
+/* Frees an optimiser, and the training buffers it keeps (see
+ * cosnet_train_batch). NULL is a no-op. */
 COSNET_API void cosnet_optimizer_free(cosnet_optimizer *optimizer);
 
 /* Sets / reads one hyper-parameter. Learning rate and weight decay must be
@@ -564,6 +565,13 @@ COSNET_API void cosnet_optimizer_reset(cosnet_optimizer *optimizer);
  * gives every image the same target. loss: receives L (may be NULL).
  * If the loss or any gradient is NaN/infinite, returns NOT_FINITE and leaves
  * the model and optimiser exactly as they were.
+ * Buffers: the optimiser keeps the working buffers of its last training
+ * call (the activations of a few images and four copies of the
+ * parameters: the gradient and the undo copy of parameters and moments)
+ * and reuses them while it trains models of the same layer list and input
+ * shape, so a loop of calls allocates nothing after the first; a model of
+ * other layers replaces them. They are freed with the optimiser
+ * (cosnet_optimizer_free) and never shared between optimisers.
  * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH (optimiser sized for another
  * parameter count), NOT_FINITE, UNSUPPORTED or OUT_OF_MEMORY. */
 COSNET_API cosnet_status cosnet_train_batch(cosnet_model *model,

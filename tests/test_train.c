@@ -1,6 +1,7 @@
 /* Training: loss goes down, the article's epoch order, the epoch-loss
  * formula, cancellation, NaN safety, determinism (also with two models
- * training at once on two threads) and argument checks. */
+ * training at once on two threads), argument checks, and the buffers an
+ * optimiser keeps between calls. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -518,6 +519,108 @@ static void test_arguments(void **state)
     free(d);
 }
 
+/* ---- The optimiser keeps the training buffers ------------------------------
+ * Two networks of the same layers and parameter count (114) on 8 x 8 and
+ * 12 x 12 inputs need buffers of different sizes; one optimiser trains
+ * both. */
+#define KEPT_LAYERS "conv3x3 4 pad 1, relu, conv3x3 2 pad 1"
+#define KEPT_BATCH 4
+
+static size_t allocations;
+
+static void *counting_allocate(void *user_data, size_t size)
+{
+    (void)user_data;
+    allocations++;
+    return malloc(size);
+}
+
+static void counting_release(void *user_data, void *memory)
+{
+    (void)user_data;
+    free(memory);
+}
+
+static cosnet_model *kept_model(size_t side)
+{
+    cosnet_model *model = NULL;
+    assert_int_equal(
+        cosnet_model_create_layers(KEPT_LAYERS, 1, side, side, 21, &model),
+        COSNET_OK);
+    assert_int_equal(cosnet_model_parameter_count(model), 114);
+    return model;
+}
+
+static float kept_step(cosnet_model *model, cosnet_optimizer *optimizer,
+                       const float *images, const float *target)
+{
+    float loss = -1.0f;
+    assert_int_equal(cosnet_train_batch(model, optimizer, images, KEPT_BATCH,
+                                        target, 0, &loss),
+                     COSNET_OK);
+    return loss;
+}
+
+static void test_optimizer_keeps_buffers(void **state)
+{
+    (void)state;
+    /* Count the allocations: nothing else of the library is alive here. */
+    assert_int_equal(
+        cosnet_set_allocator(counting_allocate, counting_release, NULL),
+        COSNET_OK);
+    float images[2 * KEPT_BATCH * 144], target[2 * 144],
+        not_finite[KEPT_BATCH * 64];
+    random_generator g;
+    random_seed(&g, 22);
+    for (size_t i = 0; i < 2 * KEPT_BATCH * 144; i++)
+        images[i] = (float)random_uniform(&g);
+    for (size_t i = 0; i < 2 * 144; i++)
+        target[i] = (float)random_normal(&g);
+    for (size_t i = 0; i < KEPT_BATCH * 64; i++)
+        not_finite[i] = NAN;
+    cosnet_model *small = kept_model(8), *first = kept_model(12),
+                 *second = kept_model(12);
+    cosnet_optimizer *kept = NULL, *rebuilt = NULL;
+    assert_int_equal(cosnet_optimizer_create(first, &kept), COSNET_OK);
+    assert_int_equal(cosnet_optimizer_create(first, &rebuilt), COSNET_OK);
+
+    /* kept: buffers made for the 8 x 8 network, then (after a reset)
+     * replaced for the 12 x 12 one, which two batches share. */
+    kept_step(small, kept, images, target);
+    cosnet_optimizer_reset(kept);
+    const float kept_first = kept_step(first, kept, images, target);
+    const size_t before = allocations;
+    const float kept_second =
+        kept_step(first, kept, images + KEPT_BATCH * 144, target);
+    assert_int_equal(allocations, before); /* the second batch allocates none */
+
+    /* rebuilt: the same two batches, with the buffers replaced between
+     * them by a call for the 8 x 8 network that changes nothing else. */
+    const float rebuilt_first = kept_step(second, rebuilt, images, target);
+    assert_int_equal(cosnet_train_batch(small, rebuilt, not_finite, KEPT_BATCH,
+                                        target, 0, NULL),
+                     COSNET_ERROR_NOT_FINITE);
+    const float rebuilt_second =
+        kept_step(second, rebuilt, images + KEPT_BATCH * 144, target);
+
+    assert_true(kept_first == rebuilt_first);
+    assert_true(kept_second == rebuilt_second);
+    float a[114], b[114];
+    assert_int_equal(cosnet_model_get_parameters(first, a, 114), COSNET_OK);
+    assert_int_equal(cosnet_model_get_parameters(second, b, 114), COSNET_OK);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(kept->first_moment, rebuilt->first_moment, sizeof a);
+    assert_memory_equal(kept->second_moment, rebuilt->second_moment, sizeof a);
+    assert_int_equal(cosnet_optimizer_steps(kept), 2);
+
+    cosnet_optimizer_free(kept);
+    cosnet_optimizer_free(rebuilt);
+    cosnet_model_free(small);
+    cosnet_model_free(first);
+    cosnet_model_free(second);
+    assert_int_equal(cosnet_set_allocator(NULL, NULL, NULL), COSNET_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_not_finite),
         cmocka_unit_test(test_determinism_and_threads),
         cmocka_unit_test(test_arguments),
+        cmocka_unit_test(test_optimizer_keeps_buffers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

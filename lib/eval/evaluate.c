@@ -77,17 +77,6 @@ static void worker_fail(evaluation_worker *worker, cosnet_status status)
              cosnet_last_error());
 }
 
-/* Two models share a workspace when their layer lists are the same. */
-static int same_network(const cosnet_model *a, const cosnet_model *b)
-{
-    const architecture_description *x = &a->arch, *y = &b->arch;
-    return x->input_channels == y->input_channels &&
-           x->input_rows == y->input_rows &&
-           x->input_columns == y->input_columns &&
-           x->spec_count == y->spec_count &&
-           memcmp(x->specs, y->specs, sizeof(layer_spec) * x->spec_count) == 0;
-}
-
 typedef struct worker_buffers {
     network_workspace **workspaces; /* one per model, shared when equal */
     float *pixels;                  /* chunk x image floats */
@@ -149,7 +138,8 @@ static cosnet_status buffers_create(const evaluation_job *job, size_t chunk,
         }
     }
     for (size_t k = 0; k < classes; k++) {
-        if (k > 0 && same_network(job->models[k], job->models[k - 1])) {
+        if (k > 0 && architecture_same_layers(&job->models[k]->arch,
+                                              &job->models[k - 1]->arch)) {
             b->workspaces[k] = b->workspaces[k - 1];
             continue;
         }

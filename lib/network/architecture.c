@@ -263,3 +263,16 @@ size_t architecture_input_size(const architecture_description *arch)
     return (size_t)arch->input_channels * arch->input_rows *
            arch->input_columns;
 }
+
+int architecture_same_layers(const architecture_description *a,
+                             const architecture_description *b)
+{
+    /* The layers follow from the input shape and the specs. */
+    _Static_assert(sizeof(layer_spec) == 3 * sizeof(unsigned),
+                   "memcmp compares layer_specs: they must have no padding");
+    return a->input_channels == b->input_channels &&
+           a->input_rows == b->input_rows &&
+           a->input_columns == b->input_columns &&
+           a->spec_count == b->spec_count &&
+           memcmp(a->specs, b->specs, sizeof(layer_spec) * a->spec_count) == 0;
+}

@@ -101,4 +101,9 @@ cosnet_status architecture_find(cosnet_architecture id,
 /* Floats of one image's input. */
 size_t architecture_input_size(const architecture_description *arch);
 
+/* Whether two networks have the same input shape and layer list, and so
+ * the same buffer sizes (their workspaces can be shared or reused). */
+int architecture_same_layers(const architecture_description *a,
+                             const architecture_description *b);
+
 #endif

@@ -47,6 +47,7 @@ COSNET_API void cosnet_optimizer_free(cosnet_optimizer *optimizer)
 {
     if (!optimizer)
         return;
+    training_context_free(optimizer->training);
     memory_free(optimizer->first_moment);
     memory_free(optimizer->second_moment);
     memory_free(optimizer);

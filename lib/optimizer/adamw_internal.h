@@ -8,13 +8,23 @@
 #include "cosnet.h"
 #include "kernels/adamw.h"
 
+typedef struct training_context training_context;
+
 struct cosnet_optimizer {
     size_t parameter_count;
     double learning_rate, weight_decay, beta1, beta2, epsilon;
     uint64_t steps;       /* steps taken; the next one is t = steps + 1 */
     float *first_moment;  /* m, parameter_count floats */
     float *second_moment; /* v, parameter_count floats */
+    /* The buffers of the last cosnet_train_batch or cosnet_train_epoch
+     * (train/train.c), kept for the next call on a network of the same
+     * layers; NULL before the first. Freed with the optimiser. */
+    training_context *training;
 };
+
+/* Frees what cosnet_optimizer->training holds (train/train.c); NULL is a
+ * no-op. */
+void training_context_free(training_context *context);
 
 /* One AdamW step (SPEC section 2) on parameter_count parameters with their
  * gradient, by the plain-C kernel; advances the step counter. No
