@@ -63,7 +63,7 @@ static double measure_peak(peak_function run, const options *o)
     }
     if (!(sink > 0.0f))
         fprintf(stderr, "peak: unexpected chain value %g\n", sink);
-    return median(samples, o->repetitions);
+    return fma_peak_checked(median(samples, o->repetitions));
 }
 
 /* ---- timing kernels ---------------------------------------------------- */

@@ -153,7 +153,8 @@ static double measure_peak(peak_function run, int threads, const options *o,
     for (int r = 0; r < o->repetitions; r++)
         samples[r] = peak_gflops(run, rounds, threads, &walls[r]);
     *wall_gflops = median(walls, o->repetitions);
-    return median(samples, o->repetitions);
+    return fma_peak_checked(median(samples, o->repetitions) / threads) *
+           threads;
 }
 
 /* ---- timing kernels ---------------------------------------------------- */

@@ -124,7 +124,7 @@ static double measure_peak(peak_function run)
     }
     if (!(sink > 0.0f))
         fprintf(stderr, "peak: unexpected chain value %g\n", sink);
-    return median(samples, 5);
+    return fma_peak_checked(median(samples, 5));
 }
 
 /* ---- Workloads ---------------------------------------------------------- */

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 double fma_peak_scalar_run(uint64_t rounds, float *sink);
@@ -18,6 +20,22 @@ double fma_peak_avx2_run(uint64_t rounds, float *sink);
 double fma_peak_avx512_run(uint64_t rounds, float *sink);
 
 typedef double (*peak_function)(uint64_t rounds, float *sink);
+
+/* Returns one core's measured GFLOP/s, or exits with a message when no
+ * core could reach it: 2 flops x 16 lanes x 2 pipes x 6 GHz is under 400,
+ * so 10,000 or more means the compiler removed the multiply-adds (clang
+ * once folded the vector loops into a constant). */
+static inline double fma_peak_checked(double gflops_per_core)
+{
+    if (!(gflops_per_core < 10000.0)) {
+        fprintf(stderr,
+                "peak: %g GFLOP/s per core is impossible: the compiler "
+                "removed the multiply-adds of the peak loop\n",
+                gflops_per_core);
+        exit(1);
+    }
+    return gflops_per_core;
+}
 
 /* The run of the kernel variant named `variant`, NULL if there is none. */
 static inline peak_function peak_of(const char *variant)
