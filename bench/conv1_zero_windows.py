@@ -9,7 +9,11 @@ first N training images, the fraction of pooled pixels whose window holds a
 nonzero pixel, of pooled rows that hold one, and of the run from the first
 to the last such pixel in each row (what the kernels compute), and the
 16-lane vectors of output columns that cover those runs per image (two per
-row before the change).
+row before the change). Then the multiply-adds of those runs that multiply
+an input row whose values under the run, or under one of the kernels'
+groups of 3 pooled pixels, are all zero (docs/performance.md, "Tried and
+not kept: skipping conv1's zero input rows"): a pooled pixel's four input
+rows take 6, 12, 12 and 6 of its 36 multiply-adds.
 
 Usage: /usr/bin/python3 bench/conv1_zero_windows.py [MNIST_DIR] [N]
 (default $COSNET_DATA, else ~/.cache/cosnet/mnist; N 20000). Needs numpy
@@ -49,6 +53,27 @@ def main():
     print(f"16-lane vectors of output columns per image: {vectors:.2f} "
           f"(every row holding one, two vectors a row: "
           f"{2 * rows.sum() / n:.2f})")
+    # Nonzero values of padded columns [a, b) of a row: the difference of
+    # two prefix counts.
+    prefix = np.zeros((n, 30, 31), np.int32)
+    prefix[:, :, 1:] = np.cumsum(padded, axis=2)
+    images = np.arange(n)
+    row_share = (6, 12, 12, 6)
+    total = 36 * run.sum()
+    for name, group in (("the run", 14), ("a group of 3", 3)):
+        skipped = 0
+        for r in range(14):
+            for g in range(0, 14, group):
+                start = np.minimum(first[:, r] + g, 14)
+                size = np.clip(last[:, r] + 1 - start, 0, group)
+                size = np.where(rows[:, r], size, 0)
+                for k in range(4):
+                    y = 2 * r + k
+                    ones = (prefix[images, y, 2 * (start + size) + 2] -
+                            prefix[images, y, 2 * start])
+                    skipped += row_share[k] * size[ones == 0].sum()
+        print(f"multiply-adds of the runs on input rows all zero under "
+              f"{name}: {skipped / total:.1%}")
 
 
 if __name__ == "__main__":
