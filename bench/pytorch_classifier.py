@@ -8,6 +8,12 @@ article's label table as targets, the cosine loss, AdamW with linear warm-up
 and cosine decay, batch size, epochs and random shifts of up to N pixels,
 then the test set classified by argmax_k cos(f(x), v_k).
 
+PyTorch gets its best, as in bench/pytorch_pipeline.py's tuned form
+(docs/performance.md, "PyTorch at its best"): the channels-last memory
+format (--no-channels-last to turn it off), the shifts made for a whole
+batch at once, and the trained model passed through
+torch.jit.optimize_for_inference for the test (--no-optimize-inference).
+
 Run with Debian's python3-torch: /usr/bin/python3 bench/pytorch_classifier.py
 """
 import argparse
@@ -41,17 +47,19 @@ def make_model(arch):
 
 
 def shifted(x, shift, generator):
-    """Each image moved by whole pixels in [-shift, shift], zeros in."""
+    """Each image moved by whole pixels in [-shift, shift], zeros in: image
+    i is the 28 x 28 window of its padded copy at offset d[i], all images
+    gathered at once by index tensors."""
     if shift == 0:
         return x
     n = x.shape[0]
     padded = torch.nn.functional.pad(x, (shift, shift, shift, shift))
     d = torch.randint(0, 2 * shift + 1, (n, 2), generator=generator)
-    out = torch.empty_like(x)
-    for i in range(n):
-        dy, dx = int(d[i, 0]), int(d[i, 1])
-        out[i] = padded[i, :, dy:dy + 28, dx:dx + 28]
-    return out
+    pixels = torch.arange(28)
+    rows = (d[:, 0, None] + pixels)[:, :, None]
+    columns = (d[:, 1, None] + pixels)[:, None, :]
+    return padded[torch.arange(n)[:, None, None], 0, rows,
+                  columns].unsqueeze(1)
 
 
 def main():
@@ -68,8 +76,21 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the weights, shuffles and shifts")
+    parser.add_argument("--no-channels-last", dest="channels_last",
+                        action="store_false",
+                        help="keep torch's default NCHW memory format")
+    parser.add_argument("--no-optimize-inference", dest="optimize_inference",
+                        action="store_false",
+                        help="test the model as trained, without "
+                        "torch.jit.optimize_for_inference")
+    parser.add_argument("--eval-batch", type=int, default=1000,
+                        help="test images per forward pass (default 1000)")
     parser.add_argument("--json")
     args = parser.parse_args()
+    if args.eval_batch < 1:
+        parser.error("--eval-batch: at least 1")
+    layout = (torch.channels_last if args.channels_last
+              else torch.contiguous_format)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
@@ -86,7 +107,7 @@ def main():
     labels = torch.tensor(AUTHOR_LABELS, dtype=torch.float32)
     loaded = time.perf_counter()
 
-    model = make_model(args.arch)
+    model = make_model(args.arch).to(memory_format=layout)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr,
                                   betas=(0.9, 0.999), eps=1e-8,
                                   weight_decay=args.weight_decay)
@@ -108,6 +129,7 @@ def main():
         for b in range(batches):
             index = order[b * bs:(b + 1) * bs]
             x = shifted(train_x[index], args.augment, generator)
+            x = x.contiguous(memory_format=layout)
             target = labels[train_y[index]]
             for group in optimizer.param_groups:
                 group["lr"] = rate(step)
@@ -118,18 +140,25 @@ def main():
             step += 1
     trained = time.perf_counter()
 
+    # Preparing the model for inference counts as evaluation time.
+    model.eval()
+    if args.optimize_inference:
+        model = torch.jit.optimize_for_inference(torch.jit.script(model))
     correct = 0
+    batch = args.eval_batch
     with torch.no_grad():
-        unit = labels / labels.norm(dim=1, keepdim=True)
-        for first in range(0, test_x.shape[0], 1000):
-            out = model(test_x[first:first + 1000])
+        for first in range(0, test_x.shape[0], batch):
+            x = test_x[first:first + batch].contiguous(memory_format=layout)
+            out = model(x)
             scores = torch.stack([cosine(out, labels[k].expand_as(out))
                                   for k in range(10)], dim=1)
             correct += int((scores.argmax(dim=1) ==
-                            test_y[first:first + 1000]).sum())
-    del unit
+                            test_y[first:first + batch]).sum())
     end = time.perf_counter()
     result = {"torch": torch.__version__, "threads": args.threads,
+              "channels_last": args.channels_last,
+              "optimize_inference": args.optimize_inference,
+              "eval_batch": args.eval_batch,
               "test": {"correct": correct, "total": int(test_x.shape[0])},
               "time_s": {"load": loaded - start, "train": trained - loaded,
                          "eval": end - trained, "total": end - start}}

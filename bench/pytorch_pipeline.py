@@ -4,10 +4,23 @@ against cosnet-mnist (bench/race.sh): the same network, initialisation,
 optimiser, label table, data, batch order, epochs and evaluation work.
 
 Run with Debian's python3-torch: /usr/bin/python3 bench/pytorch_pipeline.py
+
+By default it is the straightforward PyTorch program: one process, the
+digits trained one after another on --threads intra-op threads, the
+models in eval mode under no_grad. The options are what PyTorch offers to
+make the same work faster (bench/race.sh uses them for its "tuned" run;
+docs/performance.md, "PyTorch at its best", says what each gives):
+--channels-last (the NHWC memory format, oneDNN's preferred one, for
+training and evaluation), --optimize-inference (each trained model
+scripted, frozen and passed through torch.jit.optimize_for_inference for
+the evaluation) and --processes N (N worker processes, --threads divided
+among them: the digits trained N at once, as cosnet-mnist trains one digit
+per thread, and each set's images evaluated in N parts at once).
 """
 import argparse
 import gzip
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -102,6 +115,9 @@ def make_model():
 
 def train_digit(images, target, args):
     model = make_model()
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
     # torch's AdamW first decays (w -= lr*wd*w), then subtracts the Adam
     # step; Optax/Axon (and libcosnet) subtract lr*(adam_step + wd*w) in one
     # go. Equal in exact arithmetic but rounded differently, so close to,
@@ -126,7 +142,7 @@ def train_digit(images, target, args):
     return model, loss_value
 
 
-def evaluate(models, labels, images, digits, batch):
+def evaluate(models, labels, images, digits, batch, channels_last=False):
     """Counts of the seed rule (s_k = cos(f_k(x), v_y)) and the own-label
     rule (s_k = cos(f_k(x), v_k)); argmax keeps the first maximum."""
     seed_correct = own_correct = 0
@@ -135,6 +151,8 @@ def evaluate(models, labels, images, digits, batch):
             # np.array copies: torch wants a writable buffer.
             x = torch.from_numpy(np.array(images[start:start + batch]))
             x = x.float().div_(255).unsqueeze(1)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             y = torch.from_numpy(digits[start:start + batch].astype(np.int64))
             outputs = [m(x) for m in models]
             true_vectors = labels[y]
@@ -144,6 +162,86 @@ def evaluate(models, labels, images, digits, batch):
             seed_correct += int((seed.argmax(1) == y).sum())
             own_correct += int((own.argmax(1) == y).sum())
     return seed_correct, own_correct
+
+
+def train_one(k, train_x, train_y, labels, args):
+    """Digit k's model (its own seeded shuffle of the digit's images, not
+    libcosnet's) and final epoch loss."""
+    per_digit = args.batches * args.batch_size
+    rng = np.random.default_rng(args.seed * 1000003 + 100 + k)
+    indices = np.flatnonzero(train_y == k)
+    chosen = rng.permutation(indices)[:per_digit]
+    images = torch.from_numpy(train_x[chosen]).float().div_(255)
+    torch.manual_seed(args.seed * 1000003 + k)
+    return train_digit(images.unsqueeze(1), labels[k], args)
+
+
+# A worker process's copy of the data, set by its initializer.
+worker_data = None
+
+
+def worker_start(data, threads):
+    global worker_data
+    worker_data = data
+    torch.set_num_threads(threads)
+
+
+def worker_train(k):
+    """train_one in a worker: the model goes back as its parameters."""
+    sets, labels, args = worker_data
+    train_x, train_y = sets[0]
+    model, loss = train_one(k, train_x, train_y, labels, args)
+    return model.state_dict(), loss
+
+
+def new_model(args, state=None):
+    model = make_model()
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if state is not None:
+        model.load_state_dict(state)
+    return model
+
+
+def worker_evaluate(task):
+    """Counts of part `part` of `parts` of set `which` (0 training, 1 test)
+    through the models with these parameters."""
+    states, which, part, parts = task
+    sets, labels, args = worker_data
+    images, digits = sets[which]
+    first = len(images) * part // parts
+    end = len(images) * (part + 1) // parts
+    models = [for_inference(new_model(args, state), args) for state in states]
+    return evaluate(models, labels, images[first:end], digits[first:end],
+                    args.eval_batch, args.channels_last)
+
+
+def run_workers(sets, labels, args):
+    """Training and evaluation in args.processes workers, forked before this
+    process runs any parallel torch operation so each starts with its own
+    thread pool: the ten models' final losses and both sets' counts."""
+    threads = max(1, args.threads // args.processes)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(args.processes, initializer=worker_start,
+                      initargs=((sets, labels, args), threads)) as pool:
+        results = pool.map(worker_train, range(10), chunksize=1)
+        trained = time.perf_counter()
+        states = [state for state, _ in results]
+        tasks = [(states, which, part, args.processes)
+                 for which in (0, 1) for part in range(args.processes)]
+        parts = pool.map(worker_evaluate, tasks, chunksize=1)
+    counts = [tuple(sum(c) for c in zip(*parts[which * args.processes:
+                                               (which + 1) * args.processes]))
+              for which in (0, 1)]
+    return [loss for _, loss in results], trained, counts[0], counts[1]
+
+
+def for_inference(model, args):
+    """The model as the evaluation runs it."""
+    model.eval()
+    if args.optimize_inference:
+        model = torch.jit.optimize_for_inference(torch.jit.script(model))
+    return model
 
 
 def main():
@@ -157,13 +255,22 @@ def main():
     parser.add_argument("--eval-batch", type=int, default=1000,
                         help="images per forward pass in the evaluation "
                         "(default 1000, as the article's test)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="models and images in the channels-last "
+                        "(NHWC) memory format")
+    parser.add_argument("--optimize-inference", action="store_true",
+                        help="evaluate each model scripted, frozen and "
+                        "optimised by torch.jit.optimize_for_inference")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="train the digits and evaluate parts of the "
+                        "images in this many processes at once, each with "
+                        "--threads / N threads (default 1)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     if min(args.epochs, args.batches, args.batch_size, args.threads,
-           args.eval_batch) < 1:
+           args.eval_batch, args.processes) < 1:
         parser.error("--epochs, --batches, --batch-size, --threads, "
-                     "--eval-batch: each at least 1")
-    torch.set_num_threads(args.threads)
+                     "--eval-batch, --processes: each at least 1")
 
     start = time.perf_counter()
     train_x = read_idx(args.data, "train-images-idx3-ubyte")
@@ -173,35 +280,40 @@ def main():
     labels = torch.tensor(AUTHOR_LABELS, dtype=torch.float32)
     loaded = time.perf_counter()
 
+    # Checked here, not in the workers, so a short digit stops the program.
     per_digit = args.batches * args.batch_size
-    models, losses = [], []
     for k in range(10):
-        # Its own seeded shuffle of the digit's images (not libcosnet's).
-        rng = np.random.default_rng(args.seed * 1000003 + 100 + k)
-        indices = np.flatnonzero(train_y == k)
-        if indices.size < per_digit:
-            sys.exit(f"pytorch_pipeline: digit {k} has {indices.size} "
-                     f"images, {per_digit} needed")
-        chosen = rng.permutation(indices)[:per_digit]
-        images = torch.from_numpy(train_x[chosen]).float().div_(255)
-        torch.manual_seed(args.seed * 1000003 + k)
-        model, loss = train_digit(images.unsqueeze(1), labels[k], args)
-        model.eval()
-        models.append(model)
-        losses.append(loss)
-    trained = time.perf_counter()
-
-    train_counts = evaluate(models, labels, train_x, train_y, args.eval_batch)
-    test_counts = evaluate(models, labels, test_x, test_y, args.eval_batch)
+        count = int(np.count_nonzero(train_y == k))
+        if count < per_digit:
+            sys.exit(f"pytorch_pipeline: digit {k} has {count} images, "
+                     f"{per_digit} needed")
+    if args.processes > 1:
+        losses, trained, train_counts, test_counts = run_workers(
+            ((train_x, train_y), (test_x, test_y)), labels, args)
+    else:
+        torch.set_num_threads(args.threads)
+        results = [train_one(k, train_x, train_y, labels, args)
+                   for k in range(10)]
+        losses = [loss for _, loss in results]
+        trained = time.perf_counter()
+        # Preparing the models for inference counts as evaluation time.
+        models = [for_inference(model, args) for model, _ in results]
+        train_counts = evaluate(models, labels, train_x, train_y,
+                                args.eval_batch, args.channels_last)
+        test_counts = evaluate(models, labels, test_x, test_y,
+                               args.eval_batch, args.channels_last)
     end = time.perf_counter()
 
     result = {
         "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
+        "threads": args.threads,
         "config": {"labels": "author", "seed": args.seed,
                    "epochs": args.epochs, "batches": args.batches,
                    "batch_size": args.batch_size,
-                   "eval_batch": args.eval_batch},
+                   "eval_batch": args.eval_batch,
+                   "channels_last": args.channels_last,
+                   "optimize_inference": args.optimize_inference,
+                   "processes": args.processes},
         "seed_rule": {
             "train": {"correct": train_counts[0], "total": len(train_y)},
             "test": {"correct": test_counts[0], "total": len(test_y)}},
@@ -212,7 +324,12 @@ def main():
         "time_s": {"load": loaded - start, "train": trained - loaded,
                    "eval": end - trained, "total": end - start},
     }
-    print(f"pytorch {torch.__version__}, {torch.get_num_threads()} threads")
+    tuning = [name for name, on in (
+        ("channels-last", args.channels_last),
+        ("optimize-inference", args.optimize_inference),
+        (f"{args.processes} processes", args.processes > 1)) if on]
+    print(f"pytorch {torch.__version__}, {args.threads} threads"
+          + (f"; {', '.join(tuning)}" if tuning else ""))
     for name, key in (("seed rule", "seed_rule"),
                       ("own-label rule", "own_label_rule")):
         r = result[key]

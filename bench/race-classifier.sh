@@ -2,9 +2,12 @@
 # The honest classifier's race: cosnet-train against the same training and
 # test classification in PyTorch (bench/pytorch_classifier.py), on this
 # machine, one after the other, same data, label table, network, epochs,
-# batch size, shifts and schedule. PyTorch runs with its allocator tuned as
-# in bench/race.sh. Prints both programs' training and evaluation times,
-# the ratios, and both test accuracies.
+# batch size, shifts and schedule. PyTorch runs tuned as in bench/race.sh:
+# its allocator, the channels-last memory format and the trained model
+# passed through torch.jit.optimize_for_inference for the test (one model:
+# no worker processes; its own pool of nproc threads). Prints both
+# programs' training and evaluation times, the ratios, and both test
+# accuracies.
 #
 # Usage: bench/race-classifier.sh [BUILD_DIR] [--epochs N] [--arch NAME]
 #        (NAME: deep-classifier, the default, or classifier)
@@ -19,7 +22,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs=$2; shift 2 ;;
     --arch) arch=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "race-classifier.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -34,7 +37,7 @@ echo "== cosnet-train --arch $arch --epochs $epochs (shifts only, as in PyTorch)
 "$program" --quiet --threads 0 "${data_args[@]}" --arch "$arch" \
   --epochs "$epochs" --rotate 0 --scale 0 --elastic 0 \
   --json "$work/cosnet.json" > /dev/null
-echo "== PyTorch, allocator tuned"
+echo "== PyTorch, tuned"
 MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 \
   /usr/bin/python3 "$here/pytorch_classifier.py" "${data_args[@]}" \
   --arch "$arch" --epochs "$epochs" --json "$work/torch.json" > /dev/null

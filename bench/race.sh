@@ -13,22 +13,29 @@
 #               print the medians of their times and of the N ratios
 #               (default 1; the host's speed wanders, see
 #               docs/performance.md)
-#   --eval-batch  PyTorch's images per evaluation forward pass (default
-#               1000, as in the article's test; smaller can be faster)
+#   --eval-batch  PyTorch's images per evaluation forward pass, in both
+#               of its runs (default: 100 tuned, 1000 untuned, as in the
+#               article's test)
 # Environment: COSNET_DATA, the MNIST folder (both programs' default is
 # the folder scripts/fetch-mnist.sh fills).
-# Both programs use every core: cosnet-mnist --threads 0, PyTorch
-# torch.set_num_threads(nproc). If BUILD_DIR has bench/bench_network, the
-# machine's floor (the work at the measured fp32 FMA peak) is printed too.
+# Both programs use every core: cosnet-mnist --threads 0, PyTorch nproc
+# threads (tuned: nproc processes of one thread each). If BUILD_DIR has
+# bench/bench_network, the machine's floor (the work at the measured fp32
+# FMA peak) is printed too.
 #
-# PyTorch runs twice and the ratios use its best: "tuned", with glibc's
+# PyTorch runs in two forms and the ratios use its best. "Tuned": glibc's
 # allocator kept from returning memory to the system between operations
 # (MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ raised, the effect
 # jemalloc or tcmalloc give, as PyTorch's CPU tuning guides recommend: on
 # these virtual machines every fresh large buffer otherwise costs page
-# faults), and "untuned", glibc's defaults, printed beside it. Threads:
-# PyTorch's own intra-op pool at nproc threads in both runs (fewer threads
-# were not faster on this machine; see docs/performance.md).
+# faults), the channels-last memory format, each model passed through
+# torch.jit.optimize_for_inference for the evaluation, evaluation batches
+# of 100, and nproc worker processes of one thread each (the digits
+# trained, and parts of the images evaluated, in parallel, as cosnet-mnist
+# does with its threads). "Untuned": the straightforward program with
+# glibc's defaults and one process of nproc intra-op threads, printed
+# beside it. What each step gives: docs/performance.md, "PyTorch at its
+# best".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -38,6 +45,9 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
   shift
 fi
 shared=() torch_only=() runs=1
+# PyTorch's tuned form (the header above); --eval-batch replaces the 100.
+tuned=(--channels-last --optimize-inference --processes "$(nproc)")
+tuned_batch=(--eval-batch 100)
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs)
@@ -51,8 +61,8 @@ while [ $# -gt 0 ]; do
       shared+=("$1" "$2"); shift 2 ;;
     --eval-batch)
       [ $# -ge 2 ] || { echo "race.sh: $1 needs a value" >&2; exit 2; }
-      torch_only+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      torch_only+=("$1" "$2"); tuned_batch=(); shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "race.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -73,12 +83,13 @@ for run in $(seq 1 "$runs"); do
   echo "== cosnet-mnist ${shared[*]:-(default configuration)}$of_runs"
   "$program" --quiet --threads 0 "${data_args[@]}" "${shared[@]}" \
     --json "$work/cosnet-$run.json" | sed -n '1,2p;/Set:/p;/^time/p'
-  echo "== PyTorch, allocator tuned ${shared[*]} ${torch_only[*]}$of_runs"
+  echo "== PyTorch, tuned ${shared[*]} ${torch_only[*]}$of_runs"
   MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 \
     "$python" "$here/pytorch_pipeline.py" --threads "$cores" "${data_args[@]}" \
-    "${shared[@]}" "${torch_only[@]}" --json "$work/torch-$run.json"
+    "${tuned[@]}" "${tuned_batch[@]}" "${shared[@]}" "${torch_only[@]}" \
+    --json "$work/torch-$run.json"
 done
-echo "== PyTorch, glibc's default allocator"
+echo "== PyTorch, untuned (one process, glibc's default allocator)"
 "$python" "$here/pytorch_pipeline.py" --threads "$cores" "${data_args[@]}" \
   "${shared[@]}" "${torch_only[@]}" --json "$work/torch-untuned.json"
 
@@ -114,9 +125,18 @@ ratios = {key: [b["time_s"][key] / a["time_s"][key]
                 for a, b in zip(cosnet, torch) if a["time_s"][key] > 0]
           for key, _ in keys}
 print()
+def form(r):
+    cfg = r["config"]
+    processes = cfg.get("processes", 1)
+    parts = [f"{processes} processes of {max(1, r['threads'] // processes)} "
+             f"thread(s)" if processes > 1 else f"{r['threads']} threads"]
+    parts += [name for name, key in (("channels-last", "channels_last"),
+                                     ("optimize_for_inference",
+                                      "optimize_inference")) if cfg.get(key)]
+    return ", ".join(parts + [f"evaluation batches of {cfg['eval_batch']}"])
 print(f"machine: {os.cpu_count()} CPUs; cosnet {c['version']} "
-      f"(kernels {c['isa']}, {c['threads']} threads), "
-      f"torch {t['torch']} ({t['threads']} threads)")
+      f"(kernels {c['isa']}, {c['threads']} threads); torch {t['torch']}, "
+      f"tuned: {form(t)}; untuned: {form(u)}")
 if runs > 1:
     print(f"medians of {runs} runs each, the two programs alternating; "
           f"PyTorch/cosnet is the median of the {runs} runs' ratios")
