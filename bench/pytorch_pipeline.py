@@ -114,9 +114,8 @@ def make_model():
 
 
 def train_digit(images, target, args):
-    model = make_model()
+    model = new_model(args)
     if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
     # torch's AdamW first decays (w -= lr*wd*w), then subtracts the Adam
     # step; Optax/Axon (and libcosnet) subtract lr*(adam_step + wd*w) in one
@@ -195,6 +194,8 @@ def worker_train(k):
 
 
 def new_model(args, state=None):
+    """A fresh model in the memory format of args, with these parameters if
+    given."""
     model = make_model()
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
