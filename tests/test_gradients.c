@@ -577,6 +577,133 @@ static void test_deep_gradient_chunks(void **state)
     free(parameters);
 }
 
+/* ---- Predictions run the dense tail on groups ----------------------------
+ * A prediction runs the layers before a network's dense tail chunk by chunk
+ * and the tail on groups of several chunks. The outputs must not depend on
+ * it: all images at once, one at a time, and the training forward (chunk by
+ * chunk through every layer) give the same values, over groups, a last
+ * partial group and a last partial chunk. The training forward runs
+ * `undropped`: the list without its dropout layers, which predictions
+ * skip (dropout has no parameters, so the two share theirs). */
+static void check_prediction_groups(const architecture_description *arch,
+                                    const architecture_description *undropped,
+                                    const kernel_table *table,
+                                    const float *parameters)
+{
+    network_workspace *predict = NULL, *train = NULL;
+    assert_int_equal(network_workspace_create(arch, table, 0, &predict),
+                     COSNET_OK);
+    assert_int_equal(network_workspace_create(undropped, table, 1, &train),
+                     COSNET_OK);
+    const size_t group = network_dense_tail_group(predict);
+    /* Otherwise this would test nothing new. */
+    assert_true(group >= 2 * arch->chunk && group % arch->chunk == 0);
+    const size_t count = 2 * group + arch->chunk + 2;
+    const size_t input = architecture_input_size(arch),
+                 dims = arch->output_dims;
+    float *images = malloc(sizeof(float) * count * input);
+    float *all = malloc(sizeof(float) * (count * dims + 1));
+    float *alone = malloc(sizeof(float) * dims);
+    float *trained = malloc(sizeof(float) * count * dims);
+    float *targets = malloc(sizeof(float) * count * dims);
+    float *gradient = malloc(sizeof(float) * arch->parameter_count);
+    assert_true(images && all && alone && trained && targets && gradient);
+    random_generator g;
+    random_seed(&g, 21);
+    for (size_t k = 0; k < count * input; k++)
+        images[k] = random_below(&g, 3) == 0 ? (float)random_uniform(&g) : 0.0f;
+    for (size_t k = 0; k < count * dims; k++)
+        targets[k] = (float)random_normal(&g);
+    all[count * dims] = -7.0f;
+    network_forward(predict, parameters, images, count, all);
+    assert_true(all[count * dims] == -7.0f); /* nothing past the end */
+    size_t positive = 0;
+    for (size_t i = 0; i < count; i++) {
+        network_forward(predict, parameters, images + i * input, 1, alone);
+        assert_memory_equal(alone, all + i * dims, sizeof(float) * dims);
+        for (size_t d = 0; d < dims; d++)
+            positive += all[i * dims + d] != 0.0f;
+    }
+    assert_true(positive > count); /* not a network of dead units */
+    network_loss_gradient(train, parameters, images, count, targets, dims,
+                          gradient, trained);
+    double worst = 0;
+    for (size_t k = 0; k < count * dims; k++) {
+        const double error = fabs((double)all[k] - trained[k]);
+        worst = error > worst || isnan(error) ? error : worst;
+        if (!(error <= 1e-5 * fabs(trained[k]) + 1e-6))
+            fail_msg("%s: output %zu predicted %.9g, trained %.9g", table->name,
+                     k, all[k], trained[k]);
+    }
+    print_message("  %-7s %-9s group %zu (chunk %zu), %zu images: worst "
+                  "difference from the training forward %.2e\n",
+                  table->name, arch->name, group, arch->chunk, count, worst);
+    free(gradient);
+    free(targets);
+    free(trained);
+    free(alone);
+    free(all);
+    free(images);
+    network_workspace_free(train);
+    network_workspace_free(predict);
+}
+
+static void test_prediction_groups(void **state)
+{
+    (void)state;
+    architecture_description lists[2], undropped[2];
+    assert_int_equal(
+        architecture_find(COSNET_ARCHITECTURE_DEEP_CLASSIFIER, &lists[0]),
+        COSNET_OK);
+    undropped[0] = lists[0];
+    /* Dropout in the tail (a copy when predicting), a conv right before
+     * it. */
+    static const char *const texts[2] = {
+        "conv3x3 4 pad 1, relu, maxpool2x2, conv3x3 3 pad 1, relu, flatten, "
+        "dense 32, relu, dropout 0.5, dense 5",
+        "conv3x3 4 pad 1, relu, maxpool2x2, conv3x3 3 pad 1, relu, flatten, "
+        "dense 32, relu, dense 5"};
+    for (int t = 0; t < 2; t++) {
+        layer_spec specs[ARCHITECTURE_MAX_LAYERS];
+        size_t spec_count = 0;
+        assert_int_equal(layer_text_parse(texts[t], specs, &spec_count),
+                         COSNET_OK);
+        assert_int_equal(architecture_build((cosnet_architecture)0, "list", 1,
+                                            12, 12, specs, spec_count,
+                                            t ? &undropped[1] : &lists[1]),
+                         COSNET_OK);
+    }
+    assert_int_equal(undropped[1].parameter_count, lists[1].parameter_count);
+    const kernel_table *tables[8];
+    const size_t variants = available_variants(tables);
+    for (size_t a = 0; a < 2; a++) {
+        const size_t n = lists[a].parameter_count;
+        float *parameters = malloc(sizeof(float) * n);
+        assert_non_null(parameters);
+        random_generator g;
+        random_seed(&g, 20 + a);
+        for (int l = 0; l < lists[a].layer_count; l++) {
+            const network_layer *layer = &lists[a].layers[l];
+            if (layer->weight_count == 0)
+                continue;
+            /* Glorot-like weights and biases mostly positive, so that
+             * values survive every ReLU. */
+            const double fan =
+                (double)layer->weight_count / (double)layer->out_channels;
+            for (size_t k = 0; k < layer->weight_count; k++)
+                parameters[layer->weight_offset + k] =
+                    (float)(random_normal(&g) / sqrt(fan));
+            for (int c = 0; c < layer->out_channels; c++)
+                parameters[layer->bias_offset + (size_t)c] =
+                    (float)uniform(&g, -0.05, 0.2);
+        }
+        for (size_t v = 0; v < variants; v++)
+            check_prediction_groups(&lists[a], &undropped[a], tables[v],
+                                    parameters);
+        free(parameters);
+    }
+}
+
 /* ---- Packed weights kept for a generation -------------------------------
  * The trainer declares a generation per batch so that the pieces of a batch
  * pack the convolution weights once. Changing the parameters under a new
@@ -1356,6 +1483,7 @@ int main(void)
         cmocka_unit_test(test_network_gradient),
         cmocka_unit_test(test_network_gradient_chunks),
         cmocka_unit_test(test_deep_gradient_chunks),
+        cmocka_unit_test(test_prediction_groups),
         cmocka_unit_test(test_weights_generation),
         cmocka_unit_test(test_dropout_masks),
         cmocka_unit_test(test_layer_list_gradients),

@@ -9,7 +9,8 @@
  * when training; a convolution whose kernels fuse its ReLU and pool
  * (with the argmax when training) writes the pooled values to both. A
  * convolution followed by an unfused pool writes into one shared scratch
- * buffer: nothing reads it after the pool. */
+ * buffer: nothing reads it after the pool. A prediction runs the trailing
+ * dense layers on groups of chunks (dense_tail_plan). */
 #include <stdint.h>
 #include <string.h>
 
@@ -20,6 +21,15 @@
 #include "network/passes.h"
 
 #define BLOCK_ALIGNMENT 64
+
+/* Prediction runs a network's trailing dense layers on groups of whole
+ * chunks holding about this many bytes of their activations, so that each
+ * dense layer reads its weights once per group instead of once per chunk
+ * (the deep classifier's 1568 -> 128 layer, its weights fetched from L3
+ * for each chunk of 5 images, ran at about half the FMA peak;
+ * docs/performance.md). */
+#define DENSE_TAIL_GROUP_BYTES (256 * 1024)
+#define DENSE_TAIL_MAX_IMAGES 64
 
 /* ---- One allocation, many aligned blocks -------------------------------- */
 
@@ -116,7 +126,44 @@ struct network_workspace {
     /* The training passes pack the weights once per generation (0: at
      * every call); packed_generation is the one the packed weights hold. */
     uint64_t weights_generation, packed_generation;
+    /* Prediction: layers dense_tail to the last (dense and dropout layers
+     * after some other layer) run on groups of dense_tail_group images,
+     * with their inputs and outputs here (the last layer's go to the
+     * caller). dense_tail is layer_count when there is no such tail. */
+    int dense_tail;
+    size_t dense_tail_group;
+    float *dense_tail_input;
+    float *dense_tail_output[ARCHITECTURE_MAX_LAYERS];
 };
+
+/* The first layer of the network's dense tail (its trailing dense and
+ * dropout layers, when some other layer comes before them) and the images
+ * of a prediction group: whole chunks, at least two, within
+ * DENSE_TAIL_GROUP_BYTES and DENSE_TAIL_MAX_IMAGES. Without a tail, or
+ * when a group would be one chunk, *group is 0 and the result is
+ * layer_count. */
+static int dense_tail_plan(const architecture_description *arch, size_t *group)
+{
+    const int count = arch->layer_count;
+    int tail = count;
+    while (tail > 0 && (arch->layers[tail - 1].kind == LAYER_DENSE ||
+                        arch->layers[tail - 1].kind == LAYER_DROPOUT))
+        tail--;
+    *group = 0;
+    if (tail == 0 || tail == count)
+        return count;
+    size_t floats = arch->layers[tail].in_size;
+    for (int l = tail; l < count - 1; l++)
+        floats += arch->layers[l].out_size;
+    size_t chunks = DENSE_TAIL_GROUP_BYTES / (sizeof(float) * floats);
+    chunks /= arch->chunk;
+    if (chunks * arch->chunk > DENSE_TAIL_MAX_IMAGES)
+        chunks = DENSE_TAIL_MAX_IMAGES / arch->chunk;
+    if (chunks < 2)
+        return count;
+    *group = chunks * arch->chunk;
+    return tail;
+}
 
 cosnet_status network_workspace_create(const architecture_description *arch,
                                        const kernel_table *kernels,
@@ -180,6 +227,19 @@ cosnet_status network_workspace_create(const architecture_description *arch,
         output_at[l] =
             plan_block(&plan, chunk, sizeof(float) * layer->out_size);
     }
+    size_t dense_tail_group = 0;
+    const int dense_tail = dense_tail_plan(arch, &dense_tail_group);
+    size_t dense_tail_input_at = 0;
+    size_t dense_tail_output_at[ARCHITECTURE_MAX_LAYERS] = {0};
+    if (dense_tail_group) {
+        dense_tail_input_at =
+            plan_block(&plan, dense_tail_group,
+                       sizeof(float) * arch->layers[dense_tail].in_size);
+        for (int l = dense_tail; l < arch->layer_count - 1; l++)
+            dense_tail_output_at[l] =
+                plan_block(&plan, dense_tail_group,
+                           sizeof(float) * arch->layers[l].out_size);
+    }
     size_t conv_scratch_at =
         plan_block(&plan, chunk, sizeof(float) * largest_conv_output);
     size_t scratch_at = plan_block(&plan, largest_scratch, sizeof(float));
@@ -225,6 +285,13 @@ cosnet_status network_workspace_create(const architecture_description *arch,
         if (arch->layers[l].kind == LAYER_DROPOUT && training)
             ws->kept[l] = m + kept_at[l];
         ws->output[l] = (float *)(m + output_at[l]);
+    }
+    ws->dense_tail = dense_tail;
+    ws->dense_tail_group = dense_tail_group;
+    if (dense_tail_group) {
+        ws->dense_tail_input = (float *)(m + dense_tail_input_at);
+        for (int l = dense_tail; l < arch->layer_count - 1; l++)
+            ws->dense_tail_output[l] = (float *)(m + dense_tail_output_at[l]);
     }
     ws->conv_scratch = (float *)(m + conv_scratch_at);
     ws->scratch = (float *)(m + scratch_at);
@@ -341,9 +408,28 @@ static float *next_padded_input(network_workspace *ws, int l, size_t *plane,
     return ws->padded[l] + interior_offset(shape);
 }
 
+/* A dense or dropout layer on count images. */
+static void forward_flat_layer(const network_workspace *ws,
+                               const float *parameters, int l, size_t count,
+                               const float *input, float *output)
+{
+    const network_layer *layer = &ws->arch.layers[l];
+    if (layer->kind == LAYER_DENSE)
+        ws->kernels->dense_forward(count, layer->in_size, layer->out_size,
+                                   input, parameters + layer->weight_offset,
+                                   parameters + layer->bias_offset, layer->relu,
+                                   output);
+    else if (ws->training)
+        dropout_forward(ws, l, count, input, output);
+    else
+        memcpy(output, input, sizeof(float) * count * layer->out_size);
+}
+
+/* Layers 0 to end - 1 (end = layer_count: all of them). */
 static void forward_chunk(network_workspace *ws, const float *parameters,
                           const float *images, int images_padded,
-                          const uint8_t *spans, size_t count, float *outputs)
+                          const uint8_t *spans, size_t count, float *outputs,
+                          int end)
 {
     const architecture_description *arch = &ws->arch;
     const kernel_table *k = ws->kernels;
@@ -351,7 +437,7 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
     /* The current conv's input is in place (images_padded: the images
      * are the first conv's zero-bordered input). */
     int interior_written = images_padded;
-    for (int l = 0; l <= last; l++) {
+    for (int l = 0; l < end; l++) {
         const network_layer *layer = &arch->layers[l];
         const float *input = l == 0 ? images : ws->output[l - 1];
         float *output = l == last && outputs ? outputs : ws->output[l];
@@ -439,16 +525,8 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
             break;
         }
         case LAYER_DENSE:
-            k->dense_forward(count, layer->in_size, layer->out_size, input,
-                             parameters + layer->weight_offset,
-                             parameters + layer->bias_offset, layer->relu,
-                             output);
-            break;
         case LAYER_DROPOUT:
-            if (ws->training)
-                dropout_forward(ws, l, count, input, output);
-            else
-                memcpy(output, input, sizeof(float) * count * layer->out_size);
+            forward_flat_layer(ws, parameters, l, count, input, output);
             break;
         default: break;
         }
@@ -472,12 +550,46 @@ static void forward_images(network_workspace *workspace,
     workspace->training = 0; /* prediction: no activations kept */
     pack_weights(workspace, parameters);
     workspace->packed_generation = 0; /* these may be other parameters */
-    for (size_t first = 0; first < count; first += chunk) {
-        size_t n = count - first < chunk ? count - first : chunk;
-        forward_chunk(workspace, parameters, images + first * in, images_padded,
-                      span_bytes ? spans + first * span_bytes : NULL, n,
-                      outputs + first * out);
+    const int tail = workspace->dense_tail;
+    if (tail == arch->layer_count) {
+        for (size_t first = 0; first < count; first += chunk) {
+            size_t n = count - first < chunk ? count - first : chunk;
+            forward_chunk(workspace, parameters, images + first * in,
+                          images_padded,
+                          span_bytes ? spans + first * span_bytes : NULL, n,
+                          outputs + first * out, arch->layer_count);
+        }
+        workspace->training = training;
+        return;
     }
+    /* The layers before the dense tail chunk by chunk, their last output
+     * gathered for the group; then the tail on the whole group. */
+    const size_t group = workspace->dense_tail_group;
+    const size_t tail_in = arch->layers[tail].in_size;
+    float *const own_output = workspace->output[tail - 1];
+    for (size_t start = 0; start < count; start += group) {
+        const size_t members = count - start < group ? count - start : group;
+        for (size_t first = 0; first < members; first += chunk) {
+            size_t n = members - first < chunk ? members - first : chunk;
+            workspace->output[tail - 1] =
+                workspace->dense_tail_input + first * tail_in;
+            forward_chunk(workspace, parameters, images + (start + first) * in,
+                          images_padded,
+                          span_bytes ? spans + (start + first) * span_bytes
+                                     : NULL,
+                          n, NULL, tail);
+        }
+        const float *input = workspace->dense_tail_input;
+        for (int l = tail; l < arch->layer_count; l++) {
+            float *output = l == arch->layer_count - 1
+                                ? outputs + start * out
+                                : workspace->dense_tail_output[l];
+            forward_flat_layer(workspace, parameters, l, members, input,
+                               output);
+            input = output;
+        }
+    }
+    workspace->output[tail - 1] = own_output;
     workspace->training = training;
 }
 
@@ -486,6 +598,11 @@ void network_forward(network_workspace *workspace, const float *parameters,
 {
     forward_images(workspace, parameters, images, 0, NULL,
                    architecture_input_size(&workspace->arch), count, outputs);
+}
+
+size_t network_dense_tail_group(const network_workspace *workspace)
+{
+    return workspace->dense_tail_group;
 }
 
 const conv_shape *network_padded_input(const architecture_description *arch)
@@ -623,7 +740,8 @@ float network_loss_gradient_share(network_workspace *workspace,
         size_t count = n - first < chunk ? n - first : chunk;
         const float *chunk_images = images + first * image_size;
         ws->dropout_first = first;
-        forward_chunk(ws, parameters, chunk_images, 0, NULL, count, NULL);
+        forward_chunk(ws, parameters, chunk_images, 0, NULL, count, NULL,
+                      arch->layer_count);
         if (outputs)
             memcpy(outputs + first * dims, chunk_outputs,
                    sizeof(float) * count * dims);

@@ -2,7 +2,8 @@
  * layer list (architecture.h), computed through a kernel table.
  *
  * One workspace serves prediction and training: it holds one chunk's
- * activations (arch->chunk images), the zero-bordered input of every
+ * activations (arch->chunk images) and, for predictions, a group of
+ * chunks' activations of the dense tail, the zero-bordered input of every
  * convolution, the packed weights of the pass and the gradients. The
  * kernel table is part of the workspace so that tests and benchmarks can
  * run every variant. A workspace belongs to one thread at a time; the
@@ -52,6 +53,12 @@ void network_dropout_mask(uint64_t seed, uint64_t image, int layer,
  * images (any count, arch->chunk at a time). */
 void network_forward(network_workspace *workspace, const float *parameters,
                      const float *images, size_t count, float *outputs);
+
+/* Images per group in which predictions run the network's dense tail (its
+ * trailing dense and dropout layers after some other layer), so that those
+ * layers read their weights once per group; 0 when predictions run every
+ * layer chunk by chunk. The results do not depend on it. */
+size_t network_dense_tail_group(const network_workspace *workspace);
 
 /* The shape of the first layer when it is a convolution (else NULL):
  * images laid out as its zero-bordered input (in_channels planes of
