@@ -258,6 +258,36 @@ static void test_batch_invariance(void **state)
  * and F(4x4)'s own accept the shape and it fits (AVX-512: the networks'
  * conv2 forward and input gradient, not the 28 x 28 conv1); its packed
  * forward and pooled forward then give the stages' bits. */
+/* A plane of oh x ow outputs inside a bordered one, as the next
+ * convolution's padded input (two rows and columns before, three rows and
+ * columns after), filled with -1234.5 before the write. */
+#define BORDERED_ROW(ow) ((size_t)(ow) + 5)
+#define BORDERED_PLANE(oh, ow) (((size_t)(oh) + 5) * BORDERED_ROW(ow))
+
+/* planes bordered planes hold the dense planes' bits in their interiors
+ * and nothing else was written. */
+static void check_bordered(const char *name, const float *into,
+                           const float *dense, size_t planes, int oh, int ow)
+{
+    const size_t row = BORDERED_ROW(ow), plane = BORDERED_PLANE(oh, ow);
+    size_t inside = 0;
+    for (size_t p = 0; p < planes; p++)
+        for (size_t j = 0; j < plane; j++) {
+            const size_t r = j / row, c = j % row;
+            if (r >= 2 && r - 2 < (size_t)oh && c >= 2 && c - 2 < (size_t)ow) {
+                check_equal(name, "written into a bordered plane",
+                            p * plane + j, into[p * plane + j],
+                            dense[(p * (size_t)oh + r - 2) * ow + c - 2]);
+                inside++;
+            } else if (into[p * plane + j] != -1234.5f) {
+                fail_msg("%s: written outside the interior at plane %zu, row "
+                         "%zu, column %zu",
+                         name, p, r, c);
+            }
+        }
+    assert_int_equal(inside, planes * (size_t)oh * ow);
+}
+
 static void test_driver_choice(void **state)
 {
     (void)state;
@@ -324,6 +354,50 @@ static void test_driver_choice(void **state)
         for (size_t j = 0; j < count * 8 * (size_t)ph * pw; j++)
             check_equal(t->name, "driver vs winograd4 pooled", j, driver[j],
                         staged[j]);
+        /* Into a bordered buffer, as the next convolution's padded input:
+         * the dense output's bits in the interior, the borders untouched. */
+        assert_true(conv3x3_forward_writes_into(t, shape, packed));
+        const int oh = conv_out_height(shape), ow = conv_out_width(shape);
+        const size_t row = BORDERED_ROW(ow), plane = BORDERED_PLANE(oh, ow);
+        const size_t interior = 2 * row + 2, bordered = count * 8 * plane;
+        float *into = malloc(sizeof(float) * bordered);
+        float *reference_packed = memory_allocate_aligned(
+            64, sizeof(float) *
+                    winograd4_packed_floats(&winograd4_reference, shape));
+        assert_true(into && reference_packed);
+        for (int relu = 0; relu < 2; relu++) {
+            for (size_t j = 0; j < bordered; j++)
+                into[j] = -1234.5f;
+            winograd4_forward(w4, shape, count, input, stage_packed, bias, relu,
+                              staged);
+            conv3x3_forward_packed_into(t, shape, count, input, packed, bias,
+                                        relu, into + interior, plane, row);
+            check_bordered(t->name, into, staged, count * 8, oh, ow);
+            /* The plain-C stages likewise. */
+            for (size_t j = 0; j < bordered; j++)
+                into[j] = -1234.5f;
+            assert_true(winograd4_pack(&winograd4_reference, shape, weights, 0,
+                                       reference_packed));
+            winograd4_forward(&winograd4_reference, shape, count, input,
+                              reference_packed, bias, relu, staged);
+            winograd4_forward_into(&winograd4_reference, shape, count, input,
+                                   reference_packed, bias, relu,
+                                   into + interior, plane, row);
+            check_bordered("plain C", into, staged, count * 8, oh, ow);
+        }
+        memory_free(reference_packed);
+        free(into);
+        /* A shape that F(4x4) does not take is not written into. */
+        float *small_packed = memory_allocate_aligned(
+            64, sizeof(float) * conv3x3_packed_forward_floats(t, &small));
+        float *small_weights = malloc(sizeof(float) * 8 * 8 * 9);
+        assert_true(small_packed && small_weights);
+        for (size_t j = 0; j < 8 * 8 * 9; j++)
+            small_weights[j] = weights[j];
+        conv3x3_pack_forward(t, &small, small_weights, small_packed);
+        assert_false(conv3x3_forward_writes_into(t, &small, small_packed));
+        memory_free(small_packed);
+        free(small_weights);
         memory_free(packed);
         memory_free(stage_packed);
         free(input);

@@ -571,6 +571,23 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
                    output);
 }
 
+int conv3x3_forward_writes_into(const kernel_table *table,
+                                const conv_shape *shape, const float *packed)
+{
+    return forward_winograd4(table, shape) != NULL && holds_transformed(packed);
+}
+
+void conv3x3_forward_packed_into(const kernel_table *table,
+                                 const conv_shape *shape, size_t count,
+                                 const float *input_padded, const float *packed,
+                                 const float *bias, int relu, float *output,
+                                 size_t output_plane, size_t output_row)
+{
+    winograd4_forward_into(forward_winograd4(table, shape), shape, count,
+                           input_padded, packed + WINOGRAD_HEADER_FLOATS, bias,
+                           relu, output, output_plane, output_row);
+}
+
 /* ---- Forward with ReLU and max-pool -------------------------------------
  * For predictions: the ReLU output never leaves the registers, and only
  * the pooled quarter is stored (conv1 of the seed network wrote 50 KB per

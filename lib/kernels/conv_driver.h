@@ -78,6 +78,21 @@ void conv3x3_forward_packed(const kernel_table *table, const conv_shape *shape,
                             size_t count, const float *input_padded,
                             const float *packed, const float *bias, int relu,
                             float *output);
+/* Whether conv3x3_forward_packed_into runs this shape with this table and
+ * these packed weights: where Winograd F(4x4) takes it with its weights
+ * transformed. If not, run conv3x3_forward_packed and copy the output. */
+int conv3x3_forward_writes_into(const kernel_table *table,
+                                const conv_shape *shape, const float *packed);
+/* conv3x3_forward_packed writing channel c, row r, column x of image i at
+ * output[(i * out_channels + c) * output_plane + r * output_row + x] and
+ * nothing else (e.g. into the interior of the next convolution's padded
+ * input, whose borders stay as they are); the same bits. Only where
+ * conv3x3_forward_writes_into is true. */
+void conv3x3_forward_packed_into(const kernel_table *table,
+                                 const conv_shape *shape, size_t count,
+                                 const float *input_padded, const float *packed,
+                                 const float *bias, int relu, float *output,
+                                 size_t output_plane, size_t output_row);
 /* Whether conv3x3_forward_relu_pool_packed runs this shape with this table
  * and these packed weights (from conv3x3_pack_forward): always for the
  * reference; for a Winograd shape whose weights were transformed, by

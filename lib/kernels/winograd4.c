@@ -94,7 +94,8 @@ int winograd4_pack(const winograd4_microkernels *microkernels,
                               padded_out_channels(microkernels, shape), packed);
 }
 
-/* A pooled forward's outputs: output_pool_image's (argmax NULL), or
+/* A forward's outputs: output_image's (argmax and copy NULL, plane and row
+ * the output's strides), output_pool_image's (argmax NULL), or
  * output_pool_argmax_image's (dense output and argmax, an optional copy). */
 typedef struct pooled_destination {
     float *output;
@@ -107,37 +108,38 @@ typedef struct pooled_destination {
 static void forward_images(const winograd4_microkernels *mk,
                            const conv_shape *shape, size_t count,
                            const float *input_padded, const float *packed,
-                           const float *bias, int relu, float *output,
-                           const pooled_destination *pool, float *kept_v)
+                           const float *bias, int relu,
+                           const pooled_destination *pool, int pooled,
+                           float *kept_v)
 {
     const winograd4_geometry g = winograd4_geometry_of(mk, shape);
     const size_t in_image = (size_t)g.in_channels * g.in_plane;
-    const size_t out_image =
-        (size_t)g.out_channels * (pool ? pool->plane : g.out_plane);
+    const size_t out_image = (size_t)g.out_channels * pool->plane;
     _Alignas(64) float buffer[WINOGRAD4_BUFFER_FLOATS];
     float *v = buffer;
     float *m =
         buffer + (size_t)WINOGRAD4_FREQUENCIES * g.in_channels * g.stride;
     const size_t v_image = winograd4_kept_floats(mk, shape);
     const size_t copy_image =
-        pool && pool->copy ? (size_t)g.out_channels * pool->copy_plane : 0;
+        pool->copy ? (size_t)g.out_channels * pool->copy_plane : 0;
     for (size_t i = 0; i < count; i++) {
-        float *out = (pool ? pool->output : output) + i * out_image;
+        float *out = pool->output + i * out_image;
         if (kept_v)
             v = kept_v + i * v_image;
         mk->input_image(&g, input_padded + i * in_image, v);
         for (int co = 0; co < g.out_channels; co += mk->block) {
             mk->multiply(&g, packed, v, co, m);
-            if (pool && pool->argmax)
+            if (pooled && pool->argmax)
                 mk->output_pool_argmax_image(
                     &g, m, bias, co, out, pool->argmax + i * out_image,
                     pool->copy ? pool->copy + i * copy_image : NULL,
                     pool->copy_plane, pool->copy_row);
-            else if (pool)
+            else if (pooled)
                 mk->output_pool_image(&g, m, bias, co, out, pool->plane,
                                       pool->row);
             else
-                mk->output_image(&g, m, bias, relu, co, out);
+                mk->output_image(&g, m, bias, relu, co, out, pool->plane,
+                                 pool->row);
         }
     }
 }
@@ -149,13 +151,40 @@ size_t winograd4_kept_floats(const winograd4_microkernels *microkernels,
            image_stride(microkernels, shape);
 }
 
+/* The destination of dense output planes. */
+static pooled_destination dense_output(const conv_shape *shape, float *output)
+{
+    const pooled_destination dense = {output,
+                                      (size_t)conv_out_height(shape) *
+                                          (size_t)conv_out_width(shape),
+                                      (size_t)conv_out_width(shape),
+                                      NULL,
+                                      NULL,
+                                      0,
+                                      0};
+    return dense;
+}
+
 void winograd4_forward(const winograd4_microkernels *microkernels,
                        const conv_shape *shape, size_t count,
                        const float *input_padded, const float *packed,
                        const float *bias, int relu, float *output)
 {
+    const pooled_destination dense = dense_output(shape, output);
     forward_images(microkernels, shape, count, input_padded, packed, bias, relu,
-                   output, NULL, NULL);
+                   &dense, 0, NULL);
+}
+
+void winograd4_forward_into(const winograd4_microkernels *microkernels,
+                            const conv_shape *shape, size_t count,
+                            const float *input_padded, const float *packed,
+                            const float *bias, int relu, float *output,
+                            size_t output_plane, size_t output_row)
+{
+    const pooled_destination strided = {
+        output, output_plane, output_row, NULL, NULL, 0, 0};
+    forward_images(microkernels, shape, count, input_padded, packed, bias, relu,
+                   &strided, 0, NULL);
 }
 
 void winograd4_forward_keeping(const winograd4_microkernels *microkernels,
@@ -164,8 +193,9 @@ void winograd4_forward_keeping(const winograd4_microkernels *microkernels,
                                const float *bias, int relu, float *output,
                                float *kept_v)
 {
+    const pooled_destination dense = dense_output(shape, output);
     forward_images(microkernels, shape, count, input_padded, packed, bias, relu,
-                   output, NULL, kept_v);
+                   &dense, 0, kept_v);
 }
 
 void winograd4_forward_relu_pool(const winograd4_microkernels *microkernels,
@@ -177,7 +207,7 @@ void winograd4_forward_relu_pool(const winograd4_microkernels *microkernels,
     const pooled_destination pool = {
         output, output_plane, output_row, NULL, NULL, 0, 0};
     forward_images(microkernels, shape, count, input_padded, packed, bias, 1,
-                   NULL, &pool, NULL);
+                   &pool, 1, NULL);
 }
 
 void winograd4_forward_relu_pool_argmax(
@@ -192,7 +222,7 @@ void winograd4_forward_relu_pool_argmax(
         output,     plane,   (size_t)(conv_out_width(shape) / 2), argmax, copy,
         copy_plane, copy_row};
     forward_images(microkernels, shape, count, input_padded, packed, bias, 1,
-                   NULL, &pool, kept_v);
+                   &pool, 1, kept_v);
 }
 
 /* ---- The plain-C stages ------------------------------------------------
@@ -298,10 +328,10 @@ static float relu_scalar(float value)
 
 static void output_image_scalar(const winograd4_geometry *g, const float *m,
                                 const float *bias, int relu, int out_block,
-                                float *out)
+                                float *out, size_t out_plane, size_t out_row)
 {
     const int co = out_block;
-    float *plane = out + (size_t)co * g->out_plane;
+    float *plane = out + (size_t)co * out_plane;
     for (int q = 0; q < g->tile_rows; q++)
         for (int tc = 0; tc < g->tile_columns; tc++) {
             float y[4][4];
@@ -311,7 +341,7 @@ static void output_image_scalar(const winograd4_geometry *g, const float *m,
                 for (int x = 0; x < 4; x++) {
                     const int oy = 4 * q + r, ox = 4 * tc + x;
                     if (oy < g->out_height && ox < g->out_width)
-                        plane[(size_t)oy * g->out_width + ox] =
+                        plane[(size_t)oy * out_row + ox] =
                             relu ? relu_scalar(y[r][x]) : y[r][x];
                 }
         }

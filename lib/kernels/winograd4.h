@@ -62,11 +62,14 @@ typedef void (*winograd4_multiply)(const winograd4_geometry *g, const float *u,
                                    const float *v, int out_block, float *m);
 
 /* The output transform of the block's channels (to out_channels at most),
- * with bias (may be NULL) and ReLU, into the image's output (`out`: its
- * first channel). */
+ * with bias (may be NULL) and ReLU, into the image's output: channel c,
+ * row r, column x at out[c * out_plane + r * out_row + x] (dense planes:
+ * out_height * out_width and out_width; or the next convolution's padded
+ * input). */
 typedef void (*winograd4_output_image)(const winograd4_geometry *g,
                                        const float *m, const float *bias,
-                                       int relu, int out_block, float *out);
+                                       int relu, int out_block, float *out,
+                                       size_t out_plane, size_t out_row);
 
 /* The same with ReLU and the 2x2 max-pool: pooled channel c, row r, column
  * x at out[c * out_plane + r * out_row + x], rows below out_height / 2 and
@@ -197,6 +200,16 @@ void winograd4_forward(const winograd4_microkernels *microkernels,
                        const conv_shape *shape, size_t count,
                        const float *input_padded, const float *packed,
                        const float *bias, int relu, float *output);
+/* winograd4_forward writing channel c, row r, column x of image i at
+ * output[(i * out_channels + c) * output_plane + r * output_row + x]
+ * (output_plane >= out_height * output_row, output_row >= out_width):
+ * e.g. into the interior of the next convolution's padded input. Nothing
+ * else is written. */
+void winograd4_forward_into(const winograd4_microkernels *microkernels,
+                            const conv_shape *shape, size_t count,
+                            const float *input_padded, const float *packed,
+                            const float *bias, int relu, float *output,
+                            size_t output_plane, size_t output_row);
 /* Floats of V of one image ([ci][36][stride]), and winograd4_forward
  * that leaves every image's V there too: image i at kept_v + i *
  * winograd4_kept_floats (the weight gradient reads it back,

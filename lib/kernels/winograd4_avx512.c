@@ -271,14 +271,14 @@ static int block_end(const winograd4_geometry *g, int out_block)
 
 static void output_image_avx512(const winograd4_geometry *g, const float *m,
                                 const float *bias, int relu, int out_block,
-                                float *out)
+                                float *out, size_t out_plane, size_t out_row)
 {
     const int wo = g->out_width, ho = g->out_height;
     const __mmask16 columns = lanes_mask(wo);
     for (int co = out_block; co < block_end(g, out_block); co++) {
         /* + 0 without a bias, as the direct kernels: a -0 sum becomes +0. */
         const __m512 b = bias ? _mm512_set1_ps(bias[co]) : _mm512_setzero_ps();
-        float *plane = out + (size_t)co * g->out_plane;
+        float *plane = out + (size_t)co * out_plane;
         __m512 y[4][4];
         tile_outputs(m + (size_t)(co - out_block) * WINOGRAD4_FREQUENCIES *
                              g->stride,
@@ -293,8 +293,8 @@ static void output_image_avx512(const winograd4_geometry *g, const float *m,
              * 4 q + r: transposed, rows[q] is that whole row. */
             transpose_blocks(x, rows);
             for (int q = 0; q < g->tile_rows && 4 * q + r < ho; q++)
-                _mm512_mask_storeu_ps(plane + (size_t)(4 * q + r) * wo, columns,
-                                      rows[q]);
+                _mm512_mask_storeu_ps(plane + (size_t)(4 * q + r) * out_row,
+                                      columns, rows[q]);
         }
     }
 }

@@ -497,6 +497,19 @@ static void forward_chunk(network_workspace *ws, const float *parameters,
                 l++; /* the pool is done */
                 break;
             }
+            if (!ws->training && is_conv(arch, l + 1) &&
+                conv3x3_forward_writes_into(k, &layer->shape,
+                                            ws->packed_forward[l])) {
+                /* Straight into the next convolution's input. */
+                size_t plane = 0, row = 0;
+                float *next = next_padded_input(ws, l + 1, &plane, &row);
+                conv3x3_forward_packed_into(k, &layer->shape, count, padded,
+                                            ws->packed_forward[l],
+                                            parameters + layer->bias_offset,
+                                            layer->relu, next, plane, row);
+                interior_written = 1;
+                break;
+            }
             ws->transformed_valid[l] = conv3x3_forward_packed_keeping(
                 k, &layer->shape, count, padded, ws->packed_forward[l],
                 parameters + layer->bias_offset, layer->relu, output,
