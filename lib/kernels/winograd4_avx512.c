@@ -14,6 +14,11 @@
 #define BLOCK 8          /* output channels per block of M */
 #define FREQUENCY_TILE 3 /* frequencies per register tile of the products */
 
+/* gather_row's `whole`: which input rows are present, known at compile
+ * time (else read from the tables). */
+#define WHOLE_ROWS 1
+#define WHOLE_BUT_LAST 2
+
 /* B^T applied to d[0 .. 5] (2 roundings on each path). */
 SIMD_INLINE void input_transform(const __m512 d[6], __m512 out[6])
 {
@@ -66,8 +71,10 @@ SIMD_INLINE void transpose_blocks(const __m512 in[4], __m512 out[4])
  * one block, with columns 16 of the four rows (a 4 x 4 transpose of their
  * columns 16 .. 19) in the last; d[y][5] likewise. row_offset and row_mask
  * as input_image_avx512 makes them (row_mask[y][q][1]: columns 16 .. 19),
- * or, when `whole` (a constant), every row 4 q + y present: offsets
- * (4 q + y) wp and masks `columns`. */
+ * or, when `whole` (a constant) is WHOLE_ROWS, every row 4 q + y present:
+ * offsets (4 q + y) wp and masks `columns`; when it is WHOLE_BUT_LAST, the
+ * same but rows 16 and 17 (of tile row 3) absent, as in a 16-row padded
+ * input (the classifiers' 14 x 14 convolutions with pad 1). */
 SIMD_INLINE void gather_row(const int whole, const float *plane, int wp,
                             const __mmask16 columns[2],
                             const size_t row_offset[6][4],
@@ -78,12 +85,15 @@ SIMD_INLINE void gather_row(const int whole, const float *plane, int wp,
     __m128 tail[4];
     UNROLL_FULL
     for (int q = 0; q < 4; q++) {
+        const int absent = whole == WHOLE_BUT_LAST && 4 * q + y >= 16;
         const float *row =
-            plane + (whole ? (size_t)(4 * q + y) * wp : row_offset[y][q]);
-        rows[q] =
-            _mm512_maskz_loadu_ps(whole ? columns[0] : row_mask[y][q][0], row);
+            plane + (whole ? (absent ? 0 : (size_t)(4 * q + y) * wp)
+                           : row_offset[y][q]);
+        rows[q] = _mm512_maskz_loadu_ps(
+            whole ? (absent ? 0 : columns[0]) : row_mask[y][q][0], row);
         tail[q] = _mm_maskz_loadu_ps(
-            (__mmask8)(whole ? columns[1] : row_mask[y][q][1]), row + 16);
+            (__mmask8)(whole ? (absent ? 0 : columns[1]) : row_mask[y][q][1]),
+            row + 16);
     }
     transpose_blocks(rows, &d[0]);
     const __m128 low = _mm_unpacklo_ps(tail[0], tail[1]),
@@ -168,12 +178,13 @@ static void input_image_avx512(const winograd4_geometry *g, const float *image,
     size_t row_offset[6][4];
     __mmask16 row_mask[6][4][2];
     const __mmask16 columns[2] = {lanes_mask(wp), lanes_mask(wp - 16)};
-    int all_present = 1;
+    int all_present = 1, all_but_last = 1;
     for (int y = 0; y < 6; y++)
         for (int q = 0; q < 4; q++) {
             const int row = 4 * q + y;
             const int present = q < g->tile_rows && row < g->in_height;
             all_present &= present;
+            all_but_last &= present == (row < 16);
             row_offset[y][q] = (size_t)(present ? row : 0) * wp;
             for (int h = 0; h < 2; h++)
                 row_mask[y][q][h] = present ? columns[h] : 0;
@@ -184,8 +195,17 @@ static void input_image_avx512(const winograd4_geometry *g, const float *image,
          * and masks computed, not read from the tables (this stage's share
          * of an evaluation profile fell by a fifth). */
         for (int ci = 0; ci < g->in_channels; ci++)
-            input_channel(1, image + (size_t)ci * g->in_plane, g->stride, wp,
-                          columns, row_offset, row_mask,
+            input_channel(WHOLE_ROWS, image + (size_t)ci * g->in_plane,
+                          g->stride, wp, columns, row_offset, row_mask,
+                          v + (size_t)ci * channel_floats);
+        return;
+    }
+    if (all_but_last) {
+        /* A 16-row padded input (the classifiers' 14 x 14 convolutions
+         * with pad 1): likewise, rows 16 and 17 known absent. */
+        for (int ci = 0; ci < g->in_channels; ci++)
+            input_channel(WHOLE_BUT_LAST, image + (size_t)ci * g->in_plane,
+                          g->stride, wp, columns, row_offset, row_mask,
                           v + (size_t)ci * channel_floats);
         return;
     }
