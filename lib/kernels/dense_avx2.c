@@ -13,6 +13,7 @@
 
 #define DOT_ROWS 4
 #define DOT_COLS 3
+#define DOT_FULL_ROWS 0
 #define NN_ROWS 4
 #define NN_VECTORS 3
 

@@ -3,7 +3,9 @@
  *
  * Forward (dot tiles): 4 images x 6 outputs, 24 accumulators; each step
  * loads 4 input vectors and 6 weight vectors for 24 FMAs, the in_features
- * tail with a masked load, then one lane reduction per output.
+ * tail with a masked load, then one lane reduction per output; full-height
+ * tiles only, and a one-image tile for one image left over (DOT_FULL_ROWS,
+ * dense_driver.h).
  * Gradients (nn tiles): 6 rows x 4 vectors (64 columns), 24 accumulators;
  * each step loads 4 vectors of B and broadcasts 6 elements of A. */
 #include "kernels/simd_avx512.h"
@@ -26,6 +28,7 @@ static void relu_backward_simd(size_t n, const float *activation, float *grad)
 
 #define DOT_ROWS 4
 #define DOT_COLS 6
+#define DOT_FULL_ROWS 1
 #define NN_ROWS 6
 #define NN_VECTORS 4
 

@@ -16,7 +16,7 @@
  *    output_grad read transposed, B = input.
  *
  * Edges: tiles may be narrower than full where that wastes less
- * (dense_tile_extent). When a dimension is at least a full tile, the last tile
+ * (dense_tile_extent; dot tiles by the plan's full_rows). When a dimension is at least a full tile, the last tile
  * is moved back to end at the edge, overlapping its neighbour and recomputing
  * some elements; when it is smaller, a narrower tile is used. An element's
  * value never depends on the tile that computes it (dot tiles reduce every
@@ -40,6 +40,13 @@ typedef void (*dense_dot_tile)(size_t depth, const float *x, const float *w,
 
 typedef struct dense_dot_plan {
     int rows, cols; /* full tile: images x outputs */
+    /* 1: full-height tiles only, the last moved back to overlap, except
+     * that one image left over gets a one-image tile (AVX-512: two 3-image
+     * tiles for 5 images took 1.7 times as long as 4 + 1 in bench_dense,
+     * narrower tiles re-reading the weights for fewer images); 0: tile
+     * heights by dense_tile_extent (AVX2, whose 4 x 3 tile has 3-image
+     * neighbours as fast per image). */
+    int full_rows;
     /* tiles[r - 1][c - 1]: r images x c outputs, for r <= rows, c <= cols */
     dense_dot_tile tiles[DENSE_MAX_TILE_ROWS][DENSE_MAX_TILE_COLS];
 } dense_dot_plan;
@@ -81,10 +88,16 @@ static inline void dense_dot_drive(const dense_dot_plan *plan, size_t count,
     if (count == 0 || out_features == 0)
         return;
     const size_t full_rows = (size_t)plan->rows, full_cols = (size_t)plan->cols;
-    const size_t rows = dense_tile_extent(count, full_rows, full_rows - 1);
+    const size_t rows = !plan->full_rows
+                            ? dense_tile_extent(count, full_rows, full_rows - 1)
+                        : count < full_rows ? count
+                                            : full_rows;
+    const int single_last =
+        plan->full_rows && count > full_rows && count % full_rows == 1;
     const size_t cols =
         dense_tile_extent(out_features, full_cols, full_cols - 1);
     const dense_dot_tile tile = plan->tiles[rows - 1][cols - 1];
+    const dense_dot_tile single = plan->tiles[0][cols - 1];
     const size_t row_blocks = (count + rows - 1) / rows;
     const size_t block_bytes = rows * in_features * sizeof(float);
     size_t group = block_bytes ? DENSE_GROUP_BYTES / block_bytes : row_blocks;
@@ -96,11 +109,12 @@ static inline void dense_dot_drive(const dense_dot_plan *plan, size_t count,
             const size_t o =
                 o0 + cols <= out_features ? o0 : out_features - cols;
             for (size_t b = g; b < g_end; b++) {
-                const size_t i =
-                    b * rows + rows <= count ? b * rows : count - rows;
-                tile(in_features, input + i * in_features,
-                     weights + o * in_features, bias ? bias + o : NULL, relu,
-                     output + i * out_features + o, out_features);
+                const int last = b * rows + rows > count;
+                const size_t i = !last || single_last ? b * rows : count - rows;
+                (last && single_last ? single : tile)(
+                    in_features, input + i * in_features,
+                    weights + o * in_features, bias ? bias + o : NULL, relu,
+                    output + i * out_features + o, out_features);
             }
         }
     }

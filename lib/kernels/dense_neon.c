@@ -12,6 +12,7 @@
 
 #define DOT_ROWS 4
 #define DOT_COLS 6
+#define DOT_FULL_ROWS 0
 #define NN_ROWS 6
 #define NN_VECTORS 4
 

@@ -13,11 +13,11 @@
  * broadcasting `rows` elements of A.
  *
  * Required before inclusion: DOT_ROWS, DOT_COLS, NN_ROWS, NN_VECTORS (each
- * 1 to 6); LANES, SIMD_VECTOR, SIMD_MASK, first_lanes(int) (the mask
- * of the first 0 to LANES lanes), SIMD_LOAD(p),
- * SIMD_LOAD_MASKED(p, mask), SIMD_STORE(p, v), SIMD_STORE_LAST(p, v, mask,
- * lanes), SIMD_BROADCAST(x), SIMD_ZERO(), SIMD_FMA(a, b, c) (a * b + c),
- * lane_sums4(a, b, c, d) (four lane sums in one 4-float vector) and
+ * 1 to 6); DOT_FULL_ROWS (dense_dot_plan's full_rows); LANES, SIMD_VECTOR,
+ * SIMD_MASK, first_lanes(int) (the mask of the first 0 to LANES lanes),
+ * SIMD_LOAD(p), SIMD_LOAD_MASKED(p, mask), SIMD_STORE(p, v), SIMD_STORE_LAST(p,
+ * v, mask, lanes), SIMD_BROADCAST(x), SIMD_ZERO(), SIMD_FMA(a, b, c) (a * b +
+ * c), lane_sums4(a, b, c, d) (four lane sums in one 4-float vector) and
  * SIMD_STORE4(p, v) to store it; SIMD_KEEP_POSITIVE(a, g) (g where a > 0,
  * else +0) or a function relu_backward_simd. */
 #ifndef COSNET_KERNELS_DENSE_TEMPLATE_H
@@ -170,7 +170,7 @@ SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
 EACH_ROW(DOT_ROWS, DOT_DEFINE_ROW)
 
 static const dense_dot_plan dense_dot_plan_simd = {
-    DOT_ROWS, DOT_COLS, {EACH_ROW(DOT_ROWS, DOT_ENTRY)}};
+    DOT_ROWS, DOT_COLS, DOT_FULL_ROWS, {EACH_ROW(DOT_ROWS, DOT_ENTRY)}};
 
 /* Full tiles are nn_<rows>_<NN_VECTORS>_0, masked ones nn_<rows>_<v>_1 for
  * v = 1 .. NN_VECTORS (the macros in between expand NN_VECTORS before it
