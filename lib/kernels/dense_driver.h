@@ -16,13 +16,13 @@
  *    output_grad read transposed, B = input.
  *
  * Edges: tiles may be narrower than full where that wastes less
- * (dense_tile_extent; dot tiles by the plan's full_rows). When a dimension is at least a full tile, the last tile
- * is moved back to end at the edge, overlapping its neighbour and recomputing
- * some elements; when it is smaller, a narrower tile is used. An element's
- * value never depends on the tile that computes it (dot tiles reduce every
- * output alike, nn tiles keep each element in its own lane), so overlapping
- * writes store identical bits and results do not depend on the batch an image
- * is in. */
+ * (dense_tile_extent; dot tiles by the plan's full_rows). When a dimension is
+ * at least a full tile, the last tile is moved back to end at the edge,
+ * overlapping its neighbour and recomputing some elements; when it is smaller,
+ * a narrower tile is used. An element's value never depends on the tile that
+ * computes it (dot tiles reduce every output alike, nn tiles keep each element
+ * in its own lane), so overlapping writes store identical bits and results do
+ * not depend on the batch an image is in. */
 #ifndef COSNET_KERNELS_DENSE_DRIVER_H
 #define COSNET_KERNELS_DENSE_DRIVER_H
 
