@@ -97,49 +97,48 @@ int winograd4_pack(const winograd4_microkernels *microkernels,
 /* A forward's outputs: output_image's (argmax and copy NULL, plane and row
  * the output's strides), output_pool_image's (argmax NULL), or
  * output_pool_argmax_image's (dense output and argmax, an optional copy). */
-typedef struct pooled_destination {
+typedef struct output_destination {
     float *output;
     size_t plane, row;
     uint8_t *argmax;
     float *copy;
     size_t copy_plane, copy_row;
-} pooled_destination;
+} output_destination;
 
 static void forward_images(const winograd4_microkernels *mk,
                            const conv_shape *shape, size_t count,
                            const float *input_padded, const float *packed,
                            const float *bias, int relu,
-                           const pooled_destination *pool, int pooled,
+                           const output_destination *to, int pooled,
                            float *kept_v)
 {
     const winograd4_geometry g = winograd4_geometry_of(mk, shape);
     const size_t in_image = (size_t)g.in_channels * g.in_plane;
-    const size_t out_image = (size_t)g.out_channels * pool->plane;
+    const size_t out_image = (size_t)g.out_channels * to->plane;
     _Alignas(64) float buffer[WINOGRAD4_BUFFER_FLOATS];
     float *v = buffer;
     float *m =
         buffer + (size_t)WINOGRAD4_FREQUENCIES * g.in_channels * g.stride;
     const size_t v_image = winograd4_kept_floats(mk, shape);
     const size_t copy_image =
-        pool->copy ? (size_t)g.out_channels * pool->copy_plane : 0;
+        to->copy ? (size_t)g.out_channels * to->copy_plane : 0;
     for (size_t i = 0; i < count; i++) {
-        float *out = pool->output + i * out_image;
+        float *out = to->output + i * out_image;
         if (kept_v)
             v = kept_v + i * v_image;
         mk->input_image(&g, input_padded + i * in_image, v);
         for (int co = 0; co < g.out_channels; co += mk->block) {
             mk->multiply(&g, packed, v, co, m);
-            if (pooled && pool->argmax)
+            if (pooled && to->argmax)
                 mk->output_pool_argmax_image(
-                    &g, m, bias, co, out, pool->argmax + i * out_image,
-                    pool->copy ? pool->copy + i * copy_image : NULL,
-                    pool->copy_plane, pool->copy_row);
+                    &g, m, bias, co, out, to->argmax + i * out_image,
+                    to->copy ? to->copy + i * copy_image : NULL, to->copy_plane,
+                    to->copy_row);
             else if (pooled)
-                mk->output_pool_image(&g, m, bias, co, out, pool->plane,
-                                      pool->row);
+                mk->output_pool_image(&g, m, bias, co, out, to->plane, to->row);
             else
-                mk->output_image(&g, m, bias, relu, co, out, pool->plane,
-                                 pool->row);
+                mk->output_image(&g, m, bias, relu, co, out, to->plane,
+                                 to->row);
         }
     }
 }
@@ -152,9 +151,9 @@ size_t winograd4_kept_floats(const winograd4_microkernels *microkernels,
 }
 
 /* The destination of dense output planes. */
-static pooled_destination dense_output(const conv_shape *shape, float *output)
+static output_destination dense_output(const conv_shape *shape, float *output)
 {
-    const pooled_destination dense = {output,
+    const output_destination dense = {output,
                                       (size_t)conv_out_height(shape) *
                                           (size_t)conv_out_width(shape),
                                       (size_t)conv_out_width(shape),
@@ -170,9 +169,9 @@ void winograd4_forward(const winograd4_microkernels *microkernels,
                        const float *input_padded, const float *packed,
                        const float *bias, int relu, float *output)
 {
-    const pooled_destination dense = dense_output(shape, output);
-    forward_images(microkernels, shape, count, input_padded, packed, bias, relu,
-                   &dense, 0, NULL);
+    const output_destination dense = dense_output(shape, output);
+    winograd4_forward_into(microkernels, shape, count, input_padded, packed,
+                           bias, relu, output, dense.plane, dense.row);
 }
 
 void winograd4_forward_into(const winograd4_microkernels *microkernels,
@@ -181,7 +180,7 @@ void winograd4_forward_into(const winograd4_microkernels *microkernels,
                             const float *bias, int relu, float *output,
                             size_t output_plane, size_t output_row)
 {
-    const pooled_destination strided = {
+    const output_destination strided = {
         output, output_plane, output_row, NULL, NULL, 0, 0};
     forward_images(microkernels, shape, count, input_padded, packed, bias, relu,
                    &strided, 0, NULL);
@@ -193,7 +192,7 @@ void winograd4_forward_keeping(const winograd4_microkernels *microkernels,
                                const float *bias, int relu, float *output,
                                float *kept_v)
 {
-    const pooled_destination dense = dense_output(shape, output);
+    const output_destination dense = dense_output(shape, output);
     forward_images(microkernels, shape, count, input_padded, packed, bias, relu,
                    &dense, 0, kept_v);
 }
@@ -204,7 +203,7 @@ void winograd4_forward_relu_pool(const winograd4_microkernels *microkernels,
                                  const float *bias, float *output,
                                  size_t output_plane, size_t output_row)
 {
-    const pooled_destination pool = {
+    const output_destination pool = {
         output, output_plane, output_row, NULL, NULL, 0, 0};
     forward_images(microkernels, shape, count, input_padded, packed, bias, 1,
                    &pool, 1, NULL);
@@ -218,7 +217,7 @@ void winograd4_forward_relu_pool_argmax(
 {
     const size_t plane = (size_t)(conv_out_height(shape) / 2) *
                          (size_t)(conv_out_width(shape) / 2);
-    const pooled_destination pool = {
+    const output_destination pool = {
         output,     plane,   (size_t)(conv_out_width(shape) / 2), argmax, copy,
         copy_plane, copy_row};
     forward_images(microkernels, shape, count, input_padded, packed, bias, 1,
