@@ -145,7 +145,22 @@ bad "P2 header beyond the file" "cannot fit" "$classify" "$bundle" "$work/promis
 printf 'P5\n70000 70000\n255\n' > "$work/huge.pgm"
 bad "PGM header out of bounds" "bad PGM header at byte 7" "$classify" "$bundle" "$work/huge.pgm"
 printf 'P2\n2 2\n255\n1 2 300 4\n' > "$work/range.pgm"
-bad "text PGM pixel above maxval" "pixel 2 is 300, above maxval 255" "$classify" "$bundle" "$work/range.pgm"
+bad "text PGM pixel above maxval" "pixel 3 of 4 is 300, above maxval 255" "$classify" "$bundle" "$work/range.pgm"
+# A token is a number only when a blank, a comment or the end follows its
+# digits: the last pixel "1e3" is not read as 1, "28x28" is no header, and
+# "P528 28 255" is not a 28x28 P5 header.
+printf 'P2\n2 2\n255\n0 0 0 1e3\n' > "$work/exponent.pgm"
+bad "text PGM pixel with trailing bytes" "pixel 4 of 4 is not a whole number up to 65535" "$classify" "$bundle" "$work/exponent.pgm"
+printf 'P2\n2 2\n255\n0 0 0' > "$work/three.pgm"
+bad "text PGM one pixel short" "truncated PGM at byte 16: pixel 4 of 4 is missing" "$classify" "$bundle" "$work/three.pgm"
+printf 'P2\n28x28\n255\n' > "$work/by.pgm"
+bad "PGM size written 28x28" "bad PGM header at byte 5" "$classify" "$bundle" "$work/by.pgm"
+printf 'P528 28 255\n' > "$work/magic.pgm"
+bad "PGM magic number run into the width" "no blank after the magic number P5" "$classify" "$bundle" "$work/magic.pgm"
+# A comment right after the last pixel still ends it.
+printf 'P2\n2 2\n255\n0 0 0 4# end\n' > "$work/comment-end.pgm"
+"$classify" "$bundle" "$work/comment-end.pgm" > "$out" 2> "$err"
+expect "text PGM whose last pixel is followed by a comment is read (exit $?, $(head -c 200 "$err"))" says "comment-end.pgm: " "$out"
 printf 'P5\n0 28\n255\n' > "$work/empty.pgm"
 bad "zero-size image" "zero-size image" "$classify" "$bundle" "$work/empty.pgm"
 mkdir "$work/no-images" && touch "$work/no-images/readme.txt"

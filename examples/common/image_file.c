@@ -34,6 +34,12 @@ typedef struct cursor {
     size_t size, at;
 } cursor;
 
+static int is_blank(unsigned char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' ||
+           ch == '\f';
+}
+
 /* Skips whitespace and '#' comments (to the end of the line). */
 static void skip_blanks(cursor *c)
 {
@@ -42,8 +48,7 @@ static void skip_blanks(cursor *c)
         if (ch == '#') {
             while (c->at < c->size && c->data[c->at] != '\n')
                 c->at++;
-        } else if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' ||
-                   ch == '\v' || ch == '\f') {
+        } else if (is_blank(ch)) {
             c->at++;
         } else {
             return;
@@ -51,7 +56,9 @@ static void skip_blanks(cursor *c)
     }
 }
 
-/* A decimal number; 0 if there is none (or it exceeds `limit`). */
+/* A decimal number, ended by a blank, a comment or the end of the data;
+ * 0 if there is none, it exceeds `limit` or other bytes follow its digits
+ * ("1e3", "28x28" are not numbers). */
 static int read_number(cursor *c, unsigned long limit, unsigned long *value)
 {
     skip_blanks(c);
@@ -64,6 +71,8 @@ static int read_number(cursor *c, unsigned long limit, unsigned long *value)
             return 0;
         c->at++;
     }
+    if (c->at < c->size && !is_blank(c->data[c->at]) && c->data[c->at] != '#')
+        return 0;
     *value = v;
     return 1;
 }
@@ -73,6 +82,11 @@ static int read_pgm(const unsigned char *data, size_t size, const char *name,
 {
     const int binary = data[1] == '5';
     cursor c = {data, size, 2};
+    /* The magic number is its own token: "P528 28 255" is not 28 x 28. */
+    if (size == 2 || !is_blank(data[2]))
+        return fail(message, message_size,
+                    "%s: bad PGM header: no blank after the magic number P%c",
+                    name, data[1]);
     unsigned long columns, rows, maxval;
     if (!read_number(&c, IMAGE_MAX_SIDE, &columns) ||
         !read_number(&c, IMAGE_MAX_SIDE, &rows) ||
@@ -117,16 +131,21 @@ static int read_pgm(const unsigned char *data, size_t size, const char *name,
             v = sample == 2 ? (unsigned long)p[0] << 8 | p[1] : p[0];
         } else if (!read_number(&c, 65535, &v)) {
             free(pixels);
+            if (c.at >= size)
+                return fail(message, message_size,
+                            "%s: truncated PGM at byte %zu: pixel %zu of %zu "
+                            "is missing",
+                            name, c.at, i + 1, count);
             return fail(message, message_size,
-                        "%s: truncated PGM at byte %zu: pixel %zu of %zu is "
-                        "missing or not a number",
+                        "%s: bad PGM pixel at byte %zu: pixel %zu of %zu is "
+                        "not a whole number up to 65535",
                         name, c.at, i + 1, count);
         }
         if (v > maxval) {
             free(pixels);
             return fail(message, message_size,
-                        "%s: PGM pixel %zu is %lu, above maxval %lu", name, i,
-                        v, maxval);
+                        "%s: PGM pixel %zu of %zu is %lu, above maxval %lu",
+                        name, i + 1, count, v, maxval);
         }
         pixels[i] = (float)v / (float)maxval;
     }
