@@ -173,6 +173,14 @@ bad "labels that do not fit the architecture" "8 dimensions" \
   "$train" --data "$small" --labels "$work/labels8.txt" --epochs 1 --quiet
 bad "an unknown dataset" "mnist or fashion" "$train" --dataset cifar
 bad "a layer list that does not parse" "cannot read layer" "$train" --data "$small" --arch "conv3x3 pad" --quiet
+# Both are usage errors, found before any data is read (the folder does
+# not exist).
+"$train" --data "$work/no-such-folder" --arch "conv3x3 pad" --quiet > "$out" 2> "$err"
+expect "a layer list that does not parse exits 2 (got $?)" test "$?" -eq 2
+"$train" --data "$work/no-such-folder" --arch "conv3x3 8, relu, relu, flatten, dense 25" --quiet > "$out" 2> "$err"
+expect "a layer list the rules refuse exits 2 (got $?)" test "$?" -eq 2
+expect "a layer list the rules refuse is reported before the data are read (got: $(head -c 200 "$err"))" \
+  says "layer 2 (relu): must follow a conv3x3 or dense layer" "$err"
 start=$(date +%s.%N)
 bad "--save into a missing folder" "--save" "$train" --data "$small" --save "$work/missing/dir/x.cosnetcl" --quiet
 elapsed=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")

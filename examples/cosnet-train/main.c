@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "command_line.h"
 #include "cosnet-train.h"
 #include "data_folder.h"
 #include "file_writer.h"
@@ -153,6 +154,11 @@ static int make_model(const options *opt, const cosnet_labels *labels,
     else
         status =
             cosnet_model_create_layers(opt->arch, 1, 28, 28, opt->seed, model);
+    /* A layer list that does not parse or that the rules refuse is a bad
+     * option value, as a bad number is. */
+    if (status == COSNET_ERROR_BAD_FORMAT)
+        return command_line_usage_error(PROGRAM, "--arch: %s",
+                                        cosnet_last_error());
     if (status != COSNET_OK)
         return library_failure("--arch");
     if (cosnet_model_output_dims(*model) != cosnet_labels_dims(labels)) {
@@ -271,12 +277,14 @@ int main(int argc, char **argv)
         result = library_failure(NULL);
     if (!result)
         result = check_outputs(&opt);
-    if (!result)
-        result = open_data(&opt, folder, &train_set, &test_set);
+    /* The label set and the network before the data: a bad --labels or
+     * --arch is reported without reading 60,000 images first. */
     if (!result)
         result = make_labels(&opt, &labels);
     if (!result)
         result = make_model(&opt, labels, &model);
+    if (!result)
+        result = open_data(&opt, folder, &train_set, &test_set);
     r.isa = isa;
     r.model = model;
     r.load_seconds = clock_seconds() - start;

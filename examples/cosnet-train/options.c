@@ -102,8 +102,9 @@ static void print_help(FILE *out)
         "  -h, --help         print this text and exit\n"
         "  --version          print \"" PROGRAM " VERSION\" and exit\n"
         "\n"
-        "--save, --json, --report and --svg are checked before the data are "
-        "read.\n"
+        "--labels, --arch, --save, --json, --report and --svg are checked "
+        "before the data\nare read; a layer list that does not parse is a "
+        "usage error.\n"
         "Exit status: 0 on success, 1 on failure (missing data, unreadable "
         "files,\n"
         "training or writing errors), 2 on a usage error.\n",
