@@ -53,8 +53,10 @@ run 0 "cosnet-info generating labels" "$bin/cosnet-info" --data "$work/data" --l
 run 0 "cosnet-mnist short run with --save" "$bin/cosnet-mnist" --data "$work/data" \
   --epochs 2 --batches 2 --batch-size 10 --threads 2 --quiet --save "$work/models" --json "$work/run.json"
 run 0 "cosnet-mnist --load" "$bin/cosnet-mnist" --data "$work/data" --load "$work/models" --quiet
+run 0 "cosnet-info on saved models" "$bin/cosnet-info" "$work/models/digit-0.cosnet" "$work/models/digit-1.cosnet"
 run 1 "cosnet-mnist on a missing folder" "$bin/cosnet-mnist" --data "$work/nowhere" --quiet
 printf 'garbage' > "$work/models/digit-3.cosnet"
 run 1 "cosnet-mnist --load with a damaged model" "$bin/cosnet-mnist" --data "$work/data" --load "$work/models" --quiet
+run 1 "cosnet-info on a damaged and a good model" "$bin/cosnet-info" "$work/models/digit-3.cosnet" "$work/models/digit-0.cosnet"
 run 2 "cosnet-mnist --epochs 0" "$bin/cosnet-mnist" --epochs 0
 exit $status

@@ -11,12 +11,15 @@
 #   checked against its JSON and the test files, and --report/--svg that
 #   cannot be written refused before training.
 #
-# Usage: test_classifier_programs.sh COSNET_TRAIN COSNET_CLASSIFY
+#   cosnet-info FILE (when given) describes the bundle: its layers,
+#   parameter count, classes and label vectors.
+#
+# Usage: test_classifier_programs.sh COSNET_TRAIN COSNET_CLASSIFY [COSNET_INFO]
 # The real MNIST comes from $COSNET_DATA (skipped without it, exit 77, or a
 # failure when COSNET_REQUIRE_DATA=1).
 set -uo pipefail
 
-train=$1 classify=$2
+train=$1 classify=$2 info=${3:-}
 failures=0 checks=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 expect() { # expect DESCRIPTION CONDITION...
@@ -99,6 +102,21 @@ expect "cosnet-train --report/--svg: $(tail -3 "$work/report-check.txt" | tr '\n
   grep -q " 0 failures" "$work/report-check.txt"
 expect "the report has per-class accuracy" says "per class:" "$out"
 expect "the report has the confusion matrix" says "confusion matrix" "$out"
+
+# cosnet-info describes the bundle (conv 8 x 9 + 8, dense 1568 x 25 + 25).
+if [ -n "$info" ]; then
+  "$info" "$bundle" > "$out" 2> "$err"
+  expect "cosnet-info BUNDLE exits 0 (got $?: $(head -c 200 "$err"))" test ! -s "$err"
+  expect "cosnet-info names the bundle a classifier of 10 classes" says "digits.cosnetcl: a classifier of 10 classes" "$out"
+  expect "cosnet-info gives the layer list" \
+    says "^layers: conv3x3 8 pad 1, relu, maxpool2x2, flatten, dense 25$" "$out"
+  expect "cosnet-info counts 39305 parameters" says "^network: a layer list, 39305 parameters$" "$out"
+  expect "cosnet-info gives the shapes" \
+    says "^input: 1 x 28 x 28 (channels x rows x columns), output: 25 values$" "$out"
+  expect "cosnet-info lists the class names" says "^classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9$" "$out"
+  expect "cosnet-info prints the 10 label vectors" \
+    test "$(grep -cE '^ +[0-9]: (0\.[0-9]{4} ){24}0\.[0-9]{4}$' "$out")" -eq 10
+fi
 
 # Classification of files and a folder.
 "$classify" "$bundle" "$images" > "$out" 2> "$err"

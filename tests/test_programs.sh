@@ -177,6 +177,26 @@ if [ -n "$raii" ]; then
 fi
 "$info" >"$out" 2>"$err"; status=$?
 expect "cosnet-info exits 0 (got $status)" [ "$status" = 0 ]
+"$info" --data="$small" --labels=generate --label-seed=4 >"$out" 2>"$err"; status=$?
+expect "cosnet-info takes --option=value (got $status: $(tail -n1 "$err"))" [ "$status" = 0 ]
+expect "cosnet-info --labels=generate --label-seed=4 is read" grep -q "generated with seed 4" "$out"
+# cosnet-info FILE...: a saved seed model, a model of train-digit, a file
+# that is neither (reported, the others still described, exit 1).
+"$info" "$save/digit-0.cosnet" "$err" "$work/digit.cosnet" >"$out" 2>"$work/info-err.txt"; status=$?
+expect "cosnet-info with a bad FILE exits 1 (got $status)" [ "$status" = 1 ]
+expect "cosnet-info names the bad FILE ($(cat "$work/info-err.txt"))" \
+  grep -q "err.txt: neither a model file (magic COSNETMD) nor a classifier file (magic COSNETCL)" "$work/info-err.txt"
+expect "cosnet-info describes both models" \
+  [ "$(grep -c ': a model$' "$out")" = 2 ]
+expect "cosnet-info knows the seed network" \
+  grep -q "^network: seed (the article's network), 1393 parameters$" "$out"
+expect "cosnet-info gives the seed network's layers" \
+  grep -q "^layers: conv3x3 16 pad 1, relu, maxpool2x2, conv3x3 8 pad 2, relu, maxpool2x2, conv3x3 1 pad 2, relu, maxpool2x2, flatten$" "$out"
+"$info" "$work/no-such.cosnet" >"$out" 2>"$err"; status=$?
+expect "cosnet-info on a missing FILE exits 1 saying so (got $status)" \
+  grep -q "no-such.cosnet: cannot open" "$err"
+"$info" --data "$small" "$work/digit.cosnet" >"$out" 2>"$err"; status=$?
+expect "cosnet-info FILE with --data is a usage error (got $status)" [ "$status" = 2 ]
 
 echo "$checks checks passed, $failures failed"
 [ "$failures" = 0 ]
