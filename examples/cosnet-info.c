@@ -31,8 +31,8 @@ static const char usage_synopsis[] =
 static const char usage_details[] =
     "\n"
     "Without a FILE: the data's class counts, then a label set with its\n"
-    "cosine matrix. With FILEs (models saved by cosnet-mnist --save,\n"
-    "classifiers saved by cosnet-train --save): what each file holds (its\n"
+    "cosine matrix. With FILEs (the model files cosnet-mnist saves, the\n"
+    "classifier files cosnet-train saves): what each file holds (its\n"
     "layers, input, output and parameter count; a classifier's classes and\n"
     "label vectors too). A value may also follow its option after '='.\n"
     "\n"
