@@ -230,6 +230,98 @@ static void check_backward_weights(const dense_kernels *d, const dense_case *c,
     free(again);
 }
 
+/* A random grouping of count images: 1 to 4 pieces of 0 to 3 segments
+ * (the last piece takes what is left, in one more segment). */
+typedef struct summation_case {
+    size_t piece_segments[5], segment_images[16];
+    dense_summation summation;
+} summation_case;
+
+static void random_summation(random_generator *rng, size_t count,
+                             summation_case *z)
+{
+    const size_t pieces = random_size(rng, 1, 4);
+    size_t left = count, segments = 0;
+    for (size_t p = 0; p < pieces; p++) {
+        z->piece_segments[p] = 0;
+        const size_t wanted = random_size(rng, 0, 3);
+        for (size_t k = 0; k < wanted && left > 0; k++) {
+            const size_t n = random_size(rng, 1, left);
+            z->segment_images[segments++] = n;
+            z->piece_segments[p]++;
+            left -= n;
+        }
+    }
+    if (left > 0) {
+        z->segment_images[segments++] = left;
+        z->piece_segments[pieces - 1]++;
+    }
+    z->summation =
+        (dense_summation){pieces, z->piece_segments, z->segment_images};
+}
+
+/* The gradients grouped as a dense_summation (the trainer's pieces of
+ * chunks), for a range of rows, against the same variant's
+ * backward_weights run on each segment and added as the summation says
+ * (onto held values with `accumulate`): the same bits, and rows outside
+ * the range untouched. */
+static void check_backward_weights_summed(const dense_kernels *d,
+                                          const dense_case *c, dense_buffers *z,
+                                          random_generator *rng,
+                                          const summation_case *how,
+                                          int accumulate, int use_bias)
+{
+    const size_t weights = c->out * c->in;
+    const size_t row_first = random_size(rng, 0, c->out - 1);
+    const size_t row_end = random_size(rng, row_first + 1, c->out);
+    float *expect_w = checked_malloc(weights),
+          *expect_b = checked_malloc(c->out);
+    float *part_w = checked_malloc(weights), *part_b = checked_malloc(c->out);
+    float *piece_w = checked_malloc(weights), *piece_b = checked_malloc(c->out);
+    fill_values(rng, z->dw, weights, VALUES_UNIFORM);
+    fill_values(rng, z->db, c->out, VALUES_UNIFORM);
+    memcpy(expect_w, z->dw, sizeof(float) * weights);
+    memcpy(expect_b, z->db, sizeof(float) * c->out);
+    size_t segment = 0, image = 0;
+    for (size_t p = 0; p < how->summation.pieces; p++) {
+        memset(piece_w, 0, sizeof(float) * weights); /* +0: no segments */
+        memset(piece_b, 0, sizeof(float) * c->out);
+        for (size_t k = 0; k < how->piece_segments[p]; k++, segment++) {
+            const size_t n = how->segment_images[segment];
+            d->backward_weights(n, c->in, c->out, z->x + image * c->in,
+                                z->dy + image * c->out, part_w, part_b);
+            image += n;
+            for (size_t e = 0; e < weights; e++)
+                piece_w[e] = k == 0 ? part_w[e] : piece_w[e] + part_w[e];
+            for (size_t o = 0; o < c->out; o++)
+                piece_b[o] = k == 0 ? part_b[o] : piece_b[o] + part_b[o];
+        }
+        const int first = p == 0 && !accumulate;
+        for (size_t o = row_first; o < row_end; o++) {
+            for (size_t j = 0; j < c->in; j++) {
+                const size_t e = o * c->in + j;
+                expect_w[e] = first ? piece_w[e] : expect_w[e] + piece_w[e];
+            }
+            if (use_bias)
+                expect_b[o] = first ? piece_b[o] : expect_b[o] + piece_b[o];
+        }
+    }
+    assert_int_equal(image, c->count);
+    d->backward_weights_summed(&how->summation, accumulate, row_first, row_end,
+                               c->in, c->out, z->x, z->dy, z->dw,
+                               use_bias ? z->db : NULL);
+    check_same_bits(d->name, "dense weight gradient, summed", z->dw, expect_w,
+                    weights);
+    check_same_bits(d->name, "dense bias gradient, summed", z->db, expect_b,
+                    c->out);
+    free(expect_w);
+    free(expect_b);
+    free(part_w);
+    free(part_b);
+    free(piece_w);
+    free(piece_b);
+}
+
 /* Image i alone (count 1) gives the same bits as inside the batch. */
 static void check_batch_independence(const dense_kernels *d,
                                      const dense_case *c, dense_buffers *z)
@@ -258,8 +350,16 @@ static void check_case(const dense_kernels *d, const dense_case *c,
         check_forward(d, c, &z, kind, trial % 2, trial % 3 != 0);
         check_backward_input(d, c, &z, kind);
         check_backward_weights(d, c, &z, kind, trial % 4 != 1);
-        if (kind == VALUES_UNIFORM)
+        if (kind == VALUES_UNIFORM) {
             check_batch_independence(d, c, &z);
+            /* Random groupings, onto held values or over them. */
+            for (int k = 0; k < 4; k++) {
+                summation_case how;
+                random_summation(rng, c->count, &how);
+                check_backward_weights_summed(d, c, &z, rng, &how,
+                                              (trial + k) % 2, trial % 4 != 1);
+            }
+        }
         buffers_free(&z);
     }
 }
@@ -335,6 +435,19 @@ static void test_empty_sums(void **state)
         for (int k = 0; k < 6; k++)
             assert_true(dw[k] == 0.0f);
         assert_true(db[0] == 0.0f && db[1] == 0.0f);
+        /* Summed over no images (one piece of no segments): what was held
+         * with `accumulate`, else zeros; rows outside the range kept. */
+        const size_t none = 0;
+        const dense_summation empty = {1, &none, &none};
+        float sw[6] = {1, 2, 3, 4, 5, 6}, sb[2] = {7, 8};
+        d->backward_weights_summed(&empty, 1, 0, 2, 3, 2, dummy, dummy, sw, sb);
+        for (int k = 0; k < 6; k++)
+            assert_true(sw[k] == (float)(k + 1));
+        assert_true(sb[0] == 7.0f && sb[1] == 8.0f);
+        d->backward_weights_summed(&empty, 0, 1, 2, 3, 2, dummy, dummy, sw, sb);
+        for (int k = 0; k < 6; k++)
+            assert_true(sw[k] == (k < 3 ? (float)(k + 1) : 0.0f));
+        assert_true(sb[0] == 7.0f && sb[1] == 0.0f);
         float dx[6] = {1, 1, 1, 1, 1, 1};
         d->backward_input(2, 3, 0, dummy, dummy, dx);
         for (int k = 0; k < 6; k++)

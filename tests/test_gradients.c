@@ -648,6 +648,116 @@ static void check_prediction_groups(const architecture_description *arch,
     network_workspace_free(predict);
 }
 
+/* ---- Training takes the tail's weight gradients by groups ---------------
+ * Training runs the dense tail's weight gradients once per group of
+ * chunks, each chunk's sums added in order: the same bits as once per
+ * chunk, with the group's members spread over two groups, a partial group
+ * and a partial chunk (dropout in the tail included: its masks follow the
+ * images). */
+static void check_training_groups(const architecture_description *arch,
+                                  const kernel_table *table,
+                                  const float *parameters)
+{
+    network_workspace *train = NULL;
+    assert_int_equal(network_workspace_create(arch, table, 1, &train),
+                     COSNET_OK);
+    const size_t group = network_dense_tail_group(train);
+    assert_true(group >= 2 * arch->chunk && group % arch->chunk == 0);
+    const size_t count = group + arch->chunk + 2;
+    const size_t input = architecture_input_size(arch),
+                 dims = arch->output_dims,
+                 parameter_count = arch->parameter_count;
+    float *images = malloc(sizeof(float) * count * input);
+    float *targets = malloc(sizeof(float) * count * dims);
+    float *by_groups = malloc(sizeof(float) * parameter_count);
+    float *by_chunks = malloc(sizeof(float) * parameter_count);
+    float *outputs = malloc(sizeof(float) * count * dims);
+    float *outputs_by_chunks = malloc(sizeof(float) * count * dims);
+    assert_true(images && targets && by_groups && by_chunks && outputs &&
+                outputs_by_chunks);
+    random_generator g;
+    random_seed(&g, 22);
+    for (size_t k = 0; k < count * input; k++)
+        images[k] = random_below(&g, 3) == 0 ? (float)random_uniform(&g) : 0.0f;
+    for (size_t k = 0; k < count * dims; k++)
+        targets[k] = (float)random_normal(&g);
+    network_set_dropout_seed(train, 23);
+    const float loss = network_loss_gradient(train, parameters, images, count,
+                                             targets, dims, by_groups, outputs);
+    network_set_tail_by_groups(train, 0);
+    const float loss_by_chunks =
+        network_loss_gradient(train, parameters, images, count, targets, dims,
+                              by_chunks, outputs_by_chunks);
+    assert_true(memcmp(&loss, &loss_by_chunks, sizeof loss) == 0);
+    assert_memory_equal(outputs, outputs_by_chunks,
+                        sizeof(float) * count * dims);
+    size_t nonzero = 0;
+    for (size_t k = 0; k < parameter_count; k++) {
+        if (memcmp(&by_groups[k], &by_chunks[k], sizeof(float)) != 0)
+            fail_msg("%s %s: gradient %zu is %.9g by groups, %.9g by chunks",
+                     table->name, arch->name, k, by_groups[k], by_chunks[k]);
+        nonzero += by_groups[k] != 0.0f;
+    }
+    assert_true(nonzero > parameter_count / 4); /* a gradient to compare */
+    /* Deferred (the trainer's way): the tail's inputs and output gradients
+     * to our buffers, its weight gradients then taken here, the chunks as
+     * the segments of one piece. */
+    const int tail = network_dense_tail(train), last = arch->layer_count - 1;
+    assert_true(tail < arch->layer_count);
+    assert_int_equal(network_tail_parameters(train),
+                     arch->layers[tail].kind == LAYER_DENSE
+                         ? arch->layers[tail].weight_offset
+                         : arch->layers[tail + 1].weight_offset);
+    float *inputs[ARCHITECTURE_MAX_LAYERS] = {NULL};
+    float *gradients[ARCHITECTURE_MAX_LAYERS] = {NULL};
+    for (int l = tail; l <= last; l++) {
+        inputs[l] = malloc(sizeof(float) * count * arch->layers[l].in_size);
+        assert_non_null(inputs[l]);
+        if (arch->layers[l].kind == LAYER_DENSE) {
+            gradients[l] =
+                malloc(sizeof(float) * count * arch->layers[l].out_size);
+            assert_non_null(gradients[l]);
+        }
+    }
+    float *deferred = by_groups; /* its tail entries must be rewritten */
+    memset(deferred, 0xff, sizeof(float) * parameter_count); /* NaN */
+    const float loss_deferred = network_loss_gradient_deferred(
+        train, parameters, images, count, count, targets, dims, deferred, NULL,
+        inputs, gradients);
+    assert_true(memcmp(&loss, &loss_deferred, sizeof loss) == 0);
+    size_t piece_segments[1] = {0}, segment_images[64];
+    for (size_t done = 0; done < count; done += arch->chunk) {
+        assert_true(piece_segments[0] < 64);
+        segment_images[piece_segments[0]++] =
+            count - done < arch->chunk ? count - done : arch->chunk;
+    }
+    const dense_summation summation = {1, piece_segments, segment_images};
+    for (int l = tail; l <= last; l++) {
+        const network_layer *layer = &arch->layers[l];
+        if (layer->kind == LAYER_DENSE)
+            table->dense_backward_weights_summed(
+                &summation, 0, 0, layer->out_size, layer->in_size,
+                layer->out_size, inputs[l], gradients[l],
+                deferred + layer->weight_offset, deferred + layer->bias_offset);
+        free(inputs[l]);
+        free(gradients[l]);
+    }
+    for (size_t k = 0; k < parameter_count; k++)
+        if (memcmp(&deferred[k], &by_chunks[k], sizeof(float)) != 0)
+            fail_msg("%s %s: gradient %zu is %.9g deferred, %.9g by chunks",
+                     table->name, arch->name, k, deferred[k], by_chunks[k]);
+    print_message("  %-7s %-9s training group %zu (chunk %zu), %zu images: "
+                  "the same bits by groups, by chunks and deferred\n",
+                  table->name, arch->name, group, arch->chunk, count);
+    free(outputs_by_chunks);
+    free(outputs);
+    free(by_chunks);
+    free(by_groups);
+    free(targets);
+    free(images);
+    network_workspace_free(train);
+}
+
 static void test_prediction_groups(void **state)
 {
     (void)state;
@@ -697,9 +807,11 @@ static void test_prediction_groups(void **state)
                 parameters[layer->bias_offset + (size_t)c] =
                     (float)uniform(&g, -0.05, 0.2);
         }
-        for (size_t v = 0; v < variants; v++)
+        for (size_t v = 0; v < variants; v++) {
             check_prediction_groups(&lists[a], &undropped[a], tables[v],
                                     parameters);
+            check_training_groups(&lists[a], tables[v], parameters);
+        }
         free(parameters);
     }
 }

@@ -44,6 +44,30 @@ typedef void (*dense_backward_weights_kernel)(
     size_t count, size_t in_features, size_t out_features, const float *input,
     const float *output_grad, float *weight_grad, float *bias_grad);
 
+/* How a weight gradient's terms are grouped (the chunks of a network's
+ * passes within the trainer's pieces): consecutive segments of images,
+ * each summed from zero in image order as dense_backward_weights_kernel
+ * sums a batch; consecutive pieces of segments, each the sum of its
+ * segments in order (a piece of no segments is +0); the result the sum
+ * of the pieces in order. The images are those of the segments, in order,
+ * from image 0. */
+typedef struct dense_summation {
+    size_t pieces;                /* at least 1 */
+    const size_t *piece_segments; /* pieces entries: segments in each */
+    const size_t *segment_images; /* every segment's images (each >= 1) */
+} dense_summation;
+
+/* Rows row_first .. row_end - 1 of the weight and bias gradients
+ * (weight_grad and bias_grad point at row 0; bias_grad may be NULL), summed
+ * as `summation` says: ((P0 + P1) + P2) ..., or with `accumulate` onto what
+ * the rows hold, ((held + P0) + P1) .... So the bits are those of one
+ * dense_backward_weights call per segment with the results added in that
+ * order, while a tile's sums never leave L1 between segments. */
+typedef void (*dense_backward_weights_summed_kernel)(
+    const dense_summation *summation, int accumulate, size_t row_first,
+    size_t row_end, size_t in_features, size_t out_features, const float *input,
+    const float *output_grad, float *weight_grad, float *bias_grad);
+
 /* ReLU backward in place: grad[k] = activation[k] > 0 ? grad[k] : 0 (a NaN
  * activation gives 0). Exact: every variant gives the same bits. */
 typedef void (*relu_backward_kernel)(size_t n, const float *activation,
@@ -55,6 +79,7 @@ typedef struct dense_kernels {
     dense_forward_kernel forward;
     dense_backward_input_kernel backward_input;
     dense_backward_weights_kernel backward_weights;
+    dense_backward_weights_summed_kernel backward_weights_summed;
     relu_backward_kernel relu_backward;
 } dense_kernels;
 
@@ -70,6 +95,11 @@ typedef struct dense_kernels {
                                       size_t out_features, const float *input, \
                                       const float *output_grad,                \
                                       float *weight_grad, float *bias_grad);   \
+    void dense_backward_weights_summed_##isa(                                  \
+        const dense_summation *summation, int accumulate, size_t row_first,    \
+        size_t row_end, size_t in_features, size_t out_features,               \
+        const float *input, const float *output_grad, float *weight_grad,      \
+        float *bias_grad);                                                     \
     void relu_backward_##isa(size_t n, const float *activation, float *grad);  \
     extern const dense_kernels dense_kernels_##isa;
 

@@ -174,11 +174,63 @@ static inline void dense_nn_drive(const dense_nn_plan *plan, size_t rows,
     }
 }
 
-/* The three operations on top of the two drivers, named after `isa`, over
- * the plans dense_dot_plan_simd and dense_nn_plan_simd and the function
- * bias_gradient_simd(count, out_features, output_grad, bias_grad) of
- * dense_template.h, and relu_backward_simd (the template's or the ISA
- * file's). */
+/* nn tiles whose depth is grouped as a dense_summation (the weight
+ * gradient of the trainer's pieces and the passes' chunks): the same
+ * product as dense_nn_tile, each segment summed from zero in order, the
+ * segments of a piece added in order, and the pieces added to C in order
+ * (the first stored over C unless `accumulate`). */
+typedef void (*dense_nn_summed_tile)(const dense_summation *summation,
+                                     int accumulate, const float *a,
+                                     size_t a_row, size_t a_col, const float *b,
+                                     size_t b_row, float *c, size_t c_row,
+                                     int last_lanes);
+
+typedef struct dense_nn_summed_plan {
+    int rows, vectors, lanes; /* full tile, as dense_nn_plan's */
+    /* full[r - 1]: r rows x all vectors; masked[r - 1][v - 1]: r rows x v
+     * vectors, the last one masked */
+    dense_nn_summed_tile full[DENSE_MAX_TILE_ROWS];
+    dense_nn_summed_tile masked[DENSE_MAX_TILE_ROWS][DENSE_MAX_TILE_COLS];
+} dense_nn_summed_plan;
+
+/* dense_nn_drive's product grouped as a dense_summation. The tiles never
+ * overlap (shorter ones at the bottom edge, masked ones at the right
+ * edge): a tile that adds to C must not meet C already summed by a
+ * neighbour. */
+static inline void dense_nn_summed_drive(const dense_nn_summed_plan *plan,
+                                         size_t rows, size_t width,
+                                         const dense_summation *summation,
+                                         int accumulate, const float *a,
+                                         size_t a_row, size_t a_col,
+                                         const float *b, size_t b_row, float *c,
+                                         size_t c_row)
+{
+    const size_t full_rows = (size_t)plan->rows;
+    const size_t lanes = (size_t)plan->lanes;
+    const size_t strip = (size_t)plan->vectors * lanes;
+    for (size_t j = 0; j < width; j += strip) {
+        const int masked = width - j < strip;
+        const size_t vectors =
+            masked ? (width - j + lanes - 1) / lanes : (size_t)plan->vectors;
+        const int last =
+            masked ? (int)(width - j - (vectors - 1) * lanes) : (int)lanes;
+        for (size_t r = 0; r < rows; r += full_rows) {
+            const size_t tile_rows =
+                rows - r < full_rows ? rows - r : full_rows;
+            const dense_nn_summed_tile tile =
+                masked ? plan->masked[tile_rows - 1][vectors - 1]
+                       : plan->full[tile_rows - 1];
+            tile(summation, accumulate, a + r * a_row, a_row, a_col, b + j,
+                 b_row, c + r * c_row + j, c_row, last);
+        }
+    }
+}
+
+/* The four operations on top of the drivers, named after `isa`, over the
+ * plans dense_dot_plan_simd, dense_nn_plan_simd and
+ * dense_nn_summed_plan_simd and the functions bias_gradient_simd and
+ * bias_gradient_summed_simd of dense_template.h, and relu_backward_simd
+ * (the template's or the ISA file's). */
 #define DENSE_DEFINE_OPERATIONS(isa)                                           \
     void dense_forward_##isa(size_t count, size_t in_features,                 \
                              size_t out_features, const float *input,          \
@@ -207,8 +259,30 @@ static inline void dense_nn_drive(const dense_nn_plan *plan, size_t rows,
         if (bias_grad)                                                         \
             bias_gradient_simd(count, out_features, output_grad, bias_grad);   \
     }                                                                          \
+    void dense_backward_weights_summed_##isa(                                  \
+        const dense_summation *summation, int accumulate, size_t row_first,    \
+        size_t row_end, size_t in_features, size_t out_features,               \
+        const float *input, const float *output_grad, float *weight_grad,      \
+        float *bias_grad)                                                      \
+    {                                                                          \
+        if (row_first >= row_end)                                              \
+            return;                                                            \
+        dense_nn_summed_drive(                                                 \
+            &dense_nn_summed_plan_simd, row_end - row_first, in_features,      \
+            summation, accumulate, output_grad + row_first, 1, out_features,   \
+            input, in_features, weight_grad + row_first * in_features,         \
+            in_features);                                                      \
+        if (bias_grad)                                                         \
+            bias_gradient_summed_simd(summation, accumulate, row_first,        \
+                                      row_end, out_features, output_grad,      \
+                                      bias_grad);                              \
+    }                                                                          \
     const dense_kernels dense_kernels_##isa = {                                \
-        #isa, dense_forward_##isa, dense_backward_input_##isa,                 \
-        dense_backward_weights_##isa, relu_backward_simd};
+        #isa,                                                                  \
+        dense_forward_##isa,                                                   \
+        dense_backward_input_##isa,                                            \
+        dense_backward_weights_##isa,                                          \
+        dense_backward_weights_summed_##isa,                                   \
+        relu_backward_simd};
 
 #endif

@@ -63,6 +63,48 @@ void dense_backward_weights_scalar(size_t count, size_t in_features,
     }
 }
 
+/* One sum grouped as `summation` says, over terms term(i) for the images
+ * i of its segments in order. */
+#define SUMMED(summation, accumulate, held, term, result)                      \
+    do {                                                                       \
+        float total_ = (held);                                                 \
+        size_t segment_ = 0, image_ = 0;                                       \
+        for (size_t p_ = 0; p_ < (summation)->pieces; p_++) {                  \
+            float piece_ = 0.0f;                                               \
+            for (size_t s_ = 0; s_ < (summation)->piece_segments[p_];          \
+                 s_++, segment_++) {                                           \
+                float sum_ = 0.0f;                                             \
+                const size_t end_ =                                            \
+                    image_ + (summation)->segment_images[segment_];            \
+                for (size_t i = image_; i < end_; i++)                         \
+                    sum_ += (term);                                            \
+                image_ = end_;                                                 \
+                piece_ = s_ == 0 ? sum_ : piece_ + sum_;                       \
+            }                                                                  \
+            total_ = p_ == 0 && !(accumulate) ? piece_ : total_ + piece_;      \
+        }                                                                      \
+        (result) = total_;                                                     \
+    } while (0)
+
+void dense_backward_weights_summed_scalar(
+    const dense_summation *summation, int accumulate, size_t row_first,
+    size_t row_end, size_t in_features, size_t out_features, const float *input,
+    const float *output_grad, float *weight_grad, float *bias_grad)
+{
+    for (size_t o = row_first; o < row_end; o++) {
+        for (size_t j = 0; j < in_features; j++) {
+            float *w = &weight_grad[o * in_features + j];
+            SUMMED(summation, accumulate, accumulate ? *w : 0.0f,
+                   output_grad[i * out_features + o] *
+                       input[i * in_features + j],
+                   *w);
+        }
+        if (bias_grad)
+            SUMMED(summation, accumulate, accumulate ? bias_grad[o] : 0.0f,
+                   output_grad[i * out_features + o], bias_grad[o]);
+    }
+}
+
 void relu_backward_scalar(size_t n, const float *activation, float *grad)
 {
     /* Every element is stored (no branch on the data): the compiler may
@@ -72,5 +114,9 @@ void relu_backward_scalar(size_t n, const float *activation, float *grad)
 }
 
 const dense_kernels dense_kernels_scalar = {
-    "scalar", dense_forward_scalar, dense_backward_input_scalar,
-    dense_backward_weights_scalar, relu_backward_scalar};
+    "scalar",
+    dense_forward_scalar,
+    dense_backward_input_scalar,
+    dense_backward_weights_scalar,
+    dense_backward_weights_summed_scalar,
+    relu_backward_scalar};

@@ -2,8 +2,9 @@
  * NEON: dense_avx2.c, dense_avx512.c and dense_neon.c each include their
  * ISA's vector vocabulary (simd_avx2.h, simd_avx512.h, simd_neon.h), set the
  * tile shapes below, then include this file, which defines every tile
- * function up to those shapes, the plans dense_dot_plan_simd and
- * dense_nn_plan_simd and the bias gradient bias_gradient_simd for
+ * function up to those shapes, the plans dense_dot_plan_simd,
+ * dense_nn_plan_simd and dense_nn_summed_plan_simd and the bias gradients
+ * bias_gradient_simd and bias_gradient_summed_simd for
  * DENSE_DEFINE_OPERATIONS (dense_driver.h).
  *
  * Forward (dot tiles): rows images x cols outputs of accumulators, each step
@@ -125,6 +126,95 @@ SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
     }
 }
 
+/* The sums of one segment into acc: depth rows t = first .. end - 1. */
+SIMD_INLINE void nn_segment_sums(const int rows, const int vectors,
+                                 const int masked, SIMD_MASK last, size_t first,
+                                 size_t end, const float *a, size_t a_row,
+                                 size_t a_col, const float *b, size_t b_row,
+                                 SIMD_VECTOR acc[NN_ROWS * NN_VECTORS])
+{
+    UNROLL_FULL
+    for (int k = 0; k < rows * vectors; k++)
+        acc[k] = SIMD_ZERO();
+    for (size_t t = first; t < end; t++) {
+        const float *bt = b + t * b_row;
+        SIMD_VECTOR bv[NN_VECTORS];
+        UNROLL_FULL
+        for (int v = 0; v < vectors; v++)
+            bv[v] = masked && v == vectors - 1
+                        ? SIMD_LOAD_MASKED(bt + v * LANES, last)
+                        : SIMD_LOAD(bt + v * LANES);
+        const float *at = a + t * a_col;
+        UNROLL_FULL
+        for (int r = 0; r < rows; r++) {
+            const SIMD_VECTOR av = SIMD_BROADCAST(at[r * a_row]);
+            UNROLL_FULL
+            for (int v = 0; v < vectors; v++)
+                acc[r * vectors + v] =
+                    SIMD_FMA(av, bv[v], acc[r * vectors + v]);
+        }
+    }
+}
+
+/* nn_tile grouped as a dense_summation (dense_nn_summed_tile): a piece's
+ * partial sums wait in a tile on the stack (L1), C is stored once per
+ * piece. */
+SIMD_INLINE void nn_summed_tile(const int rows, const int vectors,
+                                const int masked,
+                                const dense_summation *summation,
+                                int accumulate, const float *a, size_t a_row,
+                                size_t a_col, const float *b, size_t b_row,
+                                float *c, size_t c_row, int last_lanes)
+{
+    const SIMD_MASK last =
+        masked ? first_lanes(last_lanes) : first_lanes(LANES);
+    float piece_sums[NN_ROWS * NN_VECTORS * LANES] __attribute__((aligned(64)));
+    size_t segment = 0, image = 0;
+    for (size_t p = 0; p < summation->pieces; p++) {
+        const size_t segments = summation->piece_segments[p];
+        SIMD_VECTOR acc[NN_ROWS * NN_VECTORS];
+        if (segments == 0) {
+            UNROLL_FULL
+            for (int k = 0; k < rows * vectors; k++)
+                acc[k] = SIMD_ZERO();
+        }
+        for (size_t s = 0; s < segments; s++, segment++) {
+            const size_t end = image + summation->segment_images[segment];
+            nn_segment_sums(rows, vectors, masked, last, image, end, a, a_row,
+                            a_col, b, b_row, acc);
+            image = end;
+            /* The piece's sum so far: acc after its first segment, then
+             * the kept sum plus acc. */
+            UNROLL_FULL
+            for (int k = 0; k < rows * vectors; k++) {
+                float *kept = piece_sums + k * LANES;
+                if (s > 0)
+                    acc[k] = SIMD_ADD(SIMD_LOAD(kept), acc[k]);
+                if (s + 1 < segments)
+                    SIMD_STORE(kept, acc[k]);
+            }
+        }
+        const int add = p > 0 || accumulate;
+        UNROLL_FULL
+        for (int r = 0; r < rows; r++) {
+            UNROLL_FULL
+            for (int v = 0; v < vectors; v++) {
+                float *to = c + r * c_row + v * LANES;
+                SIMD_VECTOR value = acc[r * vectors + v];
+                if (masked && v == vectors - 1) {
+                    if (add)
+                        value = SIMD_ADD(SIMD_LOAD_MASKED(to, last), value);
+                    SIMD_STORE_LAST(to, value, last, last_lanes);
+                } else {
+                    if (add)
+                        value = SIMD_ADD(SIMD_LOAD(to), value);
+                    SIMD_STORE(to, value);
+                }
+            }
+        }
+    }
+}
+
 #define DOT(r, c)                                                              \
     __attribute__((noinline)) static void dot_##r##_##c(                       \
         size_t depth, const float *x, const float *w, const float *bias,       \
@@ -139,6 +229,16 @@ SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
     {                                                                          \
         nn_tile(r, v, m, depth, a, a_row, a_col, b, b_row, c, c_row,           \
                 last_lanes);                                                   \
+    }
+
+#define NNS(r, v, m)                                                           \
+    __attribute__((noinline)) static void nns_##r##_##v##_##m(                 \
+        const dense_summation *summation, int accumulate, const float *a,      \
+        size_t a_row, size_t a_col, const float *b, size_t b_row, float *c,    \
+        size_t c_row, int last_lanes)                                          \
+    {                                                                          \
+        nn_summed_tile(r, v, m, summation, accumulate, a, a_row, a_col, b,     \
+                       b_row, c, c_row, last_lanes);                           \
     }
 
 /* Every tile shape up to the configured ones, each its own out-of-line
@@ -194,6 +294,27 @@ static const dense_nn_plan dense_nn_plan_simd = {
     {EACH_ROW(NN_ROWS, NN_FULL_ENTRY)},
     {EACH_ROW(NN_ROWS, NN_MASKED_ENTRY)}};
 
+/* The same tiles grouped as a dense_summation: nns_<rows>_<NN_VECTORS>_0
+ * and nns_<rows>_<v>_1. */
+#define NNS_MASKED_DEFINE(r, v) NNS(r, v, 1)
+#define NNS_FULL_DEFINE(r, v) NNS(r, v, 0)
+#define NNS_FULL_DEFINE_X(r, v) NNS_FULL_DEFINE(r, v)
+#define NNS_DEFINE_ROW(r)                                                      \
+    NNS_FULL_DEFINE_X(r, NN_VECTORS) EACH_COL(NN_VECTORS, NNS_MASKED_DEFINE, r)
+#define NNS_FULL_NAME(r, v) nns_##r##_##v##_0,
+#define NNS_FULL_NAME_X(r, v) NNS_FULL_NAME(r, v)
+#define NNS_FULL_ENTRY(r) NNS_FULL_NAME_X(r, NN_VECTORS)
+#define NNS_MASKED_NAME(r, v) nns_##r##_##v##_1,
+#define NNS_MASKED_ENTRY(r) {EACH_COL(NN_VECTORS, NNS_MASKED_NAME, r)},
+EACH_ROW(NN_ROWS, NNS_DEFINE_ROW)
+
+static const dense_nn_summed_plan dense_nn_summed_plan_simd = {
+    NN_ROWS,
+    NN_VECTORS,
+    LANES,
+    {EACH_ROW(NN_ROWS, NNS_FULL_ENTRY)},
+    {EACH_ROW(NN_ROWS, NNS_MASKED_ENTRY)}};
+
 /* bias_grad[o] = sum_i output_grad[i][o], in image order. */
 static void bias_gradient_simd(size_t count, size_t out_features,
                                const float *output_grad, float *bias_grad)
@@ -207,6 +328,40 @@ static void bias_gradient_simd(size_t count, size_t out_features,
             sum = SIMD_ADD(
                 sum, SIMD_LOAD_MASKED(output_grad + i * out_features + o, m));
         SIMD_STORE_LAST(bias_grad + o, sum, m, lanes);
+    }
+}
+
+/* bias_gradient_simd grouped as a dense_summation, for outputs
+ * row_first .. row_end - 1. */
+static void bias_gradient_summed_simd(const dense_summation *summation,
+                                      int accumulate, size_t row_first,
+                                      size_t row_end, size_t out_features,
+                                      const float *output_grad,
+                                      float *bias_grad)
+{
+    for (size_t o = row_first; o < row_end; o += LANES) {
+        const size_t left = row_end - o;
+        const int lanes = left < LANES ? (int)left : LANES;
+        const SIMD_MASK m = first_lanes(lanes);
+        SIMD_VECTOR total =
+            accumulate ? SIMD_LOAD_MASKED(bias_grad + o, m) : SIMD_ZERO();
+        size_t segment = 0, image = 0;
+        for (size_t p = 0; p < summation->pieces; p++) {
+            SIMD_VECTOR piece = SIMD_ZERO();
+            for (size_t s = 0; s < summation->piece_segments[p];
+                 s++, segment++) {
+                const size_t end = image + summation->segment_images[segment];
+                SIMD_VECTOR sum = SIMD_ZERO();
+                for (size_t i = image; i < end; i++)
+                    sum = SIMD_ADD(sum,
+                                   SIMD_LOAD_MASKED(
+                                       output_grad + i * out_features + o, m));
+                image = end;
+                piece = s == 0 ? sum : SIMD_ADD(piece, sum);
+            }
+            total = p == 0 && !accumulate ? piece : SIMD_ADD(total, piece);
+        }
+        SIMD_STORE_LAST(bias_grad + o, total, m, lanes);
     }
 }
 

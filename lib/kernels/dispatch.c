@@ -27,6 +27,7 @@ static void provide_dense(kernel_table *table, const dense_kernels *dense)
     table->dense_forward = dense->forward;
     table->dense_backward_input = dense->backward_input;
     table->dense_backward_weights = dense->backward_weights;
+    table->dense_backward_weights_summed = dense->backward_weights_summed;
     table->relu_backward = dense->relu_backward;
 }
 

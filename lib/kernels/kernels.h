@@ -187,8 +187,9 @@ typedef float (*cosine_loss_kernel)(size_t count, size_t dims, const float *a,
 #define COSINE_EPSILON 1e-6f
 
 /* Dense layers and the ReLU gradient: dense_forward_kernel,
- * dense_backward_input_kernel, dense_backward_weights_kernel and
- * relu_backward_kernel are defined in dense.h. */
+ * dense_backward_input_kernel, dense_backward_weights_kernel,
+ * dense_backward_weights_summed_kernel and relu_backward_kernel are
+ * defined in dense.h. */
 
 /* out[k] = pixels[k] / 255 for n pixels. */
 typedef void (*pixels_to_float_kernel)(size_t n, const uint8_t *pixels,
@@ -391,6 +392,7 @@ typedef struct kernel_table {
     dense_forward_kernel dense_forward;
     dense_backward_input_kernel dense_backward_input;
     dense_backward_weights_kernel dense_backward_weights;
+    dense_backward_weights_summed_kernel dense_backward_weights_summed;
     relu_backward_kernel relu_backward;
     pixels_to_float_kernel pixels_to_float;
     adamw_step_kernel adamw_step; /* kernels/adamw.h */

@@ -17,6 +17,7 @@ void kernels_provide_scalar(kernel_table *table)
         .dense_forward = dense_forward_scalar,
         .dense_backward_input = dense_backward_input_scalar,
         .dense_backward_weights = dense_backward_weights_scalar,
+        .dense_backward_weights_summed = dense_backward_weights_summed_scalar,
         .relu_backward = relu_backward_scalar,
         .pixels_to_float = pixels_to_float_scalar,
         .adamw_step = adamw_step_scalar,

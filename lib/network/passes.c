@@ -134,6 +134,14 @@ struct network_workspace {
     size_t dense_tail_group;
     float *dense_tail_input;
     float *dense_tail_output[ARCHITECTURE_MAX_LAYERS];
+    /* Training runs the chunks of a group with the tail's activations in
+     * those same group buffers, and keeps each dense layer's output
+     * gradient here (dense_tail_group x out_size): the tail's weight
+     * gradients are then taken once per group, chunk sums added in order
+     * (dense_backward_weights_segments), not once per chunk. */
+    float *dense_tail_gradient[ARCHITECTURE_MAX_LAYERS];
+    size_t tail_parameters; /* where the tail's parameters start */
+    int tail_by_groups;     /* network_set_tail_by_groups */
 };
 
 /* The first layer of the network's dense tail (its trailing dense and
@@ -231,6 +239,7 @@ cosnet_status network_workspace_create(const architecture_description *arch,
     const int dense_tail = dense_tail_plan(arch, &dense_tail_group);
     size_t dense_tail_input_at = 0;
     size_t dense_tail_output_at[ARCHITECTURE_MAX_LAYERS] = {0};
+    size_t dense_tail_gradient_at[ARCHITECTURE_MAX_LAYERS] = {0};
     if (dense_tail_group) {
         dense_tail_input_at =
             plan_block(&plan, dense_tail_group,
@@ -239,6 +248,11 @@ cosnet_status network_workspace_create(const architecture_description *arch,
             dense_tail_output_at[l] =
                 plan_block(&plan, dense_tail_group,
                            sizeof(float) * arch->layers[l].out_size);
+        for (int l = dense_tail; training && l < arch->layer_count; l++)
+            if (arch->layers[l].kind == LAYER_DENSE)
+                dense_tail_gradient_at[l] =
+                    plan_block(&plan, dense_tail_group,
+                               sizeof(float) * arch->layers[l].out_size);
     }
     size_t conv_scratch_at =
         plan_block(&plan, chunk, sizeof(float) * largest_conv_output);
@@ -288,10 +302,20 @@ cosnet_status network_workspace_create(const architecture_description *arch,
     }
     ws->dense_tail = dense_tail;
     ws->dense_tail_group = dense_tail_group;
+    ws->tail_parameters = arch->parameter_count;
+    ws->tail_by_groups = 1;
     if (dense_tail_group) {
         ws->dense_tail_input = (float *)(m + dense_tail_input_at);
         for (int l = dense_tail; l < arch->layer_count - 1; l++)
             ws->dense_tail_output[l] = (float *)(m + dense_tail_output_at[l]);
+        for (int l = dense_tail; training && l < arch->layer_count; l++)
+            if (arch->layers[l].kind == LAYER_DENSE) {
+                ws->dense_tail_gradient[l] =
+                    (float *)(m + dense_tail_gradient_at[l]);
+                /* Parameters are laid out in layer order. */
+                if (arch->layers[l].weight_offset < ws->tail_parameters)
+                    ws->tail_parameters = arch->layers[l].weight_offset;
+            }
     }
     ws->conv_scratch = (float *)(m + conv_scratch_at);
     ws->scratch = (float *)(m + scratch_at);
@@ -618,6 +642,11 @@ size_t network_dense_tail_group(const network_workspace *workspace)
     return workspace->dense_tail_group;
 }
 
+void network_set_tail_by_groups(network_workspace *workspace, int by_groups)
+{
+    workspace->tail_by_groups = by_groups != 0;
+}
+
 const conv_shape *network_padded_input(const architecture_description *arch)
 {
     return is_conv(arch, 0) ? &arch->layers[0].shape : NULL;
@@ -638,9 +667,13 @@ void network_forward_padded(network_workspace *workspace,
  * gradient_a: the chunk's parameter gradient, written (not added) into
  * `gradient`. A pool after a ReLU routes its gradient through the ReLU's
  * derivative at once (its kept values are the mask); any other ReLU is
- * differentiated on its kept output. */
+ * differentiated on its kept output. With a training group
+ * (dense_tail_group), the dense tail's weight gradients are left out: each
+ * dense layer's output gradient goes to its group buffer, at image `slot`
+ * of the group, for loss_gradient (by_groups). */
 static void backward_chunk(network_workspace *ws, const float *parameters,
-                           const float *images, size_t count, float *gradient)
+                           const float *images, size_t count, float *gradient,
+                           size_t slot, int by_groups)
 {
     const architecture_description *arch = &ws->arch;
     const kernel_table *k = ws->kernels;
@@ -655,9 +688,14 @@ static void backward_chunk(network_workspace *ws, const float *parameters,
             if (layer->relu)
                 k->relu_backward(count * layer->out_size, ws->output[l],
                                  current);
-            k->dense_backward_weights(
-                count, layer->in_size, layer->out_size, input, current,
-                gradient + layer->weight_offset, gradient + layer->bias_offset);
+            if (by_groups && l >= ws->dense_tail)
+                memcpy(ws->dense_tail_gradient[l] + slot * layer->out_size,
+                       current, sizeof(float) * count * layer->out_size);
+            else
+                k->dense_backward_weights(count, layer->in_size,
+                                          layer->out_size, input, current,
+                                          gradient + layer->weight_offset,
+                                          gradient + layer->bias_offset);
             if (l > 0)
                 k->dense_backward_input(count, layer->in_size, layer->out_size,
                                         parameters + layer->weight_offset,
@@ -732,13 +770,16 @@ float network_loss_gradient(network_workspace *workspace,
                                        outputs);
 }
 
-float network_loss_gradient_share(network_workspace *workspace,
-                                  const float *parameters, const float *images,
-                                  size_t n, size_t normalizer,
-                                  const float *targets, size_t target_stride,
-                                  float *gradient, float *outputs)
+/* network_loss_gradient_share, and with tail_inputs network_loss_gradient_
+ * deferred: the dense tail's inputs and output gradients go to the
+ * caller's buffers and its weight gradients are left to the caller. */
+static float loss_gradient(network_workspace *ws, const float *parameters,
+                           const float *images, size_t n, size_t normalizer,
+                           const float *targets, size_t target_stride,
+                           float *gradient, float *outputs,
+                           float *const *tail_inputs,
+                           float *const *tail_gradients)
 {
-    network_workspace *ws = workspace;
     const architecture_description *arch = &ws->arch;
     const size_t dims = arch->output_dims, chunk = arch->chunk;
     const size_t image_size = architecture_input_size(arch);
@@ -748,31 +789,129 @@ float network_loss_gradient_share(network_workspace *workspace,
         pack_weights(ws, parameters);
         ws->packed_generation = ws->weights_generation;
     }
+    /* Chunk by chunk, in groups of dense_tail_group images when the
+     * network has a dense tail (else one group of all n): each chunk's
+     * gradient is added to the ones before it, except the tail's weight
+     * gradients, taken once per group with each chunk's sums added in the
+     * same order (so the bits are those of a gradient per chunk), or left
+     * to the caller (tail_inputs). */
+    const int last = arch->layer_count - 1;
+    const int deferred = tail_inputs != NULL;
+    const int by_groups =
+        deferred || (ws->tail_by_groups && ws->dense_tail_gradient[last]);
+    const int tail = by_groups ? ws->dense_tail : arch->layer_count;
+    const size_t group = by_groups && !deferred ? ws->dense_tail_group : n;
+    const size_t shared =
+        by_groups ? ws->tail_parameters : arch->parameter_count;
+    float *own_output[ARCHITECTURE_MAX_LAYERS] = {NULL};
+    float *own_gradient[ARCHITECTURE_MAX_LAYERS] = {NULL};
+    for (int l = tail - 1; l <= last; l++) {
+        own_output[l] = ws->output[l];
+        own_gradient[l] = ws->dense_tail_gradient[l];
+    }
+    if (deferred)
+        for (int l = tail; l <= last; l++)
+            ws->dense_tail_gradient[l] = tail_gradients[l];
     double loss_sum = 0.0;
-    for (size_t first = 0; first < n; first += chunk) {
-        size_t count = n - first < chunk ? n - first : chunk;
-        const float *chunk_images = images + first * image_size;
-        ws->dropout_first = first;
-        forward_chunk(ws, parameters, chunk_images, 0, NULL, count, NULL,
-                      arch->layer_count);
-        if (outputs)
-            memcpy(outputs + first * dims, chunk_outputs,
-                   sizeof(float) * count * dims);
-        /* The kernel scales by 1/count; the batch loss wants 1/n. */
-        float chunk_loss = ws->kernels->cosine_loss(
-            count, dims, chunk_outputs, targets + first * target_stride,
-            target_stride, ws->gradient_a);
-        loss_sum += (double)chunk_loss * (double)count;
-        if (count != normalizer) {
-            const float rescale = (float)((double)count / (double)normalizer);
-            for (size_t k = 0; k < count * dims; k++)
-                ws->gradient_a[k] *= rescale;
+    for (size_t start = 0; start < n; start += group) {
+        const size_t members = n - start < group ? n - start : group;
+        for (size_t slot = 0; slot < members; slot += chunk) {
+            const size_t first = start + slot;
+            size_t count = members - slot < chunk ? members - slot : chunk;
+            const float *chunk_images = images + first * image_size;
+            ws->dropout_first = first;
+            /* The tail's inputs go to the chunk's place in the group. */
+            for (int l = tail - 1; l < last; l++)
+                ws->output[l] = (deferred        ? tail_inputs[l + 1]
+                                 : l == tail - 1 ? ws->dense_tail_input
+                                                 : ws->dense_tail_output[l]) +
+                                slot * arch->layers[l].out_size;
+            forward_chunk(ws, parameters, chunk_images, 0, NULL, count, NULL,
+                          arch->layer_count);
+            if (outputs)
+                memcpy(outputs + first * dims, chunk_outputs,
+                       sizeof(float) * count * dims);
+            /* The kernel scales by 1/count; the batch loss wants 1/n. */
+            float chunk_loss = ws->kernels->cosine_loss(
+                count, dims, chunk_outputs, targets + first * target_stride,
+                target_stride, ws->gradient_a);
+            loss_sum += (double)chunk_loss * (double)count;
+            if (count != normalizer) {
+                const float rescale =
+                    (float)((double)count / (double)normalizer);
+                for (size_t k = 0; k < count * dims; k++)
+                    ws->gradient_a[k] *= rescale;
+            }
+            float *target = first == 0 ? gradient : ws->chunk_gradient;
+            backward_chunk(ws, parameters, chunk_images, count, target, slot,
+                           by_groups);
+            if (first != 0)
+                for (size_t p = 0; p < shared; p++)
+                    gradient[p] += ws->chunk_gradient[p];
         }
-        float *target = first == 0 ? gradient : ws->chunk_gradient;
-        backward_chunk(ws, parameters, chunk_images, count, target);
-        if (first != 0)
-            for (size_t p = 0; p < arch->parameter_count; p++)
-                gradient[p] += ws->chunk_gradient[p];
+        if (deferred)
+            continue;
+        /* Each chunk one piece of one segment. */
+        size_t piece_segments[DENSE_TAIL_MAX_IMAGES + 1];
+        size_t segment_images[DENSE_TAIL_MAX_IMAGES + 1];
+        dense_summation summation = {0, piece_segments, segment_images};
+        for (size_t slot = 0; by_groups && slot < members; slot += chunk) {
+            piece_segments[summation.pieces] = 1;
+            segment_images[summation.pieces++] =
+                members - slot < chunk ? members - slot : chunk;
+        }
+        for (int l = tail; l <= last; l++) {
+            const network_layer *layer = &arch->layers[l];
+            if (layer->kind != LAYER_DENSE)
+                continue;
+            const float *input =
+                l == tail ? ws->dense_tail_input : ws->dense_tail_output[l - 1];
+            ws->kernels->dense_backward_weights_summed(
+                &summation, start > 0, 0, layer->out_size, layer->in_size,
+                layer->out_size, input, ws->dense_tail_gradient[l],
+                gradient + layer->weight_offset, gradient + layer->bias_offset);
+        }
+    }
+    for (int l = tail - 1; l <= last; l++) {
+        ws->output[l] = own_output[l];
+        ws->dense_tail_gradient[l] = own_gradient[l];
     }
     return (float)(loss_sum / (double)normalizer);
+}
+
+float network_loss_gradient_share(network_workspace *workspace,
+                                  const float *parameters, const float *images,
+                                  size_t n, size_t normalizer,
+                                  const float *targets, size_t target_stride,
+                                  float *gradient, float *outputs)
+{
+    return loss_gradient(workspace, parameters, images, n, normalizer, targets,
+                         target_stride, gradient, outputs, NULL, NULL);
+}
+
+int network_dense_tail(const network_workspace *workspace)
+{
+    return workspace->dense_tail_gradient[workspace->arch.layer_count - 1]
+               ? workspace->dense_tail
+               : workspace->arch.layer_count;
+}
+
+size_t network_tail_parameters(const network_workspace *workspace)
+{
+    return network_dense_tail(workspace) < workspace->arch.layer_count
+               ? workspace->tail_parameters
+               : workspace->arch.parameter_count;
+}
+
+float network_loss_gradient_deferred(network_workspace *workspace,
+                                     const float *parameters,
+                                     const float *images, size_t n,
+                                     size_t normalizer, const float *targets,
+                                     size_t target_stride, float *gradient,
+                                     float *outputs, float *const *tail_inputs,
+                                     float *const *tail_gradients)
+{
+    return loss_gradient(workspace, parameters, images, n, normalizer, targets,
+                         target_stride, gradient, outputs, tail_inputs,
+                         tail_gradients);
 }

@@ -60,6 +60,13 @@ void network_forward(network_workspace *workspace, const float *parameters,
  * layer chunk by chunk. The results do not depend on it. */
 size_t network_dense_tail_group(const network_workspace *workspace);
 
+/* Training takes the dense tail's weight gradients once per group of
+ * network_dense_tail_group images (each chunk's sums added in order), or,
+ * with `by_groups` 0, once per chunk as the rest of the network. Both give
+ * the same bits; the default is 1, and 0 exists so that the tests can hold
+ * the two to each other. */
+void network_set_tail_by_groups(network_workspace *workspace, int by_groups);
+
 /* The shape of the first layer when it is a convolution (else NULL):
  * images laid out as its zero-bordered input (in_channels planes of
  * conv_padded_height x conv_padded_width, the image in the interior) can
@@ -93,5 +100,33 @@ float network_loss_gradient_share(network_workspace *workspace,
                                   size_t n, size_t normalizer,
                                   const float *targets, size_t target_stride,
                                   float *gradient, float *outputs);
+
+/* The first layer of the dense tail whose weight gradients a training
+ * workspace can leave to network_loss_gradient_deferred's caller, or
+ * layer_count if there is none. */
+int network_dense_tail(const network_workspace *workspace);
+
+/* Where that tail's parameters start (parameter_count without a tail):
+ * the parameters are laid out in layer order. */
+size_t network_tail_parameters(const network_workspace *workspace);
+
+/* network_loss_gradient_share, except for the dense tail (layers
+ * network_dense_tail to the last): its weight and bias gradients are not
+ * computed and gradient's entries from network_tail_parameters on are left
+ * as they are. Instead, for each tail layer l, image i's input goes to
+ * tail_inputs[l] + i * in_size (every tail layer), and for each dense one
+ * its output gradient (after the ReLU's, scaled by 1/normalizer as the
+ * loss is) to tail_gradients[l] + i * out_size: the caller takes the
+ * weight gradients, with the chunks of arch->chunk images from image 0 as
+ * the segments whose sums network_loss_gradient_share would add in order
+ * (dense_backward_weights_summed). Only when network_dense_tail is below
+ * layer_count. */
+float network_loss_gradient_deferred(network_workspace *workspace,
+                                     const float *parameters,
+                                     const float *images, size_t n,
+                                     size_t normalizer, const float *targets,
+                                     size_t target_stride, float *gradient,
+                                     float *outputs, float *const *tail_inputs,
+                                     float *const *tail_gradients);
 
 #endif

@@ -202,9 +202,23 @@ struct run_state {
     float *targets;         /* batch x dims */
     size_t batch;           /* images in it */
     uint64_t dropout_seed;  /* this step's; each piece mixes in its number */
-    float *piece_gradients; /* TRAINER_PIECES x parameters */
+    float *piece_gradients; /* TRAINER_PIECES x piece_stride */
     float piece_loss[TRAINER_PIECES];
     float *gradient; /* the batch's, summed in piece order */
+    /* The network's dense tail (layers tail .. the last; none when tail is
+     * the layer count): its weight gradients are taken for the whole batch
+     * (TASK_TAIL) from each image's inputs and output gradients, which the
+     * pieces leave in these batch-sized buffers, with the same sums in the
+     * same order as the pieces' chunks would add them; the pieces' own
+     * gradients then hold only the parameters before the tail's
+     * (piece_stride of them). */
+    int tail;
+    size_t piece_stride;
+    float *tail_inputs[ARCHITECTURE_MAX_LAYERS];    /* batch x in_size */
+    float *tail_gradients[ARCHITECTURE_MAX_LAYERS]; /* dense: batch x out */
+    size_t piece_segments[TRAINER_PIECES];
+    size_t *segment_images; /* every piece's chunks, piece by piece */
+    dense_summation summation;
     /* Validation. */
     const size_t *validation;
     size_t validation_count;
@@ -214,7 +228,7 @@ struct run_state {
     adamw_snapshot *snapshot;
     adamw_factors factors;
     /* What the workers do next. */
-    enum { TASK_GRADIENTS, TASK_STEP, TASK_VALIDATE } task;
+    enum { TASK_GRADIENTS, TASK_TAIL, TASK_STEP, TASK_VALIDATE } task;
     /* Workers 1 .. threads - 1 run on threads started once per run and
      * woken for every task (a batch has two): starting threads per task
      * cost tens of microseconds each, a few percent of a run. */
@@ -247,9 +261,9 @@ static void compute_gradients(worker *w)
     for (size_t p = w->index; p < TRAINER_PIECES; p += r->threads) {
         const size_t first = piece_start(r->batch, p);
         const size_t n = piece_start(r->batch, p + 1) - first;
-        float *gradient = r->piece_gradients + p * r->parameters;
+        float *gradient = r->piece_gradients + p * r->piece_stride;
         if (n == 0) {
-            memset(gradient, 0, r->parameters * sizeof(float));
+            memset(gradient, 0, r->piece_stride * sizeof(float));
             r->piece_loss[p] = 0.0f;
             continue;
         }
@@ -262,10 +276,65 @@ static void compute_gradients(worker *w)
                                  r->dropout_seed ^
                                      (0xbf58476d1ce4e5b9u * (uint64_t)(p + 1)));
         /* The piece's share of the batch's mean loss and gradient. */
-        r->piece_loss[p] = network_loss_gradient_share(
-            w->workspace, r->model->parameters,
-            r->images + first * r->image_size, n, r->batch,
-            r->targets + first * r->dims, r->dims, gradient, NULL);
+        const architecture_description *arch = &r->model->arch;
+        if (r->tail < arch->layer_count) {
+            float *inputs[ARCHITECTURE_MAX_LAYERS] = {NULL};
+            float *gradients[ARCHITECTURE_MAX_LAYERS] = {NULL};
+            for (int l = r->tail; l < arch->layer_count; l++) {
+                inputs[l] = r->tail_inputs[l] + first * arch->layers[l].in_size;
+                if (r->tail_gradients[l])
+                    gradients[l] =
+                        r->tail_gradients[l] + first * arch->layers[l].out_size;
+            }
+            r->piece_loss[p] = network_loss_gradient_deferred(
+                w->workspace, r->model->parameters,
+                r->images + first * r->image_size, n, r->batch,
+                r->targets + first * r->dims, r->dims, gradient, NULL, inputs,
+                gradients);
+        } else {
+            r->piece_loss[p] = network_loss_gradient_share(
+                w->workspace, r->model->parameters,
+                r->images + first * r->image_size, n, r->batch,
+                r->targets + first * r->dims, r->dims, gradient, NULL);
+        }
+    }
+}
+
+/* The pieces' chunks as the segments of the tail's weight gradients. */
+static void plan_tail_summation(run_state *r)
+{
+    const size_t chunk = r->model->arch.chunk;
+    size_t segments = 0;
+    for (size_t p = 0; p < TRAINER_PIECES; p++) {
+        const size_t first = piece_start(r->batch, p);
+        const size_t n = piece_start(r->batch, p + 1) - first;
+        r->piece_segments[p] = 0;
+        for (size_t done = 0; done < n; done += chunk) {
+            r->segment_images[segments++] = n - done < chunk ? n - done : chunk;
+            r->piece_segments[p]++;
+        }
+    }
+    r->summation =
+        (dense_summation){TRAINER_PIECES, r->piece_segments, r->segment_images};
+}
+
+/* The batch's weight and bias gradients of the dense tail, into gradient:
+ * each worker an equal share of every dense layer's rows. */
+static void tail_gradients(worker *w)
+{
+    run_state *r = w->run;
+    const architecture_description *arch = &r->model->arch;
+    for (int l = r->tail; l < arch->layer_count; l++) {
+        const network_layer *layer = &arch->layers[l];
+        if (layer->kind != LAYER_DENSE)
+            continue;
+        const size_t rows = layer->out_size;
+        r->kernels->dense_backward_weights_summed(
+            &r->summation, 0, w->index * rows / r->threads,
+            (w->index + 1) * rows / r->threads, layer->in_size, rows,
+            r->tail_inputs[l], r->tail_gradients[l],
+            r->gradient + layer->weight_offset,
+            r->gradient + layer->bias_offset);
     }
 }
 
@@ -296,10 +365,13 @@ static void sum_and_step(worker *w)
     float *const parameters = r->model->parameters;
     for (size_t block = first; block < end; block += STEP_BLOCK) {
         const size_t stop = end - block < STEP_BLOCK ? end : block + STEP_BLOCK;
-        for (size_t k = block; k < stop; k++) {
+        /* (The tail's part of the gradient is TASK_TAIL's.) */
+        const size_t shared_stop =
+            stop < r->piece_stride ? stop : r->piece_stride;
+        for (size_t k = block; k < shared_stop; k++) {
             float sum = r->piece_gradients[k];
             for (size_t p = 1; p < TRAINER_PIECES; p++)
-                sum += r->piece_gradients[p * r->parameters + k];
+                sum += r->piece_gradients[p * r->piece_stride + k];
             r->gradient[k] = sum;
         }
         size_t bad = first_non_finite(r->gradient + block, stop - block);
@@ -380,6 +452,7 @@ static void *worker_run(void *argument)
     worker *w = argument;
     switch (w->run->task) {
     case TASK_GRADIENTS: compute_gradients(w); break;
+    case TASK_TAIL: tail_gradients(w); break;
     case TASK_STEP: sum_and_step(w); break;
     case TASK_VALIDATE: validate_range(w); break;
     }
@@ -471,6 +544,11 @@ static void run_free(run_state *r)
     memory_free(r->targets);
     memory_free(r->piece_gradients);
     memory_free(r->gradient);
+    for (int l = 0; l < ARCHITECTURE_MAX_LAYERS; l++) {
+        memory_free(r->tail_inputs[l]);
+        memory_free(r->tail_gradients[l]);
+    }
+    memory_free(r->segment_images);
 }
 
 static cosnet_status run_create(run_state *r, size_t batch)
@@ -480,14 +558,13 @@ static cosnet_status run_create(run_state *r, size_t batch)
     r->motions = memory_allocate(batch * sizeof *r->motions);
     r->images = memory_allocate(batch * r->image_size * sizeof(float));
     r->targets = memory_allocate(batch * r->dims * sizeof(float));
-    r->piece_gradients = memory_allocate_aligned(
-        64, (size_t)TRAINER_PIECES * r->parameters * sizeof(float));
     r->gradient = memory_allocate(r->parameters * sizeof(float));
-    if (!r->indices || !r->motions || !r->images || !r->targets ||
-        !r->piece_gradients || !r->gradient)
-        return error_out_of_memory("training batch", (size_t)TRAINER_PIECES *
-                                                         r->parameters *
-                                                         sizeof(float));
+    if (!r->indices || !r->motions || !r->images || !r->targets || !r->gradient)
+        return error_out_of_memory("training batch",
+                                   batch * r->image_size * sizeof(float));
+    const architecture_description *arch = &r->model->arch;
+    r->tail = arch->layer_count;
+    r->piece_stride = r->parameters;
     for (unsigned t = 0; t < r->threads; t++) {
         worker *w = &r->workers[t];
         w->run = r;
@@ -508,6 +585,36 @@ static cosnet_status run_create(run_state *r, size_t batch)
         if (status != COSNET_OK)
             return status;
     }
+    r->tail = network_dense_tail(r->workers[0].workspace);
+    if (r->tail < arch->layer_count) {
+        r->piece_stride = network_tail_parameters(r->workers[0].workspace);
+        /* Every piece's chunks: at most batch / chunk + 1 each. */
+        r->segment_images = memory_allocate(
+            (batch / arch->chunk + TRAINER_PIECES) * sizeof(size_t));
+        if (!r->segment_images)
+            return error_out_of_memory("training batch", batch);
+        for (int l = r->tail; l < arch->layer_count; l++) {
+            const network_layer *layer = &arch->layers[l];
+            r->tail_inputs[l] = memory_allocate_aligned(
+                64, batch * layer->in_size * sizeof(float));
+            if (!r->tail_inputs[l])
+                return error_out_of_memory(
+                    "training batch", batch * layer->in_size * sizeof(float));
+            if (layer->kind != LAYER_DENSE)
+                continue;
+            r->tail_gradients[l] = memory_allocate_aligned(
+                64, batch * layer->out_size * sizeof(float));
+            if (!r->tail_gradients[l])
+                return error_out_of_memory(
+                    "training batch", batch * layer->out_size * sizeof(float));
+        }
+    }
+    r->piece_gradients = memory_allocate_aligned(
+        64, (size_t)TRAINER_PIECES * r->piece_stride * sizeof(float));
+    if (!r->piece_gradients)
+        return error_out_of_memory("training batch", (size_t)TRAINER_PIECES *
+                                                         r->piece_stride *
+                                                         sizeof(float));
     return COSNET_OK;
 }
 
@@ -696,6 +803,11 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
                 (uint64_t)o[COSNET_TRAINER_SEED] * 0x94d049bb133111ebu ^ step;
             r.task = TASK_GRADIENTS;
             status = run_task(&r);
+            if (status == COSNET_OK && r.tail < model->arch.layer_count) {
+                plan_tail_summation(&r);
+                r.task = TASK_TAIL;
+                status = run_task(&r);
+            }
             if (status != COSNET_OK)
                 break;
             float loss = 0.0f;
