@@ -9,8 +9,12 @@
  *
  * Threads split each batch into TRAINER_PIECES fixed pieces: each piece's
  * gradient is computed on its own, and the pieces are added in piece order,
- * every parameter range by one thread. Which thread computes a piece never
- * changes a bit of the result, so any thread count gives the same model. */
+ * every parameter range by one thread. The weight gradients of a dense
+ * tail are instead taken once for the whole batch from what the pieces
+ * leave (TASK_TAIL), every layer's rows shared among the threads, with the
+ * same sums added in the same order. Which thread computes a piece or a
+ * row never changes a bit of the result, so any thread count gives the
+ * same model. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
