@@ -17,7 +17,10 @@
  * weights stay in cache between calls as they do in training loops.
  * Flops: 2 per multiply-add; each of forward, input gradient and weight
  * gradient does count x in x out multiply-adds (the bias and ReLU work is
- * not counted). ReLU backward is reported in GB/s of its reads and writes. */
+ * not counted). "d-weights summed" is the weight gradient as the trainer
+ * takes it for a batch (dense_backward_weights_summed: 8 pieces, chunks
+ * of 5 images; batches up to 64). ReLU backward is reported in GB/s of its
+ * reads and writes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +75,7 @@ typedef struct dense_context {
     const dense_kernels *kernels;
     size_t count, in, out;
     float *x, *w, *b, *y, *dy, *dx, *dw, *db;
+    dense_summation summation; /* the trainer's: 8 pieces, chunks of 5 */
 } dense_context;
 
 static void run_forward(void *context)
@@ -89,6 +93,12 @@ static void run_backward_weights(void *context)
     const dense_context *c = context;
     c->kernels->backward_weights(c->count, c->in, c->out, c->x, c->dy, c->dw,
                                  c->db);
+}
+static void run_backward_weights_summed(void *context)
+{
+    const dense_context *c = context;
+    c->kernels->backward_weights_summed(&c->summation, 0, 0, c->out, c->in,
+                                        c->out, c->x, c->dy, c->dw, c->db);
 }
 static void run_relu_backward(void *context)
 {
@@ -123,7 +133,24 @@ static void layer_bench(const dense_kernels *kernels, size_t count, size_t in,
                         const options *o)
 {
     dense_context c = {kernels, count, in,   out,  NULL, NULL,
-                       NULL,    NULL,  NULL, NULL, NULL, NULL};
+                       NULL,    NULL,  NULL, NULL, NULL, NULL, {0, NULL, NULL}};
+    /* The trainer's grouping of a batch (lib/train/trainer.c): 8 pieces
+     * of count / 8 images (the first ones shorter), each cut into chunks
+     * of 5 (the deep classifier's). */
+    enum { PIECES = 8, CHUNK = 5 };
+    size_t piece_segments[PIECES], segment_images[64 / CHUNK + PIECES + 1];
+    size_t segments = 0;
+    for (size_t p = 0; p < PIECES; p++) {
+        const size_t n = (p + 1) * count / PIECES - p * count / PIECES;
+        piece_segments[p] = 0;
+        for (size_t done = 0; done < n && segments < sizeof segment_images /
+                                                     sizeof segment_images[0];
+             done += CHUNK) {
+            segment_images[segments++] = n - done < CHUNK ? n - done : CHUNK;
+            piece_segments[p]++;
+        }
+    }
+    c.summation = (dense_summation){PIECES, piece_segments, segment_images};
     c.x = random_floats(rng, count * in);
     c.w = random_floats(rng, out * in);
     c.b = random_floats(rng, out);
@@ -140,6 +167,10 @@ static void layer_bench(const dense_kernels *kernels, size_t count, size_t in,
     measure(o, label, run_backward_input, &c, flops, 0.0, peak);
     snprintf(label, sizeof label, "%zu->%zu d-weights+bias", in, out);
     measure(o, label, run_backward_weights, &c, flops, 0.0, peak);
+    if (count <= 64) { /* the segment list's room */
+        snprintf(label, sizeof label, "%zu->%zu d-weights summed", in, out);
+        measure(o, label, run_backward_weights_summed, &c, flops, 0.0, peak);
+    }
     snprintf(label, sizeof label, "relu backward %zu", in);
     measure(o, label, run_relu_backward, &c, 0.0,
             3.0 * sizeof(float) * (double)count * (double)in, peak);
