@@ -132,8 +132,8 @@ static void layer_bench(const dense_kernels *kernels, size_t count, size_t in,
                         size_t out, double peak, random_generator *rng,
                         const options *o)
 {
-    dense_context c = {kernels, count, in,   out,  NULL, NULL,
-                       NULL,    NULL,  NULL, NULL, NULL, NULL, {0, NULL, NULL}};
+    dense_context c = {kernels, count, in,   out,  NULL, NULL,           NULL,
+                       NULL,    NULL,  NULL, NULL, NULL, {0, NULL, NULL}};
     /* The trainer's grouping of a batch (lib/train/trainer.c): 8 pieces
      * of count / 8 images (the first ones shorter), each cut into chunks
      * of 5 (the deep classifier's). */
@@ -143,8 +143,9 @@ static void layer_bench(const dense_kernels *kernels, size_t count, size_t in,
     for (size_t p = 0; p < PIECES; p++) {
         const size_t n = (p + 1) * count / PIECES - p * count / PIECES;
         piece_segments[p] = 0;
-        for (size_t done = 0; done < n && segments < sizeof segment_images /
-                                                     sizeof segment_images[0];
+        for (size_t done = 0;
+             done < n &&
+             segments < sizeof segment_images / sizeof segment_images[0];
              done += CHUNK) {
             segment_images[segments++] = n - done < CHUNK ? n - done : CHUNK;
             piece_segments[p]++;

@@ -84,49 +84,8 @@ SIMD_INLINE void dot_tile(const int rows, const int cols, size_t depth,
         }
 }
 
-SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
-                         size_t depth, const float *a, size_t a_row,
-                         size_t a_col, const float *b, size_t b_row, float *c,
-                         size_t c_row, int last_lanes)
-{
-    const SIMD_MASK last =
-        masked ? first_lanes(last_lanes) : first_lanes(LANES);
-    SIMD_VECTOR acc[NN_ROWS * NN_VECTORS];
-    UNROLL_FULL
-    for (int k = 0; k < rows * vectors; k++)
-        acc[k] = SIMD_ZERO();
-    for (size_t t = 0; t < depth; t++) {
-        const float *bt = b + t * b_row;
-        SIMD_VECTOR bv[NN_VECTORS];
-        UNROLL_FULL
-        for (int v = 0; v < vectors; v++)
-            bv[v] = masked && v == vectors - 1
-                        ? SIMD_LOAD_MASKED(bt + v * LANES, last)
-                        : SIMD_LOAD(bt + v * LANES);
-        const float *at = a + t * a_col;
-        UNROLL_FULL
-        for (int r = 0; r < rows; r++) {
-            const SIMD_VECTOR av = SIMD_BROADCAST(at[r * a_row]);
-            UNROLL_FULL
-            for (int v = 0; v < vectors; v++)
-                acc[r * vectors + v] =
-                    SIMD_FMA(av, bv[v], acc[r * vectors + v]);
-        }
-    }
-    UNROLL_FULL
-    for (int r = 0; r < rows; r++) {
-        UNROLL_FULL
-        for (int v = 0; v < vectors; v++) {
-            float *p = c + r * c_row + v * LANES;
-            if (masked && v == vectors - 1)
-                SIMD_STORE_LAST(p, acc[r * vectors + v], last, last_lanes);
-            else
-                SIMD_STORE(p, acc[r * vectors + v]);
-        }
-    }
-}
-
-/* The sums of one segment into acc: depth rows t = first .. end - 1. */
+/* The sums of rows t = first .. end - 1 of the depth (one segment, or all
+ * of it) into acc, each from zero in order. */
 SIMD_INLINE void nn_segment_sums(const int rows, const int vectors,
                                  const int masked, SIMD_MASK last, size_t first,
                                  size_t end, const float *a, size_t a_row,
@@ -152,6 +111,29 @@ SIMD_INLINE void nn_segment_sums(const int rows, const int vectors,
             for (int v = 0; v < vectors; v++)
                 acc[r * vectors + v] =
                     SIMD_FMA(av, bv[v], acc[r * vectors + v]);
+        }
+    }
+}
+
+SIMD_INLINE void nn_tile(const int rows, const int vectors, const int masked,
+                         size_t depth, const float *a, size_t a_row,
+                         size_t a_col, const float *b, size_t b_row, float *c,
+                         size_t c_row, int last_lanes)
+{
+    const SIMD_MASK last =
+        masked ? first_lanes(last_lanes) : first_lanes(LANES);
+    SIMD_VECTOR acc[NN_ROWS * NN_VECTORS];
+    nn_segment_sums(rows, vectors, masked, last, 0, depth, a, a_row, a_col, b,
+                    b_row, acc);
+    UNROLL_FULL
+    for (int r = 0; r < rows; r++) {
+        UNROLL_FULL
+        for (int v = 0; v < vectors; v++) {
+            float *p = c + r * c_row + v * LANES;
+            if (masked && v == vectors - 1)
+                SIMD_STORE_LAST(p, acc[r * vectors + v], last, last_lanes);
+            else
+                SIMD_STORE(p, acc[r * vectors + v]);
         }
     }
 }
