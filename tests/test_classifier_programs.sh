@@ -184,6 +184,17 @@ bad "zero-size image" "zero-size image" "$classify" "$bundle" "$work/empty.pgm"
 mkdir "$work/no-images" && touch "$work/no-images/readme.txt"
 bad "folder without images" "no .pgm" "$classify" "$bundle" "$work/no-images"
 bad "no image given" "at least one" "$classify" "$bundle"
+# A FIFO and a folder named like images, beside a real one: reported, not
+# read (reading the FIFO would wait for a writer forever), the image still
+# classified.
+mkdir -p "$work/odd/sub.pgm" && mkfifo "$work/odd/fifo.pgm" &&
+  cp "$images/1000-$truth.pgm" "$work/odd/real.pgm"
+timeout 60 "$classify" "$bundle" "$work/odd" > "$out" 2> "$err"
+status=$?
+expect "a folder with a FIFO .pgm ends, exit 1 (got $status)" test "$status" -eq 1
+expect "the FIFO is reported ($(head -c 300 "$err"))" says "fifo.pgm: not a regular file, not read" "$err"
+expect "the folder named sub.pgm is reported" says "sub.pgm: not a regular file, not read" "$err"
+expect "the real image beside them is classified" says "real.pgm: " "$out"
 python3 -c "
 import sys
 open(sys.argv[1], 'w').write('\n'.join(' '.join(['0.1'] * 8) for _ in range(10)) + '\n')" "$work/labels8.txt"

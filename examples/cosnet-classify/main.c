@@ -26,9 +26,11 @@ static void print_help(FILE *out)
             "runner-up with its cosine. No label is read.\n"
             "\n"
             "IMAGE is a grayscale PGM (P2 or P5)%s file, or a folder: every\n"
-            ".pgm%s file in it, in name order. An image of another size is\n"
-            "resized to the model's input with an area filter. The models\n"
-            "expect a light figure on a dark background, as in MNIST.\n"
+            ".pgm%s file in it, in name order (regular files only: a\n"
+            "FIFO or a folder so named is reported, not read). An image of\n"
+            "another size is resized to the model's input with an area\n"
+            "filter. The models expect a light figure on a dark background,\n"
+            "as in MNIST.\n"
             "\n"
             "Options:\n"
             "  --invert     use 1 - pixel: for dark drawings on a light "
@@ -139,7 +141,20 @@ static int classify_folder(const context *c, const char *folder)
     if (names)
         qsort(names, count, sizeof *names, compare_names);
     for (size_t i = 0; i < count; i++) {
-        failed |= classify_file(c, names[i]);
+        /* Only regular files (links followed): a FIFO named x.pgm would
+         * block the read forever, a folder cannot be an image. A name
+         * given on the command line is read whatever it is (/dev/stdin). */
+        struct stat info;
+        if (stat(names[i], &info) != 0) {
+            fprintf(stderr, PROGRAM ": %s: %s\n", names[i], strerror(errno));
+            failed = 1;
+        } else if (!S_ISREG(info.st_mode)) {
+            fprintf(stderr, PROGRAM ": %s: not a regular file, not read\n",
+                    names[i]);
+            failed = 1;
+        } else {
+            failed |= classify_file(c, names[i]);
+        }
         free(names[i]);
     }
     free(names);
