@@ -234,8 +234,9 @@ struct run_state {
     /* What the workers do next. */
     enum { TASK_GRADIENTS, TASK_TAIL, TASK_STEP, TASK_VALIDATE } task;
     /* Workers 1 .. threads - 1 run on threads started once per run and
-     * woken for every task (a batch has two): starting threads per task
-     * cost tens of microseconds each, a few percent of a run. */
+     * woken for every task (a batch has two, three with a dense tail):
+     * starting threads per task cost tens of microseconds each, a few
+     * percent of a run. */
     pthread_mutex_t lock;
     pthread_cond_t task_ready, task_done;
     unsigned long task_number; /* tasks handed out so far */
