@@ -179,6 +179,26 @@ bad "PGM magic number run into the width" "no blank after the magic number P5" "
 printf 'P2\n2 2\n255\n0 0 0 4# end\n' > "$work/comment-end.pgm"
 "$classify" "$bundle" "$work/comment-end.pgm" > "$out" 2> "$err"
 expect "text PGM whose last pixel is followed by a comment is read (exit $?, $(head -c 200 "$err"))" says "comment-end.pgm: " "$out"
+# More than 2^25 pixels in all, though each side is allowed: refused before
+# anything is decoded (a 260 KB PNG of 16384 x 16384 zeros used to take
+# 1.3 GB).
+printf 'P5\n8192 8192\n255\n' > "$work/many.pgm"
+bad "PGM of too many pixels" "8192x8192 pixels, more than 33554432 in all" "$classify" "$bundle" "$work/many.pgm"
+if "$classify" --help | grep -q PNG; then
+  python3 - "$work/bomb.png" <<'PY'
+import struct, sys, zlib
+def chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data +
+            struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+side = 8192
+rows = zlib.compressobj(9)
+body = b"".join(rows.compress(b"\0" * (side + 1)) for _ in range(side)) + rows.flush()
+open(sys.argv[1], "wb").write(
+    b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)) +
+    chunk(b"IDAT", body) + chunk(b"IEND", b""))
+PY
+  bad "PNG of too many pixels" "8192x8192 pixels, more than 33554432 in all" "$classify" "$bundle" "$work/bomb.png"
+fi
 printf 'P5\n0 28\n255\n' > "$work/empty.pgm"
 bad "zero-size image" "zero-size image" "$classify" "$bundle" "$work/empty.pgm"
 mkdir "$work/no-images" && touch "$work/no-images/readme.txt"

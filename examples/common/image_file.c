@@ -101,6 +101,10 @@ static int read_pgm(const unsigned char *data, size_t size, const char *name,
     if (maxval == 0)
         return fail(message, message_size, "%s: PGM maxval 0", name);
     const size_t count = (size_t)rows * columns;
+    if (count > IMAGE_MAX_PIXELS)
+        return fail(message, message_size,
+                    "%s: %lux%lu pixels, more than %zu in all", name, columns,
+                    rows, IMAGE_MAX_PIXELS);
     const size_t sample = maxval > 255 ? 2 : 1;
     if (!binary && count > size - c.at)
         /* Every text pixel takes at least one digit: a header that promises
@@ -185,6 +189,12 @@ static int read_png(const unsigned char *data, size_t size, const char *name,
         return fail(message, message_size,
                     "%s: %ux%u pixels, larger than %d a side", name,
                     (unsigned)png.width, (unsigned)png.height, IMAGE_MAX_SIDE);
+    }
+    if ((size_t)png.width * png.height > IMAGE_MAX_PIXELS) {
+        png_image_free(&png);
+        return fail(
+            message, message_size, "%s: %ux%u pixels, more than %zu in all",
+            name, (unsigned)png.width, (unsigned)png.height, IMAGE_MAX_PIXELS);
     }
     /* 8-bit gray; libpng composites alpha over the background (white). */
     png.format = PNG_FORMAT_GRAY;

@@ -12,8 +12,12 @@
 extern "C" {
 #endif
 
-/* Larger images are refused (a side above this). */
+/* Larger images are refused: a side above IMAGE_MAX_SIDE, or more than
+ * IMAGE_MAX_PIXELS pixels in all (2^25, 33.5 megapixels: 160 MB while
+ * read; a PNG of 260 KB can decompress to 16384 x 16384 and would take
+ * 1.3 GB). */
 #define IMAGE_MAX_SIDE 16384
+#define IMAGE_MAX_PIXELS ((size_t)1 << 25)
 
 /* An image as gray levels in [0, 1], row-major; 0 is black. */
 typedef struct gray_image {

@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (image.rows == 0 || image.columns == 0 || image.rows > IMAGE_MAX_SIDE ||
-        image.columns > IMAGE_MAX_SIDE)
+        image.columns > IMAGE_MAX_SIDE ||
+        image.rows * image.columns > IMAGE_MAX_PIXELS)
         fuzz_fail("an image of an impossible size", COSNET_OK);
     for (size_t i = 0; i < image.rows * image.columns; i++)
         if (!(image.pixels[i] >= 0.0f && image.pixels[i] <= 1.0f))
