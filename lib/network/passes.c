@@ -138,7 +138,8 @@ struct network_workspace {
      * those same group buffers, and keeps each dense layer's output
      * gradient here (dense_tail_group x out_size): the tail's weight
      * gradients are then taken once per group, chunk sums added in order
-     * (dense_backward_weights_segments), not once per chunk. */
+     * (dense_backward_weights_summed), not once per chunk. A deferred
+     * pass points these at the caller's buffers while it runs. */
     float *dense_tail_gradient[ARCHITECTURE_MAX_LAYERS];
     size_t tail_parameters; /* where the tail's parameters start */
     int tail_by_groups;     /* network_set_tail_by_groups */
@@ -798,7 +799,7 @@ static float loss_gradient(network_workspace *ws, const float *parameters,
     const int last = arch->layer_count - 1;
     const int deferred = tail_inputs != NULL;
     const int by_groups =
-        deferred || (ws->tail_by_groups && ws->dense_tail_gradient[last]);
+        deferred || (ws->tail_by_groups && network_dense_tail(ws) <= last);
     const int tail = by_groups ? ws->dense_tail : arch->layer_count;
     const size_t group = by_groups && !deferred ? ws->dense_tail_group : n;
     const size_t shared =
@@ -849,13 +850,14 @@ static float loss_gradient(network_workspace *ws, const float *parameters,
                 for (size_t p = 0; p < shared; p++)
                     gradient[p] += ws->chunk_gradient[p];
         }
-        if (deferred)
+        if (deferred || !by_groups)
             continue;
-        /* Each chunk one piece of one segment. */
-        size_t piece_segments[DENSE_TAIL_MAX_IMAGES + 1];
-        size_t segment_images[DENSE_TAIL_MAX_IMAGES + 1];
+        /* Each chunk one piece of one segment (a group holds at most
+         * DENSE_TAIL_MAX_IMAGES images). */
+        size_t piece_segments[DENSE_TAIL_MAX_IMAGES];
+        size_t segment_images[DENSE_TAIL_MAX_IMAGES];
         dense_summation summation = {0, piece_segments, segment_images};
-        for (size_t slot = 0; by_groups && slot < members; slot += chunk) {
+        for (size_t slot = 0; slot < members; slot += chunk) {
             piece_segments[summation.pieces] = 1;
             segment_images[summation.pieces++] =
                 members - slot < chunk ? members - slot : chunk;
@@ -891,7 +893,7 @@ float network_loss_gradient_share(network_workspace *workspace,
 
 int network_dense_tail(const network_workspace *workspace)
 {
-    return workspace->dense_tail_gradient[workspace->arch.layer_count - 1]
+    return workspace->training && workspace->dense_tail_group
                ? workspace->dense_tail
                : workspace->arch.layer_count;
 }
