@@ -103,6 +103,31 @@ expect "cosnet-train --report/--svg: $(tail -3 "$work/report-check.txt" | tr '\n
 expect "the report has per-class accuracy" says "per class:" "$out"
 expect "the report has the confusion matrix" says "confusion matrix" "$out"
 
+# bench/seeds.sh: one line per seed, their mean, and the differences from
+# an earlier output; the mean is recomputed here from the seed lines.
+seeds=$here/../bench/seeds.sh
+small_run=(-- --data "$small" --arch "conv3x3 8 pad 1, relu, maxpool2x2, flatten, dense 25"
+  --epochs 1 --augment 0)
+"$seeds" "$(dirname "$(dirname "$train")")" --seeds 3-5 --jobs 2 "${small_run[@]}" \
+  > "$work/seeds.txt" 2> "$err"
+expect "bench/seeds.sh runs (exit $?: $(head -c 200 "$err"))" test ! -s "$err"
+expect "bench/seeds.sh: a line per seed" \
+  test "$(grep -cE '^seed +[345] +[0-9.]+% +\([0-9]+/500\)' "$work/seeds.txt")" -eq 3
+expect "bench/seeds.sh: the mean of its seed lines" python3 -c "
+import re, sys
+text = open(sys.argv[1]).read()
+seeds = [float(a) for a in re.findall(r'^seed +\d+ +([0-9.]+)%', text, re.M)]
+mean = float(re.search(r'^mean ([0-9.]+)% over 3 seeds', text, re.M)[1])
+sys.exit(0 if abs(mean - sum(seeds) / 3) < 0.001 else 1)" "$work/seeds.txt"
+"$seeds" "$(dirname "$(dirname "$train")")" --seeds 4-6 --against "$work/seeds.txt" \
+  "${small_run[@]}" > "$out" 2> "$err"
+expect "bench/seeds.sh --against: the same runs differ by nothing on seeds 4 and 5" \
+  says "+0.000 points +- 0.000 (standard error) over 2 common seeds" "$out"
+"$seeds" "$(dirname "$(dirname "$train")")" --seeds 5-4 > "$out" 2> "$err"
+status=$?
+expect "bench/seeds.sh --seeds 5-4 is a usage error (exit $status)" test "$status" -eq 2
+expect "bench/seeds.sh --seeds 5-4 says why" says "FIRST is after LAST" "$err"
+
 # cosnet-info describes the bundle (conv 8 x 9 + 8, dense 1568 x 25 + 25).
 if [ -n "$info" ]; then
   "$info" "$bundle" > "$out" 2> "$err"
