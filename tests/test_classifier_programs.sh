@@ -110,7 +110,9 @@ small_run=(-- --data "$small" --arch "conv3x3 8 pad 1, relu, maxpool2x2, flatten
   --epochs 1 --augment 0)
 "$seeds" "$(dirname "$(dirname "$train")")" --seeds 3-5 --jobs 2 "${small_run[@]}" \
   > "$work/seeds.txt" 2> "$err"
-expect "bench/seeds.sh runs (exit $?: $(head -c 200 "$err"))" test ! -s "$err"
+status=$?
+expect "bench/seeds.sh runs (exit $status: $(head -c 200 "$err"))" \
+  test "$status" -eq 0 -a ! -s "$err"
 expect "bench/seeds.sh: a line per seed" \
   test "$(grep -cE '^seed +[345] +[0-9.]+% +\([0-9]+/500\)' "$work/seeds.txt")" -eq 3
 expect "bench/seeds.sh: the mean of its seed lines" python3 -c "
