@@ -2,12 +2,12 @@
 # The honest classifier's race: cosnet-train against the same training and
 # test classification in PyTorch (bench/pytorch_classifier.py), on this
 # machine, one after the other, same data, label table, network, epochs,
-# batch size, shifts and schedule. PyTorch runs tuned as in bench/race.sh:
-# its allocator, the channels-last memory format and the trained model
-# passed through torch.jit.optimize_for_inference for the test (one model:
-# no worker processes; its own pool of nproc threads). Prints both
-# programs' training and evaluation times, the ratios, and both test
-# accuracies.
+# batch size, shifts, loss (the cosine loss) and schedule. PyTorch runs
+# tuned as in bench/race.sh: its allocator, the channels-last memory format
+# and the trained model passed through torch.jit.optimize_for_inference
+# for the test (one model: no worker processes; its own pool of nproc
+# threads). Prints both programs' training and evaluation times, the
+# ratios, and both test accuracies.
 #
 # Usage: bench/race-classifier.sh [BUILD_DIR] [--epochs N] [--arch NAME]
 #        (NAME: deep-classifier, the default, or classifier)
@@ -33,9 +33,9 @@ data_args=()
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "== cosnet-train --arch $arch --epochs $epochs (shifts only, as in PyTorch)"
+echo "== cosnet-train --arch $arch --epochs $epochs (shifts only and the cosine loss, as in PyTorch)"
 "$program" --quiet --threads 0 "${data_args[@]}" --arch "$arch" \
-  --epochs "$epochs" --rotate 0 --scale 0 --elastic 0 \
+  --epochs "$epochs" --rotate 0 --scale 0 --elastic 0 --softmax 0 \
   --json "$work/cosnet.json" > /dev/null
 echo "== PyTorch, tuned"
 MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 \

@@ -643,9 +643,15 @@ typedef enum cosnet_trainer_option {
      * (elastic distortion): displacements drawn uniformly in [-X, X]
      * pixels at a 5 x 5 grid of control points, interpolated bilinearly in
      * between. 0..8, default 0 (none). */
-    COSNET_TRAINER_ELASTIC = 11
+    COSNET_TRAINER_ELASTIC = 11,
+    /* The loss. 0 (default): SPEC's cosine loss, (1/B) sum (1 - cos(f(x),
+     * v_y)). s in (0, 100]: the softmax cross-entropy of the cosines to
+     * every label vector scaled by s, (1/B) sum -log(exp(s cos(f(x), v_y))
+     * / sum_k exp(s cos(f(x), v_k))), which also pushes f(x) away from the
+     * other classes' vectors (docs/honest-classifier.md measures it). */
+    COSNET_TRAINER_SOFTMAX_SCALE = 12
 } cosnet_trainer_option;
-#define COSNET_TRAINER_OPTION_COUNT 12
+#define COSNET_TRAINER_OPTION_COUNT 13
 
 /* Called after every batch (epoch_finished 0: images_done of images_total
  * trained in this 1-based epoch, loss = the batch's) and after every epoch
@@ -680,8 +686,9 @@ COSNET_API cosnet_status cosnet_trainer_set_progress(
 
 /* Trains `model` in place on every image of `dataset` but the validation
  * ones: image x of class y gets target v_y; loss (1/B) sum (1 - cos(f(x),
- * v_y)); AdamW (betas 0.9/0.999, eps 1e-8) with the scheduled rate. The
- * model must take the dataset's image size and output the label
+ * v_y)), or with COSNET_TRAINER_SOFTMAX_SCALE the softmax loss over every
+ * vector of `labels`; AdamW (betas 0.9/0.999, eps 1e-8) with the scheduled
+ * rate. The model must take the dataset's image size and output the label
  * dimension; labels needs at least the dataset's class_count vectors.
  * On failure the model holds the weights after the last completed step (a
  * step that made a weight non-finite is undone); a run that fails before

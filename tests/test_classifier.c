@@ -336,6 +336,24 @@ static void test_trainer_options(void **state)
                      COSNET_ERROR_OUT_OF_RANGE);
     assert_int_equal(cosnet_trainer_set(trainer, COSNET_TRAINER_ELASTIC, -1),
                      COSNET_ERROR_OUT_OF_RANGE);
+    assert_int_equal(
+        cosnet_trainer_get(trainer, COSNET_TRAINER_SOFTMAX_SCALE, &value),
+        COSNET_OK);
+    assert_true(value == 0); /* the cosine loss */
+    assert_int_equal(
+        cosnet_trainer_set(trainer, COSNET_TRAINER_SOFTMAX_SCALE, 100.5),
+        COSNET_ERROR_OUT_OF_RANGE);
+    assert_non_null(strstr(cosnet_last_error(), "softmax scale"));
+    assert_int_equal(
+        cosnet_trainer_set(trainer, COSNET_TRAINER_SOFTMAX_SCALE, -1),
+        COSNET_ERROR_OUT_OF_RANGE);
+    assert_int_equal(
+        cosnet_trainer_set(trainer, COSNET_TRAINER_SOFTMAX_SCALE, 100),
+        COSNET_OK);
+    assert_int_equal(
+        cosnet_trainer_get(trainer, COSNET_TRAINER_SOFTMAX_SCALE, &value),
+        COSNET_OK);
+    assert_true(value == 100);
     assert_int_equal(cosnet_trainer_set(trainer, (cosnet_trainer_option)99, 1),
                      COSNET_ERROR_INVALID_ARGUMENT);
     assert_int_equal(cosnet_trainer_get(trainer, COSNET_TRAINER_EPOCHS, NULL),
@@ -458,6 +476,78 @@ static void test_trainer_threads_invariant(void **state)
         free(results[i]);
     cosnet_labels_free(labels);
     cosnet_dataset_free(train);
+}
+
+/* The softmax loss of scaled cosines: it learns, the model does not
+ * depend on the thread count, it is another model than the cosine loss's,
+ * and label vectors beyond the dataset's classes take part. */
+static void test_trainer_softmax(void **state)
+{
+    (void)state;
+    cosnet_dataset *train = make_dataset("train", 600, 5);
+    cosnet_dataset *test = make_dataset("test", 200, 6);
+    cosnet_labels *labels = new_labels();
+    float *results[3];
+    size_t n = 0;
+    for (int run = 0; run < 3; run++) {
+        cosnet_model *model = new_model(9);
+        /* Runs 0 and 1: softmax on 1 and 3 threads; run 2: cosine loss. */
+        cosnet_trainer *trainer = new_trainer(run == 1 ? 3 : 1);
+        if (run < 2)
+            assert_int_equal(
+                cosnet_trainer_set(trainer, COSNET_TRAINER_SOFTMAX_SCALE, 16),
+                COSNET_OK);
+        assert_int_equal(cosnet_trainer_run(trainer, model, labels, train),
+                         COSNET_OK);
+        if (run != 1) {
+            const double after = accuracy(model, labels, test);
+            print_message("  %s: accuracy %.3f; loss %.4f -> %.4f\n",
+                          run == 0 ? "softmax 16" : "cosine loss", after,
+                          cosnet_trainer_epoch_loss(trainer, 1),
+                          cosnet_trainer_epoch_loss(trainer, 4));
+            assert_true(after >= 0.9);
+            assert_true(cosnet_trainer_epoch_loss(trainer, 4) <
+                        cosnet_trainer_epoch_loss(trainer, 1));
+        }
+        n = cosnet_model_parameter_count(model);
+        results[run] = malloc(n * sizeof(float));
+        assert_int_equal(cosnet_model_get_parameters(model, results[run], n),
+                         COSNET_OK);
+        cosnet_trainer_free(trainer);
+        cosnet_model_free(model);
+    }
+    assert_memory_equal(results[0], results[1], n * sizeof(float));
+    assert_memory_not_equal(results[0], results[2], n * sizeof(float));
+
+    /* Six label vectors for four classes: the two extra ones are wrong
+     * answers the loss pushes away from, so the model changes. */
+    float values[6 * DIMS] = {0};
+    for (int k = 0; k < CLASSES; k++)
+        values[k * DIMS + k] = 1.0f;
+    values[4 * DIMS + 0] = values[4 * DIMS + 1] = 1.0f;
+    values[5 * DIMS + 2] = values[5 * DIMS + 3] = 1.0f;
+    cosnet_labels *more = NULL;
+    assert_int_equal(cosnet_labels_create(6, DIMS, values, &more), COSNET_OK);
+    cosnet_model *model = new_model(9);
+    cosnet_trainer *trainer = new_trainer(1);
+    assert_int_equal(
+        cosnet_trainer_set(trainer, COSNET_TRAINER_SOFTMAX_SCALE, 16),
+        COSNET_OK);
+    assert_int_equal(cosnet_trainer_run(trainer, model, more, train),
+                     COSNET_OK);
+    float *extra = malloc(n * sizeof(float));
+    assert_int_equal(cosnet_model_get_parameters(model, extra, n), COSNET_OK);
+    assert_memory_not_equal(results[0], extra, n * sizeof(float));
+    assert_true(accuracy(model, more, test) >= 0.9);
+    free(extra);
+    cosnet_trainer_free(trainer);
+    cosnet_model_free(model);
+    cosnet_labels_free(more);
+    for (int i = 0; i < 3; i++)
+        free(results[i]);
+    cosnet_labels_free(labels);
+    cosnet_dataset_free(train);
+    cosnet_dataset_free(test);
 }
 
 static void test_trainer_rejects(void **state)
@@ -885,6 +975,7 @@ int main(void)
         cmocka_unit_test(test_trainer_options),
         cmocka_unit_test(test_trainer_learns),
         cmocka_unit_test(test_trainer_threads_invariant),
+        cmocka_unit_test(test_trainer_softmax),
         cmocka_unit_test(test_trainer_rejects),
         cmocka_unit_test(test_trainer_undoes_a_non_finite_gradient),
         cmocka_unit_test(test_trainer_thread_failure),

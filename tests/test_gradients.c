@@ -8,7 +8,9 @@
  * the active one), on a random subset of each stage's weights and all of
  * its biases. The kernels' own backward functions are checked the same way
  * one by one: conv backward-input and backward-weights, pool backward with
- * and without the ReLU mask, and the cosine loss, clamped branch included.
+ * and without the ReLU mask, and the cosine loss and the softmax loss of
+ * scaled cosines, clamped branches included; layer lists are checked with
+ * either loss.
  *
  * Kinks. ReLU and max-pool make the loss piecewise smooth; a difference
  * across a kink measures nothing. Two stated rules keep away from them:
@@ -49,6 +51,7 @@
 #include "common/rng.h"
 #include "kernels/conv_driver.h"
 #include "kernels/kernels.h"
+#include "kernels/softmax_cosine.h"
 #include "network/architecture.h"
 #include "network/layer_text.h"
 #include "network/passes.h"
@@ -185,6 +188,24 @@ static double reference_cosine(const double *a, const float *b, size_t dims)
     }
     const double eps = 1e-6;
     return dot / sqrt(fmax(aa * bb, eps * eps));
+}
+
+/* -log softmax(scale cos(a, v_k))_own over label_count vectors, in
+ * double. */
+static double reference_softmax_loss(const double *a, const float *labels,
+                                     size_t label_count, size_t own,
+                                     double scale, size_t dims)
+{
+    double top = -INFINITY, z[64];
+    assert_true(label_count <= 64);
+    for (size_t k = 0; k < label_count; k++) {
+        z[k] = scale * reference_cosine(a, labels + k * dims, dims);
+        top = fmax(top, z[k]);
+    }
+    double sum = 0;
+    for (size_t k = 0; k < label_count; k++)
+        sum += exp(z[k] - top);
+    return log(sum) - (z[own] - top);
 }
 
 /* L = (1/n) sum_i (1 - cos(f(x_i), t_i)); patterns: n x WINDOWS. */
@@ -928,6 +949,15 @@ static void pattern_push(pattern *p, int value)
 #define LIST_DROPOUT_SEED 5
 
 /* The loss (1/n) sum (1 - cos(f(x_i), t_i)) in double. */
+/* When scale > 0, list_loss and check_layer_list use the softmax loss of
+ * scaled cosines against these label vectors instead of the cosine loss. */
+static struct {
+    double scale;
+    const float *labels;
+    size_t label_count;
+    const uint32_t *classes;
+} list_softmax;
+
 static double list_loss(const architecture_description *arch,
                         const double *parameters, const float *images, size_t n,
                         const float *targets, pattern *record)
@@ -1015,6 +1045,14 @@ static double list_loss(const architecture_description *arch,
             double *swap = a;
             a = b, b = swap;
         }
+        if (list_softmax.scale > 0) {
+            loss += reference_softmax_loss(
+                        a, list_softmax.labels, list_softmax.label_count,
+                        list_softmax.classes[i], list_softmax.scale,
+                        arch->output_dims) /
+                    (double)n;
+            continue;
+        }
         const float *t = targets + i * arch->output_dims;
         double dot = 0, aa = 0, tt = 0;
         for (size_t d = 0; d < arch->output_dims; d++) {
@@ -1062,9 +1100,11 @@ static int pattern_difference(const architecture_description *arch, double *p,
 }
 
 /* Checks `per_layer` sampled weights and every bias (up to `per_layer`)
- * of every parameterised layer of `text` on n images. */
+ * of every parameterised layer of `text` on n images, with the cosine loss
+ * (softmax_scale 0) or the softmax loss of cosines scaled by softmax_scale
+ * against 5 random label vectors. */
 static void check_layer_list(const char *text, int channels, int side, size_t n,
-                             int per_layer)
+                             int per_layer, double softmax_scale)
 {
     cosnet_model *model = NULL;
     assert_int_equal(cosnet_model_create_layers(text, (size_t)channels,
@@ -1108,6 +1148,19 @@ static void check_layer_list(const char *text, int channels, int side, size_t n,
         images[k] = (float)random_uniform(&g);
     for (size_t k = 0; k < n * arch.output_dims; k++)
         targets[k] = (float)uniform(&g, 0.0, 1.0);
+    enum { LABELS = 5 };
+    float *labels = malloc(LABELS * arch.output_dims * sizeof *labels);
+    uint32_t *classes = malloc(n * sizeof *classes);
+    assert_non_null(labels);
+    assert_non_null(classes);
+    for (size_t k = 0; k < LABELS * arch.output_dims; k++)
+        labels[k] = (float)uniform(&g, -0.2, 1.0);
+    for (size_t i = 0; i < n; i++)
+        classes[i] = (uint32_t)random_below(&g, LABELS);
+    list_softmax.scale = softmax_scale;
+    list_softmax.labels = labels;
+    list_softmax.label_count = LABELS;
+    list_softmax.classes = classes;
     pattern base = {NULL, 0, 0};
     const double loss = list_loss(&arch, p, images, n, targets, &base);
 
@@ -1160,14 +1213,17 @@ static void check_layer_list(const char *text, int channels, int side, size_t n,
             network_workspace_create(&arch, tables[v], 1, &workspace),
             COSNET_OK);
         network_set_dropout_seed(workspace, LIST_DROPOUT_SEED);
+        network_set_softmax_loss(workspace, (float)softmax_scale, labels,
+                                 LABELS, classes);
         float library_loss =
             network_loss_gradient(workspace, parameters, images, n, targets,
                                   arch.output_dims, gradient, NULL);
         network_workspace_free(workspace);
         assert_true(fabs(library_loss - loss) <= 1e-5 * fabs(loss) + 1e-6);
         char what[96];
-        snprintf(what, sizeof what, "list of %d layers, %zu sampled",
-                 arch.layer_count, sampled);
+        snprintf(what, sizeof what, "list of %d layers, %zu sampled%s",
+                 arch.layer_count, sampled,
+                 softmax_scale > 0 ? ", softmax" : "");
         comparison c = {what, scale, 0, 0, 0};
         for (size_t i = 0; i < kept; i++)
             compare(&c, tables[v]->name, coordinates[i],
@@ -1175,9 +1231,12 @@ static void check_layer_list(const char *text, int channels, int side, size_t n,
         report(&c, tables[v]->name);
         (void)layer_of;
     }
+    list_softmax.scale = 0;
     free(base.bits);
     free(images);
     free(targets);
+    free(labels);
+    free(classes);
     free(parameters);
     free(p);
     free(gradient);
@@ -1215,36 +1274,44 @@ static void test_dropout_masks(void **state)
     free(again);
 }
 
+/* Layer lists checked with both losses. */
+#define LIST_DENSE_HEAD                                                        \
+    "conv3x3 3 pad 1, relu, maxpool2x2, flatten, dense 6, relu, dense 5"
+#define LIST_CONVS_WITHOUT_POOL                                                \
+    "conv3x3 4 pad 0, relu, conv3x3 3 pad 2, maxpool2x2, dense 7, relu, "      \
+    "dense 4"
+#define LIST_DEEP_CLASSIFIER                                                   \
+    "conv3x3 16 pad 1, relu, maxpool2x2, conv3x3 32 pad 1, relu, conv3x3 32 "  \
+    "pad 1, relu, maxpool2x2, flatten, dense 128, relu, dense 25"
+
 static void test_layer_list_gradients(void **state)
 {
     (void)state;
     /* A dense head after a conv and a pool. */
-    check_layer_list("conv3x3 3 pad 1, relu, maxpool2x2, flatten, dense 6, "
-                     "relu, dense 5",
-                     1, 8, 3, 16);
+    check_layer_list(LIST_DENSE_HEAD, 1, 8, 3, 16, 0);
     /* Convolutions without pools between them (the ReLU derivative on a
      * kept output), no ReLU before a pool, two input channels, pad 0. */
-    check_layer_list("conv3x3 4 pad 0, relu, conv3x3 3 pad 2, maxpool2x2, "
-                     "dense 7, relu, dense 4",
-                     2, 9, 3, 16);
+    check_layer_list(LIST_CONVS_WITHOUT_POOL, 2, 9, 3, 16, 0);
     /* Dropout after a pool (spatial) and inside the dense head, on more
      * images than one chunk holds: the masks follow the image, not the
      * chunk. */
     check_layer_list("conv3x3 3 pad 1, relu, maxpool2x2, dropout 0.25, "
                      "flatten, dense 6, relu, dropout 0.5, dense 5",
-                     1, 8, 20, 16);
+                     1, 8, 20, 16, 0);
     /* Dense layers only. */
     check_layer_list("flatten, dense 9, relu, dense 6, relu, dense 3", 1, 5, 4,
-                     16);
+                     16, 0);
     /* The built-in classifier's own list, a few coordinates of each layer. */
     check_layer_list("conv3x3 16 pad 1, relu, maxpool2x2, conv3x3 32 pad 1, "
                      "relu, maxpool2x2, flatten, dense 128, relu, dense 25",
-                     1, 28, 1, 4);
+                     1, 28, 1, 4, 0);
     /* The deep classifier's (a convolution straight after another). */
-    check_layer_list("conv3x3 16 pad 1, relu, maxpool2x2, conv3x3 32 pad 1, "
-                     "relu, conv3x3 32 pad 1, relu, maxpool2x2, flatten, "
-                     "dense 128, relu, dense 25",
-                     1, 28, 1, 4);
+    check_layer_list(LIST_DEEP_CLASSIFIER, 1, 28, 1, 4, 0);
+    /* The softmax loss of scaled cosines through the same networks, at the
+     * scale cosnet-train uses and a mild one. */
+    check_layer_list(LIST_DENSE_HEAD, 1, 8, 3, 16, 16);
+    check_layer_list(LIST_CONVS_WITHOUT_POOL, 2, 9, 3, 16, 2);
+    check_layer_list(LIST_DEEP_CLASSIFIER, 1, 28, 2, 4, 16);
 }
 
 /* ---- Single kernels ----------------------------------------------------- */
@@ -1589,6 +1656,90 @@ static void test_cosine_loss_gradient(void **state)
                     1e-5 * fabs(b[i] / 1e-6 / COUNT));
 }
 
+/* The softmax loss of scaled cosines (kernels/softmax_cosine.h) against
+ * central differences of its double-precision definition: random outputs,
+ * label vectors and classes at several scales, and the clamped branch. */
+static void check_softmax(const char *what, const float *a, const float *labels,
+                          const uint32_t *classes, double scale, double step)
+{
+    enum { COUNT = 3, LABELS = 7 };
+    double ad[COUNT * OUTPUTS], fd[COUNT * OUTPUTS], largest = 0;
+    for (size_t i = 0; i < COUNT * OUTPUTS; i++)
+        ad[i] = a[i];
+    double loss = 0;
+    for (size_t i = 0; i < COUNT; i++)
+        loss += reference_softmax_loss(ad + i * OUTPUTS, labels, LABELS,
+                                       classes[i], scale, OUTPUTS) /
+                COUNT;
+    for (size_t i = 0; i < COUNT * OUTPUTS; i++) {
+        const size_t row = i / OUTPUTS;
+        const double saved = ad[i];
+        ad[i] = saved + step;
+        const double up = reference_softmax_loss(
+            ad + row * OUTPUTS, labels, LABELS, classes[row], scale, OUTPUTS);
+        ad[i] = saved - step;
+        const double down = reference_softmax_loss(
+            ad + row * OUTPUTS, labels, LABELS, classes[row], scale, OUTPUTS);
+        ad[i] = saved;
+        fd[i] = (up - down) / (2 * step) / COUNT;
+        largest = fmax(largest, fabs(fd[i]));
+    }
+    float grad[COUNT * OUTPUTS];
+    const float library_loss = softmax_cosine_loss(
+        COUNT, OUTPUTS, a, labels, LABELS, classes, (float)scale, grad);
+    if (!(fabs(library_loss - loss) <= 1e-5 * fabs(loss) + 1e-6))
+        fail_msg("%s: loss %.9g, reference %.9g", what, library_loss, loss);
+    /* Without a gradient buffer the loss is the same. */
+    assert_true(softmax_cosine_loss(COUNT, OUTPUTS, a, labels, LABELS, classes,
+                                    (float)scale, NULL) == library_loss);
+    comparison c = {what, largest, 0, 0, 0};
+    for (size_t i = 0; i < COUNT * OUTPUTS; i++)
+        compare(&c, "scalar", i, grad[i], fd[i], largest);
+    report(&c, "scalar");
+}
+
+static void test_softmax_loss_gradient(void **state)
+{
+    (void)state;
+    enum { COUNT = 3, LABELS = 7 };
+    random_generator g;
+    random_seed(&g, 401);
+    float a[COUNT * OUTPUTS], tiny[COUNT * OUTPUTS], labels[LABELS * OUTPUTS];
+    uint32_t classes[COUNT] = {0, 6, 3};
+    for (size_t i = 0; i < COUNT * OUTPUTS; i++) {
+        a[i] = (float)uniform(&g, -0.2, 1);
+        tiny[i] = (float)uniform(&g, -3e-8, 3e-8);
+    }
+    for (size_t i = 0; i < LABELS * OUTPUTS; i++)
+        labels[i] = (float)uniform(&g, 0, 1);
+    check_softmax("softmax loss, scale 1", a, labels, classes, 1, STEP);
+    check_softmax("softmax loss, scale 16", a, labels, classes, 16, STEP);
+    check_softmax("softmax loss, scale 100", a, labels, classes, 100, 1e-4);
+    /* |tiny| < 2e-7 and |v| < 5 keep every cosine clamped at a step of
+     * 1e-9 (dcos/da = v / eps there). */
+    check_softmax("softmax loss, clamped branch", tiny, labels, classes, 16,
+                  1e-9);
+    /* An output on its own label vector, far from the others at a large
+     * scale: a loss near 0 and a finite gradient, no overflow. */
+    float own[OUTPUTS], grad[OUTPUTS];
+    float apart[2 * OUTPUTS] = {0};
+    apart[0] = 1.0f;
+    apart[OUTPUTS + 1] = 1.0f;
+    for (size_t d = 0; d < OUTPUTS; d++)
+        own[d] = apart[d] * 1e3f;
+    const uint32_t first = 0;
+    const float loss =
+        softmax_cosine_loss(1, OUTPUTS, own, apart, 2, &first, 100.0f, grad);
+    assert_true(loss >= 0.0f && loss < 1e-30f);
+    for (size_t d = 0; d < OUTPUTS; d++)
+        assert_true(isfinite(grad[d]));
+    /* The other class: loss = scale * (1 - 0) + log(1 + e^-100) = 100. */
+    const uint32_t second = 1;
+    assert_true(fabsf(softmax_cosine_loss(1, OUTPUTS, own, apart, 2, &second,
+                                          100.0f, NULL) -
+                      100.0f) < 1e-4f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1602,6 +1753,7 @@ int main(void)
         cmocka_unit_test(test_conv_backward),
         cmocka_unit_test(test_pool_backward),
         cmocka_unit_test(test_cosine_loss_gradient),
+        cmocka_unit_test(test_softmax_loss_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

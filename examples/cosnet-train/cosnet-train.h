@@ -33,6 +33,7 @@ typedef struct options {
     double learning_rate, weight_decay, warmup;
     double rotate, scale; /* augmentation: degrees, scale change */
     double elastic;       /* augmentation: elastic displacement, pixels */
+    double softmax;       /* the softmax loss's scale; 0: the cosine loss */
     int rotate_given, scale_given, elastic_given;
     unsigned shift;
     const char *save_path, *json_path;

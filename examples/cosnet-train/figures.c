@@ -69,6 +69,12 @@ static void describe_run(report_data *data, const run_result *r)
                           "shifts up to %u px, rotations up to %g degrees, "
                           "scaling up to %g, elastic up to %g px",
                           o->shift, o->rotate, o->scale, o->elastic);
+    if (o->softmax > 0)
+        report_config_add(data, "loss",
+                          "softmax of %g x the cosines to every label vector",
+                          o->softmax);
+    else
+        report_config_add(data, "loss", "1 - cos(f(x), v_y)");
     report_config_add(data, "validation images", "%zu", o->validation);
     report_config_add(data, "seed", "%llu", (unsigned long long)o->seed);
     report_config_add(data, "time: load", "%.2f s", r->load_seconds);
@@ -94,6 +100,7 @@ static int report_run(report_data *data, float *loss, double *validation,
     }
     data->loss = loss;
     data->epochs = epochs;
+    data->loss_name = opt->softmax > 0 ? "softmax cross-entropy" : "1 - cos";
     data->validation_accuracy = opt->validation > 0 ? validation : NULL;
     report_collect_evaluation(data, NULL, r->test);
     data->image_rows = (unsigned)cosnet_dataset_rows(test);

@@ -71,6 +71,11 @@ static void print_help(FILE *out)
         "                     field moving pixels by up to X (default "
         "2 for mnist,\n"
         "                     0 for fashion)\n"
+        "  --softmax S        the loss: 0 = 1 - cos(f(x), v_y); S > 0 = the "
+        "softmax\n"
+        "                     cross-entropy of S times the cosines to every "
+        "label\n"
+        "                     vector, at most 100 (default 16)\n"
         "  --validation N     hold out N training images and report their "
         "accuracy\n"
         "                     after every epoch (default 0)\n"
@@ -138,6 +143,7 @@ enum {
     ROTATE,
     SCALE,
     ELASTIC,
+    SOFTMAX,
     AUGMENT,
     VALIDATION,
     SEED,
@@ -154,13 +160,15 @@ enum {
 };
 
 static const char *const names[OPTION_COUNT] = {
-    "--dataset",      "--data",    "--arch",       "--labels",
-    "--label-seed",   "--epochs",  "--batch-size", "--lr",
-    "--weight-decay", "--warmup",  "--rotate",     "--scale",
-    "--elastic",      "--augment", "--validation", "--seed",
-    "--threads",      "--save",    "--json",       "--report",
-    "--svg",          "--quiet",   "--help",       "-h",
-    "--version"};
+    "--dataset",    "--data",       "--arch",
+    "--labels",     "--label-seed", "--epochs",
+    "--batch-size", "--lr",         "--weight-decay",
+    "--warmup",     "--rotate",     "--scale",
+    "--elastic",    "--softmax",    "--augment",
+    "--validation", "--seed",       "--threads",
+    "--save",       "--json",       "--report",
+    "--svg",        "--quiet",      "--help",
+    "-h",           "--version"};
 
 /* One option with its value; 0 or the exit status. */
 static int take(int which, const char *value, options *opt)
@@ -200,12 +208,14 @@ static int take(int which, const char *value, options *opt)
     case WARMUP:
     case ROTATE:
     case SCALE:
-    case ELASTIC: {
+    case ELASTIC:
+    case SOFTMAX: {
         double real;
         const double most = which == WARMUP    ? 1
                             : which == ROTATE  ? 45
                             : which == SCALE   ? 0.5
                             : which == ELASTIC ? 8
+                            : which == SOFTMAX ? 100
                                                : 1e3;
         if (!parse_real(value, &real) || real > most)
             return usage_error("%s must be a number in [0, %g], not '%s'", name,
@@ -215,6 +225,7 @@ static int take(int which, const char *value, options *opt)
           : which == WARMUP       ? &opt->warmup
           : which == ROTATE       ? &opt->rotate
           : which == SCALE        ? &opt->scale
+          : which == SOFTMAX      ? &opt->softmax
                                   : &opt->elastic) = real;
         opt->rotate_given |= which == ROTATE;
         opt->scale_given |= which == SCALE;
@@ -260,6 +271,7 @@ int parse_options(int argc, char **argv, options *opt, int *done)
     opt->rotate = 10;
     opt->scale = 0.1;
     opt->elastic = 2;
+    opt->softmax = 16;
     int help = 0, version = 0;
     for (int i = 1; i < argc; i++) {
         const char *argument = argv[i];

@@ -40,6 +40,12 @@ void print_report(FILE *out, const run_result *r)
             o->epochs, o->batch_size, o->learning_rate, o->weight_decay,
             o->warmup, o->shift, o->rotate, o->scale, o->elastic,
             (unsigned long long)o->seed);
+    if (o->softmax > 0)
+        fprintf(out,
+                "loss: softmax of %g x the cosines to every label vector\n",
+                o->softmax);
+    else
+        fprintf(out, "loss: 1 - cos(f(x), v_y)\n");
     const unsigned epochs = cosnet_trainer_epochs_done(r->trainer);
     fprintf(out, "epoch loss:");
     for (unsigned e = 1; e <= epochs; e++)
@@ -143,11 +149,12 @@ char *json_report(const run_result *r)
         ",\n  \"parameters\": %zu,\n  \"epochs\": %u,\n  \"batch_size\": "
         "%zu,\n  \"learning_rate\": %.17g,\n  \"weight_decay\": %.17g,\n  "
         "\"warmup\": %.17g,\n  \"shift\": %u,\n  \"rotate\": %.17g,\n  "
-        "\"scale\": %.17g,\n  \"elastic\": %.17g,\n  \"validation\": %zu,\n  "
-        "\"seed\": %llu,\n",
+        "\"scale\": %.17g,\n  \"elastic\": %.17g,\n  \"softmax\": %.17g,\n  "
+        "\"validation\": %zu,\n  \"seed\": %llu,\n",
         cosnet_model_parameter_count(r->model), o->epochs, o->batch_size,
         o->learning_rate, o->weight_decay, o->warmup, o->shift, o->rotate,
-        o->scale, o->elastic, o->validation, (unsigned long long)o->seed);
+        o->scale, o->elastic, o->softmax, o->validation,
+        (unsigned long long)o->seed);
     const unsigned epochs = cosnet_trainer_epochs_done(r->trainer);
     add(&t, "  \"loss_history\": [");
     for (unsigned e = 1; e <= epochs; e++)

@@ -63,6 +63,9 @@ typedef struct report_data {
      * epochs 0: no training (models loaded), the loss figure says so. */
     const float *loss;
     unsigned epochs;
+    /* What a loss value is, for the figure's axis, e.g. "1 - cos"; NULL:
+     * "1 - cos". */
+    const char *loss_name;
     /* Optional per-batch losses: batch_loss[(k * epochs + e) *
      * batches_per_epoch + b], b in training order; NULL when not kept. */
     const float *batch_loss;

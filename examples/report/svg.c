@@ -257,8 +257,9 @@ int svg_loss_figure(report_buffer *out, const report_data *data)
     text(out, (left + right) / 2, bottom + 40, "text-anchor=\"middle\"", "%s",
          "epoch");
     text(out, 18, (top + bottom) / 2,
-         "text-anchor=\"middle\" transform=\"rotate(-90 18 213)\"", "%s",
-         "epoch loss (mean 1 - cos over the epoch)");
+         "text-anchor=\"middle\" transform=\"rotate(-90 18 213)\"",
+         "epoch loss (mean %s over the epoch)",
+         data->loss_name ? data->loss_name : "1 - cos");
     /* One polyline per class; a non-finite or non-positive value breaks it. */
     double *ys = malloc((size_t)epochs * sizeof *ys);
     if (!ys)

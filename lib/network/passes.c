@@ -18,6 +18,7 @@
 #include "common/memory.h"
 #include "common/rng.h"
 #include "kernels/conv_driver.h"
+#include "kernels/softmax_cosine.h"
 #include "network/passes.h"
 
 #define BLOCK_ALIGNMENT 64
@@ -119,8 +120,13 @@ struct network_workspace {
     int transformed_valid[ARCHITECTURE_MAX_LAYERS];
     uint64_t dropout_seed;
     size_t dropout_first; /* index of the chunk's first image in the call */
-    float *conv_scratch;  /* outputs of convs that a pool follows */
-    float *scratch;       /* the conv driver's scratch */
+    /* network_set_softmax_loss's; scale 0: the cosine loss. */
+    float softmax_scale;
+    const float *softmax_labels;
+    size_t softmax_label_count;
+    const uint32_t *softmax_classes;
+    float *conv_scratch;            /* outputs of convs that a pool follows */
+    float *scratch;                 /* the conv driver's scratch */
     float *gradient_a, *gradient_b; /* activation gradients (training) */
     float *chunk_gradient;          /* one chunk's parameter gradient */
     /* The training passes pack the weights once per generation (0: at
@@ -341,6 +347,16 @@ void network_set_weights_generation(network_workspace *workspace,
                                     uint64_t generation)
 {
     workspace->weights_generation = generation;
+}
+
+void network_set_softmax_loss(network_workspace *workspace, float scale,
+                              const float *labels, size_t label_count,
+                              const uint32_t *classes)
+{
+    workspace->softmax_scale = scale;
+    workspace->softmax_labels = labels;
+    workspace->softmax_label_count = label_count;
+    workspace->softmax_classes = classes;
 }
 
 void network_set_dropout_seed(network_workspace *workspace, uint64_t seed)
@@ -833,9 +849,15 @@ static float loss_gradient(network_workspace *ws, const float *parameters,
                 memcpy(outputs + first * dims, chunk_outputs,
                        sizeof(float) * count * dims);
             /* The kernel scales by 1/count; the batch loss wants 1/n. */
-            float chunk_loss = ws->kernels->cosine_loss(
-                count, dims, chunk_outputs, targets + first * target_stride,
-                target_stride, ws->gradient_a);
+            float chunk_loss =
+                ws->softmax_scale > 0.0f
+                    ? softmax_cosine_loss(
+                          count, dims, chunk_outputs, ws->softmax_labels,
+                          ws->softmax_label_count, ws->softmax_classes + first,
+                          ws->softmax_scale, ws->gradient_a)
+                    : ws->kernels->cosine_loss(count, dims, chunk_outputs,
+                                               targets + first * target_stride,
+                                               target_stride, ws->gradient_a);
             loss_sum += (double)chunk_loss * (double)count;
             if (count != normalizer) {
                 const float rescale =

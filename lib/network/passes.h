@@ -34,6 +34,18 @@ void network_workspace_free(network_workspace *workspace);
  * Prediction never drops. The seed of a new workspace is 0. */
 void network_set_dropout_seed(network_workspace *workspace, uint64_t seed);
 
+/* Makes the training passes that follow use the softmax cross-entropy of
+ * scaled cosines (kernels/softmax_cosine.h) instead of the cosine loss:
+ * image i of the next call is of class classes[i] and is scored against
+ * the label_count vectors of `labels` (label_count x output_dims), the
+ * targets then being ignored; the loss is scaled by 1/normalizer as the
+ * cosine loss is. The arrays are only read, and must last until the next
+ * call of this function; scale 0 (a new workspace's) returns to the
+ * cosine loss. */
+void network_set_softmax_loss(network_workspace *workspace, float scale,
+                              const float *labels, size_t label_count,
+                              const uint32_t *classes);
+
 /* Declares that the parameters handed to the training passes that follow
  * keep the same values while `generation` stays the same: those passes
  * then pack the convolution weights at their first call of a generation

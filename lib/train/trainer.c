@@ -1,11 +1,12 @@
 /* Training one classifier on a whole labelled dataset (cosnet_trainer).
  *
  * Each image's target is its class's label vector; the loss is SPEC's
- * cosine loss; AdamW steps with a learning rate that warms up linearly and
- * then follows a cosine down to zero. The training images are reshuffled
- * every epoch by the seeded generator, optionally moved (train/augment.c:
- * shifts, rotations, scaling, elastic distortion), and a validation part is
- * held out once.
+ * cosine loss, or the softmax cross-entropy of the scaled cosines to every
+ * label vector (kernels/softmax_cosine.h); AdamW steps with a learning
+ * rate that warms up linearly and then follows a cosine down to zero. The
+ * training images are reshuffled every epoch by the seeded generator,
+ * optionally moved (train/augment.c: shifts, rotations, scaling, elastic
+ * distortion), and a validation part is held out once.
  *
  * Threads split each batch into TRAINER_PIECES fixed pieces: each piece's
  * gradient is computed on its own, and the pieces are added in piece order,
@@ -67,6 +68,7 @@ static const option_rule rules[COSNET_TRAINER_OPTION_COUNT] = {
     [COSNET_TRAINER_ROTATE] = {0, 0, 45, 0, "rotation (degrees)"},
     [COSNET_TRAINER_SCALE] = {0, 0, 0.5, 0, "scale change"},
     [COSNET_TRAINER_ELASTIC] = {0, 0, 8, 0, "elastic displacement (pixels)"},
+    [COSNET_TRAINER_SOFTMAX_SCALE] = {0, 0, 100, 0, "softmax scale"},
 };
 
 COSNET_API cosnet_status cosnet_trainer_create(cosnet_trainer **out)
@@ -204,6 +206,9 @@ struct run_state {
     image_motion *motions;  /* batch */
     float *images;          /* batch x image_size */
     float *targets;         /* batch x dims */
+    uint32_t *classes;      /* batch: for the softmax loss */
+    float *label_table;     /* every label vector, for the softmax loss */
+    float softmax_scale;    /* 0: the cosine loss */
     size_t batch;           /* images in it */
     uint64_t dropout_seed;  /* this step's; each piece mixes in its number */
     float *piece_gradients; /* TRAINER_PIECES x piece_stride */
@@ -280,6 +285,9 @@ static void compute_gradients(worker *w)
         network_set_dropout_seed(w->workspace,
                                  r->dropout_seed ^
                                      (0xbf58476d1ce4e5b9u * (uint64_t)(p + 1)));
+        network_set_softmax_loss(w->workspace, r->softmax_scale, r->label_table,
+                                 cosnet_labels_count(r->labels),
+                                 r->classes + first);
         /* The piece's share of the batch's mean loss and gradient. */
         const architecture_description *arch = &r->model->arch;
         if (r->tail < arch->layer_count) {
@@ -547,6 +555,8 @@ static void run_free(run_state *r)
     memory_free(r->motions);
     memory_free(r->images);
     memory_free(r->targets);
+    memory_free(r->classes);
+    memory_free(r->label_table);
     memory_free(r->piece_gradients);
     memory_free(r->gradient);
     for (int l = 0; l < ARCHITECTURE_MAX_LAYERS; l++) {
@@ -563,10 +573,16 @@ static cosnet_status run_create(run_state *r, size_t batch)
     r->motions = memory_allocate(batch * sizeof *r->motions);
     r->images = memory_allocate(batch * r->image_size * sizeof(float));
     r->targets = memory_allocate(batch * r->dims * sizeof(float));
+    r->classes = memory_allocate(batch * sizeof *r->classes);
+    r->label_table = memory_allocate(classes * r->dims * sizeof(float));
     r->gradient = memory_allocate(r->parameters * sizeof(float));
-    if (!r->indices || !r->motions || !r->images || !r->targets || !r->gradient)
+    if (!r->indices || !r->motions || !r->images || !r->targets ||
+        !r->classes || !r->label_table || !r->gradient)
         return error_out_of_memory("training batch",
                                    batch * r->image_size * sizeof(float));
+    for (size_t k = 0; k < classes; k++)
+        memcpy(r->label_table + k * r->dims, cosnet_labels_vector(r->labels, k),
+               r->dims * sizeof(float));
     const architecture_description *arch = &r->model->arch;
     r->tail = arch->layer_count;
     r->piece_stride = r->parameters;
@@ -709,6 +725,7 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
                    .dims = model->arch.output_dims,
                    .parameters = model->arch.parameter_count,
                    .validation_count = validation_count,
+                   .softmax_scale = (float)o[COSNET_TRAINER_SOFTMAX_SCALE],
                    .lock = PTHREAD_MUTEX_INITIALIZER,
                    .task_ready = PTHREAD_COND_INITIALIZER,
                    .task_done = PTHREAD_COND_INITIALIZER};
@@ -794,13 +811,14 @@ COSNET_API cosnet_status cosnet_trainer_run(cosnet_trainer *trainer,
                     motion.elastic = elastic;
                     motion.elastic_seed = random_next(&generator);
                 }
+                const unsigned label =
+                    (unsigned)cosnet_dataset_label(dataset, index);
                 r.indices[i] = index;
                 r.motions[i] = motion;
-                memcpy(
-                    r.targets + i * r.dims,
-                    cosnet_labels_vector(
-                        labels, (size_t)cosnet_dataset_label(dataset, index)),
-                    r.dims * sizeof(float));
+                r.classes[i] = label;
+                memcpy(r.targets + i * r.dims,
+                       cosnet_labels_vector(labels, label),
+                       r.dims * sizeof(float));
             }
             /* Dropout masks: from the seed and the step alone, so the
              * shuffles and motions drawn above stay what they were. */

@@ -218,6 +218,12 @@ def check_train_report(html_path, json_path, data_dir, svg_dir):
         check(series and polyline_points(series[0]) == epochs,
               "loss series: %d points for %d epochs"
               % (polyline_points(series[0]) if series else -1, epochs))
+        # The axis names the loss the run trained with.
+        loss_name = ("softmax cross-entropy" if run.get("softmax", 0) > 0
+                     else "1 - cos")
+        axis = "epoch loss (mean %s over the epoch)" % loss_name
+        check(axis in [t.text for t in loss.iter(SVG + "text")],
+              "loss figure: no axis title %r" % axis)
         validation = [g for g in loss.iter(SVG + "g")
                       if g.get("class") == "validation"]
         want = 1 if run["validation_accuracy"] else 0
@@ -274,6 +280,10 @@ def check_train_report(html_path, json_path, data_dir, svg_dir):
           "configuration table: epochs")
     check("<th>batch size</th><td>%d</td>" % run["batch_size"] in html,
           "configuration table: batch size")
+    loss_row = ("<th>loss</th><td>softmax of %g x the cosines to every label "
+                "vector</td>" % run["softmax"] if run.get("softmax", 0) > 0
+                else "<th>loss</th><td>1 - cos(f(x), v_y)</td>")
+    check(loss_row in html, "configuration table: no %r" % loss_row)
     print("train report: %d inline figures, %d gallery images (of %d errors),"
           " %d failures" % (len(roots), len(tiles), errors, len(failures)))
 
