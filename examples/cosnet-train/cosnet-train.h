@@ -59,6 +59,9 @@ int parse_options(int argc, char **argv, options *opt, int *done);
 
 /* report.c */
 void print_report(FILE *out, const run_result *r);
+/* The loss trained with, in words, into text (size bytes), for the text
+ * report and the HTML report's configuration; returns text. */
+const char *describe_loss(const options *opt, char *text, size_t size);
 /* The JSON as one object into a malloc'd string (NULL when out of
  * memory). */
 char *json_report(const run_result *r);

@@ -69,12 +69,8 @@ static void describe_run(report_data *data, const run_result *r)
                           "shifts up to %u px, rotations up to %g degrees, "
                           "scaling up to %g, elastic up to %g px",
                           o->shift, o->rotate, o->scale, o->elastic);
-    if (o->softmax > 0)
-        report_config_add(data, "loss",
-                          "softmax of %g x the cosines to every label vector",
-                          o->softmax);
-    else
-        report_config_add(data, "loss", "1 - cos(f(x), v_y)");
+    char loss[96];
+    report_config_add(data, "loss", "%s", describe_loss(o, loss, sizeof loss));
     report_config_add(data, "validation images", "%zu", o->validation);
     report_config_add(data, "seed", "%llu", (unsigned long long)o->seed);
     report_config_add(data, "time: load", "%.2f s", r->load_seconds);

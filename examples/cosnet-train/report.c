@@ -24,6 +24,17 @@ static void class_counts(const run_result *r, size_t k, size_t *total,
     *right = cosnet_evaluation_confusion(r->test, COSNET_RULE_OWN_LABEL, k, k);
 }
 
+const char *describe_loss(const options *opt, char *text, size_t size)
+{
+    if (opt->softmax > 0)
+        snprintf(text, size,
+                 "softmax of %g x the cosines to every label vector",
+                 opt->softmax);
+    else
+        snprintf(text, size, "1 - cos(f(x), v_y)");
+    return text;
+}
+
 void print_report(FILE *out, const run_result *r)
 {
     const options *o = r->opt;
@@ -40,12 +51,8 @@ void print_report(FILE *out, const run_result *r)
             o->epochs, o->batch_size, o->learning_rate, o->weight_decay,
             o->warmup, o->shift, o->rotate, o->scale, o->elastic,
             (unsigned long long)o->seed);
-    if (o->softmax > 0)
-        fprintf(out,
-                "loss: softmax of %g x the cosines to every label vector\n",
-                o->softmax);
-    else
-        fprintf(out, "loss: 1 - cos(f(x), v_y)\n");
+    char loss[96];
+    fprintf(out, "loss: %s\n", describe_loss(o, loss, sizeof loss));
     const unsigned epochs = cosnet_trainer_epochs_done(r->trainer);
     fprintf(out, "epoch loss:");
     for (unsigned e = 1; e <= epochs; e++)

@@ -38,11 +38,13 @@ float softmax_cosine_loss(size_t count, size_t dims, const float *a,
             xx += x[d] * x[d];
         /* The cosines are recomputed in each pass rather than stored: no
          * scratch sized by the label count, for a few hundred operations. */
-        float inverse_norm, along, top = -INFINITY;
+        const size_t own = classes[i];
+        float inverse_norm, along, top = -INFINITY, own_z = 0.0f;
         for (size_t k = 0; k < label_count; k++) {
             const float z = scale * clamped_cosine(dims, x, labels + k * dims,
                                                    xx, &inverse_norm, &along);
             top = z > top ? z : top;
+            own_z = k == own ? z : own_z;
         }
         double sum = 0.0;
         for (size_t k = 0; k < label_count; k++)
@@ -50,9 +52,6 @@ float softmax_cosine_loss(size_t count, size_t dims, const float *a,
                 exp((double)(scale * clamped_cosine(dims, x, labels + k * dims,
                                                     xx, &inverse_norm, &along) -
                              top));
-        const size_t own = classes[i];
-        const float own_z = scale * clamped_cosine(dims, x, labels + own * dims,
-                                                   xx, &inverse_norm, &along);
         loss += log(sum) - (double)(own_z - top);
         if (!grad_a)
             continue;
