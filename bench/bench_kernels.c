@@ -16,7 +16,7 @@
  * not count; the all-core peak is also given in wall-clock time.
  * Flop counts, 2 per multiply-add: convolution forward and weight gradient
  * do out_channels x in_channels x 9 x out_height x out_width multiply-adds
- * per image (SPEC: 415,008 per image forward); the input gradient
+ * per image (docs/math.md: 415,008 per image forward); the input gradient
  * out_channels x in_channels x 9 x in_height x in_width.
  * Max-pool does no flops; it is reported in GB/s of its reads and writes.
  * The "rule" lines time the forward pass by the direct kernels and by
@@ -437,8 +437,8 @@ static void run_network_train(void *p)
                                       c->x1, c->d_y1, c->dw1, c->db1);
 }
 
-/* Multiply-adds of one image: forward 415,008 (SPEC); a training step adds
- * the weight gradients of all three layers (as many again) and the input
+/* Multiply-adds of one image: forward 415,008 (docs/math.md); a training step
+ * adds the weight gradients of all three layers (as many again) and the input
  * gradients of conv3 and conv2 (out x in x 9 x input height x width). */
 #define SEED_FORWARD_MACS 415008.0
 #define SEED_TRAIN_MACS                                                        \

@@ -14,13 +14,13 @@
  * cosnet_train_batch once per batch) are also timed for the active
  * variant, to show what the checks, copies and buffers cost.
  *
- * Flops: a forward pass is 415,008 multiply-adds per image (SPEC), 2 flops
- * each. A training image-step does the forward, the weight gradient of all
- * three convolutions (415,008 multiply-adds) and the input gradient of the
+ * Flops: a forward pass is 415,008 multiply-adds per image (docs/math.md), 2
+ * flops each. A training image-step does the forward, the weight gradient of
+ * all three convolutions (415,008 multiply-adds) and the input gradient of the
  * second and third (294,912 + 7,200): 1,132,128 multiply-adds, 2.73 times
- * the forward (SPEC rounds this to 3; the figures here use the exact count).
- * Times are the median of --reps (default 5) runs, in the thread's CPU time
- * (CLOCK_THREAD_CPUTIME_ID) so that time-sharing with other processes does
+ * the forward (docs/math.md rounds this to 3; the figures here use the exact
+ * count). Times are the median of --reps (default 5) runs, in the thread's CPU
+ * time (CLOCK_THREAD_CPUTIME_ID) so that time-sharing with other processes does
  * not count; wall-clock medians are printed too. */
 #include <math.h>
 #include <stdint.h>

@@ -156,7 +156,7 @@ if runs > 1:
               f"{a['time_s']['eval']:.2f}), PyTorch "
               f"{b['time_s']['total']:.2f} s, {ratio}")
 if peak:
-    # Multiply-adds per image: forward 415,008 (SPEC); a training
+    # Multiply-adds per image: forward 415,008 (docs/math.md); a training
     # image-step 1,132,128 (forward + weight and input gradients, as
     # bench/bench_network.c counts them).
     cfg = c["config"]

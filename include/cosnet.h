@@ -481,10 +481,10 @@ COSNET_API cosnet_status cosnet_model_predict_dataset(
 
 /* Saves the model: a little-endian file with a magic, a format version
  * (2), the architecture, its layer list, the output dimension, the
- * parameters and a CRC-32 (docs/guide.md gives the layout). Written to a
- * temporary name in the same folder, fsynced and renamed into place, so a
- * reader never sees a partial file. Returns COSNET_OK, INVALID_ARGUMENT,
- * IO or OUT_OF_MEMORY. */
+ * parameters and a CRC-32 (docs/api-reference.md, "File formats", gives
+ * the layout). Written to a temporary name in the same folder, fsynced and
+ * renamed into place, so a reader never sees a partial file. Returns
+ * COSNET_OK, INVALID_ARGUMENT, IO or OUT_OF_MEMORY. */
 COSNET_API cosnet_status cosnet_model_save(const cosnet_model *model,
                                            const char *path);
 
@@ -605,7 +605,7 @@ COSNET_API cosnet_status cosnet_train_epoch(
 /* ------------------------------------------------------------------------ */
 
 /* Trains ONE model for all classes so that f(x) points at the label vector
- * of x's class (SPEC section 7); it is then used with cosnet_classify and
+ * of x's class (docs/math.md); it is then used with cosnet_classify and
  * cosnet_evaluate_classifier. Settings live in the trainer, set by option. */
 typedef struct cosnet_trainer cosnet_trainer;
 
@@ -644,7 +644,7 @@ typedef enum cosnet_trainer_option {
      * pixels at a 5 x 5 grid of control points, interpolated bilinearly in
      * between. 0..8, default 0 (none). */
     COSNET_TRAINER_ELASTIC = 11,
-    /* The loss. 0 (default): SPEC's cosine loss, (1/B) sum (1 - cos(f(x),
+    /* The loss. 0 (default): the cosine loss, (1/B) sum (1 - cos(f(x),
      * v_y)). s in (0, 100]: the softmax cross-entropy of the cosines to
      * every label vector scaled by s, (1/B) sum -log(exp(s cos(f(x), v_y))
      * / sum_k exp(s cos(f(x), v_k))), which also pushes f(x) away from the

@@ -515,8 +515,6 @@ static void model_release(void *context)
     cosnet_model_free(c->out);
 }
 
-#if defined(COSNET_TEST_HAVE_LABELS_MEMORY) ||                                 \
-    defined(COSNET_TEST_HAVE_MODEL_MEMORY)
 /* An in-memory save and load: the saved buffer, its size, and the handle
  * loaded from it. */
 typedef struct memory_context {
@@ -565,9 +563,7 @@ static void sweep_save_and_load(const char *save_name,
     sweep_call(load_name, load, load_unchanged, load_release, &c);
     cosnet_free(c.bytes);
 }
-#endif
 
-#ifdef COSNET_TEST_HAVE_LABELS_MEMORY
 /* Label-set text in memory. */
 static cosnet_status call_labels_save_memory(void *context)
 {
@@ -605,9 +601,7 @@ static void test_labels_memory(void **state)
                         labels_load_memory_unchanged,
                         labels_load_memory_release);
 }
-#endif
 
-#ifdef COSNET_TEST_HAVE_MODEL_MEMORY
 /* Model format 2's in-memory save and load. */
 static cosnet_status call_save_memory(void *context)
 {
@@ -641,7 +635,6 @@ static void test_model_memory(void **state)
                         "cosnet_model_load_memory", call_load_memory,
                         load_memory_unchanged, load_memory_release);
 }
-#endif
 
 static void test_models(void **state)
 {
@@ -1244,12 +1237,8 @@ int main(void)
         cmocka_unit_test(test_labels_save),
         cmocka_unit_test(test_model_save),
         cmocka_unit_test(test_models),
-#ifdef COSNET_TEST_HAVE_MODEL_MEMORY
         cmocka_unit_test(test_model_memory),
-#endif
-#ifdef COSNET_TEST_HAVE_LABELS_MEMORY
         cmocka_unit_test(test_labels_memory),
-#endif
         cmocka_unit_test(test_predict),
         cmocka_unit_test(test_optimizer_create),
         cmocka_unit_test(test_training),

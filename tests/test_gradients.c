@@ -71,7 +71,7 @@ typedef struct reference_stage {
     size_t weights, biases; /* offsets in the parameter vector */
 } reference_stage;
 
-/* Written out by hand from SPEC section 2, not read from the library. */
+/* Written out by hand from docs/math.md, not read from the library. */
 static const reference_stage stages[3] = {
     {1, 16, 28, 28, 1, 0, 144},
     {16, 8, 14, 14, 2, 160, 1312},

@@ -78,7 +78,7 @@ typedef struct conv_case {
 } conv_case;
 
 /* Layer `layer` of the seed network, from the description the network
- * itself runs (SPEC section 2), so the kernels are held to the real shapes. */
+ * itself runs (docs/math.md), so the kernels are held to the real shapes. */
 static conv_shape seed_shape(int layer)
 {
     architecture_description seed;

@@ -801,6 +801,9 @@ static void test_load_rejects_bad_files(void **state)
                         ":1: contains a NUL byte (at byte 3)");
     EXPECT_LOAD_FAILURE("1 2 3\n# \0\n", COSNET_ERROR_BAD_FORMAT,
                         ":2: contains a NUL byte (at byte 8)");
+    /* A NUL on a row that is also short: the NUL, not the length. */
+    EXPECT_LOAD_FAILURE("1 2\n1\0\n", COSNET_ERROR_BAD_FORMAT,
+                        ":2: contains a NUL byte (at byte 5)");
     /* A terminating NUL counted in the size is a NUL byte like any. */
     EXPECT_LOAD_FAILURE("1 2 3\n\0", COSNET_ERROR_BAD_FORMAT,
                         ":2: contains a NUL byte (at byte 6)");

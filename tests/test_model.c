@@ -173,8 +173,8 @@ static void test_shapes(void **state)
                      COSNET_ERROR_INVALID_ARGUMENT);
 }
 
-/* The seed network's layer list, through the validator, gives SPEC
- * section 2's numbers: shapes chain layer to layer, offsets tile the
+/* The seed network's layer list, through the validator, gives the
+ * numbers of docs/math.md: shapes chain layer to layer, offsets tile the
  * parameter vector, 1,393 parameters, 415,008 multiply-adds. */
 static void test_architecture_seed_numbers(void **state)
 {

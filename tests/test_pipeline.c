@@ -508,7 +508,7 @@ static void test_default_configuration_program(void **state)
         print_message("default, %s: seed rule %zu/%zu, own-label %zu, "
                       "audit %zu\n",
                       split_keys[s], correct, total, own, audit);
-        /* SPEC section 1: a faithful implementation lands at 99.85-100%
+        /* docs/math.md: a faithful implementation lands at 99.85-100%
          * under the seed rule; 99.7% leaves room for the draws. */
         assert_true(percent(correct, total) >= 99.7);
         assert_int_equal(audit, total);

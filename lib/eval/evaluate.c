@@ -1,6 +1,7 @@
-/* Evaluation of a set of per-class models under the three rules of SPEC
- * section 3: the article's seed rule, the honest own-label rule and the
- * image-blind audit, all computed from one forward pass per model and image.
+/* Evaluation of a set of per-class models under the three rules of
+ * docs/evaluation-rules.md: the article's seed rule, the honest own-label rule
+ * and the image-blind audit, all computed from one forward pass per model and
+ * image.
  *
  * Each worker thread owns its workspaces; it converts a chunk of pixels
  * once, runs the chunk through every model with the internal passes while

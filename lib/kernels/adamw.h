@@ -1,4 +1,4 @@
-/* Internal: the AdamW step as a kernel (SPEC section 2).
+/* Internal: the AdamW step as a kernel (docs/math.md).
  *
  * The update is computed in double and each stored value rounded to float
  * once, exactly as the reference writes it. Square root and division are

@@ -1,4 +1,4 @@
-/* AVX2 cosine similarity and cosine loss (SPEC section 2): the x86 steps
+/* AVX2 cosine similarity and cosine loss (docs/math.md): the x86 steps
  * (cosine_x86_template.h) at 8 lanes. */
 #include "kernels/simd_avx2.h"
 

@@ -1,4 +1,4 @@
-/* AVX-512 cosine similarity and cosine loss (SPEC section 2): the x86 steps
+/* AVX-512 cosine similarity and cosine loss (docs/math.md): the x86 steps
  * (cosine_x86_template.h) at 16 lanes, the tails under mask registers. */
 #include "kernels/simd_avx512.h"
 

@@ -1,8 +1,8 @@
-/* NEON cosine similarity and cosine loss with its gradient (SPEC section
- * 2), with the reference's clamp of |a|^2 |b|^2 at eps^2. Each row's three
- * sums run in two sets of 4-lane accumulators (eight floats per step), the
- * leftover floats one at a time, so nothing is read past a row. The loops
- * around these steps are cosine_template.h's. */
+/* NEON cosine similarity and cosine loss with its gradient
+ * (docs/math.md), with the reference's clamp of |a|^2 |b|^2 at eps^2. Each
+ * row's three sums run in two sets of 4-lane accumulators (eight floats per
+ * step), the leftover floats one at a time, so nothing is read past a row. The
+ * loops around these steps are cosine_template.h's. */
 #include <arm_neon.h>
 
 #include "kernels/cosine_template.h"

@@ -1,5 +1,5 @@
 /* Plain-C reference for the torch-compatible cosine similarity and the
- * cosine loss with its gradient (SPEC section 2): the per-row steps in
+ * cosine loss with its gradient (docs/math.md): the per-row steps in
  * plain loops, under the loops of cosine_template.h. */
 #include "kernels/cosine_template.h"
 

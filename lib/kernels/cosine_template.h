@@ -1,4 +1,4 @@
-/* The cosine similarity and cosine loss (SPEC section 2) written once for
+/* The cosine similarity and cosine loss (docs/math.md) written once for
  * every ISA: cosine_scalar.c (the reference), cosine_neon.c and the x86
  * files (through cosine_x86_template.h) each include this file and define
  * the two per-row steps declared below; it defines cosine_similarity_rows

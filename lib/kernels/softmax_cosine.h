@@ -1,6 +1,6 @@
 /* The softmax cross-entropy of scaled cosines, the trainer's alternative
- * to SPEC's cosine loss (COSNET_TRAINER_SOFTMAX_SCALE). The cosine loss
- * pulls f(x) towards its own label vector only; this one also pushes it
+ * to the cosine loss of docs/math.md (COSNET_TRAINER_SOFTMAX_SCALE). The cosine
+ * loss pulls f(x) towards its own label vector only; this one also pushes it
  * away from the others, most from the closest (the normalised-softmax
  * losses of face recognition), which is what classifying by the closest
  * label vector asks for. */

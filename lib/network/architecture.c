@@ -203,7 +203,7 @@ cosnet_status architecture_build(cosnet_architecture id, const char *name,
     return COSNET_OK;
 }
 
-/* The article's network (SPEC section 2): 1x28x28 -> conv 16, pad 1 ->
+/* The article's network (docs/math.md): 1x28x28 -> conv 16, pad 1 ->
  * pool 16x14x14 -> conv 8, pad 2 -> pool 8x8x8 -> conv 1, pad 2 -> pool
  * 1x5x5 = 25 outputs. */
 static const layer_spec seed_layers[] = {

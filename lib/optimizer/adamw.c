@@ -1,4 +1,4 @@
-/* AdamW with Optax/Axon semantics (SPEC section 2): bias-corrected moments,
+/* AdamW with Optax/Axon semantics (docs/math.md): bias-corrected moments,
  * decoupled weight decay applied to every parameter, biases included. */
 #include <math.h>
 #include <stdlib.h>

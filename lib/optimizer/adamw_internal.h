@@ -26,7 +26,7 @@ struct cosnet_optimizer {
  * no-op. */
 void training_context_free(training_context *context);
 
-/* One AdamW step (SPEC section 2) on parameter_count parameters with their
+/* One AdamW step (docs/math.md) on parameter_count parameters with their
  * gradient, by the plain-C kernel; advances the step counter. No
  * validation: the caller checks the sizes and that the gradient is finite.
  * (The trainers step with their kernel table's adamw_step instead, which

@@ -1,10 +1,10 @@
 /* Training one classifier on a whole labelled dataset (cosnet_trainer).
  *
- * Each image's target is its class's label vector; the loss is SPEC's
- * cosine loss, or the softmax cross-entropy of the scaled cosines to every
- * label vector (kernels/softmax_cosine.h); AdamW steps with a learning
- * rate that warms up linearly and then follows a cosine down to zero. The
- * training images are reshuffled every epoch by the seeded generator,
+ * Each image's target is its class's label vector; the loss is the
+ * cosine loss of docs/math.md, or the softmax cross-entropy of the scaled
+ * cosines to every label vector (kernels/softmax_cosine.h); AdamW steps with a
+ * learning rate that warms up linearly and then follows a cosine down to zero.
+ * The training images are reshuffled every epoch by the seeded generator,
  * optionally moved (train/augment.c: shifts, rotations, scaling, elastic
  * distortion), and a validation part is held out once.
  *

@@ -63,7 +63,6 @@ static void use_labels(const cosnet_labels *labels)
         fuzz_fail("reloading a saved label set", status);
     check_same(labels, again, "save/load round trip changed the set");
     cosnet_labels_free(again);
-#ifdef COSNET_FUZZ_HAVE_LABELS_LOAD_MEMORY
     char *text = NULL;
     size_t size = 0;
     status = cosnet_labels_save_memory(labels, &text, &size);
@@ -75,7 +74,6 @@ static void use_labels(const cosnet_labels *labels)
     check_same(labels, again, "memory round trip changed the set");
     cosnet_labels_free(again);
     cosnet_free(text);
-#endif
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -84,7 +82,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cosnet_labels *const untouched = (cosnet_labels *)(uintptr_t)0x5a5a;
     cosnet_labels *labels = untouched;
     cosnet_status status = cosnet_labels_load(path, &labels);
-#ifdef COSNET_FUZZ_HAVE_LABELS_LOAD_MEMORY
     /* The same text from memory must get the same answer. */
     cosnet_labels *from_memory = untouched;
     cosnet_status memory_status =
@@ -98,11 +95,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (from_memory != untouched) {
         fuzz_fail("failed memory load wrote its output", memory_status);
     }
-#else
-    /* cosnet_labels_load_memory is not in this header yet: meson defines
-     * COSNET_FUZZ_HAVE_LABELS_LOAD_MEMORY once it has it (with
-     * cosnet_labels_save_memory, signatures as in the labels branch). */
-#endif
     if (status != COSNET_OK) {
         fuzz_check_failure("cosnet_labels_load", status);
         if (labels != untouched)

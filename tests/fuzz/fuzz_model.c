@@ -60,7 +60,6 @@ static void use_model(const cosnet_model *model, uint32_t input_hash)
         fuzz_fail("reloading a saved model", status);
     check_same(model, again, "save/load round trip changed the model");
     cosnet_model_free(again);
-#ifdef COSNET_FUZZ_HAVE_MODEL_MEMORY
     void *bytes = NULL;
     size_t size = 0;
     status = cosnet_model_save_memory(model, &bytes, &size);
@@ -72,7 +71,6 @@ static void use_model(const cosnet_model *model, uint32_t input_hash)
     check_same(model, again, "memory round trip changed the model");
     cosnet_model_free(again);
     cosnet_free(bytes);
-#endif
 }
 
 /* The same bytes from memory must get the same answer as from a file. */
@@ -80,7 +78,6 @@ static void compare_memory_load(const uint8_t *data, size_t size,
                                 cosnet_status file_status,
                                 const cosnet_model *from_file)
 {
-#ifdef COSNET_FUZZ_HAVE_MODEL_MEMORY
     cosnet_model *const untouched = (cosnet_model *)(uintptr_t)0x5a5a;
     cosnet_model *model = untouched;
     cosnet_status status = cosnet_model_load_memory(data, size, &model);
@@ -95,12 +92,6 @@ static void compare_memory_load(const uint8_t *data, size_t size,
         if (model != untouched)
             fuzz_fail("failed memory load wrote its output", status);
     }
-#else
-    (void)data;
-    (void)size;
-    (void)file_status;
-    (void)from_file;
-#endif
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

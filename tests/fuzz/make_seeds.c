@@ -208,7 +208,9 @@ static void labels_seeds(const char *scratch)
     text_seed("hex-floats", "0x1p-3 0x1.8p1\n1 0\n");
     text_seed("empty", "");
     text_seed("only-comments", "# nothing\n# here\n");
-    text_seed("nul-byte", "1 2\n3\0004\n");
+    /* By length: strlen would stop at the NUL. */
+    static const char nul_byte[] = "1 2\n3\0004\n";
+    write_seed("fuzz_labels", "nul-byte", nul_byte, sizeof nul_byte - 1);
     text_seed("signs", "+1 -2 +.5\n-.25e1 1. 2\n");
     text_seed("one-value", "7\n");
     text_seed("long-row",
@@ -300,7 +302,6 @@ static void model_seeds(const char *scratch)
     file[size - 1] ^= 0x01;
     model_seed("crc-flipped", file, size, 0);
 
-#ifdef COSNET_SEEDS_HAVE_LAYERS
     /* A small network from a layer list (model format 2): conv, pool,
      * dense, 500 bytes, so the fuzzer starts inside the layer records. */
     check(cosnet_model_create_layers("conv3x3 2 pad 1, relu, maxpool2x2, "
@@ -315,7 +316,6 @@ static void model_seeds(const char *scratch)
         fclose(in);
     remove(scratch);
     model_seed("small-layers", file, size, 0);
-#endif
 }
 
 int main(int argc, char **argv)
