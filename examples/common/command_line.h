@@ -19,4 +19,10 @@ int command_line_usage_error(const char *program, const char *format, ...);
  * `max`. Returns 1, or 0 for anything else (*value untouched). */
 int command_line_whole(const char *text, uint64_t max, uint64_t *value);
 
+/* Flushes stdout and says so when something written to it was lost (a full
+ * disk, a closed pipe): "PROGRAM: cannot write standard output: REASON" on
+ * stderr. Returns 0, or 1 (the exit status of a failure). Every program
+ * calls it before it exits 0. */
+int command_line_finish_output(const char *program);
+
 #endif
