@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "cosnet.h"
+#include "command_line.h"
 #include "data_folder.h"
 
 static const char usage_synopsis[] =
@@ -112,14 +113,18 @@ static int parse_options(int argc, char **argv, options *o)
             inline_value = equals + 1;
             name = name_buffer;
         }
+        int is_flag = strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
+                      strcmp(name, "--version") == 0;
+        if (is_flag && inline_value)
+            return usage_error("this option takes no value: ", argv[i]);
         if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
             fputs(usage_synopsis, stdout);
             fputs(usage_details, stdout);
-            return fflush(stdout) == 0 ? 0 : 1;
+            return command_line_finish_output("cosnet-info");
         }
         if (strcmp(name, "--version") == 0) {
             printf("cosnet-info %s\n", cosnet_version());
-            return fflush(stdout) == 0 ? 0 : 1;
+            return command_line_finish_output("cosnet-info");
         }
         const char **target =
             strcmp(name, "--data") == 0          ? &o->data
@@ -133,6 +138,8 @@ static int parse_options(int argc, char **argv, options *o)
         if (!inline_value && i + 1 == argc)
             return usage_error("missing value after ", name);
         const char *value = inline_value ? inline_value : argv[++i];
+        if (!*value)
+            return usage_error("empty value for ", name);
         if (is_seed) {
             if (!parse_seed(value, &o->seed))
                 return usage_error("--label-seed needs a number, not ", value);
@@ -345,8 +352,13 @@ int main(int argc, char **argv)
 {
     options o = {.labels = "author"};
     int status = parse_options(argc, argv, &o);
-    if (status < 0)
+    if (status < 0) {
         status = o.file_count > 0 ? describe_files(&o) : run(&o);
+        /* Even a failed run may have printed what it could. */
+        int lost = command_line_finish_output("cosnet-info");
+        if (!status)
+            status = lost;
+    }
     free(o.files);
     return status;
 }

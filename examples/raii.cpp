@@ -154,6 +154,16 @@ int run(const char *given_data, unsigned epochs)
     return 0; // every handle is freed here, as on any throw above
 }
 
+/* Flushes stdout; a write that failed (a full disk, a closed pipe) is a
+ * failure of the program, not a silent loss. */
+int finish_output()
+{
+    if (std::fflush(stdout) == 0 && !std::ferror(stdout))
+        return 0;
+    std::fprintf(stderr, "raii: cannot write standard output\n");
+    return 1;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -167,11 +177,11 @@ int main(int argc, char **argv)
                       "  trains digit 7's model for N epochs (default 3) on "
                       "100 images, then\n"
                       "  prints cos(f(x), v_7) for the first 10 test images");
-            return 0;
+            return finish_output();
         }
         if (argument == "--version") {
             std::printf("raii %s\n", cosnet_version());
-            return 0;
+            return finish_output();
         }
         if (i + 1 < argc && argument == "--data") {
             data = argv[++i];
@@ -185,7 +195,8 @@ int main(int argc, char **argv)
         }
     }
     try {
-        return run(data, epochs);
+        int status = run(data, epochs);
+        return status ? status : finish_output();
     } catch (const DataError &error) {
         std::fprintf(stderr, "raii: %s\n", error.what());
         data_missing_hint(stderr, "raii", error.folder.c_str());

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "command_line.h"
 #include "cosnet.h"
 #include "data_folder.h"
 
@@ -41,10 +42,14 @@ int main(int argc, char **argv)
     /* Every option but --help and --version takes a value. */
     for (int i = 1; i < argc; i += 2) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return fputs(help, stdout) == EOF;
-        if (!strcmp(argv[i], "--version"))
-            return printf("train-digit %s\n", cosnet_version()) < 0;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(help, stdout);
+            return command_line_finish_output("train-digit");
+        }
+        if (!strcmp(argv[i], "--version")) {
+            printf("train-digit %s\n", cosnet_version());
+            return command_line_finish_output("train-digit");
+        }
         if (value && !strcmp(argv[i], "--digit") && strlen(value) == 1 &&
             value[0] >= '0' && value[0] <= '9')
             digit = (unsigned)(value[0] - '0');
@@ -139,7 +144,7 @@ int main(int argc, char **argv)
     printf("mean cos to digit %u's label vector on the test set: "
            "%.4f over its %zu images, %.4f over the %zu others\n",
            digit, sum[1] / (double)n[1], n[1], sum[0] / (double)n[0], n[0]);
-    status = 0;
+    status = command_line_finish_output("train-digit");
 done:
     cosnet_optimizer_free(adamw);
     cosnet_model_free(model);

@@ -6,8 +6,10 @@
 #   cosnet-mnist: --json - gives valid JSON on stdout (the report on
 #   stderr); an unwritable --json or --save fails in under 2 s, before any
 #   data is read; /dev/stdout as --json is written into, never replaced; a
-#   symbolic link as a --save file, or as --json, is kept and its target
-#   written; no temporary file is left;
+#   symbolic link as a --save file, or as --json or --report, is kept and
+#   its target written, a FIFO as --report written into; two options naming
+#   one file are a usage error; no temporary file is left; a full stdout
+#   (/dev/full) is a failure for every program;
 #   train-digit, raii and cosnet-info: short runs on the real MNIST.
 #
 # Usage: test_programs.sh COSNET_MNIST COSNET_INFO TRAIN_DIGIT [RAII]
@@ -79,6 +81,13 @@ for entry in "${programs[@]}"; do
   expect "$name without data says how to fetch it" \
     grep -q "scripts/fetch-mnist.sh" "$err"
   expect "$name without data names the folder" grep -q "$work/nowhere" "$err"
+  # A full standard output is a failure, said on stderr, not a silent loss.
+  for flag in --help --version; do
+    "$bin" $flag >/dev/full 2>"$err"; status=$?
+    expect "$name $flag > /dev/full exits 1 (got $status)" [ "$status" = 1 ]
+    expect "$name $flag > /dev/full says so" \
+      grep -q "cannot write standard output" "$err"
+  done
 done
 
 # ---- cosnet-mnist's outputs -----------------------------------------------
@@ -165,6 +174,52 @@ rm -f "$elsewhere/results.json"
 (umask 077 && "$mnist" "${short[@]}" --json "$work/private.json" >/dev/null 2>&1)
 expect "--json under umask 077 is 0600" [ "$(stat -c %a "$work/private.json")" = 600 ]
 
+# Two options naming one file: a usage error before anything is written.
+same_file() { # same_file DESCRIPTION ARGS...: cosnet-mnist must refuse
+  local what=$1; shift
+  "$mnist" "$@" >"$out" 2>"$err"; status=$?
+  expect "$what: exit 2 (got $status)" [ "$status" = 2 ]
+  expect "$what: says so" grep -q "are the same file" "$err"
+}
+same_file "--json inside --save" "${short[@]}" --save "$work/new-save" \
+  --json "$work/new-save/labels.txt"
+expect "the refused --save folder was not created" [ ! -e "$work/new-save" ]
+same_file "--json and --report" "${short[@]}" --json "$work/both" --report "$work/both"
+cp "$save/labels.txt" "$work/labels-before.txt"
+same_file "--json over a --load file" --data "$small" --quiet --load "$save" \
+  --json "$save/./labels.txt"
+expect "the --load folder's labels.txt is untouched" \
+  cmp -s "$save/labels.txt" "$work/labels-before.txt"
+same_file "--report over a data file" "${short[@]}" \
+  --report "$small/t10k-labels-idx1-ubyte"
+same_file "--report among the --svg figures" "${short[@]}" --svg "$work/figs" \
+  --report "$work/figs/loss.svg"
+# A file inside a --save folder yet to be made is checked after it is made.
+"$mnist" "${short[@]}" --save "$work/made" --json "$work/made/r.json" >"$out" 2>"$err"; status=$?
+expect "--json inside a new --save folder exits 0 (got $status: $(tail -n1 "$err"))" [ "$status" = 0 ]
+expect "... and writes the JSON" python3 -m json.tool "$work/made/r.json" /dev/null
+
+# --report through a symbolic link and into a FIFO: written through, never
+# replaced by a regular file (the library's file writer).
+ln -s "$elsewhere/report.html" "$work/report-link.html"
+mkfifo "$work/report.fifo"
+# (timeout: a writer that replaced the FIFO would leave the reader waiting)
+timeout 120 cat "$work/report.fifo" >"$work/from-fifo.html" &
+reader=$!
+"$mnist" "${short[@]}" --report "$work/report-link.html" >"$out" 2>"$err"; status=$?
+expect "--report through a link exits 0 (got $status: $(tail -n1 "$err"))" [ "$status" = 0 ]
+expect "the --report link is kept" [ -L "$work/report-link.html" ]
+expect "the link's target holds the report" grep -q "</html>" "$elsewhere/report.html"
+"$mnist" "${short[@]}" --report "$work/report.fifo" >"$out" 2>"$err"; status=$?
+wait "$reader"
+expect "--report into a FIFO exits 0 (got $status: $(tail -n1 "$err"))" [ "$status" = 0 ]
+expect "the FIFO is still a FIFO" [ -p "$work/report.fifo" ]
+expect "the FIFO's reader got the report" grep -q "</html>" "$work/from-fifo.html"
+(umask 077 && "$mnist" "${short[@]}" --report "$work/private.html" >/dev/null 2>&1)
+expect "--report under umask 077 is 0600" [ "$(stat -c %a "$work/private.html")" = 600 ]
+"$mnist" "${short[@]}" >/dev/full 2>"$err"; status=$?
+expect "cosnet-mnist > /dev/full exits 1 (got $status)" [ "$status" = 1 ]
+
 # ---- the other programs on the real data ----------------------------------
 "$train_digit" --epochs 2 --out "$work/digit.cosnet" >"$out" 2>"$err"; status=$?
 expect "train-digit exits 0 (got $status: $(tail -n1 "$err"))" [ "$status" = 0 ]
@@ -197,6 +252,12 @@ expect "cosnet-info on a missing FILE exits 1 saying so (got $status)" \
   grep -q "no-such.cosnet: cannot open" "$err"
 "$info" --data "$small" "$work/digit.cosnet" >"$out" 2>"$err"; status=$?
 expect "cosnet-info FILE with --data is a usage error (got $status)" [ "$status" = 2 ]
+"$info" --data= >"$out" 2>"$err"; status=$?
+expect "cosnet-info --data= (empty) is a usage error (got $status)" [ "$status" = 2 ]
+"$info" --help=3 >"$out" 2>"$err"; status=$?
+expect "cosnet-info --help=3 is a usage error (got $status)" [ "$status" = 2 ]
+"$info" --data "$small" >/dev/full 2>"$err"; status=$?
+expect "cosnet-info > /dev/full exits 1 (got $status)" [ "$status" = 1 ]
 
 echo "$checks checks passed, $failures failed"
 [ "$failures" = 0 ]

@@ -547,7 +547,9 @@ static void test_classifier_html(void **state)
     /* The SVG folder holds the shown figures only. */
     char folder[] = "/tmp/cosnet-test-report-XXXXXX";
     assert_non_null(mkdtemp(folder));
-    assert_int_equal(html_report_write_svg_dir(d, folder), 0);
+    char message[1024];
+    assert_int_equal(
+        html_report_write_svg_dir(d, folder, message, sizeof message), 0);
     static const char *const files[] = {"loss", "confusion-test",
                                         "confusion-train", "gallery", "config"};
     char path[128];

@@ -20,6 +20,7 @@
 #include "cosnet.h"
 #include "loss_history.h"
 #include "progress.h"
+#include "run_files.h"
 
 #define PROGRAM "cosnet-mnist"
 #define DIGITS 10
@@ -104,6 +105,11 @@ int json_write(const run_summary *run);
  * file can be written in it; after training, writes digit-0.cosnet ..
  * digit-9.cosnet and labels.txt; --load reads them. Exit statuses. */
 int model_folder_check(const char *folder);
+
+/* model_folder.c: adds the folder's eleven files to `set`, as files the
+ * run writes (--save) or reads (--load). */
+void model_folder_list(run_files *set, const char *option, const char *folder,
+                       int written);
 int save_models(const char *folder, cosnet_model *const *models,
                 const cosnet_labels *labels);
 int load_models(const char *folder, cosnet_model **models,

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "file_writer.h"
@@ -113,19 +112,11 @@ static void json_body(FILE *out, const run_summary *run)
  * /proc/self/fd/1, the file stdout is redirected to): write to stdout, as
  * for "-", so that the stream holds the JSON alone. (A terminal or a device
  * is simply written into.) */
-static int is_stdout(const char *path)
-{
-    struct stat named, out;
-    return stat(path, &named) == 0 && fstat(STDOUT_FILENO, &out) == 0 &&
-           (S_ISREG(out.st_mode) || S_ISFIFO(out.st_mode)) &&
-           named.st_dev == out.st_dev && named.st_ino == out.st_ino;
-}
-
 int json_check(options *opt)
 {
     if (!opt->json_path)
         return 0;
-    if (!opt->json_to_stdout && is_stdout(opt->json_path))
+    if (!opt->json_to_stdout && run_files_is_standard_output(opt->json_path))
         opt->json_to_stdout = 1;
     if (opt->json_to_stdout)
         return 0;

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "../common/clock.h"
+#include "../common/command_line.h"
 #include "../common/data_folder.h"
+#include "html_report.h"
 #include "cosnet-mnist.h"
 
 int library_failure(const char *what, cosnet_status status)
@@ -101,13 +103,53 @@ static void evaluation_progress(void *line, size_t images)
     progress_add(line, images);
 }
 
+/* Every file the run reads or writes, by option: no output may overwrite
+ * another or an input. */
+static int check_run_files(const options *opt)
+{
+    run_files set = {0};
+    if (opt->json_path && !opt->json_to_stdout)
+        run_files_add(&set, "--json", NULL, opt->json_path, 1);
+    if (opt->report_path)
+        run_files_add(&set, "--report", NULL, opt->report_path, 1);
+    for (size_t i = 0; opt->svg_dir && html_report_figure_name(i); i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.svg", html_report_figure_name(i));
+        run_files_add(&set, "--svg", opt->svg_dir, name, 1);
+    }
+    if (opt->save_dir)
+        model_folder_list(&set, "--save", opt->save_dir, 1);
+    if (opt->load_dir)
+        model_folder_list(&set, "--load", opt->load_dir, 0);
+    static const char *const data_names[] = {
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    for (size_t i = 0; i < sizeof data_names / sizeof data_names[0]; i++) {
+        char *path = data_file(opt->data_dir, data_names[i]);
+        if (!path)
+            set.failed = 1;
+        else
+            run_files_add(&set, "--data", NULL, path, 0);
+        free(path);
+    }
+    int result = run_files_check(&set, PROGRAM);
+    run_files_free(&set);
+    return result;
+}
+
 static int run(program *p)
 {
     options *opt = &p->opt;
-    /* Outputs first: nothing long runs before they are known writable. */
-    int result = json_check(opt);
+    /* Outputs first: nothing long runs before they are known writable.
+     * The --save folder before the files that may go into it. */
+    if (opt->json_path && !opt->json_to_stdout &&
+        run_files_is_standard_output(opt->json_path))
+        opt->json_to_stdout = 1;
+    int result = check_run_files(opt);
     if (!result && opt->save_dir)
         result = model_folder_check(opt->save_dir);
+    if (!result)
+        result = json_check(opt);
     if (!result)
         result = figures_check(opt);
     if (result)
@@ -204,5 +246,7 @@ int main(int argc, char **argv)
     if (!result && !done)
         result = run(&p);
     program_free(&p);
+    if (!result && !done)
+        result = command_line_finish_output(PROGRAM);
     return result;
 }

@@ -48,10 +48,26 @@ int model_folder_check(const char *folder)
     return 0;
 }
 
+static void model_file_name(unsigned digit, char name[32])
+{
+    snprintf(name, 32, "digit-%u.cosnet", digit);
+}
+
+void model_folder_list(run_files *set, const char *option, const char *folder,
+                       int written)
+{
+    run_files_add(set, option, folder, "labels.txt", written);
+    for (unsigned k = 0; k < DIGITS; k++) {
+        char name[32];
+        model_file_name(k, name);
+        run_files_add(set, option, folder, name, written);
+    }
+}
+
 static int model_file(const char *folder, unsigned digit, char **path)
 {
     char name[32];
-    snprintf(name, sizeof name, "digit-%u.cosnet", digit);
+    model_file_name(digit, name);
     *path = join_path(folder, name);
     if (!*path) {
         return out_of_memory("a file name");

@@ -272,7 +272,7 @@ int parse_options(int argc, char **argv, options *opt, int *done)
             print_help(stdout);
         else
             printf(PROGRAM " %s\n", cosnet_version());
-        return fflush(stdout) == 0 ? 0 : EXIT_FAILURE;
+        return command_line_finish_output(PROGRAM);
     }
     if (opt->load_dir && opt->training_option)
         return usage_error("%s cannot be combined with --load (loaded models "

@@ -12,7 +12,9 @@
 #include "cosnet-train.h"
 #include "data_folder.h"
 #include "file_writer.h"
+#include "html_report.h"
 #include "progress.h"
+#include "run_files.h"
 
 #define FASHION_FOLDER "/usr/share/datasets/fashion-mnist"
 
@@ -81,9 +83,47 @@ static int on_progress(void *user_data, unsigned epoch, size_t done,
     return 0;
 }
 
-/* Fails before any long work when an output cannot be written. */
-static int check_outputs(const options *opt)
+/* Every file the run reads or writes, by option: no output may overwrite
+ * another or an input. */
+static int check_run_files(const options *opt, const char *folder)
 {
+    run_files set = {0};
+    if (opt->save_path)
+        run_files_add(&set, "--save", NULL, opt->save_path, 1);
+    if (opt->json_path && strcmp(opt->json_path, "-") != 0)
+        run_files_add(&set, "--json", NULL, opt->json_path, 1);
+    if (opt->report_path)
+        run_files_add(&set, "--report", NULL, opt->report_path, 1);
+    for (size_t i = 0; opt->svg_dir && html_report_figure_name(i); i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.svg", html_report_figure_name(i));
+        run_files_add(&set, "--svg", opt->svg_dir, name, 1);
+    }
+    if (strcmp(opt->labels, "author") != 0 &&
+        strcmp(opt->labels, "generate") != 0)
+        run_files_add(&set, "--labels", NULL, opt->labels, 0);
+    static const char *const data_names[] = {
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    for (size_t i = 0; i < sizeof data_names / sizeof data_names[0]; i++) {
+        char *path = data_file(folder, data_names[i]);
+        if (!path)
+            set.failed = 1;
+        else
+            run_files_add(&set, "--data", NULL, path, 0);
+        free(path);
+    }
+    int result = run_files_check(&set, PROGRAM);
+    run_files_free(&set);
+    return result;
+}
+
+/* Fails before any long work when an output cannot be written. */
+static int check_outputs(const options *opt, const char *folder)
+{
+    int result = check_run_files(opt, folder);
+    if (result)
+        return result;
     char message[FILE_WRITE_MESSAGE_SIZE];
     if (opt->save_path &&
         file_write_check_message(opt->save_path, message, sizeof message) !=
@@ -130,8 +170,12 @@ static int make_labels(const options *opt, cosnet_labels **labels)
         status = cosnet_labels_load(opt->labels, labels);
     if (status != COSNET_OK)
         return library_failure("--labels");
-    if (cosnet_labels_count(*labels) < CLASSES) {
-        fprintf(stderr, PROGRAM ": --labels %s: %zu vectors for %d classes\n",
+    /* One vector per class: a vector beyond the classes would be a class
+     * with no name, no images and no row in the report. */
+    if (cosnet_labels_count(*labels) != CLASSES) {
+        fprintf(stderr,
+                PROGRAM ": --labels %s: %zu vectors for %d classes (one "
+                        "vector per class)\n",
                 opt->labels, cosnet_labels_count(*labels), CLASSES);
         return EXIT_FAILURE;
     }
@@ -272,12 +316,21 @@ int main(int argc, char **argv)
                     0,     0,    0,
                     folder};
     double start = clock_seconds();
-    if (!folder)
+    if (!folder) {
+        fprintf(stderr, PROGRAM ": no data folder: give --data DIR or set "
+                                "COSNET_DATA or HOME\n");
         result = EXIT_FAILURE;
+    }
     if (!result && cosnet_isa(&isa) != COSNET_OK)
         result = library_failure(NULL);
+    /* --json naming stdout itself (e.g. /dev/stdout redirected to a file)
+     * is written as "-": renaming a new file over it would lose the text
+     * report that also goes there. */
+    if (opt.json_path && strcmp(opt.json_path, "-") != 0 &&
+        run_files_is_standard_output(opt.json_path))
+        opt.json_path = "-";
     if (!result)
-        result = check_outputs(&opt);
+        result = check_outputs(&opt, folder);
     /* The label set and the network before the data: a bad --labels or
      * --arch is reported without reading 60,000 images first. */
     if (!result)
@@ -318,5 +371,7 @@ int main(int argc, char **argv)
     cosnet_dataset_free(test_set);
     free(folder);
     free(opt.data_dir);
+    if (!result)
+        result = command_line_finish_output(PROGRAM);
     return result;
 }

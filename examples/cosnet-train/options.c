@@ -48,7 +48,8 @@ static void print_help(FILE *out)
         "generate:\n"
         "                     the article's rejection sampling (10 x 25, "
         "0.5); or a\n"
-        "                     label-set FILE (cosnet_labels_save format)\n"
+        "                     label-set FILE of one vector per class\n"
+        "                     (cosnet_labels_save format)\n"
         "  --label-seed N     seed of --labels generate (default 0)\n"
         "  --epochs N         passes over the training images (default 18)\n"
         "  --batch-size N     images per step (default 64)\n"
@@ -323,5 +324,5 @@ int parse_options(int argc, char **argv, options *opt, int *done)
         printf(PROGRAM " %s\n", cosnet_version());
         *done = 1;
     }
-    return 0;
+    return *done ? command_line_finish_output(PROGRAM) : 0;
 }

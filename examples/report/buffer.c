@@ -6,13 +6,12 @@
 
 #include "buffer.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "file_writer.h"
 
 void report_buffer_init(report_buffer *buffer)
 {
@@ -140,48 +139,18 @@ void report_buffer_base64(report_buffer *buffer, const uint8_t *bytes,
     buffer->data[buffer->length] = '\0';
 }
 
-int report_buffer_write_file(const report_buffer *buffer, const char *path)
+int report_buffer_write_file(const report_buffer *buffer, const char *path,
+                             char *message, size_t message_size)
 {
     if (buffer->failed) {
-        errno = ENOMEM;
+        snprintf(message, message_size, "%s: out of memory for its text", path);
         return -1;
     }
-    size_t size = strlen(path) + sizeof ".XXXXXX";
-    char *temporary = malloc(size);
-    if (!temporary) {
-        errno = ENOMEM;
-        return -1;
-    }
-    snprintf(temporary, size, "%s.XXXXXX", path);
-    int descriptor = mkstemp(temporary);
-    if (descriptor < 0) {
-        free(temporary);
-        return -1;
-    }
-    fchmod(descriptor, 0644);
-    FILE *out = fdopen(descriptor, "wb");
-    if (!out) {
-        int saved = errno;
-        close(descriptor);
-        remove(temporary);
-        free(temporary);
-        errno = saved;
-        return -1;
-    }
-    size_t written =
-        buffer->length ? fwrite(buffer->data, 1, buffer->length, out) : 0;
-    int failed = written != buffer->length || ferror(out);
-    int saved = errno;
-    failed |= fclose(out) != 0;
-    if (!failed && rename(temporary, path) != 0)
-        failed = 1;
-    if (failed) {
-        saved = errno ? errno : saved;
-        remove(temporary);
-        free(temporary);
-        errno = saved ? saved : EIO;
-        return -1;
-    }
-    free(temporary);
-    return 0;
+    /* The library's writer: a crash never leaves half a report, and a
+     * device, FIFO or symbolic link named as the output is written through,
+     * never replaced by a regular file. */
+    return file_write_atomic_message(path, buffer->data, buffer->length,
+                                     message, message_size) == COSNET_OK
+               ? 0
+               : -1;
 }

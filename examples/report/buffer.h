@@ -34,8 +34,11 @@ void report_buffer_escape(report_buffer *buffer, const char *text);
 void report_buffer_base64(report_buffer *buffer, const uint8_t *bytes,
                           size_t length);
 
-/* Writes the buffer to `path` through a temporary file renamed into place.
- * Returns 0, or -1 with errno set. */
-int report_buffer_write_file(const report_buffer *buffer, const char *path);
+/* Writes the buffer to `path` with the library's file writer
+ * (lib/common/file_writer.h: temporary file, fsync, rename; special files
+ * and symbolic links written through). Returns 0, or -1 with a
+ * description naming the path in `message` (message_size bytes). */
+int report_buffer_write_file(const report_buffer *buffer, const char *path,
+                             char *message, size_t message_size);
 
 #endif /* COSNET_REPORT_BUFFER_H */

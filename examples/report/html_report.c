@@ -220,23 +220,29 @@ int html_report_build(report_buffer *out, const report_data *data)
     return failed || out->failed ? -1 : 0;
 }
 
-int html_report_write(const report_data *data, const char *path)
+int html_report_write(const report_data *data, const char *path, char *message,
+                      size_t message_size)
 {
     report_buffer out;
     report_buffer_init(&out);
     int result = html_report_build(&out, data);
     if (result != 0)
-        errno = ENOMEM;
+        snprintf(message, message_size, "%s: out of memory for the report",
+                 path);
     else
-        result = report_buffer_write_file(&out, path);
+        result = report_buffer_write_file(&out, path, message, message_size);
     report_buffer_free(&out);
     return result;
 }
 
-int html_report_write_svg_dir(const report_data *data, const char *dir)
+int html_report_write_svg_dir(const report_data *data, const char *dir,
+                              char *message, size_t message_size)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        snprintf(message, message_size, "cannot create %s: %s", dir,
+                 strerror(errno));
         return -1;
+    }
     report_buffer out;
     report_buffer_init(&out);
     int result = 0;
@@ -247,21 +253,27 @@ int html_report_write_svg_dir(const report_data *data, const char *dir)
         report_buffer_puts(&out,
                            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         if (draw(&out, data, &figures[i]) != 0) {
-            errno = ENOMEM;
+            snprintf(message, message_size, "out of memory for %s.svg",
+                     figures[i].file);
             result = -1;
             break;
         }
         size_t length = strlen(dir) + strlen(figures[i].file) + 6;
         char *path = malloc(length);
         if (!path) {
-            errno = ENOMEM;
+            snprintf(message, message_size, "out of memory for a file name");
             result = -1;
             break;
         }
         snprintf(path, length, "%s/%s.svg", dir, figures[i].file);
-        result = report_buffer_write_file(&out, path);
+        result = report_buffer_write_file(&out, path, message, message_size);
         free(path);
     }
     report_buffer_free(&out);
     return result;
+}
+
+const char *html_report_figure_name(size_t index)
+{
+    return index < FIGURE_COUNT ? figures[index].file : NULL;
 }

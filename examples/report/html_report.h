@@ -9,9 +9,10 @@
 /* Appends the whole HTML document to `out`. Returns 0 or -1 (memory). */
 int html_report_build(report_buffer *out, const report_data *data);
 
-/* Builds the report and writes it to `path` (temporary file, renamed).
- * Returns 0, or -1 with errno set. */
-int html_report_write(const report_data *data, const char *path);
+/* Builds the report and writes it to `path` (report_buffer_write_file).
+ * Returns 0, or -1 with a description in `message` (message_size bytes). */
+int html_report_write(const report_data *data, const char *path, char *message,
+                      size_t message_size);
 
 /* Writes every figure the report shows as DIR/NAME.svg (DIR created if
  * missing). The pipeline's: loss.svg, rules.svg,
@@ -19,7 +20,12 @@ int html_report_write(const report_data *data, const char *path);
  * confusion-seed-test.svg, confusion-seed-train.svg, gallery.svg,
  * config.svg. The classifier's: loss.svg, confusion-test.svg (and
  * confusion-train.svg when the train set was evaluated), gallery.svg,
- * config.svg. Returns 0, or -1 with errno set. */
-int html_report_write_svg_dir(const report_data *data, const char *dir);
+ * config.svg. Returns 0, or -1 with a description in `message`. */
+int html_report_write_svg_dir(const report_data *data, const char *dir,
+                              char *message, size_t message_size);
+
+/* The name (without ".svg") of figure `index` of either kind, NULL past the
+ * last: every file html_report_write_svg_dir may write. */
+const char *html_report_figure_name(size_t index);
 
 #endif /* COSNET_REPORT_HTML_REPORT_H */

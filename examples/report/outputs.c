@@ -14,17 +14,11 @@
 #include "file_writer.h"
 #include "html_report.h"
 
-int report_outputs_check(const char *program, const char *report_path,
-                         const char *svg_dir)
+/* Creates svg_dir if missing and checks that a figure can be written in
+ * it. Returns 0, or EXIT_FAILURE after printing. */
+static int report_svg_dir_check(const char *program, const char *svg_dir)
 {
     char message[FILE_WRITE_MESSAGE_SIZE];
-    if (report_path && file_write_check_message(report_path, message,
-                                                sizeof message) != COSNET_OK) {
-        fprintf(stderr, "%s: --report: %s\n", program, message);
-        return EXIT_FAILURE;
-    }
-    if (!svg_dir)
-        return 0;
     if (mkdir(svg_dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "%s: --svg: cannot create %s: %s\n", program, svg_dir,
                 strerror(errno));
@@ -48,17 +42,33 @@ int report_outputs_check(const char *program, const char *report_path,
     return 0;
 }
 
+int report_outputs_check(const char *program, const char *report_path,
+                         const char *svg_dir)
+{
+    char message[FILE_WRITE_MESSAGE_SIZE];
+    /* The --svg folder first: --report may name a file inside it. */
+    if (svg_dir && report_svg_dir_check(program, svg_dir) != 0)
+        return EXIT_FAILURE;
+    if (report_path && file_write_check_message(report_path, message,
+                                                sizeof message) != COSNET_OK) {
+        fprintf(stderr, "%s: --report: %s\n", program, message);
+        return EXIT_FAILURE;
+    }
+    return 0;
+}
+
 int report_outputs_write(const char *program, const report_data *data,
                          const char *report_path, const char *svg_dir)
 {
-    if (report_path && html_report_write(data, report_path) != 0) {
-        fprintf(stderr, "%s: --report: cannot write %s: %s\n", program,
-                report_path, strerror(errno));
+    char message[FILE_WRITE_MESSAGE_SIZE];
+    if (report_path &&
+        html_report_write(data, report_path, message, sizeof message) != 0) {
+        fprintf(stderr, "%s: --report: %s\n", program, message);
         return EXIT_FAILURE;
     }
-    if (svg_dir && html_report_write_svg_dir(data, svg_dir) != 0) {
-        fprintf(stderr, "%s: --svg: cannot write into %s: %s\n", program,
-                svg_dir, strerror(errno));
+    if (svg_dir && html_report_write_svg_dir(data, svg_dir, message,
+                                             sizeof message) != 0) {
+        fprintf(stderr, "%s: --svg: %s\n", program, message);
         return EXIT_FAILURE;
     }
     return 0;

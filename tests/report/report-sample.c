@@ -97,12 +97,13 @@ int main(int argc, char **argv)
     d.image_rows = d.image_columns = 28;
     report_config_add(&d, "version", "%s", "sample <1.0>");
     report_config_add(&d, "threads", "%d", 2);
-    if (html_report_write(&d, argv[1]) != 0) {
-        perror(argv[1]);
+    char message[1024];
+    if (html_report_write(&d, argv[1], message, sizeof message) != 0) {
+        fprintf(stderr, "%s\n", message);
         return 1;
     }
-    if (html_report_write_svg_dir(&d, argv[2]) != 0) {
-        perror(argv[2]);
+    if (html_report_write_svg_dir(&d, argv[2], message, sizeof message) != 0) {
+        fprintf(stderr, "%s\n", message);
         return 1;
     }
     return 0;
