@@ -248,6 +248,118 @@ expect "a folder with a FIFO .pgm ends, exit 1 (got $status)" test "$status" -eq
 expect "the FIFO is reported ($(head -c 300 "$err"))" says "fifo.pgm: not a regular file, not read" "$err"
 expect "the folder named sub.pgm is reported" says "sub.pgm: not a regular file, not read" "$err"
 expect "the real image beside them is classified" says "real.pgm: " "$out"
+# Options anywhere among the arguments, "--" ending them (a file named
+# --invert is then an image); an unknown option anywhere is a usage error.
+"$classify" "$bundle" "$work/big-inverted.pgm" --invert > "$out" 2> "$err"
+expect "--invert after the image is an option (exit $?: $(head -c 200 "$err"))" \
+  test "$(cut -d' ' -f2- "$out")" = "$(cut -d' ' -f2- "$work/p2.txt")"
+mkdir "$work/dash" && cp "$images/1000-$truth.pgm" "$work/dash/--invert"
+classify_path=$(cd "$(dirname "$classify")" && pwd)/$(basename "$classify")
+(cd "$work/dash" && "$classify_path" "$bundle" -- --invert) > "$out" 2> "$err"
+status=$?
+expect "-- after the classifier: a file named --invert is an image (exit $status: $(head -c 200 "$err"))" \
+  test "$status" -eq 0 -a "$(cut -d' ' -f2- "$out")" = "$(cut -d' ' -f2- "$work/p5.txt")"
+"$classify" "$bundle" "$images/1000-$truth.pgm" --no-such-option > "$out" 2> "$err"
+expect "an unknown option after the images exits 2 (got $?)" test $? -eq 2 -a ! -s "$out"
+expect "an unknown option after the images is named" says "unknown option --no-such-option" "$err"
+# A lost standard output is an error: exit 1, with the reason.
+for run in "$bundle $images/1000-$truth.pgm" --help --version; do
+  # shellcheck disable=SC2086 # the words of $run are the arguments
+  "$classify" $run > /dev/full 2> "$err"
+  status=$?
+  expect "cosnet-classify $(basename -- "${run%% *}") > /dev/full exits 1 (got $status)" test "$status" -eq 1
+  expect "cosnet-classify $(basename -- "${run%% *}") > /dev/full says why" \
+    says "cannot write standard output: No space left on device" "$err"
+done
+# PNG samples are read as they are, like a PGM's, whatever the bit depth or a
+# declared gamma (libpng's simplified API read a 16-bit gray of 25% as 53%,
+# or as 5% with an sRGB chunk); colour is 0.299 R + 0.587 G + 0.114 B;
+# transparent pixels are the background, black (white with --invert).
+if "$classify" --help | grep -q PNG; then
+  python3 - "$images/1000-$truth.pgm" "$work" <<'PY'
+import os, struct, sys, zlib
+source, folder = sys.argv[1:3]
+digit = open(source, "rb").read()[13:13 + 784]
+def chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data +
+            struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+def png(name, depth, colour, pixels, extra=b""):  # pixels: 28 rows of sample tuples
+    fmt = ">%dH" if depth == 16 else "%dB"
+    raw = b"".join(b"\0" + struct.pack(fmt % (len(row) * len(row[0])),
+                                       *[s for p in row for s in p]) for row in pixels)
+    open(os.path.join(folder, name), "wb").write(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, depth, colour, 0, 0, 0))
+        + extra + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+rows = [digit[y * 28:(y + 1) * 28] for y in range(28)]
+png("digit16.png", 16, 0, [[(v * 257,) for v in r] for r in rows])
+png("digit16-srgb.png", 16, 0, [[(v * 257,) for v in r] for r in rows], chunk(b"sRGB", b"\0"))
+png("digit8-linear.png", 8, 0, [[(v,) for v in r] for r in rows], chunk(b"gAMA", struct.pack(">I", 100000)))
+png("digit-rgb8.png", 8, 2, [[(v, v, v) for v in r] for r in rows])
+png("digit-rgb16.png", 16, 2, [[(v * 257,) * 3 for v in r] for r in rows])
+# The digit's strokes in pure red, green and blue, and as PGMs of the
+# levels 0.299, 0.587 and 0.114 (maxval 1000).
+for name, level, which in (("red", 299, 0), ("green", 587, 1), ("blue", 114, 2)):
+    mask = [[255 if v >= 128 else 0 for v in r] for r in rows]
+    png("stroke-%s8.png" % name, 8, 2, [[tuple(m if i == which else 0 for i in range(3)) for m in r] for r in mask])
+    png("stroke-%s16.png" % name, 16, 2, [[tuple(m * 257 if i == which else 0 for i in range(3)) for m in r] for r in mask])
+    open(os.path.join(folder, "stroke-%s.pgm" % name), "w").write(
+        "P2\n28 28\n1000\n" + "\n".join(" ".join(str(level if m else 0) for m in r) for r in mask) + "\n")
+# White drawn on transparent, 8 and 16-bit, gray + alpha and RGBA; and black
+# drawn on transparent, for --invert.
+png("white-on-clear.png", 8, 4, [[(255, v) for v in r] for r in rows])
+png("white-on-clear16.png", 16, 6, [[(65535, 65535, 65535, v * 257) for v in r] for r in rows])
+png("black-on-clear.png", 8, 4, [[(0, v) for v in r] for r in rows])
+PY
+  verdict() { cut -d' ' -f2- "$1"; }
+  for name in digit16.png digit16-srgb.png digit8-linear.png digit-rgb8.png digit-rgb16.png; do
+    "$classify" "$bundle" "$work/$name" > "$work/same.txt" 2> "$err"
+    expect "$name reads as the 8-bit P5 of the same levels ($(verdict "$work/same.txt"; head -c 200 "$err"))" \
+      test "$(verdict "$work/same.txt")" = "$(verdict "$work/p5.txt")"
+  done
+  for colour in red green blue; do
+    "$classify" "$bundle" "$work/stroke-$colour.pgm" > "$work/level.txt" 2> "$err"
+    for depth in 8 16; do
+      "$classify" "$bundle" "$work/stroke-$colour$depth.png" > "$work/same.txt" 2> "$err"
+      expect "pure $colour in a $depth-bit PNG reads as the gray level of its weight" \
+        test "$(verdict "$work/same.txt")" = "$(verdict "$work/level.txt")"
+    done
+  done
+  for name in white-on-clear.png white-on-clear16.png; do
+    "$classify" "$bundle" "$work/$name" > "$work/same.txt" 2> "$err"
+    expect "$name: transparency is black, the digit white on it ($(verdict "$work/same.txt"; head -c 200 "$err"))" \
+      test "$(verdict "$work/same.txt")" = "$(verdict "$work/p5.txt")"
+  done
+  "$classify" --invert "$bundle" "$work/black-on-clear.png" > "$work/same.txt" 2> "$err"
+  expect "black on transparent with --invert: transparency is white, then black ($(verdict "$work/same.txt"))" \
+    python3 - "$work/same.txt" "$work/p5.txt" <<'PY'
+import re, sys
+def verdict(path):
+    m = re.match(r".*: (\d) \(cos (-?[0-9.]+)\), runner-up (\d) \(cos (-?[0-9.]+)\)$", open(path).read().strip())
+    return m.group(1), float(m.group(2)), m.group(3), float(m.group(4))
+a, b = verdict(sys.argv[1]), verdict(sys.argv[2])
+# 1 - (1 - a) may differ from a in the last bit: the cosines to 0.001.
+sys.exit(0 if a[0] == b[0] and a[2] == b[2] and abs(a[1] - b[1]) < 1e-3 and abs(a[3] - b[3]) < 1e-3 else 1)
+PY
+fi
+# A file's first bytes decide: /dev/zero is refused at once (it used to be
+# read up to 1 GiB first), and a PGM is read no further than its header
+# allows (a P5 followed by endless bytes is classified; a text PGM longer
+# than 32 bytes a pixel and 4096 more is refused).
+start=$(date +%s.%N)
+timeout 60 "$classify" "$bundle" /dev/zero > "$out" 2> "$err"
+status=$?
+elapsed=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
+expect "/dev/zero is refused (exit $status): $(head -c 200 "$err")" \
+  says "/dev/zero: not a PGM (P2, P5) or PNG file" "$err"
+expect "/dev/zero is refused at once (${elapsed}s)" \
+  python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 1 else 1)" "$elapsed"
+{ head -c 13 "$images/1000-$truth.pgm"; tail -c 784 "$images/1000-$truth.pgm"; cat /dev/zero; } |
+  timeout 60 "$classify" "$bundle" /dev/stdin > "$out" 2> "$err"
+expect "a P5 followed by endless bytes is classified (exit ${PIPESTATUS[1]}: $(head -c 200 "$err"))" \
+  test "$(cut -d' ' -f2- "$out")" = "$(cut -d' ' -f2- "$work/p5.txt")"
+{ printf 'P2\n1 1\n255\n'; head -c 5000 /dev/zero | tr '\0' ' '; echo 3; } > "$work/spaces.pgm"
+bad "a text PGM longer than its header allows" "a text PGM of 1x1 pixels, yet longer than 4138 bytes" \
+  "$classify" "$bundle" "$work/spaces.pgm"
 python3 -c "
 import sys
 open(sys.argv[1], 'w').write('\n'.join(' '.join(['0.1'] * 8) for _ in range(10)) + '\n')" "$work/labels8.txt"

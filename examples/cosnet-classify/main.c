@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "command_line.h"
 #include "cosnet.h"
 #include "image_file.h"
 
@@ -30,9 +31,9 @@ static void print_help(FILE *out)
             "FIFO or a folder so named is reported, not read). An image of\n"
             "another size is resized to the model's input with an area\n"
             "filter. The models expect a light figure on a dark background,\n"
-            "as in MNIST.\n"
+            "as in MNIST.%s\n"
             "\n"
-            "Options:\n"
+            "Options (anywhere among the arguments; -- ends them):\n"
             "  --invert     use 1 - pixel: for dark drawings on a light "
             "background\n"
             "  -h, --help   print this text and exit\n"
@@ -40,9 +41,14 @@ static void print_help(FILE *out)
             "\n"
             "Exit status: 0 when every image was classified, 1 when the\n"
             "classifier or an image could not be read (the others are still\n"
-            "classified), 2 on a usage error.\n",
+            "classified) or the output could not be written, 2 on a usage\n"
+            "error.\n",
             image_png_supported() ? " or PNG" : "",
-            image_png_supported() ? " and .png" : "");
+            image_png_supported() ? " and .png" : "",
+            image_png_supported()
+                ? " A PNG's transparent pixels are that background:\n"
+                  "black, or white with --invert (then read as black)."
+                : "");
 }
 
 static int has_image_suffix(const char *name)
@@ -72,7 +78,10 @@ static int classify_file(const context *c, const char *path)
 {
     gray_image image;
     char message[512];
-    if (image_read(path, &image, message, sizeof message) != 0) {
+    /* Transparency shows the background the figure is drawn on: dark, or
+     * light for a drawing that --invert turns around. */
+    if (image_read(path, c->invert ? 1.0f : 0.0f, &image, message,
+                   sizeof message) != 0) {
         fprintf(stderr, PROGRAM ": %s\n", message);
         return 1;
     }
@@ -163,38 +172,36 @@ static int classify_folder(const context *c, const char *folder)
 
 int main(int argc, char **argv)
 {
-    int invert = 0, first = 1;
-    for (; first < argc; first++) {
-        const char *arg = argv[first];
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+    /* Options may come anywhere, as in GNU programs: the operands are
+     * gathered, in order, at the front of argv. */
+    int invert = 0, operands = 0, options_end = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options_end || arg[0] != '-' || arg[1] == '\0') {
+            argv[operands++] = argv[i];
+        } else if (strcmp(arg, "--") == 0) {
+            options_end = 1;
+        } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             print_help(stdout);
-            return 0;
-        }
-        if (strcmp(arg, "--version") == 0) {
+            return command_line_finish_output(PROGRAM);
+        } else if (strcmp(arg, "--version") == 0) {
             printf(PROGRAM " %s\n", cosnet_version());
-            return 0;
-        }
-        if (strcmp(arg, "--invert") == 0) {
+            return command_line_finish_output(PROGRAM);
+        } else if (strcmp(arg, "--invert") == 0) {
             invert = 1;
-            continue;
-        }
-        if (strcmp(arg, "--") == 0) {
-            first++;
-            break;
-        }
-        if (arg[0] == '-' && arg[1] != '\0') {
+        } else {
             fprintf(stderr, PROGRAM ": unknown option %s (see --help)\n", arg);
             return EXIT_USAGE;
         }
-        break;
     }
-    if (argc - first < 2) {
+    if (operands < 2) {
         fprintf(stderr, PROGRAM ": give a CLASSIFIER file and at least one "
                                 "IMAGE (see --help)\n");
         return EXIT_USAGE;
     }
+    const char *classifier_path = argv[0];
     cosnet_classifier *classifier = NULL;
-    if (cosnet_classifier_load(argv[first], &classifier) != COSNET_OK) {
+    if (cosnet_classifier_load(classifier_path, &classifier) != COSNET_OK) {
         fprintf(stderr, PROGRAM ": %s\n", cosnet_last_error());
         return EXIT_FAILURE;
     }
@@ -205,7 +212,7 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 PROGRAM ": %s: the model takes %zu channels; this program "
                         "reads grayscale images only\n",
-                argv[first], cosnet_model_input_channels(model));
+                classifier_path, cosnet_model_input_channels(model));
         cosnet_classifier_free(classifier);
         return EXIT_FAILURE;
     }
@@ -216,7 +223,7 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     int failed = 0;
-    for (int i = first + 1; i < argc; i++) {
+    for (int i = 1; i < operands; i++) {
         struct stat info;
         if (stat(argv[i], &info) == 0 && S_ISDIR(info.st_mode))
             failed |= classify_folder(&c, argv[i]);
@@ -225,5 +232,7 @@ int main(int argc, char **argv)
     }
     free(c.input);
     cosnet_classifier_free(classifier);
+    /* A lost standard output is reported even when an image failed too. */
+    failed |= command_line_finish_output(PROGRAM);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
