@@ -9,7 +9,10 @@
 #   image, a folder without images, an unwritable --save -- each with a
 #   clear message and a non-zero exit; --report and --svg of that run
 #   checked against its JSON and the test files, and --report/--svg that
-#   cannot be written refused before training.
+#   cannot be written refused before training; cosnet-train refusing a
+#   label set of the wrong size, two options naming one file, a missing
+#   data folder and a lost stdout, and --json /dev/stdout kept apart from
+#   the text report.
 #
 #   cosnet-info FILE (when given) describes the bundle: its layers,
 #   parameter count, classes and label vectors.
@@ -135,6 +138,54 @@ expect "bench/seeds.sh --against: the same runs differ by nothing on seeds 4 and
 status=$?
 expect "bench/seeds.sh --seeds 5-4 is a usage error (exit $status)" test "$status" -eq 2
 expect "bench/seeds.sh --seeds 5-4 says why" says "FIRST is after LAST" "$err"
+
+# cosnet-train's outputs and inputs. A quick network for the runs below.
+quick=(--data "$small" --arch "flatten, dense 25" --epochs 1 --augment 0 --quiet)
+# One label vector per class: an eleventh used to read past the class names.
+python3 -c "
+for k in range(11):
+    print(' '.join('1' if i == k else '0' for i in range(25)))" > "$work/eleven.txt"
+"$train" "${quick[@]}" --labels "$work/eleven.txt" --save "$work/eleven.cosnetcl" \
+  > "$out" 2> "$err"; status=$?
+expect "--labels with 11 vectors exits 1 (got $status)" test "$status" -eq 1
+expect "--labels with 11 vectors says why" says "11 vectors for 10 classes" "$err"
+expect "--labels with 11 vectors saves nothing" test ! -e "$work/eleven.cosnetcl"
+# Two options naming one file: a usage error, nothing written.
+cp "$work/eleven.txt" "$work/eleven-before.txt"
+for pair in "--save $work/x --json $work/x" "--save $work/x --report $work/./x" \
+    "--labels $work/eleven.txt --save $work/eleven.txt" \
+    "--svg $work/figs --report $work/figs/loss.svg" \
+    "--json $small/t10k-labels-idx1-ubyte"; do
+  # shellcheck disable=SC2086 # the pair is split on purpose
+  "$train" "${quick[@]}" $pair > "$out" 2> "$err"; status=$?
+  expect "cosnet-train $pair: exit 2 (got $status)" test "$status" -eq 2
+  expect "cosnet-train $pair: says so" says "are the same file" "$err"
+done
+expect "the refused runs wrote nothing" test ! -e "$work/x" -a ! -e "$work/figs"
+expect "the refused --save left the label file alone" \
+  cmp -s "$work/eleven.txt" "$work/eleven-before.txt"
+# --json naming stdout itself: the file holds the JSON, the report goes to
+# stderr (a rename over the file used to lose the report).
+"$train" "${quick[@]}" --json /dev/stdout > "$work/stdout.json" 2> "$err"; status=$?
+expect "--json /dev/stdout > FILE exits 0 (got $status)" test "$status" -eq 0
+expect "--json /dev/stdout > FILE: the file is the JSON" \
+  python3 -m json.tool "$work/stdout.json" /dev/null
+expect "--json /dev/stdout > FILE: the report is on stderr" says "^test accuracy" "$err"
+# No data folder can be formed: a message, not a silent exit.
+env -u COSNET_DATA HOME= XDG_CACHE_HOME= "$train" --quiet > "$out" 2> "$err"; status=$?
+expect "no data folder: exit 1 (got $status)" test "$status" -eq 1
+expect "no data folder: says so" says "no data folder" "$err"
+# A lost standard output is an error: exit 1, with the reason.
+for run in --help --version training; do
+  if [ "$run" = training ]; then
+    "$train" "${quick[@]}" > /dev/full 2> "$err"
+  else
+    "$train" "$run" > /dev/full 2> "$err"
+  fi
+  status=$?
+  expect "cosnet-train $run > /dev/full: exit 1 (got $status)" test "$status" -eq 1
+  expect "cosnet-train $run > /dev/full: says so" says "cannot write standard output" "$err"
+done
 
 # cosnet-info describes the bundle (conv 8 x 9 + 8, dense 1568 x 25 + 25).
 if [ -n "$info" ]; then
