@@ -283,6 +283,15 @@ open(sys.argv[1], "wb").write(
 PY
   bad "PNG of too many pixels" "8192x8192 pixels, more than 33554432 in all" "$classify" "$bundle" "$work/bomb.png"
 fi
+if "$classify" --help | grep -q PNG; then
+  # One bit of the test PNG's IHDR flipped: libpng's CRC check refuses it.
+  python3 -c "
+import sys
+data = bytearray(open(sys.argv[1], 'rb').read())
+data[29] ^= 1
+open(sys.argv[2], 'wb').write(data)" "$work/digit.png" "$work/crc.png"
+  bad "PNG with a bad CRC" "crc.png: bad PNG: IHDR: CRC error" "$classify" "$bundle" "$work/crc.png"
+fi
 printf 'P5\n0 28\n255\n' > "$work/empty.pgm"
 bad "zero-size image" "zero-size image" "$classify" "$bundle" "$work/empty.pgm"
 mkdir "$work/no-images" && touch "$work/no-images/readme.txt"
