@@ -370,8 +370,8 @@ COSNET_API cosnet_status cosnet_labels_load_memory(const void *data,
 /* Reads the file at `path` (borrowed) whole and parses it as
  * cosnet_labels_load_memory does, with the path in place of "<memory>" in
  * messages. Returns the statuses of cosnet_labels_load_memory, and IO (the
- * file cannot be opened or read) or OVERFLOW (larger than the address
- * space). */
+ * file cannot be opened or read) or OVERFLOW (larger than 1 GiB: refused
+ * unread when the file's size says so). */
 COSNET_API cosnet_status cosnet_labels_load(const char *path,
                                             cosnet_labels **out);
 
@@ -418,10 +418,11 @@ COSNET_API cosnet_status cosnet_model_create(cosnet_architecture architecture,
  * last layer; masks are seeded, so training stays reproducible). At most 32
  * layers and 2^28 parameters; the output (flattened) is the label
  * dimension. Weights Glorot-uniform from `seed`, biases zero.
- * channels, rows, columns: the input shape (1..4096 each).
+ * channels, rows, columns: the input shape (1..4096 each), with at most
+ * 2^24 floats of one image's activations over all layers.
  * Returns COSNET_OK, INVALID_ARGUMENT (NULL), BAD_FORMAT (text that does not
- * parse or a list the rules refuse; the message names the layer),
- * UNSUPPORTED or OUT_OF_MEMORY. */
+ * parse, a list the rules refuse -- the message names the layer -- or an
+ * input shape out of those bounds), UNSUPPORTED or OUT_OF_MEMORY. */
 COSNET_API cosnet_status cosnet_model_create_layers(const char *layers,
                                                     size_t channels,
                                                     size_t rows, size_t columns,
@@ -462,12 +463,14 @@ COSNET_API cosnet_status cosnet_model_set_parameters(cosnet_model *model,
                                                      const float *values,
                                                      size_t count);
 
-/* Runs the network on `count` images. images: count * rows * columns floats
- * (normally in [0, 1]), borrowed. outputs: caller-owned, count *
- * output_dims floats. Does not modify the model: many threads may predict
- * with one model at once. Returns COSNET_OK, INVALID_ARGUMENT, UNSUPPORTED,
- * OUT_OF_MEMORY, or NOT_FINITE when an output is NaN or infinite (the
- * outputs are written, but are not a result). */
+/* Runs the network on `count` images. images: count * channels * rows *
+ * columns floats (normally in [0, 1]), borrowed. outputs: caller-owned,
+ * count * output_dims floats. Does not modify the model: many threads may
+ * predict with one model at once. Returns COSNET_OK, INVALID_ARGUMENT,
+ * UNSUPPORTED, OUT_OF_MEMORY, or NOT_FINITE: for a NaN or infinite input
+ * value (found before anything is computed; outputs untouched), or when an
+ * output is NaN or infinite (the outputs are written, but are not a
+ * result). */
 COSNET_API cosnet_status cosnet_model_predict(const cosnet_model *model,
                                               const float *images, size_t count,
                                               float *outputs);
@@ -501,12 +504,14 @@ COSNET_API cosnet_status cosnet_model_save_memory(const cosnet_model *model,
  * version (VERSION), an unknown architecture, an invalid layer list or a
  * wrong output dimension (BAD_FORMAT), a wrong size (TRUNCATED or
  * MISMATCH), a CRC mismatch (CORRUPT) and NaN/infinite parameters
- * (NOT_FINITE). Also IO, INVALID_ARGUMENT, UNSUPPORTED, OUT_OF_MEMORY. */
+ * (NOT_FINITE); a built-in architecture must have its own input shape too
+ * (BAD_FORMAT). Also IO, OVERFLOW (a file larger than any model: 2^28
+ * parameters), INVALID_ARGUMENT, UNSUPPORTED, OUT_OF_MEMORY. */
 COSNET_API cosnet_status cosnet_model_load(const char *path,
                                            cosnet_model **out);
 
 /* As cosnet_model_load, from `size` bytes at `data` (borrowed; messages
- * name "<memory>"). Same statuses, except IO. */
+ * name "<memory>"). Same statuses, except IO and OVERFLOW. */
 COSNET_API cosnet_status cosnet_model_load_memory(const void *data, size_t size,
                                                   cosnet_model **out);
 
@@ -560,7 +565,8 @@ COSNET_API void cosnet_optimizer_reset(cosnet_optimizer *optimizer);
 
 /* Trains on one batch: forward, loss L = (1/n) sum_i (1 - cos(f(x_i), t_i)),
  * backward, one AdamW step.
- * images: n * rows * columns floats. targets: target vector of image i at
+ * images: n * channels * rows * columns floats. targets: target vector of
+ * image i at
  * targets + i * target_stride (output_dims floats each); target_stride 0
  * gives every image the same target. loss: receives L (may be NULL).
  * If the loss or any gradient is NaN/infinite, returns NOT_FINITE and leaves
@@ -758,10 +764,10 @@ COSNET_API cosnet_status cosnet_classifier_save_memory(
     const cosnet_classifier *classifier, void **data_out, size_t *size_out);
 
 /* Loads a bundle; every part is validated as its own loader does. Returns
- * COSNET_OK, INVALID_ARGUMENT, IO, BAD_MAGIC, VERSION, BAD_FORMAT,
- * TRUNCATED, MISMATCH, CORRUPT, NOT_FINITE, UNSUPPORTED or OUT_OF_MEMORY.
- * cosnet_classifier_load_memory: the same from `size` bytes (borrowed),
- * except IO. */
+ * COSNET_OK, INVALID_ARGUMENT, IO, OVERFLOW (a file over 2 GiB), BAD_MAGIC,
+ * VERSION, BAD_FORMAT, TRUNCATED, MISMATCH, CORRUPT, NOT_FINITE, UNSUPPORTED
+ * or OUT_OF_MEMORY. cosnet_classifier_load_memory: the same from `size`
+ * bytes (borrowed), except IO and OVERFLOW. */
 COSNET_API cosnet_status cosnet_classifier_load(const char *path,
                                                 cosnet_classifier **out);
 COSNET_API cosnet_status cosnet_classifier_load_memory(const void *data,
@@ -794,9 +800,11 @@ typedef struct cosnet_evaluation cosnet_evaluation;
  * image. threads: worker threads, 0 = one per online CPU; the counts do not
  * depend on it. models: array of model_count borrowed handles, which must
  * all have the same input size as the dataset and output size as the label
- * dimension; model_count must equal cosnet_labels_count and be >= the
- * dataset's class_count.
- * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH, UNSUPPORTED, THREAD or
+ * dimension (and one input channel, as a dataset's images have);
+ * model_count must equal cosnet_labels_count and be >= the dataset's
+ * class_count.
+ * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH, NOT_FINITE (a network
+ * output overflowed: no score to count), UNSUPPORTED, THREAD or
  * OUT_OF_MEMORY. *out is freed with cosnet_evaluation_free. */
 COSNET_API cosnet_status cosnet_evaluate(const cosnet_model *const *models,
                                          size_t model_count,
@@ -820,15 +828,19 @@ COSNET_API cosnet_status cosnet_evaluate_classifier(
     const cosnet_model *model, const cosnet_labels *labels,
     const cosnet_dataset *dataset, unsigned threads, cosnet_evaluation **out);
 
-/* Classifies `count` images (count * rows * columns floats, borrowed) with
- * one model: classes[i] = argmax_k cos(f(x_i), v_k) (ties to the lowest k),
- * similarities[i] its cosine, runner_up[i] the second-best class and
- * runner_up_similarities[i] its cosine (with one label vector, the same
- * class). classes is required; the other outputs may be NULL. All outputs
- * are caller-owned arrays of `count`.
+/* Classifies `count` images (count * channels * rows * columns floats,
+ * borrowed) with one model: classes[i] = argmax_k cos(f(x_i), v_k) (ties to
+ * the lowest k), similarities[i] its cosine, runner_up[i] the second-best
+ * class and runner_up_similarities[i] its cosine (with one label vector,
+ * the same class). classes is required; the other outputs may be NULL. All
+ * outputs are caller-owned arrays of `count`. The cosines are right for
+ * label vectors and outputs of any finite size (beyond float's range in the
+ * product of the norms they are taken in double).
  * Returns COSNET_OK, INVALID_ARGUMENT, MISMATCH (model outputs != label
- * dimension), NOT_FINITE (a network output overflowed), UNSUPPORTED or
- * OUT_OF_MEMORY. */
+ * dimension), NOT_FINITE, UNSUPPORTED or OUT_OF_MEMORY. NOT_FINITE: a NaN
+ * or infinite input value (found first; nothing written), or a network
+ * output that overflowed (images are classified in blocks of 256: the
+ * blocks before the one that overflowed are written, nothing after). */
 COSNET_API cosnet_status cosnet_classify(const cosnet_model *model,
                                          const cosnet_labels *labels,
                                          const float *images, size_t count,
@@ -860,7 +872,8 @@ COSNET_API size_t cosnet_evaluation_total(const cosnet_evaluation *evaluation);
 COSNET_API size_t cosnet_evaluation_correct(const cosnet_evaluation *evaluation,
                                             cosnet_rule rule);
 
-/* Number of classes (= model_count), the size of the confusion matrix. */
+/* Number of classes, the size of the confusion matrix: model_count for
+ * cosnet_evaluate, the label set's count for cosnet_evaluate_classifier. */
 COSNET_API size_t
 cosnet_evaluation_classes(const cosnet_evaluation *evaluation);
 

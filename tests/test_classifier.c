@@ -803,6 +803,77 @@ static void test_classify_agrees_with_evaluation(void **state)
         cosnet_evaluate_classifier(model, wide, data, 1, &evaluation),
         COSNET_ERROR_MISMATCH);
     cosnet_labels_free(wide);
+
+    /* The same label vectors scaled by 1e30 (|f| |v| far beyond float's
+     * range in the cosine's denominator): the same classes, the same
+     * cosines to float rounding. */
+    float scaled_values[CLASSES * DIMS];
+    for (size_t k = 0; k < CLASSES; k++)
+        for (size_t d = 0; d < DIMS; d++)
+            scaled_values[k * DIMS + d] =
+                cosnet_labels_vector(labels, k)[d] * 1e30f;
+    cosnet_labels *scaled = NULL;
+    assert_int_equal(
+        cosnet_labels_create(CLASSES, DIMS, scaled_values, &scaled), COSNET_OK);
+    size_t *scaled_classes = malloc(count * sizeof *scaled_classes);
+    float *scaled_similarity = malloc(count * sizeof *scaled_similarity);
+    assert_int_equal(cosnet_classify(model, scaled, images, count,
+                                     scaled_classes, scaled_similarity, NULL,
+                                     NULL),
+                     COSNET_OK);
+    for (size_t i = 0; i < count; i++) {
+        assert_int_equal(scaled_classes[i], classes[i]);
+        assert_true(fabsf(scaled_similarity[i] - similarity[i]) < 1e-5f);
+    }
+    free(scaled_classes);
+    free(scaled_similarity);
+    cosnet_labels_free(scaled);
+
+    /* A NaN or infinite pixel: NOT_FINITE before anything is computed (a
+     * ReLU would hide a NaN, and the ISAs treat infinities differently),
+     * the outputs untouched. */
+    const float bad_pixels[] = {NAN, INFINITY, -INFINITY};
+    for (size_t b = 0; b < 3; b++) {
+        images[2 * SIDE * SIDE + 17] = bad_pixels[b];
+        size_t untouched[3] = {99, 99, 99};
+        assert_int_equal(cosnet_classify(model, labels, images, 3, untouched,
+                                         NULL, NULL, NULL),
+                         COSNET_ERROR_NOT_FINITE);
+        assert_non_null(strstr(cosnet_last_error(), "input 17 of image 2"));
+        for (size_t i = 0; i < 3; i++)
+            assert_int_equal(untouched[i], 99);
+        float outputs3[3 * DIMS];
+        assert_int_equal(cosnet_model_predict(model, images, 3, outputs3),
+                         COSNET_ERROR_NOT_FINITE);
+    }
+    images[2 * SIDE * SIDE + 17] = 0.0f;
+
+    /* Outputs that overflow: NOT_FINITE, and no output written. */
+    char dense_layers[32];
+    snprintf(dense_layers, sizeof dense_layers, "flatten, dense %d", DIMS);
+    cosnet_model *overflowing = NULL;
+    assert_int_equal(cosnet_model_create_layers(dense_layers, 1, SIDE, SIDE, 3,
+                                                &overflowing),
+                     COSNET_OK);
+    size_t dense_count = cosnet_model_parameter_count(overflowing);
+    float *dense_huge = malloc(dense_count * sizeof *dense_huge);
+    for (size_t i = 0; i < dense_count; i++)
+        dense_huge[i] = 3e38f;
+    assert_int_equal(
+        cosnet_model_set_parameters(overflowing, dense_huge, dense_count),
+        COSNET_OK);
+    size_t kept[3] = {77, 77, 77};
+    float kept_similarity[3] = {-2.0f, -2.0f, -2.0f};
+    assert_int_equal(cosnet_classify(overflowing, labels, images, 3, kept,
+                                     kept_similarity, NULL, NULL),
+                     COSNET_ERROR_NOT_FINITE);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(kept[i], 77);
+        assert_true(kept_similarity[i] == -2.0f);
+    }
+    cosnet_model_free(overflowing);
+    free(dense_huge);
+
     free(images);
     free(classes);
     free(second);

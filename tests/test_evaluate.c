@@ -379,6 +379,36 @@ static void test_mixed_first_layers_match_recomputation(void **state)
     }
 }
 
+/* Every model starting with a dense layer: plain images, no bordered input
+ * and no column spans (the AVX-512 build once took them for bordered and
+ * dereferenced a NULL first convolution). */
+static void test_dense_first_models_match_recomputation(void **state)
+{
+    (void)state;
+    enum { CLASSES = 3, COUNT = 300 };
+    cosnet_dataset *dataset =
+        make_dataset("dense", COUNT, SIDE, CLASSES, CLASSES, 29);
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_generate(CLASSES, DIMS, 0.5, 6, 0, &labels),
+                     COSNET_OK);
+    cosnet_model *models[CLASSES];
+    for (size_t k = 0; k < CLASSES; k++) {
+        models[k] = NULL;
+        assert_int_equal(cosnet_model_create_layers("flatten, dense 25", 1,
+                                                    SIDE, SIDE, 400 + k,
+                                                    &models[k]),
+                         COSNET_OK);
+    }
+    train_briefly(models, CLASSES, labels, dataset, 4);
+    expected_counts expected;
+    recompute(models, CLASSES, labels, dataset, &expected);
+    cosnet_evaluation *evaluation =
+        evaluate(models, CLASSES, labels, dataset, 2);
+    assert_matches(evaluation, &expected, COUNT);
+    cosnet_evaluation_free(evaluation);
+    free_all(models, CLASSES, labels, dataset);
+}
+
 /* 1000 images = four chunks, so 2, 3 and 0 (all CPUs) threads really split
  * the work; 9 threads is more than there are chunks. */
 static void test_thread_count_does_not_change_counts(void **state)
@@ -566,6 +596,45 @@ static void test_validation(void **state)
                  "25 outputs", "10 dimensions");
     assert_fails(models, 3, labels3, small_images, COSNET_ERROR_MISMATCH,
                  "28x28", "20x20");
+    /* Models of three input channels: a dataset's images have one (they
+     * used to be read past the end of each image). */
+    cosnet_model *colour[3];
+    for (size_t k = 0; k < 3; k++) {
+        colour[k] = NULL;
+        assert_int_equal(
+            cosnet_model_create_layers(
+                "conv3x3 4 pad 1, relu, maxpool2x2, flatten, dense 25", 3, SIDE,
+                SIDE, 60 + k, &colour[k]),
+            COSNET_OK);
+    }
+    assert_fails(colour, 3, labels3, dataset, COSNET_ERROR_MISMATCH, "3x28x28",
+                 "1x28x28");
+    free_models(colour, 3);
+    /* Parameters so large the outputs overflow: no score is counted. One
+     * dense layer of positive weights over nonnegative pixels overflows to
+     * +inf on every ISA (through convolutions, inf - inf would be NaN, which
+     * the SIMD ReLUs turn into 0). */
+    cosnet_model *huge[3];
+    for (size_t k = 0; k < 3; k++) {
+        huge[k] = NULL;
+        assert_int_equal(cosnet_model_create_layers("flatten, dense 25", 1,
+                                                    SIDE, SIDE, 70 + k,
+                                                    &huge[k]),
+                         COSNET_OK);
+    }
+    for (size_t k = 0; k < 3; k++) {
+        size_t n = cosnet_model_parameter_count(huge[k]);
+        float *values = malloc(n * sizeof *values);
+        assert_non_null(values);
+        for (size_t i = 0; i < n; i++)
+            values[i] = 3e38f;
+        assert_int_equal(cosnet_model_set_parameters(huge[k], values, n),
+                         COSNET_OK);
+        free(values);
+    }
+    assert_fails(huge, 3, labels3, dataset, COSNET_ERROR_NOT_FINITE,
+                 "overflow float arithmetic", NULL);
+    free_models(huge, 3);
 
     /* More models than classes is allowed: model 3 may win. */
     cosnet_model *four_models[4];
@@ -620,6 +689,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules_match_recomputation),
         cmocka_unit_test(test_mixed_first_layers_match_recomputation),
+        cmocka_unit_test(test_dense_first_models_match_recomputation),
         cmocka_unit_test(test_thread_count_does_not_change_counts),
         cmocka_unit_test(test_audit_is_always_perfect),
         cmocka_unit_test(test_ties_go_to_the_lowest_index),

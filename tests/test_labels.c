@@ -765,6 +765,22 @@ static void expect_load_failure(const char *text, size_t size,
 #define EXPECT_LOAD_FAILURE(text, status, fragment)                            \
     expect_load_failure(text, sizeof text - 1, status, fragment)
 
+/* A file over the 1 GiB limit (sparse) is refused from its size, unread,
+ * with the OVERFLOW the header documents. */
+static void test_load_refuses_oversized_file(void **state)
+{
+    (void)state;
+    char path[256];
+    join_path(path, sizeof path, "huge.txt");
+    write_file(path, "1 0\n", 4);
+    assert_int_equal(truncate(path, ((off_t)1 << 30) + 1), 0);
+    cosnet_labels *labels = NULL;
+    assert_int_equal(cosnet_labels_load(path, &labels), COSNET_ERROR_OVERFLOW);
+    assert_null(labels);
+    assert_non_null(strstr(cosnet_last_error(), "larger than any file"));
+    assert_int_equal(unlink(path), 0);
+}
+
 static void test_load_rejects_bad_files(void **state)
 {
     (void)state;
@@ -1393,6 +1409,7 @@ int main(void)
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_load_accepts_comments_blanks_and_spacing),
         cmocka_unit_test(test_load_rejects_bad_files),
+        cmocka_unit_test(test_load_refuses_oversized_file),
         cmocka_unit_test(test_load_overlong_lines),
         cmocka_unit_test(test_load_io_and_arguments),
         cmocka_unit_test(test_save_failures),

@@ -785,6 +785,25 @@ static void expect_rejected(const char *path, const unsigned char *bytes,
         fail_msg("message \"%s\" lacks the path or \"%s\"", message, fragment);
 }
 
+/* A file larger than any model (2 GiB, sparse: no disk used) is refused
+ * from its size, unread, with OVERFLOW. */
+static void test_load_refuses_oversized_file(void **state)
+{
+    (void)state;
+    char *folder = make_folder();
+    char path[256];
+    snprintf(path, sizeof path, "%s/huge", folder);
+    FILE *file = fopen(path, "wb");
+    assert_non_null(file);
+    assert_int_equal(fclose(file), 0);
+    assert_int_equal(truncate(path, (off_t)1 << 31), 0);
+    cosnet_model *model = NULL;
+    assert_int_equal(cosnet_model_load(path, &model), COSNET_ERROR_OVERFLOW);
+    assert_null(model);
+    assert_non_null(strstr(cosnet_last_error(), "larger than any file"));
+    remove_folder(folder);
+}
+
 static void test_load_rejects(void **state)
 {
     (void)state;
@@ -869,6 +888,15 @@ static void test_load_rejects(void **state)
     fix_crc(bad, FILE_SIZE);
     expect_rejected(path, bad, FILE_SIZE, COSNET_ERROR_BAD_FORMAT,
                     "do not match architecture 1");
+    /* The seed's layers on 30x30 images (still 25 outputs and 1393
+     * parameters): not the seed architecture, whose input is 28x28. */
+    memcpy(bad, good, FILE_SIZE);
+    put_u32(bad + 28, 30);
+    put_u32(bad + 32, 30);
+    fix_crc(bad, FILE_SIZE);
+    expect_rejected(path, bad, FILE_SIZE, COSNET_ERROR_BAD_FORMAT,
+                    "input 1x30x30 and layers do not match architecture 1 "
+                    "(seed, 1x28x28)");
 
     /* One flipped bit in a parameter: the CRC catches it. */
     memcpy(bad, good, FILE_SIZE);
@@ -995,6 +1023,7 @@ int main(void)
         cmocka_unit_test(test_predict_dataset),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_load_rejects),
+        cmocka_unit_test(test_load_refuses_oversized_file),
         cmocka_unit_test(test_load_version_1),
         cmocka_unit_test(test_save_failures),
     };

@@ -8,6 +8,14 @@
 #include "common/file_reader.h"
 #include "common/memory.h"
 
+static cosnet_status too_large(const char *path, size_t limit)
+{
+    return error_set(COSNET_ERROR_OVERFLOW,
+                     "%s: more than %zu bytes, larger than any file of this "
+                     "kind",
+                     path, limit);
+}
+
 /* Reads a whole file of at most `limit` bytes (thread-safe messages). */
 cosnet_status file_read_whole(const char *path, size_t limit,
                               unsigned char **bytes_out, size_t *size_out)
@@ -19,22 +27,26 @@ cosnet_status file_read_whole(const char *path, size_t limit,
     size_t capacity = 4096, size = 0;
     struct stat info;
     if (fstat(fileno(file), &info) == 0 && S_ISREG(info.st_mode) &&
-        info.st_size >= 0 && (uint64_t)info.st_size < (uint64_t)limit)
+        info.st_size >= 0) {
+        /* A regular file's size is known: too large is refused unread. */
+        if ((uint64_t)info.st_size > (uint64_t)limit) {
+            fclose(file);
+            return too_large(path, limit);
+        }
         capacity = (size_t)info.st_size + 1;
+    }
     unsigned char *bytes = memory_allocate(capacity);
     cosnet_status status = COSNET_OK;
     if (!bytes)
         status = error_out_of_memory(path, capacity);
     while (status == COSNET_OK) {
         if (size == capacity) {
-            if (capacity > limit) {
-                status = error_set(COSNET_ERROR_MISMATCH,
-                                   "%s: more than %zu bytes, larger than "
-                                   "any file of this kind",
-                                   path, limit);
+            /* One byte past the limit is enough to know it is exceeded. */
+            if (size > limit) {
+                status = too_large(path, limit);
                 break;
             }
-            size_t grown = capacity * 2;
+            size_t grown = capacity <= limit / 2 ? capacity * 2 : limit + 1;
             unsigned char *bigger = memory_reallocate(bytes, grown);
             if (!bigger) {
                 status = error_out_of_memory(path, grown);
@@ -52,6 +64,8 @@ cosnet_status file_read_whole(const char *path, size_t limit,
             break;
         }
     }
+    if (status == COSNET_OK && size > limit)
+        status = too_large(path, limit);
     fclose(file);
     if (status != COSNET_OK) {
         memory_free(bytes);

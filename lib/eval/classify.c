@@ -41,6 +41,8 @@ size_t classify_images(network_workspace *workspace,
     const size_t dims = cosnet_labels_dims(labels);
     network_forward(workspace, parameters, images, n, scratch->outputs);
     const size_t bad = first_non_finite(scratch->outputs, n * dims);
+    if (bad < n * dims)
+        return bad / dims;
     for (size_t k = 0; k < count; k++)
         kernels->cosine_similarity(n, dims, scratch->outputs,
                                    cosnet_labels_vector(labels, k), 0,
@@ -107,7 +109,8 @@ COSNET_API cosnet_status cosnet_classify(const cosnet_model *model,
         return status;
     }
     const size_t image = architecture_input_size(&model->arch);
-    for (size_t done = 0; done < count; done += chunk) {
+    status = model_check_images("cosnet_classify", images, count, image);
+    for (size_t done = 0; status == COSNET_OK && done < count; done += chunk) {
         size_t n = count - done < chunk ? count - done : chunk;
         size_t bad = classify_images(
             workspace, kernels, model->parameters, labels,

@@ -113,8 +113,10 @@ static cosnet_status buffers_create(const evaluation_job *job, size_t chunk,
     const size_t classes = job->model_count, dims = job->dims;
     const architecture_description *first = &job->models[0]->arch;
     memset(b, 0, sizeof *b);
-    b->bordered = 1;
-    for (size_t k = 1; k < classes; k++)
+    /* Only a network that starts with a convolution has a bordered input
+     * (and spans); one that starts with a dense layer takes plain images. */
+    b->bordered = network_padded_input(first) != NULL;
+    for (size_t k = 1; k < classes && b->bordered; k++)
         b->bordered &= model_same_input_layout(first, &job->models[k]->arch);
     const size_t image = b->bordered ? model_input_floats(first)
                                      : architecture_input_size(first);
@@ -211,6 +213,18 @@ static void *evaluation_worker_run(void *argument)
             else
                 network_forward(b.workspaces[k], job->models[k]->parameters,
                                 b.pixels, n, out);
+            /* Overflowing parameters: no score to count. */
+            const size_t bad = first_non_finite(out, n * dims);
+            if (bad < n * dims) {
+                worker_fail(worker,
+                            error_set(COSNET_ERROR_NOT_FINITE,
+                                      "cosnet_evaluate: output %zu of model "
+                                      "%zu for image %zu is %g (the "
+                                      "parameters overflow float arithmetic)",
+                                      bad % dims, k, first + bad / dims,
+                                      (double)out[bad]));
+                goto done;
+            }
             kernels->cosine_similarity(n, dims, out, b.true_vectors, dims,
                                        seed_scores + k * chunk);
             kernels->cosine_similarity(n, dims, out,
@@ -347,11 +361,16 @@ static cosnet_status validate(const cosnet_model *const *models,
                              k, output_dims, dims);
         size_t model_rows = cosnet_model_input_rows(models[k]);
         size_t model_columns = cosnet_model_input_columns(models[k]);
-        if (model_rows != rows || model_columns != columns)
+        size_t model_channels = cosnet_model_input_channels(models[k]);
+        /* A dataset's images have one channel: a model of more would read
+         * past each image. */
+        if (model_channels != 1 || model_rows != rows ||
+            model_columns != columns)
             return error_set(COSNET_ERROR_MISMATCH,
-                             "cosnet_evaluate: model %zu takes %zux%zu "
-                             "images but the dataset's are %zux%zu",
-                             k, model_rows, model_columns, rows, columns);
+                             "cosnet_evaluate: model %zu takes %zux%zux%zu "
+                             "images but the dataset's are 1x%zux%zu",
+                             k, model_channels, model_rows, model_columns, rows,
+                             columns);
     }
     if (model_count > EVALUATION_MAX_CLASSES)
         return error_set(COSNET_ERROR_INVALID_ARGUMENT,

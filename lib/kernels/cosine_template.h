@@ -41,6 +41,24 @@ static inline void add_row_sums(size_t from, size_t dims, const float *x,
     *yy = y_sum;
 }
 
+/* A row whose float sums overflow (|a| |b| beyond about 1.8e19, from huge
+ * label vectors or outputs): the same cosine in double, which holds any
+ * float's square. Only taken when the float form has no answer, so the
+ * result of every other row is the float one, bit for bit. */
+static float cosine_similarity_row_wide(size_t dims, const float *x,
+                                        const float *y)
+{
+    double dot = 0.0, xx = 0.0, yy = 0.0;
+    for (size_t d = 0; d < dims; d++) {
+        dot += (double)x[d] * y[d];
+        xx += (double)x[d] * x[d];
+        yy += (double)y[d] * y[d];
+    }
+    const double floor = (double)COSINE_EPSILON * COSINE_EPSILON;
+    const double product = xx * yy;
+    return (float)(dot / sqrt(product > floor ? product : floor));
+}
+
 static void cosine_similarity_rows(size_t count, size_t dims, const float *a,
                                    const float *b, size_t b_stride,
                                    float *cos_out)
@@ -50,7 +68,11 @@ static void cosine_similarity_rows(size_t count, size_t dims, const float *a,
         float dot, xx, yy;
         row_sums(dims, a + i * dims, b + i * b_stride, &dot, &xx, &yy);
         const float product = xx * yy;
-        cos_out[i] = dot / sqrtf(product > floor ? product : floor);
+        if (isinf(product) || isinf(dot))
+            cos_out[i] = cosine_similarity_row_wide(dims, a + i * dims,
+                                                    b + i * b_stride);
+        else
+            cos_out[i] = dot / sqrtf(product > floor ? product : floor);
     }
 }
 

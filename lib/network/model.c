@@ -231,6 +231,17 @@ static cosnet_status check_outputs(const char *function, const float *outputs,
                      function, bad % dims, bad / dims, (double)outputs[bad]);
 }
 
+cosnet_status model_check_images(const char *function, const float *images,
+                                 size_t count, size_t image_size)
+{
+    const size_t bad = first_non_finite(images, count * image_size);
+    if (bad == count * image_size)
+        return COSNET_OK;
+    return error_set(COSNET_ERROR_NOT_FINITE,
+                     "%s: input %zu of image %zu is %g", function,
+                     bad % image_size, bad / image_size, (double)images[bad]);
+}
+
 COSNET_API cosnet_status cosnet_model_predict(const cosnet_model *model,
                                               const float *images, size_t count,
                                               float *outputs)
@@ -244,6 +255,10 @@ COSNET_API cosnet_status cosnet_model_predict(const cosnet_model *model,
     const kernel_table *kernels = NULL;
     cosnet_status status = kernels_active(&kernels);
     if (status != COSNET_OK || count == 0)
+        return status;
+    status = model_check_images("cosnet_model_predict", images, count,
+                                architecture_input_size(&model->arch));
+    if (status != COSNET_OK)
         return status;
     network_workspace *workspace = NULL;
     status = network_workspace_create(&model->arch, kernels, 0, &workspace);

@@ -185,13 +185,16 @@ static cosnet_status read_header(const unsigned char *bytes, size_t size,
             return error_set(COSNET_ERROR_BAD_FORMAT,
                              "%s: unknown architecture %u at byte 12", name,
                              (unsigned)id);
-        if (known && (built_in.spec_count != arch->spec_count ||
-                      memcmp(built_in.specs, arch->specs,
-                             sizeof(layer_spec) * arch->spec_count) != 0))
+        /* A built-in architecture is its layers and its input shape: a
+         * "seed" model of 30x30 images is no seed model. */
+        if (known && !architecture_same_layers(&built_in, arch))
             return error_set(COSNET_ERROR_BAD_FORMAT,
-                             "%s: the layers do not match architecture %u "
-                             "(%s)",
-                             name, (unsigned)id, built_in.name);
+                             "%s: the input %ux%ux%u and layers do not match "
+                             "architecture %u (%s, %dx%dx%d)",
+                             name, (unsigned)channels, (unsigned)rows,
+                             (unsigned)columns, (unsigned)id, built_in.name,
+                             built_in.input_channels, built_in.input_rows,
+                             built_in.input_columns);
     } else {
         return error_set(COSNET_ERROR_VERSION,
                          "%s: model format version %u at byte 8, this library "

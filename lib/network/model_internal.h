@@ -26,6 +26,13 @@ void model_initialise_glorot(cosnet_model *model, uint64_t seed);
 
 /* MISMATCH (message prefixed by `function`) unless the dataset's images
  * have the model's input size. */
+/* NOT_FINITE, naming the first NaN or infinite value of `count` images of
+ * image_size floats, or COSNET_OK: a ReLU would turn a NaN into 0, and the
+ * SIMD and scalar kernels treat infinities differently, so such an image
+ * has no result to give. */
+cosnet_status model_check_images(const char *function, const float *images,
+                                 size_t count, size_t image_size);
+
 cosnet_status model_check_dataset(const char *function,
                                   const architecture_description *arch,
                                   const cosnet_dataset *dataset);
