@@ -154,12 +154,13 @@ SIMD_INLINE void nn_summed_tile(const int rows, const int vectors,
     size_t segment = 0, image = 0;
     for (size_t p = 0; p < summation->pieces; p++) {
         const size_t segments = summation->piece_segments[p];
+        /* Zeroed for a piece of no segments; nn_segment_sums zeroes it
+         * again otherwise, which gcc -Os cannot see (it warns that acc may
+         * be used uninitialised, and -Dwerror builds fail). */
         SIMD_VECTOR acc[NN_ROWS * NN_VECTORS];
-        if (segments == 0) {
-            UNROLL_FULL
-            for (int k = 0; k < rows * vectors; k++)
-                acc[k] = SIMD_ZERO();
-        }
+        UNROLL_FULL
+        for (int k = 0; k < rows * vectors; k++)
+            acc[k] = SIMD_ZERO();
         for (size_t s = 0; s < segments; s++, segment++) {
             const size_t end = image + summation->segment_images[segment];
             nn_segment_sums(rows, vectors, masked, last, image, end, a, a_row,
