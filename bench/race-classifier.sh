@@ -20,12 +20,22 @@ epochs=12
 arch=deep-classifier
 while [ $# -gt 0 ]; do
   case "$1" in
-    --epochs) epochs=$2; shift 2 ;;
-    --arch) arch=$2; shift 2 ;;
+    --epochs|--arch)
+      [ $# -ge 2 ] && [ -n "$2" ] || { echo "race-classifier.sh: $1 needs a value" >&2; exit 2; }
+      if [ "$1" = --epochs ]; then epochs=$2; else arch=$2; fi
+      shift 2 ;;
     -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "race-classifier.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+# Refused here, not after cosnet-train's minutes of training: the networks
+# both programs build (bench/pytorch_classifier.py --arch).
+case "$arch" in
+  deep-classifier|classifier) ;;
+  *) echo "race-classifier.sh: --arch is deep-classifier or classifier, not '$arch'" >&2; exit 2 ;;
+esac
+[[ $epochs =~ ^[0-9]+$ ]] && [ "$((10#$epochs))" -ge 1 ] ||
+  { echo "race-classifier.sh: --epochs takes a whole number of at least 1, not '$epochs'" >&2; exit 2; }
 program=$build/examples/cosnet-train
 [ -x "$program" ] || { echo "race-classifier.sh: no $program" >&2; exit 1; }
 data_args=()

@@ -13,9 +13,34 @@
 #          commit), built with this tree's lib/cosnet.map cut to the nodes of
 #          releases up to VERSION (e.g. --baseline e66d788 0.1)
 set -euo pipefail
+usage() { sed -n '8,14p' "$0" | sed 's/^# \{0,1\}//'; }
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  --baseline) ;;
+  -*) echo "check-abi: unknown option $1 (--help for the usage)" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || [ "$1" = --baseline ] || { echo "check-abi: one BUILDDIR at most" >&2; exit 2; }
+# BUILDDIR as the caller meant it, before moving to the repository.
+builddir=
+if [ -n "${1:-}" ] && [ "$1" != --baseline ]; then
+  builddir=$1
+  case "$builddir" in /*) ;; *) builddir=$PWD/$builddir ;; esac
+fi
 cd "$(dirname "$0")/.."
 root=$PWD
+builddir=${builddir:-$root/build-abi}
+. scripts/meson-build.sh
 command -v abidiff >/dev/null || { echo "check-abi: abidiff missing (apt-get install abigail-tools)" >&2; exit 1; }
+# library BUILDDIR: the libcosnet.so.X.Y.Z of the version BUILDDIR is set up
+# for (a folder kept across a version bump still holds the older one).
+library() {
+  local version so
+  version=$(meson introspect --projectinfo "$1" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
+  so=$1/lib/libcosnet.so.$version
+  [ -f "$so" ] || { echo "check-abi: no $so after the build" >&2; return 1; }
+  echo "$so"
+}
 
 library_only=(-Dbuildtype=debug -Dtests=false -Dexamples=false -Dbenchmarks=false
               -Ddefault_library=shared)
@@ -34,9 +59,9 @@ for name, body in re.findall(r"^(COSNET_[0-9.]+) (\{.*?^\}[^;]*;)", text, re.S |
         print(name, body.replace("cosnet_*;", "") if "cosnet_*;" in body else body)
 PY
   grep -q "COSNET_$version {" "$work/lib/cosnet.map" || { echo "check-abi: no node COSNET_$version in lib/cosnet.map" >&2; exit 1; }
-  meson setup "$work/build" "$work" "${library_only[@]}" >/dev/null
-  ninja -C "$work/build" >/dev/null
-  so=$(find "$work/build/lib" -maxdepth 1 -type f -name "libcosnet.so.*.*.*")
+  logged "meson setup (revision $rev)" meson setup "$work/build" "$work" "${library_only[@]}"
+  logged "ninja (revision $rev)" ninja -C "$work/build"
+  so=$(library "$work/build")
   abidw --no-corpus-path --no-comp-dir-path --drop-private-types \
     --headers-dir "$work/include" --out-file "abi/libcosnet-$version.abi" "$so"
   echo "check-abi: wrote abi/libcosnet-$version.abi from $rev ($(basename "$so")," \
@@ -44,14 +69,8 @@ PY
   exit 0
 fi
 
-builddir=${1:-build-abi}
-if [ -f "$builddir/build.ninja" ]; then
-  meson setup --reconfigure "$builddir" "${library_only[@]}" >/dev/null
-else
-  meson setup "$builddir" "${library_only[@]}" >/dev/null
-fi
-ninja -C "$builddir" >/dev/null
-so=$(find "$builddir/lib" -maxdepth 1 -type f -name "libcosnet.so.*.*.*")
+build_dir "$builddir" "${library_only[@]}"
+so=$(library "$builddir")
 baseline=$(ls abi/libcosnet-*.abi | sort -V | tail -n1)
 
 report=$(mktemp); trap 'rm -f "$report"' EXIT

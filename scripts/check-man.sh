@@ -8,8 +8,18 @@
 # render without groff warnings and carry the project's version.
 # Usage: scripts/check-man.sh [BUILDDIR]   (default: build)
 set -euo pipefail
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  -*) echo "check-man: unknown option $1 (--help for the usage)" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "check-man: one BUILDDIR at most" >&2; exit 2; }
+# BUILDDIR as the caller meant it (relative to where the script was started).
+builddir=${1:-$(dirname "$0")/../build}
+[ -f "$builddir/build.ninja" ] ||
+  { echo "check-man: no build folder $builddir (meson setup BUILDDIR first)" >&2; exit 2; }
+builddir=$(cd "$builddir" && pwd)
 cd "$(dirname "$0")/.."
-builddir=${1:-build}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 . scripts/install-temp.sh
@@ -37,11 +47,13 @@ for program in "$prefix"/bin/*; do
   programs=$((programs + 1))
   if [ ! -f "$page" ]; then complain "$name has no installed man page"; continue; fi
   lint "$page"; pages=$((pages + 1))
-  listed=$(env -u LD_LIBRARY_PATH "$program" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u)
+  help=$(env -u LD_LIBRARY_PATH "$program" --help) || complain "$name --help fails"
+  # (grep finding nothing is an answer here, not an error.)
+  listed=$({ grep -o -- '--[a-z][a-z0-9-]*' <<<"$help" || true; } | sort -u)
   [ -n "$listed" ] || complain "$name --help lists no options"
   # Items of OPTIONS: tag lines (7 spaces, then the option) of the rendered page.
   documented=$(render "$page" | sed -n '/^OPTIONS/,/^[A-Z]/p' |
-               grep -o -- '^       --[a-z][a-z0-9-]*' | tr -d ' ' | sort -u)
+               { grep -o -- '^       --[a-z][a-z0-9-]*' || true; } | tr -d ' ' | sort -u)
   missing=$(comm -23 <(echo "$listed") <(echo "$documented"))
   stale=$(comm -13 <(echo "$listed") <(echo "$documented"))
   [ -z "$missing" ] || complain "$name.1 lacks options its --help lists:" $missing

@@ -15,12 +15,13 @@
 #   --full             the default configuration instead of the quick one
 # Environment: COSNET_DATA (default ${XDG_CACHE_HOME:-~/.cache}/cosnet/mnist).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
-build=build screenshot="" quick=(--epochs 2 --batches 5)
+build="" screenshot="" quick=(--epochs 2 --batches 5)
 while [ $# -gt 0 ]; do
   case "$1" in
-    --screenshot) screenshot=$2; shift ;;
+    --screenshot)
+      [ $# -ge 2 ] && [ -n "$2" ] || { echo "check-report: --screenshot needs a FILE" >&2; exit 2; }
+      screenshot=$2; shift ;;
     --full) quick=() ;;
     -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "check-report: unknown option $1" >&2; exit 2 ;;
@@ -28,6 +29,13 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+# BUILD_DIR and FILE as the caller meant them, before moving to the repository.
+case "$build" in ""|/*) ;; *) build=$PWD/$build ;; esac
+case "$screenshot" in ""|/*) ;; *) screenshot=$PWD/$screenshot ;; esac
+# A relative COSNET_DATA names a folder under where the script was started.
+case "${COSNET_DATA:-}" in ""|/*) ;; *) COSNET_DATA=$PWD/$COSNET_DATA ;; esac
+cd "$(dirname "$0")/.."
+build=${build:-$PWD/build}
 data=${COSNET_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/cosnet/mnist}
 program=$build/examples/cosnet-mnist
 [ -x "$program" ] || { echo "check-report: no $program (build first)"; exit 1; }

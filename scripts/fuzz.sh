@@ -15,21 +15,34 @@
 #   --make-seeds regenerate tests/fuzz/corpus/*/seed-* and exit
 # Environment: FUZZ_FLAGS adds libFuzzer flags.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+bad_usage() { echo "fuzz.sh: $* (--help for the usage)" >&2; exit 2; }
+whole() { [[ $1 =~ ^[0-9]+$ ]] && [ "$((10#$1))" -ge 1 ]; } # a whole number >= 1
 
-seconds=60 build=build-fuzz jobs=1 targets=() make_seeds=0
+seconds=60 build="" jobs=1 targets=() make_seeds=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --build) build=$2; shift ;;
-    --jobs) jobs=$2; shift ;;
+    --build|--jobs)
+      [ $# -ge 2 ] && [ -n "$2" ] || bad_usage "$1 needs a value"
+      if [ "$1" = --build ]; then build=$2
+      else whole "$2" || bad_usage "--jobs takes a whole number of at least 1, not '$2'"; jobs=$((10#$2))
+      fi
+      shift ;;
     --make-seeds) make_seeds=1 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    [0-9]*) seconds=$1 ;;
+    -h|--help) usage; exit 0 ;;
+    [0-9]*)
+      whole "$1" || bad_usage "SECONDS is a whole number of at least 1, not '$1'"
+      seconds=$((10#$1)) ;;
     fuzz_*) targets+=("$1") ;;
-    *) echo "fuzz.sh: unknown argument $1" >&2; exit 2 ;;
+    *) bad_usage "unknown argument $1" ;;
   esac
   shift
 done
+# The build folder as the caller meant it, before moving to the repository.
+case "$build" in ""|/*) ;; *) build=$PWD/$build ;; esac
+cd "$(dirname "$0")/.."
+. scripts/meson-build.sh
+build=${build:-$PWD/build-fuzz}
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_dataset fuzz_labels fuzz_model fuzz_model_crc fuzz_classifier fuzz_image)
 
 if [ "$make_seeds" = 1 ]; then
@@ -43,7 +56,7 @@ if [ "$make_seeds" = 1 ]; then
     fi
   done
   [ -n "$seed_build" ] || { echo "fuzz.sh: no build with tests (meson setup build)" >&2; exit 1; }
-  ninja -C "$seed_build" tests/fuzz/make_seeds >/dev/null
+  logged "ninja -C $seed_build tests/fuzz/make_seeds" ninja -C "$seed_build" tests/fuzz/make_seeds
   # Only the targets make_seeds writes: the classifier and image seeds
   # were made by hand and stay.
   for target in fuzz_dataset fuzz_labels fuzz_model fuzz_model_crc; do
@@ -54,12 +67,14 @@ if [ "$make_seeds" = 1 ]; then
   exit 0
 fi
 
-if [ ! -d "$build" ]; then
-  CC=clang meson setup "$build" -Dfuzzing=true -Dtests=false \
-    -Dexamples=false -Dbenchmarks=false -Db_sanitize=address,undefined \
-    -Db_lundef=false -Dbuildtype=debugoptimized >/dev/null
+# A folder an interrupted first setup left (no build.ninja) is set up anew.
+if ! prepare_dir "$build"; then
+  [ ! -e "$build" ] || exit 1 # not a build folder: prepare_dir said so
+  CC=clang logged "meson setup $build" meson setup "$build" "$cosnet_root" -Dfuzzing=true \
+    -Dtests=false -Dexamples=false -Dbenchmarks=false -Db_sanitize=address,undefined \
+    -Db_lundef=false -Dbuildtype=debugoptimized
 fi
-ninja -C "$build" >/dev/null
+logged "ninja -C $build" ninja -C "$build"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

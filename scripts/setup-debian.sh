@@ -23,7 +23,7 @@ packages+=(clang libclang-rt-dev)
 for arg in "$@"; do
   case "$arg" in
     --with-race) packages+=(python3-torch python3-numpy) ;;
-    -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup-debian.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
