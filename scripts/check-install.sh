@@ -13,17 +13,8 @@
 #    loads the prefix's library; docs and man pages are installed.
 # Usage: scripts/check-install.sh [BUILDDIR]   (default: build)
 set -euo pipefail
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
-case "${1:-}" in
-  -h|--help) usage; exit 0 ;;
-  -*) echo "check-install: unknown option $1 (--help for the usage)" >&2; exit 2 ;;
-esac
-[ $# -le 1 ] || { echo "check-install: one BUILDDIR at most" >&2; exit 2; }
-# BUILDDIR as the caller meant it (relative to where the script was started).
-builddir=${1:-$(dirname "$0")/../build}
-[ -f "$builddir/build.ninja" ] ||
-  { echo "check-install: no build folder $builddir (meson setup BUILDDIR first)" >&2; exit 2; }
-builddir=$(cd "$builddir" && pwd)
+. "$(dirname "$0")/builddir-argument.sh"
+builddir_argument check-install "$@"
 cd "$(dirname "$0")/.."
 root=$PWD
 stage=$(mktemp -d)

@@ -8,17 +8,8 @@
 # render without groff warnings and carry the project's version.
 # Usage: scripts/check-man.sh [BUILDDIR]   (default: build)
 set -euo pipefail
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
-case "${1:-}" in
-  -h|--help) usage; exit 0 ;;
-  -*) echo "check-man: unknown option $1 (--help for the usage)" >&2; exit 2 ;;
-esac
-[ $# -le 1 ] || { echo "check-man: one BUILDDIR at most" >&2; exit 2; }
-# BUILDDIR as the caller meant it (relative to where the script was started).
-builddir=${1:-$(dirname "$0")/../build}
-[ -f "$builddir/build.ninja" ] ||
-  { echo "check-man: no build folder $builddir (meson setup BUILDDIR first)" >&2; exit 2; }
-builddir=$(cd "$builddir" && pwd)
+. "$(dirname "$0")/builddir-argument.sh"
+builddir_argument check-man "$@"
 cd "$(dirname "$0")/.."
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

@@ -6,17 +6,8 @@
 # left to the sanitizer build).
 # Usage: scripts/check-valgrind.sh [BUILDDIR]   (needs COSNET_DATA or the cache)
 set -euo pipefail
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
-case "${1:-}" in
-  -h|--help) usage; exit 0 ;;
-  -*) echo "check-valgrind: unknown option $1 (--help for the usage)" >&2; exit 2 ;;
-esac
-[ $# -le 1 ] || { echo "check-valgrind: one BUILDDIR at most" >&2; exit 2; }
-# BUILDDIR as the caller meant it (relative to where the script was started).
-builddir=${1:-$(dirname "$0")/../build}
-[ -f "$builddir/build.ninja" ] ||
-  { echo "check-valgrind: no build folder $builddir (meson setup BUILDDIR first)" >&2; exit 2; }
-builddir=$(cd "$builddir" && pwd)
+. "$(dirname "$0")/builddir-argument.sh"
+builddir_argument check-valgrind "$@"
 # A relative COSNET_DATA names a folder under where the script was started.
 case "${COSNET_DATA:-}" in ""|/*) ;; *) COSNET_DATA=$PWD/$COSNET_DATA ;; esac
 cd "$(dirname "$0")/.."

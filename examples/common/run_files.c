@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "command_line.h"
+#include "data_folder.h"
+#include "html_report.h"
 
 void run_files_add(run_files *set, const char *option, const char *folder,
                    const char *name, int written)
@@ -33,6 +35,33 @@ void run_files_add(run_files *set, const char *option, const char *folder,
     else
         snprintf(path, length, "%s", name);
     set->files[set->count++] = (run_file){option, path, written};
+}
+
+void run_files_add_report(run_files *set, const char *report_path,
+                          const char *svg_dir)
+{
+    if (report_path)
+        run_files_add(set, "--report", NULL, report_path, 1);
+    for (size_t i = 0; svg_dir && html_report_figure_name(i); i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.svg", html_report_figure_name(i));
+        run_files_add(set, "--svg", svg_dir, name, 1);
+    }
+}
+
+void run_files_add_mnist(run_files *set, const char *folder)
+{
+    static const char *const names[] = {
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *path = data_file(folder, names[i]);
+        if (!path)
+            set->failed = 1;
+        else
+            run_files_add(set, "--data", NULL, path, 0);
+        free(path);
+    }
 }
 
 /* The path with its longest existing leading part resolved by realpath

@@ -26,6 +26,15 @@ typedef struct run_files {
 void run_files_add(run_files *set, const char *option, const char *folder,
                    const char *name, int written);
 
+/* Adds --report FILE and every figure --svg DIR may hold (either may be
+ * NULL) as outputs. */
+void run_files_add_report(run_files *set, const char *report_path,
+                          const char *svg_dir);
+
+/* Adds the four MNIST files of `folder` as --data inputs, each NAME or
+ * NAME.gz as data_folder.h finds them. */
+void run_files_add_mnist(run_files *set, const char *folder);
+
 /* Whether two files named by different options are one file (the same
  * inode when both exist; else the same canonical folder and name) and at
  * least one of them is written. Returns 0, or COMMAND_LINE_EXIT_USAGE

@@ -16,7 +16,6 @@
 #include "../common/clock.h"
 #include "../common/command_line.h"
 #include "../common/data_folder.h"
-#include "html_report.h"
 #include "cosnet-mnist.h"
 
 int library_failure(const char *what, cosnet_status status)
@@ -110,28 +109,12 @@ static int check_run_files(const options *opt)
     run_files set = {0};
     if (opt->json_path && !opt->json_to_stdout)
         run_files_add(&set, "--json", NULL, opt->json_path, 1);
-    if (opt->report_path)
-        run_files_add(&set, "--report", NULL, opt->report_path, 1);
-    for (size_t i = 0; opt->svg_dir && html_report_figure_name(i); i++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s.svg", html_report_figure_name(i));
-        run_files_add(&set, "--svg", opt->svg_dir, name, 1);
-    }
+    run_files_add_report(&set, opt->report_path, opt->svg_dir);
     if (opt->save_dir)
         model_folder_list(&set, "--save", opt->save_dir, 1);
     if (opt->load_dir)
         model_folder_list(&set, "--load", opt->load_dir, 0);
-    static const char *const data_names[] = {
-        "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-    for (size_t i = 0; i < sizeof data_names / sizeof data_names[0]; i++) {
-        char *path = data_file(opt->data_dir, data_names[i]);
-        if (!path)
-            set.failed = 1;
-        else
-            run_files_add(&set, "--data", NULL, path, 0);
-        free(path);
-    }
+    run_files_add_mnist(&set, opt->data_dir);
     int result = run_files_check(&set, PROGRAM);
     run_files_free(&set);
     return result;

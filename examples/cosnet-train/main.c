@@ -12,7 +12,6 @@
 #include "cosnet-train.h"
 #include "data_folder.h"
 #include "file_writer.h"
-#include "html_report.h"
 #include "progress.h"
 #include "run_files.h"
 
@@ -92,27 +91,11 @@ static int check_run_files(const options *opt, const char *folder)
         run_files_add(&set, "--save", NULL, opt->save_path, 1);
     if (opt->json_path && strcmp(opt->json_path, "-") != 0)
         run_files_add(&set, "--json", NULL, opt->json_path, 1);
-    if (opt->report_path)
-        run_files_add(&set, "--report", NULL, opt->report_path, 1);
-    for (size_t i = 0; opt->svg_dir && html_report_figure_name(i); i++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s.svg", html_report_figure_name(i));
-        run_files_add(&set, "--svg", opt->svg_dir, name, 1);
-    }
+    run_files_add_report(&set, opt->report_path, opt->svg_dir);
     if (strcmp(opt->labels, "author") != 0 &&
         strcmp(opt->labels, "generate") != 0)
         run_files_add(&set, "--labels", NULL, opt->labels, 0);
-    static const char *const data_names[] = {
-        "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-    for (size_t i = 0; i < sizeof data_names / sizeof data_names[0]; i++) {
-        char *path = data_file(folder, data_names[i]);
-        if (!path)
-            set.failed = 1;
-        else
-            run_files_add(&set, "--data", NULL, path, 0);
-        free(path);
-    }
+    run_files_add_mnist(&set, folder);
     int result = run_files_check(&set, PROGRAM);
     run_files_free(&set);
     return result;
