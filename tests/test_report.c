@@ -40,7 +40,59 @@ static void test_escape(void **state)
     report_buffer_escape(&b, "a<b & \"c\" > 'd'\x01");
     assert_string_equal(b.data, "a&lt;b &amp; &quot;c&quot; &gt; &#39;d&#39;"
                                 "\xef\xbf\xbd");
+    /* Bytes that are not UTF-8 (a Latin-1 file name, a cut sequence, an
+     * overlong form) become U+FFFD; valid characters stay. */
+    report_buffer_clear(&b);
+    report_buffer_escape(&b,
+                         "caf\xe9 \xc3\xa9 \xe2\x80 \xc0\xaf \xf0\x9f\x98\x80");
+    assert_string_equal(b.data,
+                        "caf\xef\xbf\xbd \xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd "
+                        "\xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x98\x80");
     report_buffer_free(&b);
+}
+
+/* Text that does not fit is cut on a character boundary and ends in an
+ * ellipsis; text that fits is left alone. */
+static void test_text_fits(void **state)
+{
+    (void)state;
+    char text[12];
+    report_text(text, sizeof text, "%s", "short");
+    assert_string_equal(text, "short");
+    /* "\xc3\xa9" is 2 bytes: 8 bytes are kept at most, never half of one. */
+    report_text(text, sizeof text, "%s",
+                "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+    assert_string_equal(text, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xe2\x80\xa6");
+    report_text(text, sizeof text, "%s",
+                "a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+    assert_string_equal(text, "a\xc3\xa9\xc3\xa9\xc3\xa9\xe2\x80\xa6");
+    assert_string_equal(report_base_name("/a/b/labels.txt"), "labels.txt");
+    assert_string_equal(report_base_name("labels.txt"), "labels.txt");
+    assert_string_equal(report_base_name("models/"), "models/");
+}
+
+/* The configuration figure widens for a long value instead of cutting it
+ * off at 720 px. */
+static void test_config_figure_width(void **state)
+{
+    (void)state;
+    report_data *d = calloc(1, sizeof *d);
+    assert_non_null(d);
+    report_config_add(d, "program", "%s", "cosnet-train 0.2.0");
+    report_buffer b;
+    report_buffer_init(&b);
+    assert_int_equal(svg_config_figure(&b, d), 0);
+    assert_non_null(strstr(b.data, "width=\"720\""));
+    char value[300];
+    memset(value, 'x', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    report_config_add(d, "layers", "%s", value);
+    report_buffer_clear(&b);
+    assert_int_equal(svg_config_figure(&b, d), 0);
+    assert_null(strstr(b.data, "width=\"720\""));
+    assert_non_null(strstr(b.data, value));
+    report_buffer_free(&b);
+    free(d);
 }
 
 static void test_base64(void **state)
@@ -588,6 +640,14 @@ static void test_progress_format(void **state)
                              "images/s", -1);
     assert_true(length <= 29);
     assert_null(strchr(line, '['));
+    /* Narrower still: the rate and then the label give way, never the
+     * percentage or the ETA. */
+    length = progress_format(line, sizeof line, 40,
+                             "epoch 2/3 (loss 1.2848, val 83.92%)", 1, 2, 25000,
+                             "images/s", 65);
+    assert_true(length <= 39);
+    assert_non_null(strstr(line, " 50%  ETA 1:05"));
+    assert_null(strstr(line, "images/s"));
     /* Wide terminal: the bar stops at 50 cells; done beyond total clamps. */
     length = progress_format(line, sizeof line, 300, "evaluation", 7, 5, 10,
                              "images/s", 3725);
@@ -679,6 +739,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_text_fits),
+        cmocka_unit_test(test_config_figure_width),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_printf_grows),
         cmocka_unit_test(test_png_round_trip),

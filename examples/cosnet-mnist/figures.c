@@ -29,13 +29,20 @@ int figures_write(const run_summary *run, const cosnet_model *const *models,
         return out_of_memory("the report");
     data->program = PROGRAM;
     data->classes = DIGITS;
+    /* The subtitle names folders by their last component: a long path
+     * would run past the figures' edges (the table has it whole). */
+    char label_seed[40] = "";
+    if (opt->generate_labels)
+        snprintf(label_seed, sizeof label_seed, " (label seed %llu)",
+                 (unsigned long long)opt->label_seed);
     if (opt->load_dir)
-        snprintf(data->configuration, sizeof data->configuration,
-                 "models loaded from %s", opt->load_dir);
+        report_text(data->configuration, sizeof data->configuration,
+                    "models loaded from %s", report_base_name(opt->load_dir));
     else
-        snprintf(data->configuration, sizeof data->configuration,
-                 "%u epochs x %zu batches of %zu, %s labels", opt->epochs,
-                 opt->batches, opt->batch_size, run->labels_name);
+        report_text(data->configuration, sizeof data->configuration,
+                    "%u epoch%s x %zu batches of %zu, %s labels%s", opt->epochs,
+                    opt->epochs == 1 ? "" : "s", opt->batches, opt->batch_size,
+                    run->labels_name, label_seed);
     if (run->history) {
         data->loss = run->history->epoch;
         data->epochs = run->history->epochs;
@@ -69,11 +76,14 @@ int figures_write(const run_summary *run, const cosnet_model *const *models,
     report_config_add(data, "kernels (ISA)", "%s", run->isa);
     report_config_add(data, "threads", "%u", run->threads);
     report_config_add(data, "data", "%s", opt->data_dir);
-    report_config_add(data, "labels", "%s", run->labels_name);
+    report_config_add(data, "labels", "%s%s", run->labels_name, label_seed);
+    if (opt->load_dir)
+        report_config_add(data, "models loaded from", "%s", opt->load_dir);
     if (!opt->load_dir) {
         report_config_add(data, "seed", "%llu", (unsigned long long)opt->seed);
-        report_config_add(data, "training", "%u epochs, %zu batches of %zu",
-                          opt->epochs, opt->batches, opt->batch_size);
+        report_config_add(data, "training", "%u epoch%s, %zu batches of %zu",
+                          opt->epochs, opt->epochs == 1 ? "" : "s",
+                          opt->batches, opt->batch_size);
     }
     report_config_add(data, "time: load", "%.2f s", run->time.load);
     report_config_add(data, "time: training", "%.2f s", run->time.train);

@@ -53,10 +53,11 @@ void print_report(FILE *out, const run_summary *run)
             fprintf(out, " (label seed %llu)",
                     (unsigned long long)opt->label_seed);
         fprintf(out,
-                ", seed %llu, %u epochs x %zu batches of %zu images "
+                ", seed %llu, %u epoch%s x %zu batches of %zu images "
                 "(%zu images per digit)\n",
-                (unsigned long long)opt->seed, opt->epochs, opt->batches,
-                opt->batch_size, opt->batches * opt->batch_size);
+                (unsigned long long)opt->seed, opt->epochs,
+                opt->epochs == 1 ? "" : "s", opt->batches, opt->batch_size,
+                opt->batches * opt->batch_size);
         fprintf(out, "final epoch loss per digit:");
         for (unsigned k = 0; k < DIGITS; k++)
             fprintf(out, "%s %u: %.6f", k == 5 ? "\n   " : "", k,

@@ -36,10 +36,14 @@ static void describe_run(report_data *data, const run_result *r)
 {
     const options *o = r->opt;
     const char *dataset = o->fashion ? "Fashion-MNIST" : "MNIST";
-    snprintf(data->configuration, sizeof data->configuration,
-             "%s, %s network, %u epochs, batch %zu, lr %g, %s labels", dataset,
-             o->arch[0] && !strchr(o->arch, ',') ? o->arch : "custom",
-             o->epochs, o->batch_size, o->learning_rate, o->labels);
+    /* A label file by its name only: a long path would run past the
+     * figures' edges (the table has it whole). */
+    report_text(data->configuration, sizeof data->configuration,
+                "%s, %s network, %u epoch%s, batch %zu, lr %g, %s labels",
+                dataset,
+                o->arch[0] && !strchr(o->arch, ',') ? o->arch : "custom",
+                o->epochs, o->epochs == 1 ? "" : "s", o->batch_size,
+                o->learning_rate, report_base_name(o->labels));
     report_config_add(data, "program", "%s %s", PROGRAM, cosnet_version());
     report_config_add(data, "kernels (ISA)", "%s", r->isa);
     if (o->threads)

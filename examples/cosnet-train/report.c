@@ -45,12 +45,12 @@ void print_report(FILE *out, const run_result *r)
             cosnet_model_layers(r->model),
             cosnet_model_parameter_count(r->model));
     fprintf(out,
-            "%u epochs, batch %zu, peak rate %g, weight decay %g, warm-up %g, "
-            "shifts up to %u px, rotations up to %g degrees, scaling up to "
-            "%g, elastic up to %g px, seed %llu\n",
-            o->epochs, o->batch_size, o->learning_rate, o->weight_decay,
-            o->warmup, o->shift, o->rotate, o->scale, o->elastic,
-            (unsigned long long)o->seed);
+            "%u epoch%s, batch %zu, peak rate %g, weight decay %g, warm-up "
+            "%g, shifts up to %u px, rotations up to %g degrees, scaling up "
+            "to %g, elastic up to %g px, seed %llu\n",
+            o->epochs, o->epochs == 1 ? "" : "s", o->batch_size,
+            o->learning_rate, o->weight_decay, o->warmup, o->shift, o->rotate,
+            o->scale, o->elastic, (unsigned long long)o->seed);
     char loss[96];
     fprintf(out, "loss: %s\n", describe_loss(o, loss, sizeof loss));
     const unsigned epochs = cosnet_trainer_epochs_done(r->trainer);

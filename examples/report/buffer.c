@@ -91,9 +91,63 @@ void report_buffer_printf(report_buffer *buffer, const char *format, ...)
     va_end(arguments);
 }
 
+/* The length of the valid UTF-8 sequence at p (1..4), or 0 when the bytes
+ * there are not one (a stray continuation byte, a cut sequence, an overlong
+ * form, a surrogate, or beyond U+10FFFF). */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    size_t length;
+    unsigned char low = 0x80, high = 0xbf;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        length = 2;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        length = 3;
+        low = p[0] == 0xe0 ? 0xa0 : 0x80;
+        high = p[0] == 0xed ? 0x9f : 0xbf;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        length = 4;
+        low = p[0] == 0xf0 ? 0x90 : 0x80;
+        high = p[0] == 0xf4 ? 0x8f : 0xbf;
+    } else
+        return 0;
+    if (p[1] < low || p[1] > high)
+        return 0;
+    for (size_t i = 2; i < length; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return length;
+}
+
+size_t report_utf8_cut(const char *text, size_t size)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t at = 0;
+    while (at < size) {
+        size_t length = utf8_sequence(p + at);
+        if (length == 0 || at + length > size)
+            break;
+        at += length;
+    }
+    return at;
+}
+
 void report_buffer_escape(report_buffer *buffer, const char *text)
 {
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p >= 0x80) {
+            /* A file name is bytes, not always UTF-8: what is not valid
+             * UTF-8 becomes U+FFFD, so the XML stays well-formed. */
+            size_t length = utf8_sequence(p);
+            if (length == 0)
+                report_buffer_puts(buffer, "\xef\xbf\xbd");
+            else {
+                report_buffer_append(buffer, p, length);
+                p += length - 1;
+            }
+            continue;
+        }
         switch (*p) {
         case '&': report_buffer_puts(buffer, "&amp;"); break;
         case '<': report_buffer_puts(buffer, "&lt;"); break;

@@ -26,9 +26,13 @@ __attribute__((format(printf, 2, 3)))
 void report_buffer_printf(report_buffer *buffer, const char *format, ...);
 
 /* Appends text with &, <, >, " and ' escaped for XML/HTML; control
- * characters other than tab and newline (not allowed in XML 1.0) become
- * U+FFFD. */
+ * characters other than tab and newline (not allowed in XML 1.0) and bytes
+ * that are not valid UTF-8 become U+FFFD. */
 void report_buffer_escape(report_buffer *buffer, const char *text);
+
+/* The longest prefix of text's first `size` bytes that ends on a UTF-8
+ * character boundary (a truncation must not split a character). */
+size_t report_utf8_cut(const char *text, size_t size);
 
 /* Appends the base64 (RFC 4648, with padding) of `length` bytes. */
 void report_buffer_base64(report_buffer *buffer, const uint8_t *bytes,

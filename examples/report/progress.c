@@ -107,7 +107,19 @@ size_t progress_format(char *out, size_t size, unsigned width,
         memcpy(line + length, tail, tail_length + 1);
         length += tail_length;
     } else {
-        length = (size_t)snprintf(line, sizeof line, "%s%s", label, tail);
+        /* Narrow: the percentage and the ETA matter most. The rate goes
+         * first, then the label is shortened to what is left. */
+        char short_tail[64];
+        snprintf(short_tail, sizeof short_tail, " %3u%%  ETA %s",
+                 (unsigned)(fraction * 100.0), eta_text);
+        const char *end =
+            label_length + tail_length <= limit ? tail : short_tail;
+        size_t end_length = strlen(end);
+        size_t keep = limit > end_length ? limit - end_length : 0;
+        if (keep > label_length)
+            keep = label_length;
+        length = (size_t)snprintf(line, sizeof line, "%.*s%s", (int)keep, label,
+                                  end);
         if (length >= sizeof line)
             length = sizeof line - 1;
     }

@@ -1,9 +1,36 @@
 /* Small helpers of report_data. */
 #include "report_data.h"
 
+#include "buffer.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+void report_text_list(char *text, size_t size, const char *format,
+                      va_list arguments)
+{
+    static const char ellipsis[] = "\xe2\x80\xa6";
+    int length = vsnprintf(text, size, format, arguments);
+    if (length < 0 || (size_t)length < size || size < sizeof ellipsis)
+        return;
+    size_t keep = report_utf8_cut(text, size - sizeof ellipsis);
+    memcpy(text + keep, ellipsis, sizeof ellipsis);
+}
+
+void report_text(char *text, size_t size, const char *format, ...)
+{
+    va_list arguments;
+    va_start(arguments, format);
+    report_text_list(text, size, format, arguments);
+    va_end(arguments);
+}
+
+const char *report_base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash && slash[1] ? slash + 1 : path;
+}
 
 void report_config_add(report_data *data, const char *key, const char *format,
                        ...)
@@ -11,10 +38,10 @@ void report_config_add(report_data *data, const char *key, const char *format,
     if (data->config_count >= REPORT_MAX_CONFIG)
         return;
     report_config_row *row = &data->config[data->config_count++];
-    snprintf(row->key, sizeof row->key, "%s", key);
+    report_text(row->key, sizeof row->key, "%s", key);
     va_list arguments;
     va_start(arguments, format);
-    vsnprintf(row->value, sizeof row->value, format, arguments);
+    report_text_list(row->value, sizeof row->value, format, arguments);
     va_end(arguments);
 }
 

@@ -6,6 +6,7 @@
 #ifndef COSNET_REPORT_DATA_H
 #define COSNET_REPORT_DATA_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ typedef struct report_gallery_entry {
 /* A row of the configuration table. */
 typedef struct report_config_row {
     char key[48];
-    char value[208];
+    char value[1024]; /* longer values end in "..." (report_text) */
 } report_config_row;
 
 typedef struct report_data {
@@ -93,6 +94,19 @@ typedef struct report_data {
     report_config_row config[REPORT_MAX_CONFIG];
     size_t config_count;
 } report_data;
+
+/* printf into `text` (`size` bytes); what does not fit is cut at a UTF-8
+ * character boundary and marked with a closing U+2026 (an ellipsis). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void report_text(char *text, size_t size, const char *format, ...);
+void report_text_list(char *text, size_t size, const char *format,
+                      va_list arguments);
+
+/* The last component of a path (the whole path when it has no '/'): for
+ * subtitles, which a long path would run past the figure's edges. */
+const char *report_base_name(const char *path);
 
 /* Appends a row to the configuration table (printf-style value); rows past
  * REPORT_MAX_CONFIG are dropped. */

@@ -59,10 +59,10 @@ static void
 text(report_buffer *out, double x, double y, const char *attributes,
      const char *format, ...)
 {
-    char content[512];
+    char content[1100];
     va_list arguments;
     va_start(arguments, format);
-    vsnprintf(content, sizeof content, format, arguments);
+    report_text_list(content, sizeof content, format, arguments);
     va_end(arguments);
     report_buffer_printf(out, "<text x=\"%.1f\" y=\"%.1f\"%s%s>", x, y,
                          *attributes ? " " : "", attributes);
@@ -595,7 +595,20 @@ int svg_gallery_figure(report_buffer *out, const report_data *data)
 
 int svg_config_figure(report_buffer *out, const report_data *data)
 {
-    const double row = 22, top = 50, width = 720;
+    /* Wide enough for the longest value (about 7 px a character at the
+     * default 12 px font), so a long layer list or path is not clipped. */
+    size_t longest = 0;
+    for (size_t i = 0; i < data->config_count; i++) {
+        const char *value = data->config[i].value;
+        size_t characters = 0;
+        for (const char *c = value; *c; c++)
+            characters += ((unsigned char)*c & 0xc0) != 0x80;
+        if (characters > longest)
+            longest = characters;
+    }
+    const double row = 22, top = 50;
+    const double needed = 220 + 7.2 * (double)longest + 30;
+    const double width = needed > 720 ? needed : 720;
     double height = top + row * (double)data->config_count + 20;
     svg_open(out, width, height, "Configuration of the run");
     text(out, width / 2, 22,
