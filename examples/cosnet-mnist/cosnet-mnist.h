@@ -95,10 +95,12 @@ int train_models(const options *opt, const cosnet_dataset *train,
 /* report.c: the text report. */
 void print_report(FILE *out, const run_summary *run);
 
-/* json.c: before any work, checks that --json can be written (exit
- * status, after printing, or 0); after it, writes the JSON to the file or
- * to stdout. */
-int json_check(options *opt);
+/* json.c: before any work, takes a --json naming stdout itself for "-"
+ * (json_find_stdout) and checks that --json can be written (exit status,
+ * after printing, or 0); after it, writes the JSON to the file or to
+ * stdout. */
+void json_find_stdout(options *opt);
+int json_check(const options *opt);
 int json_write(const run_summary *run);
 
 /* model_folder.c: before any work, creates the --save folder and checks a

@@ -112,13 +112,16 @@ static void json_body(FILE *out, const run_summary *run)
  * /proc/self/fd/1, the file stdout is redirected to): write to stdout, as
  * for "-", so that the stream holds the JSON alone. (A terminal or a device
  * is simply written into.) */
-int json_check(options *opt)
+void json_find_stdout(options *opt)
 {
-    if (!opt->json_path)
-        return 0;
-    if (!opt->json_to_stdout && run_files_is_standard_output(opt->json_path))
+    if (opt->json_path && !opt->json_to_stdout &&
+        run_files_is_standard_output(opt->json_path))
         opt->json_to_stdout = 1;
-    if (opt->json_to_stdout)
+}
+
+int json_check(const options *opt)
+{
+    if (!opt->json_path || opt->json_to_stdout)
         return 0;
     char message[FILE_WRITE_MESSAGE_SIZE];
     if (file_write_check_message(opt->json_path, message, sizeof message) !=

@@ -125,9 +125,7 @@ static int run(program *p)
     options *opt = &p->opt;
     /* Outputs first: nothing long runs before they are known writable.
      * The --save folder before the files that may go into it. */
-    if (opt->json_path && !opt->json_to_stdout &&
-        run_files_is_standard_output(opt->json_path))
-        opt->json_to_stdout = 1;
+    json_find_stdout(opt);
     int result = check_run_files(opt);
     if (!result && opt->save_dir)
         result = model_folder_check(opt->save_dir);
